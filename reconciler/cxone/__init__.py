@@ -1,0 +1,1 @@
+"""The CXone API client: token lifecycle, safe retries, pacing, pagination, typed errors."""

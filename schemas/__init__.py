@@ -1,0 +1,1 @@
+"""Published JSON Schemas and the OpenAPI document, shipped as package resources."""
