@@ -48,7 +48,7 @@ class ConnectionSettings:
     grant: Grant = "client_credentials"
     username: str | None = None
     password: Secret | None = None
-    token_body: TokenBody = "form"
+    token_body: TokenBody = "form"  # noqa: S105 - a body encoding, not a secret
     scopes: tuple[str, ...] = DEFAULT_SCOPES
     ca_bundle: str | None = None
     timeout: float = 10.0
@@ -116,7 +116,7 @@ class ConnectionSettings:
         try:
             timeout = float(timeout_raw) if timeout_raw else 10.0
         except ValueError:
-            raise ConfigError(f"CXONE_TIMEOUT must be a number of seconds, not {timeout_raw!r}")
+            raise ConfigError(f"CXONE_TIMEOUT must be a number of seconds, not {timeout_raw!r}") from None
         return cls(
             base_url=base_url,
             token_url=get("token_url") or f"{base_url}/oauth/token",
