@@ -113,8 +113,11 @@ class FieldMapping:
     transformation: str | None = None
 
     def to_api(self) -> dict[str, str]:
-        out = {"cxoneField": self.cxone_field, "crmField": self.crm_field,
-               "direction": self.direction}
+        out = {
+            "cxoneField": self.cxone_field,
+            "crmField": self.crm_field,
+            "direction": self.direction,
+        }
         if self.transformation is not None:
             out["transformation"] = self.transformation
         return out

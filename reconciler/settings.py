@@ -99,9 +99,7 @@ class ConnectionSettings:
         base_url = need("base_url").rstrip("/")
         grant = get("grant") or "client_credentials"
         if grant not in ("client_credentials", "password"):
-            raise ConfigError(
-                f"CXONE_GRANT must be client_credentials or password, not {grant!r}"
-            )
+            raise ConfigError(f"CXONE_GRANT must be client_credentials or password, not {grant!r}")
         token_body = get("token_body") or "form"
         if token_body not in ("form", "json"):
             raise ConfigError(f"CXONE_TOKEN_BODY must be form or json, not {token_body!r}")
@@ -116,7 +114,9 @@ class ConnectionSettings:
         try:
             timeout = float(timeout_raw) if timeout_raw else 10.0
         except ValueError:
-            raise ConfigError(f"CXONE_TIMEOUT must be a number of seconds, not {timeout_raw!r}") from None
+            raise ConfigError(
+                f"CXONE_TIMEOUT must be a number of seconds, not {timeout_raw!r}"
+            ) from None
         return cls(
             base_url=base_url,
             token_url=get("token_url") or f"{base_url}/oauth/token",
