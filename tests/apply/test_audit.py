@@ -84,10 +84,10 @@ def test_each_record_reaches_the_file_before_close(tmp_path: Path) -> None:
 
 def test_close_runs_when_the_body_is_interrupted(tmp_path: Path) -> None:
     path = tmp_path / "audit.jsonl"
-    with pytest.raises(KeyboardInterrupt):  # noqa: PT012 - the interrupt comes after a record
-        with AuditLog(path, actor=Actor("u"), environment=None) as log:
-            log.record(AuditEvent(connector="x", action="create", result="success"))
-            raise KeyboardInterrupt
+    log = AuditLog(path, actor=Actor("u"), environment=None)
+    with pytest.raises(KeyboardInterrupt), log:  # noqa: PT012 - interrupt after a record
+        log.record(AuditEvent(connector="x", action="create", result="success"))
+        raise KeyboardInterrupt
     assert log.closed
     assert len(read_lines(path)) == 1
 

@@ -73,9 +73,7 @@ def test_prometheus_file_parses_and_carries_the_figures(tmp_path: Path) -> None:
     path = tmp_path / "textfile" / "cxrecon.prom"
     write_prometheus(summary, path)
     families = {f.name: f for f in text_string_to_metric_families(path.read_text())}
-    requests = {
-        s.labels["operation"]: s.value for s in families["cxrecon_api_requests"].samples
-    }
+    requests = {s.labels["operation"]: s.value for s in families["cxrecon_api_requests"].samples}
     assert requests == {"get_connector": 100, "patch_connector": 2, "all": 102}
     latency = {
         (s.labels["operation"], s.labels["quantile"]): s.value
