@@ -1,0 +1,224 @@
+"""Salted, slow fingerprints of write-only credentials, kept in a label on each connector.
+
+The API masks credential values on read, so the only way to tell whether git's
+credentials differ from the tenant's is a fingerprint cxrecon recorded when it last
+wrote them: label `cxrecon.io/credentials-fingerprint`, value
+
+    s<log2 N>.<salt>.<public>.<full>         (base64url, ~50 characters)
+
+- `salt`: 12 random bytes per connector, new on every write.
+- `public`: HMAC-SHA256(salt, auth type + credential keys + literal non-secret values).
+  Those values are in git in plain text anyway; a fast keyed hash is enough, and it lets
+  a plan that cannot resolve secrets still see that e.g. a literal `clientId` or the set
+  of keys changed ("rotated").
+- `full`: scrypt(N, r=8, p=1) over the auth type and every value, secrets resolved.
+  Slow and salted so a readable label does not let anyone test guesses of a weak
+  password cheaply; N is in the label so the cost can rise without breaking old labels.
+
+Outcomes: `unchanged` (full matches), `rotated` (public or full differs) or `unknown`:
+no fingerprint label (apply will write the credentials and record one), or secrets not
+resolvable here (plan and validate never need secrets; apply, which has them, compares
+again and writes only when they differ). A non-secret value given as a reference
+(`clientId: ${env:X}`) counts as secret-bearing: without the environment it is unknown.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import os
+import re
+from collections.abc import Callable, Iterable, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Final
+
+from reconciler.errors import SecretResolutionError
+from reconciler.normalize import canonical_json
+
+#: scrypt cost: 2**13 × r=8 → 8 MiB and ~10 ms per fingerprint on a laptop core.
+DEFAULT_LOG2_N: Final = 13
+_MAX_LOG2_N: Final = 20
+_SALT_BYTES: Final = 12
+_PUBLIC_BYTES: Final = 9
+_FULL_BYTES: Final = 12
+_REFERENCE: Final = re.compile(r"\$\{(?:env|file):[^}]*\}")
+
+#: Resolves one credential value (a reference or a literal) to its plain value; raises
+#: SecretResolutionError when the environment cannot provide it.
+SecretLookup = Callable[[str], str]
+
+
+class CredentialStatus(StrEnum):
+    ROTATED = "rotated"
+    UNCHANGED = "unchanged"
+    UNKNOWN = "unknown"
+
+
+class CredentialReason(StrEnum):
+    MATCH = "fingerprint matches"
+    DIFFERS = "fingerprint differs"
+    NO_FINGERPRINT = "no fingerprint recorded"
+    SECRETS_UNAVAILABLE = "secret values not available to this run"
+
+
+@dataclass(frozen=True, slots=True)
+class CredentialCheck:
+    """The credentials verdict for one connector; never holds a value or a hash."""
+
+    status: CredentialStatus
+    reason: CredentialReason
+
+    @property
+    def will_write(self) -> bool:
+        """Apply sends credentials for sure (rotated, or a fingerprint must be recorded)."""
+        return self.status is CredentialStatus.ROTATED or (
+            self.reason is CredentialReason.NO_FINGERPRINT
+        )
+
+    def describe(self) -> str:
+        return f"{self.status.value} ({self.reason.value})"
+
+
+def is_reference(value: str) -> bool:
+    """`${env:NAME}` / `${file:PATH}`: a value that must be resolved (and is secret-bearing)."""
+    return _REFERENCE.search(value) is not None
+
+
+def _b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).decode().rstrip("=")
+
+
+def _unb64(text: str) -> bytes:
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+def _public_digest(
+    salt: bytes,
+    auth_type: str,
+    credentials: Mapping[str, str],
+    is_secret_key: Callable[[str], bool],
+) -> str:
+    literal = {k: v for k, v in credentials.items() if not is_secret_key(k) and not is_reference(v)}
+    payload = {"type": auth_type, "keys": sorted(credentials), "literal": literal}
+    mac = hmac.new(salt, canonical_json(payload), hashlib.sha256).digest()
+    return _b64(mac[:_PUBLIC_BYTES])
+
+
+def _full_digest(salt: bytes, log2_n: int, auth_type: str, plain: Mapping[str, str]) -> str:
+    secret = canonical_json({"type": auth_type, "values": dict(plain)})
+    derived = hashlib.scrypt(
+        secret, salt=salt, n=2**log2_n, r=8, p=1, maxmem=2**log2_n * 1024 + 2**20, dklen=32
+    )
+    return _b64(derived[:_FULL_BYTES])
+
+
+@dataclass(frozen=True, slots=True)
+class ParsedFingerprint:
+    log2_n: int
+    salt: bytes
+    public: str
+    full: str
+
+    @classmethod
+    def parse(cls, label: str | None) -> ParsedFingerprint | None:
+        """None for a missing or unreadable label (it then counts as no fingerprint)."""
+        if not label:
+            return None
+        parts = label.split(".")
+        if len(parts) != 4 or not parts[0].startswith("s"):
+            return None
+        try:
+            log2_n = int(parts[0][1:])
+            salt = _unb64(parts[1])
+        except ValueError:
+            return None
+        if not 10 <= log2_n <= _MAX_LOG2_N or len(salt) != _SALT_BYTES:
+            return None
+        return cls(log2_n=log2_n, salt=salt, public=parts[2], full=parts[3])
+
+
+@dataclass
+class CredentialChecker:
+    """Checks and computes fingerprints for one run; resolutions and KDF results are cached.
+
+    `lookup` None means "do not try to resolve secrets" (e.g. validate, or a CI job without
+    the production environment). `is_secret_key` tells secret-named keys from plain ones.
+    """
+
+    lookup: SecretLookup | None
+    is_secret_key: Callable[[str], bool]
+    log2_n: int = DEFAULT_LOG2_N
+    _resolved: dict[str, str | None] = field(default_factory=dict, repr=False)
+    _kdf: dict[tuple[bytes, int, bytes], str] = field(default_factory=dict, repr=False)
+
+    def resolve_all(self, credentials: Mapping[str, str]) -> dict[str, str] | None:
+        """Every value in plain form, or None if any reference cannot be resolved here."""
+        if self.lookup is None:
+            return None
+        plain: dict[str, str] = {}
+        for key, value in credentials.items():
+            if value not in self._resolved:
+                try:
+                    self._resolved[value] = self.lookup(value)
+                except SecretResolutionError:
+                    self._resolved[value] = None
+            resolved = self._resolved[value]
+            if resolved is None:
+                return None
+            plain[key] = resolved
+        return plain
+
+    def _full(self, salt: bytes, log2_n: int, auth_type: str, plain: Mapping[str, str]) -> str:
+        # The cache key is a hash of the plain values, so no value outlives the run in clear.
+        key = (salt, log2_n, hashlib.sha256(canonical_json([auth_type, plain])).digest())
+        if key not in self._kdf:
+            self._kdf[key] = _full_digest(salt, log2_n, auth_type, plain)
+        return self._kdf[key]
+
+    def fingerprint(
+        self, auth_type: str, credentials: Mapping[str, str], plain: Mapping[str, str]
+    ) -> str:
+        """A new label value (fresh salt) for credentials that are about to be written."""
+        salt = os.urandom(_SALT_BYTES)
+        public = _public_digest(salt, auth_type, credentials, self.is_secret_key)
+        full = self._full(salt, self.log2_n, auth_type, plain)
+        return f"s{self.log2_n}.{_b64(salt)}.{public}.{full}"
+
+    def check(
+        self, auth_type: str, credentials: Mapping[str, str], label: str | None
+    ) -> CredentialCheck:
+        """Compare git's credentials (references unresolved) with a recorded fingerprint."""
+        recorded = ParsedFingerprint.parse(label)
+        if recorded is None:
+            return CredentialCheck(CredentialStatus.UNKNOWN, CredentialReason.NO_FINGERPRINT)
+        public = _public_digest(recorded.salt, auth_type, credentials, self.is_secret_key)
+        if not hmac.compare_digest(public, recorded.public):
+            return CredentialCheck(CredentialStatus.ROTATED, CredentialReason.DIFFERS)
+        plain = self.resolve_all(credentials)
+        if plain is None:
+            return CredentialCheck(CredentialStatus.UNKNOWN, CredentialReason.SECRETS_UNAVAILABLE)
+        full = self._full(recorded.salt, recorded.log2_n, auth_type, plain)
+        if hmac.compare_digest(full, recorded.full):
+            return CredentialCheck(CredentialStatus.UNCHANGED, CredentialReason.MATCH)
+        return CredentialCheck(CredentialStatus.ROTATED, CredentialReason.DIFFERS)
+
+    def prefetch(self, items: Iterable[tuple[str, Mapping[str, str], str | None]]) -> None:
+        """Compute the slow digests `check` will need, on all cores (scrypt drops the GIL)."""
+        jobs: list[tuple[bytes, int, str, dict[str, str]]] = []
+        for auth_type, credentials, label in items:
+            recorded = ParsedFingerprint.parse(label)
+            if recorded is None:
+                continue
+            public = _public_digest(recorded.salt, auth_type, credentials, self.is_secret_key)
+            if public != recorded.public:
+                continue
+            plain = self.resolve_all(credentials)
+            if plain is not None:
+                jobs.append((recorded.salt, recorded.log2_n, auth_type, plain))
+        if len(jobs) < 2:
+            return
+        with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
+            list(pool.map(lambda job: self._full(*job), jobs))

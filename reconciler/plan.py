@@ -1,0 +1,263 @@
+"""The plan: what apply will do to each connector, why, and whether it passes the safety gate.
+
+`build_plan` matches desired and remote connectors by name, diffs their essences and
+turns each pair into one `ConnectorChange` with the ordered steps apply executes.
+
+Actions (one per connector; sorted by this order, then by name):
+
+    error       cannot be planned (duplicate name, back to DRAFT, changed connectorType,
+                owned by another tool); says what to do instead; nothing is written
+    create      POST as DRAFT, then the lifecycle step if ACTIVE/INACTIVE is desired
+    adopt       declared in git, exists without the managed-by label: stamp the label and
+                apply its field changes (and lifecycle step)
+    update      PATCH of the changed fields; a lifecycle change rides along as a step
+    activate    only the lifecycle changes, to ACTIVE
+    deactivate  only the lifecycle changes, to INACTIVE (also: an orphan under --prune)
+    orphan      managed by cxrecon, no longer in git; listed, never deleted
+    no-op       in sync (credentials may still be `unknown`: apply compares them again)
+
+A connector neither declared in git nor labelled managed-by=cxrecon is never touched.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+from functools import cached_property
+from typing import Any, Final, Protocol
+
+from reconciler.diff import FieldChange, Origin
+from reconciler.fingerprint import CredentialCheck
+from reconciler.model import LABEL_CREDENTIALS_FINGERPRINT as LABEL_FINGERPRINT
+from reconciler.model import DesiredConnector
+from reconciler.normalize import (
+    Essence,
+    create_body,
+    essence_of,
+    patch_body,
+    state_hash,
+    transition_body,
+)
+
+__all__ = [
+    "Action",
+    "ConnectorChange",
+    "FieldChange",
+    "Origin",
+    "Plan",
+    "RemotePin",
+    "SafetyLimitsLike",
+    "SafetyVerdict",
+    "Step",
+    "StepKind",
+]
+
+
+class Action(StrEnum):
+    """What happens to one connector. Declaration order is the plan's sort order."""
+
+    ERROR = "error"
+    CREATE = "create"
+    ADOPT = "adopt"
+    UPDATE = "update"
+    ACTIVATE = "activate"
+    DEACTIVATE = "deactivate"
+    ORPHAN = "orphan"
+    NOOP = "no-op"
+
+    @property
+    def order(self) -> int:
+        return _ACTION_ORDER[self]
+
+    @property
+    def writes(self) -> bool:
+        """Whether apply sends anything for this action."""
+        return self not in (Action.ERROR, Action.ORPHAN, Action.NOOP)
+
+
+_ACTION_ORDER: Final = {action: i for i, action in enumerate(Action)}
+
+
+class StepKind(StrEnum):
+    CREATE = "create"  # POST the desired essence as DRAFT (+ owned labels)
+    PATCH = "patch"  # merge-patch of `Step.sections` (+ owned labels), with If-Match
+    TRANSITION = "transition"  # PATCH {"lifecycleStatus": target}, with If-Match
+
+
+@dataclass(frozen=True, slots=True)
+class Step:
+    """One API call apply makes, in order. Each later step uses the ETag the previous returned."""
+
+    kind: StepKind
+    sections: tuple[str, ...] = ()  # PATCH: top-level fields the merge-patch carries
+    target: str | None = None  # TRANSITION: the lifecycle state to move to
+
+    def describe(self) -> str:
+        if self.kind is StepKind.TRANSITION:
+            return f"transition to {self.target}"
+        if self.kind is StepKind.PATCH:
+            return "patch " + ", ".join(self.sections) if self.sections else "patch labels"
+        return "create as DRAFT"
+
+
+@dataclass(frozen=True)
+class RemotePin:
+    """The remote state a change was computed from: apply sends `etag` as If-Match and a
+    saved plan compares `state_hash` (sha256 of the normalized state) to detect staleness."""
+
+    id: str
+    etag: str
+    essence: Essence
+
+    @cached_property
+    def state_hash(self) -> str:
+        return state_hash(self.essence)
+
+    @property
+    def lifecycle(self) -> str:
+        return self.essence.lifecycle
+
+
+@dataclass(frozen=True)
+class ConnectorChange:
+    """Everything apply needs to execute one connector's change, step by step.
+
+    `desired` keeps secret references unresolved; apply resolves them right before it
+    builds a body with `create_body` / `patch_body` and passes the values in.
+    """
+
+    name: str
+    action: Action
+    desired: DesiredConnector | None = None
+    remote: RemotePin | None = None
+    fields: tuple[FieldChange, ...] = ()
+    steps: tuple[Step, ...] = ()
+    credentials: CredentialCheck | None = None
+    transition: tuple[str, str] | None = None  # (from, to) lifecycle
+    origin: Origin | None = None  # pending / drift / conflict, over all fields
+    orphaned: bool = False
+    problems: tuple[str, ...] = ()  # for ERROR: what is wrong and what to do instead
+    stamp_labels: Mapping[str, str] = field(default_factory=dict)  # owned labels to write
+
+    @property
+    def sort_key(self) -> tuple[int, str]:
+        return (self.action.order, self.name)
+
+    @cached_property
+    def desired_essence(self) -> Essence | None:
+        return None if self.desired is None else essence_of(self.desired.spec)
+
+    def create_body(
+        self, credentials: Mapping[str, str], fingerprint: str | None = None
+    ) -> dict[str, Any]:
+        """POST body for a CREATE step; `credentials` are resolved values, `fingerprint`
+        the label value apply computed for them."""
+        essence = self._require_desired()
+        labels = dict(self.stamp_labels)
+        if fingerprint is not None:
+            labels[LABEL_FINGERPRINT] = fingerprint
+        return create_body(essence, credentials, labels)
+
+    def patch_body(
+        self,
+        step: Step,
+        credentials: Mapping[str, str] | None = None,
+        fingerprint: str | None = None,
+    ) -> dict[str, Any]:
+        """Merge-patch body for a PATCH step. Pass `credentials` when `authentication` is in
+        `step.sections` or credentials are rotated/unknown and apply decided to write them."""
+        essence = self._require_desired()
+        if self.remote is None:
+            raise ValueError(f"{self.name}: a PATCH needs the remote connector")
+        sections = step.sections
+        if credentials is not None and "authentication" not in sections:
+            sections = (*sections, "authentication")
+        labels: dict[str, str | None] = dict(self.stamp_labels)
+        if fingerprint is not None:
+            labels[LABEL_FINGERPRINT] = fingerprint
+        return patch_body(
+            self.remote.essence,
+            essence,
+            sections=sections,
+            credentials=credentials,
+            owned_labels=labels,
+        )
+
+    @staticmethod
+    def transition_body(step: Step) -> dict[str, Any]:
+        if step.target is None:
+            raise ValueError("a TRANSITION step needs a target state")
+        return transition_body(step.target)
+
+    def _require_desired(self) -> Essence:
+        essence = self.desired_essence
+        if essence is None:
+            raise ValueError(f"{self.name}: no desired state to build a body from")
+        return essence
+
+
+class SafetyLimitsLike(Protocol):
+    """The `safety:` block of cxrecon.yaml (reconciler.project.SafetyLimits)."""
+
+    @property
+    def max_change_fraction(self) -> float: ...
+    @property
+    def min_managed(self) -> int: ...
+    @property
+    def gate_active_deactivation(self) -> bool: ...
+
+
+@dataclass(frozen=True, slots=True)
+class SafetyVerdict:
+    """The octoDNS-style gate, informing rather than blocking: apply asks for confirmation
+    (or refuses under --auto-approve without --allow-unsafe), `--detailed-exitcode` gives 3."""
+
+    over: bool
+    reasons: tuple[str, ...]
+    managed: int  # managed connectors found remotely
+    modified: int  # of those, updated / (de)activated / pruned
+    max_change_fraction: float
+    min_managed: int
+
+    @property
+    def fraction(self) -> float:
+        return self.modified / self.managed if self.managed else 0.0
+
+
+@dataclass(frozen=True)
+class Plan:
+    """A sorted tuple of changes plus what they were computed from."""
+
+    changes: tuple[ConnectorChange, ...]
+    safety: SafetyVerdict
+    desired_digest: str
+    environment: str | None = None
+    prune: bool = False
+    ignored: int = 0  # remote connectors neither declared nor managed: left alone
+
+    @cached_property
+    def summary(self) -> dict[Action, int]:
+        counts = dict.fromkeys(Action, 0)
+        for change in self.changes:
+            counts[change.action] += 1
+        return counts
+
+    @property
+    def has_changes(self) -> bool:
+        return any(change.action.writes for change in self.changes)
+
+    @property
+    def has_errors(self) -> bool:
+        return any(change.action is Action.ERROR for change in self.changes)
+
+    def exit_code(self, detailed: bool) -> int:
+        """1 on any error; with `detailed`: 0 no changes, 2 changes, 3 over the gate."""
+        if self.has_errors:
+            return 1
+        if not detailed or not self.has_changes:
+            return 0
+        return 3 if self.safety.over else 2
+
+    def changed(self) -> tuple[ConnectorChange, ...]:
+        return tuple(c for c in self.changes if c.action is not Action.NOOP)
