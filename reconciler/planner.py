@@ -1,0 +1,370 @@
+"""Builds a `Plan` from desired and remote connectors: match by name, diff, choose actions.
+
+Pure and synchronous (no I/O but resolving secret references for fingerprints);
+`reconciler.planning.make_plan` wraps it with loading and fetching.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections import defaultdict
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Final
+
+from reconciler.diff import ChangeKind, FieldChange, Origin, diff_essences
+from reconciler.fingerprint import CredentialCheck, CredentialChecker, CredentialStatus
+from reconciler.model import (
+    ALLOWED_TRANSITIONS,
+    DESIRED_LIFECYCLE_STATES,
+    LABEL_APPLIED_DIGEST,
+    LABEL_CREDENTIALS_FINGERPRINT,
+    LABEL_MANAGED_BY,
+    MANAGED_BY_VALUE,
+    DesiredConnector,
+    RemoteConnector,
+)
+from reconciler.normalize import (
+    NOT_PATCHED,
+    Essence,
+    applied_digest,
+    applied_digest_of,
+    changed_sections,
+    essence_of,
+    section_digests,
+)
+from reconciler.plan import (
+    Action,
+    ConnectorChange,
+    Plan,
+    RemotePin,
+    SafetyLimitsLike,
+    SafetyVerdict,
+    Step,
+    StepKind,
+)
+
+_MODIFYING: Final = frozenset({Action.UPDATE, Action.ACTIVATE, Action.DEACTIVATE})
+_NAMES_SHOWN: Final = 5
+
+
+def build_plan(
+    desired: Sequence[DesiredConnector],
+    remote: Sequence[RemoteConnector],
+    *,
+    limits: SafetyLimitsLike,
+    checker: CredentialChecker,
+    desired_digest: str,
+    prune: bool = False,
+    environment: str | None = None,
+) -> Plan:
+    """Plan every declared connector and every managed one; ignore the rest.
+
+    A problem with one name (duplicates, an impossible request) becomes an ERROR change
+    for that name only; everything else is still planned.
+    """
+    declared: dict[str, list[DesiredConnector]] = defaultdict(list)
+    for d in desired:
+        declared[d.name].append(d)
+    present: dict[str, list[RemoteConnector]] = defaultdict(list)
+    for r in remote:
+        present[r.name].append(r)
+
+    essences = {id(r): essence_of(r.spec) for r in remote}
+    checker.prefetch(_fingerprint_jobs(declared, present, essences))
+
+    changes: list[ConnectorChange] = []
+    for name, ds in declared.items():
+        rs = present.get(name, [])
+        if len(ds) > 1:
+            where = ", ".join(str(d.source) for d in ds)
+            changes.append(_error(name, f"declared {len(ds)} times in git ({where}); keep one"))
+        elif len(rs) > 1:
+            ids = ", ".join(r.id for r in rs)
+            changes.append(
+                _error(
+                    name,
+                    f"{len(rs)} connectors named {name!r} exist in CXone (ids {ids}); rename "
+                    "or deactivate all but one in CXone, then plan again",
+                )
+            )
+        elif not rs:
+            changes.append(_plan_create(ds[0]))
+        else:
+            changes.append(_plan_existing(ds[0], rs[0], essences[id(rs[0])], checker))
+
+    ignored = 0
+    for name, rs in present.items():
+        if name in declared:
+            continue
+        for r in rs:
+            essence = essences[id(r)]
+            if essence.owned_labels.get(LABEL_MANAGED_BY) == MANAGED_BY_VALUE:
+                changes.append(_plan_orphan(r, essence, prune))
+            else:
+                ignored += 1
+
+    changes.sort(key=lambda c: (*c.sort_key, c.remote.id if c.remote else ""))
+    managed = sum(
+        1 for e in essences.values() if e.owned_labels.get(LABEL_MANAGED_BY) == MANAGED_BY_VALUE
+    )
+    return Plan(
+        changes=tuple(changes),
+        safety=_safety(changes, managed, limits),
+        desired_digest=desired_digest,
+        environment=environment,
+        prune=prune,
+        ignored=ignored,
+    )
+
+
+def _fingerprint_jobs(
+    declared: Mapping[str, list[DesiredConnector]],
+    present: Mapping[str, list[RemoteConnector]],
+    essences: Mapping[int, Essence],
+) -> Iterable[tuple[str, Mapping[str, str], str | None]]:
+    for name, ds in declared.items():
+        rs = present.get(name, [])
+        if len(ds) == 1 and len(rs) == 1:
+            auth = ds[0].spec.authentication
+            label = essences[id(rs[0])].owned_labels.get(LABEL_CREDENTIALS_FINGERPRINT)
+            yield auth.type, auth.credentials, label
+
+
+def _error(
+    name: str,
+    *problems: str,
+    desired: DesiredConnector | None = None,
+    remote: RemotePin | None = None,
+    fields: tuple[FieldChange, ...] = (),
+) -> ConnectorChange:
+    return ConnectorChange(
+        name=name,
+        action=Action.ERROR,
+        problems=problems,
+        desired=desired,
+        remote=remote,
+        fields=fields,
+    )
+
+
+def _stamp(desired: Essence) -> dict[str, str]:
+    return {LABEL_MANAGED_BY: MANAGED_BY_VALUE, LABEL_APPLIED_DIGEST: applied_digest(desired)}
+
+
+def _plan_create(d: DesiredConnector) -> ConnectorChange:
+    essence = essence_of(d.spec)
+    target = essence.lifecycle
+    if target not in DESIRED_LIFECYCLE_STATES:
+        return _error(d.name, _bad_state(d, target))
+    steps = [Step(StepKind.CREATE)]
+    transition = None
+    if target != "DRAFT":
+        steps.append(Step(StepKind.TRANSITION, target=target))
+        transition = ("DRAFT", target)
+    return ConnectorChange(
+        name=d.name,
+        action=Action.CREATE,
+        desired=d,
+        steps=tuple(steps),
+        transition=transition,
+        origin=Origin.PENDING,
+        stamp_labels=_stamp(essence),
+    )
+
+
+def _bad_state(d: DesiredConnector, target: str) -> str:
+    return (
+        f"{d.location_of('lifecycleStatus')}: lifecycleStatus {target} cannot be requested; "
+        f"use one of {', '.join(DESIRED_LIFECYCLE_STATES)}"
+    )
+
+
+def _impossible(d: DesiredConnector, want: Essence, have: Essence) -> list[str]:
+    """Requests the API refuses, each with what to do instead."""
+    problems: list[str] = []
+    if want.doc["connectorType"] != have.doc["connectorType"]:
+        problems.append(
+            f"{d.location_of('connectorType')}: connectorType cannot change "
+            f"({have.doc['connectorType']} → {want.doc['connectorType']}); create a new "
+            "connector with another name and deactivate this one (remove it from git and "
+            "plan with --prune)"
+        )
+    src, dst = have.lifecycle, want.lifecycle
+    if dst not in DESIRED_LIFECYCLE_STATES:
+        problems.append(_bad_state(d, dst))
+    elif src != dst and dst not in ALLOWED_TRANSITIONS.get(src, frozenset()):
+        hint = (
+            "a connector never returns to DRAFT; set INACTIVE to stop it, or create a new "
+            "connector with another name"
+            if dst == "DRAFT"
+            else f"the API does not allow {src} → {dst}"
+        )
+        problems.append(f"{d.location_of('lifecycleStatus')}: {src} → {dst}: {hint}")
+    return problems
+
+
+def _plan_existing(
+    d: DesiredConnector, r: RemoteConnector, have: Essence, checker: CredentialChecker
+) -> ConnectorChange:
+    want = essence_of(d.spec)
+    pin = RemotePin(id=r.id, etag=r.etag, essence=have)
+    owner = have.owned_labels.get(LABEL_MANAGED_BY)
+    fields = diff_essences(have, want)
+    if owner is not None and owner != MANAGED_BY_VALUE:
+        return _error(
+            d.name,
+            f"connector {d.name!r} (id {r.id}) is labelled managed-by={owner}; remove that "
+            "label in CXone to let cxrecon adopt it, or remove it from git",
+            desired=d,
+            remote=pin,
+            fields=fields,
+        )
+    problems = _impossible(d, want, have)
+    if problems:
+        return _error(d.name, *problems, desired=d, remote=pin, fields=fields)
+
+    adopt = owner is None
+    auth = d.spec.authentication
+    credentials = checker.check(
+        auth.type, auth.credentials, have.owned_labels.get(LABEL_CREDENTIALS_FINGERPRINT)
+    )
+    sections = tuple(s for s in changed_sections(have, want) if s not in NOT_PATCHED)
+    if credentials.will_write and "authentication" not in sections:
+        sections = (*sections, "authentication")
+    transition = None if have.lifecycle == want.lifecycle else (have.lifecycle, want.lifecycle)
+
+    if not adopt:
+        fields = _with_origins(fields, have, want, credentials)
+    steps = _steps(sections, transition, adopt)
+    if adopt:
+        action = Action.ADOPT
+    elif sections:
+        action = Action.UPDATE
+    elif transition is not None:
+        action = Action.ACTIVATE if transition[1] == "ACTIVE" else Action.DEACTIVATE
+    else:
+        action = Action.NOOP
+    return ConnectorChange(
+        name=d.name,
+        action=action,
+        desired=d,
+        remote=pin,
+        fields=fields,
+        steps=steps,
+        credentials=credentials,
+        transition=transition,
+        origin=_overall(fields, credentials) if not adopt else Origin.UNKNOWN,
+        stamp_labels=_stamp(want) if action.writes else {},
+    )
+
+
+def _steps(
+    sections: tuple[str, ...], transition: tuple[str, str] | None, adopt: bool
+) -> tuple[Step, ...]:
+    steps: list[Step] = []
+    if sections or adopt or transition is not None:
+        # Every write refreshes the owned labels, so a pure transition still carries them.
+        steps.append(Step(StepKind.PATCH, sections=sections))
+    if transition is not None:
+        step = Step(StepKind.TRANSITION, target=transition[1])
+        # Stop a connector before changing it; start one only once it is configured.
+        steps.insert(0 if transition[1] == "INACTIVE" else len(steps), step)
+    return tuple(steps)
+
+
+def _with_origins(
+    fields: tuple[FieldChange, ...], have: Essence, want: Essence, creds: CredentialCheck
+) -> tuple[FieldChange, ...]:
+    """Tag each field pending / drift / conflict from the applied-digest label."""
+    if not fields:
+        return fields
+    applied = applied_digest_of(have)
+    if applied is None:
+        return tuple(dataclasses.replace(f, origin=Origin.UNKNOWN) for f in fields)
+    git_now, cx_now = section_digests(want), section_digests(have)
+    out = []
+    for f in fields:
+        last = applied.sections[f.section]
+        in_git, in_cx = last != git_now[f.section], last != cx_now[f.section]
+        if in_git and in_cx:
+            origin = Origin.CONFLICT
+        elif in_git:
+            origin = Origin.PENDING
+        elif in_cx:
+            origin = Origin.DRIFT
+        else:
+            origin = Origin.UNKNOWN
+        out.append(dataclasses.replace(f, origin=origin))
+    return tuple(out)
+
+
+def _overall(fields: tuple[FieldChange, ...], creds: CredentialCheck) -> Origin | None:
+    origins = {f.origin for f in fields if f.origin is not None}
+    if creds.status is CredentialStatus.ROTATED:
+        origins.add(Origin.PENDING)  # only git can rotate a recorded fingerprint
+    known = origins - {Origin.UNKNOWN}
+    if not known:
+        return Origin.UNKNOWN if origins else None
+    if len(known) == 1:
+        return known.pop()
+    return Origin.CONFLICT
+
+
+def _plan_orphan(r: RemoteConnector, have: Essence, prune: bool) -> ConnectorChange:
+    pin = RemotePin(id=r.id, etag=r.etag, essence=have)
+    if not prune or have.lifecycle == "INACTIVE":
+        return ConnectorChange(name=r.name, action=Action.ORPHAN, remote=pin, orphaned=True)
+    field = FieldChange(
+        path="lifecycleStatus",
+        parts=("lifecycleStatus",),
+        kind=ChangeKind.CHANGED,
+        before=have.lifecycle,
+        after="INACTIVE",
+        origin=Origin.PENDING,
+    )
+    return ConnectorChange(
+        name=r.name,
+        action=Action.DEACTIVATE,
+        remote=pin,
+        fields=(field,),
+        steps=(Step(StepKind.TRANSITION, target="INACTIVE"),),
+        transition=(have.lifecycle, "INACTIVE"),
+        origin=Origin.PENDING,
+        orphaned=True,
+    )
+
+
+def _safety(
+    changes: Sequence[ConnectorChange], managed: int, limits: SafetyLimitsLike
+) -> SafetyVerdict:
+    modified = [
+        c
+        for c in changes
+        if c.action in _MODIFYING
+        and c.remote is not None
+        and c.remote.essence.owned_labels.get(LABEL_MANAGED_BY) == MANAGED_BY_VALUE
+    ]
+    reasons: list[str] = []
+    if managed >= limits.min_managed and modified:
+        fraction = len(modified) / managed
+        if fraction > limits.max_change_fraction:
+            reasons.append(
+                f"{len(modified)} of {managed} managed connectors would change "
+                f"({fraction:.0%} > {limits.max_change_fraction:.0%})"
+            )
+    if limits.gate_active_deactivation:
+        stopping = [c.name for c in changes if c.transition == ("ACTIVE", "INACTIVE")]
+        if stopping:
+            shown = ", ".join(stopping[:_NAMES_SHOWN])
+            more = (
+                f" and {len(stopping) - _NAMES_SHOWN} more" if len(stopping) > _NAMES_SHOWN else ""
+            )
+            reasons.append(f"ACTIVE connectors would be deactivated: {shown}{more}")
+    return SafetyVerdict(
+        over=bool(reasons),
+        reasons=tuple(reasons),
+        managed=managed,
+        modified=len(modified),
+        max_change_fraction=limits.max_change_fraction,
+        min_managed=limits.min_managed,
+    )
