@@ -1,0 +1,385 @@
+"""`CxoneClient`: the CRM-connector endpoints of the CXone API, as value objects.
+
+One instance per run (`async with CxoneClient(settings) as client:`); it owns the HTTP
+connection pool, the token, the shared pacer and the request statistics.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import ssl
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from types import TracebackType
+from typing import Any, Final
+
+import httpx
+
+from reconciler import __version__
+from reconciler.cxone.auth import TokenProvider
+from reconciler.cxone.errors import Conflict, InconsistentListing
+from reconciler.cxone.pacing import AdaptivePacer
+from reconciler.cxone.parse import (
+    Origin,
+    check_id,
+    connector_of,
+    object_of,
+    sync_job_of,
+)
+from reconciler.cxone.retry import Replay, RetryPolicy
+from reconciler.cxone.session import Request, Session
+from reconciler.cxone.stats import ApiStats
+from reconciler.errors import ConfigError
+from reconciler.model import SYNC_TYPES, RemoteConnector, SyncJob
+from reconciler.settings import ConnectionSettings
+
+#: How often a listing is re-read when the tenant changed while its pages were fetched.
+LISTING_ATTEMPTS: Final = 3
+_MAX_KEY_LENGTH: Final = 255
+
+
+@dataclass(frozen=True)
+class ApiPaths:
+    """Where the endpoints live under the base URL, so cxrecon can follow the real surface."""
+
+    connectors: str = "/crm/connectors"
+    page_size: int = 100  # `top`; the API's maximum
+    max_records: int = 1_000_000  # a totalRecords above this is treated as a broken server
+
+
+@dataclass(frozen=True)
+class _Page:
+    items: tuple[RemoteConnector, ...]
+    total: int | None
+
+
+def require_secure_url(url: str, setting: str) -> None:
+    """HTTPS, or plain HTTP to this machine only; ConfigError naming the setting otherwise."""
+    try:
+        parsed = httpx.URL(url)
+    except httpx.InvalidURL:
+        raise ConfigError(f"{setting} is not a valid URL: {url!r}") from None
+    if parsed.scheme == "https" and parsed.host:
+        return
+    if parsed.scheme == "http" and _is_loopback(parsed.host):
+        return
+    raise ConfigError(
+        f"{setting} must use https:// (plain http is only allowed to 127.0.0.1, ::1 or "
+        f"localhost), got {parsed.scheme}://{parsed.host}"
+    )
+
+
+def _is_loopback(host: str) -> bool:
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _tls(settings: ConnectionSettings) -> ssl.SSLContext | bool:
+    if not settings.ca_bundle:
+        return True
+    try:
+        return ssl.create_default_context(cafile=settings.ca_bundle)
+    except (OSError, ssl.SSLError) as exc:
+        raise ConfigError(
+            f"CXONE_CA_BUNDLE {settings.ca_bundle!r} cannot be used as a CA bundle "
+            f"({type(exc).__name__}); point it at a PEM file of trusted certificates"
+        ) from None
+
+
+def _sent_secrets(body: Mapping[str, Any]) -> tuple[str, ...]:
+    auth = body.get("authentication")
+    creds = auth.get("credentials") if isinstance(auth, Mapping) else None
+    if not isinstance(creds, Mapping):
+        return ()
+    return tuple(v for v in creds.values() if isinstance(v, str))
+
+
+class CxoneClient:
+    """Async client for one run. Every method returns value objects from reconciler.model."""
+
+    def __init__(
+        self,
+        settings: ConnectionSettings,
+        *,
+        parallelism: int = 8,
+        retry: RetryPolicy | None = None,
+        transport: httpx.AsyncBaseTransport | None = None,
+        stats: ApiStats | None = None,
+        pacer: AdaptivePacer | None = None,
+        paths: ApiPaths | None = None,
+    ) -> None:
+        if parallelism < 1:
+            raise ConfigError(f"--parallelism must be at least 1, got {parallelism}")
+        require_secure_url(settings.base_url, "CXONE_BASE_URL")
+        require_secure_url(settings.token_url, "CXONE_TOKEN_URL")
+        self.settings = settings
+        self.parallelism = parallelism
+        self.retry = retry or RetryPolicy()
+        self.stats = stats or ApiStats()
+        self.pacer = pacer or AdaptivePacer(parallelism)
+        self.paths = paths or ApiPaths()
+        self._transport = transport
+        self._verify = _tls(settings)
+        self._http: httpx.AsyncClient | None = None
+        self._session: Session | None = None
+
+    def __repr__(self) -> str:
+        return f"CxoneClient(base_url={self.settings.base_url!r}, parallelism={self.parallelism})"
+
+    async def __aenter__(self) -> CxoneClient:
+        # One more connection than workers, so a token refresh never waits for the pool.
+        pool = self.parallelism + 1
+        self._http = httpx.AsyncClient(
+            transport=self._transport,
+            verify=self._verify,
+            timeout=httpx.Timeout(self.settings.timeout),
+            limits=httpx.Limits(max_connections=pool, max_keepalive_connections=pool),
+            headers={"User-Agent": f"cxrecon/{__version__}"},
+            follow_redirects=False,
+            trust_env=True,
+        )
+        auth = TokenProvider(self.settings, self._http, retry=self.retry, stats=self.stats)
+        self._session = Session(
+            self.settings.base_url, self._http, auth, self.pacer, self.retry, self.stats
+        )
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if self._http is not None:
+            await self._http.aclose()
+        self._http = self._session = None
+
+    @property
+    def _s(self) -> Session:
+        if self._session is None:
+            raise RuntimeError("use CxoneClient inside `async with`")
+        return self._session
+
+    def _connector_path(self, connector_id: str, operation: str, *rest: str) -> str:
+        base = self.paths.connectors
+        origin = Origin(operation, "", f"{base}/{{id}}")
+        segments = [check_id(connector_id, what="connector id", origin=origin), *rest]
+        return "/".join([base, *segments])
+
+    # --- reads ---------------------------------------------------------------
+
+    async def list_connectors(self) -> list[RemoteConnector]:
+        """Every connector: the first page gives totalRecords, the rest come concurrently.
+
+        A listing that shifts underneath us (totals change, ids repeat or go missing) is
+        read again; after `LISTING_ATTEMPTS` it raises InconsistentListing rather than
+        hand an incomplete picture to the planner.
+        """
+        reason = ""
+        for _ in range(LISTING_ATTEMPTS):
+            listed, reason = await self._list_once()
+            if listed is not None:
+                return listed
+        raise InconsistentListing(
+            f"the connector list kept changing while it was read ({reason})",
+            operation="list_connectors",
+            method="GET",
+            path=self.paths.connectors,
+            attempts=LISTING_ATTEMPTS,
+        )
+
+    async def _list_once(self) -> tuple[list[RemoteConnector] | None, str]:
+        top = self.paths.page_size
+        first = await self._page("list_connectors", 0)
+        if first.total is None:
+            return await self._walk(first), ""
+        skips = range(top, first.total, top)
+        async with asyncio.TaskGroup() as group:
+            tasks = [group.create_task(self._page("list_connectors", s)) for s in skips]
+        pages = [first, *(t.result() for t in tasks)]
+        if any(p.total != first.total for p in pages):
+            return None, "totalRecords changed between pages"
+        for index, page in enumerate(pages):
+            expected = min(top, first.total - index * top)
+            if len(page.items) != expected:
+                return None, f"page at skip={index * top} had {len(page.items)} of {expected}"
+        return self._unique(pages)
+
+    async def _walk(self, first: _Page) -> list[RemoteConnector]:
+        """Without totalRecords: read page after page until a short one."""
+        pages = [first]
+        while len(pages[-1].items) == self.paths.page_size:
+            skip = len(pages) * self.paths.page_size
+            if skip >= self.paths.max_records:
+                break
+            pages.append(await self._page("list_connectors", skip))
+        listed, reason = self._unique(pages)
+        if listed is None:
+            raise InconsistentListing(
+                f"the connector list changed while it was read ({reason})",
+                operation="list_connectors",
+                method="GET",
+                path=self.paths.connectors,
+            )
+        return listed
+
+    @staticmethod
+    def _unique(pages: list[_Page]) -> tuple[list[RemoteConnector] | None, str]:
+        seen: dict[str, RemoteConnector] = {}
+        for page in pages:
+            for item in page.items:
+                if item.id in seen:
+                    return None, f"connector {item.id} appeared twice"
+                seen[item.id] = item
+        return list(seen.values()), ""
+
+    async def _page(self, operation: str, skip: int, name: str | None = None) -> _Page:
+        top = self.paths.page_size
+        params: dict[str, str | int] = {"skip": skip, "top": top}
+        if name is not None:
+            params["name"] = name
+        request = Request(operation, "GET", self.paths.connectors, Replay.SAFE, params=params)
+
+        def parse(response: httpx.Response, origin: Origin) -> _Page:
+            data = object_of(response, origin)
+            items = data.get("items")
+            if not isinstance(items, list):
+                raise origin.malformed("the page has no items array")
+            if len(items) > top:
+                raise origin.malformed(f"the page has {len(items)} items, more than top={top}")
+            total = data.get("totalRecords")
+            if total is not None and (
+                isinstance(total, bool)
+                or not isinstance(total, int)
+                or not 0 <= total <= self.paths.max_records
+            ):
+                raise origin.malformed(
+                    f"totalRecords is not a count up to {self.paths.max_records}"
+                )
+            connectors = tuple(connector_of(item, origin) for item in items)
+            return _Page(items=connectors, total=total)
+
+        return await self._s.call(request, parse)
+
+    async def get_connector(self, connector_id: str) -> RemoteConnector:
+        path = self._connector_path(connector_id, "get_connector")
+        request = Request("get_connector", "GET", path, Replay.SAFE)
+        return await self._s.call(request, self._parse_one(connector_id))
+
+    async def find_by_name(self, name: str) -> list[RemoteConnector]:
+        """Connectors named exactly `name` (?name= filter; the full list if it is ignored)."""
+        page = await self._page("find_by_name", 0, name=name)
+        honoured = all(c.name == name for c in page.items)
+        complete = len(page.items) < self.paths.page_size and (
+            page.total is None or page.total == len(page.items)
+        )
+        if honoured and complete:
+            return list(page.items)
+        return [c for c in await self.list_connectors() if c.name == name]
+
+    # --- writes --------------------------------------------------------------
+
+    async def create_connector(
+        self, body: Mapping[str, Any], *, idempotency_key: str
+    ) -> RemoteConnector:
+        """POST a new connector. Replays carry the same Idempotency-Key and happen only
+        after a lookup by name shows the lost attempt did not create it (else that one is
+        returned): a retry never makes a duplicate."""
+        name = body.get("name")
+        if not isinstance(name, str) or not name:
+            raise ValueError("create_connector needs a body with a non-empty name")
+        key = idempotency_key
+        if not key or len(key) > _MAX_KEY_LENGTH or not (key.isascii() and key.isprintable()):
+            raise ValueError("idempotency_key must be 1-255 printable ASCII characters")
+        request = Request(
+            "create_connector",
+            "POST",
+            self.paths.connectors,
+            Replay.KEYED,
+            body=body,
+            headers={"Idempotency-Key": key},
+            secrets=_sent_secrets(body),
+        )
+
+        async def recover() -> RemoteConnector | None:
+            found = await self.find_by_name(name)
+            if len(found) > 1:
+                raise Conflict(
+                    f"{len(found)} connectors named {name!r} exist after a lost create",
+                    operation="create_connector",
+                    method="POST",
+                    path=self.paths.connectors,
+                    hint="remove the extra ones by hand; cxrecon will not create another",
+                )
+            return found[0] if found else None
+
+        def parse(response: httpx.Response, origin: Origin) -> RemoteConnector:
+            created = connector_of(
+                object_of(response, origin), origin, response.headers.get("ETag")
+            )
+            if created.name != name:
+                raise origin.malformed(f"asked to create {name!r}, got {created.name!r}")
+            return created
+
+        return await self._s.call(request, parse, recover=recover)
+
+    async def patch_connector(
+        self, connector_id: str, *, etag: str, body: Mapping[str, Any]
+    ) -> RemoteConnector:
+        """JSON merge-patch guarded by If-Match: a replay of a landed write gets 412, which
+        surfaces as Conflict so the caller re-reads. Never sent without an ETag."""
+        path = self._connector_path(connector_id, "patch_connector")
+        if not etag or not etag.strip() or not (etag.isascii() and etag.isprintable()):
+            raise ValueError("patch_connector needs the connector's ETag for If-Match")
+        request = Request(
+            "patch_connector",
+            "PATCH",
+            path,
+            Replay.CONDITIONAL,
+            body=body,
+            content_type="application/merge-patch+json",
+            headers={"If-Match": etag},
+            secrets=_sent_secrets(body),
+        )
+        return await self._s.call(request, self._parse_one(connector_id))
+
+    async def start_sync(self, connector_id: str, sync_type: str = "FULL") -> str:
+        """Trigger a CRM data sync (202 → syncId). Not replayed once it may have landed."""
+        if sync_type not in SYNC_TYPES:
+            raise ValueError(f"sync_type must be one of {', '.join(SYNC_TYPES)}")
+        path = self._connector_path(connector_id, "start_sync", "sync")
+        request = Request("start_sync", "POST", path, Replay.ONCE, body={"syncType": sync_type})
+
+        def parse(response: httpx.Response, origin: Origin) -> str:
+            data = object_of(response, origin)
+            return check_id(data.get("syncId"), what="syncId", origin=origin)
+
+        return await self._s.call(request, parse)
+
+    async def get_sync(self, connector_id: str, sync_id: str) -> SyncJob:
+        origin = Origin("get_sync", "GET", f"{self.paths.connectors}/{{id}}/sync/{{syncId}}")
+        sync_id = check_id(sync_id, what="syncId", origin=origin)
+        path = self._connector_path(connector_id, "get_sync", "sync", sync_id)
+
+        def parse(response: httpx.Response, origin: Origin) -> SyncJob:
+            job = sync_job_of(object_of(response, origin), origin, connector_id)
+            if job.sync_id != sync_id:
+                raise origin.malformed(f"asked for sync {sync_id}, got {job.sync_id}")
+            return job
+
+        return await self._s.call(Request("get_sync", "GET", path, Replay.SAFE), parse)
+
+    @staticmethod
+    def _parse_one(connector_id: str) -> Callable[[httpx.Response, Origin], RemoteConnector]:
+        def parse(response: httpx.Response, origin: Origin) -> RemoteConnector:
+            got = connector_of(object_of(response, origin), origin, response.headers.get("ETag"))
+            if got.id != connector_id:
+                raise origin.malformed(f"asked for connector {connector_id}, got {got.id}")
+            return got
+
+        return parse

@@ -1,0 +1,184 @@
+"""Typed errors of the CXone API client: what failed, in which operation, and what to do.
+
+    ApiError (reconciler.errors)
+     └── CxoneApiError          a failed call: operation, method, path, status, short body
+          ├── AuthError               401 after one token refresh, or the token endpoint refused us
+          ├── PermissionDenied        403: the API client lacks a scope or a role
+          ├── NotFound                404
+          ├── Conflict                409 / 412: stale ETag or a clashing resource (`.status`)
+          ├── PreconditionRequired    428: a write reached the server without If-Match
+          ├── ValidationFailed        400 / 422, with the server's own message
+          ├── RateLimited             429 after the retry budget was spent
+          ├── ServerError             5xx after the retry budget was spent
+          ├── TransportError          connect / read / timeout / dropped connection
+          ├── MalformedResponse       not JSON, missing fields, wrong types
+          │    └── UnsafeIdentifier   an id that must not enter a URL path
+          └── InconsistentListing     the tenant changed while its pages were read
+
+Bodies are cut to `BODY_LIMIT` characters and scrubbed of anything token-shaped;
+paths never carry a query string. No message ever contains a token or a secret.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from typing import Final
+
+from reconciler.errors import ApiError
+
+#: How much of a response body an error keeps (enough to debug, too little to flood a log).
+BODY_LIMIT: Final = 500
+_MASK: Final = "***"
+
+# Values of these keys are masked in bodies, whether the body is JSON or a form.
+_SENSITIVE_KEY: Final = (
+    r"(?:access_token|refresh_token|id_token|token|client_secret|secret|password|"
+    r"api_?key|apikey|authorization|credentials?)"
+)
+_JSON_SECRET = re.compile(rf'("{_SENSITIVE_KEY}"\s*:\s*)("(?:[^"\\]|\\.)*"|[^,}}\]\s]+)', re.I)
+_FORM_SECRET = re.compile(rf"(\b{_SENSITIVE_KEY}=)([^&\s]+)", re.I)
+_BEARER = re.compile(r"(\b(?:Bearer|Basic)\s+)[A-Za-z0-9._~+/=-]+", re.I)
+
+
+def scrub(text: str, secrets: Iterable[str] = ()) -> str:
+    """Mask known secret values and anything shaped like a credential in `text`."""
+    for value in sorted({s for s in secrets if len(s) >= 4}, key=len, reverse=True):
+        text = text.replace(value, _MASK)
+    text = _JSON_SECRET.sub(lambda m: m.group(1) + f'"{_MASK}"', text)
+    text = _FORM_SECRET.sub(lambda m: m.group(1) + _MASK, text)
+    return _BEARER.sub(lambda m: m.group(1) + _MASK, text)
+
+
+def shorten(text: str, limit: int = BODY_LIMIT) -> str:
+    """One line, at most `limit` characters, control characters escaped."""
+    flat = "".join(ch if ch.isprintable() else ascii(ch)[1:-1] for ch in text.strip())
+    return flat if len(flat) <= limit else flat[: limit - 1] + "…"
+
+
+class CxoneApiError(ApiError):
+    """A call to the CXone API failed. Carries where it failed, never a credential."""
+
+    hint = "check the tenant's state and run the command again"
+
+    def __init__(
+        self,
+        summary: str,
+        *,
+        operation: str,
+        method: str = "",
+        path: str = "",
+        status: int | None = None,
+        body: str = "",
+        server_message: str = "",
+        attempts: int = 1,
+        retry_after: float | None = None,
+        hint: str | None = None,
+    ) -> None:
+        self.summary = summary
+        self.operation = operation
+        self.method = method
+        self.path = path.split("?", 1)[0]
+        self.status = status
+        self.body = shorten(scrub(body))
+        self.server_message = shorten(scrub(server_message), 200)
+        self.attempts = attempts
+        self.retry_after = retry_after
+        if hint is not None:
+            self.hint = hint
+        super().__init__(self._render())
+
+    def _render(self) -> str:
+        where = f"{self.method} {self.path}".strip()
+        status = f" → HTTP {self.status}" if self.status is not None else ""
+        tried = f" after {self.attempts} attempts" if self.attempts > 1 else ""
+        said = f"; server said: {self.server_message}" if self.server_message else ""
+        return f"{self.operation}: {self.summary} ({where}{status}{tried}){said}. {self.hint}"
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(operation={self.operation!r}, status={self.status!r})"
+
+
+class AuthError(CxoneApiError):
+    hint = "check CXONE_CLIENT_ID / CXONE_CLIENT_SECRET (and the grant) for this environment"
+
+
+class PermissionDenied(CxoneApiError):
+    hint = "grant the API client the crm:connectors:read/write scopes or the needed role"
+
+
+class NotFound(CxoneApiError):
+    hint = "the connector may have been deleted outside cxrecon; re-run plan"
+
+
+class Conflict(CxoneApiError):
+    hint = "the connector changed since it was read; re-read it and plan again"
+
+
+class PreconditionRequired(CxoneApiError):
+    hint = "a proxy may be stripping If-Match; cxrecon never writes without it"
+
+
+class ValidationFailed(CxoneApiError):
+    hint = "fix the connector definition the server rejected"
+
+
+class RateLimited(CxoneApiError):
+    hint = "lower --parallelism or ask for a higher API quota, then run again"
+
+
+class ServerError(CxoneApiError):
+    hint = "the CXone API is failing; try again later"
+
+
+class TransportError(CxoneApiError):
+    hint = "check network access to CXONE_BASE_URL (proxy, DNS, TLS: CXONE_CA_BUNDLE)"
+
+
+class MalformedResponse(CxoneApiError):
+    hint = "the server's answer does not match the API contract; check CXONE_BASE_URL"
+
+
+class UnsafeIdentifier(MalformedResponse):
+    hint = "refusing to put it in a URL path; nothing was written"
+
+
+class InconsistentListing(CxoneApiError):
+    hint = "connectors were created or deleted during the run; run the command again"
+
+
+def error_for_status(status: int) -> type[CxoneApiError]:
+    """The error class for an HTTP status that is not a success."""
+    by_status: dict[int, type[CxoneApiError]] = {
+        400: ValidationFailed,
+        401: AuthError,
+        403: PermissionDenied,
+        404: NotFound,
+        409: Conflict,
+        412: Conflict,
+        422: ValidationFailed,
+        428: PreconditionRequired,
+        429: RateLimited,
+    }
+    if status in by_status:
+        return by_status[status]
+    return ServerError if status >= 500 else CxoneApiError
+
+
+STATUS_SUMMARIES: Final = {
+    400: "the request was rejected as invalid",
+    401: "the access token was refused",
+    403: "permission denied",
+    404: "not found",
+    409: "conflict with the current state",
+    412: "the ETag no longer matches (modified elsewhere)",
+    422: "the server could not accept the connector",
+    428: "the server requires If-Match",
+    429: "rate limited",
+}
+
+
+def summary_for_status(status: int) -> str:
+    if status in STATUS_SUMMARIES:
+        return STATUS_SUMMARIES[status]
+    return "server error" if status >= 500 else f"unexpected HTTP status {status}"

@@ -1,0 +1,238 @@
+"""One API call end to end: token, pacing, send, retry when safe, map failures to typed errors.
+
+The client's endpoint methods describe a call as a `Request` and say how to parse the
+answer; everything about getting that answer reliably lives here.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+import httpx
+
+from reconciler.cxone.auth import TokenProvider
+from reconciler.cxone.errors import (
+    AuthError,
+    Conflict,
+    CxoneApiError,
+    MalformedResponse,
+    TransportError,
+    error_for_status,
+    scrub,
+    summary_for_status,
+)
+from reconciler.cxone.pacing import AdaptivePacer
+from reconciler.cxone.parse import Origin
+from reconciler.cxone.retry import (
+    Delivery,
+    Replay,
+    RetryBudget,
+    RetryPolicy,
+    delivery_of,
+    may_retry,
+    status_delivery,
+)
+from reconciler.cxone.stats import ApiStats
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class Request:
+    """One API call as the endpoint methods describe it."""
+
+    operation: str
+    method: str
+    path: str  # under the base URL; every id in it has passed parse.check_id
+    replay: Replay
+    params: Mapping[str, str | int] = field(default_factory=dict)
+    body: Mapping[str, Any] | None = None
+    content_type: str = "application/json"
+    headers: Mapping[str, str] = field(default_factory=dict)
+    #: Values we sent that must never come back in an error (e.g. CRM credentials).
+    secrets: tuple[str, ...] = ()
+
+
+class Session:
+    """Sends `Request`s for one run. Shares the token, the pacer and the stats."""
+
+    def __init__(
+        self,
+        base_url: str,
+        http: httpx.AsyncClient,
+        auth: TokenProvider,
+        pacer: AdaptivePacer,
+        retry: RetryPolicy,
+        stats: ApiStats,
+        clock: Callable[[], float] = time.perf_counter,
+    ) -> None:
+        self._base = base_url.rstrip("/")
+        self._http = http
+        self._auth = auth
+        self.pacer = pacer
+        self._retry = retry
+        self.stats = stats
+        self._clock = clock
+
+    async def call(
+        self,
+        request: Request,
+        parse: Callable[[httpx.Response, Origin], T],
+        *,
+        recover: Callable[[], Awaitable[T | None]] | None = None,
+    ) -> T:
+        """Send `request` until it succeeds or fails for good; return `parse(answer)`.
+
+        `recover` runs before any replay that follows an attempt which may have landed;
+        a non-None result means it did land and is returned instead of sending again.
+        """
+        op, method = request.operation, request.method
+        budget = RetryBudget(self._retry, op, self.stats)
+        content = None if request.body is None else json.dumps(request.body).encode()
+        refreshed = False
+        maybe_landed = False
+        while True:
+            if maybe_landed and recover is not None and budget.attempt > 0:
+                found = await recover()
+                if found is not None:
+                    log.info("%s: the earlier attempt had landed; not sending it again", op)
+                    return found
+            attempt = budget.begin_attempt()
+            token = await self._auth.token()
+            headers = {"Authorization": f"Bearer {token.reveal()}", "Accept": "application/json"}
+            headers.update(request.headers)
+            if content is not None:
+                headers["Content-Type"] = request.content_type
+            async with self.pacer.slot():
+                sent = self._clock()
+                try:
+                    response = await self._http.request(
+                        method,
+                        self._base + request.path,
+                        params=dict(request.params) or None,
+                        content=content,
+                        headers=headers,
+                    )
+                except httpx.TransportError as exc:
+                    response = None
+                    failure: httpx.TransportError | None = exc
+                else:
+                    failure = None
+                latency = self._clock() - sent
+            if response is None:
+                assert failure is not None
+                self.stats.record_request(op, latency, None)
+                self.pacer.observe(None, {})
+                delivery = delivery_of(failure)
+                maybe_landed = maybe_landed or delivery is Delivery.MAYBE_LANDED
+                error: CxoneApiError = TransportError(
+                    _transport_summary(failure),
+                    operation=op,
+                    method=method,
+                    path=request.path,
+                    attempts=attempt,
+                )
+                await budget.wait_or_fail(
+                    error,
+                    retryable=may_retry(request.replay, delivery),
+                    retry_after=None,
+                    reason=type(failure).__name__,
+                )
+                continue
+
+            status = response.status_code
+            retry_after = self._retry.retry_after_from(response)
+            self.stats.record_request(op, latency, status)
+            self.pacer.observe(status, response.headers, retry_after)
+            log.debug("%s %s → %d in %.3fs", method, request.path, status, latency)
+            if response.is_success:
+                try:
+                    return parse(response, Origin(op, method, request.path, status))
+                except MalformedResponse as malformed:
+                    budget.fail(malformed)
+            if status == 401 and not refreshed:
+                # One refresh and one more try: the token may have expired in flight.
+                refreshed = True
+                self.stats.record_retry(op, "HTTP 401")
+                await self._auth.refresh(token)
+                budget.attempt -= 1  # a refresh is not a transient failure
+                continue
+            error = self._status_error(request, response, attempt, maybe_landed, refreshed)
+            delivery = status_delivery(status)
+            retryable = may_retry(request.replay, delivery, status)
+            await budget.wait_or_fail(
+                error, retryable=retryable, retry_after=retry_after, reason=f"HTTP {status}"
+            )
+            maybe_landed = maybe_landed or delivery is Delivery.MAYBE_LANDED
+
+    def _status_error(
+        self,
+        request: Request,
+        response: httpx.Response,
+        attempt: int,
+        maybe_landed: bool,
+        refreshed: bool,
+    ) -> CxoneApiError:
+        status = response.status_code
+        cls = error_for_status(status)
+        summary = summary_for_status(status)
+        if cls is AuthError and refreshed:
+            summary = "the API refused a freshly issued token"
+        if cls is Conflict and maybe_landed:
+            summary += "; an earlier attempt whose answer was lost may have applied this change"
+        text = _text(response)
+        return cls(
+            summary,
+            operation=request.operation,
+            method=request.method,
+            path=request.path,
+            status=status,
+            body=scrub(text, self._auth.secrets() + request.secrets),
+            server_message=scrub(_server_message(text), self._auth.secrets() + request.secrets),
+            attempts=attempt,
+            retry_after=self._retry.retry_after_from(response),
+        )
+
+
+def _transport_summary(exc: httpx.TransportError) -> str:
+    kind = {
+        httpx.ConnectError: "could not connect",
+        httpx.ConnectTimeout: "timed out connecting",
+        httpx.PoolTimeout: "timed out waiting for a free connection",
+        httpx.ReadTimeout: "timed out waiting for the answer",
+        httpx.RemoteProtocolError: "the server dropped the connection",
+        httpx.ReadError: "the connection broke while reading the answer",
+        httpx.WriteError: "the connection broke while sending",
+        httpx.WriteTimeout: "timed out sending",
+    }.get(type(exc), "transport failure")
+    return f"{kind} ({type(exc).__name__})"
+
+
+def _text(response: httpx.Response) -> str:
+    try:
+        return response.text
+    except (UnicodeDecodeError, LookupError):
+        return f"<{len(response.content)} bytes, not text>"
+
+
+def _server_message(text: str) -> str:
+    """`error: message (details)` from the API's error JSON; empty when there is none."""
+    try:
+        data = json.loads(text)
+    except ValueError:
+        return ""
+    if not isinstance(data, dict):
+        return ""
+    parts = [str(data[k]) for k in ("error", "message") if isinstance(data.get(k), str | int)]
+    said = ": ".join(parts)
+    details = data.get("details")
+    if details:
+        said += f" ({json.dumps(details, separators=(',', ':'), default=str)})"
+    return said
