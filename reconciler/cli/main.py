@@ -22,6 +22,7 @@ COMMANDS: Final = {
     "sync": "reconciler.cli.sync:sync",
     "reconcile": "reconciler.cli.reconcile:reconcile",
     "emulator": "reconciler.cli.emulator:emulator",
+    "github": "reconciler.cli.github:github",
 }
 
 
