@@ -1,0 +1,159 @@
+"""`cxrecon validate`: load, schema-check and lint the desired state without any network;
+text, JSON and GitHub Actions annotation output, exit 0 when valid and 1 when not.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import click
+
+from reconciler.cli.common import environment_option
+from reconciler.errors import ConfigError
+from reconciler.model import Diagnostic
+from reconciler.project import EnvironmentConfig, Project, load_project
+from reconciler.validate import LoadResult, load_desired
+
+
+@click.command()
+@click.argument("path", required=False, type=click.Path(path_type=Path))
+@environment_option
+@click.option("--strict", is_flag=True, help="Treat warnings as errors.")
+@click.option(
+    "--format",
+    "output_format",
+    type=click.Choice(["text", "json"]),
+    default="text",
+    show_default=True,
+    help="Output format.",
+)
+@click.pass_context
+def validate(
+    ctx: click.Context,
+    path: Path | None,
+    environment: str | None,
+    strict: bool,
+    output_format: str,
+) -> None:
+    """Check connector files: YAML, JSON Schema, references and lint. No network.
+
+    PATH is a directory of connector files (default: the project's connectors path) or
+    one file. Without -e, every environment in cxrecon.yaml is checked, so a ${var:}
+    missing from any of them is reported with the environment's name.
+    """
+    annotate = os.environ.get("GITHUB_ACTIONS") == "true"
+    try:
+        project = load_project()
+        env, others = _environments(project, environment)
+    except ConfigError as exc:
+        _report_config_error(exc, output_format, annotate)
+        ctx.exit(1)
+    target = path if path is not None else project.connectors_path
+    result = load_desired(target, env, strict=strict, check_environments=others)
+    if output_format == "json":
+        click.echo(json.dumps(_as_json(result), indent=2))
+    else:
+        for diagnostic in result.diagnostics:
+            click.echo(str(diagnostic))
+        click.echo(_summary(result))
+    if annotate:
+        _annotate(result.diagnostics, to_stderr=output_format == "json")
+    if not result.ok:
+        ctx.exit(1)
+
+
+def _environments(
+    project: Project, name: str | None
+) -> tuple[EnvironmentConfig | None, Sequence[EnvironmentConfig]]:
+    if name is not None:
+        return project.environment(name), ()
+    if not project.environments:
+        return None, ()
+    default = project.environment(None) if project.default_environment else None
+    return default, tuple(project.environments.values())
+
+
+def _summary(result: LoadResult) -> str:
+    errors, warnings = len(result.errors), len(result.warnings)
+    files = _count(len(result.files), "file")
+    if errors:
+        return (
+            f"{_count(errors, 'error')}, {_count(warnings, 'warning')} in {files}; "
+            "the desired state is invalid"
+        )
+    extra = f" ({_count(warnings, 'warning')})" if warnings else ""
+    return f"{_count(len(result.connectors), 'connector')} in {files}: valid{extra}"
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
+
+
+def _as_json(result: LoadResult) -> dict[str, Any]:
+    return {
+        "valid": result.ok,
+        "environment": result.environment,
+        "files": len(result.files),
+        "connectors": len(result.connectors),
+        "errors": len(result.errors),
+        "warnings": len(result.warnings),
+        "digest": result.digest,
+        "diagnostics": [_diagnostic_json(d) for d in result.diagnostics],
+    }
+
+
+def _diagnostic_json(d: Diagnostic) -> dict[str, Any]:
+    loc = d.location
+    return {
+        "severity": d.severity,
+        "rule": d.rule,
+        "message": d.message,
+        "path": loc.path if loc else None,
+        "line": loc.line if loc else None,
+        "col": loc.col if loc else None,
+    }
+
+
+def _report_config_error(exc: ConfigError, output_format: str, annotate: bool) -> None:
+    diagnostics = exc.diagnostics or (Diagnostic("error", str(exc), None, "project"),)
+    if output_format == "json":
+        payload = {
+            "valid": False,
+            "environment": None,
+            "files": 0,
+            "connectors": 0,
+            "errors": sum(1 for d in diagnostics if d.severity == "error"),
+            "warnings": sum(1 for d in diagnostics if d.severity == "warning"),
+            "digest": None,
+            "diagnostics": [_diagnostic_json(d) for d in diagnostics],
+        }
+        click.echo(json.dumps(payload, indent=2))
+    else:
+        for diagnostic in diagnostics:
+            click.echo(str(diagnostic))
+        click.echo("the project file cxrecon.yaml is invalid")
+    if annotate:
+        _annotate(diagnostics, to_stderr=output_format == "json")
+
+
+def _annotate(diagnostics: Sequence[Diagnostic], *, to_stderr: bool) -> None:
+    """GitHub Actions workflow commands, so problems show on the pull request's diff."""
+    for d in diagnostics:
+        props = [f"title={_escape_property('cxrecon ' + d.rule)}"]
+        if d.location is not None:
+            props.insert(0, f"file={_escape_property(d.location.path)}")
+            props.insert(1, f"line={d.location.line}")
+            props.insert(2, f"col={d.location.col}")
+        click.echo(f"::{d.severity} {','.join(props)}::{_escape_data(d.message)}", err=to_stderr)
+
+
+def _escape_data(value: str) -> str:
+    return value.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+
+
+def _escape_property(value: str) -> str:
+    return _escape_data(value).replace(":", "%3A").replace(",", "%2C")

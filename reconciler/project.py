@@ -1,0 +1,275 @@
+"""The `cxrecon.yaml` project file: where connectors live, the environments (tenants and
+${var:} values) they apply to, and the safety and sync-polling settings. Never secrets.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any, Final
+
+from reconciler.errors import ConfigError
+from reconciler.model import Diagnostic
+from reconciler.refs import is_secret_field
+from reconciler.schema import project_checker
+from reconciler.settings import SETTING_NAMES
+from reconciler.yamlload import LoadedDocument, parse_yaml
+
+PROJECT_FILE: Final = "cxrecon.yaml"
+DEFAULT_CONNECTORS: Final = "connectors"
+
+#: Project-file keys that feed ConnectionSettings (settings.SETTING_NAMES, secrets excluded).
+CONNECTION_KEYS: Final = tuple(key for _, key in SETTING_NAMES.values() if key is not None)
+_SECRET_ENV_VARS: Final = {"clientsecret": "CXONE_CLIENT_SECRET", "password": "CXONE_PASSWORD"}
+
+
+@dataclass(frozen=True, slots=True)
+class SafetyLimits:
+    """When a plan needs confirmation (octoDNS-style: too large a share of managed objects)."""
+
+    max_change_fraction: float = 0.3
+    min_managed: int = 10
+    gate_active_deactivation: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class SyncPollSettings:
+    """Backoff for polling a CRM data-sync job: base·2ⁿ capped, with jitter, bounded overall."""
+
+    base_seconds: float = 0.5
+    cap_seconds: float = 10.0
+    max_attempts: int = 60
+    timeout_seconds: float = 600.0
+
+
+@dataclass(frozen=True, slots=True)
+class EnvironmentConfig:
+    """One named environment. `connection` uses the project-file keys of SETTING_NAMES, so
+    `ConnectionSettings.from_sources(os.environ, env.connection)` works as is."""
+
+    name: str
+    connection: Mapping[str, str] = field(default_factory=dict)
+    vars: Mapping[str, str] = field(default_factory=dict)
+    tenant: str | None = None
+    description: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Project:
+    """A loaded cxrecon.yaml (or the defaults when there is none)."""
+
+    root: Path
+    connectors_path: Path
+    environments: Mapping[str, EnvironmentConfig] = field(default_factory=dict)
+    default_environment: str | None = None
+    safety: SafetyLimits = field(default_factory=SafetyLimits)
+    sync_poll: SyncPollSettings = field(default_factory=SyncPollSettings)
+    #: The project file, or None when running on defaults.
+    file: Path | None = None
+
+    def environment(self, name: str | None) -> EnvironmentConfig:
+        """The named environment; without a name, the default one.
+
+        With no environments configured, an empty "default" environment (no vars).
+        """
+        if name is None:
+            if self.default_environment is not None:
+                return self.environments[self.default_environment]
+            if not self.environments:
+                return EnvironmentConfig("default")
+            if len(self.environments) == 1:
+                return next(iter(self.environments.values()))
+            raise ConfigError(
+                f"{self._where()} defines several environments "
+                f"({', '.join(sorted(self.environments))}) and no defaultEnvironment; "
+                "pass -e NAME or set defaultEnvironment"
+            )
+        found = self.environments.get(name)
+        if found is None:
+            known = ", ".join(sorted(self.environments)) or "none defined"
+            raise ConfigError(
+                f"unknown environment '{name}' (known: {known}); add it under `environments` "
+                f"in {self._where()}"
+            )
+        return found
+
+    def _where(self) -> str:
+        return str(self.file) if self.file is not None else PROJECT_FILE
+
+
+def load_project(start: Path | None = None) -> Project:
+    """Load `cxrecon.yaml` from `start` (default: the working directory).
+
+    No file means defaults (connectors in ./connectors, no environments). A bad file raises
+    ConfigError carrying a Diagnostic per problem.
+    """
+    root = (start or Path.cwd()).resolve()
+    path = root / PROJECT_FILE
+    if not path.is_file():
+        return Project(root=root, connectors_path=root / DEFAULT_CONNECTORS)
+    display = _display(path)
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise ConfigError(f"cannot read {display}: {exc.strerror or exc}") from None
+    parsed = parse_yaml(raw, display)
+    diagnostics = list(parsed.diagnostics)
+    if parsed.document is not None:
+        diagnostics.extend(_check(parsed.document))
+    if any(d.severity == "error" for d in diagnostics):
+        diagnostics.sort(key=lambda d: (d.location.line, d.location.col) if d.location else (0, 0))
+        raise ConfigError(
+            f"{display} is invalid:\n" + "\n".join(f"  {d}" for d in diagnostics), diagnostics
+        )
+    assert parsed.document is not None
+    return _build(parsed.document.data, root, path)
+
+
+def _display(path: Path) -> str:
+    try:
+        return str(path.relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return str(path)
+
+
+def _check(document: LoadedDocument) -> list[Diagnostic]:
+    data = document.data
+    out: list[Diagnostic] = []
+    secret_paths: set[tuple[str | int, ...]] = set()
+    envs = data.get("environments") if isinstance(data, dict) else None
+    if isinstance(envs, dict):
+        for env_name, env in envs.items():
+            if not isinstance(env, dict):
+                continue
+            for key in env:
+                if key != "vars" and is_secret_field(key):
+                    path: tuple[str | int, ...] = ("environments", env_name, key)
+                    secret_paths.add(path)
+                    variable = _SECRET_ENV_VARS.get(key.lower(), "an environment variable")
+                    out.append(
+                        _at(
+                            document,
+                            path,
+                            "secret-in-project",
+                            f"'{key}' is a secret and "
+                            f"cxrecon.yaml is committed; remove it and set {variable} instead",
+                        )
+                    )
+            variables = env.get("vars")
+            for var in variables if isinstance(variables, dict) else ():
+                if is_secret_field(var):
+                    path = ("environments", env_name, "vars", var)
+                    secret_paths.add(path)
+                    out.append(
+                        _at(
+                            document,
+                            path,
+                            "secret-in-project",
+                            f"variable '{var}' looks "
+                            "secret but vars are committed; reference the secret with "
+                            "${env:NAME} or ${file:PATH} in the connector instead",
+                        )
+                    )
+        default = data.get("defaultEnvironment")
+        if isinstance(default, str) and default not in envs:
+            known = ", ".join(sorted(envs)) or "none"
+            out.append(
+                Diagnostic(
+                    "error",
+                    f"defaultEnvironment '{default}' is not defined under "
+                    f"environments (defined: {known})",
+                    document.location_of(("defaultEnvironment",)),
+                    "project",
+                )
+            )
+    elif isinstance(data, dict) and isinstance(data.get("defaultEnvironment"), str):
+        out.append(
+            Diagnostic(
+                "error",
+                "defaultEnvironment is set but no environments are defined",
+                document.location_of(("defaultEnvironment",)),
+                "project",
+            )
+        )
+    for finding in project_checker().findings(data):
+        if finding.path not in secret_paths:
+            location = document.key_locations.get(finding.path) if finding.at_key else None
+            out.append(
+                Diagnostic(
+                    "error",
+                    finding.message,
+                    location or document.location_of(finding.path),
+                    "schema",
+                )
+            )
+    return out
+
+
+def _at(document: LoadedDocument, path: tuple[str | int, ...], rule: str, msg: str) -> Diagnostic:
+    location = document.key_locations.get(path) or document.location_of(path)
+    return Diagnostic("error", msg, location, rule)
+
+
+def _build(data: Any, root: Path, path: Path) -> Project:
+    data = data if isinstance(data, dict) else {}
+    connectors = root / str(data.get("connectors", DEFAULT_CONNECTORS))
+    environments = {
+        name: _environment(name, env or {})
+        for name, env in (data.get("environments") or {}).items()
+    }
+    safety_data = data.get("safety") or {}
+    defaults = SafetyLimits()
+    safety = SafetyLimits(
+        max_change_fraction=float(
+            safety_data.get("maxChangeFraction", defaults.max_change_fraction)
+        ),
+        min_managed=int(safety_data.get("minManaged", defaults.min_managed)),
+        gate_active_deactivation=bool(
+            safety_data.get("gateActiveDeactivation", defaults.gate_active_deactivation)
+        ),
+    )
+    sync_data = data.get("sync") or {}
+    poll = SyncPollSettings()
+    sync_poll = SyncPollSettings(
+        base_seconds=float(sync_data.get("pollBaseSeconds", poll.base_seconds)),
+        cap_seconds=float(sync_data.get("pollCapSeconds", poll.cap_seconds)),
+        max_attempts=int(sync_data.get("pollMaxAttempts", poll.max_attempts)),
+        timeout_seconds=float(sync_data.get("pollTimeoutSeconds", poll.timeout_seconds)),
+    )
+    return Project(
+        root=root,
+        connectors_path=connectors,
+        environments=MappingProxyType(environments),
+        default_environment=data.get("defaultEnvironment"),
+        safety=safety,
+        sync_poll=sync_poll,
+        file=path,
+    )
+
+
+def _environment(name: str, env: Mapping[str, Any]) -> EnvironmentConfig:
+    connection: dict[str, str] = {}
+    for key in CONNECTION_KEYS:
+        value = env.get(key)
+        if value is None:
+            continue
+        if isinstance(value, list):
+            connection[key] = " ".join(str(v) for v in value)
+        else:
+            connection[key] = str(value)
+    variables = {str(k): _text(v) for k, v in (env.get("vars") or {}).items()}
+    return EnvironmentConfig(
+        name=name,
+        connection=MappingProxyType(connection),
+        vars=MappingProxyType(variables),
+        tenant=env.get("tenant"),
+        description=env.get("description"),
+    )
+
+
+def _text(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)

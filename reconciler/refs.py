@@ -1,0 +1,223 @@
+"""References inside desired state: `${env:NAME}` / `${file:PATH}` secrets (resolved only at
+apply time) and `${var:NAME}` per-environment values (substituted when loading).
+
+A secret-bearing field (clientSecret, password, apiKey, …) must hold exactly one secret
+reference; a literal there is an error, so a secret can never be committed by mistake.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Final
+
+from reconciler.errors import SecretResolutionError
+from reconciler.secret import Secret
+
+#: Field names that carry secrets (compared case-insensitively, ignoring `_` and `-`).
+SECRET_FIELD_NAMES: Final = frozenset(
+    {
+        "clientsecret",
+        "password",
+        "passwd",
+        "passphrase",
+        "apikey",
+        "apisecret",
+        "token",
+        "accesstoken",
+        "refreshtoken",
+        "bearertoken",
+        "authtoken",
+        "sessiontoken",
+        "privatekey",
+        "signingkey",
+        "secret",
+        "secretkey",
+        "sharedsecret",
+        "consumersecret",
+        "clientassertion",
+        "webhooksecret",
+    }
+)
+#: Any name ending like these is treated as secret too (e.g. `salesforcePassword`, `idToken`).
+_SECRET_SUFFIXES: Final = ("secret", "password", "token", "apikey", "privatekey")
+
+_ENV_NAME: Final = r"[A-Za-z_][A-Za-z0-9_]*"
+_VAR_NAME: Final = r"[A-Za-z_][A-Za-z0-9_.-]*"
+#: Every `${...}` not preceded by a `$` (`$${` writes a literal `${`).
+_ANY_REF: Final = re.compile(r"(?<!\$)\$\{([^}]*)\}")
+_SECRET_REF: Final = re.compile(rf"^\$\{{(?:env:({_ENV_NAME})|file:([^}}]+))\}}$")
+_VAR_REF: Final = re.compile(rf"^var:({_VAR_NAME})$")
+_ENV_REF: Final = re.compile(rf"^env:({_ENV_NAME})$")
+_FILE_REF: Final = re.compile(r"^file:(.+)$")
+
+
+def is_secret_field(key: str) -> bool:
+    """True for a field name whose value is a secret (clientSecret, password, apiKey, …)."""
+    folded = key.replace("_", "").replace("-", "").lower()
+    return folded in SECRET_FIELD_NAMES or folded.endswith(_SECRET_SUFFIXES)
+
+
+def is_secret_reference(value: str) -> bool:
+    """True when `value` is exactly one `${env:NAME}` or `${file:PATH}` reference."""
+    return _SECRET_REF.match(value) is not None
+
+
+@dataclass(frozen=True, slots=True)
+class RefProblem:
+    """A reference that is malformed, misplaced or unknown (no location: the caller has it)."""
+
+    rule: str
+    message: str
+
+
+def check_secret_field(key: str, value: Any) -> RefProblem | None:
+    """The value of a secret-bearing field must be exactly one secret reference."""
+    if not isinstance(value, str):
+        return None  # the schema reports the wrong type
+    if is_secret_reference(value):
+        return None
+    if "${var:" in value:
+        return RefProblem(
+            "secret-in-var",
+            f"'{key}' is secret but references ${{var:}}, whose values are committed in "
+            f"cxrecon.yaml; use ${{env:NAME}} or ${{file:PATH}}",
+        )
+    return RefProblem(
+        "secret-literal",
+        f"'{key}' holds a literal secret; replace it with a reference such as "
+        f"${{env:{_suggest_env_name(key)}}} or ${{file:PATH}} (and rotate the secret if it "
+        "was ever committed)",
+    )
+
+
+def _suggest_env_name(key: str) -> str:
+    snake = re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", key)
+    return re.sub(r"[^A-Za-z0-9]+", "_", snake).upper().strip("_") or "SECRET"
+
+
+def substitute_vars(
+    key: str, value: str, variables: Mapping[str, str] | None
+) -> tuple[str, list[RefProblem]]:
+    """Replace every `${var:NAME}` in a non-secret string; report other references here.
+
+    `variables is None` means no environment is selected. `$${` stays a literal `${`.
+    """
+    problems: list[RefProblem] = []
+    if "${" not in value:
+        return value, problems
+
+    def replace(match: re.Match[str]) -> str:
+        body = match.group(1)
+        var = _VAR_REF.match(body)
+        if var is not None:
+            name = var.group(1)
+            if variables is None:
+                problems.append(
+                    RefProblem(
+                        "unknown-var",
+                        f"${{var:{name}}} needs an environment; pass -e NAME or set "
+                        "defaultEnvironment in cxrecon.yaml",
+                    )
+                )
+            elif name not in variables:
+                known = ", ".join(sorted(variables)) or "none"
+                problems.append(
+                    RefProblem(
+                        "unknown-var",
+                        f"unknown variable '{name}' (defined: {known}); add it under "
+                        "the environment's `vars` in cxrecon.yaml",
+                    )
+                )
+            else:
+                return variables[name]
+            return match.group(0)
+        if _ENV_REF.match(body) or _FILE_REF.match(body):
+            problems.append(
+                RefProblem(
+                    "secret-ref-misplaced",
+                    f"'{key}' is not a secret field, so it cannot use ${{{body.split(':')[0]}:}} "
+                    "(secrets are resolved only at apply time and plans need this value); "
+                    "use ${var:NAME} for per-environment values",
+                )
+            )
+        else:
+            problems.append(
+                RefProblem(
+                    "ref-syntax",
+                    f"'${{{body}}}' is not a reference cxrecon knows; use ${{var:NAME}}, "
+                    "${env:NAME} or ${file:PATH} (write $${ for a literal ${)",
+                )
+            )
+        return match.group(0)
+
+    substituted = _ANY_REF.sub(replace, value)
+    return substituted.replace("$${", "${"), problems
+
+
+def uses_vars(value: str) -> bool:
+    return "${var:" in value
+
+
+def resolve_secret(value: str, environ: Mapping[str, str], base_dir: Path) -> Secret:
+    """Resolve one `${env:NAME}` / `${file:PATH}` reference (relative paths from `base_dir`).
+
+    Raises SecretResolutionError naming the variable or file, never a value.
+    """
+    match = _SECRET_REF.match(value)
+    if match is None:
+        raise SecretResolutionError(
+            "a secret-bearing field does not hold a ${env:NAME} or ${file:PATH} reference; "
+            "run `cxrecon validate` to find it"
+        )
+    env_name, file_name = match.groups()
+    if env_name is not None:
+        resolved = environ.get(env_name)
+        if not resolved:
+            state = "is empty" if resolved == "" else "is not set"
+            raise SecretResolutionError(
+                f"environment variable {env_name} {state}; export it (or add it to the CI "
+                "job's secrets) before applying"
+            )
+        return Secret(resolved)
+    path = Path(file_name)
+    if not path.is_absolute():
+        path = base_dir / path
+    try:
+        content = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise SecretResolutionError(f"secret file {path} does not exist") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        # The exception text names the file and the reason, never the content.
+        raise SecretResolutionError(
+            f"cannot read secret file {path}: {type(exc).__name__}"
+        ) from None
+    # Mounted secret files (Kubernetes, Docker, `echo > file`) end with a newline.
+    content = content.rstrip("\r\n")
+    if not content:
+        raise SecretResolutionError(f"secret file {path} is empty")
+    return Secret(content)
+
+
+def resolve_credentials(
+    credentials: Mapping[str, str], environ: Mapping[str, str], base_dir: Path
+) -> dict[str, Secret]:
+    """Every credential value with its secret references resolved, all wrapped in Secret.
+
+    Reports every unresolvable reference at once (names only), not just the first.
+    """
+    out: dict[str, Secret] = {}
+    failures: list[str] = []
+    for key, value in credentials.items():
+        if is_secret_reference(value):
+            try:
+                out[key] = resolve_secret(value, environ, base_dir)
+            except SecretResolutionError as exc:
+                failures.append(f"{key}: {exc}")
+        else:
+            out[key] = Secret(value)
+    if failures:
+        raise SecretResolutionError("cannot resolve credentials: " + "; ".join(failures))
+    return out

@@ -1,0 +1,293 @@
+"""Loading the desired state: find the connector files, parse them strictly, substitute
+${var:} values, check references, schema and lint, and report every problem in one run.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any, Final
+
+from reconciler.errors import ConfigError
+from reconciler.lint import duplicate_names, lint_connector, place
+from reconciler.model import (
+    Authentication,
+    ConnectorSpec,
+    DesiredConnector,
+    Diagnostic,
+    FieldMapping,
+    SourceLocation,
+    SyncSettings,
+)
+from reconciler.project import EnvironmentConfig
+from reconciler.refs import check_secret_field, is_secret_field, substitute_vars
+from reconciler.schema import connector_checker, to_diagnostic
+from reconciler.yamlload import MAX_FILE_BYTES, LoadedDocument, parse_yaml
+
+SUFFIXES: Final = (".yaml", ".yml")
+_VAR_NAMES: Final = re.compile(rb"(?<!\$)\$\{var:([^}]*)\}")
+
+Path_ = tuple[str | int, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class LoadResult:
+    """Everything `validate`, `plan` and `apply` need from the desired state."""
+
+    connectors: tuple[DesiredConnector, ...]
+    diagnostics: tuple[Diagnostic, ...]
+    #: sha256 over the files' relative paths and bytes plus the environment's vars.
+    digest: str
+    files: tuple[Path, ...]
+    environment: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return not self.errors
+
+    @property
+    def errors(self) -> tuple[Diagnostic, ...]:
+        return tuple(d for d in self.diagnostics if d.severity == "error")
+
+    @property
+    def warnings(self) -> tuple[Diagnostic, ...]:
+        return tuple(d for d in self.diagnostics if d.severity == "warning")
+
+
+def raise_if_invalid(result: LoadResult) -> None:
+    """ConfigError listing every error when the desired state is not valid."""
+    errors = result.errors
+    if errors:
+        lines = "\n".join(f"  {d}" for d in errors)
+        noun = "error" if len(errors) == 1 else "errors"
+        raise ConfigError(
+            f"the desired state has {len(errors)} {noun}; fix them (run `cxrecon validate`):\n"
+            f"{lines}",
+            result.diagnostics,
+        )
+
+
+def load_desired(
+    path: Path,
+    environment: EnvironmentConfig | None = None,
+    *,
+    strict: bool = False,
+    check_environments: Sequence[EnvironmentConfig] = (),
+) -> LoadResult:
+    """Load and validate every connector under `path` (a directory or one file).
+
+    Connectors are built with `environment`'s vars. `check_environments` are checked too,
+    so a ${var:} missing from any of them is reported (tagged with the environment name).
+    Connectors whose own file has errors are left out; callers refuse to proceed unless
+    `result.ok`.
+    """
+    envs: list[EnvironmentConfig | None] = [environment]
+    for extra in check_environments:
+        if environment is None or extra.name != environment.name:
+            envs.append(extra)
+    if environment is None and check_environments:
+        envs = list(check_environments)
+    primary = envs[0]
+    files, diagnostics = _discover(path)
+    hasher = hashlib.sha256()
+    named: list[tuple[str, SourceLocation]] = []
+    built: list[DesiredConnector] = []
+    for file in files:
+        display = display_path(file)
+        raw, problem = _read(file, display)
+        if raw is None:
+            diagnostics.append(problem)  # type: ignore[arg-type]
+            continue
+        relative = file.relative_to(path).as_posix() if path.is_dir() else file.name
+        hasher.update(f"{relative}\0{len(raw)}\0".encode())
+        hasher.update(raw)
+        parsed = parse_yaml(raw, display)
+        diagnostics.extend(parsed.diagnostics)
+        if parsed.document is None:
+            continue
+        name, connector, file_diagnostics = _check_file(parsed.document, raw, envs, strict)
+        diagnostics.extend(file_diagnostics)
+        if name is not None:
+            named.append((name, parsed.document.location_of(("name",))))
+        clean = not any(d.severity == "error" for d in (*parsed.diagnostics, *file_diagnostics))
+        if connector is not None and clean:
+            built.append(connector)
+    duplicates = duplicate_names(named)
+    diagnostics.extend(duplicates)
+    duplicated = {d.location for d in duplicates}
+    connectors = tuple(c for c in built if c.location_of("name") not in duplicated)
+    variables = dict(primary.vars) if primary is not None else {}
+    hasher.update(b"\0vars\0" + json.dumps(variables, sort_keys=True).encode())
+    return LoadResult(
+        connectors=connectors,
+        diagnostics=tuple(sorted(set(diagnostics), key=_order)),
+        digest=hasher.hexdigest(),
+        files=tuple(files),
+        environment=primary.name if primary is not None else None,
+    )
+
+
+def display_path(path: Path) -> str:
+    """How a file is named in messages: relative to the working directory when inside it."""
+    try:
+        return path.resolve().relative_to(Path.cwd().resolve()).as_posix()
+    except ValueError:
+        return path.as_posix()
+
+
+def _order(d: Diagnostic) -> tuple[str, int, int, str, str]:
+    loc = d.location
+    return (
+        (loc.path, loc.line, loc.col, d.rule, d.message) if loc else ("", 0, 0, d.rule, d.message)
+    )
+
+
+def _discover(path: Path) -> tuple[list[Path], list[Diagnostic]]:
+    if path.is_file():
+        return [path], []
+    if not path.is_dir():
+        message = f"{display_path(path)} does not exist; pass a connectors directory or file"
+        return [], [Diagnostic("error", message, None, "input")]
+    found: list[Path] = []
+    # os.walk without following links: no cycles, and hidden directories (.git) are skipped.
+    for dirpath, dirnames, filenames in os.walk(path):
+        dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
+        for name in filenames:
+            if name.endswith(SUFFIXES) and not name.startswith("."):
+                found.append(Path(dirpath) / name)
+    found.sort(key=lambda p: p.relative_to(path).as_posix())
+    if not found:
+        message = f"no connector files (*.yaml, *.yml) under {display_path(path)}"
+        return [], [Diagnostic("warning", message, None, "input")]
+    return found, []
+
+
+def _read(file: Path, display: str) -> tuple[bytes | None, Diagnostic | None]:
+    where = SourceLocation(display, 1, 1)
+    try:
+        size = file.stat().st_size
+        if size > MAX_FILE_BYTES:
+            message = f"file is {size:,} bytes, over the {MAX_FILE_BYTES:,}-byte limit"
+            return None, Diagnostic("error", message, where, "yaml-size")
+        return file.read_bytes(), None
+    except OSError as exc:
+        message = f"cannot read file: {exc.strerror or exc}"
+        return None, Diagnostic("error", message, where, "input")
+
+
+def _check_file(
+    document: LoadedDocument, raw: bytes, envs: Sequence[EnvironmentConfig | None], strict: bool
+) -> tuple[str | None, DesiredConnector | None, list[Diagnostic]]:
+    """Check one document under each distinct set of var values; build the primary's spec."""
+    used = sorted({m.decode("utf-8", "replace") for m in _VAR_NAMES.findall(raw)})
+    groups: dict[tuple[str | None, ...], list[EnvironmentConfig | None]] = {}
+    for env in envs:
+        key = tuple(env.vars.get(n) if env is not None else None for n in used) if used else ()
+        groups.setdefault(key, []).append(env)
+    results: list[tuple[list[EnvironmentConfig | None], Any, list[Diagnostic]]] = []
+    for members in groups.values():
+        env = members[0]
+        data, found = _check_document(document, None if env is None else env.vars, strict)
+        results.append((members, data, found))
+    connector: DesiredConnector | None = None
+    primary_data = results[0][1]
+    primary_errors = any(d.severity == "error" for d in results[0][2])
+    if not primary_errors:
+        connector = _build(primary_data, document)
+    name = primary_data.get("name") if isinstance(primary_data, dict) else None
+    name = name if isinstance(name, str) else None
+    if len(results) == 1:
+        return name, connector, results[0][2]
+    # A finding in every group is about the file; one in some groups names the environments.
+    merged: list[Diagnostic] = []
+    everywhere = set.intersection(*(set(found) for _, _, found in results))
+    merged.extend(everywhere)
+    for members, _, found in results:
+        names = ", ".join(e.name for e in members if e is not None)
+        for d in found:
+            if d not in everywhere:
+                merged.append(replace(d, message=f"{d.message} [environment: {names}]"))
+    return name, connector, merged
+
+
+def _check_document(
+    document: LoadedDocument, variables: Any, strict: bool
+) -> tuple[Any, list[Diagnostic]]:
+    ref_paths: set[Path_] = set()
+    found: list[Diagnostic] = []
+
+    def walk(value: Any, path: Path_, key: str | None) -> Any:
+        if isinstance(value, dict):
+            in_labels = path[:1] == ("labels",)
+            out = {}
+            for k, v in value.items():
+                child = (*path, k)
+                if not in_labels and is_secret_field(k):
+                    problem = check_secret_field(k, v)
+                    if problem is not None:
+                        ref_paths.add(child)
+                        found.append(_diag(problem.rule, problem.message, child, document))
+                    out[k] = v
+                else:
+                    out[k] = walk(v, child, k)
+            return out
+        if isinstance(value, list):
+            return [walk(v, (*path, i), key) for i, v in enumerate(value)]
+        if isinstance(value, str) and "${" in value:
+            new, problems = substitute_vars(key or "value", value, variables)
+            for problem in problems:
+                ref_paths.add(path)
+                found.append(_diag(problem.rule, problem.message, path, document))
+            return new
+        return value
+
+    data = walk(document.data, (), None)
+    schema_paths: set[Path_] = set()
+    for finding in connector_checker().findings(data):
+        if finding.path in ref_paths:
+            continue  # the reference problem says it better
+        schema_paths.add(finding.path)
+        found.append(to_diagnostic(finding, document))
+    suppress = ref_paths | {p for p in schema_paths if p}
+    for lint in lint_connector(data, document):
+        if not _under_any(lint.path, suppress):
+            found.append(place(lint, document))
+    if strict:
+        found = [replace(d, severity="error") if d.severity == "warning" else d for d in found]
+    return data, found
+
+
+def _under_any(path: Path_, prefixes: Iterable[Path_]) -> bool:
+    return any(path[: len(p)] == p for p in prefixes)
+
+
+def _diag(rule: str, message: str, path: Path_, document: LoadedDocument) -> Diagnostic:
+    return Diagnostic("error", message, document.location_of(path), rule)
+
+
+def _build(data: Any, document: LoadedDocument) -> DesiredConnector | None:
+    """The typed connector; only called for data the schema accepted."""
+    if not isinstance(data, dict):
+        return None
+    auth = data["authentication"]
+    sync = data.get("syncSettings")
+    spec = ConnectorSpec(
+        name=data["name"],
+        description=data.get("description"),
+        lifecycle_status=data["lifecycleStatus"],
+        connector_type=data["connectorType"],
+        endpoint_url=data["endpointUrl"],
+        authentication=Authentication(type=auth["type"], credentials=dict(auth["credentials"])),
+        mappings=tuple(FieldMapping.from_api(m) for m in data["mappings"]),
+        sync_settings=None if sync is None else SyncSettings.from_api(sync),
+        version=data.get("version", "1.0.0"),
+        labels=dict(data.get("labels") or {}),
+    )
+    return DesiredConnector(
+        spec=spec, source=document.location_of(()), locations=dict(document.locations)
+    )

@@ -1,0 +1,304 @@
+"""Strict, safe YAML loading that remembers where every value was written.
+
+Used for connector files and cxrecon.yaml: one document, UTF-8, no duplicate keys, no
+language tags, bounded alias expansion; problems become Diagnostics with exact line:col.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Final
+
+import yaml
+from yaml.constructor import SafeConstructor
+from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
+
+from reconciler.model import Diagnostic, SourceLocation
+
+try:  # libyaml when present: much faster composition, same nodes and marks
+    from yaml import CSafeLoader as _Loader
+except ImportError:  # pragma: no cover - depends on how PyYAML was built
+    from yaml import SafeLoader as _Loader  # type: ignore[assignment]
+
+#: A connector file is a few KiB; anything near this is a mistake or an attack.
+MAX_FILE_BYTES: Final = 1024 * 1024
+#: Nodes built per file after alias expansion (a 20-mapping connector has ~150).
+MAX_NODES: Final = 100_000
+
+Path_ = tuple[str | int, ...]
+
+_TAG: Final = "tag:yaml.org,2002:"
+_STR, _INT, _FLOAT, _BOOL, _NULL = (_TAG + t for t in ("str", "int", "float", "bool", "null"))
+_MAP, _SEQ, _MERGE, _TIMESTAMP = (_TAG + t for t in ("map", "seq", "merge", "timestamp"))
+# C0 controls other than tab/LF/CR, DEL, C1 controls, and the non-characters YAML forbids.
+_CONTROL: Final = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x84\x86-\x9f\ufffe\uffff]")
+_TAB_INDENT: Final = re.compile(r"^[ ]*\t", re.MULTILINE)
+_CONSTRUCTOR: Final = SafeConstructor()
+
+
+@dataclass(frozen=True, slots=True)
+class LoadedDocument:
+    """Plain data (dict/list/str/int/float/bool/None) and where each value came from.
+
+    `locations[path]` is where the value at `path` starts; `key_locations[path]` is where
+    the key naming it is written (used for "unknown key" errors).
+    """
+
+    path: str
+    data: Any
+    locations: Mapping[Path_, SourceLocation] = field(default_factory=dict)
+    key_locations: Mapping[Path_, SourceLocation] = field(default_factory=dict)
+
+    def location_of(self, path: Path_) -> SourceLocation:
+        """The closest recorded location for `path` (falls back to its parents)."""
+        key = tuple(path)
+        while key:
+            found = self.locations.get(key)
+            if found is not None:
+                return found
+            key = key[:-1]
+        return self.locations.get((), SourceLocation(self.path, 1, 1))
+
+
+@dataclass(frozen=True, slots=True)
+class ParsedYaml:
+    """The outcome of loading one file: a document unless a fatal problem stopped it."""
+
+    document: LoadedDocument | None
+    diagnostics: tuple[Diagnostic, ...]
+
+
+def parse_yaml(raw: bytes, display_path: str, *, max_bytes: int = MAX_FILE_BYTES) -> ParsedYaml:
+    """Load one YAML document from `raw`; never raises for bad input."""
+    start = SourceLocation(display_path, 1, 1)
+    if len(raw) > max_bytes:
+        return _fatal(
+            start,
+            "yaml-size",
+            f"file is {len(raw):,} bytes, over the {max_bytes:,}-byte limit for one "
+            "desired-state file; split it or remove what does not belong",
+        )
+    text_or_diag = _decode(raw, display_path)
+    if isinstance(text_or_diag, Diagnostic):
+        return ParsedYaml(None, (text_or_diag,))
+    text = text_or_diag
+    problem = _lexical_problem(text, display_path)
+    if problem is not None:
+        return ParsedYaml(None, (problem,))
+    try:
+        root = yaml.compose(text, Loader=_Loader)
+    except yaml.MarkedYAMLError as exc:
+        return ParsedYaml(None, (_syntax_diagnostic(exc, display_path),))
+    except yaml.YAMLError as exc:  # reader errors our pre-checks did not anticipate
+        return _fatal(start, "yaml-syntax", f"cannot read YAML: {exc}")
+    if root is None:
+        return _fatal(start, "yaml-empty", "file is empty; expected a connector mapping")
+    builder = _Builder(display_path)
+    try:
+        data = builder.build(root, ())
+    except _TooComplexError as exc:
+        return _fatal(exc.location, "yaml-too-complex", str(exc))
+    document = LoadedDocument(display_path, data, builder.locations, builder.key_locations)
+    return ParsedYaml(document, tuple(builder.diagnostics))
+
+
+def _fatal(location: SourceLocation, rule: str, message: str) -> ParsedYaml:
+    return ParsedYaml(None, (Diagnostic("error", message, location, rule),))
+
+
+def _decode(raw: bytes, display_path: str) -> str | Diagnostic:
+    if raw.startswith((b"\xff\xfe", b"\xfe\xff")):
+        return Diagnostic(
+            "error",
+            "file is UTF-16 encoded; save it as UTF-8",
+            SourceLocation(display_path, 1, 1),
+            "yaml-encoding",
+        )
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        before = raw[: exc.start]
+        line = before.count(b"\n") + 1
+        line_start = before.rfind(b"\n") + 1
+        # Columns count characters, as editors do; the prefix of the line is valid UTF-8.
+        col = len(raw[line_start : exc.start].decode("utf-8", errors="replace")) + 1
+        return Diagnostic(
+            "error",
+            f"file is not valid UTF-8: byte 0x{raw[exc.start]:02x} cannot appear here; "
+            "save the file as UTF-8",
+            SourceLocation(display_path, line, col),
+            "yaml-encoding",
+        )
+    return text.removeprefix("\ufeff")
+
+
+def _lexical_problem(text: str, display_path: str) -> Diagnostic | None:
+    """Tabs in indentation and control characters, with better locations than the parser's."""
+    if "\t" in text:
+        match = _TAB_INDENT.search(text)
+        if match is not None:
+            offset = match.end() - 1
+            return Diagnostic(
+                "error",
+                "tab character in indentation; YAML indents with spaces only",
+                _location_at(text, offset, display_path),
+                "yaml-tab",
+            )
+    match = _CONTROL.search(text)
+    if match is not None:
+        return Diagnostic(
+            "error",
+            f"control character U+{ord(match.group()):04X} is not allowed in YAML; remove it",
+            _location_at(text, match.start(), display_path),
+            "yaml-control-character",
+        )
+    return None
+
+
+def _location_at(text: str, offset: int, display_path: str) -> SourceLocation:
+    line = text.count("\n", 0, offset) + 1
+    return SourceLocation(display_path, line, offset - (text.rfind("\n", 0, offset) + 1) + 1)
+
+
+def _syntax_diagnostic(exc: yaml.MarkedYAMLError, display_path: str) -> Diagnostic:
+    mark = exc.problem_mark or exc.context_mark
+    location = (
+        SourceLocation(display_path, mark.line + 1, mark.column + 1)
+        if mark is not None
+        else SourceLocation(display_path, 1, 1)
+    )
+    if exc.problem and "another document" in exc.problem:
+        return Diagnostic(
+            "error",
+            "a second YAML document starts here; keep exactly one connector per file",
+            location,
+            "yaml-multiple-documents",
+        )
+    parts = [p for p in (exc.context, exc.problem) if p]
+    detail = "; ".join(parts) if parts else "malformed YAML"
+    return Diagnostic("error", f"YAML syntax error: {detail}", location, "yaml-syntax")
+
+
+class _TooComplexError(Exception):
+    def __init__(self, message: str, location: SourceLocation) -> None:
+        super().__init__(message)
+        self.location = location
+
+
+class _Builder:
+    """Turns a composed node graph into plain data, checking what PyYAML lets through."""
+
+    def __init__(self, display_path: str) -> None:
+        self.path = display_path
+        self.locations: dict[Path_, SourceLocation] = {}
+        self.key_locations: dict[Path_, SourceLocation] = {}
+        self.diagnostics: list[Diagnostic] = []
+        self._nodes = 0
+        self._active: set[int] = set()
+
+    def loc(self, node: Node) -> SourceLocation:
+        mark = node.start_mark
+        return SourceLocation(self.path, mark.line + 1, mark.column + 1)
+
+    def error(self, node: Node, rule: str, message: str) -> None:
+        self.diagnostics.append(Diagnostic("error", message, self.loc(node), rule))
+
+    def build(self, node: Node, path: Path_) -> Any:
+        self._nodes += 1
+        if self._nodes > MAX_NODES:
+            raise _TooComplexError(
+                f"document expands to more than {MAX_NODES:,} values (an alias-expansion "
+                "bomb?); write the values out or simplify the anchors",
+                self.loc(node),
+            )
+        if id(node) in self._active:
+            raise _TooComplexError("recursive alias: this anchor refers to itself", self.loc(node))
+        self.locations.setdefault(path, self.loc(node))
+        if isinstance(node, ScalarNode):
+            return self.scalar(node)
+        self._active.add(id(node))
+        try:
+            if isinstance(node, SequenceNode):
+                if node.tag != _SEQ:
+                    self.bad_tag(node)
+                return [self.build(item, (*path, i)) for i, item in enumerate(node.value)]
+            if isinstance(node, MappingNode):
+                if node.tag != _MAP:
+                    self.bad_tag(node)
+                return self.mapping(node, path)
+        finally:
+            self._active.discard(id(node))
+        raise AssertionError(f"unknown YAML node {node!r}")  # pragma: no cover
+
+    def mapping(self, node: MappingNode, path: Path_) -> dict[str, Any]:
+        explicit: dict[str, Any] = {}
+        seen: dict[str, SourceLocation] = {}
+        merged: dict[str, Any] = {}
+        for key_node, value_node in node.value:
+            if key_node.tag == _MERGE:
+                merged.update(self.merge_sources(value_node, path, merged))
+                continue
+            if not isinstance(key_node, ScalarNode):
+                self.error(key_node, "yaml-key-type", "mapping keys must be plain strings")
+                continue
+            # A key is its literal text: `on:` or `1:` stay strings instead of becoming
+            # booleans or numbers, which is what a config file means by them.
+            key = str(key_node.value)
+            if key_node.tag not in (_STR, _INT, _FLOAT, _BOOL, _NULL, _TIMESTAMP):
+                self.bad_tag(key_node)
+            if key in seen:
+                first = seen[key]
+                self.error(
+                    key_node,
+                    "yaml-duplicate-key",
+                    f"duplicate key '{key}' (first defined at line {first.line}, "
+                    f"col {first.col}); YAML would silently keep only the last one",
+                )
+                continue
+            seen[key] = self.loc(key_node)
+            self.key_locations[(*path, key)] = self.loc(key_node)
+            explicit[key] = self.build(value_node, (*path, key))
+        # Explicit keys override merged ones (YAML merge-key semantics).
+        for key, value in merged.items():
+            explicit.setdefault(key, value)
+        return explicit
+
+    def merge_sources(self, node: Node, path: Path_, already: dict[str, Any]) -> dict[str, Any]:
+        sources = node.value if isinstance(node, SequenceNode) else [node]
+        out: dict[str, Any] = {}
+        for source in sources:
+            if not isinstance(source, MappingNode):
+                self.error(source, "yaml-merge", "'<<' merges mappings only (use an alias)")
+                continue
+            data = self.build(source, path)
+            for key, value in data.items():
+                if key not in out and key not in already:
+                    out[key] = value
+        return out
+
+    def scalar(self, node: ScalarNode) -> Any:
+        tag = node.tag
+        if tag in (_STR, _TIMESTAMP):
+            # Dates stay as written: the API and the schema speak strings, not datetimes.
+            return str(node.value)
+        if tag == _INT:
+            return _CONSTRUCTOR.construct_yaml_int(node)
+        if tag == _FLOAT:
+            return _CONSTRUCTOR.construct_yaml_float(node)
+        if tag == _BOOL:
+            return _CONSTRUCTOR.construct_yaml_bool(node)
+        if tag == _NULL:
+            return None
+        self.bad_tag(node)
+        return str(node.value)
+
+    def bad_tag(self, node: Node) -> None:
+        tag = str(node.tag)
+        if tag.startswith(_TAG + "python/") or tag.startswith("!"):
+            what = "language-specific or custom tags are not allowed"
+        else:
+            what = "this YAML type is not supported"
+        shown = tag.replace(_TAG, "!!")
+        self.error(node, "yaml-tag", f"tag {shown}: {what}; write a plain value")
