@@ -28,7 +28,6 @@ import base64
 import hashlib
 import hmac
 import os
-import re
 from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -37,6 +36,7 @@ from typing import Final
 
 from reconciler.errors import SecretResolutionError
 from reconciler.normalize import canonical_json
+from reconciler.refs import is_secret_reference
 
 #: scrypt cost: 2**13 × r=8 → 8 MiB and ~10 ms per fingerprint on a laptop core.
 DEFAULT_LOG2_N: Final = 13
@@ -44,7 +44,6 @@ _MAX_LOG2_N: Final = 20
 _SALT_BYTES: Final = 12
 _PUBLIC_BYTES: Final = 9
 _FULL_BYTES: Final = 12
-_REFERENCE: Final = re.compile(r"\$\{(?:env|file):[^}]*\}")
 
 #: Resolves one credential value (a reference or a literal) to its plain value; raises
 #: SecretResolutionError when the environment cannot provide it.
@@ -84,7 +83,7 @@ class CredentialCheck:
 
 def is_reference(value: str) -> bool:
     """`${env:NAME}` / `${file:PATH}`: a value that must be resolved (and is secret-bearing)."""
-    return _REFERENCE.search(value) is not None
+    return is_secret_reference(value)
 
 
 def _b64(data: bytes) -> str:

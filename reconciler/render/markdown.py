@@ -1,0 +1,175 @@
+"""The plan as Markdown for a pull-request comment and the GitHub job summary.
+
+A summary table first, then one collapsible section per connector, within a size
+budget: when too long, detail goes least-important first (no-op/orphan sections, field
+values, then whole sections) and the comment says what was left out.
+"""
+
+from __future__ import annotations
+
+import html
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Final
+
+from reconciler.diff import ChangeKind
+from reconciler.plan import Action, ConnectorChange, Plan
+from reconciler.render.common import (
+    SYMBOLS,
+    create_details,
+    credentials_line,
+    format_value,
+    headline,
+    safe_values,
+    summary_line,
+)
+
+#: GitHub refuses comments over 65,536 characters; keep a margin.
+DEFAULT_BUDGET: Final = 60_000
+MARKER: Final = "<!-- cxrecon-plan -->"
+_VALUE_LIMIT_FULL: Final = 200
+_VALUE_LIMIT_SHORT: Final = 40
+
+
+def _cell(text: str) -> str:
+    """Inline text safe inside a table cell and inside <details> (no HTML, no pipes)."""
+    return html.escape(text, quote=False).replace("|", "\\|").replace("\n", " ")
+
+
+def _code(text: str) -> str:
+    return "<code>" + _cell(text) + "</code>"
+
+
+class MarkdownRenderer:
+    """`render(plan)` returns a comment no longer than `budget` characters."""
+
+    def __init__(self, budget: int = DEFAULT_BUDGET, title: str = "cxrecon plan") -> None:
+        self.budget = budget
+        self.title = title
+
+    def render(self, plan: Plan) -> str:
+        # Levels of detail, from all to least; the first that fits is used.
+        shown = [c for c in plan.changes if c.action is not Action.NOOP]
+        important = [c for c in shown if c.action is not Action.ORPHAN]
+        for sections, limit in (
+            (shown, _VALUE_LIMIT_FULL),
+            (important, _VALUE_LIMIT_FULL),
+            (important, _VALUE_LIMIT_SHORT),
+        ):
+            note = self._note(len(shown) - len(sections), limit)
+            text = self._document(plan, sections, limit, note)
+            if len(text) <= self.budget:
+                return text
+        return self._trimmed(plan, important)
+
+    def _note(self, dropped_sections: int, limit: int) -> str:
+        notes = []
+        if dropped_sections:
+            notes.append(f"{dropped_sections} orphan section(s) left out")
+        if limit < _VALUE_LIMIT_FULL:
+            notes.append(f"values shortened to {limit} characters")
+        return "; ".join(notes)
+
+    def _trimmed(self, plan: Plan, changes: list[ConnectorChange]) -> str:
+        """Keep as many sections as fit (most important first, as the plan is sorted)."""
+        low, high = 0, len(changes)
+        best = self._document(plan, [], _VALUE_LIMIT_SHORT, self._cut_note(len(changes)))
+        while low < high:
+            mid = (low + high + 1) // 2
+            text = self._document(
+                plan, changes[:mid], _VALUE_LIMIT_SHORT, self._cut_note(len(changes) - mid)
+            )
+            if len(text) <= self.budget:
+                best, low = text, mid
+            else:
+                high = mid - 1
+        if len(best) > self.budget:  # even the table alone is too long: a hard cut at a line
+            cut = best[: self.budget - 200].rsplit("\n", 1)[0]
+            best = (
+                cut + "\n\n_…plan truncated to fit the comment size limit; run `cxrecon plan`._\n"
+            )
+        return best
+
+    @staticmethod
+    def _cut_note(dropped: int) -> str:
+        return (
+            f"{dropped} connector section(s) left out and values shortened to fit the "
+            "comment size limit; run `cxrecon plan` or download the JSON plan for all of it"
+        )
+
+    def _document(self, plan: Plan, changes: list[ConnectorChange], limit: int, note: str) -> str:
+        out = [MARKER, f"## {self.title}" + (f" — {plan.environment}" if plan.environment else "")]
+        out.append("")
+        out.append(_cell(summary_line(plan)))
+        out.append("")
+        out.append("| Action | Count |")
+        out.append("|---|---:|")
+        for action in Action:
+            if plan.summary[action]:
+                out.append(f"| {SYMBOLS[action]} {action.value} | {plan.summary[action]} |")
+        out.append("")
+        if plan.safety.over:
+            out.append("> [!WARNING]")
+            out.append("> **Safety gate: over** — apply will ask for confirmation:")
+            out.extend(f"> - {_cell(reason)}" for reason in plan.safety.reasons)
+            out.append("")
+        if note:
+            out.append(f"_Note: {_cell(note)}._")
+            out.append("")
+        for change in changes:
+            out.extend(self._section(change, limit))
+        return "\n".join(out) + "\n"
+
+    def _section(self, change: ConnectorChange, limit: int) -> list[str]:
+        summary = _cell(f"{SYMBOLS[change.action]} {headline(change)}")
+        count = f" — {len(change.fields)} field(s)" if change.fields else ""
+        body: list[str] = []
+        body.extend(f"- ❗ {_cell(problem)}" for problem in change.problems)
+        if change.action is Action.CREATE:
+            body.extend(f"- {_cell(line)}" for line in create_details(change))
+        if change.fields:
+            body.append("")
+            body.append("| Field | Before | After | Origin |")
+            body.append("|---|---|---|---|")
+            for field in change.fields:
+                before, after = safe_values(field)
+                shown_before = "" if field.kind is ChangeKind.ADDED else format_value(before, limit)
+                shown_after = "" if field.kind is ChangeKind.REMOVED else format_value(after, limit)
+                origin = field.origin.value if field.origin else ""
+                body.append(
+                    f"| {_code(field.path)} | {_code(shown_before) if shown_before else '—'} "
+                    f"| {_code(shown_after) if shown_after else '—'} | {origin} |"
+                )
+        creds = credentials_line(change)
+        if creds is not None:
+            body.append("")
+            body.append(f"- {_cell(creds)}")
+        if change.action is Action.ORPHAN:
+            body.append("- not in git any more; plan with `--prune` to deactivate it")
+        return [
+            f"<details><summary>{summary}{_cell(count)}</summary>",
+            "",
+            *body,
+            "",
+            "</details>",
+            "",
+        ]
+
+
+def render(plan: Plan, budget: int = DEFAULT_BUDGET) -> str:
+    return MarkdownRenderer(budget=budget).render(plan)
+
+
+def write_job_summary(plan: Plan, environ: Mapping[str, str] | None = None) -> Path | None:
+    """Append the Markdown plan to $GITHUB_STEP_SUMMARY when running in GitHub Actions."""
+    env = os.environ if environ is None else environ
+    target = env.get("GITHUB_STEP_SUMMARY")
+    if not target:
+        return None
+    path = Path(target)
+    # GitHub caps a step summary at 1 MiB; the comment budget keeps it well under.
+    with path.open("a", encoding="utf-8") as fh:
+        fh.write(render(plan))
+        fh.write("\n")
+    return path

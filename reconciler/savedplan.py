@@ -1,0 +1,298 @@
+"""Saved plans (`cxrecon plan --out plan.json`): the reviewed plan, pinned to the remote
+state and desired files it came from, so `apply --plan` applies exactly what was reviewed.
+
+The file holds the JSON plan document plus, per changed connector, the remote id, ETag
+and normalized-state hash, and the desired spec with secret *references* (never values);
+a sha256 checksum over all of it catches edits. `verify` refuses a plan whose desired
+files or pinned connectors changed since, naming them.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import hmac
+import json
+import os
+import tempfile
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Final
+
+from reconciler import __version__
+from reconciler.errors import CxreconError, PlanError, StalePlanError
+from reconciler.fingerprint import CredentialChecker
+from reconciler.model import ConnectorSpec, DesiredConnector, RemoteConnector, SourceLocation
+from reconciler.normalize import canonical_json, essence_of, state_hash
+from reconciler.plan import Action, Plan, SafetyVerdict
+from reconciler.planner import build_plan
+from reconciler.refs import is_secret_field, is_secret_reference
+from reconciler.render.json_format import plan_document
+
+KIND: Final = "cxrecon-saved-plan"
+FORMAT_VERSION: Final = 1
+
+
+class SavedPlanError(CxreconError):
+    """A saved plan file that cannot be used as is (unreadable, edited, another format)."""
+
+
+class StaleSavedPlanError(StalePlanError):
+    """A saved plan whose pinned connectors changed in CXone; `connectors` names them."""
+
+    def __init__(self, message: str, connectors: Sequence[str] = ()) -> None:
+        super().__init__(message)
+        self.connectors = tuple(connectors)
+
+
+@dataclass(frozen=True, slots=True)
+class Pin:
+    id: str
+    etag: str
+    state_hash: str
+
+
+@dataclass(frozen=True, slots=True)
+class SavedEntry:
+    """One changed connector as reviewed."""
+
+    name: str
+    action: Action
+    remote: Pin | None
+    desired: DesiredConnector | None
+
+
+@dataclass(frozen=True)
+class SavedPlan:
+    path: Path
+    desired_digest: str
+    environment: str | None
+    prune: bool
+    safety: SafetyVerdict
+    summary_text: str
+    created_at: str
+    entries: tuple[SavedEntry, ...]
+
+
+def _desired_record(name: str, d: DesiredConnector) -> dict[str, Any]:
+    credentials = d.spec.authentication.credentials
+    for key, value in credentials.items():
+        if is_secret_field(key) and not is_secret_reference(value):
+            raise PlanError(
+                f"{d.location_of('authentication', 'credentials', key)}: credential '{key}' of "
+                f"{name!r} is not a ${{env:}}/${{file:}} reference; a saved plan never holds "
+                "secret values, so replace it with a reference and plan again"
+            )
+    return {"spec": d.spec.to_api(), "source": str(d.source)}
+
+
+def document(plan: Plan, created_at: datetime | None = None) -> dict[str, Any]:
+    """The saved-plan document, checksum included."""
+    entries = []
+    for change in plan.changed():
+        entries.append(
+            {
+                "name": change.name,
+                "action": change.action.value,
+                "remote": (
+                    {
+                        "id": change.remote.id,
+                        "etag": change.remote.etag,
+                        "stateHash": change.remote.state_hash,
+                    }
+                    if change.remote
+                    else None
+                ),
+                "desired": (
+                    _desired_record(change.name, change.desired) if change.desired else None
+                ),
+            }
+        )
+    doc: dict[str, Any] = {
+        "kind": KIND,
+        "formatVersion": FORMAT_VERSION,
+        "cxreconVersion": __version__,
+        "createdAt": (created_at or datetime.now(UTC)).isoformat(timespec="seconds"),
+        "plan": plan_document(plan),
+        "connectors": entries,
+    }
+    doc["checksum"] = checksum(doc)
+    return doc
+
+
+def checksum(doc: Mapping[str, Any]) -> str:
+    body = {k: v for k, v in doc.items() if k != "checksum"}
+    return "sha256:" + hashlib.sha256(canonical_json(body)).hexdigest()
+
+
+def write(plan: Plan, path: Path) -> None:
+    """Write atomically: a reader never sees half a plan."""
+    text = json.dumps(document(plan), indent=2, ensure_ascii=False) + "\n"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def read(path: Path) -> SavedPlan:
+    """Read and verify the checksum; raises SavedPlanError saying what to do."""
+    try:
+        doc = json.loads(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise SavedPlanError(f"cannot read saved plan {path}: {exc.strerror or exc}") from None
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise SavedPlanError(
+            f"{path} is not a saved plan ({exc}); create one with `cxrecon plan --out {path}`"
+        ) from None
+    if not isinstance(doc, dict) or doc.get("kind") != KIND:
+        raise SavedPlanError(
+            f"{path} is not a saved plan; create one with `cxrecon plan --out {path}`"
+        )
+    if doc.get("formatVersion") != FORMAT_VERSION:
+        raise SavedPlanError(
+            f"{path} has saved-plan format {doc.get('formatVersion')!r}; this cxrecon reads "
+            f"format {FORMAT_VERSION}: re-run `cxrecon plan --out {path}`"
+        )
+    recorded = doc.get("checksum")
+    if not isinstance(recorded, str) or not hmac.compare_digest(recorded, checksum(doc)):
+        raise SavedPlanError(
+            f"{path}: checksum mismatch: the plan was modified after `cxrecon plan` wrote "
+            "it; refusing to apply it. Re-run `cxrecon plan --out` and review it again"
+        )
+    try:
+        return _parse(path, doc)
+    except (KeyError, TypeError, ValueError) as exc:
+        raise SavedPlanError(f"{path}: malformed saved plan ({exc}); re-run plan") from None
+
+
+def _parse(path: Path, doc: Mapping[str, Any]) -> SavedPlan:
+    plan = doc["plan"]
+    s = plan["safety"]
+    safety = SafetyVerdict(
+        over=bool(s["over"]),
+        reasons=tuple(str(r) for r in s["reasons"]),
+        managed=int(s["managed"]),
+        modified=int(s["modified"]),
+        max_change_fraction=float(s["maxChangeFraction"]),
+        min_managed=int(s["minManaged"]),
+    )
+    entries = []
+    for raw in doc["connectors"]:
+        remote = raw["remote"]
+        desired = raw["desired"]
+        entries.append(
+            SavedEntry(
+                name=str(raw["name"]),
+                action=Action(raw["action"]),
+                remote=(
+                    Pin(str(remote["id"]), str(remote["etag"]), str(remote["stateHash"]))
+                    if remote
+                    else None
+                ),
+                desired=(
+                    DesiredConnector(
+                        spec=ConnectorSpec.from_api(desired["spec"]),
+                        source=_location(str(desired["source"])),
+                    )
+                    if desired
+                    else None
+                ),
+            )
+        )
+    return SavedPlan(
+        path=path,
+        desired_digest=str(plan["desiredDigest"]),
+        environment=plan.get("environment"),
+        prune=bool(plan["prune"]),
+        safety=safety,
+        summary_text=str(plan.get("summaryText", "")),
+        created_at=str(doc["createdAt"]),
+        entries=tuple(entries),
+    )
+
+
+def _location(text: str) -> SourceLocation:
+    path, line, col = text.rsplit(":", 2)
+    return SourceLocation(path, int(line), int(col))
+
+
+@dataclass(frozen=True, slots=True)
+class _Limits:
+    max_change_fraction: float
+    min_managed: int
+    gate_active_deactivation: bool = False
+
+
+def verify(
+    saved: SavedPlan,
+    *,
+    desired_digest: str,
+    remote: Sequence[RemoteConnector],
+    checker: CredentialChecker,
+) -> Plan:
+    """The saved plan, rebuilt against the current tenant, if nothing it depends on moved.
+
+    Raises StalePlanError naming every connector that changed in CXone (or the desired
+    files) since the plan was made. Connectors the plan leaves alone are not pinned.
+    """
+    if desired_digest != saved.desired_digest:
+        raise StalePlanError(
+            f"{saved.path}: the desired files changed since this plan was made; run "
+            "`cxrecon plan --out` again and review the new plan"
+        )
+    by_id = {r.id: r for r in remote}
+    by_name: dict[str, list[RemoteConnector]] = {}
+    for r in remote:
+        by_name.setdefault(r.name, []).append(r)
+    stale: list[tuple[str, str]] = []
+    current: list[RemoteConnector] = []
+    for entry in saved.entries:
+        if entry.remote is None:
+            if entry.name in by_name:
+                stale.append((entry.name, "now exists in CXone"))
+            continue
+        now = by_id.get(entry.remote.id)
+        if now is None:
+            stale.append((entry.name, f"id {entry.remote.id} no longer exists in CXone"))
+            continue
+        current.append(now)
+        # A strong ETag that did not move is proof enough; otherwise compare the essence,
+        # so a server-side touch that changes nothing meaningful does not block apply.
+        if now.etag != entry.remote.etag and (
+            state_hash(essence_of(now.spec)) != entry.remote.state_hash
+        ):
+            stale.append((entry.name, f"changed in CXone: ETag {entry.remote.etag} → {now.etag}"))
+    if stale:
+        raise StaleSavedPlanError(
+            f"{saved.path} is stale: {'; '.join(f'{n} ({why})' for n, why in stale)}. Run `cxrecon plan --out` again and "
+            "review it (or apply without --plan to plan afresh)",
+            connectors=[name for name, _ in stale],
+        )
+
+    desired = [e.desired for e in saved.entries if e.desired is not None]
+    limits = _Limits(saved.safety.max_change_fraction, saved.safety.min_managed)
+    rebuilt = build_plan(
+        desired,
+        current,
+        limits=limits,
+        checker=checker,
+        desired_digest=saved.desired_digest,
+        prune=saved.prune,
+        environment=saved.environment,
+    )
+    expected = {(e.name, e.action) for e in saved.entries}
+    got = {(c.name, c.action) for c in rebuilt.changes}
+    if expected != got:
+        names = sorted({name for name, _ in expected ^ got})
+        raise StalePlanError(
+            f"{saved.path} no longer reproduces for {', '.join(names)}; run `cxrecon plan "
+            "--out` again and review it"
+        )
+    return dataclasses.replace(rebuilt, safety=saved.safety)
