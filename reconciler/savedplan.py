@@ -270,8 +270,9 @@ def verify(
         ):
             stale.append((entry.name, f"changed in CXone: ETag {entry.remote.etag} → {now.etag}"))
     if stale:
+        listed = "; ".join(f"{name} ({why})" for name, why in stale)
         raise StaleSavedPlanError(
-            f"{saved.path} is stale: {'; '.join(f'{n} ({why})' for n, why in stale)}. Run `cxrecon plan --out` again and "
+            f"{saved.path} is stale: {listed}. Run `cxrecon plan --out` again and "
             "review it (or apply without --plan to plan afresh)",
             connectors=[name for name, _ in stale],
         )
