@@ -1,7 +1,7 @@
 """One request pacer shared by every worker of a run: bounded concurrency plus an adaptive rate.
 
-The rate follows AIMD, like TCP congestion control: a 429 cuts it (and pauses everyone for
-Retry-After), X-RateLimit-Remaining near zero trims it early, quiet success raises it slowly.
+It follows the server's X-RateLimit-Remaining when present, and otherwise AIMD like TCP:
+a 429 cuts the rate (and pauses everyone for Retry-After), quiet success raises it slowly.
 """
 
 from __future__ import annotations
@@ -42,12 +42,12 @@ class PacerState:
 class AdaptivePacer:
     """`async with pacer.slot():` around every request. Safe to share across tasks.
 
-    Until the server shows a limit, requests go as fast as `parallelism` allows. The first
-    sign (a 429, or Remaining at or below `low_water`) starts pacing at the rate just seen.
-    From then on: 429 → rate × `decrease`; Remaining 0 → rate × `soft_decrease`; Remaining
-    above `low_water` (or no header) → rate + `increase` per second. At most one decrease per
-    `parallelism` requests' worth of time, so the answers to requests already sent at the old
-    rate don't cut it again.
+    Two controllers; the slower wins. With X-RateLimit-Remaining, once the server's budget
+    is down to `low_water` requests, the pace follows the server's replenish rate, estimated
+    from how Remaining moves against the requests it answered. Without it, AIMD: a 429 cuts
+    the rate by `decrease` (once per round of in-flight requests), success adds `increase`
+    requests/s per second, and once the rate no longer limits anything it is dropped. A 429
+    also pauses every worker for its Retry-After.
     """
 
     def __init__(
@@ -55,8 +55,8 @@ class AdaptivePacer:
         parallelism: int = 8,
         *,
         decrease: float = 0.7,
-        soft_decrease: float = 0.9,
         increase: float = 5.0,
+        headroom: float = 0.97,
         min_rate: float = 0.5,
         max_rate: float | None = None,
         low_water: int | None = None,
@@ -65,27 +65,35 @@ class AdaptivePacer:
     ) -> None:
         if parallelism < 1:
             raise ValueError("parallelism must be at least 1")
-        if not (0 < decrease < 1 and 0 < soft_decrease < 1):
-            raise ValueError("decrease factors must be between 0 and 1")
+        if not (0 < decrease < 1 and 0 < headroom <= 1):
+            raise ValueError("decrease must be in (0, 1) and headroom in (0, 1]")
         self.parallelism = parallelism
-        self._decrease_factor = decrease
-        self._soft_decrease_factor = soft_decrease
+        self._decrease = decrease
         self._increase = increase
+        self._headroom = headroom
         self._min_rate = min_rate
         self._max_rate = max_rate
         self._low_water = parallelism if low_water is None else low_water
         self._clock = clock
         self._sleep = sleep
         self._slots = asyncio.Semaphore(parallelism)
-        self._rate: float | None = max_rate
+        self._aimd_rate: float | None = None
+        self._header_rate: float | None = None
         self._next_at = 0.0
         self._paused_until = 0.0
         self._cooldown_until = 0.0
         self._last_increase = 0.0
         self._sent: deque[float] = deque()
+        self._remaining: deque[tuple[float, int]] = deque()
         self._server_limit: int | None = None
         self._decreases = 0
         self._in_flight = 0
+
+    @property
+    def rate(self) -> float | None:
+        """Requests per second now allowed; None = not pacing."""
+        rates = [r for r in (self._aimd_rate, self._header_rate, self._max_rate) if r is not None]
+        return max(self._min_rate, min(rates)) if rates else None
 
     # --- the gate ------------------------------------------------------------
 
@@ -102,13 +110,14 @@ class AdaptivePacer:
     async def _wait_turn(self) -> None:
         now = self._clock()
         start = max(now, self._paused_until)
-        if self._rate is not None:
-            # Reserve the next slot before sleeping, so concurrent waiters queue up in order.
+        rate = self.rate
+        if rate is not None:
+            # Reserve the slot before sleeping, so concurrent waiters queue up in order.
             start = max(start, self._next_at)
-            self._next_at = start + 1.0 / self._rate
+            self._next_at = start + 1.0 / rate
         if start > now:
             await self._sleep(start - now)
-        self._mark_sent(max(start, now))
+        self._mark_sent(start)
 
     def _mark_sent(self, when: float) -> None:
         self._sent.append(when)
@@ -116,69 +125,92 @@ class AdaptivePacer:
             self._sent.popleft()
 
     def _recent_rate(self) -> float:
-        """Requests sent in the last second: where pacing starts when a limit first shows."""
-        return float(max(len(self._sent), 1))
+        """Requests per second sent over the last second (or the part of it we have)."""
+        if len(self._sent) < 2:
+            return float(len(self._sent))
+        span = max(self._sent[-1] - self._sent[0], 0.05)
+        return (len(self._sent) - 1) / span
 
     # --- feedback --------------------------------------------------------------
 
     def observe(
         self, status: int | None, headers: Mapping[str, str], retry_after: float | None = None
     ) -> None:
-        """Feed one response (status None: no response) back into the rate."""
+        """Feed one outcome back (status None: no response arrived)."""
+        if status is None:
+            return
         now = self._clock()
         limit = _header_int(headers, "X-RateLimit-Limit")
         if limit is not None and limit > 0:
             self._server_limit = limit
+        remaining = _header_int(headers, "X-RateLimit-Remaining")
+        if remaining is not None:
+            self._follow_budget(now, remaining)
         if status == 429:
             if retry_after is not None:
                 self._paused_until = max(self._paused_until, now + retry_after)
-            self._cut(now, self._decrease_factor)
-            return
-        if status is None:
-            return
-        remaining = _header_int(headers, "X-RateLimit-Remaining")
-        if remaining is not None and remaining <= 0:
-            self._cut(now, self._soft_decrease_factor)
-        elif remaining is not None and remaining <= self._low_water:
-            if self._rate is None:
-                self._start_pacing(now)
+            self._cut(now)
         else:
-            self._raise(now)
+            self._grow(now)
 
-    def _start_pacing(self, now: float) -> None:
-        rate = self._recent_rate()
-        if self._server_limit is not None:
-            # The limit's window is not standardised; it only ever lowers the first guess.
-            rate = min(rate, float(self._server_limit))
-        self._rate = max(self._min_rate, rate)
-        self._last_increase = now
-
-    def _cut(self, now: float, factor: float) -> None:
-        if self._rate is None:
-            self._start_pacing(now)
-        elif now < self._cooldown_until:
+    def _follow_budget(self, now: float, remaining: int) -> None:
+        samples = self._remaining
+        if self._server_limit is not None and remaining >= self._server_limit:
+            samples.clear()  # a full bucket says nothing about how fast it refills
+            self._header_rate = None
             return
-        assert self._rate is not None
-        self._rate = max(self._min_rate, self._rate * factor)
+        samples.append((now, remaining))
+        while samples and samples[0][0] < now - 2.0:
+            samples.popleft()
+        if remaining > self._low_water:
+            self._header_rate = None  # budget to spend: let the burst absorb it
+            return
+        estimate = self._replenish_rate()
+        if estimate is not None:
+            self._header_rate = max(self._min_rate, estimate * self._headroom)
+        elif self._header_rate is None:
+            # Too few samples yet: a cautious start that the estimate soon replaces.
+            first = float(self._server_limit or self._low_water)
+            self._header_rate = max(self._min_rate, min(first, self._recent_rate()))
+
+    def _replenish_rate(self) -> float | None:
+        """(ΔRemaining + requests answered) / Δt over the window, once it spans enough."""
+        samples = self._remaining
+        if len(samples) < 5:
+            return None
+        (t0, r0), (t1, r1) = samples[0], samples[-1]
+        if t1 - t0 < 0.25:
+            return None
+        return max(0.0, (r1 - r0 + len(samples) - 1) / (t1 - t0))
+
+    def _cut(self, now: float) -> None:
+        if now < self._cooldown_until:
+            return  # answers to requests sent at the old rate: already accounted for
+        current = self.rate
+        if current is None:
+            if len(self._sent) < 2 * self.parallelism:
+                return  # too little traffic to blame on our rate: the pause and backoff do
+            current = self._recent_rate()
+        self._aimd_rate = max(self._min_rate, current * self._decrease)
         self._decreases += 1
-        self._cooldown_until = now + min(1.0, max(0.05, self.parallelism / self._rate))
+        self._cooldown_until = now + min(1.0, max(0.05, self.parallelism / self._aimd_rate))
         self._last_increase = now
 
-    def _raise(self, now: float) -> None:
-        if self._rate is None:
+    def _grow(self, now: float) -> None:
+        if self._aimd_rate is None:
             return
         elapsed = max(0.0, now - self._last_increase)
         self._last_increase = now
-        if self._rate >= 2 * self._recent_rate():
-            return  # the pacer is not what limits us; growing further would only mislead
-        rate = self._rate + self._increase * elapsed
-        self._rate = rate if self._max_rate is None else min(rate, self._max_rate)
+        self._aimd_rate += self._increase * elapsed
+        # Judged only on a full enough sample: right after a pause the window is nearly empty.
+        if len(self._sent) >= 10 and self._aimd_rate > 2 * self._recent_rate():
+            self._aimd_rate = None  # no longer the bottleneck: stop pacing on its account
 
     # --- introspection ---------------------------------------------------------
 
     def state(self) -> PacerState:
         return PacerState(
-            rate=self._rate,
+            rate=self.rate,
             paused_for=max(0.0, self._paused_until - self._clock()),
             server_limit=self._server_limit,
             decreases=self._decreases,
