@@ -27,7 +27,6 @@ from reconciler.render.common import (
 
 #: GitHub refuses comments over 65,536 characters; keep a margin.
 DEFAULT_BUDGET: Final = 60_000
-MARKER: Final = "<!-- cxrecon-plan -->"
 _VALUE_LIMIT_FULL: Final = 200
 _VALUE_LIMIT_SHORT: Final = 40
 
@@ -99,7 +98,7 @@ class MarkdownRenderer:
         )
 
     def _document(self, plan: Plan, changes: list[ConnectorChange], limit: int, note: str) -> str:
-        out = [MARKER, f"## {self.title}" + (f" — {plan.environment}" if plan.environment else "")]
+        out = [f"## {self.title}" + (f" — {plan.environment}" if plan.environment else "")]
         out.append("")
         out.append(_cell(summary_line(plan)))
         out.append("")

@@ -1,0 +1,118 @@
+"""One planning run: load the desired state, fetch the tenant, build the plan, with timings.
+
+Shared by `cxrecon plan`, `apply`, `drift` and the controller; the CLI stays a thin shell.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Protocol
+
+from reconciler.fingerprint import CredentialChecker, SecretLookup
+from reconciler.model import RemoteConnector
+from reconciler.plan import Plan
+from reconciler.planner import build_plan
+from reconciler.project import EnvironmentConfig, Project
+from reconciler.refs import is_secret_field, is_secret_reference, resolve_secret
+from reconciler.validate import LoadResult, load_desired, raise_if_invalid
+
+
+class ConnectorSource(Protocol):
+    """What planning needs from the API client (reconciler.cxone.client.CxoneClient)."""
+
+    async def list_connectors(self) -> list[RemoteConnector]: ...
+
+
+@dataclass(frozen=True)
+class PlanRun:
+    """A plan and what it was made from; `timings` are seconds per phase."""
+
+    plan: Plan
+    loaded: LoadResult
+    remote: tuple[RemoteConnector, ...]
+    checker: CredentialChecker
+    timings: Mapping[str, float] = field(default_factory=dict)
+
+
+def secret_lookup(environ: Mapping[str, str], base_dir: Path) -> SecretLookup:
+    """Resolve `${env:}` / `${file:}` references (file paths relative to `base_dir`);
+    a literal resolves to itself."""
+
+    def lookup(value: str) -> str:
+        if not is_secret_reference(value):
+            return value
+        return resolve_secret(value, environ, base_dir).reveal()
+
+    return lookup
+
+
+def credential_checker(
+    project: Project, resolve_secrets: bool, environ: Mapping[str, str] | None = None
+) -> CredentialChecker:
+    """A checker that resolves secrets only when asked to (plan never needs them)."""
+    lookup = (
+        secret_lookup(os.environ if environ is None else environ, project.root)
+        if resolve_secrets
+        else None
+    )
+    return CredentialChecker(lookup=lookup, is_secret_key=is_secret_field)
+
+
+def load(
+    project: Project,
+    environment: EnvironmentConfig | None,
+    path: Path | None = None,
+    strict: bool = False,
+) -> LoadResult:
+    """Load and validate; ConfigError with every diagnostic when invalid."""
+    target = path if path is not None else project.connectors_path
+    loaded = load_desired(target, environment, strict=strict)
+    raise_if_invalid(loaded)
+    return loaded
+
+
+async def make_plan(
+    project: Project,
+    source: ConnectorSource,
+    *,
+    environment: str | None = None,
+    path: Path | None = None,
+    prune: bool = False,
+    strict: bool = False,
+    resolve_secrets: bool = True,
+    environ: Mapping[str, str] | None = None,
+    loaded: LoadResult | None = None,
+) -> PlanRun:
+    """Load (unless `loaded` is given), fetch every connector, plan.
+
+    Secrets are resolved only to compare credential fingerprints, and only if the
+    environment has them; an unresolvable reference just makes credentials `unknown`.
+    """
+    timings: dict[str, float] = {}
+    env = project.environment(environment)
+    start = time.perf_counter()
+    if loaded is None:
+        loaded = load(project, env, path, strict)
+    timings["load"] = time.perf_counter() - start
+
+    start = time.perf_counter()
+    remote = tuple(await source.list_connectors())
+    timings["fetch"] = time.perf_counter() - start
+
+    start = time.perf_counter()
+    checker = credential_checker(project, resolve_secrets, environ)
+    plan = build_plan(
+        loaded.connectors,
+        remote,
+        limits=project.safety,
+        checker=checker,
+        desired_digest=loaded.digest,
+        prune=prune,
+        environment=env.name if (environment or project.environments) else None,
+    )
+    timings["diff"] = time.perf_counter() - start
+    return PlanRun(plan=plan, loaded=loaded, remote=remote, checker=checker, timings=timings)
