@@ -127,7 +127,8 @@ class GhCli:
         try:
             done = subprocess.run(  # noqa: S603 - fixed argv, no shell
                 [executable, *args],
-                input=stdin,
+                # Without a body, gh gets no stdin at all: it must never wait on the job's.
+                **({"input": stdin} if stdin is not None else {"stdin": subprocess.DEVNULL}),
                 capture_output=True,
                 text=True,
                 env=self._environ,

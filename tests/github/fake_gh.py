@@ -1,0 +1,30 @@
+"""A stand-in for the `gh` CLI in tests: records each call's argv and stdin, and answers
+with the first canned response whose words all occur in the call (rules.json beside it)."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+
+
+def main() -> int:
+    argv = sys.argv[1:]
+    stdin = sys.stdin.read() if "--input" in argv else None
+    with (HERE / "calls.jsonl").open("a", encoding="utf-8") as log:
+        log.write(json.dumps({"argv": argv, "stdin": stdin}) + "\n")
+    rules = json.loads((HERE / "rules.json").read_text(encoding="utf-8"))
+    joined = " ".join(argv)
+    for rule in rules:
+        if all(word in joined for word in rule["contains"]):
+            sys.stdout.write(rule["stdout"])
+            sys.stderr.write(rule["stderr"])
+            return int(rule["exit_code"])
+    sys.stderr.write(f"fake gh: no canned response for: {joined}\n")
+    return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,40 @@
+"""`cxrecon github apply-summary` in a simulated push-to-main job."""
+
+from __future__ import annotations
+
+import shutil
+
+from .conftest import FIXTURES, ActionsJob
+
+
+def test_a_successful_apply_is_summarised_with_its_audit_records(job: ActionsJob) -> None:
+    job.use_event("event_push.json", "push")
+    audit = job.workdir / "audit-production.jsonl"
+    shutil.copy(FIXTURES / "audit.jsonl", audit)
+
+    done = job.run(
+        "apply-summary", "-e", "production", "--exit-code", "0",
+        "--audit-log", str(audit), "--artifact", "cxrecon-apply-production",
+    )  # fmt: skip
+
+    assert done.returncode == 0, done.stderr
+    summary = job.summary()
+    assert "### cxrecon apply · `production`" in summary
+    assert "✅ Applied to `production`." in summary
+    assert "- commit `0123456789ab`" in summary
+    assert "- audit log: 3 records (artifact `cxrecon-apply-production`)" in summary
+    assert job.outputs() == {"outcome": "applied", "audit-records": "3"}
+    assert job.gh.calls() == []
+
+
+def test_a_failed_apply_fails_the_job_and_says_it_converges_on_a_rerun(job: ActionsJob) -> None:
+    job.use_event("event_push.json", "push")
+
+    done = job.run("apply-summary", "-e", "sandbox", "--exit-code", "1", "--audit-log", "none")
+
+    assert done.returncode == 1
+    assert "❌ Apply to `sandbox` failed (exit code 1)" in job.summary()
+    assert "running the workflow again converges" in job.summary()
+    assert "audit log" not in job.summary()
+    assert done.stdout.count("::error::") == 1
+    assert job.outputs()["outcome"] == "failed"
