@@ -1,0 +1,244 @@
+"""`cxrecon emulator serve|reset`: run the local CXone API server, or wipe its state.
+
+The only CLI module that imports `reconciler.emulator` at load time; the group is listed
+lazily in `reconciler.cli.main`, so other commands never pay for it.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from reconciler.cli.common import EMULATOR_DB
+from reconciler.emulator.config import FAULT_KINDS, EmulatorConfig, OAuthClient
+from reconciler.errors import ConfigError, CxreconError
+from reconciler.settings import DEFAULT_SCOPES, EMULATOR_CLIENT_ID, EMULATOR_CLIENT_SECRET
+
+
+class EmulatorServeError(CxreconError):
+    """The emulator could not start (bad settings, port in use, unusable database)."""
+
+
+def _users(values: tuple[str, ...]) -> dict[str, str]:
+    users: dict[str, str] = {}
+    for value in values:
+        name, sep, password = value.partition(":")
+        if not sep or not name or not password:
+            raise click.BadParameter("use --user NAME:PASSWORD", param_hint="--user")
+        users[name] = password
+    return users
+
+
+@click.group()
+def emulator() -> None:
+    """The local CXone API emulator (OAuth, connectors, sync jobs, faults)."""
+
+
+@emulator.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to bind.")
+@click.option("--port", default=8787, show_default=True, type=click.IntRange(0, 65535))
+@click.option(
+    "--db",
+    "db_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=EMULATOR_DB,
+    show_default=True,
+    help="SQLite file with the emulator's state (kept across restarts).",
+)
+@click.option(
+    "--latency-ms",
+    default=0,
+    show_default=True,
+    type=click.IntRange(0, 600_000),
+    help="Added to every API response (a WAN round trip).",
+)
+@click.option(
+    "--jitter-ms",
+    default=0,
+    show_default=True,
+    type=click.IntRange(0, 600_000),
+    help="Random ± spread around --latency-ms.",
+)
+@click.option(
+    "--fault-rate",
+    default=0.0,
+    show_default=True,
+    type=click.FloatRange(0, 1),
+    help="Fraction of API requests given a transient fault.",
+)
+@click.option(
+    "--fault-kinds",
+    default=",".join(FAULT_KINDS),
+    show_default=True,
+    help="Comma-separated faults to draw from.",
+)
+@click.option(
+    "--slow-ms",
+    default=15_000,
+    show_default=True,
+    type=click.IntRange(0, 600_000),
+    help="How late a 'slow' fault answers (longer than a client timeout).",
+)
+@click.option(
+    "--rate-limit",
+    default=0.0,
+    show_default=True,
+    type=click.FloatRange(0),
+    help="Requests per second per OAuth client; 0 turns limiting off.",
+)
+@click.option(
+    "--burst",
+    default=20,
+    show_default=True,
+    type=click.IntRange(1),
+    help="Token-bucket size for --rate-limit.",
+)
+@click.option(
+    "--token-ttl",
+    default=3600,
+    show_default=True,
+    type=click.IntRange(1),
+    help="Access-token lifetime in seconds.",
+)
+@click.option(
+    "--conflict-status",
+    default="412",
+    show_default=True,
+    type=click.Choice(["409", "412"]),
+    help="Status for a stale If-Match.",
+)
+@click.option(
+    "--seed",
+    default=0,
+    show_default=True,
+    type=int,
+    help="Seed for fault and jitter draws (reproducible runs).",
+)
+@click.option(
+    "--sync-step",
+    default=0.05,
+    show_default=True,
+    type=click.FloatRange(0),
+    help="Seconds per sync-job step (PENDING → RUNNING → done).",
+)
+@click.option("--max-body-bytes", default=256 * 1024, show_default=True, type=click.IntRange(1))
+@click.option(
+    "--client-id",
+    default=EMULATOR_CLIENT_ID,
+    show_default=True,
+    help="OAuth client accepted by the token endpoint.",
+)
+@click.option(
+    "--client-secret",
+    default=EMULATOR_CLIENT_SECRET,
+    envvar="CXRECON_EMULATOR_CLIENT_SECRET",
+    show_default=True,
+    help="Its secret (or CXRECON_EMULATOR_CLIENT_SECRET).",
+)
+@click.option(
+    "--user",
+    "users",
+    multiple=True,
+    metavar="NAME:PASSWORD",
+    help="A user for the password grant (repeatable; default demo-user).",
+)
+@click.option("--access-log/--no-access-log", default=True, show_default=True)
+def serve(
+    host: str,
+    port: int,
+    db_path: Path,
+    latency_ms: int,
+    jitter_ms: int,
+    fault_rate: float,
+    fault_kinds: str,
+    slow_ms: int,
+    rate_limit: float,
+    burst: int,
+    token_ttl: int,
+    conflict_status: str,
+    seed: int,
+    sync_step: float,
+    max_body_bytes: int,
+    client_id: str,
+    client_secret: str,
+    users: tuple[str, ...],
+    access_log: bool,
+) -> None:
+    """Serve the CXone API under http://HOST:PORT/api/v2 until interrupted."""
+    from reconciler.emulator.app import create_app, runtime_of
+    from reconciler.emulator.server import ReadyServer, bind_socket, uvicorn_config
+
+    kinds = tuple(k.strip() for k in fault_kinds.split(",") if k.strip())
+    try:
+        config = EmulatorConfig(
+            db_path=db_path,
+            clients={client_id: OAuthClient(client_secret, frozenset(DEFAULT_SCOPES))},
+            users=_users(users) if users else EmulatorConfig().users,
+            token_ttl=token_ttl,
+            rate_limit=rate_limit,
+            burst=burst,
+            fault_rate=fault_rate,
+            fault_kinds=kinds,
+            latency_ms=latency_ms,
+            jitter_ms=jitter_ms,
+            slow_ms=slow_ms,
+            conflict_status=int(conflict_status),
+            seed=seed,
+            max_body_bytes=max_body_bytes,
+            sync_step_s=sync_step,
+        )
+    except ValueError as exc:
+        raise ConfigError(f"{exc} (see cxrecon emulator serve --help)") from None
+    try:
+        app = create_app(config)
+    except Exception as exc:  # sqlite3.Error, OSError: an unusable --db
+        raise EmulatorServeError(f"cannot open the emulator state {db_path}: {exc}") from None
+    try:
+        sock = bind_socket(host, port)
+    except OSError as exc:
+        runtime_of(app).close()
+        raise EmulatorServeError(
+            f"cannot listen on {host}:{port}: {exc.strerror or exc}; pick another --port"
+        ) from None
+    bound = sock.getsockname()[1]
+    click.echo(
+        f"CXone emulator on http://{host}:{bound}/api/v2 (state in {db_path}); "
+        f"OAuth client {client_id}; admin routes under /_emulator/. Ctrl-C stops it.",
+        err=True,
+    )
+    server = ReadyServer(uvicorn_config(app, host=host, port=bound, access_log=access_log))
+    try:
+        server.run(sockets=[sock])
+    finally:
+        sock.close()
+        runtime_of(app).close()
+
+
+@emulator.command()
+@click.option(
+    "--db",
+    "db_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=EMULATOR_DB,
+    show_default=True,
+)
+@click.option(
+    "--tokens/--keep-tokens",
+    default=True,
+    show_default=True,
+    help="Also forget issued access tokens.",
+)
+def reset(db_path: Path, tokens: bool) -> None:
+    """Forget every connector, sync job and idempotency key in the emulator's state."""
+    from reconciler.emulator.store import Store
+
+    if not db_path.exists():
+        click.echo(f"{db_path} does not exist; nothing to reset.", err=True)
+        return
+    store = Store(db_path)
+    try:
+        store.reset(tokens=tokens)
+    finally:
+        store.close()
+    click.echo(f"Reset the emulator state in {db_path}.", err=True)

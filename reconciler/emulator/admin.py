@@ -1,0 +1,152 @@
+"""Admin routes under `/_emulator/`: stats, reset, run-time fault settings, a movable clock, and
+out-of-band connector edits standing in for a person using the CXone UI. No auth: loopback only.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import Response
+
+from reconciler.emulator.api import apply_patch, json_response, name_conflict, runtime_of
+from reconciler.emulator.config import KNOB_NAMES, check_knobs
+from reconciler.emulator.faults import parse_script
+from reconciler.emulator.problem import Detail, bad_request, dumps, not_found
+from reconciler.emulator.resource import (
+    build_row,
+    digest_credentials,
+    iso,
+    new_connector_id,
+)
+from reconciler.emulator.store import NameTaken
+from reconciler.emulator.validation import (
+    check_content_type,
+    check_document,
+    check_read_only,
+    parse_json_object,
+    with_defaults,
+)
+
+
+async def _optional_body(request: Request) -> dict[str, Any]:
+    raw = await request.body()
+    if not raw.strip():
+        return {}
+    check_content_type(request.headers.get("content-type"))
+    return parse_json_object(raw, request.app.state.runtime.config.max_body_bytes)
+
+
+async def health(request: Request) -> Response:
+    return json_response(b'{"status":"ok"}')
+
+
+async def stats(request: Request) -> Response:
+    runtime = runtime_of(request)
+    requests: dict[str, dict[str, int]] = {}
+    for (route, status), count in sorted(runtime.stats.requests.items()):
+        requests.setdefault(route, {})[str(status)] = count
+    body = {
+        "requests": requests,
+        "faults": dict(sorted(runtime.faults.injected.items())),
+        "rateLimited": runtime.stats.rate_limited,
+        "connectors": runtime.store.read().connector_count(),
+        "uptimeSeconds": round(time.monotonic() - runtime.stats.started, 3),
+        "settings": runtime.knobs.as_json(),
+    }
+    return json_response(dumps(body))
+
+
+async def reset(request: Request) -> Response:
+    body = await _optional_body(request)
+    tokens = body.get("tokens", False)
+    if not isinstance(tokens, bool) or set(body) - {"tokens"}:
+        raise bad_request('the body is {"tokens": true|false} (optional)')
+    runtime_of(request).reset(tokens=tokens)
+    return json_response(b'{"reset":true}')
+
+
+async def get_faults(request: Request) -> Response:
+    runtime = runtime_of(request)
+    body = {**runtime.knobs.as_json(), "next": [f.as_json() for f in runtime.faults.script]}
+    return json_response(dumps(body))
+
+
+async def set_faults(request: Request) -> Response:
+    """Change knobs at run time: any of the GET names, plus `next` (scripted one-shot faults)."""
+    runtime = runtime_of(request)
+    body = await _optional_body(request)
+    unknown = sorted(set(body) - set(KNOB_NAMES) - {"next"})
+    if unknown:
+        raise bad_request(
+            f"unknown setting(s) {', '.join(unknown)}; known: {', '.join(KNOB_NAMES)}, next",
+            [Detail(f"/{name}", "is not a known setting") for name in unknown],
+        )
+    values = {KNOB_NAMES[k]: v for k, v in body.items() if k in KNOB_NAMES}
+    if "seed" in values and (
+        isinstance(values["seed"], bool) or not isinstance(values["seed"], int)
+    ):
+        raise bad_request("seed must be an integer")
+    problems = check_knobs(values)
+    if problems:
+        raise bad_request("; ".join(problems), error="invalid_settings")
+    script = parse_script(body["next"]) if "next" in body else None
+    for name, value in values.items():
+        setattr(runtime.knobs, name, tuple(value) if name == "fault_kinds" else value)
+    if "seed" in values:
+        runtime.faults.reseed()
+    if script is not None:
+        runtime.faults.script.extend(script)
+    return await get_faults(request)
+
+
+async def advance_clock(request: Request) -> Response:
+    """Move the emulator's clock forward: expires tokens and finishes sync jobs, no sleeping."""
+    runtime = runtime_of(request)
+    body = await _optional_body(request)
+    seconds = body.get("advanceSeconds")
+    if isinstance(seconds, bool) or not isinstance(seconds, int | float) or seconds < 0:
+        raise bad_request('the body is {"advanceSeconds": <number >= 0>}')
+    runtime.clock.advance(float(seconds))
+    return json_response(dumps({"offsetSeconds": runtime.clock.offset}))
+
+
+async def create_connector(request: Request) -> Response:
+    """Put a connector in place in any lifecycle state (e.g. one created outside git)."""
+    runtime = runtime_of(request)
+    check_content_type(request.headers.get("content-type"))
+    body = parse_json_object(await request.body(), runtime.config.max_body_bytes)
+    check_read_only(body)
+    check_document(body)
+    connector_id = new_connector_id()
+    now = iso(runtime.clock.now())
+    doc = digest_credentials(
+        connector_id, with_defaults(body), body["authentication"].get("credentials")
+    )
+    row = build_row(connector_id, doc, 1, now, now)
+    with runtime.store.write() as tx:
+        try:
+            tx.insert_connector(row)
+        except NameTaken:
+            raise name_conflict(row.name) from None
+    return json_response(row.public, 201, etag=row.etag)
+
+
+async def edit_connector(request: Request) -> Response:
+    """Merge-patch without If-Match or lifecycle rules; bumps the ETag like any write."""
+    runtime = runtime_of(request)
+    check_content_type(request.headers.get("content-type"))
+    patch = parse_json_object(await request.body(), runtime.config.max_body_bytes)
+    check_read_only(patch)
+    with runtime.store.write() as tx:
+        etag, public = apply_patch(runtime, tx, request.path_params["id"], patch, None, admin=True)
+    return json_response(public, etag=etag)
+
+
+async def delete_connector(request: Request) -> Response:
+    runtime = runtime_of(request)
+    with runtime.store.write() as tx:
+        if not tx.delete_connector(request.path_params["id"]):
+            raise not_found(f"connector {request.path_params['id']}")
+    return Response(status_code=204)

@@ -1,0 +1,286 @@
+"""The `/api/v2/crm/connectors` routes: list, get, create, merge-patch.
+
+Every write is one `BEGIN IMMEDIATE` transaction: the ETag check, the change and (for POST)
+the Idempotency-Key record commit together or not at all.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Final
+
+from starlette.requests import Request
+from starlette.responses import Response
+
+from reconciler.emulator.auth import Principal
+from reconciler.emulator.gateway import PRINCIPAL_KEY
+from reconciler.emulator.problem import JSON, ApiProblem, Detail, bad_request, not_found
+from reconciler.emulator.resource import (
+    build_row,
+    digest_credentials,
+    fingerprint,
+    iso,
+    load_document,
+    new_connector_id,
+)
+from reconciler.emulator.runtime import Runtime
+from reconciler.emulator.store import NameTaken, StoredResponse, Tx
+from reconciler.emulator.validation import (
+    NAME_MAX,
+    check_content_type,
+    check_document,
+    check_idempotency_key,
+    check_read_only,
+    merge_patch,
+    paging,
+    parse_json_object,
+    too_large,
+    with_defaults,
+)
+from reconciler.model import ALLOWED_TRANSITIONS
+
+CONNECTORS: Final = "/api/v2/crm/connectors"
+
+
+def runtime_of(request: Request) -> Runtime:
+    runtime: Runtime = request.app.state.runtime
+    return runtime
+
+
+def principal_of(request: Request) -> Principal:
+    principal: Principal = request.scope[PRINCIPAL_KEY]
+    return principal
+
+
+async def read_body(request: Request, max_bytes: int) -> dict[str, Any]:
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > max_bytes:
+        raise too_large(max_bytes)
+    return parse_json_object(await request.body(), max_bytes)
+
+
+def json_response(body: bytes | str, status: int = 200, etag: str | None = None) -> Response:
+    headers = {"ETag": etag} if etag else None
+    return Response(body, status, headers=headers, media_type=JSON)
+
+
+def name_conflict(name: str) -> ApiProblem:
+    return ApiProblem(
+        409,
+        "name_conflict",
+        f"a connector named {name!r} already exists; choose another name or update that one",
+        (Detail("/name", "must be unique"),),
+    )
+
+
+# --- reads ------------------------------------------------------------------
+
+
+async def list_connectors(request: Request) -> Response:
+    query = request.query_params
+    skip, top = paging(query)
+    name = query.get("name")
+    if name is not None and not 0 < len(name) <= NAME_MAX:
+        raise bad_request(
+            "query parameter name must be 1 to 200 characters", error="invalid_parameter"
+        )
+    items, total = runtime_of(request).store.read().public_page(skip, top, name)
+    next_link = "null"
+    if skip + len(items) < total:
+        params = {"skip": str(skip + top), "top": str(top)}
+        if name is not None:
+            params["name"] = name
+        next_link = '"' + str(request.url.replace_query_params(**params)) + '"'
+    body = (
+        '{"items":['
+        + ",".join(items)
+        + f'],"totalRecords":{total},"_links":{{"self":"{request.url}","next":{next_link}}}}}'
+    )
+    return json_response(body)
+
+
+async def get_connector(request: Request) -> Response:
+    found = runtime_of(request).store.read().public_connector(request.path_params["id"])
+    if found is None:
+        raise not_found(f"connector {request.path_params['id']}")
+    etag, public = found
+    if_none_match = request.headers.get("if-none-match")
+    if if_none_match is not None and etag_matches(if_none_match, etag):
+        return Response(status_code=304, headers={"ETag": etag})
+    return json_response(public, etag=etag)
+
+
+def etag_matches(header: str, etag: str) -> bool:
+    """Strong comparison (RFC 9110 13.1.1): `*` or a listed, quoted, non-weak tag."""
+    candidates = [part.strip() for part in header.split(",")]
+    return "*" in candidates or etag in candidates
+
+
+# --- writes -----------------------------------------------------------------
+
+
+async def create_connector(request: Request) -> Response:
+    runtime = runtime_of(request)
+    check_content_type(request.headers.get("content-type"), ("application/json",))
+    body = await read_body(request, runtime.config.max_body_bytes)
+    key = request.headers.get("idempotency-key")
+    if key is not None:
+        check_idempotency_key(key)
+    check_read_only(body)
+    check_document(body)
+    status = body.get("lifecycleStatus", "DRAFT")
+    if status != "DRAFT":
+        raise ApiProblem(
+            400,
+            "invalid_lifecycle",
+            f"connectors are created as DRAFT, not {status}; create it, then PATCH lifecycleStatus",
+            (Detail("/lifecycleStatus", "must be DRAFT on create"),),
+        )
+    client = principal_of(request).client_id
+    request_fp = fingerprint("POST", request.url.path, body)
+    now = runtime.clock.now()
+
+    def create(tx: Tx) -> StoredResponse:
+        connector_id = new_connector_id()
+        doc = digest_credentials(
+            connector_id, with_defaults(body), body["authentication"].get("credentials")
+        )
+        row = build_row(connector_id, doc, 1, iso(now), iso(now))
+        try:
+            tx.insert_connector(row)
+        except NameTaken:
+            raise name_conflict(row.name) from None
+        location = f"{request.base_url}{CONNECTORS.lstrip('/')}/{connector_id}"
+        headers = (("ETag", row.etag), ("Location", location))
+        return StoredResponse(request_fp, 201, row.public.encode(), headers)
+
+    stored = idempotent(runtime, client, key, request_fp, create)
+    return replay(stored)
+
+
+def idempotent(
+    runtime: Runtime,
+    client: str,
+    key: str | None,
+    request_fp: str,
+    action: Any,
+) -> StoredResponse:
+    """Run `action` in a write transaction, or replay what the same key answered before.
+
+    Only successful answers are kept: a request that failed may be retried with its key.
+    """
+    now = runtime.clock.now()
+    with runtime.store.write() as tx:
+        if key is not None:
+            not_before = now - runtime.config.idempotency_ttl_s
+            previous = tx.stored_response(client, key, not_before)
+            if previous is not None:
+                if previous.fingerprint != request_fp:
+                    raise ApiProblem(
+                        422,
+                        "idempotency_key_reused",
+                        "this Idempotency-Key was used for a different request; use a new key "
+                        "for a new request",
+                        (Detail("Idempotency-Key", "reused with a different body"),),
+                    )
+                return StoredResponse(
+                    previous.fingerprint,
+                    previous.status,
+                    previous.body,
+                    (*previous.headers, ("Idempotent-Replayed", "true")),
+                )
+            tx.forget_responses_before(not_before)
+        stored: StoredResponse = action(tx)
+        if key is not None:
+            tx.store_response(client, key, stored, now)
+    return stored
+
+
+def replay(stored: StoredResponse) -> Response:
+    return Response(stored.body, stored.status, headers=dict(stored.headers), media_type=JSON)
+
+
+async def patch_connector(request: Request) -> Response:
+    runtime = runtime_of(request)
+    check_content_type(request.headers.get("content-type"))
+    if_match = request.headers.get("if-match")
+    if if_match is None:
+        raise ApiProblem(
+            428,
+            "precondition_required",
+            "PATCH needs an If-Match header with the connector's current ETag; GET it first",
+            (Detail("If-Match", "is required"),),
+        )
+    patch = await read_body(request, runtime.config.max_body_bytes)
+    check_read_only(patch)
+    connector_id = request.path_params["id"]
+    with runtime.store.write() as tx:
+        etag, public = apply_patch(runtime, tx, connector_id, patch, if_match, admin=False)
+    return json_response(public, etag=etag)
+
+
+def apply_patch(
+    runtime: Runtime,
+    tx: Tx,
+    connector_id: str,
+    patch: dict[str, Any],
+    if_match: str | None,
+    admin: bool,
+) -> tuple[str, str]:
+    """Merge `patch` into the stored connector (inside `tx`); returns (etag, public JSON).
+
+    `admin` (the out-of-band edit of `/_emulator`) skips If-Match, lifecycle and
+    immutability rules, as a person in the CXone UI would.
+    """
+    row = tx.connector(connector_id)
+    if row is None:
+        raise not_found(f"connector {connector_id}")
+    if if_match is not None and not etag_matches(if_match, row.etag):
+        status = runtime.knobs.conflict_status
+        raise ApiProblem(
+            status,
+            "precondition_failed",
+            f"connector {row.name!r} changed since you read it (If-Match {if_match} is stale); "
+            "GET it again and re-apply your change",
+            (Detail("If-Match", "does not match the current ETag"),),
+        )
+    current = load_document(row)
+    if (
+        not admin
+        and patch.get("connectorType", current["connectorType"]) != current["connectorType"]
+    ):
+        raise ApiProblem(
+            422,
+            "immutable_field",
+            f"connectorType cannot change ({current['connectorType']} → "
+            f"{patch['connectorType']}); create a new connector instead",
+            (Detail("/connectorType", "is immutable"),),
+        )
+    merged = merge_patch(current, patch)
+    check_document(merged)
+    before, after = current["lifecycleStatus"], merged.get("lifecycleStatus", "DRAFT")
+    if not admin and before != after and after not in ALLOWED_TRANSITIONS.get(before, ()):
+        hint = (
+            "ERROR is set only by the server"
+            if after == "ERROR"
+            else "a connector never goes back to DRAFT"
+            if after == "DRAFT"
+            else "this transition is not allowed"
+        )
+        raise ApiProblem(
+            422,
+            "invalid_transition",
+            f"lifecycleStatus cannot change from {before} to {after}: {hint}",
+            (Detail("/lifecycleStatus", f"{before} → {after} is not allowed"),),
+        )
+    auth_patch = patch.get("authentication")
+    written = auth_patch.get("credentials") if isinstance(auth_patch, dict) else None
+    doc = digest_credentials(connector_id, with_defaults(merged), written)
+    if doc == current:
+        return row.etag, row.public  # nothing changed: no new revision
+    now = iso(runtime.clock.now())
+    new_row = build_row(connector_id, doc, row.revision + 1, row.created_time, now)
+    try:
+        tx.update_connector(new_row)
+    except NameTaken:
+        raise name_conflict(new_row.name) from None
+    return new_row.etag, new_row.public

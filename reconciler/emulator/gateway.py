@@ -1,0 +1,160 @@
+"""The API gateway in front of the routes, as raw ASGI (no per-request middleware objects).
+
+In order: request stats, bearer auth and scopes, the per-client rate limit (headers on every
+API response), injected latency, then injected faults. Admin routes pass straight through.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Final
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from reconciler.emulator.auth import insufficient_scope
+from reconciler.emulator.config import READ_SCOPE, WRITE_SCOPE
+from reconciler.emulator.faults import kill_connection
+from reconciler.emulator.problem import ApiProblem
+from reconciler.emulator.runtime import Runtime
+
+API_PREFIX: Final = "/api/v2"
+TOKEN_PATH: Final = API_PREFIX + "/oauth/token"
+OPENAPI_PATH: Final = API_PREFIX + "/openapi.yaml"
+PRINCIPAL_KEY: Final = "cxrecon.principal"
+READ_METHODS: Final = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+def route_template(path: str) -> str:
+    """/api/v2/crm/connectors/conn_1/sync/sync_2 → /api/v2/crm/connectors/{id}/sync/{syncId}."""
+    parts = path.split("/")
+    if path.startswith("/api/v2/crm/connectors/") and len(parts) >= 6:
+        parts[5] = "{id}"
+        if len(parts) >= 8 and parts[6] == "sync":
+            parts[7] = "{syncId}"
+    elif path.startswith("/_emulator/connectors/") and len(parts) >= 4:
+        parts[3] = "{id}"
+    return "/".join(parts)
+
+
+class Gateway:
+    def __init__(self, app: ASGIApp, runtime: Runtime) -> None:
+        self.app = app
+        self.runtime = runtime
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        status = 0
+
+        async def counted(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            path: str = scope["path"]
+            if path.startswith(API_PREFIX + "/") and path != OPENAPI_PATH:
+                await self._api(scope, receive, counted)
+            else:
+                await self.app(scope, receive, counted)
+        finally:
+            key = (f"{scope['method']} {route_template(scope['path'])}", status)
+            self.runtime.stats.requests[key] += 1
+
+    async def _api(self, scope: Scope, receive: Receive, send: Send) -> None:
+        runtime = self.runtime
+        method: str = scope["method"]
+        path: str = scope["path"]
+        if path == TOKEN_PATH:
+            client = scope.get("client")
+            limit_key = f"peer:{client[0] if client else '-'}"
+        else:
+            try:
+                principal = runtime.tokens.verify(_header(scope, b"authorization"))
+            except ApiProblem as problem:
+                await problem.response()(scope, receive, send)
+                return
+            needed = READ_SCOPE if method in READ_METHODS else WRITE_SCOPE
+            if needed not in principal.scopes:
+                await insufficient_scope(needed).response()(scope, receive, send)
+                return
+            scope[PRINCIPAL_KEY] = principal
+            limit_key = principal.client_id
+
+        extra: list[tuple[bytes, bytes]] = []
+        if runtime.limiter.enabled:
+            decision = runtime.limiter.take(limit_key)
+            extra = decision.headers()
+            if not decision.allowed:
+                runtime.stats.rate_limited += 1
+                limited = ApiProblem(
+                    429,
+                    "rate_limited",
+                    f"rate limit of {runtime.knobs.rate_limit:g} requests/s exceeded; "
+                    f"retry after {decision.retry_after_s}s",
+                )
+                await limited.response()(scope, receive, _with_headers(send, extra))
+                return
+
+        fault = runtime.faults.decide(method, path)
+        delay = runtime.faults.latency_s()
+        if delay:
+            await asyncio.sleep(delay)
+        send = _with_headers(send, extra) if extra else send
+        if fault is None:
+            await self.app(scope, receive, send)
+        elif fault in ("500", "502", "503", "429"):
+            await self._status_fault(int(fault), extra).response()(scope, receive, send)
+        elif fault == "reset":
+            await kill_connection(scope, receive, reset=True, message="injected fault: reset")
+        elif fault == "drop":
+            await self._commit_then_drop(scope, receive)
+        else:  # slow: handled (and committed) now, answered after slow_ms
+            await self.app(scope, receive, _delayed(send, runtime.knobs.slow_ms / 1000.0))
+
+    def _status_fault(self, status: int, extra: list[tuple[bytes, bytes]]) -> ApiProblem:
+        retry_after = str(self.runtime.knobs.fault_retry_after_s)
+        headers = {"Retry-After": retry_after} if status in (429, 503) else {}
+        if status == 429 and not extra:
+            headers["X-RateLimit-Remaining"] = "0"
+        error, message = {
+            500: ("internal_error", "injected fault: internal server error"),
+            502: ("bad_gateway", "injected fault: bad gateway"),
+            503: ("service_unavailable", "injected fault: service unavailable, retry later"),
+            429: ("rate_limited", "injected fault: too many requests, retry later"),
+        }[status]
+        return ApiProblem(status, error, message, (), headers)
+
+    async def _commit_then_drop(self, scope: Scope, receive: Receive) -> None:
+        async def swallow(message: Message) -> None:
+            return None
+
+        await self.app(scope, receive, swallow)
+        await kill_connection(scope, receive, reset=False, message="injected fault: drop")
+
+
+def _header(scope: Scope, name: bytes) -> str | None:
+    for key, value in scope["headers"]:
+        if key == name:
+            return bytes(value).decode("latin-1")
+    return None
+
+
+def _with_headers(send: Send, extra: list[tuple[bytes, bytes]]) -> Send:
+    async def wrapped(message: Message) -> None:
+        if message["type"] == "http.response.start":
+            message = {**message, "headers": [*message.get("headers", []), *extra]}
+        await send(message)
+
+    return wrapped
+
+
+def _delayed(send: Send, seconds: float) -> Send:
+    async def wrapped(message: Message) -> None:
+        if message["type"] == "http.response.start":
+            await asyncio.sleep(seconds)
+        await send(message)
+
+    return wrapped

@@ -1,0 +1,395 @@
+"""Strict request checks: JSON parsing, the connector document, sync and paging parameters.
+
+Bad input is a 400/413/415/422 `ApiProblem` naming the field; it never reaches the store and
+never ends in a 500. The rules match `schemas/cxone-api.openapi.yaml` (ConnectorWrite).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping
+from typing import Any, Final
+from urllib.parse import urlsplit
+
+from reconciler.emulator.problem import ApiProblem, Detail, bad_request, validation_failed
+from reconciler.model import AUTH_TYPES, CONNECTOR_TYPES, DIRECTIONS, LIFECYCLE_STATES, SYNC_TYPES
+
+#: A validated connector JSON object (the API's shape, see ConnectorSpec.to_api).
+Document = dict[str, Any]
+
+MASK: Final = "********"
+NAME_MAX: Final = 200
+DESCRIPTION_MAX: Final = 2000
+URL_MAX: Final = 2048
+FIELD_MAX: Final = 256
+TRANSFORMATION_MAX: Final = 1024
+MAPPINGS_MAX: Final = 500
+LABELS_MAX: Final = 64
+LABEL_VALUE_MAX: Final = 1024
+CREDENTIALS_MAX: Final = 32
+CREDENTIAL_VALUE_MAX: Final = 4096
+IDEMPOTENCY_KEY_MAX: Final = 255
+PAGE_MAX: Final = 100
+
+NO_CONTROL = re.compile(r"^[^\x00-\x1f\x7f]+$")
+VERSION = re.compile(r"^[0-9]+\.[0-9]+\.[0-9]+$")
+LABEL_KEY = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9._/-]{0,251}[A-Za-z0-9])?$")
+CREDENTIAL_KEY = re.compile(r"^[A-Za-z][A-Za-z0-9_.-]{0,127}$")
+IDEMPOTENCY_KEY = re.compile(r"^[\x21-\x7e]{1,255}$")
+
+SERVER_MANAGED: Final = ("id", "etag", "createdTime", "lastModifiedTime")
+TOP_LEVEL: Final = frozenset(
+    {
+        "name",
+        "description",
+        "lifecycleStatus",
+        "connectorType",
+        "endpointUrl",
+        "authentication",
+        "mappings",
+        "syncSettings",
+        "version",
+        "labels",
+    }
+)
+REQUIRED: Final = ("name", "connectorType", "endpointUrl", "authentication")
+SYNC_SETTING_RANGES: Final = {
+    "batchSize": (1, 10_000),
+    "retryAttempts": (0, 10),
+    "syncIntervalMinutes": (1, 1440),
+}
+SYNC_DEFAULTS: Final = {"batchSize": 500, "retryAttempts": 3, "syncIntervalMinutes": 15}
+JSON_TYPES: Final = ("application/json", "application/merge-patch+json")
+
+
+# --- request bodies ---------------------------------------------------------
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not valid JSON")
+
+
+def _unique_pairs(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in out:
+            raise ValueError(f"duplicate key {key!r}")
+        out[key] = value
+    return out
+
+
+def check_content_type(content_type: str | None, allowed: tuple[str, ...] = JSON_TYPES) -> None:
+    media = (content_type or "").split(";", 1)[0].strip().lower()
+    if media not in allowed:
+        shown = media or "none"
+        raise ApiProblem(
+            415,
+            "unsupported_media_type",
+            f"Content-Type {shown} is not accepted here; send {' or '.join(allowed)}",
+        )
+
+
+def parse_json_object(body: bytes, max_bytes: int) -> dict[str, Any]:
+    """The body as a JSON object: 413 when too large, 400 when not a JSON object."""
+    if len(body) > max_bytes:
+        raise too_large(max_bytes)
+    if not body.strip():
+        raise bad_request("the request body is empty; send a JSON object", error="invalid_json")
+    try:
+        value = json.loads(
+            body.decode("utf-8"),
+            object_pairs_hook=_unique_pairs,
+            parse_constant=_reject_constant,
+        )
+    except UnicodeDecodeError:
+        raise bad_request("the request body is not UTF-8", error="invalid_json") from None
+    except RecursionError:
+        raise bad_request("the JSON body is nested too deeply", error="invalid_json") from None
+    except ValueError as exc:
+        raise bad_request(f"malformed JSON: {exc}", error="invalid_json") from None
+    if not isinstance(value, dict):
+        raise bad_request("the request body must be a JSON object", error="invalid_json")
+    return value
+
+
+def too_large(max_bytes: int) -> ApiProblem:
+    return ApiProblem(
+        413, "payload_too_large", f"the request body is larger than {max_bytes} bytes"
+    )
+
+
+# --- the connector document -------------------------------------------------
+
+
+class _Checker:
+    def __init__(self) -> None:
+        self.details: list[Detail] = []
+
+    def fail(self, path: str, message: str) -> None:
+        self.details.append(Detail(path, message))
+
+    def string(
+        self, value: Any, path: str, max_len: int, pattern: re.Pattern[str] | None = NO_CONTROL
+    ) -> bool:
+        if not isinstance(value, str):
+            self.fail(path, f"must be a string, not {json_type(value)}")
+            return False
+        if not value or len(value) > max_len:
+            self.fail(path, f"must be 1 to {max_len} characters long")
+            return False
+        if pattern is not None and not pattern.match(value):
+            self.fail(path, f"does not match {pattern.pattern}")
+            return False
+        return True
+
+    def enum(self, value: Any, path: str, choices: tuple[str, ...]) -> None:
+        if not isinstance(value, str) or value not in choices:
+            self.fail(path, f"must be one of {', '.join(choices)}, not {json.dumps(value)}")
+
+    def obj(self, value: Any, path: str) -> bool:
+        if not isinstance(value, dict):
+            self.fail(path, f"must be an object, not {json_type(value)}")
+            return False
+        return True
+
+    def unknown(self, value: Mapping[str, Any], path: str, known: frozenset[str]) -> None:
+        for key in value:
+            if key not in known:
+                self.fail(f"{path}/{escape(key)}", "is not a known field")
+
+
+def json_type(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, int | float):
+        return "number"
+    if isinstance(value, str):
+        return "string"
+    if isinstance(value, list):
+        return "array"
+    return "object"
+
+
+def escape(key: str) -> str:
+    """A JSON Pointer token (RFC 6901)."""
+    return key.replace("~", "~0").replace("/", "~1")
+
+
+def check_read_only(body: Mapping[str, Any]) -> None:
+    """Server-managed fields are answered with 422, before any other check."""
+    written = [key for key in SERVER_MANAGED if key in body]
+    if written:
+        raise ApiProblem(
+            422,
+            "read_only_field",
+            f"{', '.join(written)} {'is' if len(written) == 1 else 'are'} managed by the "
+            "server and cannot be written; remove it from the request body",
+            [Detail(f"/{key}", "is read-only") for key in written],
+        )
+
+
+def check_document(doc: Mapping[str, Any]) -> None:
+    """Validate a complete connector document (a POST body, or a PATCH merged onto one)."""
+    c = _Checker()
+    c.unknown(doc, "", TOP_LEVEL)
+    for key in REQUIRED:
+        if key not in doc:
+            c.fail(f"/{key}", "is required")
+    if "name" in doc:
+        c.string(doc["name"], "/name", NAME_MAX)
+    if "description" in doc:
+        c.string(doc["description"], "/description", DESCRIPTION_MAX, pattern=None)
+    if "lifecycleStatus" in doc:
+        c.enum(doc["lifecycleStatus"], "/lifecycleStatus", LIFECYCLE_STATES)
+    if "connectorType" in doc:
+        c.enum(doc["connectorType"], "/connectorType", CONNECTOR_TYPES)
+    if "endpointUrl" in doc and c.string(doc["endpointUrl"], "/endpointUrl", URL_MAX):
+        _check_url(c, doc["endpointUrl"])
+    if "authentication" in doc:
+        _check_authentication(c, doc["authentication"])
+    if "mappings" in doc:
+        _check_mappings(c, doc["mappings"])
+    if "syncSettings" in doc:
+        _check_sync_settings(c, doc["syncSettings"])
+    if "version" in doc:
+        c.string(doc["version"], "/version", 64, pattern=VERSION)
+    if "labels" in doc:
+        _check_labels(c, doc["labels"])
+    if c.details:
+        raise validation_failed(c.details)
+
+
+def _check_url(c: _Checker, url: str) -> None:
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - raises ValueError on a bad port
+    except ValueError:
+        c.fail("/endpointUrl", "is not a valid URL")
+        return
+    if parts.scheme not in ("http", "https") or not parts.hostname or " " in url:
+        c.fail("/endpointUrl", "must be an absolute http(s) URL with a host")
+
+
+def _check_authentication(c: _Checker, auth: Any) -> None:
+    if not c.obj(auth, "/authentication"):
+        return
+    c.unknown(auth, "/authentication", frozenset({"type", "credentials"}))
+    if "type" not in auth:
+        c.fail("/authentication/type", "is required")
+    else:
+        c.enum(auth["type"], "/authentication/type", AUTH_TYPES)
+    creds = auth.get("credentials", {})
+    if not c.obj(creds, "/authentication/credentials"):
+        return
+    if len(creds) > CREDENTIALS_MAX:
+        c.fail("/authentication/credentials", f"has more than {CREDENTIALS_MAX} keys")
+    for key, value in creds.items():
+        path = f"/authentication/credentials/{escape(key)}"
+        if not CREDENTIAL_KEY.match(key):
+            c.fail(path, f"key does not match {CREDENTIAL_KEY.pattern}")
+        if c.string(value, path, CREDENTIAL_VALUE_MAX, pattern=None) and value == MASK:
+            c.fail(path, "is the mask that reads return; send the real value or omit the key")
+
+
+def _check_mappings(c: _Checker, mappings: Any) -> None:
+    if not isinstance(mappings, list):
+        c.fail("/mappings", f"must be an array, not {json_type(mappings)}")
+        return
+    if len(mappings) > MAPPINGS_MAX:
+        c.fail("/mappings", f"has more than {MAPPINGS_MAX} items")
+    known = frozenset({"cxoneField", "crmField", "direction", "transformation"})
+    seen: dict[str, set[str]] = {"cxoneField": set(), "crmField": set()}
+    for i, item in enumerate(mappings):
+        path = f"/mappings/{i}"
+        if not c.obj(item, path):
+            continue
+        c.unknown(item, path, known)
+        for key in ("cxoneField", "crmField"):
+            if key not in item:
+                c.fail(f"{path}/{key}", "is required")
+            elif c.string(item[key], f"{path}/{key}", FIELD_MAX):
+                if item[key] in seen[key]:
+                    c.fail(f"{path}/{key}", f"{item[key]!r} is mapped more than once")
+                seen[key].add(item[key])
+        if "direction" not in item:
+            c.fail(f"{path}/direction", "is required")
+        else:
+            c.enum(item["direction"], f"{path}/direction", DIRECTIONS)
+        if "transformation" in item:
+            c.string(item["transformation"], f"{path}/transformation", TRANSFORMATION_MAX)
+
+
+def _check_sync_settings(c: _Checker, settings: Any) -> None:
+    if not c.obj(settings, "/syncSettings"):
+        return
+    c.unknown(settings, "/syncSettings", frozenset(SYNC_SETTING_RANGES))
+    for key, (low, high) in SYNC_SETTING_RANGES.items():
+        if key not in settings:
+            continue
+        value = settings[key]
+        if isinstance(value, bool) or not isinstance(value, int):
+            c.fail(f"/syncSettings/{key}", f"must be an integer, not {json_type(value)}")
+        elif not low <= value <= high:
+            c.fail(f"/syncSettings/{key}", f"must be between {low} and {high}")
+
+
+def _check_labels(c: _Checker, labels: Any) -> None:
+    if not c.obj(labels, "/labels"):
+        return
+    if len(labels) > LABELS_MAX:
+        c.fail("/labels", f"has more than {LABELS_MAX} labels")
+    for key, value in labels.items():
+        path = f"/labels/{escape(key)}"
+        if not LABEL_KEY.match(key):
+            c.fail(path, f"key does not match {LABEL_KEY.pattern}")
+        if not isinstance(value, str):
+            c.fail(path, f"must be a string, not {json_type(value)}")
+        elif len(value) > LABEL_VALUE_MAX or not NO_CONTROL.match(value or "x"):
+            c.fail(path, f"must be at most {LABEL_VALUE_MAX} characters without control codes")
+
+
+def with_defaults(doc: Mapping[str, Any]) -> Document:
+    """The document as the server stores it: defaults filled, keys in the API's order."""
+    out: Document = {"name": doc["name"]}
+    if "description" in doc:
+        out["description"] = doc["description"]
+    out["lifecycleStatus"] = doc.get("lifecycleStatus", "DRAFT")
+    out["connectorType"] = doc["connectorType"]
+    out["endpointUrl"] = doc["endpointUrl"]
+    auth = doc["authentication"]
+    out["authentication"] = {"type": auth["type"], "credentials": dict(auth.get("credentials", {}))}
+    out["mappings"] = [dict(m) for m in doc.get("mappings", [])]
+    out["syncSettings"] = {**SYNC_DEFAULTS, **doc.get("syncSettings", {})}
+    out["version"] = doc.get("version", "1.0.0")
+    out["labels"] = dict(doc.get("labels", {}))
+    return out
+
+
+def merge_patch(target: Any, patch: Any) -> Any:
+    """RFC 7386 JSON merge patch."""
+    if not isinstance(patch, dict):
+        return patch
+    result = dict(target) if isinstance(target, dict) else {}
+    for key, value in patch.items():
+        if value is None:
+            result.pop(key, None)
+        else:
+            result[key] = merge_patch(result.get(key), value)
+    return result
+
+
+# --- other parameters -------------------------------------------------------
+
+
+def check_sync_request(body: Mapping[str, Any]) -> str:
+    c = _Checker()
+    c.unknown(body, "", frozenset({"syncType"}))
+    if "syncType" not in body:
+        c.fail("/syncType", "is required")
+    else:
+        c.enum(body["syncType"], "/syncType", SYNC_TYPES)
+    if c.details:
+        raise validation_failed(c.details)
+    return str(body["syncType"])
+
+
+def paging(query: Mapping[str, str]) -> tuple[int, int]:
+    """skip (≥ 0, default 0) and top (1..100, default 100)."""
+    skip = _int_param(query, "skip", 0, 0, None)
+    top = _int_param(query, "top", PAGE_MAX, 1, PAGE_MAX)
+    return skip, top
+
+
+def _int_param(
+    query: Mapping[str, str], name: str, default: int, low: int, high: int | None
+) -> int:
+    raw = query.get(name)
+    if raw is None:
+        return default
+    bound = f"between {low} and {high}" if high is not None else f">= {low}"
+    if not re.fullmatch(r"[0-9]{1,9}", raw):
+        raise bad_request(
+            f"query parameter {name} must be an integer {bound}",
+            [Detail(name, "is not an integer")],
+            error="invalid_parameter",
+        )
+    value = int(raw)
+    if value < low or (high is not None and value > high):
+        raise bad_request(
+            f"query parameter {name} must be {bound}, not {value}",
+            [Detail(name, f"must be {bound}")],
+            error="invalid_parameter",
+        )
+    return value
+
+
+def check_idempotency_key(key: str) -> str:
+    if not IDEMPOTENCY_KEY.match(key):
+        raise bad_request(
+            "Idempotency-Key must be 1 to 255 visible ASCII characters",
+            error="invalid_idempotency_key",
+        )
+    return key

@@ -1,0 +1,72 @@
+"""Fixtures shared by every test: the anyio backend and CXone emulators (over a real port or
+in-process). Each emulator gets a fresh SQLite file under tmp_path."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from reconciler.emulator.app import create_app
+from reconciler.emulator.config import EmulatorConfig
+from reconciler.emulator.harness import InProcessEmulator, RunningEmulator, start_emulator
+
+EmulatorFactory = Callable[..., RunningEmulator]
+EmulatorAppFactory = Callable[..., InProcessEmulator]
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"
+
+
+@pytest.fixture
+def emulator_factory(tmp_path: Path) -> Iterator[EmulatorFactory]:
+    """Start emulators on real ports: `emulator_factory(EmulatorConfig(rate_limit=5))`.
+
+    `db_path` defaults to a fresh file; pass the same path again to test a restart.
+    Every emulator started is stopped at teardown.
+    """
+    started: list[RunningEmulator] = []
+
+    def start(config: EmulatorConfig | None = None, db_path: Path | None = None) -> RunningEmulator:
+        running = start_emulator(db_path or tmp_path / f"emulator-{len(started)}.sqlite", config)
+        started.append(running)
+        return running
+
+    yield start
+    for running in reversed(started):
+        running.stop()
+
+
+@pytest.fixture
+def emulator(emulator_factory: EmulatorFactory) -> RunningEmulator:
+    """A default emulator on 127.0.0.1:<free port> with fresh state.
+
+    `emulator.base_url` is CXONE_BASE_URL; `emulator.control` has token() and admin helpers.
+    """
+    return emulator_factory()
+
+
+@pytest.fixture
+def emulator_app_factory(tmp_path: Path) -> Iterator[EmulatorAppFactory]:
+    """In-process emulators with a custom config (for httpx.ASGITransport)."""
+    made: list[InProcessEmulator] = []
+
+    def make(config: EmulatorConfig | None = None) -> InProcessEmulator:
+        path = tmp_path / f"emulator-inprocess-{len(made)}.sqlite"
+        config = (config or EmulatorConfig()).with_db(path)
+        emulator = InProcessEmulator(create_app(config), config)
+        made.append(emulator)
+        return emulator
+
+    yield make
+    for emulator in made:
+        emulator.close()
+
+
+@pytest.fixture
+def emulator_app(emulator_app_factory: EmulatorAppFactory) -> InProcessEmulator:
+    """The default emulator in-process: `emulator_app.async_client()` or `.transport()`."""
+    return emulator_app_factory()
