@@ -1,0 +1,187 @@
+"""The shipped workflows and pre-commit hook keep the promises their headers make:
+pinned official actions, least privilege, one sticky comment per environment, serialised
+applies, and only `cxrecon github` commands and options that exist."""
+
+from __future__ import annotations
+
+import re
+import shlex
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from reconciler.cli.github import github
+from reconciler.cli.main import COMMANDS
+
+ROOT = Path(__file__).resolve().parents[2]
+WORKFLOWS = ROOT / ".github" / "workflows"
+TEMPLATES = ("plan.yml", "apply.yml", "drift.yml")
+PINNED = re.compile(r"^actions/[a-z-]+@[0-9a-f]{40}$")
+
+
+def load(name: str) -> dict[str, Any]:
+    data = yaml.safe_load((WORKFLOWS / name).read_text(encoding="utf-8"))
+    assert isinstance(data, dict)
+    # YAML 1.1 reads the bare key `on` as True.
+    data["on"] = data.pop(True, data.get("on"))
+    return data
+
+
+def steps(workflow: dict[str, Any]) -> list[dict[str, Any]]:
+    return [step for job in workflow["jobs"].values() for step in job.get("steps", [])]
+
+
+def write_scopes(permissions: dict[str, str]) -> set[str]:
+    return {scope for scope, level in permissions.items() if level == "write"}
+
+
+@pytest.mark.parametrize("name", ["ci.yml", *TEMPLATES])
+def test_every_action_is_official_and_pinned_to_a_commit(name: str) -> None:
+    for step in steps(load(name)):
+        if "uses" in step:
+            assert PINNED.match(step["uses"]), f"{name}: {step['uses']} is not a pinned actions/*"
+
+
+@pytest.mark.parametrize("name", ["ci.yml", *TEMPLATES])
+def test_checkout_never_leaves_the_token_in_the_workspace(name: str) -> None:
+    for step in steps(load(name)):
+        if str(step.get("uses", "")).startswith("actions/checkout@"):
+            assert step["with"]["persist-credentials"] is False
+
+
+@pytest.mark.parametrize(
+    ("name", "job_writes"),
+    [
+        ("ci.yml", {"test": set()}),
+        ("plan.yml", {"validate": set(), "plan": {"pull-requests"}}),
+        ("apply.yml", {"apply": set()}),
+        ("drift.yml", {"drift": {"issues"}}),
+    ],
+)
+def test_permissions_are_read_only_except_where_a_comment_or_issue_is_written(
+    name: str, job_writes: dict[str, set[str]]
+) -> None:
+    workflow = load(name)
+    assert workflow["permissions"] == {"contents": "read"}
+    assert set(workflow["jobs"]) == set(job_writes)
+    for job_name, expected in job_writes.items():
+        permissions = workflow["jobs"][job_name]["permissions"]
+        assert permissions["contents"] == "read"
+        assert write_scopes(permissions) == expected
+
+
+@pytest.mark.parametrize("name", TEMPLATES)
+def test_templates_document_their_secrets_and_stay_idle_in_the_tool_repo(name: str) -> None:
+    text = (WORKFLOWS / name).read_text(encoding="utf-8")
+    header = text.split("\nname:", 1)[0]
+    assert header.startswith("# TEMPLATE for a connectors repository")
+    for needed in ("CXONE_CLIENT_ID", "CXONE_CLIENT_SECRET", "CXONE_BASE_URL", "secrets:"):
+        assert needed in header
+    first_jobs = [job for job in load(name)["jobs"].values() if "needs" not in job]
+    assert all(job["if"] == "vars.CXRECON_TEMPLATES_DISABLED != 'true'" for job in first_jobs)
+
+
+@pytest.mark.parametrize("name", TEMPLATES)
+def test_cxone_secrets_reach_only_the_step_that_talks_to_cxone(name: str) -> None:
+    workflow = load(name)
+    for job in workflow["jobs"].values():
+        assert "secrets." not in str(job.get("env", {}))
+        holders = [step["name"] for step in job["steps"] if "secrets." in str(step.get("env"))]
+        assert holders in ([], ["Plan"], ["Apply"], ["Detect drift"])
+        for step in job["steps"]:
+            if "GH_TOKEN" in step.get("env", {}):
+                assert "secrets." not in str(step["env"])
+
+
+def test_plan_runs_per_environment_and_keeps_one_sticky_comment_each() -> None:
+    workflow = load("plan.yml")
+    plan = workflow["jobs"]["plan"]
+    assert plan["strategy"]["matrix"]["environment"] == ["sandbox", "production"]
+    assert plan["needs"] == "validate"
+    names = [step.get("name") for step in plan["steps"]]
+    assert names.index("Plan") < names.index("Comment on the pull request")
+    upload = next(s for s in plan["steps"] if "upload-artifact" in str(s.get("uses")))
+    assert "plan-${{ matrix.environment }}.json" in upload["with"]["path"]
+    assert "--detailed-exitcode" in next(s for s in plan["steps"] if s.get("name") == "Plan")["run"]
+    assert workflow["concurrency"]["cancel-in-progress"] is True
+
+
+def test_applies_to_one_environment_never_overlap_and_are_never_cancelled() -> None:
+    workflow = load("apply.yml")
+    assert workflow["on"]["push"]["branches"] == ["main"]
+    assert "concurrency" not in workflow
+    apply = workflow["jobs"]["apply"]
+    assert apply["concurrency"] == {
+        "group": "cxrecon-apply-${{ matrix.environment }}",
+        "cancel-in-progress": False,
+    }
+    assert apply["environment"] == "${{ matrix.environment }}"
+    assert apply["strategy"]["max-parallel"] == 1
+    run = next(s for s in apply["steps"] if s.get("name") == "Apply")["run"]
+    assert "--auto-approve" in run
+    assert "--audit-log" in run
+    upload = next(s for s in apply["steps"] if "upload-artifact" in str(s.get("uses")))
+    assert upload["if"].startswith("always()")
+    assert "audit-${{ matrix.environment }}.jsonl" in upload["with"]["path"]
+
+
+def test_drift_runs_on_a_schedule_and_by_hand() -> None:
+    triggers = load("drift.yml")["on"]
+    assert set(triggers) == {"schedule", "workflow_dispatch"}
+    assert triggers["schedule"][0]["cron"]
+
+
+SAMPLE_VALUES = {"CXRECON_ENVIRONMENT": "sandbox", "ARTIFACT": "cxrecon-apply-sandbox"}
+
+
+def expand(word: str) -> str:
+    """Stand-in values for the step's shell variables (exit codes are numbers)."""
+
+    def value(match: re.Match[str]) -> str:
+        name = match[1]
+        return "2" if name.endswith("EXIT_CODE") else SAMPLE_VALUES.get(name, "x")
+
+    return re.sub(r"\$\{?([A-Z_]+)\}?", value, word)
+
+
+def cxrecon_github_calls() -> list[list[str]]:
+    calls = []
+    for name in TEMPLATES:
+        for step in steps(load(name)):
+            script = str(step.get("run", "")).replace("\\\n", " ")
+            for line in script.splitlines():
+                words = shlex.split(line)
+                if words[:2] == ["cxrecon", "github"]:
+                    calls.append([expand(word) for word in words[2:]])
+    return calls
+
+
+def test_workflows_call_only_github_subcommands_and_options_that_exist() -> None:
+    calls = cxrecon_github_calls()
+    assert {call[0] for call in calls} == {"plan-comment", "apply-summary", "drift-issue"}
+    for subcommand, *args in calls:
+        command = github.commands[subcommand]
+        # Parsing raises on an unknown option, a missing required one or a non-integer code.
+        ctx = command.make_context(subcommand, args)
+        assert ctx.params["environment"] == "sandbox"
+        assert ctx.params["exit_code"] == 2
+
+
+def test_the_github_group_is_registered_and_hidden() -> None:
+    assert COMMANDS["github"] == "reconciler.cli.github:github"
+    assert github.hidden
+
+
+def test_the_pre_commit_hook_validates_the_whole_directory_when_a_connector_changes() -> None:
+    (hook,) = yaml.safe_load((ROOT / ".pre-commit-hooks.yaml").read_text(encoding="utf-8"))
+    assert hook["id"] == "cxrecon-validate"
+    assert hook["language"] == "python"
+    assert hook["entry"] == "cxrecon validate"
+    assert hook["pass_filenames"] is False
+    files = re.compile(hook["files"])
+    for path in ("connectors/salesforce.yaml", "connectors/teams/zendesk.yml", "cxrecon.yaml"):
+        assert files.search(path), path
+    for path in ("README.md", "connectors/notes.txt", "other/connectors/x.yaml"):
+        assert not files.search(path), path
