@@ -111,7 +111,11 @@ def diff_essences(before: Essence, after: Essence) -> tuple[FieldChange, ...]:
     """
     if before.doc == after.doc:
         return ()
-    report = DeepDiff(before.doc, after.doc, view="tree", ignore_order=False)
+    # threshold 0: always descend into objects, so a changed key reads as that key, never
+    # as "the whole object was replaced" when few keys are shared.
+    report = DeepDiff(
+        before.doc, after.doc, view="tree", ignore_order=False, threshold_to_diff_deeper=0
+    )
     changes: list[FieldChange] = []
     for report_type, levels in report.items():
         kind = _KIND_BY_REPORT.get(report_type)

@@ -253,7 +253,7 @@ def _plan_existing(
         steps=steps,
         credentials=credentials,
         transition=transition,
-        origin=_overall(fields, credentials) if not adopt else Origin.UNKNOWN,
+        origin=None if adopt else _overall(fields, credentials),
         stamp_labels=_stamp(want) if action.writes else {},
     )
 

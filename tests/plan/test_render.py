@@ -1,0 +1,192 @@
+from __future__ import annotations
+
+import io
+import json
+import re
+from pathlib import Path
+
+import jsonschema
+import pytest
+
+from reconciler.model import Authentication, FieldMapping
+from reconciler.plan import Plan
+from reconciler.render import json_format, markdown, text
+from reconciler.savedplan import write
+
+from .helpers import CANARY, applied, edit_remote, make_plan, spec, unmanaged
+
+SCHEMA = json.loads(
+    (Path(__file__).parents[2] / "schemas" / "plan.schema.json").read_text(encoding="utf-8")
+)
+
+
+def busy_plan() -> Plan:
+    """Every action at once, with a rotated canary secret in the environment."""
+    keyed = Authentication(
+        type="API_KEY", credentials={"apiKey": "${env:SF_SECRET}", "account": "acme"}
+    )
+    return make_plan(
+        [
+            spec("new-one"),
+            spec("adopt-me", version="2.0.0"),
+            spec("upd", mappings=(FieldMapping("contact.email", "Mail", "INBOUND"),)),
+            spec("keys", authentication=keyed),
+            spec("back-to-draft", lifecycle_status="DRAFT"),
+            spec("same"),
+        ],
+        [
+            unmanaged(spec("adopt-me"), cid="a"),
+            edit_remote(applied(spec("upd"), cid="u"), description="edited in CXone"),
+            applied(spec("keys"), cid="k", environ={"SF_SECRET": "old-" + CANARY}),
+            applied(spec("back-to-draft"), cid="d"),
+            applied(spec("same"), cid="s"),
+            applied(spec("gone"), cid="g"),
+        ],
+        prune=True,
+    )
+
+
+def all_outputs(plan: Plan, tmp_path: Path) -> dict[str, str]:
+    saved = tmp_path / "plan.json"
+    write(plan, saved)
+    return {
+        "text": text.render(plan),
+        "text-color": text.TextRenderer(color=True, show_unchanged=True).render(plan),
+        "json": json_format.render(plan),
+        "markdown": markdown.render(plan),
+        "saved": saved.read_text(encoding="utf-8"),
+    }
+
+
+def test_canary_secret_is_absent_from_every_format(tmp_path: Path) -> None:
+    plan = busy_plan()
+    outputs = all_outputs(plan, tmp_path)
+    for name, output in outputs.items():
+        assert CANARY not in output, name
+        assert "old-" + CANARY not in output, name
+    assert "rotated" in outputs["text"]  # the keys connector's rotation is visible
+
+
+def test_plan_json_is_valid_against_the_published_schema() -> None:
+    document = json.loads(json_format.render(busy_plan()))
+    jsonschema.Draft202012Validator.check_schema(SCHEMA)
+    jsonschema.validate(document, SCHEMA)
+    assert document["formatVersion"] == 1
+    assert document["summary"]["create"] == 1 and document["summary"]["error"] == 1
+    upd = next(c for c in document["changes"] if c["name"] == "upd")
+    paths = {f["path"]: f for f in upd["fields"]}
+    assert paths["description"]["origin"] == "drift"
+    crm = paths["mappings[contact.email].crmField"]
+    assert (crm["before"], crm["after"], crm["origin"]) == ("Email", "Mail", "pending")
+    assert paths["mappings[contact.phone]"]["kind"] == "removed"
+    keys = next(c for c in document["changes"] if c["name"] == "keys")
+    assert keys["credentials"] == {"status": "rotated", "reason": "fingerprint differs"}
+    added = next(f for f in keys["fields"] if f["path"] == "authentication.credentials[apiKey]")
+    assert (added["kind"], added["after"], added["secret"]) == ("added", "***", True)
+
+
+def test_schema_rejects_a_document_missing_its_summary() -> None:
+    document = json.loads(json_format.render(busy_plan()))
+    del document["summary"]
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate(document, SCHEMA)
+
+
+def test_text_starts_with_the_summary_and_lists_each_action() -> None:
+    output = text.render(busy_plan())
+    first = output.splitlines()[0]
+    assert first.startswith("Plan: 1 in error, 1 to create, 1 to adopt")
+    assert "! error back-to-draft" in output
+    assert '~ mappings[contact.email].crmField: "Email" → "Mail"' in output
+    assert "v deactivate gone (ACTIVE → INACTIVE) [orphaned: not in git]" in output
+    assert "Safety gate: OVER" in output
+    assert "\x1b[" not in output
+
+
+def test_no_changes_reads_as_such() -> None:
+    output = text.render(make_plan([spec()], [applied(spec())]))
+    assert output.startswith("No changes. Plan: 1 unchanged.")
+
+
+def test_color_follows_tty_no_color_and_force_color() -> None:
+    class Tty(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    assert text.use_color(Tty(), {}) is True
+    assert text.use_color(Tty(), {"NO_COLOR": "1"}) is False
+    assert text.use_color(io.StringIO(), {}) is False
+    assert text.use_color(io.StringIO(), {"FORCE_COLOR": "1"}) is True
+
+
+def test_secret_paths_are_masked_even_if_a_value_slipped_into_the_diff() -> None:
+    from reconciler.diff import ChangeKind, FieldChange
+    from reconciler.render.common import safe_values
+
+    leaked = FieldChange(
+        path="authentication.credentials[apiKey]",
+        parts=("authentication", "credentials", "apiKey"),
+        kind=ChangeKind.CHANGED,
+        before=CANARY,
+        after=CANARY,
+    )
+    assert safe_values(leaked) == ("***", "***")
+
+
+def _well_formed(md: str) -> None:
+    assert md.count("<details>") == md.count("</details>")
+    assert md.count("<summary>") == md.count("</summary>")
+    assert md.count("<code>") == md.count("</code>")
+    for line in md.splitlines():
+        if line.startswith("|"):
+            assert line.rstrip().endswith("|"), line
+
+
+def huge_plan(count: int = 1500) -> Plan:
+    mappings = tuple(
+        FieldMapping(f"contact.f{i}", f"F{i}" * 30, "INBOUND", "t" * 50) for i in range(20)
+    )
+    remote = [applied(spec(f"c{i:04d}"), cid=str(i)) for i in range(count)]
+    return make_plan([spec(f"c{i:04d}", mappings=mappings) for i in range(count)], remote)
+
+
+def test_markdown_budget_keeps_a_huge_plan_short_and_well_formed() -> None:
+    plan = huge_plan()
+    md = markdown.render(plan)
+    assert len(md) <= markdown.DEFAULT_BUDGET
+    _well_formed(md)
+    assert "| ~ update | 1500 |" in md  # the summary table survives
+    assert re.search(r"\d+ connector section\(s\) left out", md)
+
+
+def test_markdown_fits_small_plans_whole() -> None:
+    md = markdown.render(busy_plan())
+    _well_formed(md)
+    assert "left out" not in md
+    assert md.index("| Action | Count |") < md.index("<details>")
+    assert "<details><summary>! error back-to-draft" in md
+
+
+def test_markdown_drops_orphans_before_values() -> None:
+    plan = busy_plan()
+    full = markdown.render(plan)
+    tight = markdown.MarkdownRenderer(budget=len(full) - 1).render(plan)
+    assert "orphan section(s) left out" in tight or "left out" in tight
+    assert len(tight) < len(full)
+    _well_formed(tight)
+
+
+def test_markdown_cells_escape_html_and_pipes() -> None:
+    plan = make_plan([spec(description="<script>|x")], [applied(spec())])
+    md = markdown.render(plan)
+    assert "<script>" not in md and "&lt;script&gt;\\|x" in md
+
+
+def test_job_summary_is_appended_when_github_asks(tmp_path: Path) -> None:
+    target = tmp_path / "summary.md"
+    target.write_text("earlier step\n", encoding="utf-8")
+    plan = busy_plan()
+    assert markdown.write_job_summary(plan, {"GITHUB_STEP_SUMMARY": str(target)}) == target
+    content = target.read_text(encoding="utf-8")
+    assert content.startswith("earlier step\n") and "| Action | Count |" in content
+    assert markdown.write_job_summary(plan, {}) is None
