@@ -4,7 +4,7 @@ import dataclasses
 
 import pytest
 
-from reconciler.model import LABEL_APPLIED_DIGEST, LABEL_MANAGED_BY, FieldMapping
+from reconciler.model import LABEL_APPLIED_DIGEST, LABEL_MANAGED_BY, FieldMapping, SyncSettings
 from reconciler.normalize import (
     AppliedDigest,
     applied_digest,
@@ -13,6 +13,7 @@ from reconciler.normalize import (
     essence_of,
     patch_body,
 )
+
 from .helpers import spec
 
 
@@ -80,14 +81,13 @@ def test_merge_patch_nulls_removed_keys_and_sends_mappings_whole() -> None:
     assert body["mappings"] == [
         {"cxoneField": "contact.email", "crmField": "Email", "direction": "INBOUND"}
     ]
-    assert "authentication" not in body and "lifecycleStatus" not in body
+    assert "authentication" not in body
+    assert "lifecycleStatus" not in body
 
 
 def test_sync_settings_patch_carries_only_changed_keys() -> None:
     before = essence_of(spec())
-    after = essence_of(
-        spec(sync_settings=dataclasses.replace(spec().sync_settings, retry_attempts=5))
-    )  # type: ignore[arg-type]
+    after = essence_of(spec(sync_settings=SyncSettings(batch_size=200, retry_attempts=5)))
     body = patch_body(before, after, sections=changed_sections(before, after))
     assert body == {"syncSettings": {"retryAttempts": 5}}
 
@@ -110,7 +110,8 @@ def test_applied_digest_fits_a_label_and_round_trips() -> None:
     label = applied_digest(essence_of(spec()))
     assert len(label) < 63
     parsed = AppliedDigest.parse(label)
-    assert parsed is not None and set(parsed.sections) >= {"mappings", "labels"}
+    assert parsed is not None
+    assert set(parsed.sections) >= {"mappings", "labels"}
     assert AppliedDigest.parse("garbage") is None
     assert AppliedDigest.parse(None) is None
     assert LABEL_APPLIED_DIGEST.startswith("cxrecon.io/")

@@ -5,13 +5,13 @@ import dataclasses
 from reconciler.diff import Origin
 from reconciler.fingerprint import CredentialReason, CredentialStatus
 from reconciler.model import LABEL_MANAGED_BY, Authentication, FieldMapping, SyncSettings
-from reconciler.plan import Action, StepKind
+from reconciler.plan import Action, ConnectorChange, Plan, StepKind
 from reconciler.project import SafetyLimits
 
 from .helpers import applied, edit_remote, make_plan, spec, unmanaged
 
 
-def only(plan, name="sf-contacts"):  # type: ignore[no-untyped-def]
+def only(plan: Plan, name: str = "sf-contacts") -> ConnectorChange:
     found = [c for c in plan.changes if c.name == name]
     assert len(found) == 1, plan.changes
     return found[0]
@@ -23,7 +23,8 @@ def test_reordered_mappings_are_not_a_change() -> None:
     reordered = dataclasses.replace(s, mappings=tuple(reversed(s.mappings)))
     plan = make_plan([reordered], [remote])
     assert only(plan).action is Action.NOOP
-    assert not plan.has_changes and plan.exit_code(detailed=True) == 0
+    assert not plan.has_changes
+    assert plan.exit_code(detailed=True) == 0
 
 
 def test_server_default_omitted_in_git_is_not_a_change() -> None:
@@ -49,7 +50,8 @@ def test_field_change_is_an_update_with_a_readable_path() -> None:
     assert field.origin is Origin.PENDING
     assert [s.kind for s in change.steps] == [StepKind.PATCH]
     assert change.steps[0].sections == ("mappings",)
-    assert change.remote is not None and change.remote.etag == '"v1"'
+    assert change.remote is not None
+    assert change.remote.etag == '"v1"'
 
 
 def test_patch_body_is_built_from_the_same_essence_the_diff_used() -> None:
@@ -102,7 +104,8 @@ def test_out_of_band_edit_is_drift() -> None:
     change = only(make_plan([spec()], [remote]))
     assert change.action is Action.UPDATE
     [field] = change.fields
-    assert field.path == "endpointUrl" and field.origin is Origin.DRIFT
+    assert field.path == "endpointUrl"
+    assert field.origin is Origin.DRIFT
     assert change.origin is Origin.DRIFT
 
 
@@ -127,7 +130,8 @@ def test_going_back_to_draft_is_a_plan_time_error_with_advice() -> None:
     assert "never returns to DRAFT" in change.problems[0]
     assert "INACTIVE" in change.problems[0]
     assert only(plan, "other").action is Action.CREATE  # the rest is still planned
-    assert plan.exit_code(detailed=True) == 1 and plan.exit_code(detailed=False) == 1
+    assert plan.exit_code(detailed=True) == 1
+    assert plan.exit_code(detailed=False) == 1
 
 
 def test_changed_connector_type_is_an_error_saying_what_to_do() -> None:
@@ -186,20 +190,23 @@ def test_connector_managed_by_another_tool_is_not_adopted() -> None:
 def test_managed_connector_missing_from_git_is_an_orphan_and_never_touched() -> None:
     plan = make_plan([], [applied(spec())])
     change = only(plan)
-    assert change.action is Action.ORPHAN and change.steps == ()
+    assert change.action is Action.ORPHAN
+    assert change.steps == ()
     assert not plan.has_changes
 
 
 def test_prune_deactivates_orphans_but_never_deletes() -> None:
     plan = make_plan([], [applied(spec())], prune=True)
     change = only(plan)
-    assert change.action is Action.DEACTIVATE and change.orphaned
+    assert change.action is Action.DEACTIVATE
+    assert change.orphaned
     assert [(s.kind, s.target) for s in change.steps] == [(StepKind.TRANSITION, "INACTIVE")]
 
 
 def test_connector_neither_declared_nor_managed_is_ignored() -> None:
     plan = make_plan([], [unmanaged(spec())], prune=True)
-    assert plan.changes == () and plan.ignored == 1
+    assert plan.changes == ()
+    assert plan.ignored == 1
 
 
 def test_two_remote_connectors_with_one_name_is_an_error_for_that_name_only() -> None:
@@ -228,11 +235,13 @@ def test_safety_gate_trips_on_too_many_updates() -> None:
     remote = [applied(spec(n), cid=n) for n in names]
     want = [spec(n, version="2.0.0") if i < 4 else spec(n) for i, n in enumerate(names)]
     plan = make_plan(want, remote)
-    assert plan.safety.over and plan.safety.modified == 4
+    assert plan.safety.over
+    assert plan.safety.modified == 4
     assert "4 of 10" in plan.safety.reasons[0]
     assert plan.exit_code(detailed=True) == 3
     within = make_plan(want, remote, limits=SafetyLimits(max_change_fraction=0.5))
-    assert not within.safety.over and within.exit_code(detailed=True) == 2
+    assert not within.safety.over
+    assert within.exit_code(detailed=True) == 2
 
 
 def test_safety_gate_ignores_small_tenants() -> None:

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import dataclasses
 import io
 import json
 import re
@@ -72,7 +73,8 @@ def test_plan_json_is_valid_against_the_published_schema() -> None:
     jsonschema.Draft202012Validator.check_schema(SCHEMA)
     jsonschema.validate(document, SCHEMA)
     assert document["formatVersion"] == 1
-    assert document["summary"]["create"] == 1 and document["summary"]["error"] == 1
+    assert document["summary"]["create"] == 1
+    assert document["summary"]["error"] == 1
     upd = next(c for c in document["changes"] if c["name"] == "upd")
     paths = {f["path"]: f for f in upd["fields"]}
     assert paths["description"]["origin"] == "drift"
@@ -146,8 +148,15 @@ def huge_plan(count: int = 1500) -> Plan:
     mappings = tuple(
         FieldMapping(f"contact.f{i}", f"F{i}" * 30, "INBOUND", "t" * 50) for i in range(20)
     )
-    remote = [applied(spec(f"c{i:04d}"), cid=str(i)) for i in range(count)]
-    return make_plan([spec(f"c{i:04d}", mappings=mappings) for i in range(count)], remote)
+    template = applied(spec("template"))  # one fingerprint, reused: the KDF is slow on purpose
+    remote = [
+        dataclasses.replace(
+            template, id=str(i), spec=dataclasses.replace(template.spec, name=f"c{i:04d}")
+        )
+        for i in range(count)
+    ]
+    want = [spec(f"c{i:04d}", mappings=mappings) for i in range(count)]
+    return make_plan(want, remote, environ=None)
 
 
 def test_markdown_budget_keeps_a_huge_plan_short_and_well_formed() -> None:
@@ -179,7 +188,8 @@ def test_markdown_drops_orphans_before_values() -> None:
 def test_markdown_cells_escape_html_and_pipes() -> None:
     plan = make_plan([spec(description="<script>|x")], [applied(spec())])
     md = markdown.render(plan)
-    assert "<script>" not in md and "&lt;script&gt;\\|x" in md
+    assert "<script>" not in md
+    assert "&lt;script&gt;\\|x" in md
 
 
 def test_job_summary_is_appended_when_github_asks(tmp_path: Path) -> None:
@@ -188,5 +198,6 @@ def test_job_summary_is_appended_when_github_asks(tmp_path: Path) -> None:
     plan = busy_plan()
     assert markdown.write_job_summary(plan, {"GITHUB_STEP_SUMMARY": str(target)}) == target
     content = target.read_text(encoding="utf-8")
-    assert content.startswith("earlier step\n") and "| Action | Count |" in content
+    assert content.startswith("earlier step\n")
+    assert "| Action | Count |" in content
     assert markdown.write_job_summary(plan, {}) is None
