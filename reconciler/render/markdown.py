@@ -51,16 +51,17 @@ class MarkdownRenderer:
         # Levels of detail, from all to least; the first that fits is used.
         shown = [c for c in plan.changes if c.action is not Action.NOOP]
         important = [c for c in shown if c.action is not Action.ORPHAN]
-        for sections, limit in (
-            (shown, _VALUE_LIMIT_FULL),
-            (important, _VALUE_LIMIT_FULL),
-            (important, _VALUE_LIMIT_SHORT),
-        ):
+        full = {id(c): self._section(c, _VALUE_LIMIT_FULL) for c in shown}
+        for sections, limit in ((shown, _VALUE_LIMIT_FULL), (important, _VALUE_LIMIT_FULL)):
             note = self._note(len(shown) - len(sections), limit)
-            text = self._document(plan, sections, limit, note)
+            text = self._header(plan, note) + "".join(full[id(c)] for c in sections)
             if len(text) <= self.budget:
                 return text
-        return self._trimmed(plan, important)
+        short = [self._section(c, _VALUE_LIMIT_SHORT) for c in important]
+        text = self._header(plan, self._note(len(shown) - len(important), _VALUE_LIMIT_SHORT))
+        if len(text) + sum(map(len, short)) <= self.budget:
+            return text + "".join(short)
+        return self._trimmed(plan, short, len(shown))
 
     def _note(self, dropped_sections: int, limit: int) -> str:
         notes = []
@@ -70,25 +71,22 @@ class MarkdownRenderer:
             notes.append(f"values shortened to {limit} characters")
         return "; ".join(notes)
 
-    def _trimmed(self, plan: Plan, changes: list[ConnectorChange]) -> str:
-        """Keep as many sections as fit (most important first, as the plan is sorted)."""
-        low, high = 0, len(changes)
-        best = self._document(plan, [], _VALUE_LIMIT_SHORT, self._cut_note(len(changes)))
-        while low < high:
-            mid = (low + high + 1) // 2
-            text = self._document(
-                plan, changes[:mid], _VALUE_LIMIT_SHORT, self._cut_note(len(changes) - mid)
-            )
-            if len(text) <= self.budget:
-                best, low = text, mid
-            else:
-                high = mid - 1
-        if len(best) > self.budget:  # even the table alone is too long: a hard cut at a line
-            cut = best[: self.budget - 200].rsplit("\n", 1)[0]
-            best = (
+    def _trimmed(self, plan: Plan, sections: list[str], total: int) -> str:
+        """Keep as many sections as fit, most important first (the plan is sorted so)."""
+        # The note's length barely depends on the count; reserve room for its longest form.
+        header = self._header(plan, self._cut_note(total))
+        room = self.budget - len(header) - 20
+        kept, used = 0, 0
+        while kept < len(sections) and used + len(sections[kept]) <= room:
+            used += len(sections[kept])
+            kept += 1
+        text = self._header(plan, self._cut_note(total - kept)) + "".join(sections[:kept])
+        if len(text) > self.budget:  # even the table alone is too long: cut at a line
+            cut = text[: self.budget - 200].rsplit("\n", 1)[0]
+            text = (
                 cut + "\n\n_…plan truncated to fit the comment size limit; run `cxrecon plan`._\n"
             )
-        return best
+        return text
 
     @staticmethod
     def _cut_note(dropped: int) -> str:
@@ -97,7 +95,7 @@ class MarkdownRenderer:
             "comment size limit; run `cxrecon plan` or download the JSON plan for all of it"
         )
 
-    def _document(self, plan: Plan, changes: list[ConnectorChange], limit: int, note: str) -> str:
+    def _header(self, plan: Plan, note: str) -> str:
         out = [f"## {self.title}" + (f" — {plan.environment}" if plan.environment else "")]
         out.append("")
         out.append(_cell(summary_line(plan)))
@@ -116,11 +114,9 @@ class MarkdownRenderer:
         if note:
             out.append(f"_Note: {_cell(note)}._")
             out.append("")
-        for change in changes:
-            out.extend(self._section(change, limit))
         return "\n".join(out) + "\n"
 
-    def _section(self, change: ConnectorChange, limit: int) -> list[str]:
+    def _section(self, change: ConnectorChange, limit: int) -> str:
         summary = _cell(f"{SYMBOLS[change.action]} {headline(change)}")
         count = f" — {len(change.fields)} field(s)" if change.fields else ""
         body: list[str] = []
@@ -146,14 +142,8 @@ class MarkdownRenderer:
             body.append(f"- {_cell(creds)}")
         if change.action is Action.ORPHAN:
             body.append("- not in git any more; plan with `--prune` to deactivate it")
-        return [
-            f"<details><summary>{summary}{_cell(count)}</summary>",
-            "",
-            *body,
-            "",
-            "</details>",
-            "",
-        ]
+        lines = [f"<details><summary>{summary}{_cell(count)}</summary>", "", *body, ""]
+        return "\n".join([*lines, "</details>", "", ""])
 
 
 def render(plan: Plan, budget: int = DEFAULT_BUDGET) -> str:
