@@ -56,7 +56,8 @@ class SchemaChecker:
 
     def __init__(self, schema: Mapping[str, Any]) -> None:
         Draft202012Validator.check_schema(schema)
-        self._validator = Draft202012Validator(schema)
+        # Same rules, fewer reference lookups: 20,000 mappings would resolve 20,000 `$ref`s.
+        self._validator = Draft202012Validator(inline_refs(schema, schema))
 
     def findings(self, data: Any) -> list[SchemaFinding]:
         out: list[SchemaFinding] = []
@@ -68,6 +69,26 @@ class SchemaChecker:
         """Diagnostics for `data` (default: the document's own data) at its YAML locations."""
         target = document.data if data is None else data
         return [to_diagnostic(f, document) for f in self.findings(target)]
+
+
+_ANNOTATIONS: Final = frozenset({"description", "title", "examples", "default", "$comment"})
+
+
+def inline_refs(node: Any, root: Mapping[str, Any]) -> Any:
+    """Replace local `{"$ref": "#/$defs/x"}` (with only annotations beside it) by its target.
+
+    The published schema keeps its `$ref`s for readers; the compiled copy needs none.
+    """
+    if isinstance(node, list):
+        return [inline_refs(item, root) for item in node]
+    if not isinstance(node, Mapping):
+        return node
+    ref = node.get("$ref")
+    if isinstance(ref, str) and ref.startswith("#/$defs/") and set(node) - {"$ref"} <= _ANNOTATIONS:
+        target = root["$defs"][ref.removeprefix("#/$defs/")]
+        merged = {**target, **{k: v for k, v in node.items() if k != "$ref"}}
+        return inline_refs(merged, root)
+    return {key: inline_refs(value, root) for key, value in node.items()}
 
 
 def to_diagnostic(finding: SchemaFinding, document: LoadedDocument) -> Diagnostic:
@@ -97,7 +118,7 @@ def dotted(path: Iterable[str | int]) -> str:
             out += f"[{part}]"
         else:
             out += f".{part}" if out else str(part)
-    return out or "the document"
+    return out or "top level"
 
 
 def _explain(error: ValidationError) -> list[SchemaFinding]:
@@ -112,7 +133,7 @@ def _explain(error: ValidationError) -> list[SchemaFinding]:
         return [SchemaFinding((*path, value), f"{where}: key '{value}': {detail}", at_key=True)]
     if validator == "required":
         missing = _quoted_name(error.message)
-        title = schema.get("title")
+        title = schema.get("title") if path else None  # the root's title says nothing new
         suffix = f" ({title})" if title else ""
         return [SchemaFinding(path, f"{where}: missing required key '{missing}'{suffix}")]
     if validator == "additionalProperties" and isinstance(value, Mapping):
@@ -148,7 +169,7 @@ def _quoted_name(message: str) -> str:
 
 
 def _unknown_key(key: str, where: str, allowed: list[str]) -> str:
-    inside = "" if where == "the document" else f" in {where}"
+    inside = "" if where == "top level" else f" in {where}"
     hint = _did_you_mean(key, allowed)
     listed = f"; allowed: {', '.join(allowed)}" if allowed and not hint else ""
     return f"unknown key '{key}'{inside}{hint}{listed}"

@@ -249,7 +249,7 @@ def _check_document(
     data = walk(document.data, (), None)
     schema_paths: set[Path_] = set()
     for finding in connector_checker().findings(data):
-        if finding.path in ref_paths:
+        if finding.path in ref_paths and not finding.at_key:
             continue  # the reference problem says it better
         schema_paths.add(finding.path)
         found.append(to_diagnostic(finding, document))
@@ -289,5 +289,5 @@ def _build(data: Any, document: LoadedDocument) -> DesiredConnector | None:
         labels=dict(data.get("labels") or {}),
     )
     return DesiredConnector(
-        spec=spec, source=document.location_of(()), locations=dict(document.locations)
+        spec=spec, source=document.location_of(()), locations=document.locations
     )

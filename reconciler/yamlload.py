@@ -7,7 +7,7 @@ language tags, bounded alias expansion; problems become Diagnostics with exact l
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Final
 
@@ -36,6 +36,29 @@ _MAP, _SEQ, _MERGE, _TIMESTAMP = (_TAG + t for t in ("map", "seq", "merge", "tim
 _CONTROL: Final = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x84\x86-\x9f\ufffe\uffff]")
 _TAB_INDENT: Final = re.compile(r"^[ ]*\t", re.MULTILINE)
 _CONSTRUCTOR: Final = SafeConstructor()
+
+
+class LocationIndex(Mapping[Path_, SourceLocation]):
+    """Path → SourceLocation, built lazily: a file has hundreds of values, few are looked up."""
+
+    __slots__ = ("_marks", "_path")
+
+    def __init__(self, path: str, marks: dict[Path_, tuple[int, int]]) -> None:
+        self._path = path
+        self._marks = marks
+
+    def __getitem__(self, key: Path_) -> SourceLocation:
+        line, col = self._marks[key]
+        return SourceLocation(self._path, line, col)
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._marks
+
+    def __iter__(self) -> Iterator[Path_]:
+        return iter(self._marks)
+
+    def __len__(self) -> int:
+        return len(self._marks)
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,7 +123,15 @@ def parse_yaml(raw: bytes, display_path: str, *, max_bytes: int = MAX_FILE_BYTES
         data = builder.build(root, ())
     except _TooComplexError as exc:
         return _fatal(exc.location, "yaml-too-complex", str(exc))
-    document = LoadedDocument(display_path, data, builder.locations, builder.key_locations)
+    if builder.bad_tags:
+        # A value behind a foreign tag means nothing to us: stop before schema noise about it.
+        return ParsedYaml(None, tuple(builder.diagnostics))
+    document = LoadedDocument(
+        display_path,
+        data,
+        LocationIndex(display_path, builder.marks),
+        LocationIndex(display_path, builder.key_marks),
+    )
     return ParsedYaml(document, tuple(builder.diagnostics))
 
 
@@ -192,10 +223,12 @@ class _Builder:
 
     def __init__(self, display_path: str) -> None:
         self.path = display_path
-        self.locations: dict[Path_, SourceLocation] = {}
-        self.key_locations: dict[Path_, SourceLocation] = {}
+        # 1-based (line, col) per path; SourceLocations are made only when asked for.
+        self.marks: dict[Path_, tuple[int, int]] = {}
+        self.key_marks: dict[Path_, tuple[int, int]] = {}
         self.diagnostics: list[Diagnostic] = []
         self._nodes = 0
+        self.bad_tags = False
         self._active: set[int] = set()
 
     def loc(self, node: Node) -> SourceLocation:
@@ -208,14 +241,19 @@ class _Builder:
     def build(self, node: Node, path: Path_) -> Any:
         self._nodes += 1
         if self._nodes > MAX_NODES:
+            # Point at the top-level key whose value exploded, not at some deep leaf.
+            top = self.key_marks.get(path[:1])
+            where = SourceLocation(self.path, *top) if top else self.loc(node)
             raise _TooComplexError(
-                f"document expands to more than {MAX_NODES:,} values (an alias-expansion "
-                "bomb?); write the values out or simplify the anchors",
-                self.loc(node),
+                f"document expands to more than {MAX_NODES:,} values through aliases (an "
+                "alias-expansion bomb?); write the values out or simplify the anchors",
+                where,
             )
         if id(node) in self._active:
             raise _TooComplexError("recursive alias: this anchor refers to itself", self.loc(node))
-        self.locations.setdefault(path, self.loc(node))
+        if path not in self.marks:
+            mark = node.start_mark
+            self.marks[path] = (mark.line + 1, mark.column + 1)
         if isinstance(node, ScalarNode):
             return self.scalar(node)
         self._active.add(id(node))
@@ -234,7 +272,7 @@ class _Builder:
 
     def mapping(self, node: MappingNode, path: Path_) -> dict[str, Any]:
         explicit: dict[str, Any] = {}
-        seen: dict[str, SourceLocation] = {}
+        seen: dict[str, tuple[int, int]] = {}
         merged: dict[str, Any] = {}
         for key_node, value_node in node.value:
             if key_node.tag == _MERGE:
@@ -249,16 +287,16 @@ class _Builder:
             if key_node.tag not in (_STR, _INT, _FLOAT, _BOOL, _NULL, _TIMESTAMP):
                 self.bad_tag(key_node)
             if key in seen:
-                first = seen[key]
+                line, col = seen[key]
                 self.error(
                     key_node,
                     "yaml-duplicate-key",
-                    f"duplicate key '{key}' (first defined at line {first.line}, "
-                    f"col {first.col}); YAML would silently keep only the last one",
+                    f"duplicate key '{key}' (first defined at line {line}, col {col}); "
+                    "YAML would silently keep only the last one",
                 )
                 continue
-            seen[key] = self.loc(key_node)
-            self.key_locations[(*path, key)] = self.loc(key_node)
+            mark = key_node.start_mark
+            seen[key] = self.key_marks[(*path, key)] = (mark.line + 1, mark.column + 1)
             explicit[key] = self.build(value_node, (*path, key))
         # Explicit keys override merged ones (YAML merge-key semantics).
         for key, value in merged.items():
@@ -295,6 +333,7 @@ class _Builder:
         return str(node.value)
 
     def bad_tag(self, node: Node) -> None:
+        self.bad_tags = True
         tag = str(node.tag)
         if tag.startswith(_TAG + "python/") or tag.startswith("!"):
             what = "language-specific or custom tags are not allowed"

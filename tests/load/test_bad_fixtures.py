@@ -1,0 +1,71 @@
+"""Every file in tests/fixtures/bad is rejected exactly where its `# expect:` lines say.
+
+Header format: `# expect: LINE:COL SEVERITY RULE: message fragment` (one line per finding).
+The file must produce exactly those findings: no more, no fewer.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from reconciler.project import EnvironmentConfig
+from reconciler.validate import load_desired
+
+BAD = Path(__file__).parent.parent / "fixtures" / "bad"
+EXPECT = re.compile(rb"^# expect: (\d+):(\d+) (error|warning) ([a-z0-9-]+): (.+)$", re.MULTILINE)
+ENVIRONMENT = EnvironmentConfig(
+    "test", vars={"sf_instance": "https://acme.my.salesforce.com"}
+)
+
+
+def _expectations(path: Path) -> list[tuple[int, int, str, str, str]]:
+    found = [
+        (int(m[1]), int(m[2]), m[3].decode(), m[4].decode(), m[5].decode("utf-8"))
+        for m in EXPECT.finditer(path.read_bytes())
+    ]
+    assert found, f"{path.name} has no `# expect:` header"
+    return found
+
+
+FIXTURES = sorted(BAD.glob("*.yaml"))
+
+
+def test_the_corpus_has_at_least_thirty_bad_inputs() -> None:
+    assert len(FIXTURES) >= 30
+
+
+@pytest.mark.parametrize("fixture", FIXTURES, ids=[f.stem for f in FIXTURES])
+def test_bad_fixture_is_reported_at_the_expected_location(
+    fixture: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(BAD)
+    result = load_desired(Path(fixture.name), ENVIRONMENT)
+    got = sorted(
+        (d.location.line, d.location.col, d.severity, d.rule, d.message)
+        for d in result.diagnostics
+        if d.location is not None
+    )
+    assert all(d.location is not None for d in result.diagnostics)
+    assert all(d.location.path == fixture.name for d in result.diagnostics if d.location)
+    expected = sorted(_expectations(fixture))
+    assert [g[:4] for g in got] == [e[:4] for e in expected], "\n".join(
+        f"{fixture.name}:{g[0]}:{g[1]}: {g[2]}: {g[4]} [{g[3]}]" for g in got
+    )
+    for (_, _, _, _, message), (_, _, _, _, fragment) in zip(got, expected, strict=True):
+        assert fragment in message
+    has_errors = any(e[2] == "error" for e in expected)
+    assert result.ok is not has_errors
+    assert (result.connectors == ()) is has_errors
+
+
+def test_warnings_become_errors_with_strict(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(BAD)
+    path = Path("lint-bidirectional-warning.yaml")
+    assert load_desired(path, ENVIRONMENT).ok
+    strict = load_desired(path, ENVIRONMENT, strict=True)
+    assert not strict.ok
+    assert [d.rule for d in strict.errors] == ["bidirectional-without-transformation"]
+    assert strict.connectors == ()
