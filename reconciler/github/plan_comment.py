@@ -41,11 +41,10 @@ class Published:
 
 def render_comment(report: PlanReport) -> str:
     """The whole comment body: marker, heading, status, gate warning, plan, footer."""
-    parts = [
-        plan_marker(report.environment),
-        f"### cxrecon plan · `{report.environment}`",
-        f"**{report.outcome.headline}**",
-    ]
+    heading, plan = _split_heading(report.plan_markdown)
+    if heading is None or report.outcome is PlanOutcome.ERROR:
+        heading = f"## cxrecon plan — {report.environment}"
+    parts = [plan_marker(report.environment), heading, f"**{report.outcome.headline}**"]
     warning = _gate_warning(report)
     if warning:
         parts.append(warning)
@@ -58,7 +57,7 @@ def render_comment(report: PlanReport) -> str:
         )
     footer = _footer(report)
     if report.outcome is not PlanOutcome.ERROR:
-        plan = report.plan_markdown.strip() or "_`cxrecon plan` printed no Markdown._"
+        plan = plan or "_`cxrecon plan` printed no Markdown._"
         budget = COMMENT_LIMIT - sum(len(p) + 2 for p in [*parts, footer])
         if len(plan) > budget:
             # Never cut rendered Markdown mid-table or mid-<details>: point at the artifact.
@@ -91,6 +90,15 @@ def find_sticky(comments: list[Comment], environment: str) -> Comment | None:
         if comment.body.lstrip().startswith(marker):
             return comment
     return None
+
+
+def _split_heading(markdown: str) -> tuple[str | None, str]:
+    """The plan's own title line (kept on top, above the status) and the rest."""
+    text = markdown.strip()
+    first, _, rest = text.partition("\n")
+    if first.startswith("#"):
+        return first.strip(), rest.strip()
+    return None, text
 
 
 def _gate_warning(report: PlanReport) -> str | None:

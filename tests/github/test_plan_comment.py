@@ -43,10 +43,11 @@ def test_creates_the_comment_when_the_pull_request_has_none_for_the_environment(
     (write,) = job.gh.writes()
     assert (write.method, write.endpoint) == ("POST", f"{REPO}/issues/42/comments")
     body = str(write.body()["body"])
-    assert body.startswith("<!-- cxrecon-plan:sandbox -->\n")
-    assert "### cxrecon plan · `sandbox`" in body
-    assert "Changes to review" in body
-    assert fixture_text("plan_changes.md").strip() in body
+    plan_heading, plan_rest = fixture_text("plan_changes.md").split("\n", 1)
+    # The plan's own title stays on top, the status right under it, then the plan.
+    assert body.startswith(f"<!-- cxrecon-plan:sandbox -->\n\n{plan_heading}\n\n**📝 Changes")
+    assert body.count("## cxrecon plan") == 1
+    assert plan_rest.strip() in body
     assert "commit `feedfacecafe`" in body  # the PR head, not the merge commit
     assert "https://github.com/acme/cx-connectors/actions/runs/9876543210" in body
     assert "artifact `cxrecon-plan-sandbox`" in body
@@ -118,7 +119,7 @@ def test_over_the_safety_gate_fails_the_check_with_a_caution_until_approved(
     assert "> [!CAUTION]" in body
     assert "This plan is over the safety gate" in body
     assert "`cxrecon:approve-over-gate` label" in body
-    assert fixture_text("plan_over_gate.md").strip() in body
+    assert fixture_text("plan_over_gate.md").split("\n", 1)[1].strip() in body
     assert "::error::The production plan is over the safety gate (not approved)." in done.stdout
     assert job.outputs()["outcome"] == "over-gate"
 
@@ -141,6 +142,20 @@ def test_over_the_safety_gate_passes_with_a_warning_once_the_label_is_on_the_pr(
     assert "> [!WARNING]" in body
     assert "[!CAUTION]" not in body
     assert "::warning::The production plan is over the safety gate (approved" in done.stdout
+
+
+def test_a_plan_without_a_title_gets_one(job: ActionsJob) -> None:
+    with_comments(job, "[]")
+    plan = job.write("plan.md", "Plan: 1 to create.\n")
+
+    done = job.run(
+        "plan-comment", "-e", "sandbox", "--exit-code", "2", "--plan-markdown", str(plan)
+    )
+
+    assert done.returncode == 0, done.stderr
+    body = str(job.gh.writes()[0].body()["body"])
+    assert body.startswith("<!-- cxrecon-plan:sandbox -->\n\n## cxrecon plan — sandbox\n")
+    assert "Plan: 1 to create." in body
 
 
 def test_labels_are_only_read_when_the_plan_is_over_the_gate(job: ActionsJob) -> None:
@@ -169,6 +184,7 @@ def test_a_failed_plan_replaces_the_stale_plan_and_fails_the_job(
     assert write.method == "PATCH"
     body = str(write.body()["body"])
     assert "The plan failed" in body
+    assert "## cxrecon plan — sandbox" in body
     assert "half-rendered" not in body
     assert "artifact" not in body
     assert f"::error::cxrecon plan failed for sandbox (exit code {exit_code})." in done.stdout
