@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import shutil
 import subprocess
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Final
+from urllib.parse import quote
 
 from reconciler.errors import CxreconError
 
@@ -75,7 +75,7 @@ class GhCli:
         return frozenset(str(item.get("name", "")) for item in items)
 
     def list_open_issues(self, label: str) -> list[Issue]:
-        query = f"issues?state=open&labels={_quote(label)}&per_page=100"
+        query = f"issues?state=open&labels={quote(label, safe='')}&per_page=100"
         items = self._api("GET", query, paginate=True)
         # The issues API lists pull requests too; they carry a "pull_request" key.
         return [_issue(item) for item in items if "pull_request" not in item]
@@ -210,7 +210,3 @@ def _int(item: Mapping[str, object], key: str) -> int:
 def _str(item: Mapping[str, object], key: str) -> str:
     value = item.get(key)
     return value if isinstance(value, str) else ""
-
-
-def _quote(value: str) -> str:
-    return re.sub(r"[^A-Za-z0-9._~-]", lambda m: "".join(f"%{b:02X}" for b in m[0].encode()), value)
