@@ -1,0 +1,423 @@
+"""One connector's change, step by step: create as DRAFT → PATCH fields → lifecycle transition.
+
+Every PATCH carries If-Match with the ETag of the latest response. A 409/412 (or a 404) means
+someone else moved the connector: re-read it, re-plan it from what is there now (recording what
+they changed in the audit log), and go on — at most `MAX_REPLANS` times.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any, Final, Protocol
+
+import anyio
+
+from reconciler.audit import AuditEvent, AuditLog, ObservedChange, observed_changes
+from reconciler.calltrace import CallTrace, traced
+from reconciler.cxone.errors import Conflict, CxoneApiError, NotFound
+from reconciler.diff import diff_essences
+from reconciler.errors import CxreconError
+from reconciler.fingerprint import CredentialChecker
+from reconciler.model import (
+    LABEL_APPLIED_DIGEST,
+    LABEL_CREDENTIALS_FINGERPRINT,
+    LABEL_MANAGED_BY,
+    MANAGED_BY_VALUE,
+    DesiredConnector,
+    RemoteConnector,
+)
+from reconciler.normalize import (
+    Essence,
+    applied_digest,
+    create_body,
+    essence_of,
+    patch_body,
+)
+from reconciler.plan import Action, ConnectorChange, RemotePin, SafetyLimitsLike, Step, StepKind
+from reconciler.planner import build_plan
+
+#: Re-plans after a conflict before a connector is given up for this run.
+MAX_REPLANS: Final = 3
+
+
+class ConnectorApi(Protocol):
+    """The client calls the executor makes (reconciler.cxone.client.CxoneClient)."""
+
+    async def get_connector(self, connector_id: str) -> RemoteConnector: ...
+
+    async def find_by_name(self, name: str) -> list[RemoteConnector]: ...
+
+    async def create_connector(
+        self, body: Mapping[str, Any], *, idempotency_key: str
+    ) -> RemoteConnector: ...
+
+    async def patch_connector(
+        self, connector_id: str, *, etag: str, body: Mapping[str, Any]
+    ) -> RemoteConnector: ...
+
+
+class Outcome(StrEnum):
+    APPLIED = "applied"  # the tenant now matches git for this connector
+    UNCHANGED = "unchanged"  # nothing to write
+    FAILED = "failed"  # not (fully) applied; `reason` says why and what to do
+    SKIPPED = "skipped"  # deliberately left alone (an orphan without --prune)
+
+
+@dataclass(frozen=True, slots=True)
+class ConnectorResult:
+    name: str
+    action: Action  # as planned
+    outcome: Outcome
+    connector_id: str | None = None
+    lifecycle: str | None = None  # where the connector ended up
+    writes: int = 0
+    replans: int = 0
+    reason: str | None = None
+
+    @property
+    def changed(self) -> bool:
+        return self.outcome is Outcome.APPLIED
+
+
+class CredentialSource(Protocol):
+    """Resolves a desired connector's credentials and their fingerprint label, only when they
+    are about to be written (reconciler.apply.Credentials)."""
+
+    async def for_write(self, desired: DesiredConnector) -> tuple[dict[str, str], str]: ...
+
+
+@dataclass(frozen=True)
+class ExecContext:
+    """What every connector's execution shares in one run."""
+
+    client: ConnectorApi
+    credentials: CredentialSource
+    checker: CredentialChecker
+    limits: SafetyLimitsLike
+    desired_digest: str
+    environment: str | None
+    prune: bool
+    audit: AuditLog | None = None
+
+
+class _Replan(Exception):  # control flow inside this module; never escapes it
+    def __init__(self, cause: CxoneApiError) -> None:
+        super().__init__(str(cause))
+        self.cause = cause
+
+
+def idempotency_key(desired_digest: str, environment: str | None, name: str, replan: int) -> str:
+    """Stable for one desired state and connector, so a replayed or re-run create is the same
+    request; `replan` changes it when a re-plan legitimately creates again."""
+    raw = f"{desired_digest}\0{environment or ''}\0{name}\0{replan}".encode()
+    return "cxrecon-" + hashlib.sha256(raw).hexdigest()[:48]
+
+
+def pin_of(remote: RemoteConnector) -> RemotePin:
+    return RemotePin(id=remote.id, etag=remote.etag, essence=essence_of(remote.spec))
+
+
+class ConnectorRun:
+    """Executes one ConnectorChange, re-planning on conflicts."""
+
+    def __init__(self, ctx: ExecContext, change: ConnectorChange) -> None:
+        self.ctx = ctx
+        self.planned = change
+        self.writes = 0
+        self.replans = 0
+
+    async def run(self) -> ConnectorResult:
+        change = self.planned
+        if change.action is Action.ERROR:
+            return self._result(Outcome.FAILED, change.remote, "; ".join(change.problems))
+        if change.action is Action.ORPHAN:
+            why = "managed by cxrecon but no longer in git; plan with --prune to deactivate it"
+            return self._result(Outcome.SKIPPED, change.remote, why)
+        while True:
+            try:
+                pin = await self._execute(change)
+            except _Replan as conflict:
+                if self.replans >= MAX_REPLANS:
+                    return self._failed(
+                        conflict.cause,
+                        change.remote,
+                        f"changed in CXone {MAX_REPLANS + 1} times while being applied; "
+                        "run apply again once the other writer is done",
+                    )
+                self.replans += 1
+                try:
+                    change = await self._replan(change, conflict.cause)
+                except CxreconError as exc:
+                    return self._failed(exc, change.remote)
+                if change.action is Action.ERROR:
+                    return self._result(Outcome.FAILED, change.remote, "; ".join(change.problems))
+                continue
+            except CxreconError as exc:
+                return self._failed(exc, change.remote)
+            if self.writes == 0 and self.replans == 0:
+                return self._result(Outcome.UNCHANGED, pin)
+            return self._result(Outcome.APPLIED, pin)
+
+    # --- one pass over the steps --------------------------------------------------
+
+    async def _execute(self, change: ConnectorChange) -> RemotePin | None:
+        pin = change.remote
+        steps = _fold(change.steps)
+        desired = change.desired_essence
+        for index, step in enumerate(steps):
+            last = index == len(steps) - 1
+            labels = self._labels(desired, last)
+            if step.kind is StepKind.CREATE:
+                pin = await self._create(change, labels)
+            elif pin is None:
+                raise RuntimeError(f"{change.name}: a {step.kind} step needs the remote connector")
+            elif step.kind is StepKind.PATCH:
+                pin = await self._patch(change, step, pin, labels)
+            else:
+                pin = await self._transition(change, step, pin, labels)
+        return pin
+
+    def _labels(self, desired: Essence | None, last: bool) -> dict[str, str]:
+        labels = {LABEL_MANAGED_BY: MANAGED_BY_VALUE}
+        # The digest of what was applied goes on the last write only: a run stopped half-way
+        # then reads as "not yet applied" (pending) rather than as drift.
+        if last and desired is not None:
+            labels[LABEL_APPLIED_DIGEST] = applied_digest(desired)
+        return labels
+
+    async def _create(self, change: ConnectorChange, labels: dict[str, str]) -> RemotePin:
+        desired, essence = _require(change)
+        values, fingerprint = await self.ctx.credentials.for_write(desired)
+        body = create_body(essence, values, {**labels, LABEL_CREDENTIALS_FINGERPRINT: fingerprint})
+        key = idempotency_key(
+            self.ctx.desired_digest, self.ctx.environment, change.name, self.replans
+        )
+        fields = tuple(sorted({f.path for f in change.fields} or {"*"}))
+        with traced() as trace:
+            try:
+                created = await self.ctx.client.create_connector(body, idempotency_key=key)
+            except (Conflict, NotFound) as exc:
+                self._audit_write(change, "create", fields, None, None, trace, "create", exc)
+                raise _Replan(exc) from exc
+            except CxreconError as exc:
+                self._audit_write(change, "create", fields, None, None, trace, "create", exc)
+                raise
+        self.writes += 1
+        self._audit_write(change, "create", fields, None, created, trace, "create")
+        return pin_of(created)
+
+    async def _patch(
+        self, change: ConnectorChange, step: Step, pin: RemotePin, labels: dict[str, str]
+    ) -> RemotePin:
+        _, essence = _require(change)
+        sections = step.sections
+        owned = {k: v for k, v in labels.items() if pin.essence.owned_labels.get(k) != v}
+        values: dict[str, str] | None = None
+        if "authentication" in sections:
+            assert change.desired is not None
+            values, fingerprint = await self.ctx.credentials.for_write(change.desired)
+            owned[LABEL_CREDENTIALS_FINGERPRINT] = fingerprint
+        body = patch_body(
+            pin.essence, essence, sections=sections, credentials=values, owned_labels=owned
+        )
+        if not body:
+            return pin  # e.g. a label refresh whose labels are already there
+        fields = _paths(change, sections) + tuple(f"labels[{k}]" for k in sorted(owned))
+        return await self._send_patch(change, _verb(change), fields, pin, body)
+
+    async def _transition(
+        self, change: ConnectorChange, step: Step, pin: RemotePin, labels: dict[str, str]
+    ) -> RemotePin:
+        body = ConnectorChange.transition_body(step)
+        if change.desired is not None:  # an orphan being pruned has nothing of ours to stamp
+            owned = {k: v for k, v in labels.items() if pin.essence.owned_labels.get(k) != v}
+            if owned:
+                body["labels"] = owned
+        verb = "activate" if step.target == "ACTIVE" else "deactivate"
+        fields = ("lifecycleStatus", *(f"labels[{k}]" for k in sorted(body.get("labels", {}))))
+        return await self._send_patch(change, verb, fields, pin, body)
+
+    async def _send_patch(
+        self,
+        change: ConnectorChange,
+        verb: str,
+        fields: tuple[str, ...],
+        pin: RemotePin,
+        body: dict[str, Any],
+    ) -> RemotePin:
+        with traced() as trace:
+            try:
+                updated = await self.ctx.client.patch_connector(pin.id, etag=pin.etag, body=body)
+            except (Conflict, NotFound) as exc:
+                self._audit_write(change, verb, fields, pin, None, trace, "patch", exc)
+                raise _Replan(exc) from exc
+            except CxreconError as exc:
+                self._audit_write(change, verb, fields, pin, None, trace, "patch", exc)
+                raise
+        self.writes += 1
+        self._audit_write(change, verb, fields, pin, updated, trace, "patch")
+        return pin_of(updated)
+
+    # --- conflicts ------------------------------------------------------------------
+
+    async def _replan(self, change: ConnectorChange, cause: CxoneApiError) -> ConnectorChange:
+        """Re-read the connector, record what others changed, plan it again from there."""
+        seen = change.remote
+        fresh = await self._reread(change)
+        replanned = await anyio.to_thread.run_sync(self._plan_one, change, fresh)
+        fresh_pin = None if fresh is None else pin_of(fresh)
+        observed: tuple[ObservedChange, ...] = ()
+        if seen is not None and fresh_pin is not None:
+            found = diff_essences(seen.essence, fresh_pin.essence)
+            observed = observed_changes((f.path, f.before, f.after) for f in found)
+        ours = {f.path for f in replanned.fields}
+        overwrites = sorted(ours & {o.path for o in observed})
+        if replanned.action in (Action.NOOP, Action.ORPHAN):
+            resolution = "already in the desired state"
+        elif fresh is None:
+            resolution = "gone; planned again from scratch"
+        else:
+            resolution = f"planned again: {replanned.action.value}"
+        if self.ctx.audit is not None:
+            self.ctx.audit.record(
+                AuditEvent(
+                    connector=change.name,
+                    connector_id=fresh_pin.id if fresh_pin else (seen.id if seen else None),
+                    action="conflict",
+                    result="conflict",
+                    fields=tuple(o.path for o in observed),
+                    etag_before=seen.etag if seen else None,
+                    etag_after=fresh_pin.etag if fresh_pin else None,
+                    http_status=cause.status,
+                    attempts=self.replans,
+                    error_class=type(cause).__name__,
+                    error_message=cause.summary,
+                    out_of_band=observed,
+                    details={
+                        "resolution": resolution,
+                        "replan": self.replans,
+                        # Fields another writer changed that git's value will now replace:
+                        # seen first (above), then overwritten on purpose (GitOps).
+                        "overwrites": ", ".join(overwrites) or None,
+                    },
+                )
+            )
+        return replanned
+
+    async def _reread(self, change: ConnectorChange) -> RemoteConnector | None:
+        if change.remote is not None:
+            try:
+                return await self.ctx.client.get_connector(change.remote.id)
+            except NotFound:
+                pass
+        found = await self.ctx.client.find_by_name(change.name)
+        if len(found) > 1:
+            ids = ", ".join(r.id for r in found)
+            raise Conflict(
+                f"{len(found)} connectors named {change.name!r} exist (ids {ids})",
+                operation="apply",
+                hint="rename or deactivate all but one in CXone, then run apply again",
+            )
+        return found[0] if found else None
+
+    def _plan_one(self, change: ConnectorChange, fresh: RemoteConnector | None) -> ConnectorChange:
+        plan = build_plan(
+            [change.desired] if change.desired is not None else [],
+            [fresh] if fresh is not None else [],
+            limits=self.ctx.limits,
+            checker=self.ctx.checker,
+            desired_digest=self.ctx.desired_digest,
+            prune=self.ctx.prune or change.orphaned,
+            environment=self.ctx.environment,
+        )
+        for replanned in plan.changes:
+            if replanned.name == change.name:
+                return replanned
+        # An orphan deleted meanwhile: nothing left to deactivate.
+        return ConnectorChange(name=change.name, action=Action.NOOP, orphaned=change.orphaned)
+
+    # --- results and audit ----------------------------------------------------------
+
+    def _result(
+        self, outcome: Outcome, pin: RemotePin | None, reason: str | None = None
+    ) -> ConnectorResult:
+        return ConnectorResult(
+            name=self.planned.name,
+            action=self.planned.action,
+            outcome=outcome,
+            connector_id=pin.id if pin else None,
+            lifecycle=pin.lifecycle if pin else None,
+            writes=self.writes,
+            replans=self.replans,
+            reason=reason,
+        )
+
+    def _failed(
+        self, exc: CxreconError, pin: RemotePin | None, reason: str | None = None
+    ) -> ConnectorResult:
+        return self._result(Outcome.FAILED, pin, reason or str(exc))
+
+    def _audit_write(
+        self,
+        change: ConnectorChange,
+        verb: str,
+        fields: tuple[str, ...],
+        before: RemotePin | None,
+        after: RemoteConnector | None,
+        trace: CallTrace,
+        kind: str,
+        error: CxreconError | None = None,
+    ) -> None:
+        if self.ctx.audit is None:
+            return
+        operation = "create_connector" if kind == "create" else "patch_connector"
+        status = trace.last_status(operation)
+        if error is not None and isinstance(error, CxoneApiError) and error.status is not None:
+            status = error.status
+        self.ctx.audit.record(
+            AuditEvent(
+                connector=change.name,
+                connector_id=after.id if after else (before.id if before else None),
+                action=verb,
+                result="success" if error is None else "failure",
+                fields=fields,
+                etag_before=before.etag if before else None,
+                etag_after=after.etag if after else None,
+                http_status=status,
+                attempts=max(trace.attempts(operation), 1),
+                latency_ms=trace.elapsed * 1000.0,
+                error_class=None if error is None else type(error).__name__,
+                error_message=None if error is None else str(error),
+                details={"plan": self.planned.action.value, "replan": self.replans},
+            )
+        )
+
+
+def _require(change: ConnectorChange) -> tuple[DesiredConnector, Essence]:
+    essence = change.desired_essence
+    if change.desired is None or essence is None:
+        raise RuntimeError(f"{change.name}: no desired state to write")
+    return change.desired, essence
+
+
+def _fold(steps: Sequence[Step]) -> tuple[Step, ...]:
+    """Drop a PATCH that only refreshes labels when a transition is made anyway: the
+    transition carries the labels, so an activation costs one write, a create two."""
+    has_transition = any(s.kind is StepKind.TRANSITION for s in steps)
+    return tuple(
+        s for s in steps if not (s.kind is StepKind.PATCH and not s.sections and has_transition)
+    )
+
+
+def _paths(change: ConnectorChange, sections: tuple[str, ...]) -> tuple[str, ...]:
+    paths = [f.path for f in change.fields if f.section in sections]
+    if "authentication" in sections and not any(p.startswith("authentication") for p in paths):
+        paths.append("authentication.credentials")
+    return tuple(paths)
+
+
+def _verb(change: ConnectorChange) -> str:
+    return "adopt" if change.action is Action.ADOPT else "update"
