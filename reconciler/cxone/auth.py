@@ -23,6 +23,7 @@ from reconciler.cxone.errors import (
     TransportError,
     error_for_status,
     scrub,
+    server_message,
     summary_for_status,
 )
 from reconciler.cxone.retry import (
@@ -184,13 +185,15 @@ class TokenProvider:
             if cls is AuthError
             else summary_for_status(status)
         )
+        text = _scrubbed_text(response, self.secrets())
         return cls(
             summary,
             operation=OPERATION,
             method="POST",
             path=path,
             status=status,
-            body=_scrubbed_text(response, self.secrets()),
+            body=text,
+            server_message=server_message(text),
             attempts=attempt,
         )
 

@@ -21,6 +21,7 @@ paths never carry a query string. No message ever contains a token or a secret.
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterable
 from typing import Final
@@ -54,6 +55,24 @@ def shorten(text: str, limit: int = BODY_LIMIT) -> str:
     """One line, at most `limit` characters, control characters escaped."""
     flat = "".join(ch if ch.isprintable() else ascii(ch)[1:-1] for ch in text.strip())
     return flat if len(flat) <= limit else flat[: limit - 1] + "…"
+
+
+def server_message(text: str) -> str:
+    """What the server said, from the API's {error, message, details}, OAuth's
+    {error, error_description}, or a short plain-text body (never an HTML page)."""
+    try:
+        data = json.loads(text)
+    except ValueError:
+        plain = text.strip()
+        return "" if plain.startswith("<") else plain
+    if not isinstance(data, dict):
+        return ""
+    keys = ("error", "message", "error_description")
+    said = ": ".join(str(data[k]) for k in keys if isinstance(data.get(k), str | int))
+    details = data.get("details")
+    if details:
+        said += f" ({json.dumps(details, separators=(',', ':'), default=str)})"
+    return said
 
 
 class CxoneApiError(ApiError):

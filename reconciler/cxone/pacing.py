@@ -32,7 +32,7 @@ def _header_int(headers: Mapping[str, str], name: str) -> int | None:
 class PacerState:
     """What the pacer believes right now (for logs, metrics and tests)."""
 
-    rate: float | None  # requests per second; None = not pacing (no sign of a limit yet)
+    rate: float | None  # requests per second past the budget; None = no sign of a limit yet
     paused_for: float  # seconds until a Retry-After pause ends
     server_limit: int | None  # the last X-RateLimit-Limit seen
     decreases: int
@@ -42,12 +42,12 @@ class PacerState:
 class AdaptivePacer:
     """`async with pacer.slot():` around every request. Safe to share across tasks.
 
-    Two controllers; the slower wins. With X-RateLimit-Remaining, once the server's budget
-    is down to `low_water` requests, the pace follows the server's replenish rate, estimated
-    from how Remaining moves against the requests it answered. Without it, AIMD: a 429 cuts
-    the rate by `decrease` (once per round of in-flight requests), success adds `increase`
-    requests/s per second, and once the rate no longer limits anything it is dropped. A 429
-    also pauses every worker for its Retry-After.
+    With X-RateLimit-Remaining, requests spend the server's visible budget down to
+    `low_water` (less those in flight), then go at the server's replenish rate, estimated
+    from how Remaining moves against the requests it answered. Without the header, AIMD:
+    a 429 cuts the rate by `decrease` (once per round of in-flight requests), and success
+    adds `increase` requests/s per second while the rate is what holds requests back.
+    A 429 always pauses every worker for its Retry-After.
     """
 
     def __init__(
@@ -58,8 +58,6 @@ class AdaptivePacer:
         increase: float = 5.0,
         headroom: float = 0.97,
         min_rate: float = 0.5,
-        max_rate: float | None = None,
-        low_water: int | None = None,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], Awaitable[None]] = _real_sleep,
     ) -> None:
@@ -72,18 +70,21 @@ class AdaptivePacer:
         self._increase = increase
         self._headroom = headroom
         self._min_rate = min_rate
-        self._max_rate = max_rate
-        self._low_water = parallelism if low_water is None else low_water
+        self._low_water = parallelism
         self._clock = clock
         self._sleep = sleep
         self._slots = asyncio.Semaphore(parallelism)
         self._aimd_rate: float | None = None
         self._header_rate: float | None = None
+        self._allowance: int | None = None  # requests the server's budget still covers
+        self._estimated = False  # whether _header_rate comes from a replenish estimate
         self._next_at = 0.0
         self._paused_until = 0.0
         self._cooldown_until = 0.0
         self._last_increase = 0.0
+        self._gated_at = -1e9
         self._sent: deque[float] = deque()
+        self._succeeded: deque[float] = deque()
         self._remaining: deque[tuple[float, int]] = deque()
         self._server_limit: int | None = None
         self._decreases = 0
@@ -91,8 +92,8 @@ class AdaptivePacer:
 
     @property
     def rate(self) -> float | None:
-        """Requests per second now allowed; None = not pacing."""
-        rates = [r for r in (self._aimd_rate, self._header_rate, self._max_rate) if r is not None]
+        """Requests per second allowed once the budget is spent; None = not pacing."""
+        rates = [r for r in (self._aimd_rate, self._header_rate) if r is not None]
         return max(self._min_rate, min(rates)) if rates else None
 
     # --- the gate ------------------------------------------------------------
@@ -111,17 +112,18 @@ class AdaptivePacer:
         now = self._clock()
         start = max(now, self._paused_until)
         rate = self.rate
-        if rate is not None:
+        if self._allowance is not None and self._allowance > 0:
+            self._allowance -= 1  # the server said it has room: no need to wait
+        elif rate is not None:
             # Reserve the slot before sleeping, so concurrent waiters queue up in order.
-            start = max(start, self._next_at)
+            if self._next_at > start:
+                start = self._next_at
+                self._gated_at = now  # the rate, not the server or the workers, held us back
             self._next_at = start + 1.0 / rate
         if start > now:
             await self._sleep(start - now)
-        self._mark_sent(start)
-
-    def _mark_sent(self, when: float) -> None:
-        self._sent.append(when)
-        while self._sent and self._sent[0] < when - 1.0:
+        self._sent.append(start)
+        while self._sent and self._sent[0] < start - 1.0:
             self._sent.popleft()
 
     def _recent_rate(self) -> float:
@@ -136,39 +138,54 @@ class AdaptivePacer:
     def observe(
         self, status: int | None, headers: Mapping[str, str], retry_after: float | None = None
     ) -> None:
-        """Feed one outcome back (status None: no response arrived)."""
+        """Feed one outcome back (status None: no response arrived). Call it inside `slot`."""
         if status is None:
             return
         now = self._clock()
         limit = _header_int(headers, "X-RateLimit-Limit")
         if limit is not None and limit > 0:
             self._server_limit = limit
+            self._low_water = min(self.parallelism, max(1, limit // 4))
         remaining = _header_int(headers, "X-RateLimit-Remaining")
         if remaining is not None:
             self._follow_budget(now, remaining)
         if status == 429:
             if retry_after is not None:
                 self._paused_until = max(self._paused_until, now + retry_after)
-            self._cut(now)
-        else:
-            self._grow(now)
+            if remaining is None:
+                self._cut(now)
+            elif self._header_rate is not None and now >= self._cooldown_until:
+                # Our estimate of the server's pace was too high; the next one replaces this.
+                self._header_rate = max(self._min_rate, self._header_rate * self._decrease)
+                self._cooldown_until = now + 0.25
+                self._decreases += 1
+            return
+        self._succeeded.append(now)
+        while self._succeeded and self._succeeded[0] < now - 1.0:
+            self._succeeded.popleft()
+        self._grow(now)
 
     def _follow_budget(self, now: float, remaining: int) -> None:
+        # Requests still in flight (other than this one) will spend budget too.
+        others = max(0, self._in_flight - 1)
+        self._allowance = remaining - self._low_water - others
         samples = self._remaining
-        if self._server_limit is not None and remaining >= self._server_limit:
+        if self._server_limit is not None and remaining >= self._server_limit - 1:
             samples.clear()  # a full bucket says nothing about how fast it refills
-            self._header_rate = None
+            probing = self._header_rate is not None and not self._estimated
+            if probing and now - self._gated_at < 1 and now >= self._cooldown_until:
+                # The cautious start was too cautious: probe upwards, once per round.
+                self._header_rate = (self._header_rate or 0) * 1.5
+                self._cooldown_until = now + 0.25
             return
         samples.append((now, remaining))
         while samples and samples[0][0] < now - 2.0:
             samples.popleft()
-        if remaining > self._low_water:
-            self._header_rate = None  # budget to spend: let the burst absorb it
-            return
         estimate = self._replenish_rate()
         if estimate is not None:
             self._header_rate = max(self._min_rate, estimate * self._headroom)
-        elif self._header_rate is None:
+            self._estimated = True
+        elif self._header_rate is None and self._allowance <= 0:
             # Too few samples yet: a cautious start that the estimate soon replaces.
             first = float(self._server_limit or self._low_water)
             self._header_rate = max(self._min_rate, min(first, self._recent_rate()))
@@ -190,7 +207,8 @@ class AdaptivePacer:
         if current is None:
             if len(self._sent) < 2 * self.parallelism:
                 return  # too little traffic to blame on our rate: the pause and backoff do
-            current = self._recent_rate()
+            # Start from what got through in the last second: what was sent overshot.
+            current = float(max(len(self._succeeded), 1))
         self._aimd_rate = max(self._min_rate, current * self._decrease)
         self._decreases += 1
         self._cooldown_until = now + min(1.0, max(0.05, self.parallelism / self._aimd_rate))
@@ -201,10 +219,10 @@ class AdaptivePacer:
             return
         elapsed = max(0.0, now - self._last_increase)
         self._last_increase = now
-        self._aimd_rate += self._increase * elapsed
-        # Judged only on a full enough sample: right after a pause the window is nearly empty.
-        if len(self._sent) >= 10 and self._aimd_rate > 2 * self._recent_rate():
-            self._aimd_rate = None  # no longer the bottleneck: stop pacing on its account
+        # Grow only while the rate is what holds requests back (RFC 7661's rule for an
+        # application-limited sender); otherwise it would climb to a value never tested.
+        if now - self._gated_at <= 1.0:
+            self._aimd_rate += self._increase * elapsed
 
     # --- introspection ---------------------------------------------------------
 

@@ -24,6 +24,7 @@ from reconciler.cxone.errors import (
     TransportError,
     error_for_status,
     scrub,
+    server_message,
     summary_for_status,
 )
 from reconciler.cxone.pacing import AdaptivePacer
@@ -195,7 +196,7 @@ class Session:
             path=request.path,
             status=status,
             body=scrub(text, self._auth.secrets() + request.secrets),
-            server_message=scrub(_server_message(text), self._auth.secrets() + request.secrets),
+            server_message=scrub(server_message(text), self._auth.secrets() + request.secrets),
             attempts=attempt,
             retry_after=self._retry.retry_after_from(response),
         )
@@ -220,19 +221,3 @@ def _text(response: httpx.Response) -> str:
         return response.text
     except (UnicodeDecodeError, LookupError):
         return f"<{len(response.content)} bytes, not text>"
-
-
-def _server_message(text: str) -> str:
-    """`error: message (details)` from the API's error JSON; empty when there is none."""
-    try:
-        data = json.loads(text)
-    except ValueError:
-        return ""
-    if not isinstance(data, dict):
-        return ""
-    parts = [str(data[k]) for k in ("error", "message") if isinstance(data.get(k), str | int)]
-    said = ": ".join(parts)
-    details = data.get("details")
-    if details:
-        said += f" ({json.dumps(details, separators=(',', ':'), default=str)})"
-    return said
