@@ -11,14 +11,12 @@ from pathlib import Path
 
 import pytest
 
-from reconciler.project import EnvironmentConfig
 from reconciler.validate import load_desired
 
-BAD = Path(__file__).parent.parent / "fixtures" / "bad"
+from .helpers import ENVIRONMENT, FIXTURES
+
+BAD = FIXTURES / "bad"
 EXPECT = re.compile(rb"^# expect: (\d+):(\d+) (error|warning) ([a-z0-9-]+): (.+)$", re.MULTILINE)
-ENVIRONMENT = EnvironmentConfig(
-    "test", vars={"sf_instance": "https://acme.my.salesforce.com"}
-)
 
 
 def _expectations(path: Path) -> list[tuple[int, int, str, str, str]]:

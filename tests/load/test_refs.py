@@ -1,0 +1,146 @@
+"""Secret references resolve only when asked, name what is missing and never show a value."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from reconciler.errors import SecretResolutionError
+from reconciler.refs import (
+    check_secret_field,
+    is_secret_field,
+    resolve_credentials,
+    resolve_secret,
+    substitute_vars,
+)
+from reconciler.secret import Secret
+
+from .helpers import CANARY
+
+
+@pytest.mark.parametrize(
+    "key",
+    ["clientSecret", "password", "apiKey", "api_key", "TOKEN", "accessToken", "refresh-token",
+     "privateKey", "secret", "salesforcePassword", "idToken", "webhookSecret"],
+)
+def test_secret_field_names_are_recognized_in_any_case(key: str) -> None:
+    assert is_secret_field(key)
+
+
+@pytest.mark.parametrize(
+    "key", ["clientId", "username", "tokenEndpoint", "tokenUrl", "headerName", "scope", "name"]
+)
+def test_ordinary_field_names_are_not_secret(key: str) -> None:
+    assert not is_secret_field(key)
+
+
+def test_a_literal_secret_is_refused_without_echoing_it() -> None:
+    problem = check_secret_field("clientSecret", CANARY)
+    assert problem is not None
+    assert problem.rule == "secret-literal"
+    assert CANARY not in problem.message
+    assert "${env:CLIENT_SECRET}" in problem.message
+
+
+@pytest.mark.parametrize("value", ["${env:SF_SECRET}", "${file:secrets/sf.txt}", "${file:/run/s}"])
+def test_secret_references_are_accepted(value: str) -> None:
+    assert check_secret_field("clientSecret", value) is None
+
+
+@pytest.mark.parametrize("value", ["${env:A}${env:B}", "x${env:A}", "${env:}", "${env:1X}"])
+def test_anything_but_exactly_one_reference_is_a_literal(value: str) -> None:
+    problem = check_secret_field("password", value)
+    assert problem is not None
+    assert problem.rule == "secret-literal"
+
+
+def test_vars_substitute_anywhere_in_a_string() -> None:
+    value, problems = substitute_vars(
+        "endpointUrl", "https://${var:host}:${var:port}/x", {"host": "crm.example", "port": "8443"}
+    )
+    assert (value, problems) == ("https://crm.example:8443/x", [])
+
+
+def test_double_dollar_writes_a_literal_reference() -> None:
+    value, problems = substitute_vars("description", "cost: $${var:host} ${var:host}", {"host": "h"})
+    assert (value, problems) == ("cost: ${var:host} h", [])
+
+
+def test_unknown_var_lists_the_defined_ones() -> None:
+    value, problems = substitute_vars("endpointUrl", "${var:nope}", {"b": "1", "a": "2"})
+    assert value == "${var:nope}"
+    assert [(p.rule, p.message) for p in problems] == [
+        ("unknown-var", "unknown variable 'nope' (defined: a, b); add it under the "
+         "environment's `vars` in cxrecon.yaml")
+    ]
+
+
+def test_resolve_env_reference() -> None:
+    secret = resolve_secret("${env:SF_SECRET}", {"SF_SECRET": CANARY}, Path("."))
+    assert secret.reveal() == CANARY
+    assert CANARY not in repr(secret)
+
+
+@pytest.mark.parametrize(("environ", "state"), [({}, "is not set"), ({"SF_SECRET": ""}, "is empty")])
+def test_missing_env_variable_is_named(environ: dict[str, str], state: str) -> None:
+    with pytest.raises(SecretResolutionError, match=f"environment variable SF_SECRET {state}"):
+        resolve_secret("${env:SF_SECRET}", environ, Path("."))
+
+
+def test_file_reference_is_relative_to_base_dir_and_loses_its_newline(tmp_path: Path) -> None:
+    (tmp_path / "secrets").mkdir()
+    (tmp_path / "secrets" / "sf.txt").write_text(CANARY + "\n", encoding="utf-8")
+    secret = resolve_secret("${file:secrets/sf.txt}", {}, tmp_path)
+    assert secret.reveal() == CANARY
+
+
+def test_absolute_file_reference(tmp_path: Path) -> None:
+    path = tmp_path / "key"
+    path.write_text(CANARY, encoding="utf-8")
+    assert resolve_secret(f"${{file:{path}}}", {}, Path("/nonexistent")).reveal() == CANARY
+
+
+def test_missing_and_empty_secret_files_are_named(tmp_path: Path) -> None:
+    with pytest.raises(SecretResolutionError, match=r"secret file .*absent does not exist"):
+        resolve_secret("${file:absent}", {}, tmp_path)
+    (tmp_path / "empty").write_text("\n", encoding="utf-8")
+    with pytest.raises(SecretResolutionError, match=r"secret file .*empty is empty"):
+        resolve_secret("${file:empty}", {}, tmp_path)
+
+
+def test_unreadable_secret_file_error_does_not_show_its_content(tmp_path: Path) -> None:
+    path = tmp_path / "binary"
+    path.write_bytes(b"\xff" + CANARY.encode())
+    with pytest.raises(SecretResolutionError) as raised:
+        resolve_secret("${file:binary}", {}, tmp_path)
+    assert CANARY not in str(raised.value)
+    assert "UnicodeDecodeError" in str(raised.value)
+
+
+def test_a_literal_is_never_resolved_or_echoed() -> None:
+    with pytest.raises(SecretResolutionError) as raised:
+        resolve_secret(CANARY, {}, Path("."))
+    assert CANARY not in str(raised.value)
+
+
+def test_resolve_credentials_reports_every_missing_reference_at_once() -> None:
+    credentials = {
+        "clientId": "client",
+        "clientSecret": "${env:SF_SECRET}",
+        "password": "${env:SF_PASSWORD}",
+    }
+    with pytest.raises(SecretResolutionError) as raised:
+        resolve_credentials(credentials, {"OTHER": CANARY}, Path("."))
+    message = str(raised.value)
+    assert "SF_SECRET" in message
+    assert "SF_PASSWORD" in message
+    assert CANARY not in message
+
+
+def test_resolve_credentials_wraps_every_value() -> None:
+    resolved = resolve_credentials(
+        {"clientId": "client", "clientSecret": "${env:S}"}, {"S": CANARY}, Path(".")
+    )
+    assert resolved == {"clientId": Secret("client"), "clientSecret": Secret(CANARY)}
+    assert CANARY not in repr(resolved)
