@@ -250,7 +250,7 @@ def render_report(report: ApplyReport) -> str:
     head = (
         f"Apply finished: {counts['applied']} applied, {counts['failed']} failed, "
         f"{counts['skipped']} skipped, {counts['unchanged']} unchanged "
-        f"({report.writes} writes)."
+        f"({report.writes} write{'' if report.writes == 1 else 's'})."
     )
     lines = [head]
     listed = [r for r in report.results if r.outcome is not Outcome.UNCHANGED]

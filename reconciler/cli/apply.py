@@ -1,0 +1,328 @@
+"""`cxrecon apply`: show the plan, get a confirmation, execute it, report per connector.
+
+Exit codes: 0 everything applied (and every requested sync completed); 1 any failure, an
+invalid desired state, a stale saved plan, or a refusal to apply without confirmation.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from types import FrameType
+
+import click
+
+from reconciler import savedplan
+from reconciler.apply import (
+    ApplyReport,
+    SecretLookup,
+    execute_plan,
+    new_checker,
+    plan_against,
+    render_report,
+    result_line,
+)
+from reconciler.apply import Credentials as CredentialResolver
+from reconciler.audit import DEFAULT_AUDIT_LOG, AuditLog, detect_actor
+from reconciler.calltrace import TracingStats
+from reconciler.cli.common import emulator_option, environment_option, open_target
+from reconciler.cli.sync import poll_options, poll_policy, progress_for
+from reconciler.cxone.client import CxoneClient
+from reconciler.datasync import PollPolicy, run_syncs
+from reconciler.errors import CxreconError, StalePlanError
+from reconciler.execute import ExecContext
+from reconciler.metrics import render_text, summarize, to_json, write_prometheus
+from reconciler.model import SYNC_TYPES, RemoteConnector
+from reconciler.plan import Plan
+from reconciler.planning import load
+from reconciler.project import Project, load_project
+from reconciler.render.text import TextRenderer, use_color
+from reconciler.settings import ConnectionSettings
+from reconciler.validate import LoadResult
+
+
+class NotConfirmed(CxreconError):
+    """Apply needs a human yes, --auto-approve, or a reviewed saved plan."""
+
+
+@dataclass(frozen=True)
+class Options:
+    auto_approve: bool
+    allow_unsafe: bool
+    prune: bool
+    sync: bool
+    sync_type: str
+    parallelism: int
+    replan: bool
+    policy: PollPolicy
+
+
+@click.command()
+@click.argument("path", required=False, type=click.Path(path_type=Path))
+@click.option(
+    "--plan",
+    "plan_file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Apply a saved plan (`cxrecon plan --out FILE`) exactly, if nothing moved since.",
+)
+@environment_option
+@emulator_option
+@click.option("--auto-approve", is_flag=True, help="Do not ask for confirmation.")
+@click.option(
+    "--allow-unsafe", is_flag=True, help="Apply a plan over the safety gate without asking."
+)
+@click.option("--prune", is_flag=True, help="Deactivate managed connectors no longer in git.")
+@click.option("--sync", "run_sync", is_flag=True, help="Run a CRM data sync on changed ACTIVE.")
+@click.option("--sync-type", type=click.Choice(SYNC_TYPES), default="FULL", show_default=True)
+@poll_options
+@click.option("--parallelism", type=click.IntRange(1, 64), default=8, show_default=True)
+@click.option(
+    "--audit-log",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=DEFAULT_AUDIT_LOG,
+    show_default=True,
+    help="Append one JSON line per write and per sync here.",
+)
+@click.option(
+    "--metrics-file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write run metrics as a Prometheus text file (node exporter textfile collector).",
+)
+@click.option(
+    "--metrics-format",
+    type=click.Choice(["text", "json"]),
+    default="text",
+    show_default=True,
+    help="Format of the run summary printed on stderr.",
+)
+@click.option("--replan", is_flag=True, help="With --plan: plan afresh if the saved plan is stale.")
+@click.option("--strict", is_flag=True, help="Treat validation warnings as errors.")
+@click.pass_context
+def apply(
+    ctx: click.Context,
+    path: Path | None,
+    plan_file: Path | None,
+    environment: str | None,
+    emulator: bool,
+    auto_approve: bool,
+    allow_unsafe: bool,
+    prune: bool,
+    run_sync: bool,
+    sync_type: str,
+    poll_base: float | None,
+    poll_cap: float | None,
+    poll_attempts: int | None,
+    poll_timeout: float | None,
+    parallelism: int,
+    audit_log: Path,
+    metrics_file: Path | None,
+    metrics_format: str,
+    replan: bool,
+    strict: bool,
+) -> None:
+    """Make CXone match git: create, update, (de)activate connectors, with ETag guards.
+
+    Shows the plan and asks before writing (on a terminal); without a terminal it needs
+    --auto-approve or a reviewed saved plan (--plan FILE). Every write is in the audit log.
+    """
+    if plan_file is not None and path is not None:
+        raise click.UsageError("give PATH or --plan FILE, not both")
+    project = load_project()
+    saved = savedplan.read(plan_file) if plan_file is not None else None
+    if saved is not None:
+        environment = environment or saved.environment
+        prune = prune or saved.prune
+    env = project.environment(environment)
+    env_name = env.name if (environment or project.environments) else None
+    loaded = load(project, env, path, strict)
+    opts = Options(
+        auto_approve=auto_approve,
+        allow_unsafe=allow_unsafe,
+        prune=prune,
+        sync=run_sync,
+        sync_type=sync_type,
+        parallelism=parallelism,
+        replan=replan,
+        policy=poll_policy(project, poll_base, poll_cap, poll_attempts, poll_timeout),
+    )
+    stats = TracingStats()
+    started = time.monotonic()
+    with open_target(environment, emulator, dict(env.connection)) as target:
+        actor = detect_actor(os.environ, project.root)
+        with (
+            AuditLog(audit_log, actor=actor, environment=env_name, command="apply") as audit,
+            _sigterm_as_interrupt(),
+        ):
+            lookup = SecretLookup(
+                os.environ,
+                project.root,
+                emulated=target.emulated,
+                warn=lambda message: click.echo(message, err=True),
+                audit=audit,
+            )
+            run = _Run(project, loaded, env_name, opts, saved, audit, lookup, stats)
+            report = asyncio.run(run.main(target.settings))
+    click.echo(render_report(report))
+    summary = summarize(
+        stats.snapshot(),
+        command="apply",
+        run_id=audit.run_id,
+        environment=env_name,
+        duration_seconds=time.monotonic() - started,
+        outcomes=report.outcome_counts(),
+    )
+    if metrics_format == "json":
+        click.echo(json.dumps(to_json(summary), indent=2), err=True)
+    else:
+        click.echo(render_text(summary), err=True)
+    if metrics_file is not None:
+        write_prometheus(summary, metrics_file)
+    ctx.exit(0 if report.ok else 1)
+
+
+class _Run:
+    """The async part of one apply: plan (or verify the saved one), confirm, execute, sync."""
+
+    def __init__(
+        self,
+        project: Project,
+        loaded: LoadResult,
+        env_name: str | None,
+        opts: Options,
+        saved: savedplan.SavedPlan | None,
+        audit: AuditLog,
+        lookup: SecretLookup,
+        stats: TracingStats,
+    ) -> None:
+        self.project = project
+        self.loaded = loaded
+        self.env_name = env_name
+        self.opts = opts
+        self.saved = saved
+        self.audit = audit
+        self.checker = new_checker(lookup)
+        self.credentials = CredentialResolver(lookup, self.checker)
+        self.stats = stats
+
+    async def main(self, settings: ConnectionSettings) -> ApplyReport:
+        async with CxoneClient(
+            settings, parallelism=self.opts.parallelism, stats=self.stats
+        ) as client:
+            remote = tuple(await client.list_connectors())
+            plan, reviewed = await self._plan(remote)
+            click.echo(TextRenderer(color=use_color(sys.stdout)).render(plan), nl=False)
+            if plan.has_changes:
+                self._confirm(plan, reviewed)
+                click.echo("")
+            elif not plan.has_errors:
+                click.echo("No changes: CXone already matches git.")
+            ctx = ExecContext(
+                client=client,
+                credentials=self.credentials,
+                checker=self.checker,
+                limits=self.project.safety,
+                desired_digest=plan.desired_digest,
+                environment=plan.environment,
+                prune=plan.prune,
+                audit=self.audit,
+            )
+            results = await execute_plan(
+                plan,
+                ctx,
+                parallelism=self.opts.parallelism,
+                on_result=lambda r: click.echo(result_line(r)),
+            )
+            report = ApplyReport(results=results, sync_requested=self.opts.sync)
+            if self.opts.sync and report.sync_targets():
+                targets = report.sync_targets()
+                progress = progress_for(sys.stderr, len(targets))
+                syncs = await run_syncs(
+                    client,
+                    targets,
+                    sync_type=self.opts.sync_type,
+                    policy=self.opts.policy,
+                    parallelism=self.opts.parallelism,
+                    progress=progress,
+                    audit=self.audit,
+                )
+                report = ApplyReport(results=results, syncs=syncs, sync_requested=True)
+            return report
+
+    async def _plan(self, connectors: tuple[RemoteConnector, ...]) -> tuple[Plan, bool]:
+        """The plan to execute and whether it was reviewed (a verified saved plan)."""
+        if self.saved is not None:
+            try:
+                plan = savedplan.verify(
+                    self.saved,
+                    desired_digest=self.loaded.digest,
+                    remote=connectors,
+                    checker=self.checker,
+                )
+                return plan, True
+            except StalePlanError as exc:
+                if not self.opts.replan:
+                    raise
+                click.echo(f"{exc}\nPlanning again because of --replan.", err=True)
+        plan = await plan_against(
+            self.loaded,
+            connectors,
+            limits=self.project.safety,
+            checker=self.checker,
+            environment=self.env_name,
+            prune=self.opts.prune,
+        )
+        return plan, False
+
+    def _confirm(self, plan: Plan, reviewed: bool) -> None:
+        gate = plan.safety.over
+        if gate and not self.opts.allow_unsafe:
+            reasons = "; ".join(plan.safety.reasons)
+            if not _interactive():
+                raise NotConfirmed(
+                    f"the plan is over the safety gate ({reasons}); review it and re-run with "
+                    "--allow-unsafe to apply it anyway"
+                )
+            click.echo(f"Warning: this plan is over the safety gate: {reasons}.", err=True)
+            reviewed = False  # a person must say yes to an unsafe plan even if it was saved
+        if reviewed or self.opts.auto_approve:
+            return
+        if not _interactive():
+            raise NotConfirmed(
+                "stdin is not a terminal, so apply cannot ask for confirmation: pass "
+                "--auto-approve, or apply a reviewed plan with `cxrecon plan --out plan.json` "
+                "then `cxrecon apply --plan plan.json`"
+            )
+        where = f" to environment {plan.environment}" if plan.environment else ""
+        if not click.confirm(f"Apply these changes{where}?", default=False, err=True):
+            raise NotConfirmed("apply cancelled; nothing was written")
+
+
+def _interactive() -> bool:
+    return sys.stdin.isatty()
+
+
+@contextmanager
+def _sigterm_as_interrupt() -> Iterator[None]:
+    """SIGTERM (a CI job cancelled, a pod stopped) unwinds like Ctrl-C, so the audit log is
+    flushed and fsynced on the way out."""
+
+    def handler(signum: int, frame: FrameType | None) -> None:
+        raise KeyboardInterrupt
+
+    try:
+        previous = signal.signal(signal.SIGTERM, handler)
+    except ValueError:  # not the main thread (e.g. called from a test runner's worker)
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)

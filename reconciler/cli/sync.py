@@ -1,0 +1,166 @@
+"""`cxrecon sync NAME`: trigger a CRM data sync on one connector and (by default) wait for it.
+
+Exit codes: 0 completed (or started, with --no-wait); 1 failed, timed out or not startable.
+Also home of the polling options `cxrecon apply --sync` shares.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TextIO, TypeVar
+
+import click
+
+from reconciler.audit import DEFAULT_AUDIT_LOG, AuditLog, detect_actor
+from reconciler.cli.common import emulator_option, environment_option, open_target
+from reconciler.cxone.client import CxoneClient
+from reconciler.datasync import PollPolicy, SyncOutcome, SyncProgress, SyncTarget, run_sync
+from reconciler.errors import ConfigError, CxreconError
+from reconciler.model import SYNC_TYPES
+from reconciler.project import Project, load_project
+from reconciler.settings import ConnectionSettings
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def poll_options(func: F) -> F:
+    """--poll-base/--poll-cap/--poll-attempts/--poll-timeout (defaults: cxrecon.yaml syncPoll)."""
+    options = [
+        click.option("--poll-base", type=click.FloatRange(min=0.01), help="First backoff (s)."),
+        click.option("--poll-cap", type=click.FloatRange(min=0.01), help="Longest wait (s)."),
+        click.option("--poll-attempts", type=click.IntRange(min=1), help="Most status reads."),
+        click.option(
+            "--poll-timeout", type=click.FloatRange(min=0.1), help="Give up waiting after (s)."
+        ),
+    ]
+    for option in reversed(options):
+        func = option(func)
+    return func
+
+
+def poll_policy(
+    project: Project,
+    base: float | None,
+    cap: float | None,
+    attempts: int | None,
+    timeout: float | None,
+) -> PollPolicy:
+    """Flags first, then the project's `syncPoll` settings."""
+    settings = project.sync_poll
+    try:
+        return PollPolicy(
+            base_seconds=base if base is not None else settings.base_seconds,
+            cap_seconds=cap if cap is not None else settings.cap_seconds,
+            max_attempts=attempts if attempts is not None else settings.max_attempts,
+            timeout_seconds=timeout if timeout is not None else settings.timeout_seconds,
+        )
+    except ValueError as exc:
+        raise ConfigError(f"{exc} (check --poll-* flags and syncPoll in cxrecon.yaml)") from None
+
+
+def progress_for(stream: TextIO, total: int) -> SyncProgress:
+    """A redrawn bar on an interactive terminal; plain lines in CI and when redirected."""
+    isatty = getattr(stream, "isatty", None)
+    tty = bool(isatty and isatty()) and not os.environ.get("CI")
+    return SyncProgress(stream, tty=tty, total=total)
+
+
+@click.command()
+@click.argument("name")
+@environment_option
+@emulator_option
+@click.option(
+    "--type",
+    "sync_type",
+    type=click.Choice(SYNC_TYPES),
+    default="INCREMENTAL",
+    show_default=True,
+    help="FULL re-reads every CRM record; INCREMENTAL only changes since the last sync.",
+)
+@click.option("--wait/--no-wait", default=True, show_default=True, help="Poll until it ends.")
+@poll_options
+@click.option(
+    "--audit-log",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=DEFAULT_AUDIT_LOG,
+    show_default=True,
+    help="Append one JSON line per sync here.",
+)
+@click.pass_context
+def sync(
+    ctx: click.Context,
+    name: str,
+    environment: str | None,
+    emulator: bool,
+    sync_type: str,
+    wait: bool,
+    poll_base: float | None,
+    poll_cap: float | None,
+    poll_attempts: int | None,
+    poll_timeout: float | None,
+    audit_log: Path,
+) -> None:
+    """Trigger a CRM data sync on connector NAME (it must be ACTIVE) and wait for it.
+
+    Polls with full-jitter exponential backoff; FAILED syncs show the server's errorDetails.
+    """
+    project = load_project()
+    env = project.environment(environment)
+    policy = poll_policy(project, poll_base, poll_cap, poll_attempts, poll_timeout)
+    env_name = env.name if (environment or project.environments) else None
+    with open_target(environment, emulator, dict(env.connection)) as target:
+        actor = detect_actor(os.environ, project.root)
+        with AuditLog(audit_log, actor=actor, environment=env_name, command="sync") as audit:
+            outcome = asyncio.run(
+                _run(target.settings, name, sync_type, wait, policy, audit, sys.stderr)
+            )
+    if outcome.status == "PENDING":
+        click.echo(f"Started sync {outcome.sync_id} on {name}; check it again with --wait.")
+        ctx.exit(0)
+    click.echo(f"sync {outcome.describe()}")
+    ctx.exit(0 if outcome.ok else 1)
+
+
+async def _run(
+    settings: ConnectionSettings,
+    name: str,
+    sync_type: str,
+    wait: bool,
+    policy: PollPolicy,
+    audit: AuditLog,
+    stream: TextIO,
+) -> SyncOutcome:
+    async with CxoneClient(settings, parallelism=2) as client:
+        found = await client.find_by_name(name)
+        if not found:
+            raise CxreconError(
+                f"no connector named {name!r} in CXone; check the name (`cxrecon plan` lists "
+                "them) or apply it first"
+            )
+        if len(found) > 1:
+            ids = ", ".join(c.id for c in found)
+            raise CxreconError(f"{len(found)} connectors are named {name!r} (ids {ids}); fix it")
+        connector = found[0]
+        if connector.spec.lifecycle_status != "ACTIVE":
+            raise CxreconError(
+                f"connector {name!r} is {connector.spec.lifecycle_status}; syncs only run on "
+                "ACTIVE connectors: set `lifecycleStatus: ACTIVE` in git and apply first"
+            )
+        progress = progress_for(stream, 1) if wait else None
+        try:
+            return await run_sync(
+                client,
+                SyncTarget(name, connector.id),
+                sync_type=sync_type,
+                policy=policy,
+                wait=wait,
+                progress=progress,
+                audit=audit,
+            )
+        finally:
+            if progress is not None:
+                progress.close()
