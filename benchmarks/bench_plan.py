@@ -1,0 +1,249 @@
+"""Benchmark `cxrecon plan`: 10,000 connectors × 20 mappings, 1% changed, emulator at 50 ms.
+
+Target (issue 5): plan wall time ≤ 1.5 × a floor measured in the same run (parsing the
+same files with the C YAML loader + fetching every page), and peak memory ≤ 400 MB.
+
+    python benchmarks/bench_plan.py [--connectors N] [--latency-ms MS] [--rounds R]
+
+The emulator runs in this process (seeded straight through its store, not by 10,000
+POSTs); the floor and the plan are each measured in a fresh child process, so the peak
+RSS reported is the plan's alone. Exits 1 when a target is missed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import dataclasses
+import json
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from reconciler.emulator.config import EmulatorConfig
+from reconciler.emulator.harness import start_emulator
+from reconciler.emulator.resource import build_row, digest_credentials, iso, new_connector_id
+from reconciler.emulator.store import Store
+from reconciler.emulator.validation import with_defaults
+from reconciler.fingerprint import CredentialChecker
+from reconciler.model import (
+    LABEL_APPLIED_DIGEST,
+    LABEL_CREDENTIALS_FINGERPRINT,
+    LABEL_MANAGED_BY,
+    MANAGED_BY_VALUE,
+    ConnectorSpec,
+)
+from reconciler.normalize import applied_digest, essence_of
+from reconciler.refs import is_secret_field
+
+TIME_FACTOR = 1.5
+MEMORY_MB = 400
+CHANGED_FRACTION = 0.01
+
+
+def connector_document(i: int) -> dict[str, Any]:
+    mappings = [{"cxoneField": "contact.external_id", "crmField": "id", "direction": "INBOUND"}]
+    for m in range(19):
+        mappings.append(
+            {
+                "cxoneField": f"contact.custom.field_{m:02d}",
+                "crmField": f"custom_field_{m:02d}",
+                "direction": "INBOUND" if m % 3 else "OUTBOUND",
+                **({"transformation": "trim"} if m % 2 else {}),
+            }
+        )
+    return {
+        "name": f"bench-{i:05d}",
+        "description": f"Benchmark connector {i}",
+        "lifecycleStatus": "ACTIVE",
+        "connectorType": "CUSTOM",
+        "endpointUrl": f"https://crm{i % 50}.example.com/api/v1",
+        "authentication": {
+            "type": "API_KEY",
+            "credentials": {"apiKey": "${env:BENCH_API_KEY}", "headerName": "X-Api-Key"},
+        },
+        "mappings": mappings,
+        "syncSettings": {"batchSize": 250, "retryAttempts": 3, "syncIntervalMinutes": 30},
+        "version": "1.0.0",
+        "labels": {"team": f"team-{i % 20}", "tier": "gold" if i % 2 else "silver"},
+    }
+
+
+def prepare(root: Path, count: int) -> Path:
+    """Write the connector files and seed the emulator's database as if applied."""
+    folder = root / "connectors"
+    folder.mkdir(parents=True)
+    db_path = root / "emulator.sqlite"
+    store = Store(db_path)
+    # Same credentials everywhere, so one (deliberately slow) fingerprint serves all.
+    checker = CredentialChecker(lookup=None, is_secret_key=is_secret_field)
+    creds = {"apiKey": "${env:BENCH_API_KEY}", "headerName": "X-Api-Key"}
+    fingerprint = checker.fingerprint("API_KEY", creds, {"apiKey": "k", "headerName": "X-Api-Key"})
+    changed_every = round(1 / CHANGED_FRACTION)
+    now = iso(time.time())
+    with store.write() as tx:
+        for i in range(count):
+            doc = connector_document(i)
+            (folder / f"bench-{i:05d}.yaml").write_text(
+                yaml.safe_dump(doc, sort_keys=False), encoding="utf-8"
+            )
+            applied = essence_of(ConnectorSpec.from_api(doc))
+            remote = json.loads(json.dumps(doc))
+            if i % changed_every == 0:  # 1%: changed in CXone since the last apply
+                remote["mappings"][3]["direction"] = "BIDIRECTIONAL"
+                remote["description"] = "edited by hand"
+            remote["labels"] = {
+                **doc["labels"],
+                LABEL_MANAGED_BY: MANAGED_BY_VALUE,
+                LABEL_APPLIED_DIGEST: applied_digest(applied),
+                LABEL_CREDENTIALS_FINGERPRINT: fingerprint,
+            }
+            remote["authentication"]["credentials"] = {"apiKey": "k", "headerName": "X-Api-Key"}
+            cid = new_connector_id()
+            stored = digest_credentials(
+                cid, with_defaults(remote), remote["authentication"]["credentials"]
+            )
+            tx.insert_connector(build_row(cid, stored, 1, now, now))
+    store.close()
+    return db_path
+
+
+# --- the measured children ---------------------------------------------------------
+
+
+def measure_floor(folder: Path, base_url: str) -> dict[str, float]:
+    from reconciler.cxone.client import CxoneClient
+    from reconciler.settings import ConnectionSettings
+
+    start = time.perf_counter()
+    for path in sorted(folder.glob("*.yaml")):
+        yaml.load(path.read_bytes(), Loader=yaml.CSafeLoader)
+    parse = time.perf_counter() - start
+
+    async def fetch() -> int:
+        async with CxoneClient(ConnectionSettings.for_emulator(base_url)) as client:
+            return len(await client.list_connectors())
+
+    start = time.perf_counter()
+    fetched = asyncio.run(fetch())
+    return {"parse": parse, "fetch": time.perf_counter() - start, "fetched": fetched}
+
+
+def measure_plan(root: Path, base_url: str) -> dict[str, float]:
+    from reconciler.cxone.client import CxoneClient
+    from reconciler.plan import Action
+    from reconciler.planning import make_plan
+    from reconciler.project import load_project
+    from reconciler.render.text import TextRenderer
+    from reconciler.settings import ConnectionSettings
+    from reconciler.yamlload import parse_yaml
+
+    wall = time.perf_counter()
+    project = load_project(root)
+
+    async def run() -> Any:
+        async with CxoneClient(ConnectionSettings.for_emulator(base_url)) as client:
+            return await make_plan(project, client, environ={})
+
+    result = asyncio.run(run())
+    start = time.perf_counter()
+    output = TextRenderer().render(result.plan)
+    render = time.perf_counter() - start
+    wall = time.perf_counter() - wall
+
+    # Not part of the wall time: how much of load+validate was YAML parsing alone.
+    start = time.perf_counter()
+    for path in sorted(project.connectors_path.glob("*.yaml")):
+        parse_yaml(path.read_bytes(), str(path))
+    parse_only = time.perf_counter() - start
+    summary = result.plan.summary
+    return {
+        "wall": wall,
+        "load": min(parse_only, result.timings["load"]),
+        "validate": max(0.0, result.timings["load"] - parse_only),
+        "fetch": result.timings["fetch"],
+        "diff": result.timings["diff"],
+        "render": render,
+        "changed": sum(n for a, n in summary.items() if a.writes),
+        "unchanged": summary[Action.NOOP],
+        "output_chars": len(output),
+        "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+    }
+
+
+def child(kind: str, root: Path, base_url: str) -> dict[str, float]:
+    out = subprocess.run(
+        [sys.executable, __file__, "--child", kind, "--root", str(root), "--base-url", base_url],
+        check=False,
+        capture_output=True,
+        text=True,
+    )
+    if out.returncode != 0:
+        raise SystemExit(f"the {kind} measurement failed:\n{out.stderr[-3000:]}")
+    figures: dict[str, float] = json.loads(out.stdout)
+    return figures
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--connectors", type=int, default=10_000)
+    parser.add_argument("--latency-ms", type=int, default=50)
+    parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--child", choices=["floor", "plan"], help=argparse.SUPPRESS)
+    parser.add_argument("--root", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--base-url", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        if args.child == "floor":
+            figures = measure_floor(args.root / "connectors", args.base_url)
+        else:
+            figures = measure_plan(args.root, args.base_url)
+        print(json.dumps(figures))
+        return 0
+
+    with tempfile.TemporaryDirectory(prefix="cxrecon-bench-") as tmp:
+        root = Path(tmp)
+        start = time.perf_counter()
+        db_path = prepare(root, args.connectors)
+        print(f"prepared {args.connectors} connectors in {time.perf_counter() - start:.1f}s")
+        config = dataclasses.replace(EmulatorConfig(), latency_ms=args.latency_ms)
+        emulator = start_emulator(db_path, config)
+        try:
+            floors, plans = [], []
+            for _ in range(args.rounds):  # alternate, keep the best of each (noisy machine)
+                floors.append(child("floor", root, emulator.base_url))
+                plans.append(child("plan", root, emulator.base_url))
+        finally:
+            emulator.stop()
+
+    floor = min(floors, key=lambda f: f["parse"] + f["fetch"])
+    plan = min(plans, key=lambda p: p["wall"])
+    floor_s = floor["parse"] + floor["fetch"]
+    ratio = plan["wall"] / floor_s
+    peak = max(p["peak_rss_mb"] for p in plans)
+    print(f"connectors: {args.connectors} × 20 mappings, latency {args.latency_ms} ms")
+    print(
+        f"floor: {floor_s:.2f}s (C YAML parse {floor['parse']:.2f}s + fetch "
+        f"{floor['fetch']:.2f}s, {int(floor['fetched'])} connectors)"
+    )
+    print(
+        f"plan:  {plan['wall']:.2f}s = load {plan['load']:.2f}s + validate "
+        f"{plan['validate']:.2f}s + fetch {plan['fetch']:.2f}s + diff {plan['diff']:.2f}s "
+        f"+ render {plan['render']:.2f}s"
+    )
+    print(f"       {int(plan['changed'])} changed, {int(plan['unchanged'])} unchanged")
+    print(f"ratio: {ratio:.2f}× the floor (target ≤ {TIME_FACTOR}×)")
+    print(f"peak memory: {peak:.0f} MB RSS (target ≤ {MEMORY_MB} MB)")
+    ok = ratio <= TIME_FACTOR and peak <= MEMORY_MB
+    print("PASS" if ok else "FAIL")
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
