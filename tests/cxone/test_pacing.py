@@ -139,7 +139,7 @@ async def test_aimd_cuts_once_per_round_and_grows_additively() -> None:
         async with pacer.slot():
             time.now += 0.01
             pacer.observe(200, {})
-    assert pacer.rate is None  # no limit seen yet: not pacing
+    assert pacer.state().rate is None  # no limit seen yet: not pacing
     pacer.observe(429, {})
     first = pacer.rate
     assert first is not None
