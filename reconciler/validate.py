@@ -83,7 +83,7 @@ def load_desired(
 
     Connectors are built with `environment`'s vars. `check_environments` are checked too,
     so a ${var:} missing from any of them is reported (tagged with the environment name).
-    Connectors whose own file has errors are left out; callers refuse to proceed unless
+    Connectors whose file has errors under `environment` are left out; callers refuse unless
     `result.ok`.
     """
     envs: list[EnvironmentConfig | None] = [environment]
@@ -114,7 +114,8 @@ def load_desired(
         diagnostics.extend(file_diagnostics)
         if name is not None:
             named.append((name, parsed.document.location_of(("name",))))
-        clean = not any(d.severity == "error" for d in (*parsed.diagnostics, *file_diagnostics))
+        # `connector` is None when the file has errors in the primary environment.
+        clean = not any(d.severity == "error" for d in parsed.diagnostics)
         if connector is not None and clean:
             built.append(connector)
     duplicates = duplicate_names(named)

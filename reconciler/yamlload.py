@@ -17,10 +17,11 @@ from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from reconciler.model import Diagnostic, SourceLocation
 
-try:  # libyaml when present: much faster composition, same nodes and marks
-    from yaml import CSafeLoader as _Loader
-except ImportError:  # pragma: no cover - depends on how PyYAML was built
-    from yaml import SafeLoader as _Loader  # type: ignore[assignment]
+#: The PyYAML loader in use: libyaml's when PyYAML was built with it (much faster
+#: composition, same nodes and marks), else the pure-Python one.
+Loader: type[yaml.SafeLoader] | type[yaml.CSafeLoader] = getattr(
+    yaml, "CSafeLoader", yaml.SafeLoader
+)
 
 #: A connector file is a few KiB; anything near this is a mistake or an attack.
 MAX_FILE_BYTES: Final = 1024 * 1024
@@ -111,7 +112,7 @@ def parse_yaml(raw: bytes, display_path: str, *, max_bytes: int = MAX_FILE_BYTES
     if problem is not None:
         return ParsedYaml(None, (problem,))
     try:
-        root = yaml.compose(text, Loader=_Loader)
+        root = yaml.compose(text, Loader=Loader)
     except yaml.MarkedYAMLError as exc:
         return ParsedYaml(None, (_syntax_diagnostic(exc, display_path),))
     except yaml.YAMLError as exc:  # reader errors our pre-checks did not anticipate

@@ -28,14 +28,14 @@ def _expectations(path: Path) -> list[tuple[int, int, str, str, str]]:
     return found
 
 
-FIXTURES = sorted(BAD.glob("*.yaml"))
+CASES = sorted(BAD.glob("*.yaml"))
 
 
 def test_the_corpus_has_at_least_thirty_bad_inputs() -> None:
-    assert len(FIXTURES) >= 30
+    assert len(CASES) >= 30
 
 
-@pytest.mark.parametrize("fixture", FIXTURES, ids=[f.stem for f in FIXTURES])
+@pytest.mark.parametrize("fixture", CASES, ids=[f.stem for f in CASES])
 def test_bad_fixture_is_reported_at_the_expected_location(
     fixture: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -12,10 +12,10 @@ from reconciler.validate import load_desired
 from .helpers import ENVIRONMENT, FIXTURES, REPO
 
 GOOD = FIXTURES / "good"
-FIXTURES = sorted(GOOD.glob("*.yaml"))
+CASES = sorted(GOOD.glob("*.yaml"))
 
 
-@pytest.mark.parametrize("fixture", FIXTURES, ids=[f.stem for f in FIXTURES])
+@pytest.mark.parametrize("fixture", CASES, ids=[f.stem for f in CASES])
 def test_good_fixture_has_no_findings(fixture: Path) -> None:
     result = load_desired(fixture, ENVIRONMENT, strict=True)
     assert result.diagnostics == ()
@@ -60,7 +60,8 @@ def test_repository_connectors_keep_secrets_as_references() -> None:
     result = load_desired(project.connectors_path, project.environment(None))
     for connector in result.connectors:
         secret_values = [
-            v for k, v in connector.spec.authentication.credentials.items()
+            v
+            for k, v in connector.spec.authentication.credentials.items()
             if k in ("clientSecret", "password", "apiKey")
         ]
         assert secret_values

@@ -75,7 +75,9 @@ def test_full_project_file_is_loaded(tmp_path: Path) -> None:
     assert sandbox.name == "sandbox"
     assert sandbox.tenant == "acme-sandbox"
     assert dict(sandbox.vars) == {
-        "sf_url": "https://acme--uat.sandbox.my.salesforce.com", "retries": "3", "strict": "true"
+        "sf_url": "https://acme--uat.sandbox.my.salesforce.com",
+        "retries": "3",
+        "strict": "true",
     }
     assert dict(sandbox.connection) == {
         "baseUrl": "https://api.sandbox.example/api/v2",
@@ -101,7 +103,9 @@ def test_environment_connection_feeds_connection_settings(tmp_path: Path) -> Non
 
 def test_unknown_environment_names_the_known_ones(tmp_path: Path) -> None:
     project = load_project(_write(tmp_path, FULL))
-    with pytest.raises(ConfigError, match=r"unknown environment 'staging' \(known: production, sandbox\)"):
+    with pytest.raises(
+        ConfigError, match=r"unknown environment 'staging' \(known: production, sandbox\)"
+    ):
         project.environment("staging")
 
 
@@ -113,7 +117,9 @@ def test_several_environments_without_default_need_a_choice(tmp_path: Path) -> N
 
 def test_undefined_default_environment_is_an_error_at_its_line(tmp_path: Path) -> None:
     with pytest.raises(ConfigError) as raised:
-        load_project(_write(tmp_path, FULL.replace("defaultEnvironment: sandbox", "defaultEnvironment: uat")))
+        load_project(
+            _write(tmp_path, FULL.replace("defaultEnvironment: sandbox", "defaultEnvironment: uat"))
+        )
     [diagnostic] = raised.value.diagnostics
     assert diagnostic.location is not None
     assert (diagnostic.location.line, diagnostic.location.col) == (2, 21)
@@ -126,7 +132,9 @@ def test_secrets_in_the_project_file_are_refused_without_echoing_them(tmp_path: 
     ).replace("      retries: 3\n", f"      sf_token: {CANARY}\n")
     with pytest.raises(ConfigError) as raised:
         load_project(_write(tmp_path, text))
-    found = [(d.location.line, d.location.col, d.rule) for d in raised.value.diagnostics if d.location]
+    found = [
+        (d.location.line, d.location.col, d.rule) for d in raised.value.diagnostics if d.location
+    ]
     assert found == [(14, 7, "secret-in-project"), (19, 5, "secret-in-project")]
     assert "set CXONE_CLIENT_SECRET instead" in str(raised.value)
     assert CANARY not in str(raised.value)

@@ -21,8 +21,20 @@ from .helpers import CANARY
 
 @pytest.mark.parametrize(
     "key",
-    ["clientSecret", "password", "apiKey", "api_key", "TOKEN", "accessToken", "refresh-token",
-     "privateKey", "secret", "salesforcePassword", "idToken", "webhookSecret"],
+    [
+        "clientSecret",
+        "password",
+        "apiKey",
+        "api_key",
+        "TOKEN",
+        "accessToken",
+        "refresh-token",
+        "privateKey",
+        "secret",
+        "salesforcePassword",
+        "idToken",
+        "webhookSecret",
+    ],
 )
 def test_secret_field_names_are_recognized_in_any_case(key: str) -> None:
     assert is_secret_field(key)
@@ -63,7 +75,9 @@ def test_vars_substitute_anywhere_in_a_string() -> None:
 
 
 def test_double_dollar_writes_a_literal_reference() -> None:
-    value, problems = substitute_vars("description", "cost: $${var:host} ${var:host}", {"host": "h"})
+    value, problems = substitute_vars(
+        "description", "cost: $${var:host} ${var:host}", {"host": "h"}
+    )
     assert (value, problems) == ("cost: ${var:host} h", [])
 
 
@@ -71,8 +85,11 @@ def test_unknown_var_lists_the_defined_ones() -> None:
     value, problems = substitute_vars("endpointUrl", "${var:nope}", {"b": "1", "a": "2"})
     assert value == "${var:nope}"
     assert [(p.rule, p.message) for p in problems] == [
-        ("unknown-var", "unknown variable 'nope' (defined: a, b); add it under the "
-         "environment's `vars` in cxrecon.yaml")
+        (
+            "unknown-var",
+            "unknown variable 'nope' (defined: a, b); add it under the "
+            "environment's `vars` in cxrecon.yaml",
+        )
     ]
 
 
@@ -82,7 +99,9 @@ def test_resolve_env_reference() -> None:
     assert CANARY not in repr(secret)
 
 
-@pytest.mark.parametrize(("environ", "state"), [({}, "is not set"), ({"SF_SECRET": ""}, "is empty")])
+@pytest.mark.parametrize(
+    ("environ", "state"), [({}, "is not set"), ({"SF_SECRET": ""}, "is empty")]
+)
 def test_missing_env_variable_is_named(environ: dict[str, str], state: str) -> None:
     with pytest.raises(SecretResolutionError, match=f"environment variable SF_SECRET {state}"):
         resolve_secret("${env:SF_SECRET}", environ, Path("."))

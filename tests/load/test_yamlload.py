@@ -42,7 +42,12 @@ def test_scalars_resolve_like_yaml_but_timestamps_stay_text() -> None:
     parsed = parse_yaml(b"i: 0x1F\nf: 1.5\nb: true\nn: ~\nd: 2024-05-01\ns: '1'\n", "f.yaml")
     assert parsed.document is not None
     assert parsed.document.data == {
-        "i": 31, "f": 1.5, "b": True, "n": None, "d": "2024-05-01", "s": "1"
+        "i": 31,
+        "f": 1.5,
+        "b": True,
+        "n": None,
+        "d": "2024-05-01",
+        "s": "1",
     }
 
 
@@ -100,7 +105,7 @@ def test_pure_python_loader_agrees_with_libyaml(
 ) -> None:
     raw = fixture.read_bytes()
     fast = parse_yaml(raw, "f.yaml")
-    monkeypatch.setattr(yamlload, "_Loader", yaml.SafeLoader)
+    monkeypatch.setattr(yamlload, "Loader", yaml.SafeLoader)
     pure = parse_yaml(raw, "f.yaml")
     assert [(d.location, d.rule) for d in pure.diagnostics] == [
         (d.location, d.rule) for d in fast.diagnostics
@@ -113,4 +118,4 @@ def test_pure_python_loader_agrees_with_libyaml(
 
 def test_libyaml_is_used_when_available() -> None:
     assert yaml.__with_libyaml__
-    assert yamlload._Loader is yaml.CSafeLoader
+    assert yamlload.Loader is yaml.CSafeLoader
