@@ -40,7 +40,12 @@ class ScriptedFault:
         return self.path is None or fnmatch.fnmatchcase(path, self.path)
 
     def as_json(self) -> dict[str, Any]:
-        return {"kind": self.kind, "method": self.method, "path": self.path}
+        out: dict[str, Any] = {"kind": self.kind}
+        if self.method is not None:
+            out["method"] = self.method
+        if self.path is not None:
+            out["path"] = self.path
+        return out
 
 
 def parse_script(items: Any) -> list[ScriptedFault]:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Final
+from typing import Any, Final
 
 import httpx
 from starlette.applications import Starlette
@@ -89,3 +89,36 @@ class InProcessEmulator:
 
     def close(self) -> None:
         self.runtime.close()
+
+
+class ApiClient(httpx.Client):
+    """An httpx client on an emulator's /api/v2 with a bearer token, plus shortcuts that
+    assert the happy path (for tests that are about something else)."""
+
+    def create(self, body: dict[str, Any]) -> httpx.Response:
+        response = self.post("/crm/connectors", json=body)
+        if response.status_code != 201:
+            raise AssertionError(f"create answered {response.status_code}: {response.text}")
+        return response
+
+    def change(self, created: httpx.Response, patch: dict[str, Any]) -> httpx.Response:
+        """PATCH the connector `created` (any response carrying it) with its own ETag."""
+        response = self.patch(
+            f"/crm/connectors/{created.json()['id']}",
+            json=patch,
+            headers={"If-Match": created.headers["ETag"]},
+        )
+        if response.status_code != 200:
+            raise AssertionError(f"patch answered {response.status_code}: {response.text}")
+        return response
+
+    def activate(self, created: httpx.Response) -> httpx.Response:
+        return self.change(created, {"lifecycleStatus": "ACTIVE"})
+
+
+def api_client(running: RunningEmulator, scope: str | None = None) -> ApiClient:
+    return ApiClient(
+        base_url=running.base_url,
+        headers=running.control.auth_headers(scope=scope),
+        timeout=10.0,
+    )

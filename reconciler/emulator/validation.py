@@ -10,7 +10,6 @@ import json
 import re
 from collections.abc import Mapping
 from typing import Any, Final
-from urllib.parse import urlsplit
 
 from reconciler.emulator.problem import ApiProblem, Detail, bad_request, validation_failed
 from reconciler.model import AUTH_TYPES, CONNECTOR_TYPES, DIRECTIONS, LIFECYCLE_STATES, SYNC_TYPES
@@ -32,11 +31,17 @@ CREDENTIAL_VALUE_MAX: Final = 4096
 IDEMPOTENCY_KEY_MAX: Final = 255
 PAGE_MAX: Final = 100
 
-NO_CONTROL = re.compile(r"^[^\x00-\x1f\x7f]+$")
-VERSION = re.compile(r"^[0-9]+\.[0-9]+\.[0-9]+$")
-LABEL_KEY = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9._/-]{0,251}[A-Za-z0-9])?$")
-CREDENTIAL_KEY = re.compile(r"^[A-Za-z][A-Za-z0-9_.-]{0,127}$")
-IDEMPOTENCY_KEY = re.compile(r"^[\x21-\x7e]{1,255}$")
+# Patterns are applied with fullmatch (a trailing newline never slips through `$`); the
+# OpenAPI document states the same ones, anchored.
+NO_CONTROL = re.compile(r"[^\x00-\x1f\x7f]+")
+VERSION = re.compile(r"[0-9]+\.[0-9]+\.[0-9]+")
+LABEL_KEY = re.compile(r"[A-Za-z0-9]([A-Za-z0-9._/-]{0,251}[A-Za-z0-9])?")
+CREDENTIAL_KEY = re.compile(r"[A-Za-z][A-Za-z0-9_.-]{0,127}")
+IDEMPOTENCY_KEY = re.compile(r"[\x21-\x7e]{1,255}")
+PORT = r"(6553[0-5]|655[0-2][0-9]|65[0-4][0-9]{2}|6[0-4][0-9]{3}|[1-5][0-9]{4}|[0-9]{1,4})"
+ENDPOINT_URL = re.compile(
+    r"https?://[A-Za-z0-9][A-Za-z0-9.-]{0,252}(:" + PORT + r")?([/?#][^\x00-\x20\x7f]*)?"
+)
 
 SERVER_MANAGED: Final = ("id", "etag", "createdTime", "lastModifiedTime")
 TOP_LEVEL: Final = frozenset(
@@ -130,7 +135,12 @@ class _Checker:
         self.details.append(Detail(path, message))
 
     def string(
-        self, value: Any, path: str, max_len: int, pattern: re.Pattern[str] | None = NO_CONTROL
+        self,
+        value: Any,
+        path: str,
+        max_len: int,
+        pattern: re.Pattern[str] | None = NO_CONTROL,
+        hint: str = "must not contain control characters",
     ) -> bool:
         if not isinstance(value, str):
             self.fail(path, f"must be a string, not {json_type(value)}")
@@ -138,8 +148,8 @@ class _Checker:
         if not value or len(value) > max_len:
             self.fail(path, f"must be 1 to {max_len} characters long")
             return False
-        if pattern is not None and not pattern.match(value):
-            self.fail(path, f"does not match {pattern.pattern}")
+        if pattern is not None and not pattern.fullmatch(value):
+            self.fail(path, hint)
             return False
         return True
 
@@ -206,8 +216,14 @@ def check_document(doc: Mapping[str, Any]) -> None:
         c.enum(doc["lifecycleStatus"], "/lifecycleStatus", LIFECYCLE_STATES)
     if "connectorType" in doc:
         c.enum(doc["connectorType"], "/connectorType", CONNECTOR_TYPES)
-    if "endpointUrl" in doc and c.string(doc["endpointUrl"], "/endpointUrl", URL_MAX):
-        _check_url(c, doc["endpointUrl"])
+    if "endpointUrl" in doc:
+        c.string(
+            doc["endpointUrl"],
+            "/endpointUrl",
+            URL_MAX,
+            pattern=ENDPOINT_URL,
+            hint="must be an http(s) URL with a host name or IPv4 address, without spaces",
+        )
     if "authentication" in doc:
         _check_authentication(c, doc["authentication"])
     if "mappings" in doc:
@@ -215,22 +231,11 @@ def check_document(doc: Mapping[str, Any]) -> None:
     if "syncSettings" in doc:
         _check_sync_settings(c, doc["syncSettings"])
     if "version" in doc:
-        c.string(doc["version"], "/version", 64, pattern=VERSION)
+        c.string(doc["version"], "/version", 64, VERSION, "must be MAJOR.MINOR.PATCH, e.g. 1.0.0")
     if "labels" in doc:
         _check_labels(c, doc["labels"])
     if c.details:
         raise validation_failed(c.details)
-
-
-def _check_url(c: _Checker, url: str) -> None:
-    try:
-        parts = urlsplit(url)
-        parts.port  # noqa: B018 - raises ValueError on a bad port
-    except ValueError:
-        c.fail("/endpointUrl", "is not a valid URL")
-        return
-    if parts.scheme not in ("http", "https") or not parts.hostname or " " in url:
-        c.fail("/endpointUrl", "must be an absolute http(s) URL with a host")
 
 
 def _check_authentication(c: _Checker, auth: Any) -> None:
@@ -248,7 +253,7 @@ def _check_authentication(c: _Checker, auth: Any) -> None:
         c.fail("/authentication/credentials", f"has more than {CREDENTIALS_MAX} keys")
     for key, value in creds.items():
         path = f"/authentication/credentials/{escape(key)}"
-        if not CREDENTIAL_KEY.match(key):
+        if not CREDENTIAL_KEY.fullmatch(key):
             c.fail(path, f"key does not match {CREDENTIAL_KEY.pattern}")
         if c.string(value, path, CREDENTIAL_VALUE_MAX, pattern=None) and value == MASK:
             c.fail(path, "is the mask that reads return; send the real value or omit the key")
@@ -290,7 +295,9 @@ def _check_sync_settings(c: _Checker, settings: Any) -> None:
         if key not in settings:
             continue
         value = settings[key]
-        if isinstance(value, bool) or not isinstance(value, int):
+        # JSON Schema counts 29.0 as an integer; so do we (stored as 29).
+        integral = isinstance(value, int) or (isinstance(value, float) and value.is_integer())
+        if isinstance(value, bool) or not integral:
             c.fail(f"/syncSettings/{key}", f"must be an integer, not {json_type(value)}")
         elif not low <= value <= high:
             c.fail(f"/syncSettings/{key}", f"must be between {low} and {high}")
@@ -303,11 +310,11 @@ def _check_labels(c: _Checker, labels: Any) -> None:
         c.fail("/labels", f"has more than {LABELS_MAX} labels")
     for key, value in labels.items():
         path = f"/labels/{escape(key)}"
-        if not LABEL_KEY.match(key):
+        if not LABEL_KEY.fullmatch(key):
             c.fail(path, f"key does not match {LABEL_KEY.pattern}")
         if not isinstance(value, str):
             c.fail(path, f"must be a string, not {json_type(value)}")
-        elif len(value) > LABEL_VALUE_MAX or not NO_CONTROL.match(value or "x"):
+        elif len(value) > LABEL_VALUE_MAX or not NO_CONTROL.fullmatch(value or "x"):
             c.fail(path, f"must be at most {LABEL_VALUE_MAX} characters without control codes")
 
 
@@ -322,7 +329,8 @@ def with_defaults(doc: Mapping[str, Any]) -> Document:
     auth = doc["authentication"]
     out["authentication"] = {"type": auth["type"], "credentials": dict(auth.get("credentials", {}))}
     out["mappings"] = [dict(m) for m in doc.get("mappings", [])]
-    out["syncSettings"] = {**SYNC_DEFAULTS, **doc.get("syncSettings", {})}
+    settings = {**SYNC_DEFAULTS, **doc.get("syncSettings", {})}
+    out["syncSettings"] = {key: int(value) for key, value in settings.items()}
     out["version"] = doc.get("version", "1.0.0")
     out["labels"] = dict(doc.get("labels", {}))
     return out
@@ -387,7 +395,7 @@ def _int_param(
 
 
 def check_idempotency_key(key: str) -> str:
-    if not IDEMPOTENCY_KEY.match(key):
+    if not IDEMPOTENCY_KEY.fullmatch(key):
         raise bad_request(
             "Idempotency-Key must be 1 to 255 visible ASCII characters",
             error="invalid_idempotency_key",
