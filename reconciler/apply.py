@@ -82,7 +82,7 @@ class SecretLookup:
         return secret.reveal()
 
 
-class Credentials:
+class CredentialResolver:
     """Credential values and their fingerprint label, for connectors whose credentials are
     about to be written — and only for those (the executor asks right before a body is built).
 

@@ -84,7 +84,7 @@ class ConnectorResult:
 
 class CredentialSource(Protocol):
     """Resolves a desired connector's credentials and their fingerprint label, only when they
-    are about to be written (reconciler.apply.Credentials)."""
+    are about to be written (reconciler.apply.CredentialResolver)."""
 
     async def for_write(self, desired: DesiredConnector) -> tuple[dict[str, str], str]: ...
 

@@ -23,6 +23,7 @@ import click
 from reconciler import savedplan
 from reconciler.apply import (
     ApplyReport,
+    CredentialResolver,
     SecretLookup,
     execute_plan,
     new_checker,
@@ -30,7 +31,6 @@ from reconciler.apply import (
     render_report,
     result_line,
 )
-from reconciler.apply import Credentials as CredentialResolver
 from reconciler.audit import DEFAULT_AUDIT_LOG, AuditLog, detect_actor
 from reconciler.calltrace import TracingStats
 from reconciler.cli.common import emulator_option, environment_option, open_target
@@ -222,8 +222,6 @@ class _Run:
             if plan.has_changes:
                 self._confirm(plan, reviewed)
                 click.echo("")
-            elif not plan.has_errors:
-                click.echo("No changes: CXone already matches git.")
             ctx = ExecContext(
                 client=client,
                 credentials=self.credentials,
