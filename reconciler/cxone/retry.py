@@ -158,6 +158,11 @@ class RetryBudget:
         self.attempt += 1
         return self.attempt
 
+    def refund(self) -> None:
+        """Take back the last attempt: it failed for a reason that is not transient (a 401
+        answered by one token refresh), so it must not eat into the budget."""
+        self.attempt = max(0, self.attempt - 1)
+
     def fail(self, error: CxoneApiError) -> NoReturn:
         self.stats.record_error(self.operation, type(error).__name__)
         raise error

@@ -163,7 +163,7 @@ class Session:
                 refreshed = True
                 self.stats.record_retry(op, "HTTP 401")
                 await self._auth.refresh(token)
-                budget.attempt -= 1  # a refresh is not a transient failure
+                budget.refund()
                 continue
             error = self._status_error(request, response, attempt, maybe_landed, refreshed)
             delivery = status_delivery(status)
