@@ -115,6 +115,9 @@ def load_project(start: Path | None = None) -> Project:
     except OSError as exc:
         raise ConfigError(f"cannot read {display}: {exc.strerror or exc}") from None
     parsed = parse_yaml(raw, display)
+    if [d.rule for d in parsed.diagnostics] == ["yaml-empty"]:
+        # A project file with only comments is a project on defaults.
+        return Project(root=root, connectors_path=root / DEFAULT_CONNECTORS, file=path)
     diagnostics = list(parsed.diagnostics)
     if parsed.document is not None:
         diagnostics.extend(_check(parsed.document))

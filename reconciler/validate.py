@@ -99,9 +99,9 @@ def load_desired(
     built: list[DesiredConnector] = []
     for file in files:
         display = display_path(file)
-        raw, problem = _read(file, display)
-        if raw is None:
-            diagnostics.append(problem)  # type: ignore[arg-type]
+        raw = _read(file, display)
+        if isinstance(raw, Diagnostic):
+            diagnostics.append(raw)
             continue
         relative = file.relative_to(path).as_posix() if path.is_dir() else file.name
         hasher.update(f"{relative}\0{len(raw)}\0".encode())
@@ -168,17 +168,17 @@ def _discover(path: Path) -> tuple[list[Path], list[Diagnostic]]:
     return found, []
 
 
-def _read(file: Path, display: str) -> tuple[bytes | None, Diagnostic | None]:
+def _read(file: Path, display: str) -> bytes | Diagnostic:
     where = SourceLocation(display, 1, 1)
     try:
+        # Checked before reading: a huge file is refused without loading it into memory.
         size = file.stat().st_size
         if size > MAX_FILE_BYTES:
             message = f"file is {size:,} bytes, over the {MAX_FILE_BYTES:,}-byte limit"
-            return None, Diagnostic("error", message, where, "yaml-size")
-        return file.read_bytes(), None
+            return Diagnostic("error", message, where, "yaml-size")
+        return file.read_bytes()
     except OSError as exc:
-        message = f"cannot read file: {exc.strerror or exc}"
-        return None, Diagnostic("error", message, where, "input")
+        return Diagnostic("error", f"cannot read file: {exc.strerror or exc}", where, "input")
 
 
 def _check_file(
@@ -188,8 +188,10 @@ def _check_file(
     used = sorted({m.decode("utf-8", "replace") for m in _VAR_NAMES.findall(raw)})
     groups: dict[tuple[str | None, ...], list[EnvironmentConfig | None]] = {}
     for env in envs:
-        key = tuple(env.vars.get(n) if env is not None else None for n in used) if used else ()
-        groups.setdefault(key, []).append(env)
+        values = tuple(env.vars.get(n) if env is not None else None for n in used)
+        # Environments missing a var are told which vars they do define: keep them apart.
+        defined = tuple(sorted(env.vars)) if env is not None and None in values else ()
+        groups.setdefault((*values, *defined), []).append(env)
     results: list[tuple[list[EnvironmentConfig | None], Any, list[Diagnostic]]] = []
     for members in groups.values():
         env = members[0]

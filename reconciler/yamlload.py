@@ -118,7 +118,7 @@ def parse_yaml(raw: bytes, display_path: str, *, max_bytes: int = MAX_FILE_BYTES
     except yaml.YAMLError as exc:  # reader errors our pre-checks did not anticipate
         return _fatal(start, "yaml-syntax", f"cannot read YAML: {exc}")
     if root is None:
-        return _fatal(start, "yaml-empty", "file is empty; expected a connector mapping")
+        return _fatal(start, "yaml-empty", "file is empty (no YAML content); expected a mapping")
     builder = _Builder(display_path)
     try:
         data = builder.build(root, ())

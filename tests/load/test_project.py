@@ -58,6 +58,13 @@ def test_no_project_file_means_defaults(tmp_path: Path) -> None:
     assert (env.name, dict(env.connection), dict(env.vars)) == ("default", {}, {})
 
 
+def test_a_project_file_with_only_comments_means_defaults(tmp_path: Path) -> None:
+    project = load_project(_write(tmp_path, "# nothing configured yet\n"))
+    assert project.file == tmp_path.resolve() / "cxrecon.yaml"
+    assert project.connectors_path == tmp_path.resolve() / "connectors"
+    assert project.environments == {}
+
+
 def test_working_directory_is_the_default_start(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -74,6 +74,17 @@ def test_a_name_is_a_duplicate_even_when_the_other_file_has_errors(tmp_path: Pat
     assert {d.rule for d in load_desired(tmp_path).errors} == {"schema", "duplicate-connector-name"}
 
 
+def test_an_oversized_file_is_refused_by_size(tmp_path: Path) -> None:
+    _write(tmp_path, "huge.yaml", "# " + "x" * (1024 * 1024) + "\n")
+    _write(tmp_path, "ok.yaml", connector_yaml())
+    result = load_desired(tmp_path)
+    assert [(d.rule, d.location.line if d.location else 0) for d in result.errors] == [
+        ("yaml-size", 1)
+    ]
+    assert "over the 1,048,576-byte limit" in result.errors[0].message
+    assert len(result.connectors) == 1
+
+
 def test_single_file_path(tmp_path: Path) -> None:
     path = _write(tmp_path, "only.yaml", connector_yaml("Only"))
     result = load_desired(path)
