@@ -195,7 +195,7 @@ class ConnectorRun:
         key = idempotency_key(
             self.ctx.desired_digest, self.ctx.environment, change.name, self.replans
         )
-        fields = tuple(sorted({f.path for f in change.fields} or {"*"}))
+        fields = tuple(sorted(body))  # a create writes every top-level field
         with traced() as trace:
             try:
                 created = await self.ctx.client.create_connector(body, idempotency_key=key)
