@@ -73,9 +73,8 @@ def test_run_summary_and_prometheus_file(project: Project, emulator: RunningEmul
     project.write(connector_doc("Alpha"))
     project.write(connector_doc("Beta"))
 
-    result = run_cli(
-        ["apply", "--auto-approve", "--metrics-file", "out/cxrecon.prom", "--metrics-format", "json"]
-    )
+    metrics = ["--metrics-file", "out/cxrecon.prom", "--metrics-format", "json"]
+    result = run_cli(["apply", "--auto-approve", *metrics])
 
     assert result.exit_code == 0, result.output
     start = result.output.index('{\n  "version": 1')
@@ -88,9 +87,7 @@ def test_run_summary_and_prometheus_file(project: Project, emulator: RunningEmul
 
     text = (project.root / "out" / "cxrecon.prom").read_text()
     families = {f.name: f for f in text_string_to_metric_families(text)}
-    requests = {
-        s.labels["operation"]: s.value for s in families["cxrecon_api_requests"].samples
-    }
+    requests = {s.labels["operation"]: s.value for s in families["cxrecon_api_requests"].samples}
     assert requests["create_connector"] == 2
     assert families["cxrecon_run_success"].samples[0].value == 1
     applied = {s.labels["result"]: s.value for s in families["cxrecon_run_connectors"].samples}
