@@ -30,7 +30,7 @@ from typing import Any, Final, Protocol
 from reconciler.diff import FieldChange, Origin
 from reconciler.fingerprint import CredentialCheck
 from reconciler.model import LABEL_CREDENTIALS_FINGERPRINT as LABEL_FINGERPRINT
-from reconciler.model import DesiredConnector
+from reconciler.model import LABEL_MANAGED_BY, MANAGED_BY_VALUE, ConnectorSpec, DesiredConnector
 from reconciler.normalize import (
     Essence,
     create_body,
@@ -104,11 +104,19 @@ class Step:
 @dataclass(frozen=True)
 class RemotePin:
     """The remote state a change was computed from: apply sends `etag` as If-Match and a
-    saved plan compares `state_hash` (sha256 of the normalized state) to detect staleness."""
+    saved plan compares `state_hash` (sha256 of the normalized state) to detect staleness.
+
+    The essence is rebuilt on first use, so the many unchanged connectors of a large
+    tenant do not keep one in memory.
+    """
 
     id: str
     etag: str
-    essence: Essence
+    spec: ConnectorSpec
+
+    @cached_property
+    def essence(self) -> Essence:
+        return essence_of(self.spec)
 
     @cached_property
     def state_hash(self) -> str:
@@ -116,7 +124,11 @@ class RemotePin:
 
     @property
     def lifecycle(self) -> str:
-        return self.essence.lifecycle
+        return self.spec.lifecycle_status
+
+    @property
+    def managed(self) -> bool:
+        return self.spec.labels.get(LABEL_MANAGED_BY) == MANAGED_BY_VALUE
 
 
 @dataclass(frozen=True)

@@ -69,8 +69,9 @@ def build_plan(
     for r in remote:
         present[r.name].append(r)
 
-    essences = {id(r): essence_of(r.spec) for r in remote}
-    checker.prefetch(_fingerprint_jobs(declared, present, essences))
+    # Essences are built per pair and dropped again: a 10,000-connector tenant never holds
+    # them all at once.
+    checker.prefetch(_fingerprint_jobs(declared, present))
 
     changes: list[ConnectorChange] = []
     for name, ds in declared.items():
@@ -90,23 +91,20 @@ def build_plan(
         elif not rs:
             changes.append(_plan_create(ds[0]))
         else:
-            changes.append(_plan_existing(ds[0], rs[0], essences[id(rs[0])], checker))
+            changes.append(_plan_existing(ds[0], rs[0], checker))
 
     ignored = 0
     for name, rs in present.items():
         if name in declared:
             continue
         for r in rs:
-            essence = essences[id(r)]
-            if essence.owned_labels.get(LABEL_MANAGED_BY) == MANAGED_BY_VALUE:
-                changes.append(_plan_orphan(r, essence, prune))
+            if _managed(r):
+                changes.append(_plan_orphan(r, prune))
             else:
                 ignored += 1
 
     changes.sort(key=lambda c: (*c.sort_key, c.remote.id if c.remote else ""))
-    managed = sum(
-        1 for e in essences.values() if e.owned_labels.get(LABEL_MANAGED_BY) == MANAGED_BY_VALUE
-    )
+    managed = sum(1 for r in remote if _managed(r))
     return Plan(
         changes=tuple(changes),
         safety=_safety(changes, managed, limits),
@@ -117,16 +115,19 @@ def build_plan(
     )
 
 
+def _managed(r: RemoteConnector) -> bool:
+    return r.spec.labels.get(LABEL_MANAGED_BY) == MANAGED_BY_VALUE
+
+
 def _fingerprint_jobs(
     declared: Mapping[str, list[DesiredConnector]],
     present: Mapping[str, list[RemoteConnector]],
-    essences: Mapping[int, Essence],
 ) -> Iterable[tuple[str, Mapping[str, str], str | None]]:
     for name, ds in declared.items():
         rs = present.get(name, [])
         if len(ds) == 1 and len(rs) == 1:
             auth = ds[0].spec.authentication
-            label = essences[id(rs[0])].owned_labels.get(LABEL_CREDENTIALS_FINGERPRINT)
+            label = rs[0].spec.labels.get(LABEL_CREDENTIALS_FINGERPRINT)
             yield auth.type, auth.credentials, label
 
 
@@ -204,10 +205,11 @@ def _impossible(d: DesiredConnector, want: Essence, have: Essence) -> list[str]:
 
 
 def _plan_existing(
-    d: DesiredConnector, r: RemoteConnector, have: Essence, checker: CredentialChecker
+    d: DesiredConnector, r: RemoteConnector, checker: CredentialChecker
 ) -> ConnectorChange:
     want = essence_of(d.spec)
-    pin = RemotePin(id=r.id, etag=r.etag, essence=have)
+    have = essence_of(r.spec)
+    pin = RemotePin(id=r.id, etag=r.etag, spec=r.spec)
     owner = have.owned_labels.get(LABEL_MANAGED_BY)
     fields = diff_essences(have, want)
     if owner is not None and owner != MANAGED_BY_VALUE:
@@ -310,15 +312,16 @@ def _overall(fields: tuple[FieldChange, ...], creds: CredentialCheck) -> Origin 
     return Origin.CONFLICT
 
 
-def _plan_orphan(r: RemoteConnector, have: Essence, prune: bool) -> ConnectorChange:
-    pin = RemotePin(id=r.id, etag=r.etag, essence=have)
-    if not prune or have.lifecycle == "INACTIVE":
+def _plan_orphan(r: RemoteConnector, prune: bool) -> ConnectorChange:
+    pin = RemotePin(id=r.id, etag=r.etag, spec=r.spec)
+    have = r.spec.lifecycle_status
+    if not prune or have == "INACTIVE":
         return ConnectorChange(name=r.name, action=Action.ORPHAN, remote=pin, orphaned=True)
     field = FieldChange(
         path="lifecycleStatus",
         parts=("lifecycleStatus",),
         kind=ChangeKind.CHANGED,
-        before=have.lifecycle,
+        before=have,
         after="INACTIVE",
         origin=Origin.PENDING,
     )
@@ -328,7 +331,7 @@ def _plan_orphan(r: RemoteConnector, have: Essence, prune: bool) -> ConnectorCha
         remote=pin,
         fields=(field,),
         steps=(Step(StepKind.TRANSITION, target="INACTIVE"),),
-        transition=(have.lifecycle, "INACTIVE"),
+        transition=(have, "INACTIVE"),
         origin=Origin.PENDING,
         orphaned=True,
     )
@@ -338,11 +341,7 @@ def _safety(
     changes: Sequence[ConnectorChange], managed: int, limits: SafetyLimitsLike
 ) -> SafetyVerdict:
     modified = [
-        c
-        for c in changes
-        if c.action in _MODIFYING
-        and c.remote is not None
-        and c.remote.essence.owned_labels.get(LABEL_MANAGED_BY) == MANAGED_BY_VALUE
+        c for c in changes if c.action in _MODIFYING and c.remote is not None and c.remote.managed
     ]
     reasons: list[str] = []
     if managed >= limits.min_managed and modified:
