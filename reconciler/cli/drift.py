@@ -1,0 +1,122 @@
+"""`cxrecon drift`: read-only; what changed in CXone since the last apply (not what is pending
+in git), as text, JSON or Markdown (the drift workflow's issue body); `--write-back` adopts it.
+
+Exit codes: 0 in sync, 2 drift, 1 error (also when some connector could not be checked and
+no drift was found elsewhere). With --write-back: 0 when every drifted field was adopted into
+the files, 2 when some drift is left for a hand edit, 1 on error.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import click
+
+from reconciler.cli.common import emulator_option, environment_option, open_target
+from reconciler.cxone.client import CxoneClient
+from reconciler.drift import DriftReport, DriftStatus, drift_of
+from reconciler.driftformat import render, render_text
+from reconciler.planning import PlanRun, load, make_plan
+from reconciler.project import Project, load_project
+from reconciler.settings import ConnectionSettings
+from reconciler.validate import LoadResult
+from reconciler.writeback import WriteBackResult, write_back
+
+
+@click.command()
+@click.argument("path", required=False, type=click.Path(path_type=Path))
+@environment_option
+@emulator_option
+@click.option(
+    "--format",
+    "output_format",
+    type=click.Choice(["text", "json", "markdown"]),
+    default="text",
+    show_default=True,
+    help="Output format (markdown: the body of a GitHub issue).",
+)
+@click.option(
+    "--write-back",
+    "adopt",
+    is_flag=True,
+    help="Adopt the drift into the connector files (keeps comments and layout).",
+)
+@click.option(
+    "--parallelism",
+    type=click.IntRange(1, 64),
+    default=8,
+    show_default=True,
+    help="Concurrent API requests.",
+)
+@click.pass_context
+def drift(
+    ctx: click.Context,
+    path: Path | None,
+    environment: str | None,
+    emulator: bool,
+    output_format: str,
+    adopt: bool,
+    parallelism: int,
+) -> None:
+    """Show changes made in CXone since cxrecon last applied each connector. Read-only
+    unless --write-back.
+
+    Changes in git that are not applied yet are not drift (see `cxrecon plan`). Resolve
+    drift by reverting it (`cxrecon apply`) or by adopting it (`--write-back`, then a pull
+    request). Credential values are write-only in CXone, so only a changed set of
+    credential keys or auth type shows as drift.
+    """
+    if adopt and output_format != "text":
+        raise click.UsageError("--write-back reports what it changed as text; drop --format")
+    project = load_project()
+    env = project.environment(environment)
+    loaded = load(project, env, path)
+    with open_target(environment, emulator, dict(env.connection)) as target:
+        run = asyncio.run(_run(project, target.settings, environment, loaded, parallelism))
+    report = drift_of(run.plan)
+    if not adopt:
+        click.echo(render(report, output_format), nl=False)
+        ctx.exit(report.exit_code)
+    result = write_back(report, run.plan, env)
+    click.echo(render_text(report), nl=False)
+    click.echo(_summary(result, report), nl=False)
+    if report.status is DriftStatus.ERROR:
+        ctx.exit(1)
+    ctx.exit(0 if result.complete else 2)
+
+
+async def _run(
+    project: Project,
+    settings: ConnectionSettings,
+    environment: str | None,
+    loaded: LoadResult,
+    parallelism: int,
+) -> PlanRun:
+    async with CxoneClient(settings, parallelism=parallelism) as client:
+        return await make_plan(project, client, environment=environment, loaded=loaded)
+
+
+def _summary(result: WriteBackResult, report: DriftReport) -> str:
+    if not report.connectors:
+        return "\nNothing to write back.\n"
+    lines = [""]
+    if result.adopted:
+        lines.append(f"Wrote back {len(result.adopted)} field(s) into {len(result.files)} file(s):")
+        by_file: dict[str, list[str]] = {}
+        for a in result.adopted:
+            by_file.setdefault(a.file, []).append(a.path)
+        lines += [f"  {file}: {', '.join(paths)}" for file, paths in by_file.items()]
+    else:
+        lines.append("Wrote back nothing.")
+    if result.left:
+        lines += ["", f"Left for you ({len(result.left)}):"]
+        lines += [f"  {x.connector} {x.path} ({x.where}): {x.reason}" for x in result.left]
+    flag = f" -e {report.environment}" if report.environment else ""
+    if result.adopted:
+        lines += [
+            "",
+            f"Next: review `git diff`, check `cxrecon plan{flag}` shows no changes for these "
+            "fields, then commit and open a pull request.",
+        ]
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,415 @@
+"""`cxrecon dump`: turn a tenant's connectors into a connectors repository, one YAML file each,
+schema-valid and deterministic, with credentials as references and never as values.
+
+Decisions (README "Adopt cxrecon on a live tenant"):
+- Credentials are write-only in CXone: reads return a mask. Secret-bearing keys (password,
+  clientSecret, apiKey, …) become `${env:CONNECTOR_KEY}` references, listed in `.env.example`.
+  Non-secret keys (username, clientId, tokenEndpoint, scope, headerName, …) cannot hold
+  `${env:}` (plans need them), so they become `${var:connector_key}` references, listed in
+  `.cxrecon-vars.example.yaml` for `cxrecon.yaml`. An undefined var fails validation, so a
+  placeholder can never be applied by mistake. A value the API does return in clear is kept.
+- A connector in ERROR is written as the state apply should move it to (`--error-state`,
+  ACTIVE by default: "retry"), with a comment saying so; the plan shows that transition.
+- syncSettings keys equal to the server's defaults are left out (the planner fills them in);
+  server-managed fields and cxrecon's own labels (managed-by, cxrecon.io/*) are left out.
+- File names are slugs of the connector name; on a collision every later name (by name, then
+  id) gets a suffix from a hash of its name, so the result does not depend on listing order.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Final, Literal
+
+import yaml
+
+from reconciler.errors import CxreconError
+from reconciler.model import (
+    DEFAULT_SYNC_SETTINGS,
+    LABEL_MANAGED_BY,
+    MANAGED_BY_VALUE,
+    ConnectorSpec,
+    RemoteConnector,
+)
+from reconciler.normalize import CREDENTIAL_MASK, is_owned_label
+from reconciler.refs import is_secret_field
+
+#: Where editors find the connector schema (its `$id`); `--schema-ref` overrides it.
+SCHEMA_REF: Final = "https://cxrecon.dev/schemas/connector.schema.json"
+ENV_EXAMPLE: Final = ".env.example"
+VARS_EXAMPLE: Final = ".cxrecon-vars.example.yaml"
+
+#: Credential keys in the schema's order per authentication type; unknown keys follow, sorted.
+_CREDENTIAL_ORDER: Final = {
+    "BASIC": ("username", "password"),
+    "OAUTH2": ("tokenEndpoint", "clientId", "clientSecret", "scope", "audience"),
+    "API_KEY": ("apiKey", "headerName"),
+}
+_MAPPING_KEYS: Final = ("cxoneField", "crmField", "direction", "transformation")
+_PLAIN_UNSAFE_START: Final = tuple("-?:,[]{}#&*!|>'\"%@`")
+_CONTROL: Final = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029\ufeff]")
+
+
+def yaml_scalar(value: str) -> str:
+    """`value` as a YAML scalar that every YAML 1.1/1.2 loader reads back as this string:
+    plain when unambiguous, else a JSON-style double-quoted string."""
+    plain_ok = (
+        value != ""
+        and value == value.strip()
+        and not value.startswith(_PLAIN_UNSAFE_START)
+        and " #" not in value
+        and ": " not in value
+        and not value.endswith(":")
+        and _CONTROL.search(value) is None
+    )
+    if plain_ok:
+        try:
+            if yaml.safe_load(f"v: {value}\n") == {"v": value}:
+                return value
+        except yaml.YAMLError:
+            pass
+    return json.dumps(value, ensure_ascii=False)
+
+
+def escape_literal(value: str) -> str:
+    """A literal string as the loader must read it: `${` would start a reference, `$${` is a
+    literal `${` (reconciler.refs)."""
+    return value.replace("${", "$${")
+
+
+@dataclass(frozen=True, slots=True)
+class Reference:
+    """A credential written as a reference: `${env:NAME}` (secret) or `${var:NAME}` (plain)."""
+
+    kind: Literal["env", "var"]
+    name: str
+    connector: str
+    key: str
+
+    @property
+    def text(self) -> str:
+        return "${" + f"{self.kind}:{self.name}" + "}"
+
+
+@dataclass(frozen=True, slots=True)
+class DumpedFile:
+    file_name: str
+    connector: str
+    connector_id: str
+    text: str
+
+
+@dataclass(frozen=True)
+class Dump:
+    """What `write_dump` puts on disk; `notes` are things the user must look at."""
+
+    files: tuple[DumpedFile, ...]
+    references: tuple[Reference, ...]
+    notes: tuple[str, ...]
+
+    def of_kind(self, kind: Literal["env", "var"]) -> tuple[Reference, ...]:
+        return tuple(r for r in self.references if r.kind == kind)
+
+    def env_example(self) -> str:
+        lines = [
+            "# Secrets the connectors in this directory reference as ${env:NAME} (cxrecon dump).",
+            "# CXone never returns them: set each one (shell, CI secret store, a git-ignored",
+            "# .env) to the value CXone uses now before `cxrecon apply`. Never commit values.",
+        ]
+        for ref in self.of_kind("env"):
+            lines += [f"# {ref.connector}: authentication.credentials.{ref.key}", f"{ref.name}="]
+        return "\n".join(lines) + "\n"
+
+    def vars_example(self, environment: str | None) -> str:
+        where = f"environments.{environment or '<name>'}.vars"
+        lines = [
+            "# Non-secret credential values CXone does not return (cxrecon dump). Copy these",
+            f"# under {where} in cxrecon.yaml and fill in the values CXone uses now;",
+            "# until then `cxrecon validate` reports each one as an unknown variable.",
+            "vars:",
+        ]
+        for ref in self.of_kind("var"):
+            lines.append(
+                f"  {yaml_scalar(ref.name)}:  # {ref.connector}: "
+                f"authentication.credentials.{ref.key}"
+            )
+        return "\n".join(lines) + "\n"
+
+
+def build_dump(
+    remote: Iterable[RemoteConnector],
+    *,
+    schema_ref: str = SCHEMA_REF,
+    error_state: str = "ACTIVE",
+) -> Dump:
+    """Render every connector; pure (no I/O), deterministic for a given tenant state."""
+    ordered = sorted(remote, key=lambda r: (r.name, r.id))
+    counts: dict[str, int] = {}
+    for r in ordered:
+        counts[r.name] = counts.get(r.name, 0) + 1
+    names = _Names()
+    files: list[DumpedFile] = []
+    references: list[Reference] = []
+    notes: list[str] = []
+    for r in ordered:
+        file_name = names.file(r.name)
+        refs = _credential_refs(r.spec, r.id, names)
+        references.extend(refs.values())
+        header: list[str] = []
+        if counts[r.name] > 1:
+            text = (
+                f"{counts[r.name]} connectors named {r.name!r} exist in CXone (this is id "
+                f"{r.id}); rename all but one in CXone, or delete all but one of their files"
+            )
+            header.append(text)
+            notes.append(f"{file_name}: {text}")
+        owner = r.spec.labels.get(LABEL_MANAGED_BY)
+        if owner is not None and owner != MANAGED_BY_VALUE:
+            notes.append(
+                f"{file_name}: {r.name} is labelled managed-by={owner}; cxrecon will not adopt "
+                "it until that label is removed in CXone"
+            )
+        state_note = None
+        if r.spec.lifecycle_status == "ERROR":
+            state_note = (
+                f"CXone reports ERROR; written as {error_state}, the state `cxrecon apply`\n"
+                "# moves it to (ACTIVE retries it; INACTIVE keeps it stopped)."
+            )
+            notes.append(f"{file_name}: {r.name} is in ERROR in CXone; written as {error_state}")
+        text = render_connector(
+            r.spec,
+            refs,
+            schema_ref=schema_ref,
+            header=header,
+            lifecycle=error_state if state_note else r.spec.lifecycle_status,
+            lifecycle_note=state_note,
+        )
+        files.append(DumpedFile(file_name, r.name, r.id, text))
+    return Dump(tuple(files), tuple(references), tuple(notes))
+
+
+def render_connector(
+    spec: ConnectorSpec,
+    refs: Mapping[str, Reference],
+    *,
+    schema_ref: str = SCHEMA_REF,
+    header: Sequence[str] = (),
+    lifecycle: str | None = None,
+    lifecycle_note: str | None = None,
+) -> str:
+    """One connector file, keys in the schema's order; `refs` replace credential values."""
+    out = [f"# yaml-language-server: $schema={schema_ref}"]
+    out += [f"# {line}" for line in header]
+    out.append(f"name: {yaml_scalar(spec.name)}")
+    if spec.description is not None:
+        out.append(f"description: {_literal(spec.description)}")
+    if lifecycle_note:
+        out.append(f"# {lifecycle_note}")
+    out.append(f"lifecycleStatus: {yaml_scalar(lifecycle or spec.lifecycle_status)}")
+    out.append(f"connectorType: {yaml_scalar(spec.connector_type)}")
+    out.append(f"endpointUrl: {_literal(spec.endpoint_url)}")
+    auth = spec.authentication
+    out += ["authentication:", f"  type: {yaml_scalar(auth.type)}"]
+    keys = _credential_keys(auth.type, auth.credentials)
+    if not keys:
+        out.append("  credentials: {}")
+    else:
+        if any(k in refs for k in keys):
+            out.append("  # CXone never returns credential values: see .env.example and")
+            out.append(f"  # {VARS_EXAMPLE} for the variables to set before `cxrecon apply`.")
+        out.append("  credentials:")
+        for key in keys:
+            ref = refs.get(key)
+            value = ref.text if ref is not None else _literal(auth.credentials[key])
+            out.append(f"    {yaml_scalar(key)}: {value}")
+    if spec.mappings:
+        out.append("mappings:")
+        for m in spec.mappings:
+            values = m.to_api()
+            first = True
+            for key in _MAPPING_KEYS:
+                if key in values:
+                    lead = "  - " if first else "    "
+                    out.append(f"{lead}{key}: {_literal(values[key])}")
+                    first = False
+    else:
+        out.append("mappings: []")
+    if spec.sync_settings is not None:
+        defaults = DEFAULT_SYNC_SETTINGS.to_api()
+        changed = {k: v for k, v in spec.sync_settings.to_api().items() if defaults[k] != v}
+        if changed:
+            out.append("syncSettings:")
+            out += [f"  {k}: {v}" for k, v in changed.items()]
+    out.append(f"version: {yaml_scalar(spec.version)}")
+    labels = {k: v for k, v in sorted(spec.labels.items()) if not is_owned_label(k)}
+    if labels:
+        out.append("labels:")
+        out += [f"  {yaml_scalar(k)}: {_literal(v)}" for k, v in labels.items()]
+    return "\n".join(out) + "\n"
+
+
+def _literal(value: str) -> str:
+    return yaml_scalar(escape_literal(value))
+
+
+def _credential_keys(auth_type: str, credentials: Mapping[str, str]) -> list[str]:
+    known = [k for k in _CREDENTIAL_ORDER.get(auth_type, ()) if k in credentials]
+    return known + sorted(k for k in credentials if k not in known)
+
+
+def is_masked(value: str) -> bool:
+    """The API's mask for a write-only value (`***`, or any run of asterisks)."""
+    return value == CREDENTIAL_MASK or (value != "" and set(value) == {"*"})
+
+
+def _credential_refs(spec: ConnectorSpec, connector_id: str, names: _Names) -> dict[str, Reference]:
+    refs: dict[str, Reference] = {}
+    credentials = spec.authentication.credentials
+    for key in _credential_keys(spec.authentication.type, credentials):
+        if is_secret_field(key):
+            name = names.variable(spec.name, key, connector_id, True)
+            refs[key] = Reference("env", name, spec.name, key)
+        elif is_masked(credentials[key]):
+            refs[key] = Reference(
+                "var", names.variable(spec.name, key, connector_id, False), spec.name, key
+            )
+    return refs
+
+
+def slug(name: str) -> str:
+    """`Salesforce-Prod_EU` → `salesforce-prod-eu` (lower case, runs of other chars → '-')."""
+    return re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-") or "connector"
+
+
+def _words(text: str) -> str:
+    """`clientSecret` → `CLIENT_SECRET`, `Salesforce-Prod` → `SALESFORCE_PROD`."""
+    snake = re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", text)
+    return re.sub(r"[^A-Za-z0-9]+", "_", snake).strip("_").upper()
+
+
+def _short_hash(text: str, size: int = 6) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()[:size]
+
+
+class _Names:
+    """Hands out file and variable names, unique within one dump, in call order."""
+
+    def __init__(self) -> None:
+        self._files: set[str] = set()
+        self._variables: set[str] = set()
+
+    def file(self, name: str) -> str:
+        base = slug(name)
+        candidate, n = base, 1
+        if candidate in self._files:
+            base = candidate = f"{base}-{_short_hash(name)}"
+        while candidate in self._files:
+            n += 1
+            candidate = f"{base}-{n}"
+        self._files.add(candidate)
+        return candidate + ".yaml"
+
+    def variable(self, connector: str, key: str, connector_id: str, secret: bool) -> str:
+        base = f"{_words(connector) or 'CONNECTOR'}_{_words(key) or 'VALUE'}"
+        if base[0].isdigit():
+            base = "CONNECTOR_" + base
+        candidate = base
+        if candidate.lower() in self._variables:
+            candidate = f"{base}_{_short_hash(connector_id + chr(0) + key).upper()}"
+        n = 1
+        while candidate.lower() in self._variables:
+            n += 1
+            candidate = f"{base}_{n}"
+        self._variables.add(candidate.lower())
+        return candidate if secret else candidate.lower()
+
+
+# --- writing ---------------------------------------------------------------------
+
+
+class DumpError(CxreconError):
+    """The dump cannot be written where asked (exists, not a directory, no permission)."""
+
+
+@dataclass(frozen=True)
+class Written:
+    """Paths written, and connector files already in the directory that this dump did not
+    write (left alone, but they will be loaded with the new ones)."""
+
+    paths: tuple[Path, ...]
+    others: tuple[Path, ...]
+
+
+def check_out_dir(out: Path) -> None:
+    """Fail early, before the tenant is read, when `out` cannot be a dump directory."""
+    if out.exists() and not out.is_dir():
+        raise DumpError(f"--out {out} is a file; pass a directory (it is created if missing)")
+    probe = out
+    while not probe.exists() and probe != probe.parent:
+        probe = probe.parent
+    if not os.access(probe, os.W_OK | os.X_OK):
+        raise DumpError(f"cannot write to {probe}: permission denied; choose another --out")
+
+
+def write_dump(
+    dump: Dump, out: Path, *, environment: str | None = None, force: bool = False
+) -> Written:
+    """Write every file, or none when one exists and `force` is not set."""
+    check_out_dir(out)
+    targets = {out / f.file_name: f.text for f in dump.files}
+    if dump.of_kind("env"):
+        targets[out / ENV_EXAMPLE] = dump.env_example()
+    if dump.of_kind("var"):
+        targets[out / VARS_EXAMPLE] = dump.vars_example(environment)
+    existing = sorted(p for p in targets if p.exists() or p.is_symlink())
+    if existing and not force:
+        shown = ", ".join(p.name for p in existing[:5])
+        more = f" and {len(existing) - 5} more" if len(existing) > 5 else ""
+        raise DumpError(
+            f"{len(existing)} file(s) already exist in {out}: {shown}{more}; pass --force to "
+            "overwrite them, or choose an empty --out directory"
+        )
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise DumpError(
+            f"cannot create {out}: {exc.strerror or exc}; choose another --out"
+        ) from None
+    for path, text in targets.items():
+        _write_atomically(path, text)
+    others = tuple(
+        sorted(
+            p
+            for p in out.iterdir()
+            if p.suffix in (".yaml", ".yml") and not p.name.startswith(".") and p not in targets
+        )
+    )
+    return Written(tuple(targets), others)
+
+
+def _write_atomically(path: Path, text: str) -> None:
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        temporary.write_text(text, encoding="utf-8", newline="\n")
+        os.replace(temporary, path)
+    except OSError as exc:
+        temporary.unlink(missing_ok=True)
+        raise DumpError(
+            f"cannot write {path}: {exc.strerror or exc}; check its permissions or choose "
+            "another --out"
+        ) from None
+
+
+#: Stand-ins for `${var:}` credentials when checking a fresh dump: shaped like real values so
+#: only the tenant's own problems (unknown fields, missing identity mapping…) are reported.
+_STAND_INS: Final = {"tokenEndpoint": "https://placeholder.invalid/token", "headerName": "X-Key"}
+
+
+def stand_in_vars(dump: Dump) -> dict[str, str]:
+    return {r.name: _STAND_INS.get(r.key, "placeholder") for r in dump.of_kind("var")}

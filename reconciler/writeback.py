@@ -1,0 +1,399 @@
+"""`cxrecon drift --write-back`: adopt drift into the connector files with the smallest edit,
+keeping comments, key order, quoting and indentation (a ruamel.yaml round trip).
+
+Safety rules: a file ruamel cannot reproduce byte for byte is not touched (its changes are
+listed for a hand edit); credentials are never written (rotate them in the secret store);
+a value written with `${var:}` is not replaced by a literal (the per-environment value
+belongs in cxrecon.yaml); a field that changed in git too (conflict), a server-set ERROR
+state and an immutable connectorType are reported, not written. Every edited file is loaded
+again and must now declare exactly CXone's values before it is saved.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import re
+import tempfile
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Final
+
+from ruamel.yaml import YAML
+from ruamel.yaml.comments import CommentedMap, CommentedSeq
+from ruamel.yaml.error import YAMLError
+from ruamel.yaml.scalarstring import DoubleQuotedScalarString, SingleQuotedScalarString
+from ruamel.yaml.util import load_yaml_guess_indent
+
+from reconciler.diff import JsonValue, Origin
+from reconciler.drift import ConnectorDrift, DriftedField, DriftReport, document_path
+from reconciler.dump import escape_literal, yaml_scalar
+from reconciler.model import DesiredConnector
+from reconciler.normalize import essence_of
+from reconciler.plan import Plan
+from reconciler.project import EnvironmentConfig
+from reconciler.render.common import format_value
+from reconciler.validate import load_desired
+
+#: Top-level keys in the schema's order: a key the file lacks is inserted where it belongs.
+KEY_ORDER: Final = (
+    "name",
+    "description",
+    "lifecycleStatus",
+    "connectorType",
+    "endpointUrl",
+    "authentication",
+    "mappings",
+    "syncSettings",
+    "version",
+    "labels",
+)
+_MAPPING_KEYS: Final = ("cxoneField", "crmField", "direction", "transformation")
+_SYNC_KEYS: Final = ("batchSize", "retryAttempts", "syncIntervalMinutes")
+#: One order for every level (the key sets do not overlap): where a missing key is inserted.
+_ORDER: Final = (*KEY_ORDER, *_SYNC_KEYS, *_MAPPING_KEYS)
+_VAR: Final = re.compile(r"(?<!\$)\$\{var:([^}]*)\}")
+_BOM: Final = "\ufeff"
+
+
+@dataclass(frozen=True, slots=True)
+class Adopted:
+    connector: str
+    file: str
+    path: str
+
+
+@dataclass(frozen=True, slots=True)
+class LeftOver:
+    """Drift not written, with what to do instead."""
+
+    connector: str
+    path: str
+    where: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class WriteBackResult:
+    adopted: tuple[Adopted, ...] = ()
+    left: tuple[LeftOver, ...] = ()
+    files: tuple[Path, ...] = field(default_factory=tuple)
+
+    @property
+    def complete(self) -> bool:
+        return not self.left
+
+
+def write_back(
+    report: DriftReport, plan: Plan, environment: EnvironmentConfig | None
+) -> WriteBackResult:
+    """Adopt every adoptable drifted field into its file; report the rest."""
+    desired = {c.name: c.desired for c in plan.changes if c.desired is not None}
+    adopted: list[Adopted] = []
+    left: list[LeftOver] = []
+    files: list[Path] = []
+    for drift in report.connectors:
+        connector = desired.get(drift.name)
+        if connector is None:  # pragma: no cover - drift is only found on declared connectors
+            continue
+        done, rest = _connector(drift, connector, environment)
+        left.extend(rest)
+        if done:
+            adopted.extend(done)
+            files.append(Path(connector.source.path))
+    return WriteBackResult(tuple(adopted), tuple(left), tuple(files))
+
+
+def _left(drift: ConnectorDrift, f: DriftedField, reason: str) -> LeftOver:
+    where = str(f.location) if f.location else (drift.file or drift.name)
+    return LeftOver(drift.name, f.path, where, reason)
+
+
+def _refusal(f: DriftedField) -> str | None:
+    """Why a field is not written at all (before looking at the file)."""
+    if f.origin is Origin.CONFLICT:
+        return (
+            "changed in git as well since the last apply; merge the two by hand "
+            f"(CXone has {_show(f.cxone)})"
+        )
+    if f.parts[:1] == ("authentication",):
+        return (
+            "credentials changed in CXone; they are never written to git: rotate the secret "
+            "in your secret store (and the reference in the file if its keys changed), or "
+            "revert with `cxrecon apply`"
+        )
+    if f.server_error:
+        return (
+            "CXone set ERROR (the connector is failing); fix the cause, then `cxrecon apply` "
+            "retries it — ERROR cannot be declared in git"
+        )
+    if f.parts == ("connectorType",):
+        return "connectorType is immutable; recreate the connector under another name"
+    return None
+
+
+def _connector(
+    drift: ConnectorDrift, desired: DesiredConnector, environment: EnvironmentConfig | None
+) -> tuple[list[Adopted], list[LeftOver]]:
+    left: list[LeftOver] = []
+    wanted: list[DriftedField] = []
+    for f in drift.fields:
+        reason = _refusal(f)
+        if reason is None:
+            wanted.append(f)
+        else:
+            left.append(_left(drift, f, reason))
+    if not wanted:
+        return [], left
+    path = Path(desired.source.path)
+    try:
+        original = path.read_bytes().decode("utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = f"cannot read {path}: {getattr(exc, 'strerror', None) or exc}"
+        return [], left + [_left(drift, f, reason) for f in wanted]
+    editor = _Editor.open(original)
+    if editor is None:
+        reason = (
+            f"{path} cannot be edited without reformatting it; change it by hand to CXone's value"
+        )
+        return [], left + [_left(drift, f, f"{reason} {_show(f.cxone)}") for f in wanted]
+    done: list[DriftedField] = []
+    for f in _ordered(wanted, desired):
+        problem = editor.apply(f, document_path(desired, f.parts), environment)
+        if problem is None:
+            done.append(f)
+        else:
+            left.append(_left(drift, f, problem))
+    if not done:
+        return [], left
+    text = editor.text()
+    problem = _verify(path, text, done, environment)
+    if problem is not None:
+        return [], left + [_left(drift, f, problem) for f in done]
+    _write(path, text)
+    return [Adopted(drift.name, str(path), f.path) for f in done], left
+
+
+def _ordered(fields: Iterable[DriftedField], desired: DesiredConnector) -> list[DriftedField]:
+    """Edits in place first, then appends, then removals of list items from the end, so the
+    indexes of mappings stay valid while editing."""
+
+    def key(f: DriftedField) -> tuple[int, int]:
+        is_item = f.parts[:1] == ("mappings",) and len(f.parts) == 2
+        if is_item and f.cxone is None:
+            index = document_path(desired, f.parts)
+            return (2, -int(index[1]) if len(index) > 1 else 0)
+        return (1 if is_item else 0, 0)
+
+    return sorted(fields, key=key)
+
+
+def _show(value: JsonValue) -> str:
+    return format_value(value)
+
+
+class _Editor:
+    """One file's round-trip document plus the details needed to write it back identically."""
+
+    def __init__(self, yaml: YAML, data: CommentedMap, bom: bool, crlf: bool) -> None:
+        self.yaml = yaml
+        self.data = data
+        self.bom = bom
+        self.crlf = crlf
+
+    @classmethod
+    def open(cls, original: str) -> _Editor | None:
+        bom = original.startswith(_BOM)
+        text = original.removeprefix(_BOM)
+        crlf = "\r\n" in text
+        text = text.replace("\r\n", "\n")
+        try:
+            _, indent, offset = load_yaml_guess_indent(text)
+            yaml = YAML()
+            yaml.preserve_quotes = True
+            yaml.width = 1_000_000
+            yaml.indent(mapping=offset or 2, sequence=indent or 2, offset=offset or 0)
+            data = yaml.load(text)
+        except (YAMLError, ValueError, TypeError):
+            return None
+        if not isinstance(data, CommentedMap):
+            return None
+        editor = cls(yaml, data, bom, crlf)
+        # Only edit files the round trip reproduces exactly: no untouched line may change.
+        return editor if editor.text() == original else None
+
+    def text(self) -> str:
+        out = io.StringIO()
+        self.yaml.dump(self.data, out)
+        text = out.getvalue()
+        if self.crlf:
+            text = text.replace("\n", "\r\n")
+        return (_BOM if self.bom else "") + text
+
+    def apply(
+        self, f: DriftedField, doc_path: tuple[str | int, ...], env: EnvironmentConfig | None
+    ) -> str | None:
+        """Make the document hold `f.cxone` at `f.parts`; a reason when it must not."""
+        parts = f.parts
+        section = parts[0]
+        if section == "mappings" and len(parts) >= 2:
+            return self._mapping(f, doc_path, env)
+        if section in ("labels", "syncSettings") and len(parts) == 2:
+            parent = self._child_map(section)
+            return _set(parent, parts[1], f.cxone, self.data, section, env)
+        if len(parts) == 1:
+            return _set(self.data, section, f.cxone, None, None, env)
+        return f"cxrecon cannot write {f.path} back; change it by hand to {_show(f.cxone)}"
+
+    def _child_map(self, key: str) -> CommentedMap:
+        node = self.data.get(key)
+        if not isinstance(node, CommentedMap):
+            node = CommentedMap()
+            _insert(self.data, key, node)
+        return node
+
+    def _mapping(
+        self, f: DriftedField, doc_path: tuple[str | int, ...], env: EnvironmentConfig | None
+    ) -> str | None:
+        items = self.data.get("mappings")
+        if not isinstance(items, CommentedSeq):
+            return "mappings is not a list in the file; change it by hand"
+        index = doc_path[1] if len(doc_path) > 1 else None
+        if len(f.parts) == 2:
+            if f.cxone is None:  # removed in CXone
+                if not isinstance(index, int):
+                    return "the mapping was not found in the file; remove it by hand"
+                if _uses_var(items[index]):
+                    return (
+                        f"{f.path} uses ${{var:}} values and CXone removed it; edit the file "
+                        "or the environment's vars in cxrecon.yaml by hand"
+                    )
+                del items[index]
+                return None
+            if not isinstance(f.cxone, dict):
+                return f"unexpected value for {f.path}; change it by hand"
+            item = CommentedMap()
+            entry = {"cxoneField": f.parts[1], **f.cxone}
+            for key in _MAPPING_KEYS:
+                if entry.get(key) is not None:
+                    item[key] = _scalar(str(entry[key]))
+            items.append(item)
+            return None
+        if not isinstance(index, int) or not isinstance(items[index], CommentedMap):
+            return "the mapping was not found in the file; change it by hand"
+        return _set(items[index], f.parts[2], f.cxone, None, None, env)
+
+
+def _set(
+    node: CommentedMap,
+    key: str,
+    value: JsonValue,
+    root: CommentedMap | None,
+    section: str | None,
+    env: EnvironmentConfig | None,
+) -> str | None:
+    """Set or delete `key` in `node`, keeping its quoting style; a section emptied by the
+    deletion is removed from `root` as well."""
+    current = node.get(key)
+    if _uses_var(current):
+        return _var_message_value(key, current, value, env)
+    if isinstance(value, dict | list):
+        return f"unexpected value for {key}; change it by hand"
+    if value is None:
+        if key in node:
+            del node[key]
+        if root is not None and section is not None and not node and section in root:
+            del root[section]
+        return None
+    new: Any = value if isinstance(value, bool | int | float) else _scalar(str(value), current)
+    if key in node:
+        node[key] = new
+    else:
+        _insert(node, key, new)
+    return None
+
+
+def _insert(node: CommentedMap, key: str, value: Any) -> None:
+    """Add `key` where the schema's order puts it (at the end for keys it does not order)."""
+    if key not in _ORDER:
+        node[key] = value
+        return
+    later = _ORDER[_ORDER.index(key) + 1 :]
+    keys = list(node.keys())
+    position = next((i for i, k in enumerate(keys) if k in later), len(keys))
+    node.insert(position, key, value)
+
+
+def _scalar(value: str, like: object = None) -> str:
+    """A new string value, quoted the way the old one was when that keeps it a string."""
+    literal = escape_literal(value)
+    quoted: str = literal
+    if isinstance(like, SingleQuotedScalarString) and "\n" not in literal:
+        quoted = SingleQuotedScalarString(literal)
+    elif isinstance(like, DoubleQuotedScalarString) or yaml_scalar(literal) != literal:
+        quoted = DoubleQuotedScalarString(literal)
+    return quoted
+
+
+def _uses_var(value: object) -> bool:
+    if isinstance(value, str):
+        return _VAR.search(value) is not None
+    if isinstance(value, Mapping):
+        return any(_uses_var(v) for v in value.values())
+    return False
+
+
+def _var_message_value(key: str, raw: str, value: JsonValue, env: EnvironmentConfig | None) -> str:
+    names = _VAR.findall(raw)
+    env_name = env.name if env is not None else "<environment>"
+    where = f"environments.{env_name}.vars in cxrecon.yaml"
+    suggestion = _var_value(raw, value) if len(names) == 1 else None
+    if suggestion is not None:
+        return (
+            f"{key} is written as {raw!r}; to adopt CXone's value set {names[0]}: "
+            f"{suggestion!r} under {where} (a literal here would apply to every environment)"
+        )
+    return (
+        f"{key} is written as {raw!r} and CXone now has {_show(value)}; update the "
+        f"variable(s) {', '.join(names)} under {where}, or the file, by hand"
+    )
+
+
+def _var_value(raw: str, value: JsonValue) -> str | None:
+    """The variable value that turns `raw` (one ${var:}) into `value`, if there is one."""
+    if not isinstance(value, str):
+        return None
+    match = _VAR.search(raw)
+    assert match is not None
+    prefix, suffix = raw[: match.start()], raw[match.end() :]
+    if "${" in prefix + suffix or not value.startswith(prefix) or not value.endswith(suffix):
+        return None
+    return value[len(prefix) : len(value) - len(suffix)] if suffix else value[len(prefix) :]
+
+
+def _verify(
+    path: Path, text: str, done: list[DriftedField], env: EnvironmentConfig | None
+) -> str | None:
+    """Load the edited text like `plan` would: every adopted field must read as CXone's."""
+    with tempfile.TemporaryDirectory(prefix="cxrecon-writeback-") as scratch:
+        probe = Path(scratch) / path.name
+        probe.write_bytes(text.encode("utf-8"))
+        loaded = load_desired(probe, env)
+    if not loaded.ok or len(loaded.connectors) != 1:
+        first = loaded.errors[0].message if loaded.errors else "no connector"
+        return f"the edited file would not be valid ({first}); change it by hand"
+    doc: Mapping[str, Any] = essence_of(loaded.connectors[0].spec).doc
+    for f in done:
+        node: Any = doc
+        for part in f.parts:
+            node = node.get(part) if isinstance(node, Mapping) else None
+        if node != f.cxone:
+            return f"the edit did not produce CXone's value for {f.path}; change it by hand"
+    return None
+
+
+def _write(path: Path, text: str) -> None:
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    temporary.write_bytes(text.encode("utf-8"))
+    os.replace(temporary, path)
