@@ -1,0 +1,203 @@
+"""`cxrecon reconcile`: controller mode. Every interval (and on SIGHUP) pull the repository,
+plan, and apply what may be applied now; serve /healthz, /readyz, /metrics; stop on SIGTERM.
+
+Exit codes: 0 after a graceful stop; with --once: 0 in sync (or everything applied), 2 changes
+left unapplied (drift reported, a window, backoff, safety gate), 1 a failure.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import sys
+from pathlib import Path
+
+import click
+
+from reconciler.audit import DEFAULT_AUDIT_LOG
+from reconciler.cli.common import emulator_option, environment_option, open_target
+from reconciler.controller.backoff import BackoffPolicy
+from reconciler.controller.cycle import ControllerOptions, CycleReport, CycleResult, SettingsFor
+from reconciler.controller.durations import parse_duration
+from reconciler.controller.health import ListenAddress, parse_listen
+from reconciler.controller.loop import Controller
+from reconciler.errors import ConfigError
+from reconciler.project import EnvironmentConfig, Project
+from reconciler.settings import ConnectionSettings
+
+
+def _default_audit_log() -> Path:
+    # systemd's StateDirectory= sets STATE_DIRECTORY; elsewhere the usual .cxrecon/ path.
+    state = os.environ.get("STATE_DIRECTORY", "").split(":")[0]
+    return Path(state) / "audit.jsonl" if state else DEFAULT_AUDIT_LOG
+
+
+@click.command()
+@environment_option
+@emulator_option
+@click.option(
+    "--repo",
+    required=True,
+    envvar="CXRECON_REPO",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="The git checkout holding cxrecon.yaml and the connectors (env CXRECON_REPO).",
+)
+@click.option("--interval", default="5m", show_default=True, help="Time between cycles.")
+@click.option("--self-heal", is_flag=True, help="Also revert drift (changes made in CXone).")
+@click.option("--dry-run", is_flag=True, help="Plan and report only; never write.")
+@click.option(
+    "--listen",
+    default="127.0.0.1:9108",
+    show_default=True,
+    help="HOST:PORT for /healthz, /readyz, /metrics, /status; `off` to disable.",
+)
+@click.option("--once", is_flag=True, help="Run one cycle and exit (for cron and tests).")
+@click.option(
+    "--pull/--no-pull",
+    default=True,
+    show_default=True,
+    help="git pull --ff-only before each cycle (--no-pull when a sidecar syncs the checkout).",
+)
+@click.option("--ignore-windows", is_flag=True, help="Apply even outside the sync windows.")
+@click.option("--allow-unsafe", is_flag=True, help="Apply plans over the safety gate.")
+@click.option("--prune", is_flag=True, help="Deactivate managed connectors no longer in git.")
+@click.option("--strict", is_flag=True, help="Treat validation warnings as errors.")
+@click.option(
+    "--parallelism",
+    type=click.IntRange(1, 64),
+    default=4,
+    show_default=True,
+    help="Connectors applied concurrently.",
+)
+@click.option(
+    "--audit-log",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help=f"JSON Lines audit log [default: $STATE_DIRECTORY/audit.jsonl or {DEFAULT_AUDIT_LOG}].",
+)
+@click.option(
+    "--backoff-base", default="1m", show_default=True, help="Backoff after a first failure."
+)
+@click.option("--backoff-cap", default="1h", show_default=True, help="Longest backoff.")
+@click.option(
+    "--ready-after",
+    type=click.FloatRange(1.0, 100.0),
+    default=3.0,
+    show_default=True,
+    help="/readyz fails when no cycle succeeded for this many intervals.",
+)
+@click.option(
+    "--log-level",
+    type=click.Choice(["debug", "info", "warning", "error"]),
+    default="info",
+    show_default=True,
+)
+@click.pass_context
+def reconcile(
+    ctx: click.Context,
+    environment: str | None,
+    emulator: bool,
+    repo: Path,
+    interval: str,
+    self_heal: bool,
+    dry_run: bool,
+    listen: str,
+    once: bool,
+    pull: bool,
+    ignore_windows: bool,
+    allow_unsafe: bool,
+    prune: bool,
+    strict: bool,
+    parallelism: int,
+    audit_log: Path | None,
+    backoff_base: str,
+    backoff_cap: str,
+    ready_after: float,
+    log_level: str,
+) -> None:
+    """Keep CXone in line with git: a reconcile loop (controller mode).
+
+    Each cycle pulls --repo (fast-forward only; on failure the last good commit is used),
+    plans, and applies changes that come from git. Drift made in CXone is reported, and
+    reverted with --self-heal. `syncWindows` in cxrecon.yaml limit when writes happen.
+    SIGHUP starts a cycle at once; SIGTERM/SIGINT finish the connectors in flight and exit 0.
+    """
+    seconds = parse_duration(interval, what="--interval")
+    if seconds <= 0:
+        raise ConfigError("--interval must be longer than zero, e.g. 30s or 5m")
+    policy = BackoffPolicy(
+        base_seconds=parse_duration(backoff_base, what="--backoff-base"),
+        cap_seconds=parse_duration(backoff_cap, what="--backoff-cap"),
+    )
+    address = parse_listen(listen)
+    if not repo.is_dir():
+        raise ConfigError(f"--repo {repo} is not a directory; point it at the git checkout")
+    _configure_logging(log_level)
+    options = ControllerOptions(
+        repo=repo.resolve(),
+        audit_log=(audit_log or _default_audit_log()).resolve(),
+        environment=environment,
+        interval=seconds,
+        self_heal=self_heal,
+        dry_run=dry_run,
+        ignore_windows=ignore_windows,
+        allow_unsafe=allow_unsafe,
+        prune=prune,
+        pull=pull,
+        strict=strict,
+        parallelism=parallelism,
+        ready_factor=ready_after,
+    )
+    if emulator:
+        with open_target(environment, True) as target:
+            fixed = target.settings
+            report = asyncio.run(
+                _main(options, lambda _p, _e: fixed, policy, address, once, emulated=True)
+            )
+    else:
+        report = asyncio.run(_main(options, _settings_from_env, policy, address, once))
+    ctx.exit(_exit_code(report) if once else 0)
+
+
+def _settings_from_env(project: Project, env: EnvironmentConfig) -> ConnectionSettings:
+    # Read every cycle: a commit may change the environment's non-secret settings.
+    return ConnectionSettings.from_sources(os.environ, dict(env.connection))
+
+
+async def _main(
+    options: ControllerOptions,
+    settings_for: SettingsFor,
+    policy: BackoffPolicy,
+    address: ListenAddress | None,
+    once: bool,
+    *,
+    emulated: bool = False,
+) -> CycleReport | None:
+    controller = Controller(
+        options,
+        settings_for=settings_for,
+        backoff=policy,
+        emulated=emulated,
+    )
+    controller.install_signal_handlers()
+    try:
+        return await controller.run(once=once, listen=address)
+    finally:
+        controller.remove_signal_handlers()
+
+
+def _exit_code(report: CycleReport | None) -> int:
+    if report is None or report.result is not CycleResult.SUCCESS:
+        return 1
+    return 2 if report.pending else 0
+
+
+def _configure_logging(level: str) -> None:
+    logger = logging.getLogger("cxrecon")
+    if not logger.handlers:
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
+        logger.addHandler(handler)
+    logger.setLevel(level.upper())
+    logger.propagate = False

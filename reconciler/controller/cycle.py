@@ -1,0 +1,428 @@
+"""One reconcile cycle: pull git, load, plan against the tenant, decide per connector, apply.
+
+Planning and applying are the library code `cxrecon plan`/`apply` use (reconciler.apply,
+reconciler.execute); this module only decides which planned changes may be written now.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import datetime as dt
+import logging
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from enum import StrEnum
+from pathlib import Path
+from typing import Protocol
+
+import anyio
+
+from reconciler.apply import CredentialResolver, SecretLookup, new_checker, plan_against
+from reconciler.audit import Actor, AuditLog
+from reconciler.controller.backoff import ConnectorBackoff
+from reconciler.controller.durations import format_duration
+from reconciler.controller.gitrepo import GitRepo, PullResult
+from reconciler.controller.windows import SyncWindow, evaluate, load_windows
+from reconciler.cxone.client import CxoneClient
+from reconciler.cxone.stats import ApiStats
+from reconciler.diff import Origin
+from reconciler.errors import CxreconError
+from reconciler.execute import ConnectorResult, ConnectorRun, ExecContext, Outcome
+from reconciler.plan import Action, ConnectorChange, Plan
+from reconciler.planning import load
+from reconciler.project import EnvironmentConfig, Project, load_project
+from reconciler.settings import ConnectionSettings
+
+log = logging.getLogger("cxrecon.controller")
+
+SettingsFor = Callable[[Project, EnvironmentConfig], ConnectionSettings]
+
+
+class Clock(Protocol):
+    """Wall time for sync windows and reports; monotonic time for intervals and backoff."""
+
+    def now(self) -> dt.datetime: ...
+
+    def monotonic(self) -> float: ...
+
+
+class CycleResult(StrEnum):
+    SUCCESS = "success"  # planned, and every change allowed now was applied
+    PARTIAL = "partial"  # planned, but some connector failed, cannot be planned or backs off
+    FAILED = "failed"  # no plan: invalid desired state, API unreachable, ...
+
+
+class Decision(StrEnum):
+    """What the controller did with one connector's planned change this cycle."""
+
+    IN_SYNC = "in-sync"
+    APPLY = "apply"  # executed; the result says how it went
+    REPORT = "report"  # drift or an unknown origin without --self-heal
+    DRY_RUN = "dry-run"
+    WINDOW = "window"  # a sync window forbids writes now
+    UNSAFE = "unsafe"  # the plan is over the safety gate
+    BACKOFF = "backoff"  # failed recently; waits out its backoff
+    STOPPING = "stopping"  # not started: the controller is shutting down
+    ERROR = "error"  # cannot be planned (see reason)
+    ORPHAN = "orphan"  # managed, no longer in git, and --prune is off
+
+
+@dataclass(frozen=True)
+class ControllerOptions:
+    repo: Path
+    audit_log: Path
+    environment: str | None = None
+    interval: float = 300.0
+    self_heal: bool = False
+    dry_run: bool = False
+    ignore_windows: bool = False
+    allow_unsafe: bool = False
+    prune: bool = False
+    pull: bool = True
+    strict: bool = False
+    parallelism: int = 4
+    ready_factor: float = 3.0
+
+
+@dataclass(frozen=True, slots=True)
+class ConnectorReport:
+    name: str
+    action: Action
+    origin: Origin | None
+    decision: Decision
+    reason: str | None = None
+    fields: tuple[str, ...] = ()
+    result: ConnectorResult | None = None
+
+    @property
+    def failed(self) -> bool:
+        return self.result is not None and self.result.outcome is Outcome.FAILED
+
+
+@dataclass(frozen=True)
+class CycleReport:
+    number: int
+    started: dt.datetime
+    duration: float
+    result: CycleResult
+    commit: str | None = None
+    pull: PullResult | None = None
+    error: str | None = None
+    connectors: tuple[ConnectorReport, ...] = ()
+    interrupted: bool = False
+
+    @property
+    def drifted(self) -> int:
+        return sum(1 for c in self.connectors if c.origin in (Origin.DRIFT, Origin.CONFLICT))
+
+    @property
+    def applied(self) -> tuple[ConnectorReport, ...]:
+        return tuple(c for c in self.connectors if c.result and c.result.outcome is Outcome.APPLIED)
+
+    @property
+    def writes(self) -> int:
+        return sum(c.result.writes for c in self.connectors if c.result is not None)
+
+    def of(self, decision: Decision) -> tuple[ConnectorReport, ...]:
+        return tuple(c for c in self.connectors if c.decision is decision)
+
+    @property
+    def pending(self) -> tuple[ConnectorReport, ...]:
+        """Connectors still out of sync after this cycle."""
+        return tuple(
+            c
+            for c in self.connectors
+            if c.decision not in (Decision.IN_SYNC, Decision.APPLY)
+            or (c.result is not None and c.result.outcome is Outcome.FAILED)
+        )
+
+    def summary(self) -> str:
+        head = f"cycle {self.number}"
+        if self.commit:
+            head += f" at {self.commit[:12]}"
+        if self.result is CycleResult.FAILED:
+            return f"{head}: failed after {self.duration:.1f}s: {self.error}"
+        counts: dict[str, int] = {}
+        for c in self.connectors:
+            key = c.decision.value
+            if c.result is not None:
+                key = c.result.outcome.value
+            counts[key] = counts.get(key, 0) + 1
+        parts = ", ".join(f"{n} {k}" for k, n in sorted(counts.items())) or "no connectors"
+        extra = " (interrupted by shutdown)" if self.interrupted else ""
+        return (
+            f"{head}: {self.result.value}: {parts}; {self.drifted} drifted, "
+            f"{self.writes} writes in {self.duration:.1f}s{extra}"
+        )
+
+
+class CycleRunner:
+    """Runs cycles; keeps what must survive between them (backoff, API stats, the actor)."""
+
+    def __init__(
+        self,
+        options: ControllerOptions,
+        *,
+        settings_for: SettingsFor,
+        environ: Mapping[str, str],
+        clock: Clock,
+        backoff: ConnectorBackoff,
+        stats: ApiStats,
+        actor: Actor,
+        stopping: Callable[[], bool],
+        run_prefix: str,
+        emulated: bool = False,
+    ) -> None:
+        self.options = options
+        self.settings_for = settings_for
+        self.environ = environ
+        self.clock = clock
+        self.backoff = backoff
+        self.stats = stats
+        self.actor = actor
+        self.stopping = stopping
+        self.emulated = emulated
+        #: Audit records of cycle N carry run id "<run_prefix>-N".
+        self.run_prefix = run_prefix
+        self.repo = GitRepo(options.repo) if options.pull else None
+        self._warned: set[str] = set()
+
+    async def run(self, number: int) -> CycleReport:
+        started = self.clock.now()
+        t0 = self.clock.monotonic()
+        pull: PullResult | None = None
+        commit: str | None = None
+        try:
+            if self.repo is not None:
+                pull = await self.repo.pull()
+                commit = pull.commit
+                if pull.ok:
+                    log.info("%s", pull.message)
+                else:
+                    # The working tree is untouched by a failed ff-only pull: keep using it.
+                    log.warning("%s; using the last good commit %s", pull.message, commit)
+            connectors, interrupted = await self._reconcile(number, commit)
+        except CxreconError as exc:
+            return self._failed(number, started, t0, commit, pull, str(exc))
+        except Exception as exc:  # an internal bug must not end the loop
+            log.exception("cycle %d failed unexpectedly", number)
+            return self._failed(number, started, t0, commit, pull, f"{type(exc).__name__}: {exc}")
+        partial = any(
+            c.failed or c.decision in (Decision.ERROR, Decision.BACKOFF) for c in connectors
+        )
+        return CycleReport(
+            number=number,
+            started=started,
+            duration=self.clock.monotonic() - t0,
+            result=CycleResult.PARTIAL if partial else CycleResult.SUCCESS,
+            commit=commit,
+            pull=pull,
+            connectors=connectors,
+            interrupted=interrupted,
+        )
+
+    def _failed(
+        self,
+        number: int,
+        started: dt.datetime,
+        t0: float,
+        commit: str | None,
+        pull: PullResult | None,
+        error: str,
+    ) -> CycleReport:
+        return CycleReport(
+            number=number,
+            started=started,
+            duration=self.clock.monotonic() - t0,
+            result=CycleResult.FAILED,
+            commit=commit,
+            pull=pull,
+            error=error,
+        )
+
+    async def _reconcile(
+        self, number: int, commit: str | None
+    ) -> tuple[tuple[ConnectorReport, ...], bool]:
+        opts = self.options
+        project = await anyio.to_thread.run_sync(load_project, opts.repo)
+        windows = load_windows(project)
+        env = project.environment(opts.environment)
+        loaded = await anyio.to_thread.run_sync(load, project, env, None, opts.strict)
+        env_name = env.name if (opts.environment or project.environments) else None
+        settings = self.settings_for(project, env)
+        audit = None
+        if not opts.dry_run:
+            actor = dataclasses.replace(self.actor, git_commit=commit or self.actor.git_commit)
+            audit = AuditLog(
+                opts.audit_log,
+                actor=actor,
+                environment=env_name,
+                run_id=f"{self.run_prefix}-{number}",
+                command="reconcile",
+            )
+        try:
+            lookup = SecretLookup(
+                self.environ, project.root, emulated=self.emulated, warn=self._warn, audit=audit
+            )
+            checker = new_checker(lookup)
+            async with CxoneClient(settings, parallelism=opts.parallelism, stats=self.stats) as api:
+                remote = await api.list_connectors()
+                plan = await plan_against(
+                    loaded,
+                    remote,
+                    limits=project.safety,
+                    checker=checker,
+                    environment=env_name,
+                    prune=opts.prune,
+                )
+                decided = self._decide(plan, windows, env_name)
+                ctx = ExecContext(
+                    client=api,
+                    credentials=CredentialResolver(lookup, checker),
+                    checker=checker,
+                    limits=project.safety,
+                    desired_digest=loaded.digest,
+                    environment=env_name,
+                    prune=opts.prune,
+                    audit=audit,
+                )
+                results = await self._execute(
+                    ctx, [c for c, d, _ in decided if d is Decision.APPLY]
+                )
+        finally:
+            if audit is not None:
+                audit.close()  # flush + fsync: the cycle's records are durable before it ends
+        reports = self._reports(decided, results)
+        self.backoff.keep_only(c.name for c in plan.changes)
+        return reports, any(r.decision is Decision.STOPPING for r in reports)
+
+    def _decide(
+        self, plan: Plan, windows: Sequence[SyncWindow], env_name: str | None
+    ) -> list[tuple[ConnectorChange, Decision, str | None]]:
+        now = self.clock.now()
+        out: list[tuple[ConnectorChange, Decision, str | None]] = []
+        for change in plan.changes:
+            decision, reason = self._decision(plan, change, windows, env_name, now)
+            out.append((change, decision, reason))
+        return out
+
+    def _decision(
+        self,
+        plan: Plan,
+        change: ConnectorChange,
+        windows: Sequence[SyncWindow],
+        env_name: str | None,
+        now: dt.datetime,
+    ) -> tuple[Decision, str | None]:
+        opts = self.options
+        if change.action is Action.NOOP:
+            return Decision.IN_SYNC, None
+        if change.action is Action.ERROR:
+            return Decision.ERROR, "; ".join(change.problems) or "cannot be planned"
+        if change.action is Action.ORPHAN:
+            return Decision.ORPHAN, (
+                "managed by cxrecon but no longer in git; run with --prune to deactivate it"
+            )
+        if opts.dry_run:
+            return Decision.DRY_RUN, "planned only (--dry-run)"
+        if not opts.self_heal and change.origin is not Origin.PENDING:
+            return Decision.REPORT, _report_reason(change.origin)
+        if plan.safety.over and not opts.allow_unsafe:
+            return Decision.UNSAFE, (
+                "the plan is over the safety gate ("
+                + "; ".join(plan.safety.reasons)
+                + "); confirm it with `cxrecon apply`, or run the controller with --allow-unsafe"
+            )
+        if not opts.ignore_windows:
+            verdict = evaluate(windows, now, env_name, change.name)
+            if not verdict.allowed:
+                return Decision.WINDOW, verdict.reason
+        waiting = self.backoff.waiting(change.name)
+        if waiting is not None:
+            return Decision.BACKOFF, (
+                f"failed {waiting.failures} time(s) in a row, next try in "
+                f"{format_duration(self.backoff.remaining(waiting))} (last error: "
+                f"{waiting.last_error})"
+            )
+        if self.stopping():
+            return Decision.STOPPING, "not started: the controller is shutting down"
+        return Decision.APPLY, None
+
+    async def _execute(
+        self, ctx: ExecContext, changes: Sequence[ConnectorChange]
+    ) -> dict[str, ConnectorResult]:
+        """Connectors run concurrently (bounded); once a stop is requested no new connector
+        starts, and those in flight finish all their steps (no half-applied connector)."""
+        results: dict[str, ConnectorResult] = {}
+        gate = asyncio.Semaphore(max(1, self.options.parallelism))
+
+        async def one(change: ConnectorChange) -> None:
+            async with gate:
+                if self.stopping():
+                    return
+                try:
+                    results[change.name] = await ConnectorRun(ctx, change).run()
+                except Exception as exc:  # a bug on one connector must not cancel the others
+                    log.exception("%s: internal error while applying", change.name)
+                    results[change.name] = ConnectorResult(
+                        name=change.name,
+                        action=change.action,
+                        outcome=Outcome.FAILED,
+                        reason=f"internal error {type(exc).__name__}: {exc}; please report it",
+                    )
+
+        async with asyncio.TaskGroup() as group:
+            for change in changes:
+                group.create_task(one(change))
+        return results
+
+    def _reports(
+        self,
+        decided: Sequence[tuple[ConnectorChange, Decision, str | None]],
+        results: Mapping[str, ConnectorResult],
+    ) -> tuple[ConnectorReport, ...]:
+        reports: list[ConnectorReport] = []
+        for change, decision, reason in decided:
+            result = results.get(change.name)
+            if decision is Decision.APPLY and result is None:
+                decision, reason = Decision.STOPPING, "not started: the controller is shutting down"
+            if result is not None:
+                if result.outcome is Outcome.FAILED:
+                    state = self.backoff.failed(change.name, result.reason or "failed")
+                    reason = (
+                        f"{result.reason}; backing off "
+                        f"{format_duration(self.backoff.policy.delay(state.failures))}"
+                    )
+                else:
+                    self.backoff.succeeded(change.name)
+            elif decision is Decision.IN_SYNC:
+                self.backoff.succeeded(change.name)
+            reports.append(
+                ConnectorReport(
+                    name=change.name,
+                    action=change.action,
+                    origin=change.origin,
+                    decision=decision,
+                    reason=reason,
+                    fields=tuple(f.path for f in change.fields),
+                    result=result,
+                )
+            )
+        return tuple(reports)
+
+    def _warn(self, message: str) -> None:
+        if message not in self._warned:  # once per process, not once per cycle
+            self._warned.add(message)
+            log.warning("%s", message)
+
+
+def _report_reason(origin: Origin | None) -> str:
+    if origin is Origin.DRIFT:
+        return "changed in CXone since the last apply (drift); --self-heal reverts it"
+    if origin is Origin.CONFLICT:
+        return "changed in git and in CXone; --self-heal applies git's version"
+    return (
+        "not applied by cxrecon before (no applied-digest to tell drift from git changes); "
+        "--self-heal or `cxrecon apply` takes it over"
+    )

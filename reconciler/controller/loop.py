@@ -1,0 +1,250 @@
+"""The controller: a cycle every interval (and at once on SIGHUP), health and metrics served
+meanwhile, and a graceful stop on SIGTERM/SIGINT that finishes the connectors in flight.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime as dt
+import json
+import logging
+import os
+import signal
+import time
+import uuid
+from collections.abc import Mapping
+from typing import Any
+
+from reconciler.audit import detect_actor
+from reconciler.controller.backoff import BackoffPolicy, ConnectorBackoff
+from reconciler.controller.cycle import (
+    Clock,
+    ControllerOptions,
+    CycleReport,
+    CycleResult,
+    CycleRunner,
+    Decision,
+    SettingsFor,
+)
+from reconciler.controller.durations import format_duration
+from reconciler.controller.health import HealthServer, ListenAddress
+from reconciler.controller.metrics import CONTENT_TYPE, ControllerMetrics
+from reconciler.cxone.stats import ApiStats
+
+log = logging.getLogger("cxrecon.controller")
+
+
+class SystemClock:
+    def now(self) -> dt.datetime:
+        return dt.datetime.now(dt.UTC)
+
+    def monotonic(self) -> float:
+        return time.monotonic()
+
+
+class Controller:
+    """Runs cycles until stopped; thread-unsafe, lives on one event loop."""
+
+    def __init__(
+        self,
+        options: ControllerOptions,
+        *,
+        settings_for: SettingsFor,
+        environ: Mapping[str, str] | None = None,
+        clock: Clock | None = None,
+        backoff: BackoffPolicy | None = None,
+        emulated: bool = False,
+        process_metrics: bool = True,
+    ) -> None:
+        self.options = options
+        self.clock: Clock = clock or SystemClock()
+        self.environ = dict(os.environ if environ is None else environ)
+        self.stats = ApiStats()
+        mode = "dry-run" if options.dry_run else ("self-heal" if options.self_heal else "apply")
+        self.prometheus = ControllerMetrics(
+            self.stats, environment=options.environment, mode=mode, process=process_metrics
+        )
+        self.backoff = ConnectorBackoff(backoff or BackoffPolicy(), self.clock.monotonic)
+        self.runner = CycleRunner(
+            options,
+            settings_for=settings_for,
+            environ=self.environ,
+            clock=self.clock,
+            backoff=self.backoff,
+            stats=self.stats,
+            actor=detect_actor(self.environ, options.repo),
+            stopping=lambda: self._stopping,
+            run_prefix=uuid.uuid4().hex[:12],
+            emulated=emulated,
+        )
+        self.cycles_started = 0
+        self.cycles_finished = 0
+        self.last: CycleReport | None = None
+        self._last_ok: float | None = None  # monotonic time of the last non-failed cycle
+        self._stopping = False
+        self._wake = asyncio.Event()
+        self._done = asyncio.Condition()
+
+    # --- control ----------------------------------------------------------------------
+
+    @property
+    def stopping(self) -> bool:
+        return self._stopping
+
+    def trigger(self) -> None:
+        """Start the next cycle now (SIGHUP); during a cycle, right after it."""
+        self._wake.set()
+
+    def stop(self) -> None:
+        """Finish the connectors in flight, start no new ones, then return from run()."""
+        if not self._stopping:
+            log.info("stopping: finishing the connectors in flight")
+        self._stopping = True
+        self._wake.set()
+
+    def install_signal_handlers(self) -> None:
+        loop = asyncio.get_running_loop()
+        loop.add_signal_handler(signal.SIGTERM, self.stop)
+        loop.add_signal_handler(signal.SIGINT, self.stop)
+        loop.add_signal_handler(signal.SIGHUP, self.trigger)
+
+    def remove_signal_handlers(self) -> None:
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+            loop.remove_signal_handler(sig)
+
+    # --- running ----------------------------------------------------------------------
+
+    async def run(
+        self, *, once: bool = False, listen: ListenAddress | None = None
+    ) -> CycleReport | None:
+        """Cycles until stop() (or one cycle with `once`); returns the last report."""
+        if self.runner.repo is not None:
+            await self.runner.repo.check()
+        server = HealthServer(listen, self) if listen is not None else None
+        if server is not None:
+            bound = await server.start()
+            log.info("serving /healthz /readyz /metrics /status on http://%s", bound)
+        try:
+            while not self._stopping:
+                started = self.clock.monotonic()
+                self._wake.clear()
+                await self.cycle()
+                if once or self._stopping:
+                    break
+                delay = max(0.0, self.options.interval - (self.clock.monotonic() - started))
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._wake.wait(), delay)
+        finally:
+            if server is not None:
+                await server.close()
+        return self.last
+
+    async def cycle(self) -> CycleReport:
+        """One cycle, counted and published (metrics, readiness, waiters)."""
+        self.cycles_started += 1
+        self.prometheus.cycle_started()
+        report = await self.runner.run(self.cycles_started)
+        self.cycles_finished += 1
+        self.last = report
+        if report.result is not CycleResult.FAILED:
+            self._last_ok = self.clock.monotonic()
+        self.prometheus.observe(report, backoff_count=self._backing_off())
+        _log_report(report)
+        async with self._done:
+            self._done.notify_all()
+        return report
+
+    async def wait_for_cycle(self, number: int) -> CycleReport:
+        """The report of cycle `number` or a later one, once it has finished."""
+        async with self._done:
+            await self._done.wait_for(lambda: self.cycles_finished >= number)
+        assert self.last is not None
+        return self.last
+
+    # --- what the endpoints show ------------------------------------------------------
+
+    def readiness(self) -> tuple[bool, str]:
+        last = self.last
+        if last is None:
+            return False, "not ready: the first cycle has not finished yet"
+        if last.result is CycleResult.FAILED:
+            return False, f"not ready: cycle {last.number} failed: {last.error}"
+        limit = self.options.ready_factor * self.options.interval
+        age = self.clock.monotonic() - (self._last_ok or 0.0)
+        if age > limit:
+            return False, (
+                f"not ready: no successful cycle for {format_duration(age)} "
+                f"(limit {format_duration(limit)})"
+            )
+        return True, f"ready: cycle {last.number} {last.result.value}"
+
+    def metrics(self) -> tuple[bytes, str]:
+        return self.prometheus.render(), CONTENT_TYPE
+
+    def status_json(self) -> bytes:
+        ready, why = self.readiness()
+        body: dict[str, Any] = {
+            "ready": ready,
+            "readiness": why,
+            "cyclesStarted": self.cycles_started,
+            "cyclesFinished": self.cycles_finished,
+            "stopping": self._stopping,
+            "lastCycle": None if self.last is None else _report_json(self.last),
+            "backoff": [
+                {
+                    "connector": name,
+                    "failures": state.failures,
+                    "retryInSeconds": round(self.backoff.remaining(state), 3),
+                    "lastError": state.last_error,
+                }
+                for name, state in sorted(self.backoff.states().items())
+            ],
+        }
+        return json.dumps(body, indent=2).encode() + b"\n"
+
+    def _backing_off(self) -> int:
+        return sum(1 for s in self.backoff.states().values() if self.backoff.remaining(s) > 0)
+
+
+def _report_json(report: CycleReport) -> dict[str, Any]:
+    return {
+        "number": report.number,
+        "started": report.started.isoformat(timespec="milliseconds"),
+        "durationSeconds": round(report.duration, 3),
+        "result": report.result.value,
+        "commit": report.commit,
+        "pull": None
+        if report.pull is None
+        else {"ok": report.pull.ok, "message": report.pull.message},
+        "error": report.error,
+        "interrupted": report.interrupted,
+        "drifted": report.drifted,
+        "writes": report.writes,
+        "connectors": [
+            {
+                "name": c.name,
+                "action": c.action.value,
+                "origin": None if c.origin is None else c.origin.value,
+                "decision": c.decision.value,
+                "outcome": None if c.result is None else c.result.outcome.value,
+                "reason": c.reason,
+                "fields": list(c.fields),
+            }
+            for c in report.connectors
+        ],
+    }
+
+
+def _log_report(report: CycleReport) -> None:
+    level = logging.WARNING if report.result is not CycleResult.SUCCESS else logging.INFO
+    log.log(level, "%s", report.summary())
+    for c in report.connectors:
+        if c.decision is Decision.IN_SYNC:
+            continue
+        what = c.action.value + (f" ({c.origin.value})" if c.origin else "")
+        fields = f" [{', '.join(c.fields[:8])}{', …' if len(c.fields) > 8 else ''}]"
+        outcome = c.result.outcome.value if c.result is not None else c.decision.value
+        detail = f": {c.reason}" if c.reason else ""
+        log.log(level, "  %s: %s %s%s%s", c.name, what, outcome, fields if c.fields else "", detail)
