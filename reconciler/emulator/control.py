@@ -12,6 +12,8 @@ import httpx
 
 from reconciler.settings import EMULATOR_CLIENT_ID, EMULATOR_CLIENT_SECRET
 
+TOKEN_ATTEMPTS = 10
+
 
 class EmulatorControlError(RuntimeError):
     """An admin call answered with an error status (its JSON message is included)."""
@@ -45,7 +47,16 @@ class EmulatorControl:
         data["client_secret"] = client_secret
         if scope is not None:
             data["scope"] = scope
-        response = self._http.post("/api/v2/oauth/token", data=data)
+        # Setup should not fail on the faults a test switched on for the code under test.
+        for attempt in range(TOKEN_ATTEMPTS):
+            try:
+                response = self._http.post("/api/v2/oauth/token", data=data)
+            except httpx.TransportError:
+                if attempt == TOKEN_ATTEMPTS - 1:
+                    raise
+                continue
+            if response.status_code < 500 and response.status_code != 429:
+                break
         self._check(response)
         token: str = response.json()["access_token"]
         return token
