@@ -353,6 +353,8 @@ def check_out_dir(out: Path) -> None:
     probe = out
     while not probe.exists() and probe != probe.parent:
         probe = probe.parent
+    if not probe.is_dir():
+        raise DumpError(f"cannot create {out}: {probe} is not a directory; choose another --out")
     if not os.access(probe, os.W_OK | os.X_OK):
         raise DumpError(f"cannot write to {probe}: permission denied; choose another --out")
 
