@@ -82,7 +82,7 @@ _ACTION_ORDER: Final = {action: i for i, action in enumerate(Action)}
 class StepKind(StrEnum):
     CREATE = "create"  # POST the desired essence as DRAFT (+ owned labels)
     PATCH = "patch"  # merge-patch of `Step.sections` (+ owned labels), with If-Match
-    TRANSITION = "transition"  # PATCH {"lifecycleStatus": target}, with If-Match
+    TRANSITION = "transition"  # PATCH {"lifecycleStatus": target} (+ owned labels), If-Match
 
 
 @dataclass(frozen=True, slots=True)
@@ -196,11 +196,15 @@ class ConnectorChange:
             owned_labels=labels,
         )
 
-    @staticmethod
-    def transition_body(step: Step) -> dict[str, Any]:
+    def transition_body(self, step: Step) -> dict[str, Any]:
+        """Body for a TRANSITION step; it also refreshes the owned labels, so a pure
+        (de)activation is one call."""
         if step.target is None:
             raise ValueError("a TRANSITION step needs a target state")
-        return transition_body(step.target)
+        body = transition_body(step.target)
+        if self.stamp_labels:
+            body["labels"] = dict(self.stamp_labels)
+        return body
 
     def _require_desired(self) -> Essence:
         essence = self.desired_essence

@@ -264,8 +264,7 @@ def _steps(
     sections: tuple[str, ...], transition: tuple[str, str] | None, adopt: bool
 ) -> tuple[Step, ...]:
     steps: list[Step] = []
-    if sections or adopt or transition is not None:
-        # Every write refreshes the owned labels, so a pure transition still carries them.
+    if sections or adopt:
         steps.append(Step(StepKind.PATCH, sections=sections))
     if transition is not None:
         step = Step(StepKind.TRANSITION, target=transition[1])

@@ -4,7 +4,13 @@ import dataclasses
 
 from reconciler.diff import Origin
 from reconciler.fingerprint import CredentialReason, CredentialStatus
-from reconciler.model import LABEL_MANAGED_BY, Authentication, FieldMapping, SyncSettings
+from reconciler.model import (
+    LABEL_APPLIED_DIGEST,
+    LABEL_MANAGED_BY,
+    Authentication,
+    FieldMapping,
+    SyncSettings,
+)
 from reconciler.plan import Action, ConnectorChange, Plan, StepKind
 from reconciler.project import SafetyLimits
 
@@ -159,7 +165,11 @@ def test_activation_alone_is_its_own_action() -> None:
     change = only(make_plan([spec()], [remote]))
     assert change.action is Action.ACTIVATE
     assert change.transition == ("INACTIVE", "ACTIVE")
-    assert [s.kind for s in change.steps] == [StepKind.PATCH, StepKind.TRANSITION]
+    [step] = change.steps
+    assert step.kind is StepKind.TRANSITION
+    body = change.transition_body(step)
+    assert body["lifecycleStatus"] == "ACTIVE"
+    assert body["labels"][LABEL_APPLIED_DIGEST] != remote.spec.labels[LABEL_APPLIED_DIGEST]
 
 
 def test_deactivation_with_field_changes_stops_the_connector_first() -> None:
