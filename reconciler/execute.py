@@ -8,6 +8,7 @@ they changed in the audit log), and go on — at most `MAX_REPLANS` times.
 from __future__ import annotations
 
 import hashlib
+import random
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
@@ -17,7 +18,14 @@ import anyio
 
 from reconciler.audit import AuditEvent, AuditLog, ObservedChange, observed_changes
 from reconciler.calltrace import CallTrace, traced
-from reconciler.cxone.errors import Conflict, CxoneApiError, NotFound
+from reconciler.cxone.errors import (
+    Conflict,
+    CxoneApiError,
+    NotFound,
+    RateLimited,
+    ServerError,
+    TransportError,
+)
 from reconciler.diff import diff_essences
 from reconciler.errors import CxreconError
 from reconciler.fingerprint import CredentialChecker
@@ -33,14 +41,20 @@ from reconciler.normalize import (
     Essence,
     applied_digest,
     create_body,
-    essence_of,
     patch_body,
+    transition_body,
 )
 from reconciler.plan import Action, ConnectorChange, RemotePin, SafetyLimitsLike, Step, StepKind
 from reconciler.planner import build_plan
 
 #: Re-plans after a conflict before a connector is given up for this run.
 MAX_REPLANS: Final = 3
+
+#: Someone else moved the connector: re-read and plan it again.
+_MOVED: Final = (Conflict, NotFound)
+#: The client's own retries are spent (or, for a 500, not allowed): whether the write landed
+#: is unknown, so re-read and plan again rather than guess.
+_UNSETTLED: Final = (ServerError, TransportError, RateLimited)
 
 
 class ConnectorApi(Protocol):
@@ -117,7 +131,7 @@ def idempotency_key(desired_digest: str, environment: str | None, name: str, rep
 
 
 def pin_of(remote: RemoteConnector) -> RemotePin:
-    return RemotePin(id=remote.id, etag=remote.etag, essence=essence_of(remote.spec))
+    return RemotePin(id=remote.id, etag=remote.etag, spec=remote.spec)
 
 
 class ConnectorRun:
@@ -140,26 +154,34 @@ class ConnectorRun:
             try:
                 pin = await self._execute(change)
             except _Replan as conflict:
-                if self.replans >= MAX_REPLANS:
-                    return self._failed(
-                        conflict.cause,
-                        change.remote,
-                        f"changed in CXone {MAX_REPLANS + 1} times while being applied; "
-                        "run apply again once the other writer is done",
-                    )
-                self.replans += 1
-                try:
-                    change = await self._replan(change, conflict.cause)
-                except CxreconError as exc:
-                    return self._failed(exc, change.remote)
-                if change.action is Action.ERROR:
-                    return self._result(Outcome.FAILED, change.remote, "; ".join(change.problems))
-                continue
+                cause: CxoneApiError = conflict.cause
             except CxreconError as exc:
                 return self._failed(exc, change.remote)
-            if self.writes == 0 and self.replans == 0:
-                return self._result(Outcome.UNCHANGED, pin)
-            return self._result(Outcome.APPLIED, pin)
+            else:
+                outcome = Outcome.UNCHANGED if self.writes == self.replans == 0 else Outcome.APPLIED
+                return self._result(outcome, pin)
+            while True:  # re-read and re-plan; a re-read that fails transiently costs a round
+                if self.replans >= MAX_REPLANS:
+                    why = (
+                        f"changed in CXone {MAX_REPLANS + 1} times while being applied; run "
+                        "apply again once the other writer is done"
+                    )
+                    return self._failed(
+                        cause, change.remote, why if isinstance(cause, _MOVED) else None
+                    )
+                self.replans += 1
+                if isinstance(cause, _UNSETTLED):
+                    # The client's own backoff is spent: give the server a (jittered) moment.
+                    await anyio.sleep(random.uniform(0.0, 0.2 * 2**self.replans))
+                try:
+                    change = await self._replan(change, cause)
+                    break
+                except _UNSETTLED as exc:
+                    cause = exc
+                except CxreconError as exc:
+                    return self._failed(exc, change.remote)
+            if change.action is Action.ERROR:
+                return self._result(Outcome.FAILED, change.remote, "; ".join(change.problems))
 
     # --- one pass over the steps --------------------------------------------------
 
@@ -199,7 +221,7 @@ class ConnectorRun:
         with traced() as trace:
             try:
                 created = await self.ctx.client.create_connector(body, idempotency_key=key)
-            except (Conflict, NotFound) as exc:
+            except (*_MOVED, *_UNSETTLED) as exc:
                 self._audit_write(change, "create", fields, None, None, trace, "create", exc)
                 raise _Replan(exc) from exc
             except CxreconError as exc:
@@ -231,7 +253,9 @@ class ConnectorRun:
     async def _transition(
         self, change: ConnectorChange, step: Step, pin: RemotePin, labels: dict[str, str]
     ) -> RemotePin:
-        body = ConnectorChange.transition_body(step)
+        if step.target is None:
+            raise RuntimeError(f"{change.name}: a transition step without a target state")
+        body = transition_body(step.target)
         if change.desired is not None:  # an orphan being pruned has nothing of ours to stamp
             owned = {k: v for k, v in labels.items() if pin.essence.owned_labels.get(k) != v}
             if owned:
@@ -251,7 +275,7 @@ class ConnectorRun:
         with traced() as trace:
             try:
                 updated = await self.ctx.client.patch_connector(pin.id, etag=pin.etag, body=body)
-            except (Conflict, NotFound) as exc:
+            except (*_MOVED, *_UNSETTLED) as exc:
                 self._audit_write(change, verb, fields, pin, None, trace, "patch", exc)
                 raise _Replan(exc) from exc
             except CxreconError as exc:
@@ -286,8 +310,8 @@ class ConnectorRun:
                 AuditEvent(
                     connector=change.name,
                     connector_id=fresh_pin.id if fresh_pin else (seen.id if seen else None),
-                    action="conflict",
-                    result="conflict",
+                    action="conflict" if isinstance(cause, _MOVED) else "reread",
+                    result="conflict" if isinstance(cause, _MOVED) else "failure",
                     fields=tuple(o.path for o in observed),
                     etag_before=seen.etag if seen else None,
                     etag_after=fresh_pin.etag if fresh_pin else None,
