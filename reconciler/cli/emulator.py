@@ -207,6 +207,12 @@ def serve(
         f"OAuth client {client_id}; admin routes under /_emulator/. Ctrl-C stops it.",
         err=True,
     )
+    if host not in ("127.0.0.1", "::1", "localhost"):
+        click.echo(
+            f"warning: {host} is not a loopback address; the /_emulator admin routes have no "
+            "authentication, so anyone who can reach this port can change or wipe its state.",
+            err=True,
+        )
     server = ReadyServer(uvicorn_config(app, host=host, port=bound, access_log=access_log))
     try:
         server.run(sockets=[sock])

@@ -82,7 +82,7 @@ def create_app(config: EmulatorConfig) -> Starlette:
     ]
     app = Starlette(
         routes=routes,
-        middleware=[Middleware(Gateway, runtime=runtime)],
+        middleware=[Middleware(Gateway, runtime=runtime, routes=frozenset(r.path for r in routes))],
         exception_handlers={
             ApiProblem: _problem,
             HTTPException: _http_error,

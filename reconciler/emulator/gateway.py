@@ -37,9 +37,12 @@ def route_template(path: str) -> str:
 
 
 class Gateway:
-    def __init__(self, app: ASGIApp, runtime: Runtime) -> None:
+    def __init__(self, app: ASGIApp, runtime: Runtime, routes: frozenset[str]) -> None:
         self.app = app
         self.runtime = runtime
+        # Stats are keyed by route template; anything else shares one key, so random paths
+        # (a fuzzer, a scanner) cannot grow the counters without bound.
+        self.routes = routes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -60,7 +63,10 @@ class Gateway:
             else:
                 await self.app(scope, receive, counted)
         finally:
-            key = (f"{scope['method']} {route_template(scope['path'])}", status)
+            template = route_template(scope["path"])
+            if template not in self.routes:
+                template = "(unmatched)"
+            key = (f"{scope['method']} {template}", status)
             self.runtime.stats.requests[key] += 1
 
     async def _api(self, scope: Scope, receive: Receive, send: Send) -> None:

@@ -81,3 +81,11 @@ def test_reset_with_tokens_revokes_them(emulator: RunningEmulator, api: ApiClien
 
 def test_health(emulator: RunningEmulator) -> None:
     assert httpx.get(emulator.root_url + "/_emulator/health").json() == {"status": "ok"}
+
+
+def test_stats_fold_unknown_paths_into_one_key(emulator: RunningEmulator, api: ApiClient) -> None:
+    for i in range(3):
+        api.get(f"/random/{i}")
+    requests = emulator.control.stats()["requests"]
+    assert requests["GET (unmatched)"] == {"404": 3}
+    assert not any("random" in route for route in requests)
