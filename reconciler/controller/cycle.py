@@ -197,8 +197,10 @@ class CycleRunner:
             if self.repo is not None:
                 pull = await self.repo.pull()
                 commit = pull.commit
-                if pull.ok:
+                if pull.changed:
                     log.info("%s", pull.message)
+                elif pull.ok:
+                    log.debug("%s", pull.message)
                 else:
                     # The working tree is untouched by a failed ff-only pull: keep using it.
                     log.warning("%s; using the last good commit %s", pull.message, commit)

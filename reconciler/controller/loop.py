@@ -81,6 +81,8 @@ class Controller:
         self.cycles_started = 0
         self.cycles_finished = 0
         self.last: CycleReport | None = None
+        #: Where the endpoints are served once run() has bound them (port 0 picks one).
+        self.listening: ListenAddress | None = None
         self._last_ok: float | None = None  # monotonic time of the last non-failed cycle
         self._stopping = False
         self._wake = asyncio.Event()
@@ -124,7 +126,7 @@ class Controller:
             await self.runner.repo.check()
         server = HealthServer(listen, self) if listen is not None else None
         if server is not None:
-            bound = await server.start()
+            bound = self.listening = await server.start()
             log.info("serving /healthz /readyz /metrics /status on http://%s", bound)
         try:
             while not self._stopping:
