@@ -79,8 +79,14 @@ class EmbeddedEmulator:
                 f"cannot start the embedded emulator with state in {self.config.db_path}: {exc}"
             ) from exc
         self.port = self._socket.getsockname()[1]
+        # A pending "slow" fault must not hold up a test's teardown for its full delay.
         config = uvicorn_config(
-            self.app, host=self.host, port=self.port, access_log=False, log_config=None
+            self.app,
+            host=self.host,
+            port=self.port,
+            access_log=False,
+            log_config=None,
+            timeout_graceful_shutdown=1,
         )
         self._server = ReadyServer(config)
         self._thread = threading.Thread(
