@@ -17,6 +17,7 @@ from enum import StrEnum
 from typing import Final
 
 from reconciler.diff import ChangeKind, FieldChange, JsonValue, Origin
+from reconciler.fingerprint import CredentialStatus
 from reconciler.model import LABEL_APPLIED_AT, DesiredConnector, SourceLocation
 from reconciler.plan import Action, ConnectorChange, Plan
 from reconciler.render.common import safe_values
@@ -142,7 +143,8 @@ def drift_of(plan: Plan) -> DriftReport:
                     )
                 )
             if any(f.origin is Origin.PENDING for f in change.fields) or (
-                change.credentials is not None and change.credentials.status.value == "rotated"
+                change.credentials is not None
+                and change.credentials.status is CredentialStatus.ROTATED
             ):
                 pending.append(change.name)
     return DriftReport(

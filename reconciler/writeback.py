@@ -175,6 +175,20 @@ def _connector(
     return [Adopted(drift.name, str(path), f.path) for f in done], left
 
 
+def _mapping_indent(text: str) -> int:
+    """How far a nested mapping is indented under its key (2 unless the file says otherwise)."""
+    parent: int | None = None
+    for line in text.splitlines():
+        stripped = line.strip()
+        if not stripped or stripped.startswith("#"):
+            continue
+        indent = len(line) - len(line.lstrip(" "))
+        if parent is not None and not stripped.startswith("-") and indent > parent:
+            return indent - parent
+        parent = indent if stripped.endswith(":") and not stripped.startswith("-") else None
+    return 2
+
+
 def _ordered(fields: Iterable[DriftedField], desired: DesiredConnector) -> list[DriftedField]:
     """Edits in place first, then appends, then removals of list items from the end, so the
     indexes of mappings stay valid while editing."""
@@ -209,11 +223,14 @@ class _Editor:
         crlf = "\r\n" in text
         text = text.replace("\r\n", "\n")
         try:
-            _, indent, offset = load_yaml_guess_indent(text)
+            _, sequence, offset = load_yaml_guess_indent(text)
+            mapping = _mapping_indent(text)
             yaml = YAML()
             yaml.preserve_quotes = True
             yaml.width = 1_000_000
-            yaml.indent(mapping=offset or 2, sequence=indent or 2, offset=offset or 0)
+            if sequence is None:  # no block sequence: ruamel's guess is the mapping indent
+                sequence, offset = mapping, 0
+            yaml.indent(mapping=mapping, sequence=sequence, offset=offset or 0)
             data = yaml.load(text)
         except (YAMLError, ValueError, TypeError):
             return None
