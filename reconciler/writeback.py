@@ -171,7 +171,11 @@ def _connector(
     problem = _verify(path, text, done, environment)
     if problem is not None:
         return [], left + [_left(drift, f, problem) for f in done]
-    _write(path, text)
+    try:
+        _write(path, text)
+    except OSError as exc:
+        reason = f"cannot write {path}: {exc.strerror or exc}; check its permissions"
+        return [], left + [_left(drift, f, reason) for f in done]
     return [Adopted(drift.name, str(path), f.path) for f in done], left
 
 
@@ -412,5 +416,8 @@ def _verify(
 
 def _write(path: Path, text: str) -> None:
     temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    temporary.write_bytes(text.encode("utf-8"))
-    os.replace(temporary, path)
+    try:
+        temporary.write_bytes(text.encode("utf-8"))
+        os.replace(temporary, path)
+    finally:
+        temporary.unlink(missing_ok=True)
