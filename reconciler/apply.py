@@ -10,7 +10,7 @@ import hashlib
 import os
 import re
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
 
@@ -165,8 +165,6 @@ class ApplyReport:
 
     results: tuple[ConnectorResult, ...]
     syncs: tuple[SyncOutcome, ...] = ()
-    sync_requested: bool = False
-    counts: Mapping[str, int] = field(default_factory=dict)
 
     def of(self, outcome: Outcome) -> tuple[ConnectorResult, ...]:
         return tuple(r for r in self.results if r.outcome is outcome)

@@ -1,8 +1,10 @@
 """One connector's change, step by step: create as DRAFT → PATCH fields → lifecycle transition.
 
 Every PATCH carries If-Match with the ETag of the latest response. A 409/412 (or a 404) means
-someone else moved the connector: re-read it, re-plan it from what is there now (recording what
-they changed in the audit log), and go on — at most `MAX_REPLANS` times.
+someone else moved the connector, and a write whose fate is unknown (a 500, a lost answer after
+the client's retries) may or may not have landed: either way, re-read it, re-plan it from what
+is there now (reconciler.replan records what changed in the audit log), and go on — at most
+`MAX_REPLANS` times per connector.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from typing import Any, Final, Protocol
 
 import anyio
 
-from reconciler.audit import AuditEvent, AuditLog, ObservedChange, observed_changes
+from reconciler.audit import AuditEvent, AuditLog
 from reconciler.calltrace import CallTrace, traced
 from reconciler.cxone.errors import (
     Conflict,
@@ -26,7 +28,6 @@ from reconciler.cxone.errors import (
     ServerError,
     TransportError,
 )
-from reconciler.diff import diff_essences
 from reconciler.errors import CxreconError
 from reconciler.fingerprint import CredentialChecker
 from reconciler.model import (
@@ -45,7 +46,7 @@ from reconciler.normalize import (
     transition_body,
 )
 from reconciler.plan import Action, ConnectorChange, RemotePin, SafetyLimitsLike, Step, StepKind
-from reconciler.planner import build_plan
+from reconciler.replan import plan_one, replan_event, reread
 
 #: Re-plans after a conflict before a connector is given up for this run.
 MAX_REPLANS: Final = 3
@@ -132,6 +133,10 @@ def idempotency_key(desired_digest: str, environment: str | None, name: str, rep
 
 def pin_of(remote: RemoteConnector) -> RemotePin:
     return RemotePin(id=remote.id, etag=remote.etag, spec=remote.spec)
+
+
+def _moved(cause: CxoneApiError) -> bool:
+    return isinstance(cause, _MOVED)
 
 
 class ConnectorRun:
@@ -289,79 +294,13 @@ class ConnectorRun:
 
     async def _replan(self, change: ConnectorChange, cause: CxoneApiError) -> ConnectorChange:
         """Re-read the connector, record what others changed, plan it again from there."""
-        seen = change.remote
-        fresh = await self._reread(change)
-        replanned = await anyio.to_thread.run_sync(self._plan_one, change, fresh)
-        fresh_pin = None if fresh is None else pin_of(fresh)
-        observed: tuple[ObservedChange, ...] = ()
-        if seen is not None and fresh_pin is not None:
-            found = diff_essences(seen.essence, fresh_pin.essence)
-            observed = observed_changes((f.path, f.before, f.after) for f in found)
-        ours = {f.path for f in replanned.fields}
-        overwrites = sorted(ours & {o.path for o in observed})
-        if replanned.action in (Action.NOOP, Action.ORPHAN):
-            resolution = "already in the desired state"
-        elif fresh is None:
-            resolution = "gone; planned again from scratch"
-        else:
-            resolution = f"planned again: {replanned.action.value}"
+        fresh = await reread(self.ctx.client, change)
+        replanned = await anyio.to_thread.run_sync(plan_one, self.ctx, change, fresh)
         if self.ctx.audit is not None:
             self.ctx.audit.record(
-                AuditEvent(
-                    connector=change.name,
-                    connector_id=fresh_pin.id if fresh_pin else (seen.id if seen else None),
-                    action="conflict" if isinstance(cause, _MOVED) else "reread",
-                    result="conflict" if isinstance(cause, _MOVED) else "failure",
-                    fields=tuple(o.path for o in observed),
-                    etag_before=seen.etag if seen else None,
-                    etag_after=fresh_pin.etag if fresh_pin else None,
-                    http_status=cause.status,
-                    attempts=self.replans,
-                    error_class=type(cause).__name__,
-                    error_message=cause.summary,
-                    out_of_band=observed,
-                    details={
-                        "resolution": resolution,
-                        "replan": self.replans,
-                        # Fields another writer changed that git's value will now replace:
-                        # seen first (above), then overwritten on purpose (GitOps).
-                        "overwrites": ", ".join(overwrites) or None,
-                    },
-                )
+                replan_event(change, fresh, replanned, cause, self.replans, moved=_moved(cause))
             )
         return replanned
-
-    async def _reread(self, change: ConnectorChange) -> RemoteConnector | None:
-        if change.remote is not None:
-            try:
-                return await self.ctx.client.get_connector(change.remote.id)
-            except NotFound:
-                pass
-        found = await self.ctx.client.find_by_name(change.name)
-        if len(found) > 1:
-            ids = ", ".join(r.id for r in found)
-            raise Conflict(
-                f"{len(found)} connectors named {change.name!r} exist (ids {ids})",
-                operation="apply",
-                hint="rename or deactivate all but one in CXone, then run apply again",
-            )
-        return found[0] if found else None
-
-    def _plan_one(self, change: ConnectorChange, fresh: RemoteConnector | None) -> ConnectorChange:
-        plan = build_plan(
-            [change.desired] if change.desired is not None else [],
-            [fresh] if fresh is not None else [],
-            limits=self.ctx.limits,
-            checker=self.ctx.checker,
-            desired_digest=self.ctx.desired_digest,
-            prune=self.ctx.prune or change.orphaned,
-            environment=self.ctx.environment,
-        )
-        for replanned in plan.changes:
-            if replanned.name == change.name:
-                return replanned
-        # An orphan deleted meanwhile: nothing left to deactivate.
-        return ConnectorChange(name=change.name, action=Action.NOOP, orphaned=change.orphaned)
 
     # --- results and audit ----------------------------------------------------------
 

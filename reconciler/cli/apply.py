@@ -238,7 +238,7 @@ class _Run:
                 parallelism=self.opts.parallelism,
                 on_result=lambda r: click.echo(result_line(r)),
             )
-            report = ApplyReport(results=results, sync_requested=self.opts.sync)
+            report = ApplyReport(results=results)
             if self.opts.sync and report.sync_targets():
                 targets = report.sync_targets()
                 progress = progress_for(sys.stderr, len(targets))
@@ -251,7 +251,7 @@ class _Run:
                     progress=progress,
                     audit=self.audit,
                 )
-                report = ApplyReport(results=results, syncs=syncs, sync_requested=True)
+                report = ApplyReport(results=results, syncs=syncs)
             return report
 
     async def _plan(self, connectors: tuple[RemoteConnector, ...]) -> tuple[Plan, bool]:

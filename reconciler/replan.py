@@ -1,0 +1,108 @@
+"""After a conflict or an unsettled write: re-read one connector, plan it again from what the
+tenant has now, and describe for the audit log what someone else changed meanwhile."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, Protocol
+
+from reconciler.audit import AuditEvent, ObservedChange, observed_changes
+from reconciler.cxone.errors import Conflict, CxoneApiError, NotFound
+from reconciler.diff import diff_essences
+from reconciler.model import RemoteConnector
+from reconciler.normalize import essence_of
+from reconciler.plan import Action, ConnectorChange
+from reconciler.planner import build_plan
+
+if TYPE_CHECKING:
+    from reconciler.execute import ExecContext
+
+
+class Reader(Protocol):
+    async def get_connector(self, connector_id: str) -> RemoteConnector: ...
+
+    async def find_by_name(self, name: str) -> list[RemoteConnector]: ...
+
+
+async def reread(client: Reader, change: ConnectorChange) -> RemoteConnector | None:
+    """The connector as it is now: by id, else by name (it may have been created by a write
+    whose answer was lost, or deleted meanwhile); None when it does not exist."""
+    if change.remote is not None:
+        try:
+            return await client.get_connector(change.remote.id)
+        except NotFound:
+            pass
+    found = await client.find_by_name(change.name)
+    if len(found) > 1:
+        ids = ", ".join(r.id for r in found)
+        raise Conflict(
+            f"{len(found)} connectors named {change.name!r} exist (ids {ids})",
+            operation="apply",
+            hint="rename or deactivate all but one in CXone, then run apply again",
+        )
+    return found[0] if found else None
+
+
+def plan_one(
+    ctx: ExecContext, change: ConnectorChange, fresh: RemoteConnector | None
+) -> ConnectorChange:
+    """The same planner as the whole run, for one connector against its fresh state."""
+    plan = build_plan(
+        [change.desired] if change.desired is not None else [],
+        [fresh] if fresh is not None else [],
+        limits=ctx.limits,
+        checker=ctx.checker,
+        desired_digest=ctx.desired_digest,
+        prune=ctx.prune or change.orphaned,
+        environment=ctx.environment,
+    )
+    for replanned in plan.changes:
+        if replanned.name == change.name:
+            return replanned
+    # An orphan deleted meanwhile: nothing is left to deactivate.
+    return ConnectorChange(name=change.name, action=Action.NOOP, orphaned=change.orphaned)
+
+
+def replan_event(
+    change: ConnectorChange,
+    fresh: RemoteConnector | None,
+    replanned: ConnectorChange,
+    cause: CxoneApiError,
+    replans: int,
+    *,
+    moved: bool,
+) -> AuditEvent:
+    """The audit record of one re-plan: what we had seen, what we found, what happens next."""
+    seen = change.remote
+    observed: tuple[ObservedChange, ...] = ()
+    if seen is not None and fresh is not None:
+        found = diff_essences(seen.essence, essence_of(fresh.spec))
+        observed = observed_changes((f.path, f.before, f.after) for f in found)
+    overwrites = sorted({f.path for f in replanned.fields} & {o.path for o in observed})
+    if replanned.action in (Action.NOOP, Action.ORPHAN):
+        resolution = "already in the desired state"
+    elif fresh is None:
+        resolution = "gone; planned again from scratch"
+    else:
+        resolution = f"planned again: {replanned.action.value}"
+    details: dict[str, Any] = {
+        "resolution": resolution,
+        "replan": replans,
+        # Fields another writer changed that git's value now replaces: recorded above as
+        # seen → found, then overwritten on purpose (git is the source of truth).
+        "overwrites": ", ".join(overwrites) or None,
+    }
+    return AuditEvent(
+        connector=change.name,
+        connector_id=fresh.id if fresh else (seen.id if seen else None),
+        action="conflict" if moved else "reread",
+        result="conflict" if moved else "failure",
+        fields=tuple(o.path for o in observed),
+        etag_before=seen.etag if seen else None,
+        etag_after=fresh.etag if fresh else None,
+        http_status=cause.status,
+        attempts=replans,
+        error_class=type(cause).__name__,
+        error_message=cause.summary,
+        out_of_band=observed,
+        details=details,
+    )
