@@ -131,11 +131,13 @@ def reconcile(
         cap_seconds=parse_duration(backoff_cap, what="--backoff-cap"),
     )
     address = parse_listen(listen)
-    if not repo.is_dir():
+    if pull and not repo.is_dir():
+        # Without --pull the directory may appear later (a git-sync sidecar's first clone).
         raise ConfigError(f"--repo {repo} is not a directory; point it at the git checkout")
     _configure_logging(log_level)
     options = ControllerOptions(
-        repo=repo.resolve(),
+        # Not resolved: a git-sync link is swapped to a new worktree on each sync.
+        repo=repo.absolute(),
         audit_log=(audit_log or _default_audit_log()).resolve(),
         environment=environment,
         interval=seconds,

@@ -204,6 +204,8 @@ class CycleRunner:
                 else:
                     # The working tree is untouched by a failed ff-only pull: keep using it.
                     log.warning("%s; using the last good commit %s", pull.message, commit)
+            else:
+                commit = await GitRepo(self.options.repo).head()  # None outside a checkout
             connectors, interrupted = await self._reconcile(number, commit)
         except CxreconError as exc:
             return self._failed(number, started, t0, commit, pull, str(exc))

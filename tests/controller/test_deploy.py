@@ -1,0 +1,180 @@
+"""The deployment examples in deploy/ parse, run `cxrecon reconcile` with valid flags, and wire
+their probes to the endpoints the controller serves."""
+
+from __future__ import annotations
+
+import shlex
+from pathlib import Path
+from typing import Any
+
+import click
+import pytest
+import yaml
+
+from reconciler.cli.reconcile import reconcile
+from reconciler.controller.health import parse_listen
+
+DEPLOY = Path(__file__).resolve().parents[2] / "deploy"
+UNIT = DEPLOY / "systemd" / "cxrecon-reconcile.service"
+MANIFEST = DEPLOY / "kubernetes" / "cxrecon-reconcile.yaml"
+
+
+def unit_sections(text: str) -> dict[str, dict[str, list[str]]]:
+    """systemd's format: sections of Key=Value lines; a key may repeat."""
+    sections: dict[str, dict[str, list[str]]] = {}
+    current: dict[str, list[str]] | None = None
+    for raw in text.splitlines():
+        line = raw.strip()
+        if not line or line.startswith(("#", ";")):
+            continue
+        if line.startswith("[") and line.endswith("]"):
+            current = sections.setdefault(line[1:-1], {})
+            continue
+        assert current is not None, f"a setting outside any section: {line}"
+        key, sep, value = line.partition("=")
+        assert sep, f"not Key=Value: {line}"
+        current.setdefault(key, []).append(value)
+    return sections
+
+
+def parsed_flags(args: list[str]) -> dict[str, Any]:
+    """The CLI's own parser over `args` (no run): unknown flags or bad values fail here."""
+    context = reconcile.make_context("reconcile", list(args), resilient_parsing=False)
+    return dict(context.params)
+
+
+def test_the_systemd_unit_runs_the_controller_hardened_and_restarts_on_failure() -> None:
+    unit = unit_sections(UNIT.read_text())
+    service = unit["Service"]
+    exec_start = shlex.split(service["ExecStart"][0])
+    assert exec_start[0].endswith("/cxrecon")
+    assert exec_start[1] == "reconcile"
+    env = dict(v.split("=", 1) for v in service["Environment"][0].split())
+    args = [a.replace("${CXRECON_REPO}", env["CXRECON_REPO"]) for a in exec_start[2:]]
+    flags = parsed_flags(args)
+    assert flags["repo"] == Path("/var/lib/cxrecon/repo")
+    assert parse_listen(flags["listen"]) is not None
+    assert service["Restart"] == ["on-failure"]
+    assert service["DynamicUser"] == ["yes"] or service.get("User")
+    assert service["ProtectSystem"] == ["strict"]
+    assert service["NoNewPrivileges"] == ["yes"]
+    assert service["EnvironmentFile"] == ["/etc/cxrecon/cxrecon.env"]
+    assert service["KillSignal"] == ["SIGTERM"]
+    assert int(service["TimeoutStopSec"][0]) >= 60
+    assert "-HUP" in service["ExecReload"][0]
+    # The state directory is where the audit log goes by default ($STATE_DIRECTORY).
+    assert service["StateDirectory"] == ["cxrecon"]
+    assert env["CXRECON_REPO"].startswith("/var/lib/cxrecon/")
+    assert unit["Install"]["WantedBy"] == ["multi-user.target"]
+
+
+def test_the_systemd_environment_example_holds_no_real_secret() -> None:
+    example = (DEPLOY / "systemd" / "cxrecon.env.example").read_text()
+    values = dict(
+        line.split("=", 1) for line in example.splitlines() if line and not line.startswith("#")
+    )
+    assert values["CXONE_CLIENT_SECRET"] == "replace-me"
+    assert all(v == "replace-me" for k, v in values.items() if "SECRET" in k)
+
+
+@pytest.fixture(scope="module")
+def manifest() -> dict[str, dict[str, Any]]:
+    docs = [d for d in yaml.safe_load_all(MANIFEST.read_text()) if d]
+    return {f"{d['kind']}/{d['metadata']['name']}": d for d in docs}
+
+
+def container(deployment: dict[str, Any], name: str) -> dict[str, Any]:
+    for c in deployment["spec"]["template"]["spec"]["containers"]:
+        if c["name"] == name:
+            return dict(c)
+    raise AssertionError(f"no container {name}")
+
+
+def port_number(c: dict[str, Any], port: int | str) -> int:
+    if isinstance(port, int):
+        return port
+    return next(int(p["containerPort"]) for p in c["ports"] if p["name"] == port)
+
+
+def test_the_deployment_probes_the_controller_endpoints(
+    manifest: dict[str, dict[str, Any]],
+) -> None:
+    deployment = manifest["Deployment/cxrecon-reconcile"]
+    cx = container(deployment, "cxrecon")
+    assert cx["args"][0] == "reconcile"
+    flags = parsed_flags(cx["args"][1:])
+    listen = parse_listen(flags["listen"])
+    assert listen is not None
+    assert listen.host == "0.0.0.0"  # noqa: S104 - the kubelet probes the pod IP
+    live, ready = cx["livenessProbe"]["httpGet"], cx["readinessProbe"]["httpGet"]
+    assert live["path"] == "/healthz"
+    assert ready["path"] == "/readyz"
+    assert port_number(cx, live["port"]) == listen.port
+    assert port_number(cx, ready["port"]) == listen.port
+    annotations = deployment["spec"]["template"]["metadata"]["annotations"]
+    assert int(annotations["prometheus.io/port"]) == listen.port
+    assert annotations["prometheus.io/path"] == "/metrics"
+
+
+def test_the_deployment_is_one_non_root_replica_with_limits_and_a_grace_period(
+    manifest: dict[str, dict[str, Any]],
+) -> None:
+    deployment = manifest["Deployment/cxrecon-reconcile"]
+    spec = deployment["spec"]
+    assert spec["replicas"] == 1
+    assert spec["strategy"]["type"] == "Recreate"  # never two controllers at once
+    pod = spec["template"]["spec"]
+    assert pod["securityContext"]["runAsNonRoot"] is True
+    assert pod["terminationGracePeriodSeconds"] >= 60
+    for c in pod["containers"]:
+        assert c["resources"]["limits"]["memory"]
+        assert c["resources"]["limits"]["cpu"]
+        assert c["securityContext"]["allowPrivilegeEscalation"] is False
+        assert c["securityContext"]["readOnlyRootFilesystem"] is True
+        assert c["securityContext"]["capabilities"]["drop"] == ["ALL"]
+
+
+def test_the_repo_comes_from_the_git_sync_sidecar_and_state_is_persistent(
+    manifest: dict[str, dict[str, Any]],
+) -> None:
+    deployment = manifest["Deployment/cxrecon-reconcile"]
+    cx = container(deployment, "cxrecon")
+    sync = container(deployment, "git-sync")
+    flags = parsed_flags(cx["args"][1:])
+    assert flags["pull"] is False
+    sync_args = dict(a.lstrip("-").split("=", 1) for a in sync["args"])
+    assert flags["repo"] == Path(sync_args["root"]) / sync_args["link"]
+    mounts = {m["name"]: m for m in cx["volumeMounts"]}
+    assert mounts["git"]["mountPath"] == sync_args["root"]
+    assert str(flags["audit_log"]).startswith(mounts["state"]["mountPath"])
+    volumes = {v["name"]: v for v in deployment["spec"]["template"]["spec"]["volumes"]}
+    claim = volumes["state"]["persistentVolumeClaim"]["claimName"]
+    assert f"PersistentVolumeClaim/{claim}" in manifest
+
+
+def test_settings_come_from_a_config_map_and_secrets_only_by_reference(
+    manifest: dict[str, dict[str, Any]],
+) -> None:
+    cx = container(manifest["Deployment/cxrecon-reconcile"], "cxrecon")
+    sources = cx["envFrom"]
+    config = next(s["configMapRef"]["name"] for s in sources if "configMapRef" in s)
+    secret = next(s["secretRef"]["name"] for s in sources if "secretRef" in s)
+    data = manifest[f"ConfigMap/{config}"]["data"]
+    assert data["CXONE_BASE_URL"].startswith("https://")
+    assert not any("SECRET" in key or "PASSWORD" in key for key in data)
+    assert not any(key.startswith("Secret/") for key in manifest)  # referenced, never shipped
+    assert secret == "cxrecon-credentials"
+
+
+def test_the_service_exposes_the_metrics_port(manifest: dict[str, dict[str, Any]]) -> None:
+    deployment = manifest["Deployment/cxrecon-reconcile"]
+    service = manifest["Service/cxrecon-reconcile"]
+    labels = deployment["spec"]["template"]["metadata"]["labels"]
+    assert service["spec"]["selector"].items() <= labels.items()
+    (port,) = service["spec"]["ports"]
+    assert port_number(container(deployment, "cxrecon"), port["targetPort"]) == 9108
+
+
+def test_flag_parsing_of_the_examples_would_catch_a_typo() -> None:
+    with pytest.raises(click.NoSuchOption):
+        parsed_flags(["--repo", "/x", "--self-heall"])
