@@ -418,7 +418,7 @@ class CycleRunner:
     def _warn(self, message: str) -> None:
         if message not in self._warned:  # once per process, not once per cycle
             self._warned.add(message)
-            log.warning("%s", message)
+            log.warning("%s", message.removeprefix("warning: "))
 
 
 def _report_reason(origin: Origin | None) -> str:

@@ -337,3 +337,20 @@ async def test_trigger_starts_the_next_cycle_at_once(make_controller: Controller
     finally:
         controller.stop()
         await asyncio.wait_for(task, 20)
+
+
+async def test_a_plan_over_the_safety_gate_waits_for_allow_unsafe(
+    make_controller: ControllerFactory, repo: ConnectorsRepo, emulator: RunningEmulator
+) -> None:
+    await make_controller().cycle()  # Alpha is ACTIVE
+    repo.commit({"connectors/alpha.yaml": connector_yaml("Alpha", status="INACTIVE")})
+
+    gated = await make_controller().cycle()
+    alpha = by_name(gated.connectors, "Alpha")
+    assert alpha.decision is Decision.UNSAFE
+    assert "--allow-unsafe" in (alpha.reason or "")
+    assert remote_connectors(emulator)["Alpha"]["lifecycleStatus"] == "ACTIVE"
+
+    allowed = await make_controller(allow_unsafe=True).cycle()
+    assert outcome(allowed.connectors, "Alpha") is Outcome.APPLIED
+    assert remote_connectors(emulator)["Alpha"]["lifecycleStatus"] == "INACTIVE"
