@@ -7,16 +7,14 @@ invalid desired state, a stale saved plan, or a refusal to apply without confirm
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import signal
 import sys
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from types import FrameType
 
 import click
 
@@ -157,10 +155,7 @@ def apply(
     started = time.monotonic()
     with open_target(environment, emulator, dict(env.connection)) as target:
         actor = detect_actor(os.environ, project.root)
-        with (
-            AuditLog(audit_log, actor=actor, environment=env_name, command="apply") as audit,
-            _sigterm_as_interrupt(),
-        ):
+        with AuditLog(audit_log, actor=actor, environment=env_name, command="apply") as audit:
             lookup = SecretLookup(
                 os.environ,
                 project.root,
@@ -169,7 +164,12 @@ def apply(
                 audit=audit,
             )
             run = _Run(project, loaded, env_name, opts, saved, audit, lookup, stats)
-            report = asyncio.run(run.main(target.settings))
+            try:
+                report = asyncio.run(run.main(target.settings))
+            except asyncio.CancelledError:
+                # SIGTERM cancelled the run (see _Run.main): unwind like Ctrl-C, so the audit
+                # log is fsynced on the way out and the exit code is 130.
+                raise KeyboardInterrupt from None
     click.echo(render_report(report))
     summary = summarize(
         stats.snapshot(),
@@ -213,6 +213,22 @@ class _Run:
         self.stats = stats
 
     async def main(self, settings: ConnectionSettings) -> ApplyReport:
+        # SIGTERM (a CI job cancelled, a pod stopped) cancels this task, as asyncio.run does
+        # for Ctrl-C; raising from a signal handler instead could land inside a cancel scope.
+        loop = asyncio.get_running_loop()
+        task = asyncio.current_task()
+        try:
+            if task is not None:
+                loop.add_signal_handler(signal.SIGTERM, task.cancel)
+        except (NotImplementedError, RuntimeError):  # no signals here (Windows, a thread)
+            pass
+        try:
+            return await self._main(settings)
+        finally:
+            with contextlib.suppress(NotImplementedError, RuntimeError):
+                loop.remove_signal_handler(signal.SIGTERM)
+
+    async def _main(self, settings: ConnectionSettings) -> ApplyReport:
         async with CxoneClient(
             settings, parallelism=self.opts.parallelism, stats=self.stats
         ) as client:
@@ -305,22 +321,3 @@ class _Run:
 
 def _interactive() -> bool:
     return sys.stdin.isatty()
-
-
-@contextmanager
-def _sigterm_as_interrupt() -> Iterator[None]:
-    """SIGTERM (a CI job cancelled, a pod stopped) unwinds like Ctrl-C, so the audit log is
-    flushed and fsynced on the way out."""
-
-    def handler(signum: int, frame: FrameType | None) -> None:
-        raise KeyboardInterrupt
-
-    try:
-        previous = signal.signal(signal.SIGTERM, handler)
-    except ValueError:  # not the main thread (e.g. called from a test runner's worker)
-        yield
-        return
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)
