@@ -18,10 +18,11 @@ import click
 from reconciler.audit import DEFAULT_AUDIT_LOG
 from reconciler.cli.common import emulator_option, environment_option, open_target
 from reconciler.controller.backoff import BackoffPolicy
-from reconciler.controller.cycle import ControllerOptions, CycleReport, CycleResult, SettingsFor
+from reconciler.controller.cycle import SettingsFor
 from reconciler.controller.durations import parse_duration
 from reconciler.controller.health import ListenAddress, parse_listen
 from reconciler.controller.loop import Controller
+from reconciler.controller.report import ControllerOptions, CycleReport, CycleResult
 from reconciler.errors import ConfigError
 from reconciler.project import EnvironmentConfig, Project
 from reconciler.settings import ConnectionSettings

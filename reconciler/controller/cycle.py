@@ -11,10 +11,6 @@ import dataclasses
 import datetime as dt
 import logging
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
-from enum import StrEnum
-from pathlib import Path
-from typing import Protocol
 
 import anyio
 
@@ -23,6 +19,14 @@ from reconciler.audit import Actor, AuditLog
 from reconciler.controller.backoff import ConnectorBackoff
 from reconciler.controller.durations import format_duration
 from reconciler.controller.gitrepo import GitRepo, PullResult
+from reconciler.controller.report import (
+    Clock,
+    ConnectorReport,
+    ControllerOptions,
+    CycleReport,
+    CycleResult,
+    Decision,
+)
 from reconciler.controller.windows import SyncWindow, evaluate, load_windows
 from reconciler.cxone.client import CxoneClient
 from reconciler.cxone.stats import ApiStats
@@ -37,124 +41,6 @@ from reconciler.settings import ConnectionSettings
 log = logging.getLogger("cxrecon.controller")
 
 SettingsFor = Callable[[Project, EnvironmentConfig], ConnectionSettings]
-
-
-class Clock(Protocol):
-    """Wall time for sync windows and reports; monotonic time for intervals and backoff."""
-
-    def now(self) -> dt.datetime: ...
-
-    def monotonic(self) -> float: ...
-
-
-class CycleResult(StrEnum):
-    SUCCESS = "success"  # planned, and every change allowed now was applied
-    PARTIAL = "partial"  # planned, but some connector failed, cannot be planned or backs off
-    FAILED = "failed"  # no plan: invalid desired state, API unreachable, ...
-
-
-class Decision(StrEnum):
-    """What the controller did with one connector's planned change this cycle."""
-
-    IN_SYNC = "in-sync"
-    APPLY = "apply"  # executed; the result says how it went
-    REPORT = "report"  # drift or an unknown origin without --self-heal
-    DRY_RUN = "dry-run"
-    WINDOW = "window"  # a sync window forbids writes now
-    UNSAFE = "unsafe"  # the plan is over the safety gate
-    BACKOFF = "backoff"  # failed recently; waits out its backoff
-    STOPPING = "stopping"  # not started: the controller is shutting down
-    ERROR = "error"  # cannot be planned (see reason)
-    ORPHAN = "orphan"  # managed, no longer in git, and --prune is off
-
-
-@dataclass(frozen=True)
-class ControllerOptions:
-    repo: Path
-    audit_log: Path
-    environment: str | None = None
-    interval: float = 300.0
-    self_heal: bool = False
-    dry_run: bool = False
-    ignore_windows: bool = False
-    allow_unsafe: bool = False
-    prune: bool = False
-    pull: bool = True
-    strict: bool = False
-    parallelism: int = 4
-    ready_factor: float = 3.0
-
-
-@dataclass(frozen=True, slots=True)
-class ConnectorReport:
-    name: str
-    action: Action
-    origin: Origin | None
-    decision: Decision
-    reason: str | None = None
-    fields: tuple[str, ...] = ()
-    result: ConnectorResult | None = None
-
-    @property
-    def failed(self) -> bool:
-        return self.result is not None and self.result.outcome is Outcome.FAILED
-
-
-@dataclass(frozen=True)
-class CycleReport:
-    number: int
-    started: dt.datetime
-    duration: float
-    result: CycleResult
-    commit: str | None = None
-    pull: PullResult | None = None
-    error: str | None = None
-    connectors: tuple[ConnectorReport, ...] = ()
-    interrupted: bool = False
-
-    @property
-    def drifted(self) -> int:
-        return sum(1 for c in self.connectors if c.origin in (Origin.DRIFT, Origin.CONFLICT))
-
-    @property
-    def applied(self) -> tuple[ConnectorReport, ...]:
-        return tuple(c for c in self.connectors if c.result and c.result.outcome is Outcome.APPLIED)
-
-    @property
-    def writes(self) -> int:
-        return sum(c.result.writes for c in self.connectors if c.result is not None)
-
-    def of(self, decision: Decision) -> tuple[ConnectorReport, ...]:
-        return tuple(c for c in self.connectors if c.decision is decision)
-
-    @property
-    def pending(self) -> tuple[ConnectorReport, ...]:
-        """Connectors still out of sync after this cycle."""
-        return tuple(
-            c
-            for c in self.connectors
-            if c.decision not in (Decision.IN_SYNC, Decision.APPLY)
-            or (c.result is not None and c.result.outcome is Outcome.FAILED)
-        )
-
-    def summary(self) -> str:
-        head = f"cycle {self.number}"
-        if self.commit:
-            head += f" at {self.commit[:12]}"
-        if self.result is CycleResult.FAILED:
-            return f"{head}: failed after {self.duration:.1f}s: {self.error}"
-        counts: dict[str, int] = {}
-        for c in self.connectors:
-            key = c.decision.value
-            if c.result is not None:
-                key = c.result.outcome.value
-            counts[key] = counts.get(key, 0) + 1
-        parts = ", ".join(f"{n} {k}" for k, n in sorted(counts.items())) or "no connectors"
-        extra = " (interrupted by shutdown)" if self.interrupted else ""
-        return (
-            f"{head}: {self.result.value}: {parts}; {self.drifted} drifted, "
-            f"{self.writes} writes in {self.duration:.1f}s{extra}"
-        )
 
 
 class CycleRunner:

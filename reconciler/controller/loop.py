@@ -18,18 +18,17 @@ from typing import Any
 
 from reconciler.audit import detect_actor
 from reconciler.controller.backoff import BackoffPolicy, ConnectorBackoff
-from reconciler.controller.cycle import (
+from reconciler.controller.cycle import CycleRunner, SettingsFor
+from reconciler.controller.durations import format_duration
+from reconciler.controller.health import HealthServer, ListenAddress
+from reconciler.controller.metrics import CONTENT_TYPE, ControllerMetrics
+from reconciler.controller.report import (
     Clock,
     ControllerOptions,
     CycleReport,
     CycleResult,
-    CycleRunner,
     Decision,
-    SettingsFor,
 )
-from reconciler.controller.durations import format_duration
-from reconciler.controller.health import HealthServer, ListenAddress
-from reconciler.controller.metrics import CONTENT_TYPE, ControllerMetrics
 from reconciler.cxone.stats import ApiStats
 
 log = logging.getLogger("cxrecon.controller")

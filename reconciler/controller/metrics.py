@@ -22,7 +22,7 @@ from prometheus_client.metrics_core import CounterMetricFamily, Metric
 from prometheus_client.registry import Collector
 
 from reconciler import __version__
-from reconciler.controller.cycle import CycleReport, CycleResult, Decision
+from reconciler.controller.report import CycleReport, CycleResult, Decision
 from reconciler.cxone.stats import ApiStats
 from reconciler.execute import Outcome
 

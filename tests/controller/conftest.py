@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 
 from reconciler.controller.backoff import BackoffPolicy
-from reconciler.controller.cycle import ControllerOptions
 from reconciler.controller.loop import Controller
+from reconciler.controller.report import ControllerOptions
 from reconciler.emulator.harness import RunningEmulator
 from reconciler.settings import ConnectionSettings
 

@@ -15,8 +15,8 @@ from typing import Any
 
 import httpx
 
-from reconciler.controller.cycle import CycleReport
 from reconciler.controller.loop import Controller
+from reconciler.controller.report import CycleReport
 from reconciler.emulator.harness import RunningEmulator
 
 #: A secret value that must never appear in any output, file or metric.

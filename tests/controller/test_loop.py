@@ -11,8 +11,8 @@ import time
 import pytest
 
 from reconciler.controller.backoff import BackoffPolicy
-from reconciler.controller.cycle import ConnectorReport, CycleResult, Decision
 from reconciler.controller.health import ListenAddress
+from reconciler.controller.report import ConnectorReport, CycleResult, Decision
 from reconciler.diff import Origin
 from reconciler.emulator.harness import RunningEmulator
 from reconciler.execute import Outcome
