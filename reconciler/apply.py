@@ -20,10 +20,10 @@ from reconciler.audit import AuditLog
 from reconciler.datasync import SyncOutcome, SyncTarget
 from reconciler.errors import SecretResolutionError
 from reconciler.execute import ConnectorResult, ConnectorRun, ExecContext, Outcome
-from reconciler.fingerprint import CredentialChecker
+from reconciler.fingerprint import CredentialChecker, CredentialReason
 from reconciler.model import DesiredConnector, RemoteConnector
 from reconciler.normalize import canonical_json
-from reconciler.plan import Action, Plan, SafetyLimitsLike
+from reconciler.plan import Action, ConnectorChange, Plan, SafetyLimitsLike
 from reconciler.planner import build_plan
 from reconciler.refs import is_secret_field, is_secret_reference, resolve_secret
 from reconciler.secret import Secret
@@ -99,11 +99,12 @@ class CredentialResolver:
         # scrypt releases the GIL: use the cores, but don't let 40 threads hold 8 MiB each.
         self._cpu = anyio.CapacityLimiter(max(1, os.cpu_count() or 1))
 
-    async def for_write(self, desired: DesiredConnector) -> tuple[dict[str, str], str]:
-        auth = desired.spec.authentication
+    def resolve(self, desired: DesiredConnector) -> dict[str, str]:
+        """Every credential value in plain form; SecretResolutionError names each reference
+        that cannot be resolved (never a value)."""
         plain: dict[str, str] = {}
         failures: list[str] = []
-        for key, value in auth.credentials.items():
+        for key, value in desired.spec.authentication.credentials.items():
             try:
                 plain[key] = self._lookup(value)
             except SecretResolutionError as exc:
@@ -113,6 +114,11 @@ class CredentialResolver:
             raise SecretResolutionError(
                 f"{desired.name} ({where}): cannot resolve credentials: " + "; ".join(failures)
             )
+        return plain
+
+    async def for_write(self, desired: DesiredConnector) -> tuple[dict[str, str], str]:
+        auth = desired.spec.authentication
+        plain = self.resolve(desired)
         # The cache key is a hash: no plain value is kept beyond the body being built.
         digest = hashlib.sha256(canonical_json([auth.type, dict(auth.credentials), plain])).digest()
         lock = self._locks.setdefault(digest, anyio.Lock())
@@ -194,6 +200,7 @@ async def execute_plan(
     ctx: ExecContext,
     *,
     parallelism: int,
+    credentials: CredentialResolver | None = None,
     on_result: Callable[[ConnectorResult], None] | None = None,
 ) -> tuple[ConnectorResult, ...]:
     """Run every change; connectors go concurrently (at most `parallelism` at once), each
@@ -211,17 +218,35 @@ async def execute_plan(
     async with anyio.create_task_group() as tg:
         for index, change in enumerate(plan.changes):
             if change.action is Action.NOOP:
-                pin = change.remote
-                results[index] = ConnectorResult(
-                    name=change.name,
-                    action=change.action,
-                    outcome=Outcome.UNCHANGED,
-                    connector_id=pin.id if pin else None,
-                    lifecycle=pin.lifecycle if pin else None,
-                )
+                results[index] = unchanged = _unchanged(change, credentials)
+                if unchanged.outcome is Outcome.FAILED and on_result is not None:
+                    on_result(unchanged)
                 continue
             tg.start_soon(one, index, ConnectorRun(ctx, change))
     return tuple(r for r in results if r is not None)
+
+
+def _unchanged(change: ConnectorChange, credentials: CredentialResolver | None) -> ConnectorResult:
+    """A no-op, unless its credentials could not be compared because a secret is missing:
+    then apply cannot vouch for them, and says which reference to provide."""
+    pin = change.remote
+    reason = None
+    outcome = Outcome.UNCHANGED
+    check = change.credentials
+    unverified = check is not None and check.reason is CredentialReason.SECRETS_UNAVAILABLE
+    if unverified and credentials is not None and change.desired is not None:
+        try:
+            credentials.resolve(change.desired)
+        except SecretResolutionError as exc:
+            outcome, reason = Outcome.FAILED, f"credentials cannot be verified: {exc}"
+    return ConnectorResult(
+        name=change.name,
+        action=change.action,
+        outcome=outcome,
+        connector_id=pin.id if pin else None,
+        lifecycle=pin.lifecycle if pin else None,
+        reason=reason,
+    )
 
 
 def result_line(result: ConnectorResult) -> str:

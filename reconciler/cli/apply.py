@@ -252,6 +252,7 @@ class _Run:
                 plan,
                 ctx,
                 parallelism=self.opts.parallelism,
+                credentials=self.credentials,
                 on_result=lambda r: click.echo(result_line(r)),
             )
             report = ApplyReport(results=results)

@@ -237,6 +237,23 @@ def test_against_a_real_tenant_a_missing_secret_is_an_error_naming_the_variable(
     assert write_count(emulator.control) == 0
 
 
+def test_an_unchanged_connector_whose_secret_is_missing_is_reported_not_skipped(
+    project: Project, emulator: RunningEmulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    project.write(connector_doc("Alpha"))
+    assert run_cli(["apply", "--auto-approve"]).exit_code == 0
+    writes = write_count(emulator.control)
+    monkeypatch.delenv(CANARY_ENV)
+
+    result = run_cli(["apply", "--auto-approve"])
+
+    assert result.exit_code == 1
+    row = next(line for line in result.output.splitlines() if "failed   Alpha" in line)
+    assert "credentials cannot be verified" in row
+    assert f"{CANARY_ENV} is not set" in row
+    assert write_count(emulator.control) == writes
+
+
 def test_against_the_embedded_emulator_a_missing_secret_becomes_a_placeholder(
     project: Project, monkeypatch: pytest.MonkeyPatch
 ) -> None:
