@@ -13,6 +13,7 @@ import hashlib
 import random
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any, Final, Protocol
 
@@ -31,6 +32,7 @@ from reconciler.cxone.errors import (
 from reconciler.errors import CxreconError
 from reconciler.fingerprint import CredentialChecker
 from reconciler.model import (
+    LABEL_APPLIED_AT,
     LABEL_APPLIED_DIGEST,
     LABEL_CREDENTIALS_FINGERPRINT,
     LABEL_MANAGED_BY,
@@ -213,6 +215,8 @@ class ConnectorRun:
         # then reads as "not yet applied" (pending) rather than as drift.
         if last and desired is not None:
             labels[LABEL_APPLIED_DIGEST] = applied_digest(desired)
+            # Label values cannot hold ':'; the compact ISO 8601 basic form is what drift shows.
+            labels[LABEL_APPLIED_AT] = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
         return labels
 
     async def _create(self, change: ConnectorChange, labels: dict[str, str]) -> RemotePin:

@@ -66,7 +66,11 @@ def test_audit_records_carry_who_what_and_how(
     assert create["latencyMs"] > 0
     assert create["result"] == activate["result"] == "success"
     assert {"name", "endpointUrl", "authentication", "labels"} <= set(create["fields"])
-    assert activate["fields"] == ["lifecycleStatus", "labels[cxrecon.io/applied-digest]"]
+    assert activate["fields"] == [
+        "lifecycleStatus",
+        "labels[cxrecon.io/applied-at]",
+        "labels[cxrecon.io/applied-digest]",
+    ]
 
 
 def test_run_summary_and_prometheus_file(project: Project, emulator: RunningEmulator) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -121,7 +122,10 @@ def test_markdown_is_an_issue_body_with_values_and_both_resolutions(
     assert result.exit_code == 2, result.output
     body = result.stdout
     assert body.startswith("## cxrecon drift `local`\n")
-    assert "| <code>Support-Desk</code> | 2 | not recorded |" in body
+    # apply stamps when it last wrote the connector; drift shows it as a UTC time
+    assert re.search(
+        r"\| <code>Support-Desk</code> \| 2 \| \d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC \|", body
+    ), body
     assert (
         "| <code>lifecycleStatus</code> (connectors/support-desk.yaml:6:18) | "
         '<code>"ACTIVE"</code> | <code>"INACTIVE"</code> | drift |'
