@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 from typing import Any, Final
 
@@ -54,6 +55,7 @@ _ENV_REF: Final = re.compile(rf"^env:({_ENV_NAME})$")
 _FILE_REF: Final = re.compile(r"^file:(.+)$")
 
 
+@lru_cache(maxsize=1024)  # asked for every key of every file; the keys are few
 def is_secret_field(key: str) -> bool:
     """True for a field name whose value is a secret (clientSecret, password, apiKey, …)."""
     folded = key.replace("_", "").replace("-", "").lower()

@@ -4,13 +4,16 @@ ${var:} values, check references, schema and lint, and report every problem in o
 
 from __future__ import annotations
 
+import gc
 import hashlib
 import json
 import os
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
+from sys import intern
 from typing import Any, Final
 
 from reconciler.errors import ConfigError
@@ -25,7 +28,7 @@ from reconciler.model import (
     SyncSettings,
 )
 from reconciler.project import EnvironmentConfig
-from reconciler.refs import check_secret_field, is_secret_field, substitute_vars
+from reconciler.refs import RefProblem, check_secret_field, is_secret_field, substitute_vars
 from reconciler.schema import connector_checker, to_diagnostic
 from reconciler.yamlload import MAX_FILE_BYTES, LoadedDocument, parse_yaml
 
@@ -97,27 +100,30 @@ def load_desired(
     hasher = hashlib.sha256()
     named: list[tuple[str, SourceLocation]] = []
     built: list[DesiredConnector] = []
-    for file in files:
-        display = display_path(file)
-        raw = _read(file, display)
-        if isinstance(raw, Diagnostic):
-            diagnostics.append(raw)
-            continue
-        relative = file.relative_to(path).as_posix() if path.is_dir() else file.name
-        hasher.update(f"{relative}\0{len(raw)}\0".encode())
-        hasher.update(raw)
-        parsed = parse_yaml(raw, display)
-        diagnostics.extend(parsed.diagnostics)
-        if parsed.document is None:
-            continue
-        name, connector, file_diagnostics = _check_file(parsed.document, raw, envs, strict)
-        diagnostics.extend(file_diagnostics)
-        if name is not None:
-            named.append((name, parsed.document.location_of(("name",))))
-        # `connector` is None when the file has errors in the primary environment.
-        clean = not any(d.severity == "error" for d in parsed.diagnostics)
-        if connector is not None and clean:
-            built.append(connector)
+    in_directory = path.is_dir()
+    displayed = _DisplayPaths()
+    with _paused_gc():
+        for file in files:
+            display = displayed(file)
+            raw = _read(file, display)
+            if isinstance(raw, Diagnostic):
+                diagnostics.append(raw)
+                continue
+            relative = file.relative_to(path).as_posix() if in_directory else file.name
+            hasher.update(f"{relative}\0{len(raw)}\0".encode())
+            hasher.update(raw)
+            parsed = parse_yaml(raw, display)
+            diagnostics.extend(parsed.diagnostics)
+            if parsed.document is None:
+                continue
+            name, connector, file_diagnostics = _check_file(parsed.document, raw, envs, strict)
+            diagnostics.extend(file_diagnostics)
+            if name is not None:
+                named.append((name, parsed.document.location_of(("name",))))
+            # `connector` is None when the file has errors in the primary environment.
+            clean = not any(d.severity == "error" for d in parsed.diagnostics)
+            if connector is not None and clean:
+                built.append(connector)
     duplicates = duplicate_names(named)
     diagnostics.extend(duplicates)
     duplicated = {d.location for d in duplicates}
@@ -139,6 +145,41 @@ def display_path(path: Path) -> str:
         return path.resolve().relative_to(Path.cwd().resolve()).as_posix()
     except ValueError:
         return path.as_posix()
+
+
+class _DisplayPaths:
+    """`display_path` for many files: the working directory and each folder resolved once
+    (resolving every file walks every component of its path: 0.3 s for 10,000 files)."""
+
+    def __init__(self) -> None:
+        self._cwd = Path.cwd().resolve()
+        self._folders: dict[Path, Path] = {}
+
+    def __call__(self, path: Path) -> str:
+        if path.is_symlink():
+            resolved = path.resolve()
+        else:
+            folder = self._folders.get(path.parent)
+            if folder is None:
+                folder = self._folders[path.parent] = path.parent.resolve()
+            resolved = folder / path.name
+        try:
+            return resolved.relative_to(self._cwd).as_posix()
+        except ValueError:
+            return path.as_posix()
+
+
+@contextmanager
+def _paused_gc() -> Iterator[None]:
+    """No cyclic garbage collection while loading: loading makes no reference cycles, and
+    each full collection rescans every connector built so far (1 s of 5 at 10,000)."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
 
 
 def _order(d: Diagnostic) -> tuple[str, int, int, str, str]:
@@ -219,37 +260,12 @@ def _check_file(
 
 
 def _check_document(
-    document: LoadedDocument, variables: Any, strict: bool
+    document: LoadedDocument, variables: Mapping[str, str] | None, strict: bool
 ) -> tuple[Any, list[Diagnostic]]:
-    ref_paths: set[Path_] = set()
-    found: list[Diagnostic] = []
-
-    def walk(value: Any, path: Path_, key: str | None) -> Any:
-        if isinstance(value, dict):
-            in_labels = path[:1] == ("labels",)
-            out = {}
-            for k, v in value.items():
-                child = (*path, k)
-                if not in_labels and is_secret_field(k):
-                    problem = check_secret_field(k, v)
-                    if problem is not None:
-                        ref_paths.add(child)
-                        found.append(_diag(problem.rule, problem.message, child, document))
-                    out[k] = v
-                else:
-                    out[k] = walk(v, child, k)
-            return out
-        if isinstance(value, list):
-            return [walk(v, (*path, i), key) for i, v in enumerate(value)]
-        if isinstance(value, str) and "${" in value:
-            new, problems = substitute_vars(key or "value", value, variables)
-            for problem in problems:
-                ref_paths.add(path)
-                found.append(_diag(problem.rule, problem.message, path, document))
-            return new
-        return value
-
-    data = walk(document.data, (), None)
+    substitution = _Substitution(document, variables)
+    data = substitution.value(document.data, [], None)
+    found = substitution.found
+    ref_paths = substitution.ref_paths
     schema_paths: set[Path_] = set()
     for finding in connector_checker().findings(data):
         if finding.path in ref_paths and not finding.at_key:
@@ -263,6 +279,74 @@ def _check_document(
     if strict:
         found = [replace(d, severity="error") if d.severity == "warning" else d for d in found]
     return data, found
+
+
+class _Substitution:
+    """`${var:}` values substituted into a document's data, secret fields checked.
+
+    Returns the data itself where nothing changes (the loaded data is never modified);
+    `path` is one list pushed and popped while walking, copied only into a finding.
+    """
+
+    __slots__ = ("document", "found", "ref_paths", "variables")
+
+    def __init__(self, document: LoadedDocument, variables: Mapping[str, str] | None) -> None:
+        self.document = document
+        self.variables = variables
+        self.ref_paths: set[Path_] = set()
+        self.found: list[Diagnostic] = []
+
+    def value(self, value: Any, path: list[str | int], key: str | None) -> Any:
+        if isinstance(value, str):
+            return self.string(value, path, key) if "${" in value else value
+        if isinstance(value, dict):
+            return self.mapping(value, path)
+        if isinstance(value, list):
+            out: list[Any] | None = None
+            for index, item in enumerate(value):
+                if isinstance(item, str) and "${" not in item:
+                    continue  # most values: nothing to substitute, no path to extend
+                path.append(index)
+                new = self.value(item, path, key)
+                path.pop()
+                if new is not item:
+                    out = list(value) if out is None else out
+                    out[index] = new
+            return value if out is None else out
+        return value
+
+    def mapping(self, value: dict[str, Any], path: list[str | int]) -> dict[str, Any]:
+        in_labels = bool(path) and path[0] == "labels"
+        out: dict[str, Any] | None = None
+        for k, v in value.items():
+            secret = not in_labels and is_secret_field(k)
+            if not secret and (
+                not isinstance(v, str | dict | list) or (isinstance(v, str) and "${" not in v)
+            ):
+                continue  # most values: nothing to substitute, no path to extend
+            path.append(k)
+            if secret:
+                problem = check_secret_field(k, v)
+                if problem is not None:
+                    self.problem(problem, path)
+            else:
+                new = self.value(v, path, k)
+                if new is not v:
+                    out = dict(value) if out is None else out
+                    out[k] = new
+            path.pop()
+        return value if out is None else out
+
+    def string(self, value: str, path: list[str | int], key: str | None) -> str:
+        new, problems = substitute_vars(key or "value", value, self.variables)
+        for problem in problems:
+            self.problem(problem, path)
+        return new
+
+    def problem(self, problem: RefProblem, path: list[str | int]) -> None:
+        where = tuple(path)
+        self.ref_paths.add(where)
+        self.found.append(_diag(problem.rule, problem.message, where, self.document))
 
 
 def _under_any(path: Path_, prefixes: Iterable[Path_]) -> bool:
@@ -282,15 +366,30 @@ def _build(data: Any, document: LoadedDocument) -> DesiredConnector | None:
     spec = ConnectorSpec(
         name=data["name"],
         description=data.get("description"),
-        lifecycle_status=data["lifecycleStatus"],
-        connector_type=data["connectorType"],
+        lifecycle_status=intern(data["lifecycleStatus"]),
+        connector_type=intern(data["connectorType"]),
         endpoint_url=data["endpointUrl"],
-        authentication=Authentication(type=auth["type"], credentials=dict(auth["credentials"])),
-        mappings=tuple(FieldMapping.from_api(m) for m in data["mappings"]),
+        authentication=Authentication(
+            type=intern(auth["type"]),
+            credentials={intern(k): v for k, v in auth["credentials"].items()},
+        ),
+        mappings=tuple(_mapping(m) for m in data["mappings"]),
         sync_settings=None if sync is None else SyncSettings.from_api(sync),
-        version=data.get("version", "1.0.0"),
-        labels=dict(data.get("labels") or {}),
+        version=intern(data.get("version", "1.0.0")),
+        labels={intern(k): intern(v) for k, v in (data.get("labels") or {}).items()},
     )
     return DesiredConnector(
         spec=spec, source=document.location_of(()), locations=document.locations
+    )
+
+
+def _mapping(data: Mapping[str, str]) -> FieldMapping:
+    # Field names, directions and transformations repeat across thousands of connectors:
+    # one shared string each instead of a copy per mapping (~40 MB at 10,000 connectors).
+    transformation = data.get("transformation")
+    return FieldMapping(
+        cxone_field=intern(data["cxoneField"]),
+        crm_field=intern(data["crmField"]),
+        direction=intern(data["direction"]),
+        transformation=None if transformation is None else intern(transformation),
     )

@@ -7,8 +7,9 @@ language tags, bounded alias expansion; problems become Diagnostics with exact l
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any, Final
 
 import yaml
@@ -37,29 +38,123 @@ _MAP, _SEQ, _MERGE, _TIMESTAMP = (_TAG + t for t in ("map", "seq", "merge", "tim
 _CONTROL: Final = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x84\x86-\x9f\ufffe\uffff]")
 _TAB_INDENT: Final = re.compile(r"^[ ]*\t", re.MULTILINE)
 _CONSTRUCTOR: Final = SafeConstructor()
+#: Paths up to this length are recorded while loading; deeper ones on demand.
+_TOP: Final = 1
+_ALL: Final = 1 << 30
+
+
+def compose(text: str) -> Node | None:
+    """The node graph of one YAML document, with `Loader`'s parser and tag resolution."""
+    loader = _MEMOIZED.get(Loader)
+    if loader is None:
+        loader = _MEMOIZED[Loader] = _memoized(Loader)
+    return yaml.compose(text, Loader=loader)
+
+
+_MEMOIZED: Final[dict[type[Any], type[Any]]] = {}
+
+
+def _memoized(base: type[yaml.SafeLoader] | type[yaml.CSafeLoader]) -> type[Any]:
+    """`base` resolving tags through a bounded cache: keys (`cxoneField`, `direction`, …)
+    and many values repeat in every file, and resolution is a pure function of them while
+    there are no path resolvers (the safe loaders have none). ~20% of composing."""
+    if base.yaml_path_resolvers:
+        return base
+    resolver = base("")
+    plain: Callable[[Any, str | None, Any], str] = resolver.resolve
+    resolve = lru_cache(maxsize=4096)(plain)
+    resolver.dispose()
+
+    class Memoized(base):  # type: ignore[valid-type,misc]
+        def resolve(self, kind: Any, value: str | None, implicit: Any) -> str:
+            return resolve(kind, value, implicit)
+
+        def descend_resolver(self, current_node: Node | None, current_index: Any) -> None:
+            return None  # only path resolvers need the walk
+
+        def ascend_resolver(self) -> None:
+            return None
+
+    return Memoized
+
+
+class _Marks:
+    """Where the values and keys of one document are written: 1-based (line, col) per path.
+
+    Only the root and the top-level keys are recorded while loading (every load asks where
+    `name` is); deeper marks are found by building the document again from its bytes on the
+    first look-up. Only diagnostics, annotations and write-back ever look that deep, and
+    10,000 valid connectors would otherwise keep ~200 marks each.
+    """
+
+    __slots__ = ("_full", "display_path", "keys", "text", "values")
+
+    def __init__(
+        self,
+        display_path: str,
+        text: str,
+        values: dict[Path_, tuple[int, int]],
+        keys: dict[Path_, tuple[int, int]],
+    ) -> None:
+        self.display_path = display_path
+        self.text = text
+        self.values = values
+        self.keys = keys
+        self._full: tuple[dict[Path_, tuple[int, int]], dict[Path_, tuple[int, int]]] | None
+        self._full = None
+
+    def full(self) -> tuple[dict[Path_, tuple[int, int]], dict[Path_, tuple[int, int]]]:
+        if self._full is None:
+            # Same bytes, same loader, same walk: the same document, now with every mark.
+            root = compose(self.text)
+            builder = _Builder(self.display_path, depth=_ALL)
+            if root is not None:
+                builder.build(root, ())
+            self._full = (builder.marks, builder.key_marks)
+        return self._full
 
 
 class LocationIndex(Mapping[Path_, SourceLocation]):
-    """Path → SourceLocation, built lazily: a file has hundreds of values, few are looked up."""
+    """Path → SourceLocation for a document's values (or, with `keys`, for its keys).
 
-    __slots__ = ("_marks", "_path")
+    SourceLocations are made only when asked for; paths below the top level are looked up
+    in marks re-derived from the file's bytes (see `_Marks`).
+    """
 
-    def __init__(self, path: str, marks: dict[Path_, tuple[int, int]]) -> None:
-        self._path = path
+    __slots__ = ("_keys", "_marks")
+
+    def __init__(self, marks: _Marks, *, keys: bool = False) -> None:
         self._marks = marks
+        self._keys = keys
+
+    def _shallow(self) -> dict[Path_, tuple[int, int]]:
+        return self._marks.keys if self._keys else self._marks.values
+
+    def _all(self) -> dict[Path_, tuple[int, int]]:
+        values, keys = self._marks.full()
+        return keys if self._keys else values
+
+    def _lookup(self, key: object) -> tuple[int, int] | None:
+        if not isinstance(key, tuple):
+            return None
+        if len(key) <= _TOP:
+            return self._shallow().get(key)  # complete for these paths: no re-parse
+        return self._all().get(key)
 
     def __getitem__(self, key: Path_) -> SourceLocation:
-        line, col = self._marks[key]
-        return SourceLocation(self._path, line, col)
+        mark = self._lookup(key)
+        if mark is None:
+            raise KeyError(key)
+        return SourceLocation(self._marks.display_path, *mark)
 
     def __contains__(self, key: object) -> bool:
-        return key in self._marks
+        return self._lookup(key) is not None
 
     def __iter__(self) -> Iterator[Path_]:
-        return iter(self._marks)
+        return iter(self._all())
 
     def __len__(self) -> int:
-        return len(self._marks)
+        return len(self._all())
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,14 +207,14 @@ def parse_yaml(raw: bytes, display_path: str, *, max_bytes: int = MAX_FILE_BYTES
     if problem is not None:
         return ParsedYaml(None, (problem,))
     try:
-        root = yaml.compose(text, Loader=Loader)
+        root = compose(text)
     except yaml.MarkedYAMLError as exc:
         return ParsedYaml(None, (_syntax_diagnostic(exc, display_path),))
     except yaml.YAMLError as exc:  # reader errors our pre-checks did not anticipate
         return _fatal(start, "yaml-syntax", f"cannot read YAML: {exc}")
     if root is None:
         return _fatal(start, "yaml-empty", "file is empty (no YAML content); expected a mapping")
-    builder = _Builder(display_path)
+    builder = _Builder(display_path, depth=_TOP)
     try:
         data = builder.build(root, ())
     except _TooComplexError as exc:
@@ -127,11 +222,9 @@ def parse_yaml(raw: bytes, display_path: str, *, max_bytes: int = MAX_FILE_BYTES
     if builder.bad_tags:
         # A value behind a foreign tag means nothing to us: stop before schema noise about it.
         return ParsedYaml(None, tuple(builder.diagnostics))
+    marks = _Marks(display_path, text, builder.marks, builder.key_marks)
     document = LoadedDocument(
-        display_path,
-        data,
-        LocationIndex(display_path, builder.marks),
-        LocationIndex(display_path, builder.key_marks),
+        display_path, data, LocationIndex(marks), LocationIndex(marks, keys=True)
     )
     return ParsedYaml(document, tuple(builder.diagnostics))
 
@@ -222,8 +315,11 @@ class _TooComplexError(Exception):
 class _Builder:
     """Turns a composed node graph into plain data, checking what PyYAML lets through."""
 
-    def __init__(self, display_path: str) -> None:
+    def __init__(self, display_path: str, depth: int) -> None:
         self.path = display_path
+        #: Marks are recorded for paths up to this length; deeper nodes share their
+        #: ancestor's path (already recorded), so no path tuple is built for them.
+        self.depth = depth
         # 1-based (line, col) per path; SourceLocations are made only when asked for.
         self.marks: dict[Path_, tuple[int, int]] = {}
         self.key_marks: dict[Path_, tuple[int, int]] = {}
@@ -262,6 +358,8 @@ class _Builder:
             if isinstance(node, SequenceNode):
                 if node.tag != _SEQ:
                     self.bad_tag(node)
+                if len(path) >= self.depth:
+                    return [self.build(item, path) for item in node.value]
                 return [self.build(item, (*path, i)) for i, item in enumerate(node.value)]
             if isinstance(node, MappingNode):
                 if node.tag != _MAP:
@@ -273,8 +371,9 @@ class _Builder:
 
     def mapping(self, node: MappingNode, path: Path_) -> dict[str, Any]:
         explicit: dict[str, Any] = {}
-        seen: dict[str, tuple[int, int]] = {}
+        seen: dict[str, Node] = {}
         merged: dict[str, Any] = {}
+        shallow = len(path) < self.depth
         for key_node, value_node in node.value:
             if key_node.tag == _MERGE:
                 merged.update(self.merge_sources(value_node, path, merged))
@@ -288,7 +387,8 @@ class _Builder:
             if key_node.tag not in (_STR, _INT, _FLOAT, _BOOL, _NULL, _TIMESTAMP):
                 self.bad_tag(key_node)
             if key in seen:
-                line, col = seen[key]
+                first = seen[key].start_mark
+                line, col = first.line + 1, first.column + 1
                 self.error(
                     key_node,
                     "yaml-duplicate-key",
@@ -296,9 +396,18 @@ class _Builder:
                     "YAML would silently keep only the last one",
                 )
                 continue
-            mark = key_node.start_mark
-            seen[key] = self.key_marks[(*path, key)] = (mark.line + 1, mark.column + 1)
-            explicit[key] = self.build(value_node, (*path, key))
+            seen[key] = key_node
+            if shallow:
+                child = (*path, key)
+                mark = key_node.start_mark
+                self.key_marks[child] = (mark.line + 1, mark.column + 1)
+                explicit[key] = self.build(value_node, child)
+            elif isinstance(value_node, ScalarNode) and self._nodes < MAX_NODES:
+                # `build` for a leaf below the recorded depth, minus what cannot apply to it.
+                self._nodes += 1
+                explicit[key] = self.scalar(value_node)
+            else:
+                explicit[key] = self.build(value_node, path)
         # Explicit keys override merged ones (YAML merge-key semantics).
         for key, value in merged.items():
             explicit.setdefault(key, value)
