@@ -68,12 +68,20 @@ class SchemaChecker:
         self._fast = fast_validator(compiled)
 
     def findings(self, data: Any) -> list[SchemaFinding]:
-        if self._fast is not None and self._fast.is_valid(data):
+        if self._fast_accepts(data):
             return []
         out: list[SchemaFinding] = []
         for error in self._validator.iter_errors(data):
             out.extend(_explain(error))
         return out
+
+    def _fast_accepts(self, data: Any) -> bool:
+        if self._fast is None:
+            return False
+        try:
+            return self._fast.is_valid(data)
+        except ValueError:  # a value with no JSON type (bytes, a set): jsonschema judges it
+            return False
 
     def check(self, document: LoadedDocument, data: Any | None = None) -> list[Diagnostic]:
         """Diagnostics for `data` (default: the document's own data) at its YAML locations."""
@@ -82,8 +90,8 @@ class SchemaChecker:
 
 
 def fast_validator(schema: Mapping[str, Any]) -> jsonschema_rs.Validator | None:
-    """A Rust validator that accepts nothing `jsonschema` rejects, or None when `schema`
-    uses a pattern construct whose meaning differs between the two regex dialects."""
+    """A Rust validator judging as `jsonschema` does, or None when `schema` uses a regex
+    construct that cannot be carried over to the Rust dialect with the same meaning."""
     try:
         translated = _rust_patterns(schema)
         return jsonschema_rs.Draft202012Validator(
@@ -100,9 +108,11 @@ def fast_validator(schema: Mapping[str, Any]) -> jsonschema_rs.Validator | None:
 #: Python's `\s` (str.isspace; Unicode has no white space above U+3000). The Rust dialect's
 #: `\s` leaves out U+001C..U+001F and U+0085, so patterns get this explicit set instead.
 PYTHON_WHITESPACE: Final = "".join(f"\\x{{{c:x}}}" for c in range(0x3001) if chr(c).isspace())
+#: Python's `$` (without re.MULTILINE): the end, or just before a newline that ends the text.
+_PYTHON_END: Final = r"(?:\n?\z)"
 #: Escapes whose meaning differs between Python's `re` and the Rust dialect (Unicode `\d`,
 #: word boundaries, `\Z`, …): a schema using one is validated by `jsonschema` alone.
-_UNPORTABLE_ESCAPES: Final = frozenset("dDwWbBAZzS")
+_UNPORTABLE_ESCAPES: Final = frozenset("dDwWbBAZz")
 #: Keywords whose values are data, not schemas: never translated.
 _DATA_KEYWORDS: Final = frozenset({"enum", "const", "default", "examples"})
 
@@ -112,7 +122,8 @@ class _UnportablePatternError(Exception):
 
 
 def rust_pattern(pattern: str) -> str:
-    """`pattern` for the Rust validator, white-space classes spelled out as Python reads them."""
+    """`pattern` for the Rust validator, meaning what it means to Python's `re`: white-space
+    classes spelled out, `$` allowing a final newline; raises for constructs that differ."""
     out: list[str] = []
     in_class = False
     i = 0
@@ -120,10 +131,12 @@ def rust_pattern(pattern: str) -> str:
         char = pattern[i]
         if char == "\\" and i + 1 < len(pattern):
             escaped = pattern[i + 1]
-            if escaped in _UNPORTABLE_ESCAPES:
+            if escaped in _UNPORTABLE_ESCAPES or (escaped == "S" and in_class):
                 raise _UnportablePatternError(pattern)
             if escaped == "s":
                 out.append(PYTHON_WHITESPACE if in_class else f"[{PYTHON_WHITESPACE}]")
+            elif escaped == "S" and not in_class:
+                out.append(f"[^{PYTHON_WHITESPACE}]")
             else:
                 out.append(pattern[i : i + 2])
             i += 2
@@ -139,6 +152,8 @@ def rust_pattern(pattern: str) -> str:
             continue
         if char == "]" and in_class:
             in_class = False
+        elif char == "$" and not in_class:
+            char = _PYTHON_END  # Python's `$` also matches before a final newline
         out.append(char)
         i += 1
     return "".join(out)
