@@ -7,7 +7,7 @@ language tags, bounded alias expansion; problems become Diagnostics with exact l
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any, Final
@@ -17,6 +17,7 @@ from yaml.constructor import SafeConstructor
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from reconciler.model import Diagnostic, SourceLocation
+from reconciler.yamlmarks import TOP_DEPTH, LocationIndex, MarkMap, Marks
 
 #: The PyYAML loader in use: libyaml's when PyYAML was built with it (much faster
 #: composition, same nodes and marks), else the pure-Python one.
@@ -38,9 +39,7 @@ _MAP, _SEQ, _MERGE, _TIMESTAMP = (_TAG + t for t in ("map", "seq", "merge", "tim
 _CONTROL: Final = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x84\x86-\x9f\ufffe\uffff]")
 _TAB_INDENT: Final = re.compile(r"^[ ]*\t", re.MULTILINE)
 _CONSTRUCTOR: Final = SafeConstructor()
-#: Paths up to this length are recorded while loading; deeper ones on demand.
-_TOP: Final = 1
-_ALL: Final = 1 << 30
+_ALL: Final = 1 << 30  # a depth no document reaches: every path recorded
 
 
 def compose(text: str) -> Node | None:
@@ -78,83 +77,13 @@ def _memoized(base: type[yaml.SafeLoader] | type[yaml.CSafeLoader]) -> type[Any]
     return Memoized
 
 
-class _Marks:
-    """Where the values and keys of one document are written: 1-based (line, col) per path.
-
-    Only the root and the top-level keys are recorded while loading (every load asks where
-    `name` is); deeper marks are found by building the document again from its bytes on the
-    first look-up. Only diagnostics, annotations and write-back ever look that deep, and
-    10,000 valid connectors would otherwise keep ~200 marks each.
-    """
-
-    __slots__ = ("_full", "display_path", "keys", "text", "values")
-
-    def __init__(
-        self,
-        display_path: str,
-        text: str,
-        values: dict[Path_, tuple[int, int]],
-        keys: dict[Path_, tuple[int, int]],
-    ) -> None:
-        self.display_path = display_path
-        self.text = text
-        self.values = values
-        self.keys = keys
-        self._full: tuple[dict[Path_, tuple[int, int]], dict[Path_, tuple[int, int]]] | None
-        self._full = None
-
-    def full(self) -> tuple[dict[Path_, tuple[int, int]], dict[Path_, tuple[int, int]]]:
-        if self._full is None:
-            # Same bytes, same loader, same walk: the same document, now with every mark.
-            root = compose(self.text)
-            builder = _Builder(self.display_path, depth=_ALL)
-            if root is not None:
-                builder.build(root, ())
-            self._full = (builder.marks, builder.key_marks)
-        return self._full
-
-
-class LocationIndex(Mapping[Path_, SourceLocation]):
-    """Path → SourceLocation for a document's values (or, with `keys`, for its keys).
-
-    SourceLocations are made only when asked for; paths below the top level are looked up
-    in marks re-derived from the file's bytes (see `_Marks`).
-    """
-
-    __slots__ = ("_keys", "_marks")
-
-    def __init__(self, marks: _Marks, *, keys: bool = False) -> None:
-        self._marks = marks
-        self._keys = keys
-
-    def _shallow(self) -> dict[Path_, tuple[int, int]]:
-        return self._marks.keys if self._keys else self._marks.values
-
-    def _all(self) -> dict[Path_, tuple[int, int]]:
-        values, keys = self._marks.full()
-        return keys if self._keys else values
-
-    def _lookup(self, key: object) -> tuple[int, int] | None:
-        if not isinstance(key, tuple):
-            return None
-        if len(key) <= _TOP:
-            return self._shallow().get(key)  # complete for these paths: no re-parse
-        return self._all().get(key)
-
-    def __getitem__(self, key: Path_) -> SourceLocation:
-        mark = self._lookup(key)
-        if mark is None:
-            raise KeyError(key)
-        return SourceLocation(self._marks.display_path, *mark)
-
-    def __contains__(self, key: object) -> bool:
-        return self._lookup(key) is not None
-
-    def __iter__(self) -> Iterator[Path_]:
-        return iter(self._all())
-
-    def __len__(self) -> int:
-        return len(self._all())
+def _all_marks(display_path: str, text: str) -> tuple[MarkMap, MarkMap]:
+    """Every value's and key's mark, from a text that loaded cleanly before."""
+    builder = _Builder(display_path, depth=_ALL)
+    root = compose(text)
+    if root is not None:
+        builder.build(root, ())
+    return builder.marks, builder.key_marks
 
 
 @dataclass(frozen=True, slots=True)
@@ -214,7 +143,7 @@ def parse_yaml(raw: bytes, display_path: str, *, max_bytes: int = MAX_FILE_BYTES
         return _fatal(start, "yaml-syntax", f"cannot read YAML: {exc}")
     if root is None:
         return _fatal(start, "yaml-empty", "file is empty (no YAML content); expected a mapping")
-    builder = _Builder(display_path, depth=_TOP)
+    builder = _Builder(display_path, depth=TOP_DEPTH)
     try:
         data = builder.build(root, ())
     except _TooComplexError as exc:
@@ -222,7 +151,7 @@ def parse_yaml(raw: bytes, display_path: str, *, max_bytes: int = MAX_FILE_BYTES
     if builder.bad_tags:
         # A value behind a foreign tag means nothing to us: stop before schema noise about it.
         return ParsedYaml(None, tuple(builder.diagnostics))
-    marks = _Marks(display_path, text, builder.marks, builder.key_marks)
+    marks = Marks(display_path, text, builder.marks, builder.key_marks, _all_marks)
     document = LoadedDocument(
         display_path, data, LocationIndex(marks), LocationIndex(marks, keys=True)
     )
@@ -321,8 +250,8 @@ class _Builder:
         #: ancestor's path (already recorded), so no path tuple is built for them.
         self.depth = depth
         # 1-based (line, col) per path; SourceLocations are made only when asked for.
-        self.marks: dict[Path_, tuple[int, int]] = {}
-        self.key_marks: dict[Path_, tuple[int, int]] = {}
+        self.marks: MarkMap = {}
+        self.key_marks: MarkMap = {}
         self.diagnostics: list[Diagnostic] = []
         self._nodes = 0
         self.bad_tags = False

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from reconciler import yamlload
+from reconciler import yamlload, yamlmarks
 from reconciler.validate import load_desired
 from reconciler.yamlload import compose, parse_yaml
 
@@ -34,7 +34,7 @@ def _walk(raw: bytes, depth: int) -> yamlload._Builder:
 def test_the_top_level_walk_matches_the_full_walk(fixture: Path) -> None:
     parsed = parse_yaml(fixture.read_bytes(), "f.yaml")
     assert parsed.document is not None
-    shallow = _walk(fixture.read_bytes(), yamlload._TOP)
+    shallow = _walk(fixture.read_bytes(), yamlmarks.TOP_DEPTH)
     full = _walk(fixture.read_bytes(), yamlload._ALL)
     assert shallow.diagnostics == full.diagnostics
     assert shallow.marks == {p: m for p, m in full.marks.items() if len(p) <= 1}
