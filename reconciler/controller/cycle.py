@@ -31,8 +31,9 @@ from reconciler.controller.windows import SyncWindow, evaluate, load_windows
 from reconciler.cxone.client import CxoneClient
 from reconciler.cxone.stats import ApiStats
 from reconciler.diff import Origin
-from reconciler.errors import CxreconError
+from reconciler.errors import CxreconError, SecretResolutionError
 from reconciler.execute import ConnectorResult, ConnectorRun, ExecContext, Outcome
+from reconciler.fingerprint import CredentialReason
 from reconciler.plan import Action, ConnectorChange, Plan
 from reconciler.planning import load
 from reconciler.project import EnvironmentConfig, Project, load_project
@@ -73,6 +74,7 @@ class CycleRunner:
         self.run_prefix = run_prefix
         self.repo = GitRepo(options.repo) if options.pull else None
         self._warned: set[str] = set()
+        self._resolver: CredentialResolver | None = None
 
     async def run(self, number: int) -> CycleReport:
         started = self.clock.now()
@@ -166,10 +168,11 @@ class CycleRunner:
                     environment=env_name,
                     prune=opts.prune,
                 )
+                self._resolver = resolver = CredentialResolver(lookup, checker)
                 decided = self._decide(plan, windows, env_name)
                 ctx = ExecContext(
                     client=api,
-                    credentials=CredentialResolver(lookup, checker),
+                    credentials=resolver,
                     checker=checker,
                     limits=project.safety,
                     desired_digest=loaded.digest,
@@ -207,7 +210,8 @@ class CycleRunner:
     ) -> tuple[Decision, str | None]:
         opts = self.options
         if change.action is Action.NOOP:
-            return Decision.IN_SYNC, None
+            problem = _unverified(change, self._resolver)
+            return (Decision.ERROR, problem) if problem else (Decision.IN_SYNC, None)
         if change.action is Action.ERROR:
             return Decision.ERROR, "; ".join(change.problems) or "cannot be planned"
         if change.action is Action.ORPHAN:
@@ -305,6 +309,21 @@ class CycleRunner:
         if message not in self._warned:  # once per process, not once per cycle
             self._warned.add(message)
             log.warning("%s", message.removeprefix("warning: "))
+
+
+def _unverified(change: ConnectorChange, resolver: CredentialResolver | None) -> str | None:
+    """Like `cxrecon apply`: an in-sync connector whose credentials could not be compared
+    because a secret is missing is reported with the reference to provide."""
+    check = change.credentials
+    if check is None or check.reason is not CredentialReason.SECRETS_UNAVAILABLE:
+        return None
+    if resolver is None or change.desired is None:
+        return None
+    try:
+        resolver.resolve(change.desired)
+    except SecretResolutionError as exc:
+        return f"credentials cannot be verified: {exc}"
+    return None
 
 
 def _report_reason(origin: Origin | None) -> str:
