@@ -31,9 +31,11 @@ import yaml
 
 from reconciler.errors import CxreconError
 from reconciler.model import (
+    CONNECTOR_FIELDS,
     DEFAULT_SYNC_SETTINGS,
     LABEL_MANAGED_BY,
     MANAGED_BY_VALUE,
+    MAPPING_FIELDS,
     ConnectorSpec,
     RemoteConnector,
 )
@@ -51,7 +53,6 @@ _CREDENTIAL_ORDER: Final = {
     "OAUTH2": ("tokenEndpoint", "clientId", "clientSecret", "scope", "audience"),
     "API_KEY": ("apiKey", "headerName"),
 }
-_MAPPING_KEYS: Final = ("cxoneField", "crmField", "direction", "transformation")
 _PLAIN_UNSAFE_START: Final = tuple("-?:,[]{}#&*!|>'\"%@`")
 _CONTROL: Final = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029\ufeff]")
 
@@ -204,54 +205,63 @@ def render_connector(
     lifecycle_note: str | None = None,
 ) -> str:
     """One connector file, keys in the schema's order; `refs` replace credential values."""
-    out = [f"# yaml-language-server: $schema={schema_ref}"]
-    out += [f"# {line}" for line in header]
-    out.append(f"name: {yaml_scalar(spec.name)}")
+    # Each top-level key's lines; emitted in CONNECTOR_FIELDS order, absent keys left out.
+    parts: dict[str, list[str]] = {"name": [f"name: {yaml_scalar(spec.name)}"]}
     if spec.description is not None:
-        out.append(f"description: {_literal(spec.description)}")
-    if lifecycle_note:
-        out.append(f"# {lifecycle_note}")
-    out.append(f"lifecycleStatus: {yaml_scalar(lifecycle or spec.lifecycle_status)}")
-    out.append(f"connectorType: {yaml_scalar(spec.connector_type)}")
-    out.append(f"endpointUrl: {_literal(spec.endpoint_url)}")
-    auth = spec.authentication
-    out += ["authentication:", f"  type: {yaml_scalar(auth.type)}"]
-    keys = _credential_keys(auth.type, auth.credentials)
-    if not keys:
-        out.append("  credentials: {}")
-    else:
-        if any(k in refs for k in keys):
-            out.append("  # CXone never returns credential values: see .env.example and")
-            out.append(f"  # {VARS_EXAMPLE} for the variables to set before `cxrecon apply`.")
-        out.append("  credentials:")
-        for key in keys:
-            ref = refs.get(key)
-            value = ref.text if ref is not None else _literal(auth.credentials[key])
-            out.append(f"    {yaml_scalar(key)}: {value}")
-    if spec.mappings:
-        out.append("mappings:")
-        for m in spec.mappings:
-            values = m.to_api()
-            first = True
-            for key in _MAPPING_KEYS:
-                if key in values:
-                    lead = "  - " if first else "    "
-                    out.append(f"{lead}{key}: {_literal(values[key])}")
-                    first = False
-    else:
-        out.append("mappings: []")
+        parts["description"] = [f"description: {_literal(spec.description)}"]
+    parts["lifecycleStatus"] = [f"# {lifecycle_note}"] if lifecycle_note else []
+    parts["lifecycleStatus"].append(
+        f"lifecycleStatus: {yaml_scalar(lifecycle or spec.lifecycle_status)}"
+    )
+    parts["connectorType"] = [f"connectorType: {yaml_scalar(spec.connector_type)}"]
+    parts["endpointUrl"] = [f"endpointUrl: {_literal(spec.endpoint_url)}"]
+    parts["authentication"] = _authentication_lines(spec, refs)
+    parts["mappings"] = _mapping_lines(spec) if spec.mappings else ["mappings: []"]
     if spec.sync_settings is not None:
         defaults = DEFAULT_SYNC_SETTINGS.to_api()
         changed = {k: v for k, v in spec.sync_settings.to_api().items() if defaults[k] != v}
         if changed:
-            out.append("syncSettings:")
-            out += [f"  {k}: {v}" for k, v in changed.items()]
-    out.append(f"version: {yaml_scalar(spec.version)}")
+            parts["syncSettings"] = ["syncSettings:", *(f"  {k}: {v}" for k, v in changed.items())]
+    parts["version"] = [f"version: {yaml_scalar(spec.version)}"]
     labels = {k: v for k, v in sorted(spec.labels.items()) if not is_owned_label(k)}
     if labels:
-        out.append("labels:")
-        out += [f"  {yaml_scalar(k)}: {_literal(v)}" for k, v in labels.items()]
+        parts["labels"] = [
+            "labels:",
+            *(f"  {yaml_scalar(k)}: {_literal(v)}" for k, v in labels.items()),
+        ]
+    out = [f"# yaml-language-server: $schema={schema_ref}"]
+    out += [f"# {line}" for line in header]
+    for key in CONNECTOR_FIELDS:
+        out += parts.get(key, ())
     return "\n".join(out) + "\n"
+
+
+def _authentication_lines(spec: ConnectorSpec, refs: Mapping[str, Reference]) -> list[str]:
+    auth = spec.authentication
+    out = ["authentication:", f"  type: {yaml_scalar(auth.type)}"]
+    keys = _credential_keys(auth.type, auth.credentials)
+    if not keys:
+        out.append("  credentials: {}")
+        return out
+    if any(k in refs for k in keys):
+        out.append("  # CXone never returns credential values: see .env.example and")
+        out.append(f"  # {VARS_EXAMPLE} for the variables to set before `cxrecon apply`.")
+    out.append("  credentials:")
+    for key in keys:
+        ref = refs.get(key)
+        value = ref.text if ref is not None else _literal(auth.credentials[key])
+        out.append(f"    {yaml_scalar(key)}: {value}")
+    return out
+
+
+def _mapping_lines(spec: ConnectorSpec) -> list[str]:
+    out = ["mappings:"]
+    for m in spec.mappings:
+        values = m.to_api()
+        present = [key for key in MAPPING_FIELDS if key in values]
+        for i, key in enumerate(present):
+            out.append(f"{'  - ' if i == 0 else '    '}{key}: {_literal(values[key])}")
+    return out
 
 
 def _literal(value: str) -> str:

@@ -21,6 +21,22 @@ DIRECTIONS: Final = ("INBOUND", "OUTBOUND", "BIDIRECTIONAL")
 SYNC_TYPES: Final = ("FULL", "INCREMENTAL")
 SYNC_STATES: Final = ("PENDING", "RUNNING", "COMPLETED", "FAILED")
 
+#: A connector's top-level fields in the order of schemas/connector.schema.json: files are
+#: written, and missing keys inserted, in this order.
+CONNECTOR_FIELDS: Final = (
+    "name",
+    "description",
+    "lifecycleStatus",
+    "connectorType",
+    "endpointUrl",
+    "authentication",
+    "mappings",
+    "syncSettings",
+    "version",
+    "labels",
+)
+#: A field mapping's keys, in the schema's order.
+MAPPING_FIELDS: Final = ("cxoneField", "crmField", "direction", "transformation")
 #: Fields the server owns; never diffed, never written.
 SERVER_MANAGED_FIELDS: Final = ("id", "etag", "createdTime", "lastModifiedTime")
 

@@ -29,30 +29,16 @@ from ruamel.yaml.util import load_yaml_guess_indent
 from reconciler.diff import JsonValue, Origin
 from reconciler.drift import ConnectorDrift, DriftedField, DriftReport, document_path
 from reconciler.dump import escape_literal, yaml_scalar
-from reconciler.model import DesiredConnector
+from reconciler.model import CONNECTOR_FIELDS, MAPPING_FIELDS, DesiredConnector
 from reconciler.normalize import essence_of
 from reconciler.plan import Plan
 from reconciler.project import EnvironmentConfig
 from reconciler.render.common import format_value
 from reconciler.validate import load_desired
 
-#: Top-level keys in the schema's order: a key the file lacks is inserted where it belongs.
-KEY_ORDER: Final = (
-    "name",
-    "description",
-    "lifecycleStatus",
-    "connectorType",
-    "endpointUrl",
-    "authentication",
-    "mappings",
-    "syncSettings",
-    "version",
-    "labels",
-)
-_MAPPING_KEYS: Final = ("cxoneField", "crmField", "direction", "transformation")
 _SYNC_KEYS: Final = ("batchSize", "retryAttempts", "syncIntervalMinutes")
 #: One order for every level (the key sets do not overlap): where a missing key is inserted.
-_ORDER: Final = (*KEY_ORDER, *_SYNC_KEYS, *_MAPPING_KEYS)
+_ORDER: Final = (*CONNECTOR_FIELDS, *_SYNC_KEYS, *MAPPING_FIELDS)
 _VAR: Final = re.compile(r"(?<!\$)\$\{var:([^}]*)\}")
 _BOM: Final = "\ufeff"
 
@@ -296,7 +282,7 @@ class _Editor:
                 return f"unexpected value for {f.path}; change it by hand"
             item = CommentedMap()
             entry = {"cxoneField": f.parts[1], **f.cxone}
-            for key in _MAPPING_KEYS:
+            for key in MAPPING_FIELDS:
                 if entry.get(key) is not None:
                     item[key] = _scalar(str(entry[key]))
             items.append(item)

@@ -8,11 +8,20 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from typing import Any, Final
 
 from reconciler.emulator.problem import ApiProblem, Detail, bad_request, validation_failed
-from reconciler.model import AUTH_TYPES, CONNECTOR_TYPES, DIRECTIONS, LIFECYCLE_STATES, SYNC_TYPES
+from reconciler.model import (
+    AUTH_TYPES,
+    CONNECTOR_FIELDS,
+    CONNECTOR_TYPES,
+    DIRECTIONS,
+    LIFECYCLE_STATES,
+    MAPPING_FIELDS,
+    SERVER_MANAGED_FIELDS,
+    SYNC_TYPES,
+)
 
 #: A validated connector JSON object (the API's shape, see ConnectorSpec.to_api).
 Document = dict[str, Any]
@@ -43,21 +52,6 @@ ENDPOINT_URL = re.compile(
     r"https?://[A-Za-z0-9][A-Za-z0-9.-]{0,252}(:" + PORT + r")?([/?#][^\x00-\x20\x7f]*)?"
 )
 
-SERVER_MANAGED: Final = ("id", "etag", "createdTime", "lastModifiedTime")
-TOP_LEVEL: Final = frozenset(
-    {
-        "name",
-        "description",
-        "lifecycleStatus",
-        "connectorType",
-        "endpointUrl",
-        "authentication",
-        "mappings",
-        "syncSettings",
-        "version",
-        "labels",
-    }
-)
 REQUIRED: Final = ("name", "connectorType", "endpointUrl", "authentication")
 SYNC_SETTING_RANGES: Final = {
     "batchSize": (1, 10_000),
@@ -163,7 +157,7 @@ class _Checker:
             return False
         return True
 
-    def unknown(self, value: Mapping[str, Any], path: str, known: frozenset[str]) -> None:
+    def unknown(self, value: Mapping[str, Any], path: str, known: Collection[str]) -> None:
         for key in value:
             if key not in known:
                 self.fail(f"{path}/{escape(key)}", "is not a known field")
@@ -190,7 +184,7 @@ def escape(key: str) -> str:
 
 def check_read_only(body: Mapping[str, Any]) -> None:
     """Server-managed fields are answered with 422, before any other check."""
-    written = [key for key in SERVER_MANAGED if key in body]
+    written = [key for key in SERVER_MANAGED_FIELDS if key in body]
     if written:
         raise ApiProblem(
             422,
@@ -204,7 +198,7 @@ def check_read_only(body: Mapping[str, Any]) -> None:
 def check_document(doc: Mapping[str, Any]) -> None:
     """Validate a complete connector document (a POST body, or a PATCH merged onto one)."""
     c = _Checker()
-    c.unknown(doc, "", TOP_LEVEL)
+    c.unknown(doc, "", CONNECTOR_FIELDS)
     for key in REQUIRED:
         if key not in doc:
             c.fail(f"/{key}", "is required")
@@ -265,13 +259,12 @@ def _check_mappings(c: _Checker, mappings: Any) -> None:
         return
     if len(mappings) > MAPPINGS_MAX:
         c.fail("/mappings", f"has more than {MAPPINGS_MAX} items")
-    known = frozenset({"cxoneField", "crmField", "direction", "transformation"})
     seen: dict[str, set[str]] = {"cxoneField": set(), "crmField": set()}
     for i, item in enumerate(mappings):
         path = f"/mappings/{i}"
         if not c.obj(item, path):
             continue
-        c.unknown(item, path, known)
+        c.unknown(item, path, MAPPING_FIELDS)
         for key in ("cxoneField", "crmField"):
             if key not in item:
                 c.fail(f"{path}/{key}", "is required")

@@ -10,6 +10,7 @@ import pytest
 from jsonschema import Draft202012Validator
 
 from reconciler.catalog import AUTH_CREDENTIALS, CXONE_FIELDS, TRANSFORMATIONS
+from reconciler.model import CONNECTOR_FIELDS, MAPPING_FIELDS
 from reconciler.schema import CONNECTOR_SCHEMA, PROJECT_SCHEMA, inline_refs, load_schema
 
 from .helpers import REPO
@@ -34,6 +35,12 @@ def test_schema_is_a_valid_2020_12_schema_with_an_id(name: str) -> None:
     Draft202012Validator.check_schema(schema)
     assert schema["$schema"] == "https://json-schema.org/draft/2020-12/schema"
     assert schema["$id"].endswith("/" + name)
+
+
+def test_model_field_names_follow_the_connector_schema_order() -> None:
+    schema = load_schema(CONNECTOR_SCHEMA)
+    assert tuple(schema["properties"]) == CONNECTOR_FIELDS
+    assert tuple(schema["$defs"]["mapping"]["properties"]) == MAPPING_FIELDS
 
 
 @pytest.mark.parametrize("name", SCHEMAS)
