@@ -4,9 +4,7 @@ plans without field changes, with credentials as references and no secret anywhe
 from __future__ import annotations
 
 import json
-import os
 import random
-import sys
 from pathlib import Path
 
 import pytest
@@ -186,15 +184,15 @@ def test_out_below_a_file_is_a_clear_error(emulator: RunningEmulator, workdir: P
     assert "--out notes.txt is a file; pass a directory" in as_file.output
 
 
-@pytest.mark.skipif(
-    sys.platform == "win32" or os.geteuid() == 0, reason="root ignores permission bits"
-)
+@pytest.mark.skipif(not Path("/proc/sys").is_dir(), reason="needs Linux /proc")
 def test_unwritable_out_is_a_clear_error(emulator: RunningEmulator, workdir: Path) -> None:
-    locked = workdir / "locked"
-    locked.mkdir(mode=0o555)
-    result = dump(emulator, "--out", "locked/connectors")
+    # The kernel refuses writes to /proc/sys directories even for root, so this holds in CI
+    # (which runs as root, where a chmod 555 directory would still be writable).
+    result = dump(emulator, "--out", "/proc/sys/cxrecon-dump")
     assert result.exit_code == 1
-    assert "cannot write to locked: permission denied; choose another --out" in result.output
+    assert result.output == (
+        "error: cannot write to /proc/sys: permission denied; choose another --out\n"
+    )
 
 
 @pytest.mark.skipif(not Path("/proc/self").is_dir(), reason="needs Linux /proc")
