@@ -125,7 +125,7 @@ async def make_plan(
             checker=checker,
             desired_digest=loaded.digest,
             prune=prune,
-            environment=env.name if (environment or project.environments) else None,
+            environment=project.environment_label(environment),
         )
         timings["diff"] = time.perf_counter() - start
     return PlanRun(plan=plan, loaded=loaded, remote=remote, checker=checker, timings=timings)

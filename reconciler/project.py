@@ -95,6 +95,11 @@ class Project:
             )
         return found
 
+    def environment_label(self, name: str | None) -> str | None:
+        """The environment name plans, reports and the audit log show: None when the
+        project defines no environments and none was asked for (the implicit default)."""
+        return self.environment(name).name if (name or self.environments) else None
+
     def _where(self) -> str:
         return str(self.file) if self.file is not None else PROJECT_FILE
 

@@ -31,8 +31,17 @@ from reconciler.apply import (
 )
 from reconciler.audit import DEFAULT_AUDIT_LOG, AuditLog, detect_actor
 from reconciler.calltrace import TracingStats
-from reconciler.cli.common import emulator_option, environment_option, open_target
-from reconciler.cli.sync import poll_options, poll_policy, progress_for
+from reconciler.cli.common import (
+    audit_log_option,
+    emulator_option,
+    environment_option,
+    open_target,
+    parallelism_option,
+    poll_options,
+    prune_option,
+    strict_option,
+)
+from reconciler.cli.sync import poll_policy, progress_for
 from reconciler.cxone.client import CxoneClient
 from reconciler.datasync import PollPolicy, run_syncs
 from reconciler.errors import CxreconError, StalePlanError
@@ -77,18 +86,12 @@ class Options:
 @click.option(
     "--allow-unsafe", is_flag=True, help="Apply a plan over the safety gate without asking."
 )
-@click.option("--prune", is_flag=True, help="Deactivate managed connectors no longer in git.")
+@prune_option
 @click.option("--sync", "run_sync", is_flag=True, help="Run a CRM data sync on changed ACTIVE.")
 @click.option("--sync-type", type=click.Choice(SYNC_TYPES), default="FULL", show_default=True)
 @poll_options
-@click.option("--parallelism", type=click.IntRange(1, 64), default=8, show_default=True)
-@click.option(
-    "--audit-log",
-    type=click.Path(dir_okay=False, path_type=Path),
-    default=DEFAULT_AUDIT_LOG,
-    show_default=True,
-    help="Append one JSON line per write and per sync here.",
-)
+@parallelism_option()
+@audit_log_option("Append one JSON line per write and per sync here.", DEFAULT_AUDIT_LOG)
 @click.option(
     "--metrics-file",
     type=click.Path(dir_okay=False, path_type=Path),
@@ -102,7 +105,7 @@ class Options:
     help="Format of the run summary printed on stderr.",
 )
 @click.option("--replan", is_flag=True, help="With --plan: plan afresh if the saved plan is stale.")
-@click.option("--strict", is_flag=True, help="Treat validation warnings as errors.")
+@strict_option
 @click.pass_context
 def apply(
     ctx: click.Context,
@@ -139,7 +142,7 @@ def apply(
         environment = environment or saved.environment
         prune = prune or saved.prune
     env = project.environment(environment)
-    env_name = env.name if (environment or project.environments) else None
+    env_name = project.environment_label(environment)
     loaded = load(project, env, path, strict)
     opts = Options(
         auto_approve=auto_approve,

@@ -1,10 +1,10 @@
-"""Options and set-up shared by the commands that talk to CXone: `-e/--environment`,
-`--emulator`, and turning them into connection settings for one run."""
+"""Options and set-up shared by the commands: `-e/--environment`, `--emulator` and the flags
+several commands take alike, and turning them into connection settings for one run."""
 
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -39,6 +39,65 @@ def emulator_option(func: F) -> F:
         default=False,
         help=f"Run against an embedded CXone emulator (state in {EMULATOR_DB}).",
     )(func)
+
+
+def format_option(
+    help: str, choices: Sequence[str] = ("text", "json", "markdown")
+) -> Callable[[F], F]:
+    """`--format` (into `output_format`); the help says what each format is for here."""
+    return click.option(
+        "--format",
+        "output_format",
+        type=click.Choice(list(choices)),
+        default="text",
+        show_default=True,
+        help=help,
+    )
+
+
+def parallelism_option(
+    default: int = 8, help: str = "Concurrent API requests."
+) -> Callable[[F], F]:
+    return click.option(
+        "--parallelism", type=click.IntRange(1, 64), default=default, show_default=True, help=help
+    )
+
+
+def strict_option(func: F) -> F:
+    return click.option("--strict", is_flag=True, help="Treat validation warnings as errors.")(func)
+
+
+def prune_option(func: F) -> F:
+    return click.option(
+        "--prune", is_flag=True, help="Deactivate managed connectors no longer in git."
+    )(func)
+
+
+def audit_log_option(help: str, default: Path | None) -> Callable[[F], F]:
+    """`--audit-log FILE`; without a `default`, the help text states where it goes."""
+    return click.option(
+        "--audit-log",
+        type=click.Path(dir_okay=False, path_type=Path),
+        default=default,
+        show_default=default is not None,
+        help=help,
+    )
+
+
+def poll_options(func: F) -> F:
+    """--poll-base/--poll-cap/--poll-attempts/--poll-timeout (defaults: cxrecon.yaml syncPoll;
+    `reconciler.cli.sync.poll_policy` combines the two)."""
+    options = [
+        click.option("--poll-base", type=click.FloatRange(min=0.01), help="First backoff (s)."),
+        click.option("--poll-cap", type=click.FloatRange(min=0.01), help="Longest wait (s)."),
+        click.option("--poll-attempts", type=click.IntRange(min=1), help="Most status reads."),
+        click.option(
+            "--poll-timeout", type=click.FloatRange(min=0.1), help="Give up waiting after (s)."
+        ),
+    ]
+    for option in reversed(options):
+        func = option(func)
+    return func
 
 
 @dataclass(frozen=True)

@@ -8,19 +8,19 @@ the files, 2 when some drift is left for a hand edit, 1 on error.
 
 from __future__ import annotations
 
-import asyncio
 from pathlib import Path
 
 import click
 
-from reconciler.cli.common import emulator_option, environment_option, open_target
-from reconciler.cxone.client import CxoneClient
+from reconciler.cli.common import (
+    emulator_option,
+    environment_option,
+    format_option,
+    parallelism_option,
+)
+from reconciler.cli.tenant import plan_from_tenant
 from reconciler.drift import DriftReport, DriftStatus, drift_of
 from reconciler.driftformat import render, render_text
-from reconciler.planning import PlanRun, load, make_plan
-from reconciler.project import Project, load_project
-from reconciler.settings import ConnectionSettings
-from reconciler.validate import LoadResult
 from reconciler.writeback import WriteBackResult, write_back
 
 
@@ -28,27 +28,14 @@ from reconciler.writeback import WriteBackResult, write_back
 @click.argument("path", required=False, type=click.Path(path_type=Path))
 @environment_option
 @emulator_option
-@click.option(
-    "--format",
-    "output_format",
-    type=click.Choice(["text", "json", "markdown"]),
-    default="text",
-    show_default=True,
-    help="Output format (markdown: the body of a GitHub issue).",
-)
+@format_option("Output format (markdown: the body of a GitHub issue).")
 @click.option(
     "--write-back",
     "adopt",
     is_flag=True,
     help="Adopt the drift into the connector files (keeps comments and layout).",
 )
-@click.option(
-    "--parallelism",
-    type=click.IntRange(1, 64),
-    default=8,
-    show_default=True,
-    help="Concurrent API requests.",
-)
+@parallelism_option()
 @click.pass_context
 def drift(
     ctx: click.Context,
@@ -69,32 +56,17 @@ def drift(
     """
     if adopt and output_format != "text":
         raise click.UsageError("--write-back reports what it changed as text; drop --format")
-    project = load_project()
-    env = project.environment(environment)
-    loaded = load(project, env, path)
-    with open_target(environment, emulator, dict(env.connection)) as target:
-        run = asyncio.run(_run(project, target.settings, environment, loaded, parallelism))
-    report = drift_of(run.plan)
+    planned = plan_from_tenant(path, environment, emulator, parallelism=parallelism)
+    report = drift_of(planned.run.plan)
     if not adopt:
         click.echo(render(report, output_format), nl=False)
         ctx.exit(report.exit_code)
-    result = write_back(report, run.plan, env)
+    result = write_back(report, planned.run.plan, planned.env)
     click.echo(render_text(report), nl=False)
     click.echo(_summary(result, report), nl=False)
     if report.status is DriftStatus.ERROR:
         ctx.exit(1)
     ctx.exit(0 if result.complete else 2)
-
-
-async def _run(
-    project: Project,
-    settings: ConnectionSettings,
-    environment: str | None,
-    loaded: LoadResult,
-    parallelism: int,
-) -> PlanRun:
-    async with CxoneClient(settings, parallelism=parallelism) as client:
-        return await make_plan(project, client, environment=environment, loaded=loaded)
 
 
 def _summary(result: WriteBackResult, report: DriftReport) -> str:

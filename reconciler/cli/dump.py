@@ -6,14 +6,13 @@ Exit codes: 0 written (validation findings in the tenant's data are printed as w
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 from pathlib import Path
 
 import click
 
-from reconciler.cli.common import emulator_option, environment_option, open_target
-from reconciler.cxone.client import CxoneClient
+from reconciler.cli.common import emulator_option, environment_option
+from reconciler.cli.tenant import list_tenant
 from reconciler.dump import (
     ENV_EXAMPLE,
     SCHEMA_REF,
@@ -25,9 +24,8 @@ from reconciler.dump import (
     stand_in_vars,
     write_dump,
 )
-from reconciler.model import Diagnostic, RemoteConnector
+from reconciler.model import Diagnostic
 from reconciler.project import EnvironmentConfig, load_project
-from reconciler.settings import ConnectionSettings
 from reconciler.validate import load_desired
 
 
@@ -72,17 +70,11 @@ def dump(
     project = load_project()
     env = project.environment(environment)
     check_out_dir(out)
-    with open_target(environment, emulator, dict(env.connection)) as target:
-        remote = asyncio.run(_fetch(target.settings))
+    remote = list_tenant(environment, emulator, env)
     result = build_dump(remote, schema_ref=schema_ref, error_state=error_state)
     written = write_dump(result, out, environment=environment or env.name, force=force)
     findings = _validate(out, result, env)
     click.echo(_summary(result, written, out, environment or env.name, findings), nl=False)
-
-
-async def _fetch(settings: ConnectionSettings) -> list[RemoteConnector]:
-    async with CxoneClient(settings) as client:
-        return await client.list_connectors()
 
 
 def _validate(out: Path, result: Dump, env: EnvironmentConfig) -> list[Diagnostic]:

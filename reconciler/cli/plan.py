@@ -6,35 +6,30 @@ gate; 1 on any error (invalid config, API failure, a connector that cannot be pl
 
 from __future__ import annotations
 
-import asyncio
 import sys
 from pathlib import Path
 
 import click
 
-from reconciler.cli.common import emulator_option, environment_option, open_target
-from reconciler.cxone.client import CxoneClient
+from reconciler.cli.common import (
+    emulator_option,
+    environment_option,
+    format_option,
+    parallelism_option,
+    prune_option,
+    strict_option,
+)
+from reconciler.cli.tenant import plan_from_tenant
 from reconciler.plan import Plan
-from reconciler.planning import PlanRun, load, make_plan
-from reconciler.project import Project, load_project
 from reconciler.render import json_format, markdown, text
 from reconciler.savedplan import write
-from reconciler.settings import ConnectionSettings
-from reconciler.validate import LoadResult
 
 
 @click.command()
 @click.argument("path", required=False, type=click.Path(path_type=Path))
 @environment_option
 @emulator_option
-@click.option(
-    "--format",
-    "output_format",
-    type=click.Choice(["text", "json", "markdown"]),
-    default="text",
-    show_default=True,
-    help="Output format (markdown: for a pull-request comment).",
-)
+@format_option("Output format (markdown: for a pull-request comment).")
 @click.option(
     "--out",
     type=click.Path(dir_okay=False, path_type=Path),
@@ -45,16 +40,10 @@ from reconciler.validate import LoadResult
     is_flag=True,
     help="Exit 0 no changes, 2 changes, 3 changes over the safety gate, 1 error.",
 )
-@click.option("--prune", is_flag=True, help="Deactivate managed connectors no longer in git.")
-@click.option("--strict", is_flag=True, help="Treat validation warnings as errors.")
+@prune_option
+@strict_option
 @click.option("--show-unchanged", is_flag=True, help="Also list connectors already in sync.")
-@click.option(
-    "--parallelism",
-    type=click.IntRange(1, 64),
-    default=8,
-    show_default=True,
-    help="Concurrent API requests.",
-)
+@parallelism_option()
 @click.pass_context
 def plan(
     ctx: click.Context,
@@ -75,13 +64,10 @@ def plan(
     one file. Secrets are never needed; when the environment provides them, rotated
     credentials are detected too (otherwise they show as `unknown`).
     """
-    project = load_project()
-    env = project.environment(environment)
-    # Invalid desired state fails here, before any connection is configured or opened.
-    loaded = load(project, env, path, strict)
-    with open_target(environment, emulator, dict(env.connection)) as target:
-        run = asyncio.run(_run(project, target.settings, environment, loaded, prune, parallelism))
-    result = run.plan
+    planned = plan_from_tenant(
+        path, environment, emulator, parallelism=parallelism, strict=strict, prune=prune
+    )
+    result = planned.run.plan
     click.echo(_render(result, output_format, show_unchanged), nl=False)
     if out is not None:
         write(result, out)
@@ -90,18 +76,6 @@ def plan(
         )
     markdown.write_job_summary(result)
     ctx.exit(result.exit_code(detailed_exitcode))
-
-
-async def _run(
-    project: Project,
-    settings: ConnectionSettings,
-    environment: str | None,
-    loaded: LoadResult,
-    prune: bool,
-    parallelism: int,
-) -> PlanRun:
-    async with CxoneClient(settings, parallelism=parallelism) as client:
-        return await make_plan(project, client, environment=environment, prune=prune, loaded=loaded)
 
 
 def _render(result: Plan, output_format: str, show_unchanged: bool) -> str:

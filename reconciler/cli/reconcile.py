@@ -16,7 +16,15 @@ from pathlib import Path
 import click
 
 from reconciler.audit import DEFAULT_AUDIT_LOG
-from reconciler.cli.common import emulator_option, environment_option, open_target
+from reconciler.cli.common import (
+    audit_log_option,
+    emulator_option,
+    environment_option,
+    open_target,
+    parallelism_option,
+    prune_option,
+    strict_option,
+)
 from reconciler.controller.backoff import BackoffPolicy
 from reconciler.controller.cycle import SettingsFor
 from reconciler.controller.durations import parse_duration
@@ -62,20 +70,11 @@ def _default_audit_log() -> Path:
 )
 @click.option("--ignore-windows", is_flag=True, help="Apply even outside the sync windows.")
 @click.option("--allow-unsafe", is_flag=True, help="Apply plans over the safety gate.")
-@click.option("--prune", is_flag=True, help="Deactivate managed connectors no longer in git.")
-@click.option("--strict", is_flag=True, help="Treat validation warnings as errors.")
-@click.option(
-    "--parallelism",
-    type=click.IntRange(1, 64),
-    default=4,
-    show_default=True,
-    help="Connectors applied concurrently.",
-)
-@click.option(
-    "--audit-log",
-    type=click.Path(dir_okay=False, path_type=Path),
-    default=None,
-    help=f"JSON Lines audit log [default: $STATE_DIRECTORY/audit.jsonl or {DEFAULT_AUDIT_LOG}].",
+@prune_option
+@strict_option
+@parallelism_option(4, "Connectors applied concurrently.")
+@audit_log_option(
+    f"JSON Lines audit log [default: $STATE_DIRECTORY/audit.jsonl or {DEFAULT_AUDIT_LOG}].", None
 )
 @click.option(
     "--backoff-base", default="1m", show_default=True, help="Backoff after a first failure."

@@ -1,7 +1,7 @@
 """`cxrecon sync NAME`: trigger a CRM data sync on one connector and (by default) wait for it.
 
 Exit codes: 0 completed (or started, with --no-wait); 1 failed, timed out or not startable.
-Also home of the polling options `cxrecon apply --sync` shares.
+Also home of the poll policy and progress display `cxrecon apply --sync` shares.
 """
 
 from __future__ import annotations
@@ -9,37 +9,25 @@ from __future__ import annotations
 import asyncio
 import os
 import sys
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TextIO, TypeVar
+from typing import TextIO
 
 import click
 
 from reconciler.audit import DEFAULT_AUDIT_LOG, AuditLog, detect_actor
-from reconciler.cli.common import emulator_option, environment_option, open_target
+from reconciler.cli.common import (
+    audit_log_option,
+    emulator_option,
+    environment_option,
+    open_target,
+    poll_options,
+)
 from reconciler.cxone.client import CxoneClient
 from reconciler.datasync import PollPolicy, SyncOutcome, SyncProgress, SyncTarget, run_sync
 from reconciler.errors import ConfigError, CxreconError
 from reconciler.model import SYNC_TYPES
 from reconciler.project import Project, load_project
 from reconciler.settings import ConnectionSettings
-
-F = TypeVar("F", bound=Callable[..., Any])
-
-
-def poll_options(func: F) -> F:
-    """--poll-base/--poll-cap/--poll-attempts/--poll-timeout (defaults: cxrecon.yaml syncPoll)."""
-    options = [
-        click.option("--poll-base", type=click.FloatRange(min=0.01), help="First backoff (s)."),
-        click.option("--poll-cap", type=click.FloatRange(min=0.01), help="Longest wait (s)."),
-        click.option("--poll-attempts", type=click.IntRange(min=1), help="Most status reads."),
-        click.option(
-            "--poll-timeout", type=click.FloatRange(min=0.1), help="Give up waiting after (s)."
-        ),
-    ]
-    for option in reversed(options):
-        func = option(func)
-    return func
 
 
 def poll_policy(
@@ -83,13 +71,7 @@ def progress_for(stream: TextIO, total: int) -> SyncProgress:
 )
 @click.option("--wait/--no-wait", default=True, show_default=True, help="Poll until it ends.")
 @poll_options
-@click.option(
-    "--audit-log",
-    type=click.Path(dir_okay=False, path_type=Path),
-    default=DEFAULT_AUDIT_LOG,
-    show_default=True,
-    help="Append one JSON line per sync here.",
-)
+@audit_log_option("Append one JSON line per sync here.", DEFAULT_AUDIT_LOG)
 @click.pass_context
 def sync(
     ctx: click.Context,
@@ -111,7 +93,7 @@ def sync(
     project = load_project()
     env = project.environment(environment)
     policy = poll_policy(project, poll_base, poll_cap, poll_attempts, poll_timeout)
-    env_name = env.name if (environment or project.environments) else None
+    env_name = project.environment_label(environment)
     with open_target(environment, emulator, dict(env.connection)) as target:
         actor = detect_actor(os.environ, project.root)
         with AuditLog(audit_log, actor=actor, environment=env_name, command="sync") as audit:

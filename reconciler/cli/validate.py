@@ -12,7 +12,7 @@ from typing import Any
 
 import click
 
-from reconciler.cli.common import environment_option
+from reconciler.cli.common import environment_option, format_option, strict_option
 from reconciler.errors import ConfigError
 from reconciler.model import Diagnostic
 from reconciler.project import EnvironmentConfig, Project, load_project
@@ -22,15 +22,8 @@ from reconciler.validate import LoadResult, load_desired
 @click.command()
 @click.argument("path", required=False, type=click.Path(path_type=Path))
 @environment_option
-@click.option("--strict", is_flag=True, help="Treat warnings as errors.")
-@click.option(
-    "--format",
-    "output_format",
-    type=click.Choice(["text", "json"]),
-    default="text",
-    show_default=True,
-    help="Output format.",
-)
+@strict_option
+@format_option("Output format.", ("text", "json"))
 @click.pass_context
 def validate(
     ctx: click.Context,

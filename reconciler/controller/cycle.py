@@ -141,7 +141,7 @@ class CycleRunner:
         windows = load_windows(project)
         env = project.environment(opts.environment)
         loaded = await anyio.to_thread.run_sync(load, project, env, None, opts.strict)
-        env_name = env.name if (opts.environment or project.environments) else None
+        env_name = project.environment_label(opts.environment)
         settings = self.settings_for(project, env)
         audit = None
         if not opts.dry_run:

@@ -1,0 +1,69 @@
+"""The read-only runs against the tenant that `plan`, `drift` and `dump` share: open the
+target (`-e`, `--emulator`), then list its connectors, or list them and plan against git.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+from pathlib import Path
+
+from reconciler.cli.common import open_target
+from reconciler.cxone.client import CxoneClient
+from reconciler.model import RemoteConnector
+from reconciler.planning import PlanRun, load, make_plan
+from reconciler.project import EnvironmentConfig, Project, load_project
+from reconciler.settings import ConnectionSettings
+from reconciler.validate import LoadResult
+
+
+@dataclass(frozen=True, repr=False)
+class Planned:
+    """A finished planning run and the environment it was made for."""
+
+    env: EnvironmentConfig
+    run: PlanRun
+
+
+def plan_from_tenant(
+    path: Path | None,
+    environment: str | None,
+    emulator: bool,
+    *,
+    parallelism: int,
+    strict: bool = False,
+    prune: bool = False,
+) -> Planned:
+    """Load the project and the desired state, then fetch the tenant and plan."""
+    project = load_project()
+    env = project.environment(environment)
+    # Invalid desired state fails here, before any connection is configured or opened.
+    loaded = load(project, env, path, strict)
+    with open_target(environment, emulator, dict(env.connection)) as target:
+        run = asyncio.run(_plan(project, target.settings, environment, loaded, prune, parallelism))
+    return Planned(env, run)
+
+
+def list_tenant(
+    environment: str | None, emulator: bool, env: EnvironmentConfig
+) -> list[RemoteConnector]:
+    """Every connector in the tenant `env` (or the embedded emulator) points at."""
+    with open_target(environment, emulator, dict(env.connection)) as target:
+        return asyncio.run(_list(target.settings))
+
+
+async def _plan(
+    project: Project,
+    settings: ConnectionSettings,
+    environment: str | None,
+    loaded: LoadResult,
+    prune: bool,
+    parallelism: int,
+) -> PlanRun:
+    async with CxoneClient(settings, parallelism=parallelism) as client:
+        return await make_plan(project, client, environment=environment, prune=prune, loaded=loaded)
+
+
+async def _list(settings: ConnectionSettings) -> list[RemoteConnector]:
+    async with CxoneClient(settings) as client:
+        return await client.list_connectors()
