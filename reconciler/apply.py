@@ -7,6 +7,7 @@ The CLI (reconciler.cli.apply) adds confirmation, the audit log, syncs and metri
 from __future__ import annotations
 
 import hashlib
+import logging
 import os
 import re
 from collections.abc import Callable, Mapping, Sequence
@@ -28,6 +29,8 @@ from reconciler.planner import build_plan
 from reconciler.refs import is_secret_field, is_secret_reference, resolve_secret
 from reconciler.secret import Secret
 from reconciler.validate import LoadResult
+
+log = logging.getLogger("cxrecon.apply")
 
 #: What a missing secret becomes against the emulator (never against a real tenant).
 PLACEHOLDER_PREFIX: Final = "cxrecon-fake-placeholder-for-emulator"
@@ -202,15 +205,23 @@ async def execute_plan(
     parallelism: int,
     credentials: CredentialResolver | None = None,
     on_result: Callable[[ConnectorResult], None] | None = None,
+    should_start: Callable[[], bool] | None = None,
 ) -> tuple[ConnectorResult, ...]:
     """Run every change; connectors go concurrently (at most `parallelism` at once), each
-    one's steps in order. A failure is that connector's result, never the run's end."""
+    one's steps in order. A failure is that connector's result, never the run's end.
+
+    `should_start` is asked as each connector gets its turn: once it says no (the controller
+    is stopping), no new connector starts and those in flight finish all their steps, so none
+    is left half-applied. Connectors not started have no result.
+    """
     results: list[ConnectorResult | None] = [None] * len(plan.changes)
     limiter = anyio.CapacityLimiter(max(1, parallelism))
 
     async def one(index: int, run: ConnectorRun) -> None:
         async with limiter:
-            result = await run.run()
+            if should_start is not None and not should_start():
+                return
+            result = await _contained(run)
         results[index] = result
         if on_result is not None:
             on_result(result)
@@ -224,6 +235,22 @@ async def execute_plan(
                 continue
             tg.start_soon(one, index, ConnectorRun(ctx, change))
     return tuple(r for r in results if r is not None)
+
+
+async def _contained(run: ConnectorRun) -> ConnectorResult:
+    """The connector's result; a bug on one connector fails it alone instead of cancelling
+    the others part-way through their steps."""
+    try:
+        return await run.run()
+    except Exception as exc:
+        change = run.planned
+        log.exception("%s: internal error while applying", change.name)
+        return ConnectorResult(
+            name=change.name,
+            action=change.action,
+            outcome=Outcome.FAILED,
+            reason=f"internal error {type(exc).__name__}: {exc}; please report it",
+        )
 
 
 def _unchanged(change: ConnectorChange, credentials: CredentialResolver | None) -> ConnectorResult:

@@ -6,7 +6,6 @@ reconciler.execute); this module only decides which planned changes may be writt
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 import datetime as dt
 import logging
@@ -14,7 +13,13 @@ from collections.abc import Callable, Mapping, Sequence
 
 import anyio
 
-from reconciler.apply import CredentialResolver, SecretLookup, new_checker, plan_against
+from reconciler.apply import (
+    CredentialResolver,
+    SecretLookup,
+    execute_plan,
+    new_checker,
+    plan_against,
+)
 from reconciler.audit import Actor, AuditLog
 from reconciler.controller.backoff import ConnectorBackoff
 from reconciler.controller.durations import format_duration
@@ -32,7 +37,7 @@ from reconciler.cxone.client import CxoneClient
 from reconciler.cxone.stats import ApiStats
 from reconciler.diff import Origin
 from reconciler.errors import CxreconError, SecretResolutionError
-from reconciler.execute import ConnectorResult, ConnectorRun, ExecContext, Outcome
+from reconciler.execute import ConnectorResult, ExecContext, Outcome
 from reconciler.fingerprint import CredentialReason
 from reconciler.plan import Action, ConnectorChange, Plan
 from reconciler.planning import load
@@ -181,7 +186,7 @@ class CycleRunner:
                     audit=audit,
                 )
                 results = await self._execute(
-                    ctx, [c for c, d, _ in decided if d is Decision.APPLY]
+                    ctx, plan, [c for c, d, _ in decided if d is Decision.APPLY]
                 )
         finally:
             if audit is not None:
@@ -244,32 +249,17 @@ class CycleRunner:
         return Decision.APPLY, None
 
     async def _execute(
-        self, ctx: ExecContext, changes: Sequence[ConnectorChange]
+        self, ctx: ExecContext, plan: Plan, changes: Sequence[ConnectorChange]
     ) -> dict[str, ConnectorResult]:
-        """Connectors run concurrently (bounded); once a stop is requested no new connector
-        starts, and those in flight finish all their steps (no half-applied connector)."""
-        results: dict[str, ConnectorResult] = {}
-        gate = asyncio.Semaphore(max(1, self.options.parallelism))
-
-        async def one(change: ConnectorChange) -> None:
-            async with gate:
-                if self.stopping():
-                    return
-                try:
-                    results[change.name] = await ConnectorRun(ctx, change).run()
-                except Exception as exc:  # a bug on one connector must not cancel the others
-                    log.exception("%s: internal error while applying", change.name)
-                    results[change.name] = ConnectorResult(
-                        name=change.name,
-                        action=change.action,
-                        outcome=Outcome.FAILED,
-                        reason=f"internal error {type(exc).__name__}: {exc}; please report it",
-                    )
-
-        async with asyncio.TaskGroup() as group:
-            for change in changes:
-                group.create_task(one(change))
-        return results
+        """Apply `changes` (the part of `plan` this cycle may write) as `cxrecon apply` does;
+        once a stop is requested no new connector starts (it gets no result)."""
+        results = await execute_plan(
+            dataclasses.replace(plan, changes=tuple(changes)),
+            ctx,
+            parallelism=self.options.parallelism,
+            should_start=lambda: not self.stopping(),
+        )
+        return {r.name: r for r in results}
 
     def _reports(
         self,

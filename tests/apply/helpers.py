@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import os
 import sqlite3
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -13,9 +13,24 @@ from typing import Any
 import yaml
 from click.testing import CliRunner, Result
 
+from reconciler.apply import (
+    CredentialResolver,
+    SecretLookup,
+    execute_plan,
+    new_checker,
+    plan_against,
+)
+from reconciler.audit import Actor, AuditLog
 from reconciler.cli.main import cli
+from reconciler.cxone.client import CxoneClient
 from reconciler.emulator.control import EmulatorControl
+from reconciler.emulator.harness import RunningEmulator
 from reconciler.emulator.resource import digest_credential
+from reconciler.execute import ConnectorResult, ExecContext
+from reconciler.plan import Plan
+from reconciler.planning import load
+from reconciler.project import load_project
+from reconciler.settings import ConnectionSettings
 
 #: Canary secret values: they must reach the emulator and never any output.
 CANARY_KEY = "canary-apikey-7f1c2e9a4b"
@@ -146,3 +161,45 @@ def all_text_files(root: Path) -> Iterator[tuple[Path, str]]:
 
 def environ_without(*names: str) -> dict[str, str]:
     return {k: v for k, v in os.environ.items() if k not in names}
+
+
+async def apply_with_hook(
+    project: Project,
+    emulator: RunningEmulator,
+    between: Callable[[Plan], None],
+    *,
+    parallelism: int = 4,
+    should_start: Callable[[], bool] | None = None,
+) -> tuple[Plan, tuple[ConnectorResult, ...]]:
+    """Plan, run `between` (e.g. someone else's edit), then execute that plan with
+    `execute_plan` (the library call `cxrecon apply` and the controller make)."""
+    proj = load_project(project.root)
+    loaded = load(proj, proj.environment(None))
+    settings = ConnectionSettings.for_emulator(emulator.base_url)
+    with AuditLog(project.audit_log, actor=Actor("tester"), environment=None) as audit:
+        lookup = SecretLookup(os.environ, project.root, emulated=False, warn=print, audit=audit)
+        checker = new_checker(lookup)
+        async with CxoneClient(settings) as client:
+            remote = await client.list_connectors()
+            plan = await plan_against(
+                loaded,
+                remote,
+                limits=proj.safety,
+                checker=checker,
+                environment=None,
+                prune=False,
+            )
+            between(plan)
+            ctx = ExecContext(
+                client=client,
+                credentials=CredentialResolver(lookup, checker),
+                checker=checker,
+                limits=proj.safety,
+                desired_digest=plan.desired_digest,
+                environment=None,
+                prune=False,
+                audit=audit,
+            )
+            return plan, await execute_plan(
+                plan, ctx, parallelism=parallelism, should_start=should_start
+            )

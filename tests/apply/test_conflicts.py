@@ -4,61 +4,20 @@ and only then overwritten with git's value; lost responses never cause a duplica
 from __future__ import annotations
 
 import asyncio
-import os
-from collections.abc import Callable
 from pathlib import Path
 
-from reconciler.apply import (
-    CredentialResolver,
-    SecretLookup,
-    execute_plan,
-    new_checker,
-    plan_against,
-)
-from reconciler.audit import Actor, AuditLog
-from reconciler.cxone.client import CxoneClient
 from reconciler.emulator.harness import RunningEmulator
-from reconciler.execute import ConnectorResult, ExecContext, Outcome
+from reconciler.execute import Outcome
 from reconciler.plan import Plan
-from reconciler.planning import load
-from reconciler.project import load_project
-from reconciler.settings import ConnectionSettings
 
-from .helpers import Project, connector_doc, remote_connectors, run_cli, write_count
-
-
-async def apply_with_hook(
-    project: Project, emulator: RunningEmulator, between: Callable[[Plan], None]
-) -> tuple[Plan, tuple[ConnectorResult, ...]]:
-    """Plan, run `between` (someone else's edit), then execute that now-stale plan."""
-    proj = load_project(project.root)
-    loaded = load(proj, proj.environment(None))
-    settings = ConnectionSettings.for_emulator(emulator.base_url)
-    with AuditLog(project.audit_log, actor=Actor("tester"), environment=None) as audit:
-        lookup = SecretLookup(os.environ, project.root, emulated=False, warn=print, audit=audit)
-        checker = new_checker(lookup)
-        async with CxoneClient(settings) as client:
-            remote = await client.list_connectors()
-            plan = await plan_against(
-                loaded,
-                remote,
-                limits=proj.safety,
-                checker=checker,
-                environment=None,
-                prune=False,
-            )
-            between(plan)
-            ctx = ExecContext(
-                client=client,
-                credentials=CredentialResolver(lookup, checker),
-                checker=checker,
-                limits=proj.safety,
-                desired_digest=plan.desired_digest,
-                environment=None,
-                prune=False,
-                audit=audit,
-            )
-            return plan, await execute_plan(plan, ctx, parallelism=4)
+from .helpers import (
+    Project,
+    apply_with_hook,
+    connector_doc,
+    remote_connectors,
+    run_cli,
+    write_count,
+)
 
 
 def connector_id(emulator: RunningEmulator, name: str) -> str:
