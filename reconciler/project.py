@@ -114,7 +114,7 @@ def load_project(start: Path | None = None) -> Project:
     path = root / PROJECT_FILE
     if not path.is_file():
         return Project(root=root, connectors_path=root / DEFAULT_CONNECTORS)
-    display = _display(path)
+    display = display_path(path)
     try:
         raw = path.read_bytes()
     except OSError as exc:
@@ -135,7 +135,8 @@ def load_project(start: Path | None = None) -> Project:
     return _build(parsed.document.data, root, path)
 
 
-def _display(path: Path) -> str:
+def display_path(path: Path) -> str:
+    """`path` as messages show it: relative to the working directory when it is below it."""
     try:
         return str(path.relative_to(Path.cwd().resolve()))
     except ValueError:

@@ -1,5 +1,5 @@
-"""`cxrecon validate`: load, schema-check and lint the desired state without any network;
-text, JSON and GitHub Actions annotation output, exit 0 when valid and 1 when not.
+"""`cxrecon validate`: check cxrecon.yaml (sync windows included), then load, schema-check and
+lint the desired state without any network; text, JSON or GitHub Actions annotations; exit 0/1.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from typing import Any
 import click
 
 from reconciler.cli.common import environment_option, format_option, strict_option
+from reconciler.controller.windows import load_windows
 from reconciler.errors import ConfigError
 from reconciler.model import Diagnostic
 from reconciler.project import EnvironmentConfig, Project, load_project
@@ -36,11 +37,14 @@ def validate(
 
     PATH is a directory of connector files (default: the project's connectors path) or
     one file. Without -e, every environment in cxrecon.yaml is checked, so a ${var:}
-    missing from any of them is reported with the environment's name.
+    missing from any of them is reported with the environment's name. cxrecon.yaml itself
+    is checked first, its syncWindows included (cron schedules, time zones, durations).
     """
     annotate = os.environ.get("GITHUB_ACTIONS") == "true"
     try:
         project = load_project()
+        # What the project schema cannot check: cron syntax, time zones, zero durations.
+        load_windows(project)
         env, others = _environments(project, environment)
     except ConfigError as exc:
         _report_config_error(exc, output_format, annotate)

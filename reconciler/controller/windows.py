@@ -28,7 +28,7 @@ from croniter import croniter
 from reconciler.controller.durations import format_duration, parse_duration
 from reconciler.errors import ConfigError
 from reconciler.model import Diagnostic, SourceLocation
-from reconciler.project import Project
+from reconciler.project import Project, display_path
 from reconciler.yamlload import LoadedDocument, parse_yaml
 
 Kind = Literal["allow", "deny"]
@@ -132,24 +132,27 @@ def _at(moment: dt.datetime) -> str:
 
 def load_windows(project: Project) -> tuple[SyncWindow, ...]:
     """The `syncWindows` of the project file (none without a file); ConfigError with a
-    file:line:col diagnostic for each bad window."""
+    file:line:col diagnostic (rule `sync-window`) for each bad window. The controller calls it
+    every cycle and `cxrecon validate` once: cron syntax, time zones and zero durations are
+    beyond what the project schema checks."""
     if project.file is None:
         return ()
+    display = display_path(project.file)
     try:
         raw = project.file.read_bytes()
     except OSError as exc:
-        raise ConfigError(f"cannot read {project.file}: {exc.strerror or exc}") from None
-    parsed = parse_yaml(raw, str(project.file))
+        raise ConfigError(f"cannot read {display}: {exc.strerror or exc}") from None
+    parsed = parse_yaml(raw, display)
     if parsed.document is None:
         # load_project reports the same YAML problem with more context; stay consistent.
         raise ConfigError(
-            f"{project.file} is invalid:\n" + "\n".join(f"  {d}" for d in parsed.diagnostics),
+            f"{display} is invalid:\n" + "\n".join(f"  {d}" for d in parsed.diagnostics),
             parsed.diagnostics,
         )
     windows, problems = parse_windows(parsed.document)
     if problems:
         raise ConfigError(
-            f"{project.file}: {len(problems)} problem(s) in {WINDOWS_KEY}:\n"
+            f"{display}: {len(problems)} problem(s) in {WINDOWS_KEY}:\n"
             + "\n".join(f"  {d}" for d in problems),
             problems,
         )

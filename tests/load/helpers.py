@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Final
 
@@ -16,6 +17,21 @@ ENVIRONMENT: Final = EnvironmentConfig(
 )
 
 CANARY: Final = "canary-Zq8#not-a-real-secret"
+
+#: A bad fixture's header: `# expect: LINE:COL SEVERITY RULE: message fragment`, one per finding.
+EXPECT: Final = re.compile(
+    rb"^# expect: (\d+):(\d+) (error|warning) ([a-z0-9-]+): (.+)$", re.MULTILINE
+)
+
+
+def expectations(path: Path) -> list[tuple[int, int, str, str, str]]:
+    """(line, col, severity, rule, message fragment) for each `# expect:` line of `path`."""
+    found = [
+        (int(m[1]), int(m[2]), m[3].decode(), m[4].decode(), m[5].decode("utf-8"))
+        for m in EXPECT.finditer(path.read_bytes())
+    ]
+    assert found, f"{path.name} has no `# expect:` header"
+    return found
 
 
 def connector_yaml(

@@ -6,28 +6,15 @@ The file must produce exactly those findings: no more, no fewer.
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 
 import pytest
 
 from reconciler.validate import load_desired
 
-from .helpers import ENVIRONMENT, FIXTURES
+from .helpers import ENVIRONMENT, FIXTURES, expectations
 
 BAD = FIXTURES / "bad"
-EXPECT = re.compile(rb"^# expect: (\d+):(\d+) (error|warning) ([a-z0-9-]+): (.+)$", re.MULTILINE)
-
-
-def _expectations(path: Path) -> list[tuple[int, int, str, str, str]]:
-    found = [
-        (int(m[1]), int(m[2]), m[3].decode(), m[4].decode(), m[5].decode("utf-8"))
-        for m in EXPECT.finditer(path.read_bytes())
-    ]
-    assert found, f"{path.name} has no `# expect:` header"
-    return found
-
-
 CASES = sorted(BAD.glob("*.yaml"))
 
 
@@ -48,7 +35,7 @@ def test_bad_fixture_is_reported_at_the_expected_location(
     )
     assert all(d.location is not None for d in result.diagnostics)
     assert all(d.location.path == fixture.name for d in result.diagnostics if d.location)
-    expected = sorted(_expectations(fixture))
+    expected = sorted(expectations(fixture))
     assert [g[:4] for g in got] == [e[:4] for e in expected], "\n".join(
         f"{fixture.name}:{g[0]}:{g[1]}: {g[2]}: {g[4]} [{g[3]}]" for g in got
     )
