@@ -19,15 +19,12 @@ Decisions (README "Adopt cxrecon on a live tenant"):
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Final, Literal
-
-import yaml
 
 from reconciler.errors import CxreconError
 from reconciler.model import (
@@ -41,6 +38,7 @@ from reconciler.model import (
 )
 from reconciler.normalize import CREDENTIAL_MASK, is_owned_label
 from reconciler.refs import is_secret_field
+from reconciler.yamlwrite import escape_literal, yaml_scalar
 
 #: Where editors find the connector schema (its `$id`); `--schema-ref` overrides it.
 SCHEMA_REF: Final = "https://cxrecon.dev/schemas/connector.schema.json"
@@ -53,35 +51,6 @@ _CREDENTIAL_ORDER: Final = {
     "OAUTH2": ("tokenEndpoint", "clientId", "clientSecret", "scope", "audience"),
     "API_KEY": ("apiKey", "headerName"),
 }
-_PLAIN_UNSAFE_START: Final = tuple("-?:,[]{}#&*!|>'\"%@`")
-_CONTROL: Final = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029\ufeff]")
-
-
-def yaml_scalar(value: str) -> str:
-    """`value` as a YAML scalar that every YAML 1.1/1.2 loader reads back as this string:
-    plain when unambiguous, else a JSON-style double-quoted string."""
-    plain_ok = (
-        value != ""
-        and value == value.strip()
-        and not value.startswith(_PLAIN_UNSAFE_START)
-        and " #" not in value
-        and ": " not in value
-        and not value.endswith(":")
-        and _CONTROL.search(value) is None
-    )
-    if plain_ok:
-        try:
-            if yaml.safe_load(f"v: {value}\n") == {"v": value}:
-                return value
-        except yaml.YAMLError:
-            pass
-    return json.dumps(value, ensure_ascii=False)
-
-
-def escape_literal(value: str) -> str:
-    """A literal string as the loader must read it: `${` would start a reference, `$${` is a
-    literal `${` (reconciler.refs)."""
-    return value.replace("${", "$${")
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,5 +1,5 @@
 """`cxrecon drift --write-back`: adopt drift into the connector files with the smallest edit,
-keeping comments, key order, quoting and indentation (a ruamel.yaml round trip).
+keeping comments, key order, quoting and indentation (reconciler.yamlwrite.RoundTrip).
 
 Safety rules: a file ruamel cannot reproduce byte for byte is not touched (its changes are
 listed for a hand edit); credentials are never written (rotate them in the secret store);
@@ -11,7 +11,6 @@ again and must now declare exactly CXone's values before it is saved.
 
 from __future__ import annotations
 
-import io
 import os
 import re
 import tempfile
@@ -20,27 +19,22 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final
 
-from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
-from ruamel.yaml.error import YAMLError
-from ruamel.yaml.scalarstring import DoubleQuotedScalarString, SingleQuotedScalarString
-from ruamel.yaml.util import load_yaml_guess_indent
 
 from reconciler.diff import JsonValue, Origin
 from reconciler.drift import ConnectorDrift, DriftedField, DriftReport, document_path
-from reconciler.dump import escape_literal, yaml_scalar
 from reconciler.model import CONNECTOR_FIELDS, MAPPING_FIELDS, DesiredConnector
 from reconciler.normalize import essence_of
 from reconciler.plan import Plan
 from reconciler.project import EnvironmentConfig
 from reconciler.render.common import format_value
 from reconciler.validate import load_desired
+from reconciler.yamlwrite import RoundTrip, insert_ordered, quoted_like
 
 _SYNC_KEYS: Final = ("batchSize", "retryAttempts", "syncIntervalMinutes")
 #: One order for every level (the key sets do not overlap): where a missing key is inserted.
 _ORDER: Final = (*CONNECTOR_FIELDS, *_SYNC_KEYS, *MAPPING_FIELDS)
 _VAR: Final = re.compile(r"(?<!\$)\$\{var:([^}]*)\}")
-_BOM: Final = "\ufeff"
 
 
 @dataclass(frozen=True, slots=True)
@@ -138,12 +132,13 @@ def _connector(
     except (OSError, UnicodeDecodeError) as exc:
         reason = f"cannot read {path}: {getattr(exc, 'strerror', None) or exc}"
         return [], left + [_left(drift, f, reason) for f in wanted]
-    editor = _Editor.open(original)
-    if editor is None:
+    doc = RoundTrip.open(original)
+    if doc is None:
         reason = (
             f"{path} cannot be edited without reformatting it; change it by hand to CXone's value"
         )
         return [], left + [_left(drift, f, f"{reason} {_show(f.cxone)}") for f in wanted]
+    editor = _Editor(doc)
     done: list[DriftedField] = []
     for f in _ordered(wanted, desired):
         problem = editor.apply(f, document_path(desired, f.parts), environment)
@@ -153,7 +148,7 @@ def _connector(
             left.append(_left(drift, f, problem))
     if not done:
         return [], left
-    text = editor.text()
+    text = doc.text()
     problem = _verify(path, text, done, environment)
     if problem is not None:
         return [], left + [_left(drift, f, problem) for f in done]
@@ -163,20 +158,6 @@ def _connector(
         reason = f"cannot write {path}: {exc.strerror or exc}; check its permissions"
         return [], left + [_left(drift, f, reason) for f in done]
     return [Adopted(drift.name, str(path), f.path) for f in done], left
-
-
-def _mapping_indent(text: str) -> int:
-    """How far a nested mapping is indented under its key (2 unless the file says otherwise)."""
-    parent: int | None = None
-    for line in text.splitlines():
-        stripped = line.strip()
-        if not stripped or stripped.startswith("#"):
-            continue
-        indent = len(line) - len(line.lstrip(" "))
-        if parent is not None and not stripped.startswith("-") and indent > parent:
-            return indent - parent
-        parent = indent if stripped.endswith(":") and not stripped.startswith("-") else None
-    return 2
 
 
 def _ordered(fields: Iterable[DriftedField], desired: DesiredConnector) -> list[DriftedField]:
@@ -198,45 +179,10 @@ def _show(value: JsonValue) -> str:
 
 
 class _Editor:
-    """One file's round-trip document plus the details needed to write it back identically."""
+    """One file's round trip, with the edits write-back may make to a connector document."""
 
-    def __init__(self, yaml: YAML, data: CommentedMap, bom: bool, crlf: bool) -> None:
-        self.yaml = yaml
-        self.data = data
-        self.bom = bom
-        self.crlf = crlf
-
-    @classmethod
-    def open(cls, original: str) -> _Editor | None:
-        bom = original.startswith(_BOM)
-        text = original.removeprefix(_BOM)
-        crlf = "\r\n" in text
-        text = text.replace("\r\n", "\n")
-        try:
-            _, sequence, offset = load_yaml_guess_indent(text)
-            mapping = _mapping_indent(text)
-            yaml = YAML()
-            yaml.preserve_quotes = True
-            yaml.width = 1_000_000
-            if sequence is None:  # no block sequence: ruamel's guess is the mapping indent
-                sequence, offset = mapping, 0
-            yaml.indent(mapping=mapping, sequence=sequence, offset=offset or 0)
-            data = yaml.load(text)
-        except (YAMLError, ValueError, TypeError):
-            return None
-        if not isinstance(data, CommentedMap):
-            return None
-        editor = cls(yaml, data, bom, crlf)
-        # Only edit files the round trip reproduces exactly: no untouched line may change.
-        return editor if editor.text() == original else None
-
-    def text(self) -> str:
-        out = io.StringIO()
-        self.yaml.dump(self.data, out)
-        text = out.getvalue()
-        if self.crlf:
-            text = text.replace("\n", "\r\n")
-        return (_BOM if self.bom else "") + text
+    def __init__(self, doc: RoundTrip) -> None:
+        self.data = doc.data
 
     def apply(
         self, f: DriftedField, doc_path: tuple[str | int, ...], env: EnvironmentConfig | None
@@ -257,7 +203,7 @@ class _Editor:
         node = self.data.get(key)
         if not isinstance(node, CommentedMap):
             node = CommentedMap()
-            _insert(self.data, key, node)
+            insert_ordered(self.data, key, node, _ORDER)
         return node
 
     def _mapping(
@@ -284,7 +230,7 @@ class _Editor:
             entry = {"cxoneField": f.parts[1], **f.cxone}
             for key in MAPPING_FIELDS:
                 if entry.get(key) is not None:
-                    item[key] = _scalar(str(entry[key]))
+                    item[key] = quoted_like(str(entry[key]))
             items.append(item)
             return None
         if not isinstance(index, int) or not isinstance(items[index], CommentedMap):
@@ -313,34 +259,12 @@ def _set(
         if root is not None and section is not None and not node and section in root:
             del root[section]
         return None
-    new: Any = value if isinstance(value, bool | int | float) else _scalar(str(value), current)
+    new: Any = value if isinstance(value, bool | int | float) else quoted_like(str(value), current)
     if key in node:
         node[key] = new
     else:
-        _insert(node, key, new)
+        insert_ordered(node, key, new, _ORDER)
     return None
-
-
-def _insert(node: CommentedMap, key: str, value: Any) -> None:
-    """Add `key` where the schema's order puts it (at the end for keys it does not order)."""
-    if key not in _ORDER:
-        node[key] = value
-        return
-    later = _ORDER[_ORDER.index(key) + 1 :]
-    keys = list(node.keys())
-    position = next((i for i, k in enumerate(keys) if k in later), len(keys))
-    node.insert(position, key, value)
-
-
-def _scalar(value: str, like: object = None) -> str:
-    """A new string value, quoted the way the old one was when that keeps it a string."""
-    literal = escape_literal(value)
-    quoted: str = literal
-    if isinstance(like, SingleQuotedScalarString) and "\n" not in literal:
-        quoted = SingleQuotedScalarString(literal)
-    elif isinstance(like, DoubleQuotedScalarString) or yaml_scalar(literal) != literal:
-        quoted = DoubleQuotedScalarString(literal)
-    return quoted
 
 
 def _uses_var(value: object) -> bool:
