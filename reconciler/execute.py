@@ -12,7 +12,7 @@ from __future__ import annotations
 import hashlib
 import random
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any, Final, Protocol
@@ -44,6 +44,7 @@ from reconciler.normalize import (
     Essence,
     applied_digest,
     create_body,
+    essence_of,
     patch_body,
     transition_body,
 )
@@ -265,10 +266,14 @@ class ConnectorRun:
         if step.target is None:
             raise RuntimeError(f"{change.name}: a transition step without a target state")
         body = transition_body(step.target)
-        if change.desired is not None:  # an orphan being pruned has nothing of ours to stamp
-            owned = {k: v for k, v in labels.items() if pin.essence.owned_labels.get(k) != v}
-            if owned:
-                body["labels"] = owned
+        if change.desired is None:
+            # A pruned orphan: record what apply leaves behind (the connector, stopped) as
+            # applied, so putting it back in git later plans as a git change, not as drift.
+            left = essence_of(replace(pin.spec, lifecycle_status=step.target))
+            labels = self._labels(left, last=True)
+        owned = {k: v for k, v in labels.items() if pin.essence.owned_labels.get(k) != v}
+        if owned:
+            body["labels"] = owned
         verb = "activate" if step.target == "ACTIVE" else "deactivate"
         fields = ("lifecycleStatus", *(f"labels[{k}]" for k in sorted(body.get("labels", {}))))
         return await self._send_patch(change, verb, fields, pin, body)

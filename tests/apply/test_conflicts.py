@@ -4,6 +4,7 @@ and only then overwritten with git's value; lost responses never cause a duplica
 from __future__ import annotations
 
 import asyncio
+import json
 from pathlib import Path
 
 from reconciler.emulator.harness import RunningEmulator
@@ -145,3 +146,20 @@ def test_pruning_deactivates_a_connector_removed_from_git(
     assert pruned.exit_code == 0, pruned.output
     remote = {c["name"]: c["lifecycleStatus"] for c in remote_connectors(emulator.control)}
     assert remote == {"Alpha": "INACTIVE", "Beta": "INACTIVE"}
+
+
+def test_a_pruned_connector_put_back_in_git_is_a_pending_change_not_drift(
+    project: Project, emulator: RunningEmulator
+) -> None:
+    project.write(connector_doc("Beta"))
+    assert run_cli(["apply", "--auto-approve"]).exit_code == 0
+    project.remove("Beta")
+    assert run_cli(["apply", "--auto-approve", "--prune", "--allow-unsafe"]).exit_code == 0
+    project.write(connector_doc("Beta"))
+
+    plan = run_cli(["plan", "--format", "json"])
+    drift = run_cli(["drift"])
+
+    (change,) = json.loads(plan.output)["changes"]
+    assert (change["action"], change["origin"]) == ("activate", "pending")
+    assert drift.exit_code == 0, drift.output
