@@ -60,7 +60,12 @@ def require_secure_url(url: str, setting: str) -> None:
         parsed = httpx.URL(url)
     except httpx.InvalidURL:
         raise ConfigError(f"{setting} is not a valid URL: {url!r}") from None
-    if parsed.scheme == "https" and parsed.host:
+    if not parsed.scheme or not parsed.host:
+        raise ConfigError(
+            f"{setting} is not a full URL: {url!r}; write it with its scheme and host, "
+            "e.g. https://api-na1.niceincontact.com/api/v2"
+        )
+    if parsed.scheme == "https":
         return
     if parsed.scheme == "http" and _is_loopback(parsed.host):
         return

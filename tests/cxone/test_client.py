@@ -286,6 +286,15 @@ def test_plain_http_to_another_host_is_a_config_error(
         CxoneClient(settings(base_url=url, token_url=token_url))
 
 
+@pytest.mark.parametrize(
+    "url", ["not-a-url", "api-na1.niceincontact.com/api/v2", "https:///api/v2"]
+)
+def test_a_url_without_scheme_or_host_is_named_as_given(url: str) -> None:
+    with pytest.raises(ConfigError, match="CXONE_BASE_URL is not a full URL") as raised:
+        CxoneClient(settings(base_url=url, token_url="https://auth.example.com/token"))
+    assert repr(url) in str(raised.value)
+
+
 def test_an_unreadable_ca_bundle_is_a_config_error(tmp_path: Any) -> None:
     bogus = tmp_path / "ca.pem"
     bogus.write_text("not a certificate")
