@@ -17,6 +17,7 @@ from typing import Any, Final
 import httpx
 
 from reconciler.cxone.errors import (
+    OAUTH_URL_HINT,
     AuthError,
     CxoneApiError,
     MalformedResponse,
@@ -195,6 +196,7 @@ class TokenProvider:
             body=text,
             server_message=server_message(text),
             attempts=attempt,
+            hint=OAUTH_URL_HINT if status in (404, 405) else None,
         )
 
     def _parse(self, response: httpx.Response, path: str) -> AccessToken:

@@ -18,7 +18,7 @@ import httpx
 
 from reconciler import __version__
 from reconciler.cxone.auth import TokenProvider
-from reconciler.cxone.errors import Conflict, InconsistentListing
+from reconciler.cxone.errors import BASE_URL_HINT, Conflict, InconsistentListing
 from reconciler.cxone.pacing import AdaptivePacer
 from reconciler.cxone.parse import (
     Origin,
@@ -248,7 +248,14 @@ class CxoneClient:
         params: dict[str, str | int] = {"skip": skip, "top": top}
         if name is not None:
             params["name"] = name
-        request = Request(operation, "GET", self.paths.connectors, Replay.SAFE, params=params)
+        request = Request(
+            operation,
+            "GET",
+            self.paths.connectors,
+            Replay.SAFE,
+            params=params,
+            not_found_hint=BASE_URL_HINT,
+        )
 
         def parse(response: httpx.Response, origin: Origin) -> _Page:
             data = object_of(response, origin)

@@ -130,6 +130,17 @@ class NotFound(CxoneApiError):
     hint = "the connector may have been deleted outside cxrecon; re-run plan"
 
 
+#: A 404 on a route that always exists (the list, the token endpoint) means a wrong URL.
+BASE_URL_HINT: Final = (
+    "check CXONE_BASE_URL (or baseUrl in cxrecon.yaml): it must be the API root, e.g. "
+    "https://api-na1.niceincontact.com/api/v2"
+)
+OAUTH_URL_HINT: Final = (
+    "check CXONE_TOKEN_URL (or tokenUrl in cxrecon.yaml; default CXONE_BASE_URL + "
+    "/oauth/token): it must be the tenant's OAuth token endpoint"
+)
+
+
 class Conflict(CxoneApiError):
     hint = "the connector changed since it was read; re-read it and plan again"
 

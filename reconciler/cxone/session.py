@@ -21,6 +21,7 @@ from reconciler.cxone.errors import (
     Conflict,
     CxoneApiError,
     MalformedResponse,
+    NotFound,
     TransportError,
     error_for_status,
     scrub,
@@ -59,6 +60,8 @@ class Request:
     headers: Mapping[str, str] = field(default_factory=dict)
     #: Values we sent that must never come back in an error (e.g. CRM credentials).
     secrets: tuple[str, ...] = ()
+    #: What a 404 means here when not "that connector is gone" (e.g. a wrong base URL).
+    not_found_hint: str | None = None
 
 
 class Session:
@@ -199,6 +202,7 @@ class Session:
             server_message=scrub(server_message(text), self._auth.secrets() + request.secrets),
             attempts=attempt,
             retry_after=self._retry.retry_after_from(response),
+            hint=request.not_found_hint if cls is NotFound else None,
         )
 
 

@@ -202,6 +202,30 @@ async def test_non_retryable_statuses_fail_fast_with_their_type(
     assert len(fake.api_requests()) == 1
 
 
+async def test_a_404_on_a_connector_says_it_may_have_been_deleted() -> None:
+    fake, time = FakeCxone(), FakeTime()
+    fake.fail("GET", ONE, status=404)
+    async with fake.client(time) as client:
+        with pytest.raises(NotFound, match="deleted outside cxrecon"):
+            await client.get_connector("c000001")
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "setting"),
+    [("GET", "*/crm/connectors", "CXONE_BASE_URL"), ("POST", "*/oauth/token", "CXONE_TOKEN_URL")],
+)
+async def test_a_404_on_a_route_that_always_exists_points_at_the_url_setting(
+    method: str, path: str, setting: str
+) -> None:
+    fake, time = FakeCxone(), FakeTime()
+    fake.fail(method, path, status=404)
+    async with fake.client(time) as client:
+        with pytest.raises(NotFound) as caught:
+            await client.list_connectors()
+    assert f"check {setting}" in str(caught.value)
+    assert "deleted" not in str(caught.value)
+
+
 async def test_401_refreshes_once_and_retries_once_then_fails() -> None:
     fake, time = FakeCxone(), FakeTime()
     fake.add("a")
