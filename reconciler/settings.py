@@ -7,6 +7,7 @@ defaults for the non-secret ones (environment variables win).
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Final, Literal
@@ -114,9 +115,11 @@ class ConnectionSettings:
         try:
             timeout = float(timeout_raw) if timeout_raw else 10.0
         except ValueError:
+            timeout = math.nan
+        if not math.isfinite(timeout) or timeout <= 0:
             raise ConfigError(
-                f"CXONE_TIMEOUT must be a number of seconds, not {timeout_raw!r}"
-            ) from None
+                f"CXONE_TIMEOUT must be a positive number of seconds, not {timeout_raw!r}"
+            )
         return cls(
             base_url=base_url,
             token_url=get("token_url") or f"{base_url}/oauth/token",

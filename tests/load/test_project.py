@@ -108,6 +108,18 @@ def test_environment_connection_feeds_connection_settings(tmp_path: Path) -> Non
     assert settings.timeout == 12.5
 
 
+@pytest.mark.parametrize("value", ["0", "-1", "nan", "inf", "abc"])
+def test_a_timeout_that_is_not_a_positive_number_of_seconds_is_refused(value: str) -> None:
+    environ = {
+        "CXONE_BASE_URL": "https://api.example/api/v2",
+        "CXONE_CLIENT_ID": "cx",
+        "CXONE_CLIENT_SECRET": CANARY,
+        "CXONE_TIMEOUT": value,
+    }
+    with pytest.raises(ConfigError, match="CXONE_TIMEOUT must be a positive number of seconds"):
+        ConnectionSettings.from_sources(environ)
+
+
 def test_unknown_environment_names_the_known_ones(tmp_path: Path) -> None:
     project = load_project(_write(tmp_path, FULL))
     with pytest.raises(
