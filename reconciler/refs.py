@@ -87,6 +87,13 @@ def check_secret_field(key: str, value: Any) -> RefProblem | None:
             f"'{key}' is secret but references ${{var:}}, whose values are committed in "
             f"cxrecon.yaml; use ${{env:NAME}} or ${{file:PATH}}",
         )
+    if _ANY_REF.fullmatch(value):
+        # A mistyped reference, not a pasted secret: say so, without echoing it.
+        return RefProblem(
+            "ref-syntax",
+            f"'{key}' holds a malformed reference; write exactly one ${{env:NAME}} (NAME: "
+            "letters, digits and _, not starting with a digit) or ${file:PATH}",
+        )
     return RefProblem(
         "secret-literal",
         f"'{key}' holds a literal secret; replace it with a reference such as "

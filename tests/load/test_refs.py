@@ -60,11 +60,20 @@ def test_secret_references_are_accepted(value: str) -> None:
     assert check_secret_field("clientSecret", value) is None
 
 
-@pytest.mark.parametrize("value", ["${env:A}${env:B}", "x${env:A}", "${env:}", "${env:1X}"])
+@pytest.mark.parametrize("value", ["${env:A}${env:B}", "x${env:A}", "${env:A}x"])
 def test_anything_but_exactly_one_reference_is_a_literal(value: str) -> None:
     problem = check_secret_field("password", value)
     assert problem is not None
     assert problem.rule == "secret-literal"
+
+
+@pytest.mark.parametrize("value", ["${env:}", "${env:1X}", "${file:}", "${ENV:PASSWORD}", "${}"])
+def test_a_mistyped_reference_is_a_syntax_error_not_a_literal_secret(value: str) -> None:
+    problem = check_secret_field("password", value)
+    assert problem is not None
+    assert problem.rule == "ref-syntax"
+    assert "malformed reference" in problem.message
+    assert value not in problem.message
 
 
 def test_vars_substitute_anywhere_in_a_string() -> None:
