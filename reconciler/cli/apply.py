@@ -87,8 +87,20 @@ class Options:
     "--allow-unsafe", is_flag=True, help="Apply a plan over the safety gate without asking."
 )
 @prune_option
-@click.option("--sync", "run_sync", is_flag=True, help="Run a CRM data sync on changed ACTIVE.")
-@click.option("--sync-type", type=click.Choice(SYNC_TYPES), default="FULL", show_default=True)
+@click.option(
+    "--sync",
+    "run_sync",
+    is_flag=True,
+    help="After applying, run a CRM data sync on every connector created or changed that is "
+    "ACTIVE, and wait for it.",
+)
+@click.option(
+    "--sync-type",
+    type=click.Choice(SYNC_TYPES),
+    default="FULL",
+    show_default=True,
+    help="Kind of sync --sync runs: FULL re-reads every CRM record; INCREMENTAL only changes.",
+)
 @poll_options
 @parallelism_option()
 @audit_log_option("Append one JSON line per write and per sync here.", DEFAULT_AUDIT_LOG)

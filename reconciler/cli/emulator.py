@@ -37,7 +37,13 @@ def emulator() -> None:
 
 @emulator.command()
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to bind.")
-@click.option("--port", default=8787, show_default=True, type=click.IntRange(0, 65535))
+@click.option(
+    "--port",
+    default=8787,
+    show_default=True,
+    type=click.IntRange(0, 65535),
+    help="Port to listen on (0: any free port, printed at start).",
+)
 @click.option(
     "--db",
     "db_path",
@@ -122,7 +128,13 @@ def emulator() -> None:
     type=click.FloatRange(0),
     help="Seconds per sync-job step (PENDING → RUNNING → done).",
 )
-@click.option("--max-body-bytes", default=256 * 1024, show_default=True, type=click.IntRange(1))
+@click.option(
+    "--max-body-bytes",
+    default=256 * 1024,
+    show_default=True,
+    type=click.IntRange(1),
+    help="Largest request body accepted; a bigger one is answered 413.",
+)
 @click.option(
     "--client-id",
     default=EMULATOR_CLIENT_ID,
@@ -143,7 +155,12 @@ def emulator() -> None:
     metavar="NAME:PASSWORD",
     help="A user for the password grant (repeatable; default demo-user).",
 )
-@click.option("--access-log/--no-access-log", default=True, show_default=True)
+@click.option(
+    "--access-log/--no-access-log",
+    default=True,
+    show_default=True,
+    help="Log one line per request on stderr.",
+)
 def serve(
     host: str,
     port: int,
@@ -228,6 +245,7 @@ def serve(
     type=click.Path(dir_okay=False, path_type=Path),
     default=EMULATOR_DB,
     show_default=True,
+    help="SQLite file with the emulator's state to reset.",
 )
 @click.option(
     "--tokens/--keep-tokens",

@@ -92,6 +92,7 @@ def _default_audit_log() -> Path:
     type=click.Choice(["debug", "info", "warning", "error"]),
     default="info",
     show_default=True,
+    help="Least severe log lines written to stderr.",
 )
 @click.pass_context
 def reconcile(
