@@ -20,7 +20,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import IO, Any, Final, Literal
 
-from reconciler.secret import Secret
+from reconciler.secret import Secret, spellings
 
 DEFAULT_AUDIT_LOG: Final = Path(".cxrecon") / "audit.jsonl"
 SCHEMA_VERSION: Final = 1
@@ -146,8 +146,10 @@ class AuditLog:
         """A resolved secret value that must never reach the file, even inside a message."""
         value = secret.reveal()
         if len(value) >= 4:  # masking very short strings would garble ordinary text
+            # Every spelling: a message quoting a server's answer may hold it JSON-escaped.
+            forms = {form for form in spellings(value) if len(form) >= 4}
             with self._lock:
-                self._secrets.add(value)
+                self._secrets.update(forms)
 
     def record(self, event: AuditEvent) -> None:
         line = self._scrub(json.dumps(self._to_json(event), sort_keys=False, default=str))

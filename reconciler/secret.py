@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 from typing import Final
+from urllib.parse import quote, quote_plus
 
 _MASK: Final = "***"
 
@@ -38,3 +40,17 @@ class Secret:
 
     def __reduce__(self) -> tuple[object, ...]:
         raise TypeError("Secret values are not picklable")
+
+
+def spellings(value: str) -> frozenset[str]:
+    """The ways `value` can be written out by whatever repeats it back: as is, JSON-escaped
+    (ASCII or not, also nested once more, as a server quoting its own JSON does), form- or
+    URL-encoded, and as a Python repr. Masking only the raw value misses a secret holding a
+    quote, a backslash, `&`, `+` or a non-ASCII character once it has been re-encoded."""
+    forms = {value}
+    for _ in range(2):
+        forms |= {json.dumps(f)[1:-1] for f in forms}
+        forms |= {json.dumps(f, ensure_ascii=False)[1:-1] for f in forms}
+    forms |= {quote_plus(value), quote(value, safe=""), quote(value), ascii(value)[1:-1]}
+    forms.add(repr(value)[1:-1])
+    return frozenset(f for f in forms if f)

@@ -27,15 +27,18 @@ from collections.abc import Iterable
 from typing import Final
 
 from reconciler.errors import ApiError
+from reconciler.secret import spellings
 
 #: How much of a response body an error keeps (enough to debug, too little to flood a log).
 BODY_LIMIT: Final = 500
 _MASK: Final = "***"
 
-# Values of these keys are masked in bodies, whether the body is JSON or a form.
+# Values of these keys are masked in bodies, whether the body is JSON or a form: any key
+# ending like a secret-bearing name (as refs.is_secret_field: `clientSecret`, `privateKey`,
+# `access_token`, `X-API-Key`…), so a body quoting a request's credentials is covered too.
 _SENSITIVE_KEY: Final = (
-    r"(?:access_token|refresh_token|id_token|token|client_secret|secret|password|"
-    r"api_?key|apikey|authorization|credentials?)"
+    r"(?:[\w.-]*?(?:token|secret|password|passwd|api[_-]?key|private[_-]?key)|"
+    r"authorization|credentials?)"
 )
 _JSON_SECRET = re.compile(rf'("{_SENSITIVE_KEY}"\s*:\s*)("(?:[^"\\]|\\.)*"|[^,}}\]\s]+)', re.I)
 _FORM_SECRET = re.compile(rf"(\b{_SENSITIVE_KEY}=)([^&\s]+)", re.I)
@@ -43,8 +46,10 @@ _BEARER = re.compile(r"(\b(?:Bearer|Basic)\s+)[A-Za-z0-9._~+/=-]+", re.I)
 
 
 def scrub(text: str, secrets: Iterable[str] = ()) -> str:
-    """Mask known secret values and anything shaped like a credential in `text`."""
-    for value in sorted({s for s in secrets if len(s) >= 4}, key=len, reverse=True):
+    """Mask known secret values, however the server re-encoded them, and anything shaped
+    like a credential in `text`."""
+    known = {form for s in secrets if len(s) >= 4 for form in spellings(s) if len(form) >= 4}
+    for value in sorted(known, key=len, reverse=True):
         text = text.replace(value, _MASK)
     text = _JSON_SECRET.sub(lambda m: m.group(1) + f'"{_MASK}"', text)
     text = _FORM_SECRET.sub(lambda m: m.group(1) + _MASK, text)

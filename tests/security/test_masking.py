@@ -1,0 +1,79 @@
+"""Masking holds however a secret comes back: JSON-escaped, nested, form- or URL-encoded, under
+a camelCase key. Regressions of the leaks the end-to-end campaign found."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from urllib.parse import quote_plus
+
+import pytest
+
+from reconciler.audit import Actor, AuditEvent, AuditLog
+from reconciler.cxone.errors import ValidationFailed, scrub, server_message
+from reconciler.secret import Secret, spellings
+
+#: A secret with every character that changes when re-encoded.
+AWKWARD = 'CANARY-awkward-7d1e"\\&+%=/ä'
+CORE = "CANARY-awkward-7d1e"
+
+
+@pytest.mark.parametrize(
+    "quoted",
+    [
+        json.dumps({"clientSecret": AWKWARD}),
+        json.dumps({"clientSecret": AWKWARD}, ensure_ascii=False),
+        json.dumps({"message": json.dumps({"value": AWKWARD})}),
+        "rejected " + quote_plus(AWKWARD),
+        f"repr: {AWKWARD!r}",
+    ],
+    ids=["json-ascii", "json-utf8", "json-nested", "form", "repr"],
+)
+def test_a_known_secret_is_masked_in_every_spelling(quoted: str) -> None:
+    assert CORE not in scrub(quoted, [AWKWARD])
+
+
+@pytest.mark.parametrize(
+    "key", ["clientSecret", "privateKey", "apiToken", "X-API-Key", "client_secret", "password"]
+)
+def test_a_secret_named_key_is_masked_even_when_the_value_is_unknown(key: str) -> None:
+    body = json.dumps({"details": [{"rejected": {key: CORE, "tokenEndpoint": "https://t"}}]})
+    scrubbed = scrub(body)
+    assert CORE not in scrubbed
+    assert "https://t" in scrubbed  # a URL under a *Endpoint key is no secret
+
+
+def test_a_validation_error_quoting_the_credentials_sent_does_not_repeat_them() -> None:
+    # What a server answers when it rejects a create and quotes the credentials it got.
+    answer = json.dumps({"error": "invalid", "details": [{"rejected": {"clientSecret": AWKWARD}}]})
+    error = ValidationFailed(
+        "the request was rejected as invalid",
+        operation="create_connector",
+        status=400,
+        body=scrub(answer, [AWKWARD]),
+        server_message=scrub(server_message(answer), [AWKWARD]),
+    )
+    for text in (str(error), repr(error), error.body, error.server_message):
+        assert CORE not in text
+
+
+def test_the_audit_log_masks_a_registered_secret_in_an_escaped_message(tmp_path: Path) -> None:
+    log = AuditLog(tmp_path / "audit.jsonl", actor=Actor(user="ci"), environment="emu")
+    log.register_secret(Secret(AWKWARD))
+    escaped = json.dumps(AWKWARD)[1:-1]
+    log.record(
+        AuditEvent(
+            connector="c",
+            action="create",
+            result="failure",
+            error_class="ValidationFailed",
+            error_message=f"server said: {escaped} / {AWKWARD}",
+        )
+    )
+    log.close()
+    assert CORE not in (tmp_path / "audit.jsonl").read_text(encoding="utf-8")
+
+
+def test_spellings_include_the_value_itself() -> None:
+    assert AWKWARD in spellings(AWKWARD)
+    assert json.dumps(AWKWARD)[1:-1] in spellings(AWKWARD)
