@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Final
 
 import httpx
 
-from reconciler.cxone.errors import MalformedResponse, UnsafeIdentifier
+from reconciler.cxone.errors import MalformedResponse, UnsafeIdentifier, scrub
 from reconciler.model import SYNC_STATES, ConnectorSpec, RemoteConnector, SyncJob
 
 MAX_ID_LENGTH: Final = 128
@@ -44,6 +44,8 @@ class Origin:
     method: str
     path: str
     status: int | None = None
+    #: Values the request carried (token, credentials): a body quoting them is masked.
+    secrets: tuple[str, ...] = field(default=(), repr=False)
 
     def malformed(self, what: str, body: str = "") -> MalformedResponse:
         return MalformedResponse(
@@ -52,7 +54,7 @@ class Origin:
             method=self.method,
             path=self.path,
             status=self.status,
-            body=body,
+            body=scrub(body, self.secrets),
         )
 
 

@@ -158,7 +158,8 @@ class Session:
             log.debug("%s %s → %d in %.3fs", method, request.path, status, latency)
             if response.is_success:
                 try:
-                    return parse(response, Origin(op, method, request.path, status))
+                    secrets = self._auth.secrets() + request.secrets
+                    return parse(response, Origin(op, method, request.path, status, secrets))
                 except MalformedResponse as malformed:
                     budget.fail(malformed)
             if status == 401 and not refreshed:

@@ -10,8 +10,13 @@ from urllib.parse import quote_plus
 import pytest
 
 from reconciler.audit import Actor, AuditEvent, AuditLog
-from reconciler.cxone.errors import ValidationFailed, scrub, server_message
+from reconciler.cxone.client import CxoneClient
+from reconciler.cxone.errors import CxoneApiError, ValidationFailed, scrub, server_message
+from reconciler.cxone.retry import RetryPolicy
 from reconciler.secret import Secret, spellings
+from reconciler.settings import ConnectionSettings
+
+from .indiscreet import IndiscreetServer
 
 #: A secret with every character that changes when re-encoded.
 AWKWARD = 'CANARY-awkward-7d1e"\\&+%=/ä'
@@ -77,3 +82,28 @@ def test_the_audit_log_masks_a_registered_secret_in_an_escaped_message(tmp_path:
 def test_spellings_include_the_value_itself() -> None:
     assert AWKWARD in spellings(AWKWARD)
     assert json.dumps(AWKWARD)[1:-1] in spellings(AWKWARD)
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("mode", ["create-text", "create-500", "reject-credentials"])
+async def test_an_api_error_never_carries_the_credentials_a_server_quoted(mode: str) -> None:
+    """Message, repr, body and server message of the error, also for a 200 that is not JSON
+    (the body of a MalformedResponse was masked only by key shape, not by the values sent)."""
+    with IndiscreetServer(token="CANARY-token-5a7c0e91d2") as server:
+        base = server.base_url(mode)
+        settings = ConnectionSettings(
+            base_url=base,
+            token_url=base + "/oauth/token",
+            client_id="cxrecon-ci",
+            client_secret=Secret("CANARY-client-secret-40b2c6"),
+        )
+        credentials = {"apiKey": AWKWARD + " in plain text", "headerName": "X-Key"}
+        body = {"name": "x", "authentication": {"type": "API_KEY", "credentials": credentials}}
+        async with CxoneClient(settings, retry=RetryPolicy(max_attempts=1)) as client:
+            with pytest.raises(CxoneApiError) as caught:
+                await client.create_connector(body, idempotency_key="k-1")
+    error = caught.value
+    shown = (str(error), repr(error), error.body, error.server_message)
+    assert any(text for text in shown[2:]), "the server's quote should be kept, masked"
+    for text in shown:
+        assert "CANARY-" not in text, text
