@@ -47,7 +47,7 @@ class GitRepo:
         code, _, err = await self._git("rev-parse", "--is-inside-work-tree")
         if code != 0:
             raise ConfigError(
-                f"--repo {self.path} is not a git working tree ({_last_line(err)}); clone the "
+                f"--repo {self.path} is not a git working tree ({_reason(err)}); clone the "
                 "connectors repository there, or pass --no-pull to use the directory as it is"
             )
 
@@ -62,7 +62,7 @@ class GitRepo:
         code, out, err = await self._git("pull", "--ff-only", "--no-rebase", "--quiet")
         commit = await self.head()
         if code != 0:
-            why = _last_line(err) or _last_line(out) or f"git exited with {code}"
+            why = _reason(err) or _reason(out) or f"git exited with {code}"
             return PullResult(False, commit, previous, f"git pull failed: {why}")
         if commit != previous:
             return PullResult(
@@ -102,12 +102,16 @@ class GitRepo:
         return code, out.decode(errors="replace"), err.decode(errors="replace")
 
 
-def _last_line(text: str) -> str:
+def _reason(text: str) -> str:
+    """The line of git's output that says what went wrong: its first `fatal:` / `error:`
+    line, else its first line that is not a `hint:`. What follows is advice ("Please make
+    sure ... and the repository exists.", a command to run), not the problem."""
     lines = [line.strip() for line in text.splitlines() if line.strip()]
-    if not lines:
-        return ""
+    errors = [line for line in lines if line.startswith(("fatal:", "error:"))]
+    plain = [line for line in lines if not line.startswith("hint:")]
+    chosen = (errors or plain or lines or [""])[0]
     # A remote URL may carry a token (https://user:token@host/...): never report it.
-    return _CREDENTIALS_IN_URL.sub(r"\1***@", lines[-1])[:300]
+    return _CREDENTIALS_IN_URL.sub(r"\1***@", chosen)[:300]
 
 
 def _short(sha: str | None) -> str:
