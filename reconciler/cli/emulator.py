@@ -210,7 +210,10 @@ def serve(
     try:
         app = create_app(config)
     except Exception as exc:  # sqlite3.Error, OSError: an unusable --db
-        raise EmulatorServeError(f"cannot open the emulator state {db_path}: {exc}") from None
+        raise EmulatorServeError(
+            f"cannot open the emulator state {db_path}: {exc}; pass --db a file in a writable "
+            "directory"
+        ) from None
     try:
         sock = bind_socket(host, port)
     except OSError as exc:

@@ -82,6 +82,16 @@ def test_serve_on_a_port_in_use_says_so_without_a_traceback(tmp_path: Path) -> N
     assert "Traceback" not in result.output
 
 
+def test_serve_with_an_unusable_db_says_what_to_do_without_a_traceback(tmp_path: Path) -> None:
+    (tmp_path / "file").write_text("not a directory")
+    db = tmp_path / "file" / "state.sqlite"
+    result = CliRunner().invoke(cli, ["emulator", "serve", "--port", "0", "--db", str(db)])
+    assert result.exit_code == 1
+    assert f"cannot open the emulator state {db}" in result.output
+    assert "pass --db a file in a writable directory" in result.output
+    assert "Traceback" not in result.output
+
+
 def test_serve_rejects_unknown_fault_kinds(tmp_path: Path) -> None:
     result = CliRunner().invoke(
         cli,
