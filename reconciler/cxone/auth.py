@@ -23,6 +23,8 @@ from reconciler.cxone.errors import (
     MalformedResponse,
     TransportError,
     error_for_status,
+    failure_reason,
+    host_of,
     scrub,
     server_message,
     summary_for_status,
@@ -151,7 +153,8 @@ class TokenProvider:
             except httpx.TransportError as exc:
                 self._stats.record_request(OPERATION, self._clock() - sent, None)
                 error: CxoneApiError = TransportError(
-                    f"could not reach the token endpoint ({type(exc).__name__})",
+                    f"could not reach the token endpoint ({host_of(self._settings.token_url)}; "
+                    f"{failure_reason(exc, self.secrets())})",
                     operation=OPERATION,
                     method="POST",
                     path=path,

@@ -26,6 +26,8 @@ import re
 from collections.abc import Iterable
 from typing import Final
 
+import httpx
+
 from reconciler.errors import ApiError
 from reconciler.secret import spellings
 
@@ -60,6 +62,26 @@ def shorten(text: str, limit: int = BODY_LIMIT) -> str:
     """One line, at most `limit` characters, control characters escaped."""
     flat = "".join(ch if ch.isprintable() else ascii(ch)[1:-1] for ch in text.strip())
     return flat if len(flat) <= limit else flat[: limit - 1] + "…"
+
+
+def failure_reason(exc: BaseException, secrets: Iterable[str] = ()) -> str:
+    """`ConnectError: [Errno -2] Name or service not known`: the exception's type and the text
+    of its root cause (the OS or TLS reason, what a user can act on, where the outer text is
+    often just "All connection attempts failed"), scrubbed and cut short."""
+    root = exc
+    for _ in range(10):  # causes can chain back on themselves
+        cause = root.__cause__ or root.__context__
+        if cause is None or not str(cause):
+            break
+        root = cause
+    text = shorten(scrub(str(root), secrets), 160)
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
+def host_of(url: str) -> str:
+    """`host[:port]` of `url` (never its user info), to say which server could not be reached."""
+    parsed = httpx.URL(url)
+    return f"{parsed.host}:{parsed.port}" if parsed.port else parsed.host
 
 
 def server_message(text: str) -> str:

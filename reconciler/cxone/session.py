@@ -24,6 +24,8 @@ from reconciler.cxone.errors import (
     NotFound,
     TransportError,
     error_for_status,
+    failure_reason,
+    host_of,
     scrub,
     server_message,
     summary_for_status,
@@ -137,7 +139,7 @@ class Session:
                 delivery = delivery_of(failure)
                 maybe_landed = maybe_landed or delivery is Delivery.MAYBE_LANDED
                 error: CxoneApiError = TransportError(
-                    _transport_summary(failure),
+                    _transport_summary(failure, host_of(self._base), self._auth.secrets()),
                     operation=op,
                     method=method,
                     path=request.path,
@@ -207,7 +209,7 @@ class Session:
         )
 
 
-def _transport_summary(exc: httpx.TransportError) -> str:
+def _transport_summary(exc: httpx.TransportError, host: str, secrets: tuple[str, ...]) -> str:
     kind = {
         httpx.ConnectError: "could not connect",
         httpx.ConnectTimeout: "timed out connecting",
@@ -218,7 +220,7 @@ def _transport_summary(exc: httpx.TransportError) -> str:
         httpx.WriteError: "the connection broke while sending",
         httpx.WriteTimeout: "timed out sending",
     }.get(type(exc), "transport failure")
-    return f"{kind} ({type(exc).__name__})"
+    return f"{kind} ({host}; {failure_reason(exc, secrets)})"
 
 
 def _text(response: httpx.Response) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import socket
 from typing import Any
 
 import httpx
@@ -16,6 +17,7 @@ from reconciler.cxone.errors import (
     TransportError,
     UnsafeIdentifier,
 )
+from reconciler.cxone.retry import RetryPolicy
 from reconciler.errors import ConfigError
 
 from .fakes import FakeCxone, FakeTime, connector_body, settings
@@ -405,6 +407,32 @@ async def test_create_gives_up_with_a_transport_error_when_retries_run_out() -> 
         with pytest.raises(TransportError, match="could not connect"):
             await client.create_connector(NEW, idempotency_key="k-5")
     assert fake.connectors == {}
+
+
+async def test_an_unreachable_server_is_named_with_the_reason_the_os_gave() -> None:
+    with socket.socket() as probe:  # a port nothing listens on: connecting is refused
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    base = f"http://127.0.0.1:{port}/api/v2"
+    policy = RetryPolicy(max_attempts=1)
+    async with CxoneClient(
+        settings(base_url=base, token_url=f"{base}/oauth/token"), retry=policy
+    ) as client:
+        with pytest.raises(TransportError) as caught:
+            await client.list_connectors()
+    message = str(caught.value)
+    assert f"could not reach the token endpoint (127.0.0.1:{port}; ConnectError: " in message
+    assert "[Errno" in message  # the OS's reason, not httpx's "All connection attempts failed"
+
+
+async def test_a_transport_failure_on_an_api_call_names_the_host() -> None:
+    fake, time = FakeCxone(), FakeTime()
+    fake.fail("GET", "*/crm/connectors", error=httpx.ConnectError)
+    policy = RetryPolicy(max_attempts=1, sleep=time.sleep, clock=time.clock)
+    async with fake.client(time, retry=policy) as client:
+        with pytest.raises(TransportError) as caught:
+            await client.list_connectors()
+    assert "could not connect (127.0.0.1:8787; ConnectError: injected)" in str(caught.value)
 
 
 async def test_using_the_client_outside_its_context_is_a_clear_error() -> None:
