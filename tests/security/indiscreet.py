@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Final
+from typing import Any, Final
 
 #: prefix → what the server does wrong.
 MODES: Final = {
@@ -15,14 +15,17 @@ MODES: Final = {
     "create-500": "creating a connector answers 500 quoting the request body (credentials)",
     "create-text": "creating a connector answers 200 with plain text quoting the request",
     "reject-credentials": "creating a connector answers 400 quoting the credentials as JSON",
+    "unmasked-read": "reads return credential values in clear instead of masking them",
 }
 
 
 class IndiscreetServer:
     """`base_url(mode)` is a CXONE_BASE_URL; every access token it issues is `token`."""
 
-    def __init__(self, token: str) -> None:
+    def __init__(self, token: str, listing: list[dict[str, Any]] | None = None) -> None:
         self.token = token
+        #: What "unmasked-read" lists: connectors whose credentials are not masked.
+        self.listing = listing or []
         handler = _handler_for(self)
         self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler)
         self._httpd.daemon_threads = True
@@ -69,6 +72,8 @@ def _handler_for(server: IndiscreetServer) -> type[BaseHTTPRequestHandler]:
                     self._send(200, {"access_token": server.token, "expires_in": 3600})
             elif mode == "list-500":
                 self._send(500, "internal error while serving " + heard, "text/plain")
+            elif self.command == "GET" and mode == "unmasked-read":
+                self._send(200, {"items": server.listing, "totalRecords": len(server.listing)})
             elif self.command == "GET":
                 self._send(200, {"items": [], "totalRecords": 0})
             elif mode == "reject-credentials":
