@@ -155,7 +155,9 @@ class Authentication:
     references (`${env:NAME}`, `${file:PATH}`); from the API they come masked."""
 
     type: str
-    credentials: Mapping[str, str] = field(default_factory=dict)
+    # Out of the repr: values are resolved secrets in an apply's request bodies, and a
+    # server that forgets to mask them would hand them back here.
+    credentials: Mapping[str, str] = field(default_factory=dict, repr=False)
 
     def to_api(self) -> dict[str, Any]:
         return {"type": self.type, "credentials": dict(self.credentials)}

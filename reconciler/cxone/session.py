@@ -57,11 +57,12 @@ class Request:
     path: str  # under the base URL; every id in it has passed parse.check_id
     replay: Replay
     params: Mapping[str, str | int] = field(default_factory=dict)
-    body: Mapping[str, Any] | None = None
+    #: Not in the repr: a create or credentials PATCH carries resolved secret values.
+    body: Mapping[str, Any] | None = field(default=None, repr=False)
     content_type: str = "application/json"
     headers: Mapping[str, str] = field(default_factory=dict)
     #: Values we sent that must never come back in an error (e.g. CRM credentials).
-    secrets: tuple[str, ...] = ()
+    secrets: tuple[str, ...] = field(default=(), repr=False)
     #: What a 404 means here when not "that connector is gone" (e.g. a wrong base URL).
     not_found_hint: str | None = None
 

@@ -12,7 +12,10 @@ import pytest
 from reconciler.audit import Actor, AuditEvent, AuditLog
 from reconciler.cxone.client import CxoneClient
 from reconciler.cxone.errors import CxoneApiError, ValidationFailed, scrub, server_message
-from reconciler.cxone.retry import RetryPolicy
+from reconciler.cxone.parse import Origin
+from reconciler.cxone.retry import Replay, RetryPolicy
+from reconciler.cxone.session import Request
+from reconciler.model import Authentication
 from reconciler.secret import Secret, spellings
 from reconciler.settings import ConnectionSettings
 
@@ -107,3 +110,20 @@ async def test_an_api_error_never_carries_the_credentials_a_server_quoted(mode: 
     assert any(text for text in shown[2:]), "the server's quote should be kept, masked"
     for text in shown:
         assert "CANARY-" not in text, text
+
+
+def test_reprs_of_what_carries_credentials_show_no_values() -> None:
+    """A request body with resolved credentials, and credentials a server failed to mask."""
+    credentials = {"apiKey": AWKWARD, "headerName": "X-Key"}
+    request = Request(
+        "create_connector",
+        "POST",
+        "/crm/connectors",
+        Replay.KEYED,
+        body={"authentication": {"type": "API_KEY", "credentials": credentials}},
+        secrets=(AWKWARD,),
+    )
+    unmasked = Authentication.from_api({"type": "API_KEY", "credentials": credentials})
+    for shown in (repr(request), repr(unmasked), repr(Origin("op", "GET", "/", 200, (AWKWARD,)))):
+        assert CORE not in shown
+    assert unmasked.credentials["apiKey"] == AWKWARD  # hidden from the repr, not dropped
