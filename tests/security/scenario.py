@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -70,12 +71,17 @@ def run(root: Path) -> Campaign:
         rotation(campaign)
         drift_and_adoption(campaign)
         controller(campaign)
+        controller_pull(campaign)
         github_helpers(campaign)
         wrong_credentials_and_outages(campaign)
         indiscreet_server(campaign)
         literal_secrets(campaign)
         embedded_emulator(campaign)
         standalone_emulator(campaign)
+        for route in ("stats", "faults"):
+            campaign.scraped[f"emulator /_emulator/{route}"] = emulator.control.admin(
+                "GET", route
+            ).text
     finally:
         emulator.stop()
     return campaign
@@ -185,6 +191,33 @@ def controller(c: Campaign) -> None:
         scrape_controller(c, "reconcile, served, writes refused", *common, *serve, env=env)
 
 
+def controller_pull(c: Campaign) -> None:
+    """A checkout whose remote URL carries a token, and a pull that fails."""
+    checkout = c.root / "checkout"
+    checkout.mkdir()
+    write_project(c, checkout, c.emulator.base_url)
+    (checkout / ".gitignore").write_text(".secrets/\naudit/\n", encoding="utf-8")
+    remote = f"https://cxrecon:{c.canaries.make('git-remote-token')}@127.0.0.1:9/acme/cx.git"
+    for args in (
+        ("init", "-q", "-b", "main"),
+        ("add", "."),
+        ("-c", "user.name=ci", "-c", "user.email=ci@example.invalid", "commit", "-qm", "c"),
+        ("remote", "add", "origin", remote),
+        ("config", "branch.main.remote", "origin"),
+        ("config", "branch.main.merge", "refs/heads/main"),
+    ):
+        subprocess.run(("git", *args), cwd=checkout, check=True, capture_output=True)
+    c.secret_sources.add(checkout / ".git" / "config")  # where the user put the token
+    c.cx(
+        "reconcile once, pull failing",
+        *("reconcile", "--repo", str(checkout), "--once", "--listen", "off", "--dry-run"),
+        *("--audit-log", "audit/pull.jsonl", "--log-level", "debug"),
+        expect=2,
+        cwd=checkout,
+        env={"GIT_TERMINAL_PROMPT": "0"},
+    )
+
+
 def github_helpers(c: Campaign) -> None:
     pull = github_env(c, "event_pull_request.json", "pull_request")
     c.cx(
@@ -257,6 +290,7 @@ def indiscreet_server(c: Campaign) -> None:
         ):
             c.cx(f"{label}, reads not masked", *args, expect=expect, env=unmasked_reads)
         fresh = {"SUPPORT_DESK_API_KEY": c.canaries["support-desk-api-key"]}
+        gha = github_env(c, "event_push.json", "push")
         for mode, command, expect in (
             ("refuse-token", "plan", 1),
             ("list-500", "plan", 1),
@@ -269,7 +303,7 @@ def indiscreet_server(c: Campaign) -> None:
                 f"{command} against a server that quotes secrets ({mode})",
                 *(command, "-e", "emu", *(extra if command == "apply" else ())),
                 expect=expect,
-                env={**fresh, "CXONE_BASE_URL": server.base_url(mode)},
+                env={**fresh, **gha, "CXONE_BASE_URL": server.base_url(mode)},
             )
         c.cx(
             "plan, password grant refused with quotes",
