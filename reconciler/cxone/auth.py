@@ -13,6 +13,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Final
+from urllib.parse import quote_plus
 
 import httpx
 
@@ -131,7 +132,11 @@ class TokenProvider:
             body["username"] = s.username
             body["password"] = s.password.reveal()
             # The real CXone authenticates the client with HTTP Basic on the password grant.
-            return body, httpx.BasicAuth(s.client_id, s.client_secret.reveal())
+            # RFC 6749 2.3.1: id and secret are form-encoded before they go into Basic, so a
+            # secret holding '+', '%' or ':' reaches the server as it is.
+            return body, httpx.BasicAuth(
+                quote_plus(s.client_id), quote_plus(s.client_secret.reveal())
+            )
         body["client_id"] = s.client_id
         body["client_secret"] = s.client_secret.reveal()
         return body, None

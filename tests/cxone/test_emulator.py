@@ -11,7 +11,7 @@ import pytest
 from reconciler.cxone.client import CxoneClient
 from reconciler.cxone.errors import Conflict, NotFound, ValidationFailed
 from reconciler.cxone.retry import RetryPolicy
-from reconciler.emulator.config import EmulatorConfig
+from reconciler.emulator.config import EmulatorConfig, OAuthClient
 from reconciler.emulator.faults import parse_script
 from reconciler.emulator.harness import InProcessEmulator, RunningEmulator
 from reconciler.secret import Secret
@@ -150,6 +150,34 @@ async def test_password_grant_against_the_emulator(emulator: RunningEmulator) ->
         username="demo-user",
         password=Secret("demo-password"),
         token_body="json",
+    )
+    async with CxoneClient(settings) as client:
+        assert await client.list_connectors() == []
+
+
+@pytest.mark.parametrize("grant", ["password", "client_credentials"])
+async def test_a_client_secret_with_form_special_characters_authenticates(
+    emulator_factory: EmulatorFactory, grant: str
+) -> None:
+    # RFC 6749 2.3.1 form-encodes id and secret inside HTTP Basic; '+' must not become ' '.
+    secret = "s3cr+t%20:with spaces&more"
+    emulator = emulator_factory(
+        EmulatorConfig(
+            clients={
+                "odd client+id": OAuthClient(
+                    secret, frozenset({"crm:connectors:read", "crm:connectors:write"})
+                )
+            }
+        )
+    )
+    settings = ConnectionSettings(
+        base_url=emulator.base_url,
+        token_url=f"{emulator.base_url}/oauth/token",
+        client_id="odd client+id",
+        client_secret=Secret(secret),
+        grant=grant,  # type: ignore[arg-type]
+        username="demo-user" if grant == "password" else None,
+        password=Secret("demo-password") if grant == "password" else None,
     )
     async with CxoneClient(settings) as client:
         assert await client.list_connectors() == []
