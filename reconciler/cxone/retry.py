@@ -25,6 +25,9 @@ log = logging.getLogger(__name__)
 
 #: Statuses that say "not now" rather than "no": the same request may succeed later.
 RETRYABLE_STATUSES: Final = frozenset({429, 502, 503, 504})
+#: A plain 500 may be a bug that repeats, so a write is not sent again (apply re-reads
+#: instead); a read cannot do harm, and one flaky 500 should not fail a scheduled plan.
+READ_RETRYABLE_STATUSES: Final = RETRYABLE_STATUSES | {500}
 
 
 class Replay(enum.Enum):
@@ -71,7 +74,8 @@ def may_retry(replay: Replay, delivery: Delivery, status: int | None = None) -> 
     """Whether a request of this kind may be sent again after this failure."""
     if delivery is Delivery.FATAL:
         return False
-    if status is not None and status not in RETRYABLE_STATUSES:
+    retryable = READ_RETRYABLE_STATUSES if replay is Replay.SAFE else RETRYABLE_STATUSES
+    if status is not None and status not in retryable:
         return False
     if replay is Replay.ONCE:
         return delivery is Delivery.NOT_SENT

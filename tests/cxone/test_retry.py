@@ -92,7 +92,10 @@ def test_replay_rules() -> None:
     assert may_retry(Replay.ONCE, Delivery.NOT_SENT, 429)
     assert not may_retry(Replay.ONCE, Delivery.MAYBE_LANDED, 503)
     assert not may_retry(Replay.SAFE, Delivery.FATAL)
-    assert not may_retry(Replay.SAFE, Delivery.MAYBE_LANDED, 500)
+    assert may_retry(Replay.SAFE, Delivery.MAYBE_LANDED, 500)  # a read is harmless to repeat
+    assert not may_retry(Replay.CONDITIONAL, Delivery.MAYBE_LANDED, 500)
+    assert not may_retry(Replay.KEYED, Delivery.MAYBE_LANDED, 500)
+    assert not may_retry(Replay.SAFE, Delivery.MAYBE_LANDED, 501)
 
 
 def test_policy_rejects_nonsense() -> None:
@@ -119,6 +122,21 @@ async def test_retryable_status_without_retry_after_waits_a_jittered_backoff(sta
     snap = client.stats.snapshot().get("get_connector")
     assert (snap.requests, snap.retries) == (3, 2)
     assert snap.rate_limited == (2 if status == 429 else 0)
+
+
+async def test_a_plain_500_is_retried_for_a_read_but_not_for_a_write() -> None:
+    fake, time = FakeCxone(), FakeTime()
+    fake.add("a")
+    fake.fail("GET", ONE, status=500)
+    fake.fail("PATCH", ONE, status=500)
+    async with fake.client(time) as client:
+        got = await client.get_connector("c000001")
+        with pytest.raises(ServerError):
+            await client.patch_connector("c000001", etag=got.etag, body={"description": "d"})
+    assert got.name == "a"
+    snap = client.stats.snapshot()
+    assert (snap.get("get_connector").requests, snap.get("get_connector").retries) == (2, 1)
+    assert (snap.get("patch_connector").requests, snap.get("patch_connector").retries) == (1, 0)
 
 
 @pytest.mark.parametrize("status", [429, 502, 503, 504])
