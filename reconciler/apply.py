@@ -151,8 +151,12 @@ async def plan_against(
     checker: CredentialChecker,
     environment: str | None,
     prune: bool,
+    complete: bool = True,
 ) -> Plan:
-    """The plan apply executes (the planner runs in a thread: fingerprint checks are slow)."""
+    """The plan apply executes (the planner runs in a thread: fingerprint checks are slow).
+
+    `complete=False`: the desired state is one file of the repository (see plan_scope).
+    """
 
     def build() -> Plan:
         return build_plan(
@@ -163,6 +167,7 @@ async def plan_against(
             desired_digest=loaded.digest,
             prune=prune,
             environment=environment,
+            complete=complete,
         )
 
     return await anyio.to_thread.run_sync(build)

@@ -56,11 +56,14 @@ def build_plan(
     desired_digest: str,
     prune: bool = False,
     environment: str | None = None,
+    complete: bool = True,
 ) -> Plan:
     """Plan every declared connector and every managed one; ignore the rest.
 
     A problem with one name (duplicates, an impossible request) becomes an ERROR change
-    for that name only; everything else is still planned.
+    for that name only; everything else is still planned. With `complete=False` the desired
+    state is a subset of the repository (one file), so a managed connector missing from it
+    is not an orphan: it is left out like an unmanaged one.
     """
     declared: dict[str, list[DesiredConnector]] = defaultdict(list)
     for d in desired:
@@ -98,7 +101,7 @@ def build_plan(
         if name in declared:
             continue
         for r in rs:
-            if _managed(r):
+            if complete and _managed(r):
                 changes.append(_plan_orphan(r, prune))
             else:
                 ignored += 1

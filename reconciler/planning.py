@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
+from reconciler.errors import ConfigError
 from reconciler.fingerprint import CredentialChecker, SecretLookup
 from reconciler.model import RemoteConnector
 from reconciler.plan import Plan
@@ -87,6 +88,22 @@ def load(
     return loaded
 
 
+def plan_scope(path: Path | None, prune: bool) -> bool:
+    """Whether PATH holds the whole desired state (True) or one file of it (False).
+
+    One file is a subset of the repository: every other managed connector would look
+    deleted from git, so it is neither an orphan nor something to prune.
+    """
+    complete = path is None or not path.is_file()
+    if prune and not complete:
+        raise ConfigError(
+            f"--prune needs the whole connectors directory, but {path} is one file: every "
+            "other managed connector would be deactivated. Run without PATH (or with the "
+            "directory), or drop --prune"
+        )
+    return complete
+
+
 async def make_plan(
     project: Project,
     source: ConnectorSource,
@@ -105,6 +122,7 @@ async def make_plan(
     environment has them; an unresolvable reference just makes credentials `unknown`.
     """
     timings: dict[str, float] = {}
+    complete = plan_scope(path, prune)
     env = project.environment(environment)
     start = time.perf_counter()
     if loaded is None:
@@ -126,6 +144,7 @@ async def make_plan(
             desired_digest=loaded.digest,
             prune=prune,
             environment=project.environment_label(environment),
+            complete=complete,
         )
         timings["diff"] = time.perf_counter() - start
     return PlanRun(plan=plan, loaded=loaded, remote=remote, checker=checker, timings=timings)

@@ -49,7 +49,7 @@ from reconciler.execute import ExecContext
 from reconciler.metrics import render_text, summarize, to_json, write_prometheus
 from reconciler.model import SYNC_TYPES, RemoteConnector
 from reconciler.plan import Plan
-from reconciler.planning import load
+from reconciler.planning import load, plan_scope
 from reconciler.project import Project, load_project
 from reconciler.render.text import TextRenderer, use_color
 from reconciler.settings import ConnectionSettings
@@ -70,6 +70,7 @@ class Options:
     parallelism: int
     replan: bool
     policy: PollPolicy
+    complete: bool
 
 
 @click.command()
@@ -155,11 +156,13 @@ def apply(
         prune = prune or saved.prune
     env = project.environment(environment)
     env_name = project.environment_label(environment)
+    complete = plan_scope(path, prune)
     loaded = load(project, env, path, strict)
     opts = Options(
         auto_approve=auto_approve,
         allow_unsafe=allow_unsafe,
         prune=prune,
+        complete=complete,
         sync=run_sync,
         sync_type=sync_type,
         parallelism=parallelism,
@@ -308,6 +311,7 @@ class _Run:
             checker=self.checker,
             environment=self.env_name,
             prune=self.opts.prune,
+            complete=self.opts.complete,
         )
         return plan, False
 

@@ -11,7 +11,7 @@ from pathlib import Path
 from reconciler.cli.common import open_target
 from reconciler.cxone.client import CxoneClient
 from reconciler.model import RemoteConnector
-from reconciler.planning import PlanRun, load, make_plan
+from reconciler.planning import PlanRun, load, make_plan, plan_scope
 from reconciler.project import EnvironmentConfig, Project, load_project
 from reconciler.settings import ConnectionSettings
 from reconciler.validate import LoadResult
@@ -37,10 +37,13 @@ def plan_from_tenant(
     """Load the project and the desired state, then fetch the tenant and plan."""
     project = load_project()
     env = project.environment(environment)
-    # Invalid desired state fails here, before any connection is configured or opened.
+    # Invalid requests and desired state fail here, before any connection is opened.
+    plan_scope(path, prune)
     loaded = load(project, env, path, strict)
     with open_target(environment, emulator, dict(env.connection)) as target:
-        run = asyncio.run(_plan(project, target.settings, environment, loaded, prune, parallelism))
+        run = asyncio.run(
+            _plan(project, target.settings, environment, path, loaded, prune, parallelism)
+        )
     return Planned(env, run)
 
 
@@ -56,12 +59,15 @@ async def _plan(
     project: Project,
     settings: ConnectionSettings,
     environment: str | None,
+    path: Path | None,
     loaded: LoadResult,
     prune: bool,
     parallelism: int,
 ) -> PlanRun:
     async with CxoneClient(settings, parallelism=parallelism) as client:
-        return await make_plan(project, client, environment=environment, prune=prune, loaded=loaded)
+        return await make_plan(
+            project, client, environment=environment, path=path, prune=prune, loaded=loaded
+        )
 
 
 async def _list(settings: ConnectionSettings) -> list[RemoteConnector]:

@@ -99,6 +99,39 @@ def test_applied_state_plans_as_no_changes(emulator: RunningEmulator, workdir: P
     assert plain.exit_code == 0
 
 
+def test_one_file_is_a_subset_so_other_managed_connectors_are_not_orphans(
+    emulator: RunningEmulator, workdir: Path
+) -> None:
+    seed_as_applied(emulator, workdir)
+    whole = run_plan(emulator, "--detailed-exitcode", "--prune")
+    assert whole.exit_code == 0, whole.output  # the baseline: nothing orphaned
+
+    one = run_plan(emulator, "--detailed-exitcode", "connectors/billing.yaml")
+    assert one.exit_code == 0, one.output
+    assert "orphan" not in one.stdout
+    assert one.stdout.startswith("No changes. Plan: 1 unchanged.")
+
+    # With the whole directory, the connector missing from git is an orphan...
+    (workdir / "connectors" / "support-desk.yaml").unlink()
+    orphaned = run_plan(emulator)
+    assert "orphan Support-Desk" in orphaned.stdout, orphaned.stdout
+
+
+def test_prune_with_one_file_is_refused(emulator: RunningEmulator, workdir: Path) -> None:
+    seed_as_applied(emulator, workdir)
+    for command in ("plan", "apply"):
+        result = CliRunner().invoke(
+            cli,
+            [command, "--prune", "connectors/billing.yaml"],
+            env=env_for(emulator),
+        )
+        assert result.exit_code == 1, result.output
+        assert "--prune needs the whole connectors directory" in result.stderr
+        assert "connectors/billing.yaml is one file" in result.stderr
+    # refused before any connection: the emulator saw only the test's own seeding
+    assert set(emulator.control.stats()["requests"]) == {"POST /_emulator/connectors"}
+
+
 def test_out_of_band_edit_shows_as_drift_in_every_format(
     emulator: RunningEmulator, workdir: Path
 ) -> None:
