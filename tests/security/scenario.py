@@ -9,6 +9,7 @@ from typing import Any
 
 import httpx
 
+from reconciler.cxone.retry import RetryPolicy
 from reconciler.emulator.config import EmulatorConfig
 from reconciler.emulator.harness import start_emulator
 from reconciler.refs import is_secret_field
@@ -262,7 +263,9 @@ def wrong_credentials_and_outages(c: Campaign) -> None:
             "CXONE_PASSWORD": c.canaries["wrong-client-secret"],
         },
     )
-    c.emulator.control.faults(next=[{"kind": "500", "method": "GET"}])
+    # Reads retry a 500, so it takes one per attempt (RetryPolicy's default 6) to fail.
+    attempts = RetryPolicy().max_attempts
+    c.emulator.control.faults(next=[{"kind": "500", "method": "GET"}] * attempts)
     c.cx("plan, server 500", "plan", "-e", "emu", expect=1)
     c.emulator.control.faults(slowMs=3000, next=[{"kind": "slow", "path": "*/sync"}])
     c.cx(
