@@ -47,7 +47,10 @@ class LoadResult:
     #: sha256 over the files' relative paths and bytes plus the environment's vars.
     digest: str
     files: tuple[Path, ...]
+    #: The environment whose ${var:} values built `connectors` and `digest`.
     environment: str | None = None
+    #: Every environment the files were checked under (the primary first).
+    environments: tuple[str, ...] = ()
 
     @property
     def ok(self) -> bool:
@@ -136,6 +139,7 @@ def load_desired(
         digest=hasher.hexdigest(),
         files=tuple(files),
         environment=primary.name if primary is not None else None,
+        environments=tuple(e.name for e in envs if e is not None),
     )
 
 

@@ -94,6 +94,7 @@ def _as_json(result: LoadResult) -> dict[str, Any]:
     return {
         "valid": result.ok,
         "environment": result.environment,
+        "environments": list(result.environments),
         "files": len(result.files),
         "connectors": len(result.connectors),
         "errors": len(result.errors),
@@ -121,6 +122,7 @@ def _report_config_error(exc: ConfigError, output_format: str, annotate: bool) -
         payload = {
             "valid": False,
             "environment": None,
+            "environments": [],
             "files": 0,
             "connectors": 0,
             "errors": sum(1 for d in diagnostics if d.severity == "error"),

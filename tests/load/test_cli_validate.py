@@ -122,6 +122,7 @@ def test_json_output_is_a_stable_object(project: Path) -> None:
     assert set(payload) == {
         "valid",
         "environment",
+        "environments",
         "files",
         "connectors",
         "errors",
@@ -142,6 +143,28 @@ def test_json_output_is_a_stable_object(project: Path) -> None:
             "col": 1,
         }
     ]
+
+
+def test_json_names_every_environment_checked_without_e(project: Path) -> None:
+    _write(project, "a.yaml", connector_yaml("A"))
+    payload = json.loads(_run("--format", "json")[1])
+    # `environment` is the one the digest and connector count come from (the default).
+    assert (payload["environment"], payload["environments"]) == (
+        "sandbox",
+        ["sandbox", "production"],
+    )
+    payload = json.loads(_run("--format", "json", "-e", "production")[1])
+    assert (payload["environment"], payload["environments"]) == ("production", ["production"])
+
+
+def test_json_names_no_environment_when_there_is_no_project_file(
+    project: Path,
+) -> None:
+    (project / "cxrecon.yaml").unlink()
+    (project / "connectors").mkdir()
+    (project / "connectors" / "a.yaml").write_text(connector_yaml("A"), encoding="utf-8")
+    payload = json.loads(_run("--format", "json")[1])
+    assert (payload["valid"], payload["environment"], payload["environments"]) == (True, None, [])
 
 
 def test_github_actions_annotations_are_escaped(project: Path) -> None:
