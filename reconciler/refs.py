@@ -49,6 +49,11 @@ _ENV_NAME: Final = r"[A-Za-z_][A-Za-z0-9_]*"
 _VAR_NAME: Final = r"[A-Za-z_][A-Za-z0-9_.-]*"
 #: Every `${...}` not preceded by a `$` (`$${` writes a literal `${`).
 _ANY_REF: Final = re.compile(r"(?<!\$)\$\{([^}]*)\}")
+#: Like _ANY_REF, but also matching a `${` that is never closed (group 2 empty): the body
+#: stops at the next `{`, `}` or `${`, so `${var:a ${var:b}` is one bad and one good ref.
+_REF_OR_OPEN: Final = re.compile(r"(?<!\$)\$\{((?:[^{}$]|\$(?!\{))*)(\}?)")
+#: A whole value that is one reference missing its `}` (e.g. `${env:NAME`).
+_UNCLOSED_REF: Final = re.compile(r"\$\{[^{}$]*")
 _SECRET_REF: Final = re.compile(rf"^\$\{{(?:env:({_ENV_NAME})|file:([^}}]+))\}}$")
 _VAR_REF: Final = re.compile(rf"^var:({_VAR_NAME})$")
 _ENV_REF: Final = re.compile(rf"^env:({_ENV_NAME})$")
@@ -87,8 +92,8 @@ def check_secret_field(key: str, value: Any) -> RefProblem | None:
             f"'{key}' is secret but references ${{var:}}, whose values are committed in "
             f"cxrecon.yaml; use ${{env:NAME}} or ${{file:PATH}}",
         )
-    if _ANY_REF.fullmatch(value):
-        # A mistyped reference, not a pasted secret: say so, without echoing it.
+    if _ANY_REF.fullmatch(value) or _UNCLOSED_REF.fullmatch(value):
+        # A mistyped or unclosed reference, not a pasted secret: say so, without echoing it.
         return RefProblem(
             "ref-syntax",
             f"'{key}' holds a malformed reference; write exactly one ${{env:NAME}} (NAME: "
@@ -120,6 +125,15 @@ def substitute_vars(
 
     def replace(match: re.Match[str]) -> str:
         body = match.group(1)
+        if not match.group(2):
+            problems.append(
+                RefProblem(
+                    "ref-syntax",
+                    f"'${{{body}' is not closed; add the missing '}}' (write $${{ for a "
+                    "literal ${)",
+                )
+            )
+            return match.group(0)
         var = _VAR_REF.match(body)
         if var is not None:
             name = var.group(1)
@@ -162,7 +176,7 @@ def substitute_vars(
             )
         return match.group(0)
 
-    substituted = _ANY_REF.sub(replace, value)
+    substituted = _REF_OR_OPEN.sub(replace, value)
     return substituted.replace("$${", "${"), problems
 
 

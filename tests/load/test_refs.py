@@ -67,7 +67,9 @@ def test_anything_but_exactly_one_reference_is_a_literal(value: str) -> None:
     assert problem.rule == "secret-literal"
 
 
-@pytest.mark.parametrize("value", ["${env:}", "${env:1X}", "${file:}", "${ENV:PASSWORD}", "${}"])
+@pytest.mark.parametrize(
+    "value", ["${env:}", "${env:1X}", "${file:}", "${ENV:PASSWORD}", "${}", "${env:PASSWORD"]
+)
 def test_a_mistyped_reference_is_a_syntax_error_not_a_literal_secret(value: str) -> None:
     problem = check_secret_field("password", value)
     assert problem is not None
@@ -88,6 +90,32 @@ def test_double_dollar_writes_a_literal_reference() -> None:
         "description", "cost: $${var:host} ${var:host}", {"host": "h"}
     )
     assert (value, problems) == ("cost: ${var:host} h", [])
+
+
+@pytest.mark.parametrize(
+    ("value", "unclosed", "substituted"),
+    [
+        ("${var:host/path", "${var:host/path", "${var:host/path"),
+        ("https://${var:host", "${var:host", "https://${var:host"),
+        # The body stops at the next `${`, so the reference after it still works.
+        ("${var:host ${var:host}/x", "${var:host ", "${var:host h/x"),
+    ],
+)
+def test_an_unclosed_reference_is_a_syntax_error(
+    value: str, unclosed: str, substituted: str
+) -> None:
+    new, problems = substitute_vars("endpointUrl", value, {"host": "h"})
+    assert new == substituted
+    assert [(p.rule, p.message) for p in problems] == [
+        (
+            "ref-syntax",
+            f"'{unclosed}' is not closed; add the missing '}}' (write $${{ for a literal ${{)",
+        )
+    ]
+
+
+def test_an_escaped_unclosed_reference_is_literal_text() -> None:
+    assert substitute_vars("description", "costs $${var:x", {}) == ("costs ${var:x", [])
 
 
 def test_unknown_var_lists_the_defined_ones() -> None:
