@@ -83,7 +83,7 @@ def load(
 ) -> LoadResult:
     """Load and validate; ConfigError with every diagnostic when invalid."""
     target = path if path is not None else project.connectors_path
-    loaded = load_desired(target, environment, strict=strict)
+    loaded = load_desired(target, environment, strict=strict, project=project)
     raise_if_invalid(loaded)
     return loaded
 

@@ -113,11 +113,12 @@ def _suggest_env_name(key: str) -> str:
 
 
 def substitute_vars(
-    key: str, value: str, variables: Mapping[str, str] | None
+    key: str, value: str, variables: Mapping[str, str] | None, *, project_file: bool = True
 ) -> tuple[str, list[RefProblem]]:
     """Replace every `${var:NAME}` in a non-secret string; report other references here.
 
     `variables is None` means no environment is selected. `$${` stays a literal `${`.
+    `project_file` says whether cxrecon.yaml exists (the advice for an unknown var differs).
     """
     problems: list[RefProblem] = []
     if "${" not in value:
@@ -137,7 +138,17 @@ def substitute_vars(
         var = _VAR_REF.match(body)
         if var is not None:
             name = var.group(1)
-            if variables is None:
+            if not project_file and (variables is None or name not in variables):
+                problems.append(
+                    RefProblem(
+                        "unknown-var",
+                        f"${{var:{name}}} needs a value, but there is no cxrecon.yaml; create "
+                        f"it with an environment holding `vars: {{{name}: …}}`, e.g. "
+                        f"`defaultEnvironment: dev` and "
+                        f"`environments: {{dev: {{vars: {{{name}: …}}}}}}`",
+                    )
+                )
+            elif variables is None:
                 problems.append(
                     RefProblem(
                         "unknown-var",

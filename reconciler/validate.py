@@ -27,7 +27,7 @@ from reconciler.model import (
     SourceLocation,
     SyncSettings,
 )
-from reconciler.project import EnvironmentConfig
+from reconciler.project import EnvironmentConfig, Project
 from reconciler.refs import RefProblem, check_secret_field, is_secret_field, substitute_vars
 from reconciler.schema import connector_checker, to_diagnostic
 from reconciler.yamlload import MAX_FILE_BYTES, LoadedDocument, parse_yaml
@@ -84,14 +84,16 @@ def load_desired(
     *,
     strict: bool = False,
     check_environments: Sequence[EnvironmentConfig] = (),
+    project: Project | None = None,
 ) -> LoadResult:
     """Load and validate every connector under `path` (a directory or one file).
 
     Connectors are built with `environment`'s vars. `check_environments` are checked too,
     so a ${var:} missing from any of them is reported (tagged with the environment name).
     Connectors whose file has errors under `environment` are left out; callers refuse unless
-    `result.ok`.
+    `result.ok`. `project` (the loaded cxrecon.yaml) tailors the advice in messages.
     """
+    project_file = project is None or project.file is not None
     envs: list[EnvironmentConfig | None] = [environment]
     for extra in check_environments:
         if environment is None or extra.name != environment.name:
@@ -119,7 +121,9 @@ def load_desired(
             diagnostics.extend(parsed.diagnostics)
             if parsed.document is None:
                 continue
-            name, connector, file_diagnostics = _check_file(parsed.document, raw, envs, strict)
+            name, connector, file_diagnostics = _check_file(
+                parsed.document, raw, envs, strict, project_file
+            )
             diagnostics.extend(file_diagnostics)
             if name is not None:
                 named.append((name, parsed.document.location_of(("name",))))
@@ -227,7 +231,11 @@ def _read(file: Path, display: str) -> bytes | Diagnostic:
 
 
 def _check_file(
-    document: LoadedDocument, raw: bytes, envs: Sequence[EnvironmentConfig | None], strict: bool
+    document: LoadedDocument,
+    raw: bytes,
+    envs: Sequence[EnvironmentConfig | None],
+    strict: bool,
+    project_file: bool,
 ) -> tuple[str | None, DesiredConnector | None, list[Diagnostic]]:
     """Check one document under each distinct set of var values; build the primary's spec."""
     used = sorted({m.decode("utf-8", "replace") for m in _VAR_NAMES.findall(raw)})
@@ -240,7 +248,8 @@ def _check_file(
     results: list[tuple[list[EnvironmentConfig | None], Any, list[Diagnostic]]] = []
     for members in groups.values():
         env = members[0]
-        data, found = _check_document(document, None if env is None else env.vars, strict)
+        variables = None if env is None else env.vars
+        data, found = _check_document(document, variables, strict, project_file)
         results.append((members, data, found))
     connector: DesiredConnector | None = None
     primary_data = results[0][1]
@@ -264,9 +273,12 @@ def _check_file(
 
 
 def _check_document(
-    document: LoadedDocument, variables: Mapping[str, str] | None, strict: bool
+    document: LoadedDocument,
+    variables: Mapping[str, str] | None,
+    strict: bool,
+    project_file: bool = True,
 ) -> tuple[Any, list[Diagnostic]]:
-    substitution = _Substitution(document, variables)
+    substitution = _Substitution(document, variables, project_file)
     data = substitution.value(document.data, [], None)
     found = substitution.found
     ref_paths = substitution.ref_paths
@@ -292,11 +304,17 @@ class _Substitution:
     `path` is one list pushed and popped while walking, copied only into a finding.
     """
 
-    __slots__ = ("document", "found", "ref_paths", "variables")
+    __slots__ = ("document", "found", "project_file", "ref_paths", "variables")
 
-    def __init__(self, document: LoadedDocument, variables: Mapping[str, str] | None) -> None:
+    def __init__(
+        self,
+        document: LoadedDocument,
+        variables: Mapping[str, str] | None,
+        project_file: bool = True,
+    ) -> None:
         self.document = document
         self.variables = variables
+        self.project_file = project_file
         self.ref_paths: set[Path_] = set()
         self.found: list[Diagnostic] = []
 
@@ -342,7 +360,9 @@ class _Substitution:
         return value if out is None else out
 
     def string(self, value: str, path: list[str | int], key: str | None) -> str:
-        new, problems = substitute_vars(key or "value", value, self.variables)
+        new, problems = substitute_vars(
+            key or "value", value, self.variables, project_file=self.project_file
+        )
         for problem in problems:
             self.problem(problem, path)
         return new

@@ -50,7 +50,7 @@ def validate(
         _report_config_error(exc, output_format, annotate)
         ctx.exit(1)
     target = path if path is not None else project.connectors_path
-    result = load_desired(target, env, strict=strict, check_environments=others)
+    result = load_desired(target, env, strict=strict, check_environments=others, project=project)
     if output_format == "json":
         click.echo(json.dumps(_as_json(result), indent=2))
     else:

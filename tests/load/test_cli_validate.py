@@ -167,6 +167,22 @@ def test_json_names_no_environment_when_there_is_no_project_file(
     assert (payload["valid"], payload["environment"], payload["environments"]) == (True, None, [])
 
 
+def test_unknown_var_without_a_project_file_says_to_create_cxrecon_yaml(project: Path) -> None:
+    (project / "cxrecon.yaml").unlink()
+    _write(project, "a.yaml", connector_yaml("A", endpoint="${var:url}/api"))
+    code, out, _ = _run("desired")
+    assert code == 1
+    assert out.startswith(
+        "desired/a.yaml:4:14: error: ${var:url} needs a value, but there is no cxrecon.yaml; "
+        "create it with an environment holding `vars: {url: …}`"
+    )
+    # plan takes the implicit environment (no vars): the same advice, not "add it under".
+    plan = CliRunner().invoke(cli, ["plan", "desired"])
+    assert plan.exit_code == 1
+    assert "there is no cxrecon.yaml; create it" in plan.output
+    assert "add it under" not in plan.output
+
+
 def test_github_actions_annotations_are_escaped(project: Path) -> None:
     _write(project, "a,b.yaml", connector_yaml("A") + "x%y: 1\n")
     code, out, _ = _run(env={"GITHUB_ACTIONS": "true"})

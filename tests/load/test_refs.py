@@ -130,6 +130,18 @@ def test_unknown_var_lists_the_defined_ones() -> None:
     ]
 
 
+@pytest.mark.parametrize("variables", [None, {}, {"other": "1"}])
+def test_unknown_var_without_a_project_file_says_to_create_one(
+    variables: dict[str, str] | None,
+) -> None:
+    _, problems = substitute_vars("endpointUrl", "${var:host}", variables, project_file=False)
+    assert [p.rule for p in problems] == ["unknown-var"]
+    message = problems[0].message
+    assert "there is no cxrecon.yaml; create it" in message
+    assert "`vars: {host: …}`" in message
+    assert "add it under" not in message
+
+
 def test_resolve_env_reference() -> None:
     secret = resolve_secret("${env:SF_SECRET}", {"SF_SECRET": CANARY}, Path("."))
     assert secret.reveal() == CANARY
