@@ -11,7 +11,7 @@ from types import MappingProxyType
 from typing import Any, Final
 
 from reconciler.errors import ConfigError
-from reconciler.model import Diagnostic
+from reconciler.model import Diagnostic, SourceLocation
 from reconciler.refs import is_secret_field
 from reconciler.schema import project_checker
 from reconciler.settings import SETTING_NAMES
@@ -68,6 +68,8 @@ class Project:
     sync_poll: SyncPollSettings = field(default_factory=SyncPollSettings)
     #: The project file, or None when running on defaults.
     file: Path | None = None
+    #: Where cxrecon.yaml sets `connectors:` (None when it does not), for "does not exist".
+    connectors_location: SourceLocation | None = None
 
     def environment(self, name: str | None) -> EnvironmentConfig:
         """The named environment; without a name, the default one.
@@ -132,7 +134,7 @@ def load_project(start: Path | None = None) -> Project:
             f"{display} is invalid:\n" + "\n".join(f"  {d}" for d in diagnostics), diagnostics
         )
     assert parsed.document is not None
-    return _build(parsed.document.data, root, path)
+    return _build(parsed.document, root, path)
 
 
 def display_path(path: Path) -> str:
@@ -221,8 +223,11 @@ def _at(document: LoadedDocument, path: tuple[str | int, ...], rule: str, msg: s
     return Diagnostic("error", msg, location, rule)
 
 
-def _build(data: Any, root: Path, path: Path) -> Project:
-    data = data if isinstance(data, dict) else {}
+def _build(document: LoadedDocument, root: Path, path: Path) -> Project:
+    data = document.data if isinstance(document.data, dict) else {}
+    connectors_location = (
+        document.key_locations.get(("connectors",)) if "connectors" in data else None
+    )
     connectors = root / str(data.get("connectors", DEFAULT_CONNECTORS))
     environments = {
         name: _environment(name, env or {})
@@ -255,6 +260,7 @@ def _build(data: Any, root: Path, path: Path) -> Project:
         safety=safety,
         sync_poll=sync_poll,
         file=path,
+        connectors_location=connectors_location,
     )
 
 

@@ -101,7 +101,10 @@ def load_desired(
     if environment is None and check_environments:
         envs = list(check_environments)
     primary = envs[0]
-    files, diagnostics = _discover(path)
+    configured = project.connectors_location if project is not None else None
+    files, diagnostics = _discover(
+        path, configured if project is not None and path == project.connectors_path else None
+    )
     hasher = hashlib.sha256()
     named: list[tuple[str, SourceLocation]] = []
     built: list[DesiredConnector] = []
@@ -197,10 +200,17 @@ def _order(d: Diagnostic) -> tuple[str, int, int, str, str]:
     )
 
 
-def _discover(path: Path) -> tuple[list[Path], list[Diagnostic]]:
+def _discover(path: Path, configured: SourceLocation | None) -> tuple[list[Path], list[Diagnostic]]:
+    """The connector files under `path`; `configured` is where cxrecon.yaml names it."""
     if path.is_file():
         return [path], []
     if not path.is_dir():
+        if configured is not None:
+            message = (
+                f"connectors directory {display_path(path)} does not exist; create it, or "
+                "fix `connectors:` here (relative to cxrecon.yaml)"
+            )
+            return [], [Diagnostic("error", message, configured, "input")]
         message = f"{display_path(path)} does not exist; pass a connectors directory or file"
         return [], [Diagnostic("error", message, None, "input")]
     found: list[Path] = []

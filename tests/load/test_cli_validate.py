@@ -183,6 +183,25 @@ def test_unknown_var_without_a_project_file_says_to_create_cxrecon_yaml(project:
     assert "add it under" not in plan.output
 
 
+def test_a_missing_connectors_directory_points_at_its_key_in_cxrecon_yaml(project: Path) -> None:
+    (project / "cxrecon.yaml").write_text(
+        PROJECT.replace("connectors: desired", "# where connectors live\nconnectors: nowhere/"),
+        encoding="utf-8",
+    )
+    code, out, _ = _run()
+    assert code == 1
+    assert out.splitlines()[0] == (
+        "cxrecon.yaml:2:1: error: connectors directory nowhere does not exist; create it, "
+        "or fix `connectors:` here (relative to cxrecon.yaml) [input]"
+    )
+    # An explicit PATH is the user's, not the project's: no cxrecon.yaml location.
+    code, out, _ = _run("elsewhere")
+    assert (code, out.splitlines()[0]) == (
+        1,
+        "error: elsewhere does not exist; pass a connectors directory or file [input]",
+    )
+
+
 def test_github_actions_annotations_are_escaped(project: Path) -> None:
     _write(project, "a,b.yaml", connector_yaml("A") + "x%y: 1\n")
     code, out, _ = _run(env={"GITHUB_ACTIONS": "true"})

@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from reconciler.errors import ConfigError
+from reconciler.model import SourceLocation
 from reconciler.project import SafetyLimits, SyncPollSettings, load_project
 from reconciler.settings import ConnectionSettings
 
@@ -95,6 +96,15 @@ def test_full_project_file_is_loaded(tmp_path: Path) -> None:
         "timeoutSeconds": "12.5",
     }
     assert project.environment("production").connection["clientId"] == "cx-prod"
+
+
+def test_the_connectors_key_location_is_recorded(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    project = load_project(_write(tmp_path, "# project\nsafety: {}\n  \nconnectors: x/\n"))
+    assert project.connectors_location == SourceLocation("cxrecon.yaml", 4, 1)
+    assert load_project(_write(tmp_path, "safety: {}\n")).connectors_location is None
 
 
 def test_environment_connection_feeds_connection_settings(tmp_path: Path) -> None:
