@@ -97,11 +97,18 @@ class SyncOutcome:
 
 
 class SyncProgress:
-    """A one-line, redrawn progress bar on a TTY; plain lines (one per state change) otherwise."""
+    """A one-line, redrawn progress bar on a TTY; plain lines (one per state change) otherwise.
 
-    def __init__(self, stream: TextIO, *, tty: bool, total: int, width: int = 24) -> None:
+    `transient`: the caller prints each outcome itself, so on a TTY the bar is erased once
+    every sync has finished instead of being left behind as a second copy of the result.
+    """
+
+    def __init__(
+        self, stream: TextIO, *, tty: bool, total: int, width: int = 24, transient: bool = False
+    ) -> None:
         self._stream = stream
         self._tty = tty
+        self._transient = transient
         self._total = total
         self._width = width
         self._done = 0
@@ -127,7 +134,9 @@ class SyncProgress:
     def finished(self, outcome: SyncOutcome) -> None:
         self._done += 1
         self._failed += 0 if outcome.ok else 1
-        if self._tty:
+        if self._tty and self._transient and self._done >= self._total:
+            self._erase()
+        elif self._tty:
             self._redraw(f"{outcome.target.name} {outcome.status}")
         else:
             self._line(f"sync {outcome.describe()}")
@@ -146,6 +155,12 @@ class SyncProgress:
         self._stream.write("\r\x1b[2K" + text)
         self._stream.flush()
         self._drawn = True
+
+    def _erase(self) -> None:
+        if self._drawn:
+            self._stream.write("\r\x1b[2K")
+            self._stream.flush()
+            self._drawn = False
 
     def _line(self, text: str) -> None:
         self._stream.write(text + "\n")

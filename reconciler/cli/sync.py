@@ -50,11 +50,12 @@ def poll_policy(
         raise ConfigError(f"{exc} (check --poll-* flags and syncPoll in cxrecon.yaml)") from None
 
 
-def progress_for(stream: TextIO, total: int) -> SyncProgress:
-    """A redrawn bar on an interactive terminal; plain lines in CI and when redirected."""
+def progress_for(stream: TextIO, total: int, *, transient: bool = False) -> SyncProgress:
+    """A redrawn bar on an interactive terminal; plain lines in CI and when redirected.
+    `transient`: the caller prints the outcomes, so the bar is erased when they are done."""
     isatty = getattr(stream, "isatty", None)
     tty = bool(isatty and isatty()) and not os.environ.get("CI")
-    return SyncProgress(stream, tty=tty, total=total)
+    return SyncProgress(stream, tty=tty, total=total, transient=transient)
 
 
 @click.command()
@@ -132,7 +133,8 @@ async def _run(
                 f"connector {name!r} is {connector.spec.lifecycle_status}; syncs only run on "
                 "ACTIVE connectors: set `lifecycleStatus: ACTIVE` in git and apply first"
             )
-        progress = progress_for(stream, 1) if wait else None
+        # The command prints the outcome on stdout: the bar must not repeat it on stderr.
+        progress = progress_for(stream, 1, transient=True) if wait else None
         try:
             return await run_sync(
                 client,

@@ -4,7 +4,11 @@ FAILED syncs with the server's errorDetails."""
 from __future__ import annotations
 
 import io
+import os
+import pty
 import random
+import subprocess
+import sys
 
 import pytest
 
@@ -68,6 +72,65 @@ def test_progress_on_a_terminal_redraws_one_line() -> None:
     assert text.count("\n") == 1
     assert "\r\x1b[2K" in text
     assert "1/2 done, 1 failed" in text
+
+
+def test_a_transient_bar_is_erased_once_every_sync_has_finished() -> None:
+    out = io.StringIO()
+    progress = SyncProgress(out, tty=True, total=2, transient=True)
+    alpha, beta = SyncTarget("Alpha", "c1"), SyncTarget("Beta", "c2")
+    progress.started(alpha, "s1")
+    progress.started(beta, "s2")
+    progress.finished(SyncOutcome(alpha, "COMPLETED", "s1"))
+    assert out.getvalue().endswith("1/2 done · Alpha COMPLETED")  # still drawn: Beta runs
+    progress.polled(beta, SyncJob("s2", "c2", "COMPLETED", records_processed=5))
+    progress.finished(SyncOutcome(beta, "COMPLETED", "s2", records_processed=5))
+    progress.close()
+    # What stays on screen is what follows the last erase: nothing; the caller prints results.
+    assert out.getvalue().endswith("\r\x1b[2K")
+    assert "\n" not in out.getvalue()
+
+
+def test_sync_command_on_a_terminal_shows_the_result_once(
+    project: Project, emulator: RunningEmulator
+) -> None:
+    project.write(connector_doc("Good"))
+    assert run_cli(["apply", "--auto-approve"]).exit_code == 0
+
+    primary, secondary = pty.openpty()  # stderr is a terminal, stdout a pipe
+    try:
+        done = subprocess.run(
+            [sys.executable, "-m", "reconciler", "sync", "Good", "--poll-base", "0.02"],
+            stdout=subprocess.PIPE,
+            stderr=secondary,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+        os.close(secondary)
+        terminal = _read_all(primary)
+    finally:
+        os.close(primary)
+
+    assert done.returncode == 0, done.stdout + terminal
+    assert [line for line in done.stdout.splitlines() if "COMPLETED" in line] == [
+        next(line for line in done.stdout.splitlines() if line.startswith("sync Good (sync "))
+    ]
+    assert "syncing [" in terminal  # the bar was shown while polling …
+    assert terminal.endswith("\r\x1b[2K")  # … and erased, not left as a second result
+    assert "\n" not in terminal
+
+
+def _read_all(fd: int) -> str:
+    chunks: list[bytes] = []
+    while True:
+        try:
+            chunk = os.read(fd, 65536)
+        except OSError:  # EIO: the writer side is closed and everything was read
+            break
+        if not chunk:
+            break
+        chunks.append(chunk)
+    return b"".join(chunks).decode()
 
 
 def test_apply_with_sync_runs_syncs_on_changed_active_connectors_and_reports_failures(
