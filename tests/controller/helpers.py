@@ -139,7 +139,9 @@ async def cycles_until(
 def remote_connectors(emulator: RunningEmulator) -> dict[str, dict[str, Any]]:
     """Every connector in the emulator, by name, as the API returns it."""
     headers = emulator.control.auth_headers()
-    response = httpx.get(f"{emulator.base_url}/crm/connectors?top=100", headers=headers)
+    # A generous timeout: the emulator shares a loaded machine with the controller under test.
+    url = f"{emulator.base_url}/crm/connectors?top=100"
+    response = httpx.get(url, headers=headers, timeout=60.0)
     response.raise_for_status()
     return {c["name"]: c for c in response.json()["items"]}
 

@@ -12,6 +12,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Final
 
 import httpx
 import pytest
@@ -22,6 +23,11 @@ from reconciler.emulator.harness import RunningEmulator
 from reconciler.model import LABEL_APPLIED_DIGEST
 
 from .helpers import CANARY, ConnectorsRepo, connector_yaml, remote_connectors, writes_seen
+
+#: How long to wait for a child's line, exit or end of output. Generous on purpose: the
+#: waits end on the event itself, and a loaded 2-core machine can take many seconds to start
+#: a Python process; only a broken controller ever reaches it.
+DEADLINE: Final = 120.0
 
 
 class Controller:
@@ -45,7 +51,7 @@ class Controller:
         for line in self.proc.stderr:
             self.lines.put(line)
 
-    def wait_for_line(self, needle: str, within: float = 30.0) -> str:
+    def wait_for_line(self, needle: str, within: float = DEADLINE) -> str:
         deadline = time.monotonic() + within
         while time.monotonic() < deadline:
             try:
@@ -57,9 +63,12 @@ class Controller:
                 return line
         raise AssertionError(f"no line with {needle!r}; got:\n{''.join(self.seen)}")
 
-    def finish(self, within: float = 30.0) -> int:
+    def finish(self, within: float = DEADLINE) -> int:
         code = self.proc.wait(timeout=within)
-        self._reader.join(timeout=5)
+        # The reader ends at end of output, right after the exit: wait for that, not for a
+        # fixed time that a loaded machine can miss (the tail of stderr would be lost).
+        self._reader.join(timeout=within)
+        assert not self._reader.is_alive(), "stderr still open after the controller exited"
         while not self.lines.empty():
             self.seen.append(self.lines.get())
         self._close()
@@ -69,7 +78,7 @@ class Controller:
         if self.proc.poll() is None:
             self.proc.kill()
             self.proc.wait()
-        self._reader.join(timeout=5)
+        self._reader.join(timeout=DEADLINE)
         self._close()
 
     def _close(self) -> None:
@@ -105,7 +114,8 @@ def test_sigterm_mid_cycle_finishes_in_flight_connectors_and_loses_nothing(
     emulator_factory: Callable[..., RunningEmulator], repo: ConnectorsRepo, tmp_path: Path
 ) -> None:
     slow = emulator_factory(EmulatorConfig(latency_ms=120))
-    names = [f"Conn-{i:02d}" for i in range(10)]
+    # Enough work that the signal lands mid-cycle even when this process is slow to react.
+    names = [f"Conn-{i:02d}" for i in range(24)]
     repo.commit({f"connectors/{n.lower()}.yaml": connector_yaml(n) for n in names})
     audit = tmp_path / "audit.jsonl"
     env = {
@@ -118,11 +128,7 @@ def test_sigterm_mid_cycle_finishes_in_flight_connectors_and_loses_nothing(
     args = ["--repo", str(repo.checkout), "--audit-log", str(audit), "--listen", "off"]
     controller = Controller([*args, "--interval", "1h", "--parallelism", "2"], env)
     try:
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:  # the audit log is the event: writes have begun
-            if audit.exists() and len(audit.read_text().splitlines()) >= 3:
-                break
-            time.sleep(0.02)
+        _wait_until(lambda: audit.exists() and len(audit.read_text().splitlines()) >= 3)
         controller.proc.send_signal(signal.SIGTERM)
         code = controller.finish()
     finally:
@@ -159,6 +165,14 @@ def test_sigterm_mid_cycle_finishes_in_flight_connectors_and_loses_nothing(
     assert len(audit.read_text().splitlines()) == writes
 
 
+def _wait_until(condition: Callable[[], bool], within: float = DEADLINE) -> None:
+    """Until `condition` holds: for a child's files, which give no event to await."""
+    deadline = time.monotonic() + within
+    while not condition():
+        assert time.monotonic() < deadline, f"condition not met within {within:.0f}s"
+        time.sleep(0.02)
+
+
 def test_sighup_starts_a_cycle_at_once_and_endpoints_serve_prometheus_text(
     spawn: Spawn, repo: ConnectorsRepo, tmp_path: Path
 ) -> None:
@@ -178,17 +192,19 @@ def test_sighup_starts_a_cycle_at_once_and_endpoints_serve_prometheus_text(
     url = line.rsplit(" on ", 1)[1].strip()
     controller.wait_for_line("cycle 1 ")
     controller.proc.send_signal(signal.SIGHUP)
-    controller.wait_for_line("cycle 2 ", within=15)
+    controller.wait_for_line("cycle 2 ")
 
-    assert httpx.get(f"{url}/healthz").text == "ok\n"
-    assert httpx.get(f"{url}/readyz").status_code == 200
-    metrics = httpx.get(f"{url}/metrics")
+    http = httpx.Client(timeout=DEADLINE)
+    assert http.get(f"{url}/healthz").text == "ok\n"
+    assert http.get(f"{url}/readyz").status_code == 200
+    metrics = http.get(f"{url}/metrics")
     assert metrics.headers["content-type"].startswith("text/plain")
     families = {f.name: f for f in text_string_to_metric_families(metrics.text)}
     started = families["cxrecon_reconcile_cycles_started"].samples
     assert [s.value for s in started if s.name.endswith("_total")] == [2.0]
     assert "process_resident_memory_bytes" in families
-    status = httpx.get(f"{url}/status").json()
+    status = http.get(f"{url}/status").json()
+    http.close()
     assert status["cyclesFinished"] == 2
     assert CANARY not in metrics.text + json.dumps(status)
 
