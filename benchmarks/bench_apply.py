@@ -23,7 +23,7 @@ from typing import Any
 import httpx
 import yaml
 
-from reconciler.settings import EMULATOR_CLIENT_ID, EMULATOR_CLIENT_SECRET
+from reconciler.config.settings import EMULATOR_CLIENT_ID, EMULATOR_CLIENT_SECRET
 
 RATE_LIMIT = 200.0
 WALL_FACTOR = 1.15

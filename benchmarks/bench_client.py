@@ -24,11 +24,11 @@ from pathlib import Path
 
 import httpx
 
+from reconciler.config.settings import ConnectionSettings
 from reconciler.cxone.client import CxoneClient
 from reconciler.emulator.resource import build_row, digest_credentials, iso, new_connector_id
 from reconciler.emulator.store import Store
 from reconciler.emulator.validation import with_defaults
-from reconciler.settings import ConnectionSettings
 
 TOP = 100
 

@@ -27,11 +27,10 @@ from typing import Any
 import yaml
 
 from reconciler.emulator.config import EmulatorConfig
-from reconciler.emulator.harness import start_emulator
 from reconciler.emulator.resource import build_row, digest_credentials, iso, new_connector_id
 from reconciler.emulator.store import Store
 from reconciler.emulator.validation import with_defaults
-from reconciler.fingerprint import CredentialChecker
+from reconciler.load.refs import is_secret_field
 from reconciler.model import (
     LABEL_APPLIED_DIGEST,
     LABEL_CREDENTIALS_FINGERPRINT,
@@ -39,8 +38,9 @@ from reconciler.model import (
     MANAGED_BY_VALUE,
     ConnectorSpec,
 )
-from reconciler.normalize import applied_digest, essence_of
-from reconciler.refs import is_secret_field
+from reconciler.plan.credentials import CredentialChecker
+from reconciler.plan.essence import applied_digest, essence_of
+from reconciler.testing import start_emulator
 
 TIME_FACTOR = 1.5
 MEMORY_MB = 400
@@ -118,8 +118,8 @@ def prepare(root: Path, count: int) -> Path:
 
 
 def measure_floor(folder: Path, base_url: str) -> dict[str, float]:
+    from reconciler.config.settings import ConnectionSettings
     from reconciler.cxone.client import CxoneClient
-    from reconciler.settings import ConnectionSettings
 
     start = time.perf_counter()
     for path in sorted(folder.glob("*.yaml")):
@@ -136,13 +136,13 @@ def measure_floor(folder: Path, base_url: str) -> dict[str, float]:
 
 
 def measure_plan(root: Path, base_url: str) -> dict[str, float]:
+    from reconciler.config.project import load_project
+    from reconciler.config.settings import ConnectionSettings
     from reconciler.cxone.client import CxoneClient
-    from reconciler.plan import Action
-    from reconciler.planning import make_plan
-    from reconciler.project import load_project
+    from reconciler.documents.yamlload import parse_yaml
+    from reconciler.facade import make_plan
+    from reconciler.plan.changes import Action
     from reconciler.render.text import TextRenderer
-    from reconciler.settings import ConnectionSettings
-    from reconciler.yamlload import parse_yaml
 
     wall = time.perf_counter()
     project = load_project(root)

@@ -14,8 +14,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from reconciler.catalog import CXONE_FIELDS, IDENTITY_MAPPINGS
-from reconciler.validate import load_desired
+from reconciler.load.catalog import CXONE_FIELDS, IDENTITY_MAPPINGS
+from reconciler.load.desired import load_desired
 
 TARGET_SECONDS = 2.0
 _FIELDS = sorted(name for name, f in CXONE_FIELDS.items() if not f.read_only)

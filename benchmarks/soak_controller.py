@@ -30,7 +30,7 @@ from typing import Any
 import httpx
 from prometheus_client.parser import text_string_to_metric_families
 
-from reconciler.controller.durations import parse_duration
+from reconciler.config.durations import parse_duration
 from reconciler.emulator.control import EmulatorControl
 from reconciler.emulator.embedded import EmbeddedEmulator
 

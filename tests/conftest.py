@@ -10,7 +10,7 @@ import pytest
 
 from reconciler.emulator.app import create_app
 from reconciler.emulator.config import EmulatorConfig
-from reconciler.emulator.harness import InProcessEmulator, RunningEmulator, start_emulator
+from reconciler.testing import InProcessEmulator, RunningEmulator, start_emulator
 
 EmulatorFactory = Callable[..., RunningEmulator]
 EmulatorAppFactory = Callable[..., InProcessEmulator]

@@ -18,8 +18,11 @@ from pathlib import Path
 
 import click
 
-from reconciler import savedplan
-from reconciler.apply import (
+from reconciler.apply.audit import DEFAULT_AUDIT_LOG, AuditLog, detect_actor
+from reconciler.apply.calltrace import TracingStats
+from reconciler.apply.datasync import PollPolicy, run_syncs
+from reconciler.apply.executor import ExecContext
+from reconciler.apply.run import (
     ApplyReport,
     CredentialResolver,
     SecretLookup,
@@ -29,8 +32,6 @@ from reconciler.apply import (
     render_report,
     result_line,
 )
-from reconciler.audit import DEFAULT_AUDIT_LOG, AuditLog, detect_actor
-from reconciler.calltrace import TracingStats
 from reconciler.cli.common import (
     audit_log_option,
     emulator_option,
@@ -42,18 +43,17 @@ from reconciler.cli.common import (
     strict_option,
 )
 from reconciler.cli.sync import poll_policy, progress_for
+from reconciler.config.project import Project, load_project
+from reconciler.config.settings import ConnectionSettings
 from reconciler.cxone.client import CxoneClient
-from reconciler.datasync import PollPolicy, run_syncs
 from reconciler.errors import CxreconError, StalePlanError
-from reconciler.execute import ExecContext
-from reconciler.metrics import render_text, summarize, to_json, write_prometheus
+from reconciler.facade import load, plan_scope
+from reconciler.load.desired import LoadResult
 from reconciler.model import SYNC_TYPES, RemoteConnector
-from reconciler.plan import Plan
-from reconciler.planning import load, plan_scope
-from reconciler.project import Project, load_project
+from reconciler.plan import saved as savedplan
+from reconciler.plan.changes import Plan
 from reconciler.render.text import TextRenderer, use_color
-from reconciler.settings import ConnectionSettings
-from reconciler.validate import LoadResult
+from reconciler.telemetry.summary import render_text, summarize, to_json, write_prometheus
 
 
 class NotConfirmed(CxreconError):

@@ -12,7 +12,7 @@ from typing import Any, Final, TypeVar
 
 import click
 
-from reconciler.settings import ConnectionSettings
+from reconciler.config.settings import ConnectionSettings
 
 F = TypeVar("F", bound=Callable[..., Any])
 

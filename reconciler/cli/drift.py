@@ -19,9 +19,9 @@ from reconciler.cli.common import (
     parallelism_option,
 )
 from reconciler.cli.tenant import plan_from_tenant
-from reconciler.drift import DriftReport, DriftStatus, drift_of
-from reconciler.driftformat import render, render_text
-from reconciler.writeback import WriteBackResult, write_back
+from reconciler.gitops.drift import DriftReport, DriftStatus, drift_of
+from reconciler.gitops.writeback import WriteBackResult, write_back
+from reconciler.render.drift import render, render_text
 
 
 @click.command()

@@ -13,7 +13,8 @@ import click
 
 from reconciler.cli.common import emulator_option, environment_option
 from reconciler.cli.tenant import list_tenant
-from reconciler.dump import (
+from reconciler.config.project import EnvironmentConfig, load_project
+from reconciler.gitops.dump import (
     ENV_EXAMPLE,
     SCHEMA_REF,
     VARS_EXAMPLE,
@@ -24,9 +25,8 @@ from reconciler.dump import (
     stand_in_vars,
     write_dump,
 )
+from reconciler.load.desired import load_desired
 from reconciler.model import Diagnostic
-from reconciler.project import EnvironmentConfig, load_project
-from reconciler.validate import load_desired
 
 
 @click.command()

@@ -11,9 +11,9 @@ from pathlib import Path
 import click
 
 from reconciler.cli.common import EMULATOR_DB
+from reconciler.config.settings import DEFAULT_SCOPES, EMULATOR_CLIENT_ID, EMULATOR_CLIENT_SECRET
 from reconciler.emulator.config import FAULT_KINDS, EmulatorConfig, OAuthClient
 from reconciler.errors import ConfigError, CxreconError
-from reconciler.settings import DEFAULT_SCOPES, EMULATOR_CLIENT_ID, EMULATOR_CLIENT_SECRET
 
 
 class EmulatorServeError(CxreconError):

@@ -20,9 +20,9 @@ from reconciler.cli.common import (
     strict_option,
 )
 from reconciler.cli.tenant import plan_from_tenant
-from reconciler.plan import Plan
+from reconciler.plan.changes import Plan
+from reconciler.plan.saved import write
 from reconciler.render import json_format, markdown, text
-from reconciler.savedplan import write
 
 
 @click.command()

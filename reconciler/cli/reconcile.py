@@ -15,7 +15,7 @@ from pathlib import Path
 
 import click
 
-from reconciler.audit import DEFAULT_AUDIT_LOG
+from reconciler.apply.audit import DEFAULT_AUDIT_LOG
 from reconciler.cli.common import (
     audit_log_option,
     emulator_option,
@@ -25,15 +25,15 @@ from reconciler.cli.common import (
     prune_option,
     strict_option,
 )
+from reconciler.config.durations import parse_duration
+from reconciler.config.project import EnvironmentConfig, Project
+from reconciler.config.settings import ConnectionSettings
 from reconciler.controller.backoff import BackoffPolicy
 from reconciler.controller.cycle import SettingsFor
-from reconciler.controller.durations import parse_duration
 from reconciler.controller.health import ListenAddress, parse_listen
 from reconciler.controller.loop import Controller
 from reconciler.controller.report import ControllerOptions, CycleReport, CycleResult
 from reconciler.errors import ConfigError
-from reconciler.project import EnvironmentConfig, Project
-from reconciler.settings import ConnectionSettings
 
 
 def _default_audit_log() -> Path:

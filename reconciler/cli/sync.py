@@ -14,7 +14,8 @@ from typing import TextIO
 
 import click
 
-from reconciler.audit import DEFAULT_AUDIT_LOG, AuditLog, detect_actor
+from reconciler.apply.audit import DEFAULT_AUDIT_LOG, AuditLog, detect_actor
+from reconciler.apply.datasync import PollPolicy, SyncOutcome, SyncProgress, SyncTarget, run_sync
 from reconciler.cli.common import (
     audit_log_option,
     emulator_option,
@@ -22,12 +23,11 @@ from reconciler.cli.common import (
     open_target,
     poll_options,
 )
+from reconciler.config.project import Project, load_project
+from reconciler.config.settings import ConnectionSettings
 from reconciler.cxone.client import CxoneClient
-from reconciler.datasync import PollPolicy, SyncOutcome, SyncProgress, SyncTarget, run_sync
 from reconciler.errors import ConfigError, CxreconError
 from reconciler.model import SYNC_TYPES
-from reconciler.project import Project, load_project
-from reconciler.settings import ConnectionSettings
 
 
 def poll_policy(

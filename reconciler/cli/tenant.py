@@ -9,12 +9,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from reconciler.cli.common import open_target
+from reconciler.config.project import EnvironmentConfig, Project, load_project
+from reconciler.config.settings import ConnectionSettings
 from reconciler.cxone.client import CxoneClient
+from reconciler.facade import PlanRun, load, make_plan, plan_scope
+from reconciler.load.desired import LoadResult
 from reconciler.model import RemoteConnector
-from reconciler.planning import PlanRun, load, make_plan, plan_scope
-from reconciler.project import EnvironmentConfig, Project, load_project
-from reconciler.settings import ConnectionSettings
-from reconciler.validate import LoadResult
 
 
 @dataclass(frozen=True, repr=False)

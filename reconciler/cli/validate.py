@@ -13,11 +13,11 @@ from typing import Any
 import click
 
 from reconciler.cli.common import environment_option, format_option, strict_option
-from reconciler.controller.windows import load_windows
+from reconciler.config.project import EnvironmentConfig, Project, load_project
+from reconciler.config.windows import load_windows
 from reconciler.errors import ConfigError
+from reconciler.load.desired import LoadResult, load_desired
 from reconciler.model import Diagnostic
-from reconciler.project import EnvironmentConfig, Project, load_project
-from reconciler.validate import LoadResult, load_desired
 
 
 @click.command()

@@ -1,7 +1,7 @@
 """One reconcile cycle: pull git, load, plan against the tenant, decide per connector, apply.
 
-Planning and applying are the library code `cxrecon plan`/`apply` use (reconciler.apply,
-reconciler.execute); this module only decides which planned changes may be written now.
+Planning and applying are the library code `cxrecon plan`/`apply` use (reconciler.apply.run,
+reconciler.apply.executor); this module only decides which planned changes may be written now.
 """
 
 from __future__ import annotations
@@ -13,16 +13,20 @@ from collections.abc import Callable, Mapping, Sequence
 
 import anyio
 
-from reconciler.apply import (
+from reconciler.apply.audit import Actor, AuditLog
+from reconciler.apply.executor import ConnectorResult, ExecContext, Outcome
+from reconciler.apply.run import (
     CredentialResolver,
     SecretLookup,
     execute_plan,
     new_checker,
     plan_against,
 )
-from reconciler.audit import Actor, AuditLog
+from reconciler.config.durations import format_duration
+from reconciler.config.project import EnvironmentConfig, Project, load_project
+from reconciler.config.settings import ConnectionSettings
+from reconciler.config.windows import SyncWindow, evaluate, load_windows
 from reconciler.controller.backoff import ConnectorBackoff
-from reconciler.controller.durations import format_duration
 from reconciler.controller.gitrepo import GitRepo, PullResult
 from reconciler.controller.report import (
     Clock,
@@ -32,17 +36,13 @@ from reconciler.controller.report import (
     CycleResult,
     Decision,
 )
-from reconciler.controller.windows import SyncWindow, evaluate, load_windows
 from reconciler.cxone.client import CxoneClient
 from reconciler.cxone.stats import ApiStats
-from reconciler.diff import Origin
 from reconciler.errors import CxreconError, SecretResolutionError
-from reconciler.execute import ConnectorResult, ExecContext, Outcome
-from reconciler.fingerprint import CredentialReason
-from reconciler.plan import Action, ConnectorChange, Plan
-from reconciler.planning import load
-from reconciler.project import EnvironmentConfig, Project, load_project
-from reconciler.settings import ConnectionSettings
+from reconciler.facade import load
+from reconciler.plan.changes import Action, ConnectorChange, Plan
+from reconciler.plan.credentials import CredentialReason
+from reconciler.plan.diff import Origin
 
 log = logging.getLogger("cxrecon.controller")
 

@@ -16,10 +16,10 @@ import uuid
 from collections.abc import Mapping
 from typing import Any
 
-from reconciler.audit import detect_actor
+from reconciler.apply.audit import detect_actor
+from reconciler.config.durations import format_duration
 from reconciler.controller.backoff import BackoffPolicy, ConnectorBackoff
 from reconciler.controller.cycle import CycleRunner, SettingsFor
-from reconciler.controller.durations import format_duration
 from reconciler.controller.health import HealthServer, ListenAddress
 from reconciler.controller.metrics import CONTENT_TYPE, ControllerMetrics
 from reconciler.controller.report import (

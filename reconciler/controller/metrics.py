@@ -22,9 +22,9 @@ from prometheus_client.metrics_core import CounterMetricFamily, Metric
 from prometheus_client.registry import Collector
 
 from reconciler import __version__
+from reconciler.apply.executor import Outcome
 from reconciler.controller.report import CycleReport, CycleResult, Decision
 from reconciler.cxone.stats import ApiStats
-from reconciler.execute import Outcome
 
 P = "cxrecon"
 #: Content type of `render()`.

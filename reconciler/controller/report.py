@@ -10,10 +10,10 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Protocol
 
+from reconciler.apply.executor import ConnectorResult, Outcome
 from reconciler.controller.gitrepo import PullResult
-from reconciler.diff import Origin
-from reconciler.execute import ConnectorResult, Outcome
-from reconciler.plan import Action
+from reconciler.plan.changes import Action
+from reconciler.plan.diff import Origin
 
 
 class Clock(Protocol):

@@ -17,6 +17,7 @@ from urllib.parse import quote_plus
 
 import httpx
 
+from reconciler.config.settings import ConnectionSettings
 from reconciler.cxone.errors import (
     OAUTH_URL_HINT,
     AuthError,
@@ -40,7 +41,6 @@ from reconciler.cxone.retry import (
 )
 from reconciler.cxone.stats import ApiStats
 from reconciler.secret import Secret
-from reconciler.settings import ConnectionSettings
 
 log = logging.getLogger(__name__)
 

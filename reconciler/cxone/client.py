@@ -17,6 +17,7 @@ from typing import Any, Final
 import httpx
 
 from reconciler import __version__
+from reconciler.config.settings import ConnectionSettings
 from reconciler.cxone.auth import TokenProvider
 from reconciler.cxone.errors import BASE_URL_HINT, Conflict, InconsistentListing
 from reconciler.cxone.pacing import AdaptivePacer
@@ -32,7 +33,6 @@ from reconciler.cxone.session import Request, Session
 from reconciler.cxone.stats import ApiStats
 from reconciler.errors import ConfigError
 from reconciler.model import SYNC_TYPES, RemoteConnector, SyncJob
-from reconciler.settings import ConnectionSettings
 
 #: How often a listing is re-read when the tenant changed while its pages were fetched.
 LISTING_ATTEMPTS: Final = 3

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Final, Literal
 
-from reconciler.settings import DEFAULT_SCOPES, EMULATOR_CLIENT_ID, EMULATOR_CLIENT_SECRET
+from reconciler.config.settings import DEFAULT_SCOPES, EMULATOR_CLIENT_ID, EMULATOR_CLIENT_SECRET
 
 READ_SCOPE: Final = "crm:connectors:read"
 WRITE_SCOPE: Final = "crm:connectors:write"

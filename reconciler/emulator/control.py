@@ -10,7 +10,7 @@ from typing import Any
 
 import httpx
 
-from reconciler.settings import EMULATOR_CLIENT_ID, EMULATOR_CLIENT_SECRET
+from reconciler.config.settings import EMULATOR_CLIENT_ID, EMULATOR_CLIENT_SECRET
 
 TOKEN_ATTEMPTS = 10
 

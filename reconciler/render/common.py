@@ -6,9 +6,9 @@ from __future__ import annotations
 import json
 from typing import Final
 
-from reconciler.diff import FieldChange, JsonValue, is_secret_path
-from reconciler.normalize import CREDENTIAL_MASK
-from reconciler.plan import Action, ConnectorChange, Plan
+from reconciler.plan.changes import Action, ConnectorChange, Plan
+from reconciler.plan.diff import FieldChange, JsonValue, is_secret_path
+from reconciler.plan.essence import CREDENTIAL_MASK
 
 SYMBOLS: Final = {
     Action.ERROR: "!",

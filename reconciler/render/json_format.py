@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from typing import Any, Final
 
-from reconciler.plan import Action, ConnectorChange, Plan
+from reconciler.plan.changes import Action, ConnectorChange, Plan
 from reconciler.render.common import safe_values, summary_line
 
 FORMAT_VERSION: Final = 1

@@ -13,8 +13,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Final
 
-from reconciler.diff import ChangeKind
-from reconciler.plan import Action, ConnectorChange, Plan
+from reconciler.plan.changes import Action, ConnectorChange, Plan
+from reconciler.plan.diff import ChangeKind
 from reconciler.render.common import (
     SYMBOLS,
     create_details,

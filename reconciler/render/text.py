@@ -9,8 +9,8 @@ import os
 from collections.abc import Mapping
 from typing import Final, TextIO
 
-from reconciler.diff import ChangeKind
-from reconciler.plan import Action, ConnectorChange, Plan
+from reconciler.plan.changes import Action, ConnectorChange, Plan
+from reconciler.plan.diff import ChangeKind
 from reconciler.render.common import (
     SYMBOLS,
     create_details,

@@ -13,24 +13,24 @@ from typing import Any
 import yaml
 from click.testing import CliRunner, Result
 
-from reconciler.apply import (
+from reconciler.apply.audit import Actor, AuditLog
+from reconciler.apply.executor import ConnectorResult, ExecContext
+from reconciler.apply.run import (
     CredentialResolver,
     SecretLookup,
     execute_plan,
     new_checker,
     plan_against,
 )
-from reconciler.audit import Actor, AuditLog
 from reconciler.cli.main import cli
+from reconciler.config.project import load_project
+from reconciler.config.settings import ConnectionSettings
 from reconciler.cxone.client import CxoneClient
 from reconciler.emulator.control import EmulatorControl
-from reconciler.emulator.harness import RunningEmulator
 from reconciler.emulator.resource import digest_credential
-from reconciler.execute import ConnectorResult, ExecContext
-from reconciler.plan import Plan
-from reconciler.planning import load
-from reconciler.project import load_project
-from reconciler.settings import ConnectionSettings
+from reconciler.facade import load
+from reconciler.plan.changes import Plan
+from reconciler.testing import RunningEmulator
 
 #: Canary secret values: they must reach the emulator and never any output.
 CANARY_KEY = "canary-apikey-7f1c2e9a4b"

@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import pytest
 
-from reconciler.emulator.harness import RunningEmulator
 from reconciler.model import (
     LABEL_APPLIED_DIGEST,
     LABEL_CREDENTIALS_FINGERPRINT,
     LABEL_MANAGED_BY,
 )
+from reconciler.testing import RunningEmulator
 
 from .helpers import (
     CANARY_ENV,

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from reconciler.audit import (
+from reconciler.apply.audit import (
     MASK,
     Actor,
     AuditEvent,

@@ -7,9 +7,9 @@ import asyncio
 import json
 from pathlib import Path
 
-from reconciler.emulator.harness import RunningEmulator
-from reconciler.execute import Outcome
-from reconciler.plan import Plan
+from reconciler.apply.executor import Outcome
+from reconciler.plan.changes import Plan
+from reconciler.testing import RunningEmulator
 
 from .helpers import (
     Project,

@@ -12,9 +12,9 @@ import sys
 
 import pytest
 
-from reconciler.datasync import PollPolicy, SyncOutcome, SyncProgress, SyncTarget
-from reconciler.emulator.harness import RunningEmulator
+from reconciler.apply.datasync import PollPolicy, SyncOutcome, SyncProgress, SyncTarget
 from reconciler.model import SyncJob
+from reconciler.testing import RunningEmulator
 
 from .helpers import Project, connector_doc, run_cli
 

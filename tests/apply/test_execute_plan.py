@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import asyncio
 
-from reconciler.emulator.harness import RunningEmulator
-from reconciler.execute import Outcome
-from reconciler.plan import Plan
+from reconciler.apply.executor import Outcome
+from reconciler.plan.changes import Plan
+from reconciler.testing import RunningEmulator
 
 from .helpers import Project, apply_with_hook, connector_doc, remote_connectors
 

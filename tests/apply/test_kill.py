@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from reconciler.emulator.config import EmulatorConfig
-from reconciler.emulator.harness import RunningEmulator
+from reconciler.testing import RunningEmulator
 
 from .helpers import (
     Project,

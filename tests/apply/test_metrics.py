@@ -8,7 +8,7 @@ from pathlib import Path
 from prometheus_client.parser import text_string_to_metric_families
 
 from reconciler.cxone.stats import ApiStats
-from reconciler.metrics import render_text, summarize, to_json, write_prometheus
+from reconciler.telemetry.summary import render_text, summarize, to_json, write_prometheus
 
 
 def sample_stats() -> ApiStats:

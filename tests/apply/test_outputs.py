@@ -8,7 +8,7 @@ import json
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from reconciler.emulator.harness import RunningEmulator
+from reconciler.testing import RunningEmulator
 
 from .helpers import CANARY_KEY, Project, all_text_files, connector_doc, run_cli
 

@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 
 from reconciler.emulator.config import EmulatorConfig
-from reconciler.emulator.harness import RunningEmulator
 from reconciler.model import LABEL_APPLIED_DIGEST, LABEL_MANAGED_BY
+from reconciler.testing import RunningEmulator
 
 from .helpers import (
     CANARY_KEY,

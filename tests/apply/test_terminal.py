@@ -15,7 +15,7 @@ from collections.abc import Callable
 import pytest
 
 from reconciler.emulator.config import EmulatorConfig
-from reconciler.emulator.harness import RunningEmulator
+from reconciler.testing import RunningEmulator
 
 from .helpers import Project, connection_env, connector_doc, remote_connectors, write_count
 

@@ -8,11 +8,11 @@ from typing import Any
 
 import pytest
 
+from reconciler.config.settings import ConnectionSettings
 from reconciler.controller.backoff import BackoffPolicy
 from reconciler.controller.loop import Controller
 from reconciler.controller.report import ControllerOptions
-from reconciler.emulator.harness import RunningEmulator
-from reconciler.settings import ConnectionSettings
+from reconciler.testing import RunningEmulator
 
 from .helpers import ENVIRON, ConnectorsRepo, ControllerFactory, FakeClock, connector_yaml, git
 

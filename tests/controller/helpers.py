@@ -17,7 +17,7 @@ import httpx
 
 from reconciler.controller.loop import Controller
 from reconciler.controller.report import CycleReport
-from reconciler.emulator.harness import RunningEmulator
+from reconciler.testing import RunningEmulator
 
 #: A secret value that must never appear in any output, file or metric.
 CANARY = "canary-Zx9-secret-value-4711"

@@ -10,8 +10,8 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from reconciler.controller.backoff import BackoffPolicy, ConnectorBackoff
 from reconciler.controller.health import HealthServer, ListenAddress, parse_listen
-from reconciler.emulator.harness import RunningEmulator
 from reconciler.errors import ConfigError
+from reconciler.testing import RunningEmulator
 
 from .helpers import CANARY, ConnectorsRepo, ControllerFactory, connector_yaml, remote_connectors
 

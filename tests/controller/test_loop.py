@@ -10,12 +10,12 @@ import time
 
 import pytest
 
+from reconciler.apply.executor import Outcome
 from reconciler.controller.backoff import BackoffPolicy
 from reconciler.controller.health import ListenAddress
 from reconciler.controller.report import ConnectorReport, CycleResult, Decision
-from reconciler.diff import Origin
-from reconciler.emulator.harness import RunningEmulator
-from reconciler.execute import Outcome
+from reconciler.plan.diff import Origin
+from reconciler.testing import RunningEmulator
 
 from .helpers import (
     CANARY,

@@ -19,8 +19,8 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from reconciler.emulator.config import EmulatorConfig
-from reconciler.emulator.harness import RunningEmulator
 from reconciler.model import LABEL_APPLIED_DIGEST
+from reconciler.testing import RunningEmulator
 
 from .helpers import CANARY, ConnectorsRepo, connector_yaml, remote_connectors, writes_seen
 

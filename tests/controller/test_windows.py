@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from reconciler.controller.durations import format_duration, parse_duration
-from reconciler.controller.windows import SyncWindow, evaluate, load_windows
+from reconciler.config.durations import format_duration, parse_duration
+from reconciler.config.project import load_project
+from reconciler.config.windows import SyncWindow, evaluate, load_windows
 from reconciler.errors import ConfigError
-from reconciler.project import load_project
 
 UTC = dt.UTC
 

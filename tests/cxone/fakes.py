@@ -16,11 +16,11 @@ from typing import Any
 
 import httpx
 
+from reconciler.config.settings import ConnectionSettings
 from reconciler.cxone.client import CxoneClient
 from reconciler.cxone.pacing import AdaptivePacer
 from reconciler.cxone.retry import RetryPolicy
 from reconciler.secret import Secret
-from reconciler.settings import ConnectionSettings
 
 BASE = "http://127.0.0.1:8787/api/v2"
 CANARY_SECRET = "canary-client-secret-7Hq2"

@@ -8,14 +8,18 @@ from collections.abc import Callable
 
 import pytest
 
+from reconciler.config.settings import (
+    EMULATOR_CLIENT_ID,
+    EMULATOR_CLIENT_SECRET,
+    ConnectionSettings,
+)
 from reconciler.cxone.client import CxoneClient
 from reconciler.cxone.errors import Conflict, NotFound, ValidationFailed
 from reconciler.cxone.retry import RetryPolicy
 from reconciler.emulator.config import EmulatorConfig, OAuthClient
 from reconciler.emulator.faults import parse_script
-from reconciler.emulator.harness import InProcessEmulator, RunningEmulator
 from reconciler.secret import Secret
-from reconciler.settings import EMULATOR_CLIENT_ID, EMULATOR_CLIENT_SECRET, ConnectionSettings
+from reconciler.testing import InProcessEmulator, RunningEmulator
 
 from .emulated import IN_PROCESS_BASE, document, seed
 

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from reconciler.emulator.harness import ApiClient, RunningEmulator, api_client
+from reconciler.testing import ApiClient, RunningEmulator, api_client
 
 BodyFactory = Callable[..., dict[str, Any]]
 CANARY = "canary-5f1e-secret"

@@ -7,7 +7,7 @@ from typing import Any
 
 import httpx
 
-from reconciler.emulator.harness import ApiClient, RunningEmulator
+from reconciler.testing import ApiClient, RunningEmulator
 
 Body = Callable[..., dict[str, Any]]
 

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from reconciler.emulator.harness import RunningEmulator, api_client
+from reconciler.testing import RunningEmulator, api_client
 
 CLIENT = {"client_id": "demo-client", "client_secret": "demo-secret"}
 

@@ -14,7 +14,7 @@ import httpx
 from click.testing import CliRunner
 
 from reconciler.cli.main import cli
-from reconciler.emulator.harness import RunningEmulator, api_client
+from reconciler.testing import RunningEmulator, api_client
 
 Body = Callable[..., dict[str, Any]]
 

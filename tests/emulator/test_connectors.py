@@ -9,7 +9,7 @@ import httpx
 import pytest
 
 from reconciler.emulator.config import EmulatorConfig
-from reconciler.emulator.harness import ApiClient, RunningEmulator, api_client
+from reconciler.testing import ApiClient, RunningEmulator, api_client
 
 Body = Callable[..., dict[str, Any]]
 CANARY = "canary-5f1e-secret"  # the clientSecret in the `body` fixture's connectors

@@ -10,8 +10,8 @@ from typing import Any
 
 import httpx
 
-from reconciler.emulator.harness import ApiClient, RunningEmulator, api_client
 from reconciler.emulator.store import Store
+from reconciler.testing import ApiClient, RunningEmulator, api_client
 
 Body = Callable[..., dict[str, Any]]
 

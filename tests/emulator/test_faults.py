@@ -11,9 +11,9 @@ from typing import Any
 import httpx
 import pytest
 
+from reconciler.config.settings import DEFAULT_SCOPES
 from reconciler.emulator.config import EmulatorConfig, OAuthClient
-from reconciler.emulator.harness import ApiClient, RunningEmulator, api_client
-from reconciler.settings import DEFAULT_SCOPES
+from reconciler.testing import ApiClient, RunningEmulator, api_client
 
 Body = Callable[..., dict[str, Any]]
 Factory = Callable[..., RunningEmulator]

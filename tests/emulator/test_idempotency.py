@@ -10,7 +10,7 @@ import httpx
 import pytest
 
 from reconciler.emulator.faults import ScriptedFault
-from reconciler.emulator.harness import ApiClient, InProcessEmulator, RunningEmulator
+from reconciler.testing import ApiClient, InProcessEmulator, RunningEmulator
 
 Body = Callable[..., dict[str, Any]]
 DROP_CREATE = {"kind": "drop", "method": "POST", "path": "/api/v2/crm/connectors"}
@@ -45,8 +45,8 @@ def test_a_failed_request_does_not_burn_its_key(api: ApiClient, body: Body) -> N
 
 
 def test_keys_are_per_client(emulator_factory: Callable[..., RunningEmulator], body: Body) -> None:
+    from reconciler.config.settings import DEFAULT_SCOPES
     from reconciler.emulator.config import EmulatorConfig, OAuthClient
-    from reconciler.settings import DEFAULT_SCOPES
 
     scopes = frozenset(DEFAULT_SCOPES)
     running = emulator_factory(

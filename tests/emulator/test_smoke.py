@@ -5,7 +5,7 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from reconciler.emulator.harness import InProcessEmulator, RunningEmulator
+from reconciler.testing import InProcessEmulator, RunningEmulator
 
 
 def test_real_port_round_trip(emulator: RunningEmulator) -> None:

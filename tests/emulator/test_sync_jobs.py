@@ -9,7 +9,7 @@ import httpx
 import pytest
 
 from reconciler.emulator.config import EmulatorConfig
-from reconciler.emulator.harness import ApiClient, RunningEmulator, api_client
+from reconciler.testing import ApiClient, RunningEmulator, api_client
 
 Body = Callable[..., dict[str, Any]]
 SLOW_STEPS = EmulatorConfig(sync_step_s=3600)  # only polls move a job

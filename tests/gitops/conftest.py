@@ -10,7 +10,7 @@ import pytest
 from click.testing import CliRunner, Result
 
 from reconciler.cli.main import cli
-from reconciler.emulator.harness import RunningEmulator
+from reconciler.testing import RunningEmulator
 
 from .helpers import PROJECT, Run, cli_env, remote_ids
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import httpx
 from click.testing import Result
 
-from reconciler.emulator.harness import RunningEmulator
+from reconciler.testing import RunningEmulator
 
 PROJECT = Path(__file__).parent / "fixtures" / "project"
 #: Canary secrets: none may ever appear in a file or an output.

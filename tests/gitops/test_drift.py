@@ -10,10 +10,10 @@ from typing import Any
 import jsonschema
 import pytest
 
-from reconciler.diff import Origin
-from reconciler.drift import ConnectorDrift, DriftedField, DriftReport, Unchecked, to_json
-from reconciler.driftformat import applied_at, render_markdown
-from reconciler.emulator.harness import RunningEmulator
+from reconciler.gitops.drift import ConnectorDrift, DriftedField, DriftReport, Unchecked, to_json
+from reconciler.plan.diff import Origin
+from reconciler.render.drift import applied_at, render_markdown
+from reconciler.testing import RunningEmulator
 
 from .helpers import API_KEY, PASSWORD, Run
 

@@ -12,12 +12,12 @@ import yaml
 from click.testing import CliRunner, Result
 
 from reconciler.cli.main import cli
-from reconciler.dump import ENV_EXAMPLE, VARS_EXAMPLE, build_dump, slug
-from reconciler.emulator.harness import RunningEmulator
+from reconciler.config.project import load_project
+from reconciler.documents.yamlwrite import yaml_scalar
+from reconciler.gitops.dump import ENV_EXAMPLE, VARS_EXAMPLE, build_dump, slug
+from reconciler.load.desired import load_desired
 from reconciler.model import CONNECTOR_FIELDS, ConnectorSpec, RemoteConnector
-from reconciler.project import load_project
-from reconciler.validate import load_desired
-from reconciler.yamlwrite import yaml_scalar
+from reconciler.testing import RunningEmulator
 
 from .helpers import cli_env
 from .tenant import PLAIN_CANARY, SECRET_CANARY, connectors

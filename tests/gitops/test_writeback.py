@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections import Counter
 from pathlib import Path
 
-from reconciler.emulator.harness import RunningEmulator
+from reconciler.testing import RunningEmulator
 
 from .helpers import API_KEY, PASSWORD, PROJECT, Run
 

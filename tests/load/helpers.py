@@ -6,7 +6,7 @@ import re
 from pathlib import Path
 from typing import Final
 
-from reconciler.project import EnvironmentConfig
+from reconciler.config.project import EnvironmentConfig
 
 FIXTURES: Final = Path(__file__).parent.parent / "fixtures"
 REPO: Final = Path(__file__).parent.parent.parent

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from reconciler.validate import load_desired
+from reconciler.load.desired import load_desired
 
 from .helpers import ENVIRONMENT, FIXTURES, expectations
 

@@ -12,9 +12,9 @@ import pytest
 from click.testing import CliRunner
 
 from reconciler.cli.main import cli
-from reconciler.controller.windows import load_windows
+from reconciler.config.project import load_project
+from reconciler.config.windows import load_windows
 from reconciler.errors import ConfigError
-from reconciler.project import load_project
 
 from .helpers import FIXTURES, expectations
 

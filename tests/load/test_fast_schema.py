@@ -15,7 +15,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from jsonschema import Draft202012Validator
 
-from reconciler.schema import (
+from reconciler.documents.schema import (
     CONNECTOR_SCHEMA,
     PROJECT_SCHEMA,
     PYTHON_WHITESPACE,
@@ -26,7 +26,7 @@ from reconciler.schema import (
     load_schema,
     rust_pattern,
 )
-from reconciler.yamlload import parse_yaml
+from reconciler.documents.yamlload import parse_yaml
 
 from .helpers import FIXTURES, REPO
 from .test_properties import ALL_MUTATIONS, PROPERTY_SETTINGS, Config, valid_connectors

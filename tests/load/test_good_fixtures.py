@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from reconciler.project import load_project
-from reconciler.validate import load_desired
+from reconciler.config.project import load_project
+from reconciler.load.desired import load_desired
 
 from .helpers import ENVIRONMENT, FIXTURES, REPO
 

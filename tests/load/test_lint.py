@@ -6,8 +6,8 @@ from typing import Any
 
 import pytest
 
-from reconciler.lint import RULES, lint_connector
-from reconciler.yamlload import LoadedDocument
+from reconciler.documents.yamlload import LoadedDocument
+from reconciler.load.lint import RULES, lint_connector
 
 DOCUMENT = LoadedDocument("c.yaml", None)
 

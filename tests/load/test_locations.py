@@ -9,9 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from reconciler import yamlload, yamlmarks
-from reconciler.validate import load_desired
-from reconciler.yamlload import compose, parse_yaml
+from reconciler.documents import marks as yamlmarks
+from reconciler.documents import yamlload as yamlload
+from reconciler.documents.yamlload import compose, parse_yaml
+from reconciler.load.desired import load_desired
 
 from .helpers import FIXTURES, connector_yaml
 

@@ -6,10 +6,10 @@ from pathlib import Path
 
 import pytest
 
+from reconciler.config.project import SafetyLimits, SyncPollSettings, load_project
+from reconciler.config.settings import ConnectionSettings
 from reconciler.errors import ConfigError
 from reconciler.model import SourceLocation
-from reconciler.project import SafetyLimits, SyncPollSettings, load_project
-from reconciler.settings import ConnectionSettings
 
 from .helpers import CANARY, REPO
 

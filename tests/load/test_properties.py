@@ -13,9 +13,14 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from reconciler.catalog import AUTH_CREDENTIALS, CXONE_FIELDS, IDENTITY_MAPPINGS, TRANSFORMATIONS
-from reconciler.refs import is_secret_field
-from reconciler.validate import LoadResult, load_desired
+from reconciler.load.catalog import (
+    AUTH_CREDENTIALS,
+    CXONE_FIELDS,
+    IDENTITY_MAPPINGS,
+    TRANSFORMATIONS,
+)
+from reconciler.load.desired import LoadResult, load_desired
+from reconciler.load.refs import is_secret_field
 
 Config = dict[str, Any]
 PROPERTY_SETTINGS = settings(

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from reconciler.errors import SecretResolutionError
-from reconciler.refs import (
+from reconciler.load.refs import (
     check_secret_field,
     is_secret_field,
     resolve_credentials,

@@ -9,9 +9,9 @@ from typing import Any
 import pytest
 from jsonschema import Draft202012Validator
 
-from reconciler.catalog import AUTH_CREDENTIALS, CXONE_FIELDS, TRANSFORMATIONS
+from reconciler.documents.schema import CONNECTOR_SCHEMA, PROJECT_SCHEMA, inline_refs, load_schema
+from reconciler.load.catalog import AUTH_CREDENTIALS, CXONE_FIELDS, TRANSFORMATIONS
 from reconciler.model import CONNECTOR_FIELDS, MAPPING_FIELDS
-from reconciler.schema import CONNECTOR_SCHEMA, PROJECT_SCHEMA, inline_refs, load_schema
 
 from .helpers import REPO
 

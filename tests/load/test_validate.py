@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
+from reconciler.config.project import EnvironmentConfig
 from reconciler.errors import ConfigError
+from reconciler.load.desired import load_desired, raise_if_invalid
 from reconciler.model import Authentication, FieldMapping
-from reconciler.project import EnvironmentConfig
-from reconciler.validate import load_desired, raise_if_invalid
 
 from .helpers import ENVIRONMENT, connector_yaml
 

@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from reconciler import yamlload
-from reconciler.yamlload import MAX_FILE_BYTES, parse_yaml
+from reconciler.documents import yamlload as yamlload
+from reconciler.documents.yamlload import MAX_FILE_BYTES, parse_yaml
 
 from .helpers import FIXTURES
 

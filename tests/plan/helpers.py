@@ -7,7 +7,8 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from reconciler.fingerprint import CredentialChecker
+from reconciler.config.project import SafetyLimits
+from reconciler.load.refs import is_secret_field, is_secret_reference, resolve_secret
 from reconciler.model import (
     LABEL_APPLIED_DIGEST,
     LABEL_CREDENTIALS_FINGERPRINT,
@@ -21,11 +22,10 @@ from reconciler.model import (
     SourceLocation,
     SyncSettings,
 )
-from reconciler.normalize import applied_digest, essence_of
-from reconciler.plan import Plan
-from reconciler.planner import build_plan
-from reconciler.project import SafetyLimits
-from reconciler.refs import is_secret_field, is_secret_reference, resolve_secret
+from reconciler.plan.build import build_plan
+from reconciler.plan.changes import Plan
+from reconciler.plan.credentials import CredentialChecker
+from reconciler.plan.essence import applied_digest, essence_of
 
 CANARY = "CANARY-s3cr3t-value-7f3a9c"
 ENV = {"SF_SECRET": CANARY}

@@ -13,14 +13,14 @@ import pytest
 from click.testing import CliRunner, Result
 
 from reconciler.cli.main import cli
+from reconciler.config.project import load_project
+from reconciler.config.settings import ConnectionSettings
 from reconciler.cxone.client import CxoneClient
-from reconciler.emulator.harness import RunningEmulator
+from reconciler.facade import credential_checker, load
 from reconciler.model import RemoteConnector
-from reconciler.planner import build_plan
-from reconciler.planning import credential_checker, load
-from reconciler.project import load_project
-from reconciler.savedplan import StaleSavedPlanError, read, verify
-from reconciler.settings import ConnectionSettings
+from reconciler.plan.build import build_plan
+from reconciler.plan.saved import StaleSavedPlanError, read, verify
+from reconciler.testing import RunningEmulator
 
 FIXTURES = Path(__file__).parents[1] / "fixtures" / "plan" / "connectors"
 SCHEMA = json.loads(

@@ -5,7 +5,7 @@ import dataclasses
 import pytest
 
 from reconciler.model import LABEL_APPLIED_DIGEST, LABEL_MANAGED_BY, FieldMapping, SyncSettings
-from reconciler.normalize import (
+from reconciler.plan.essence import (
     AppliedDigest,
     applied_digest,
     changed_sections,

@@ -2,8 +2,7 @@ from __future__ import annotations
 
 import dataclasses
 
-from reconciler.diff import Origin
-from reconciler.fingerprint import CredentialReason, CredentialStatus
+from reconciler.config.project import SafetyLimits
 from reconciler.model import (
     LABEL_APPLIED_DIGEST,
     LABEL_MANAGED_BY,
@@ -11,8 +10,9 @@ from reconciler.model import (
     FieldMapping,
     SyncSettings,
 )
-from reconciler.plan import Action, ConnectorChange, Plan, StepKind
-from reconciler.project import SafetyLimits
+from reconciler.plan.changes import Action, ConnectorChange, Plan, StepKind
+from reconciler.plan.credentials import CredentialReason, CredentialStatus
+from reconciler.plan.diff import Origin
 
 from .helpers import applied, edit_remote, make_plan, spec, unmanaged
 

@@ -3,9 +3,9 @@ so a generated repr of thousands of connectors cost seconds and hundreds of MB."
 
 from __future__ import annotations
 
+from reconciler.facade import PlanRun
+from reconciler.load.desired import LoadResult
 from reconciler.model import LABEL_APPLIED_DIGEST
-from reconciler.planning import PlanRun
-from reconciler.validate import LoadResult
 
 from .helpers import CANARY, applied, checker, desired, edit_remote, make_plan, spec
 

@@ -10,9 +10,9 @@ import jsonschema
 import pytest
 
 from reconciler.model import Authentication, FieldMapping
-from reconciler.plan import Plan
+from reconciler.plan.changes import Plan
+from reconciler.plan.saved import write
 from reconciler.render import json_format, markdown, text
-from reconciler.savedplan import write
 
 from .helpers import CANARY, applied, edit_remote, make_plan, spec, unmanaged
 
@@ -122,7 +122,7 @@ def test_color_follows_tty_no_color_and_force_color() -> None:
 
 
 def test_secret_paths_are_masked_even_if_a_value_slipped_into_the_diff() -> None:
-    from reconciler.diff import ChangeKind, FieldChange
+    from reconciler.plan.diff import ChangeKind, FieldChange
     from reconciler.render.common import safe_values
 
     leaked = FieldChange(

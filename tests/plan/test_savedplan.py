@@ -8,8 +8,8 @@ import pytest
 
 from reconciler.errors import PlanError, StalePlanError
 from reconciler.model import Authentication, RemoteConnector
-from reconciler.plan import Action
-from reconciler.savedplan import SavedPlanError, StaleSavedPlanError, read, verify, write
+from reconciler.plan.changes import Action
+from reconciler.plan.saved import SavedPlanError, StaleSavedPlanError, read, verify, write
 
 from .helpers import CANARY, applied, checker, desired, edit_remote, make_plan, spec
 

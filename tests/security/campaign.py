@@ -23,9 +23,9 @@ from typing import Final
 
 import httpx
 
+from reconciler.config.settings import DEFAULT_SCOPES
 from reconciler.emulator.config import OAuthClient, default_clients
-from reconciler.emulator.harness import RunningEmulator
-from reconciler.settings import DEFAULT_SCOPES
+from reconciler.testing import RunningEmulator
 
 from .canaries import CanarySet
 

@@ -11,8 +11,8 @@ import httpx
 
 from reconciler.cxone.retry import RetryPolicy
 from reconciler.emulator.config import EmulatorConfig
-from reconciler.emulator.harness import start_emulator
-from reconciler.refs import is_secret_field
+from reconciler.load.refs import is_secret_field
+from reconciler.testing import start_emulator
 
 from .campaign import (
     BASIC_TAIL,

@@ -9,7 +9,8 @@ from urllib.parse import quote_plus
 
 import pytest
 
-from reconciler.audit import Actor, AuditEvent, AuditLog
+from reconciler.apply.audit import Actor, AuditEvent, AuditLog
+from reconciler.config.settings import ConnectionSettings
 from reconciler.cxone.client import CxoneClient
 from reconciler.cxone.errors import CxoneApiError, ValidationFailed, scrub, server_message
 from reconciler.cxone.parse import Origin
@@ -17,7 +18,6 @@ from reconciler.cxone.retry import Replay, RetryPolicy
 from reconciler.cxone.session import Request
 from reconciler.model import Authentication
 from reconciler.secret import Secret, spellings
-from reconciler.settings import ConnectionSettings
 
 from .indiscreet import IndiscreetServer
 

@@ -9,7 +9,7 @@ import re
 from collections.abc import Sequence
 from typing import Final
 
-from reconciler.drift import ConnectorDrift, DriftedField, DriftReport, DriftStatus, to_json
+from reconciler.gitops.drift import ConnectorDrift, DriftedField, DriftReport, DriftStatus, to_json
 from reconciler.render.common import format_value
 
 #: The drift workflow adds a marker and two sentences; GitHub allows 65,536 characters.

@@ -14,14 +14,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
+from reconciler.config.project import EnvironmentConfig, Project
 from reconciler.errors import ConfigError
-from reconciler.fingerprint import CredentialChecker, SecretLookup
+from reconciler.load.desired import LoadResult, load_desired, raise_if_invalid
+from reconciler.load.refs import is_secret_field, is_secret_reference, resolve_secret
 from reconciler.model import RemoteConnector
-from reconciler.plan import Plan
-from reconciler.planner import build_plan
-from reconciler.project import EnvironmentConfig, Project
-from reconciler.refs import is_secret_field, is_secret_reference, resolve_secret
-from reconciler.validate import LoadResult, load_desired, raise_if_invalid
+from reconciler.plan.build import build_plan
+from reconciler.plan.changes import Plan
+from reconciler.plan.credentials import CredentialChecker, SecretLookup
 
 
 class ConnectorSource(Protocol):

@@ -16,8 +16,8 @@ import yaml
 from yaml.constructor import SafeConstructor
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
+from reconciler.documents.marks import TOP_DEPTH, LocationIndex, MarkMap, Marks
 from reconciler.model import Diagnostic, SourceLocation
-from reconciler.yamlmarks import TOP_DEPTH, LocationIndex, MarkMap, Marks
 
 #: The PyYAML loader in use: libyaml's when PyYAML was built with it (much faster
 #: composition, same nodes and marks), else the pure-Python one.

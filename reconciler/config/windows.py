@@ -25,11 +25,11 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from croniter import croniter
 
-from reconciler.controller.durations import format_duration, parse_duration
+from reconciler.config.durations import format_duration, parse_duration
+from reconciler.config.project import Project, display_path
+from reconciler.documents.yamlload import LoadedDocument, parse_yaml
 from reconciler.errors import ConfigError
 from reconciler.model import Diagnostic, SourceLocation
-from reconciler.project import Project, display_path
-from reconciler.yamlload import LoadedDocument, parse_yaml
 
 Kind = Literal["allow", "deny"]
 

@@ -5,16 +5,16 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Protocol
 
-from reconciler.audit import AuditEvent, ObservedChange, observed_changes
+from reconciler.apply.audit import AuditEvent, ObservedChange, observed_changes
 from reconciler.cxone.errors import Conflict, CxoneApiError, NotFound
-from reconciler.diff import diff_essences
 from reconciler.model import RemoteConnector
-from reconciler.normalize import essence_of
-from reconciler.plan import Action, ConnectorChange
-from reconciler.planner import build_plan
+from reconciler.plan.build import build_plan
+from reconciler.plan.changes import Action, ConnectorChange
+from reconciler.plan.diff import diff_essences
+from reconciler.plan.essence import essence_of
 
 if TYPE_CHECKING:
-    from reconciler.execute import ExecContext
+    from reconciler.apply.executor import ExecContext
 
 
 class Reader(Protocol):

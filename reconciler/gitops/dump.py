@@ -26,7 +26,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Final, Literal
 
+from reconciler.documents.yamlwrite import escape_literal, yaml_scalar
 from reconciler.errors import CxreconError
+from reconciler.load.refs import is_secret_field
 from reconciler.model import (
     CONNECTOR_FIELDS,
     DEFAULT_SYNC_SETTINGS,
@@ -36,9 +38,7 @@ from reconciler.model import (
     ConnectorSpec,
     RemoteConnector,
 )
-from reconciler.normalize import CREDENTIAL_MASK, is_owned_label
-from reconciler.refs import is_secret_field
-from reconciler.yamlwrite import escape_literal, yaml_scalar
+from reconciler.plan.essence import CREDENTIAL_MASK, is_owned_label
 
 #: Where editors find the connector schema (its `$id`); `--schema-ref` overrides it.
 SCHEMA_REF: Final = "https://cxrecon.dev/schemas/connector.schema.json"

@@ -1,5 +1,5 @@
 """`cxrecon drift --write-back`: adopt drift into the connector files with the smallest edit,
-keeping comments, key order, quoting and indentation (reconciler.yamlwrite.RoundTrip).
+keeping comments, key order, quoting and indentation (reconciler.documents.yamlwrite.RoundTrip).
 
 Safety rules: a file ruamel cannot reproduce byte for byte is not touched (its changes are
 listed for a hand edit); credentials are never written (rotate them in the secret store);
@@ -21,15 +21,15 @@ from typing import Any, Final
 
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 
-from reconciler.diff import JsonValue, Origin
-from reconciler.drift import ConnectorDrift, DriftedField, DriftReport, document_path
+from reconciler.config.project import EnvironmentConfig
+from reconciler.documents.yamlwrite import RoundTrip, insert_ordered, quoted_like
+from reconciler.gitops.drift import ConnectorDrift, DriftedField, DriftReport, document_path
+from reconciler.load.desired import load_desired
 from reconciler.model import CONNECTOR_FIELDS, MAPPING_FIELDS, DesiredConnector
-from reconciler.normalize import essence_of
-from reconciler.plan import Plan
-from reconciler.project import EnvironmentConfig
+from reconciler.plan.changes import Plan
+from reconciler.plan.diff import JsonValue, Origin
+from reconciler.plan.essence import essence_of
 from reconciler.render.common import format_value
-from reconciler.validate import load_desired
-from reconciler.yamlwrite import RoundTrip, insert_ordered, quoted_like
 
 _SYNC_KEYS: Final = ("batchSize", "retryAttempts", "syncIntervalMinutes")
 #: One order for every level (the key sets do not overlap): where a missing key is inserted.

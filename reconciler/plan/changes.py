@@ -27,11 +27,11 @@ from enum import StrEnum
 from functools import cached_property
 from typing import Any, Final, Protocol
 
-from reconciler.diff import FieldChange, Origin
-from reconciler.fingerprint import CredentialCheck
 from reconciler.model import LABEL_CREDENTIALS_FINGERPRINT as LABEL_FINGERPRINT
 from reconciler.model import LABEL_MANAGED_BY, MANAGED_BY_VALUE, ConnectorSpec, DesiredConnector
-from reconciler.normalize import (
+from reconciler.plan.credentials import CredentialCheck
+from reconciler.plan.diff import FieldChange, Origin
+from reconciler.plan.essence import (
     Essence,
     create_body,
     essence_of,
@@ -214,7 +214,7 @@ class ConnectorChange:
 
 
 class SafetyLimitsLike(Protocol):
-    """The `safety:` block of cxrecon.yaml (reconciler.project.SafetyLimits)."""
+    """The `safety:` block of cxrecon.yaml (reconciler.config.project.SafetyLimits)."""
 
     @property
     def max_change_fraction(self) -> float: ...

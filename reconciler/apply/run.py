@@ -17,18 +17,18 @@ from typing import Final
 
 import anyio
 
-from reconciler.audit import AuditLog
-from reconciler.datasync import SyncOutcome, SyncTarget
+from reconciler.apply.audit import AuditLog
+from reconciler.apply.datasync import SyncOutcome, SyncTarget
+from reconciler.apply.executor import ConnectorResult, ConnectorRun, ExecContext, Outcome
 from reconciler.errors import SecretResolutionError
-from reconciler.execute import ConnectorResult, ConnectorRun, ExecContext, Outcome
-from reconciler.fingerprint import CredentialChecker, CredentialReason
+from reconciler.load.desired import LoadResult
+from reconciler.load.refs import is_secret_field, is_secret_reference, resolve_secret
 from reconciler.model import DesiredConnector, RemoteConnector
-from reconciler.normalize import canonical_json
-from reconciler.plan import Action, ConnectorChange, Plan, SafetyLimitsLike
-from reconciler.planner import build_plan
-from reconciler.refs import is_secret_field, is_secret_reference, resolve_secret
+from reconciler.plan.build import build_plan
+from reconciler.plan.changes import Action, ConnectorChange, Plan, SafetyLimitsLike
+from reconciler.plan.credentials import CredentialChecker, CredentialReason
+from reconciler.plan.essence import canonical_json
 from reconciler.secret import Secret
-from reconciler.validate import LoadResult
 
 log = logging.getLogger("cxrecon.apply")
 

@@ -23,12 +23,12 @@ from typing import Any, Final
 
 from reconciler import __version__
 from reconciler.errors import CxreconError, PlanError, StalePlanError
-from reconciler.fingerprint import CredentialChecker
+from reconciler.load.refs import is_secret_field, is_secret_reference
 from reconciler.model import ConnectorSpec, DesiredConnector, RemoteConnector, SourceLocation
-from reconciler.normalize import canonical_json, essence_of, state_hash
-from reconciler.plan import Action, Plan, SafetyVerdict
-from reconciler.planner import build_plan
-from reconciler.refs import is_secret_field, is_secret_reference
+from reconciler.plan.build import build_plan
+from reconciler.plan.changes import Action, Plan, SafetyVerdict
+from reconciler.plan.credentials import CredentialChecker
+from reconciler.plan.essence import canonical_json, essence_of, state_hash
 from reconciler.render.json_format import plan_document
 
 KIND: Final = "cxrecon-saved-plan"

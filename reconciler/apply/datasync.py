@@ -14,7 +14,7 @@ from typing import Final, Protocol, TextIO
 
 import anyio
 
-from reconciler.audit import AuditEvent, AuditLog
+from reconciler.apply.audit import AuditEvent, AuditLog
 from reconciler.errors import CxreconError
 from reconciler.model import SyncJob
 

@@ -2,7 +2,7 @@
 pending in git by the `cxrecon.io/applied-digest` label the planner reads.
 
 `drift_of(run)` turns one planning run into a `DriftReport`; the CLI renders it
-(reconciler.driftformat) and `--write-back` adopts it into the files (reconciler.writeback).
+(reconciler.render.drift) and `--write-back` adopts it into the files (reconciler.gitops.writeback).
 
 What cannot be seen: credential values (write-only in CXone; only a changed set of keys or
 auth type shows), a connector deleted or renamed in CXone (it reads as "not created yet"),
@@ -16,10 +16,10 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Final
 
-from reconciler.diff import ChangeKind, FieldChange, JsonValue, Origin
-from reconciler.fingerprint import CredentialStatus
 from reconciler.model import LABEL_APPLIED_AT, DesiredConnector, SourceLocation
-from reconciler.plan import Action, ConnectorChange, Plan
+from reconciler.plan.changes import Action, ConnectorChange, Plan
+from reconciler.plan.credentials import CredentialStatus
+from reconciler.plan.diff import ChangeKind, FieldChange, JsonValue, Origin
 from reconciler.render.common import safe_values
 
 #: The version of the JSON shape (schemas/drift.schema.json).

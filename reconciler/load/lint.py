@@ -10,7 +10,8 @@ from dataclasses import dataclass
 from typing import Any, Final
 from urllib.parse import urlsplit
 
-from reconciler.catalog import (
+from reconciler.documents.yamlload import LoadedDocument
+from reconciler.load.catalog import (
     AUTH_CREDENTIALS,
     CXONE_FIELDS,
     IDENTITY_MAPPINGS,
@@ -18,7 +19,6 @@ from reconciler.catalog import (
     lookup_field,
 )
 from reconciler.model import LABEL_MANAGED_BY, LABEL_PREFIX, Diagnostic, Severity, SourceLocation
-from reconciler.yamlload import LoadedDocument
 
 Path_ = tuple[str | int, ...]
 

@@ -16,8 +16,12 @@ from pathlib import Path
 from sys import intern
 from typing import Any, Final
 
+from reconciler.config.project import EnvironmentConfig, Project
+from reconciler.documents.schema import connector_checker, to_diagnostic
+from reconciler.documents.yamlload import MAX_FILE_BYTES, LoadedDocument, parse_yaml
 from reconciler.errors import ConfigError
-from reconciler.lint import duplicate_names, lint_connector, place
+from reconciler.load.lint import duplicate_names, lint_connector, place
+from reconciler.load.refs import RefProblem, check_secret_field, is_secret_field, substitute_vars
 from reconciler.model import (
     Authentication,
     ConnectorSpec,
@@ -27,10 +31,6 @@ from reconciler.model import (
     SourceLocation,
     SyncSettings,
 )
-from reconciler.project import EnvironmentConfig, Project
-from reconciler.refs import RefProblem, check_secret_field, is_secret_field, substitute_vars
-from reconciler.schema import connector_checker, to_diagnostic
-from reconciler.yamlload import MAX_FILE_BYTES, LoadedDocument, parse_yaml
 
 SUFFIXES: Final = (".yaml", ".yml")
 _VAR_NAMES: Final = re.compile(rb"(?<!\$)\$\{var:([^}]*)\}")

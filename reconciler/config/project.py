@@ -10,12 +10,12 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any, Final
 
+from reconciler.config.settings import SETTING_NAMES
+from reconciler.documents.schema import project_checker
+from reconciler.documents.yamlload import LoadedDocument, parse_yaml
 from reconciler.errors import ConfigError
+from reconciler.load.refs import is_secret_field
 from reconciler.model import Diagnostic, SourceLocation
-from reconciler.refs import is_secret_field
-from reconciler.schema import project_checker
-from reconciler.settings import SETTING_NAMES
-from reconciler.yamlload import LoadedDocument, parse_yaml
 
 PROJECT_FILE: Final = "cxrecon.yaml"
 DEFAULT_CONNECTORS: Final = "connectors"

@@ -1,7 +1,7 @@
 """Builds a `Plan` from desired and remote connectors: match by name, diff, choose actions.
 
 Pure and synchronous (no I/O but resolving secret references for fingerprints);
-`reconciler.planning.make_plan` wraps it with loading and fetching.
+`reconciler.facade.make_plan` wraps it with loading and fetching.
 """
 
 from __future__ import annotations
@@ -11,8 +11,6 @@ from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Final
 
-from reconciler.diff import ChangeKind, FieldChange, Origin, diff_essences
-from reconciler.fingerprint import CredentialCheck, CredentialChecker, CredentialStatus
 from reconciler.model import (
     ALLOWED_TRANSITIONS,
     DESIRED_LIFECYCLE_STATES,
@@ -23,16 +21,7 @@ from reconciler.model import (
     DesiredConnector,
     RemoteConnector,
 )
-from reconciler.normalize import (
-    NOT_PATCHED,
-    Essence,
-    applied_digest,
-    applied_digest_of,
-    changed_sections,
-    essence_of,
-    section_digests,
-)
-from reconciler.plan import (
+from reconciler.plan.changes import (
     Action,
     ConnectorChange,
     Plan,
@@ -41,6 +30,17 @@ from reconciler.plan import (
     SafetyVerdict,
     Step,
     StepKind,
+)
+from reconciler.plan.credentials import CredentialCheck, CredentialChecker, CredentialStatus
+from reconciler.plan.diff import ChangeKind, FieldChange, Origin, diff_essences
+from reconciler.plan.essence import (
+    NOT_PATCHED,
+    Essence,
+    applied_digest,
+    applied_digest_of,
+    changed_sections,
+    essence_of,
+    section_digests,
 )
 
 _MODIFYING: Final = frozenset({Action.UPDATE, Action.ACTIVATE, Action.DEACTIVATE})

@@ -3,7 +3,7 @@
 Every PATCH carries If-Match with the ETag of the latest response. A 409/412 (or a 404) means
 someone else moved the connector, and a write whose fate is unknown (a 500, a lost answer after
 the client's retries) may or may not have landed: either way, re-read it, re-plan it from what
-is there now (reconciler.replan records what changed in the audit log), and go on — at most
+is there now (reconciler.apply.conflicts records what changed in the audit log), and go on — at most
 `MAX_REPLANS` times per connector.
 """
 
@@ -19,8 +19,9 @@ from typing import Any, Final, Protocol
 
 import anyio
 
-from reconciler.audit import AuditEvent, AuditLog
-from reconciler.calltrace import CallTrace, traced
+from reconciler.apply.audit import AuditEvent, AuditLog
+from reconciler.apply.calltrace import CallTrace, traced
+from reconciler.apply.conflicts import plan_one, replan_event, reread
 from reconciler.cxone.errors import (
     Conflict,
     CxoneApiError,
@@ -30,7 +31,6 @@ from reconciler.cxone.errors import (
     TransportError,
 )
 from reconciler.errors import CxreconError
-from reconciler.fingerprint import CredentialChecker
 from reconciler.model import (
     LABEL_APPLIED_AT,
     LABEL_APPLIED_DIGEST,
@@ -40,7 +40,16 @@ from reconciler.model import (
     DesiredConnector,
     RemoteConnector,
 )
-from reconciler.normalize import (
+from reconciler.plan.changes import (
+    Action,
+    ConnectorChange,
+    RemotePin,
+    SafetyLimitsLike,
+    Step,
+    StepKind,
+)
+from reconciler.plan.credentials import CredentialChecker
+from reconciler.plan.essence import (
     Essence,
     applied_digest,
     create_body,
@@ -48,8 +57,6 @@ from reconciler.normalize import (
     patch_body,
     transition_body,
 )
-from reconciler.plan import Action, ConnectorChange, RemotePin, SafetyLimitsLike, Step, StepKind
-from reconciler.replan import plan_one, replan_event, reread
 
 #: Re-plans after a conflict before a connector is given up for this run.
 MAX_REPLANS: Final = 3
@@ -102,7 +109,7 @@ class ConnectorResult:
 
 class CredentialSource(Protocol):
     """Resolves a desired connector's credentials and their fingerprint label, only when they
-    are about to be written (reconciler.apply.CredentialResolver)."""
+    are about to be written (reconciler.apply.run.CredentialResolver)."""
 
     async def for_write(self, desired: DesiredConnector) -> tuple[dict[str, str], str]: ...
 

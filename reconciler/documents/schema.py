@@ -16,8 +16,8 @@ import jsonschema_rs
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import ValidationError
 
+from reconciler.documents.yamlload import LoadedDocument
 from reconciler.model import Diagnostic, SourceLocation
-from reconciler.yamlload import LoadedDocument
 
 SCHEMA_PACKAGE: Final = "reconciler.schemas"
 CONNECTOR_SCHEMA: Final = "connector.schema.json"

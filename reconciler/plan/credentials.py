@@ -35,8 +35,8 @@ from enum import StrEnum
 from typing import Final
 
 from reconciler.errors import SecretResolutionError
-from reconciler.normalize import canonical_json
-from reconciler.refs import is_secret_reference
+from reconciler.load.refs import is_secret_reference
+from reconciler.plan.essence import canonical_json
 
 #: scrypt cost: 2**13 × r=8 → 8 MiB and ~10 ms per fingerprint on a laptop core.
 DEFAULT_LOG2_N: Final = 13

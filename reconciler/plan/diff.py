@@ -13,7 +13,7 @@ from typing import Any, Final
 
 from deepdiff import DeepDiff
 
-from reconciler.normalize import CREDENTIAL_MASK, SECTIONS, Essence
+from reconciler.plan.essence import CREDENTIAL_MASK, SECTIONS, Essence
 
 #: Sections whose children are user-chosen keys, shown as `mappings[contact.email]`.
 _KEYED_SECTIONS: Final = frozenset({"mappings", "labels"})
