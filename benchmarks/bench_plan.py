@@ -30,7 +30,6 @@ from reconciler.emulator.config import EmulatorConfig
 from reconciler.emulator.resource import build_row, digest_credentials, iso, new_connector_id
 from reconciler.emulator.store import Store
 from reconciler.emulator.validation import with_defaults
-from reconciler.load.refs import is_secret_field
 from reconciler.model import (
     LABEL_APPLIED_DIGEST,
     LABEL_CREDENTIALS_FINGERPRINT,
@@ -40,6 +39,7 @@ from reconciler.model import (
 )
 from reconciler.plan.credentials import CredentialChecker
 from reconciler.plan.essence import applied_digest, essence_of
+from reconciler.secret import is_secret_field
 from reconciler.testing import start_emulator
 
 TIME_FACTOR = 1.5

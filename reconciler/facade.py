@@ -17,11 +17,12 @@ from typing import Protocol
 from reconciler.config.project import EnvironmentConfig, Project
 from reconciler.errors import ConfigError
 from reconciler.load.desired import LoadResult, load_desired, raise_if_invalid
-from reconciler.load.refs import is_secret_field, is_secret_reference, resolve_secret
+from reconciler.load.refs import is_secret_reference, resolve_secret
 from reconciler.model import RemoteConnector
 from reconciler.plan.build import build_plan
 from reconciler.plan.changes import Plan
 from reconciler.plan.credentials import CredentialChecker, SecretLookup
+from reconciler.secret import is_secret_field
 
 
 class ConnectorSource(Protocol):

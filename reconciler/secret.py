@@ -1,12 +1,88 @@
-"""A wrapper that keeps secret strings out of reprs, logs and exception messages."""
+"""What is secret, in one place: the field names and paths whose values are secret, the mask
+shown instead of them, and `Secret`, a wrapper that keeps values out of reprs and logs.
+
+Refs (literal-secret checks), the diff, the audit log, dump and the renderers all ask
+`is_secret_field` / `is_secret_path` here, so a field is never plain to one and masked by
+another.
+"""
 
 from __future__ import annotations
 
 import json
-from typing import Final
+import re
+from collections.abc import Mapping, Sequence
+from functools import lru_cache
+from typing import Any, Final
 from urllib.parse import quote, quote_plus
 
-_MASK: Final = "***"
+#: What every output shows instead of a secret value.
+MASK: Final = "***"
+_MASK: Final = MASK
+
+#: Field names that carry secrets (compared case-insensitively, ignoring `_` and `-`).
+SECRET_FIELD_NAMES: Final = frozenset(
+    {
+        "clientsecret",
+        "password",
+        "passwd",
+        "passphrase",
+        "apikey",
+        "apisecret",
+        "token",
+        "accesstoken",
+        "refreshtoken",
+        "bearertoken",
+        "authtoken",
+        "sessiontoken",
+        "privatekey",
+        "signingkey",
+        "secret",
+        "secretkey",
+        "sharedsecret",
+        "consumersecret",
+        "clientassertion",
+        "webhooksecret",
+    }
+)
+#: Any name ending like these is treated as secret too (e.g. `salesforcePassword`, `idToken`).
+SECRET_SUFFIXES: Final = ("secret", "password", "passwd", "token", "apikey", "privatekey")
+#: The API's write-only section: every value under it is secret, whatever its key.
+CREDENTIALS_KEY: Final = "credentials"
+
+
+@lru_cache(maxsize=1024)  # asked for every key of every file; the keys are few
+def is_secret_field(key: str) -> bool:
+    """True for a field name whose value is a secret (clientSecret, password, apiKey, …)."""
+    folded = key.replace("_", "").replace("-", "").lower()
+    return folded in SECRET_FIELD_NAMES or folded.endswith(SECRET_SUFFIXES)
+
+
+def is_secret_path(path: str | Sequence[str | int]) -> bool:
+    """True for a field path under `credentials` (write-only in the API, so every key there
+    is masked, `tokenEndpoint` included) or with any key that names a secret
+    (`labels.clientSecret`). `path` is a plan path string or its parts."""
+    if isinstance(path, str):
+        parts = [p for p in re.split(r"[.\[\]]+", path) if p]
+    else:
+        parts = [str(p) for p in path]
+    return any(p == CREDENTIALS_KEY or is_secret_field(p) for p in parts)
+
+
+def mask_value(path: str | Sequence[str | int], value: Any) -> Any:
+    """`value`, or MASK when `path` is secret-bearing; a mapping keeps its keys (key names
+    are not secret) with secret values masked; None stays None (absent)."""
+    if value is None:
+        return None
+    if is_secret_path(path):
+        if isinstance(value, Mapping):
+            return {str(k): MASK for k in value}
+        return MASK
+    if isinstance(value, Mapping):
+        base = [path] if isinstance(path, str) else list(path)
+        return {str(k): mask_value([*base, str(k)], v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [mask_value(path, v) for v in value]
+    return value
 
 
 class Secret:

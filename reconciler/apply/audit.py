@@ -14,17 +14,16 @@ import re
 import subprocess
 import threading
 import uuid
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
 from typing import IO, Any, Final, Literal
 
-from reconciler.secret import Secret, spellings
+from reconciler.secret import MASK, Secret, mask_value, spellings
 
 DEFAULT_AUDIT_LOG: Final = Path(".cxrecon") / "audit.jsonl"
 SCHEMA_VERSION: Final = 1
-MASK: Final = "***"
 
 Result = Literal["success", "failure", "conflict", "skipped"]
 
@@ -37,12 +36,6 @@ CI_ACTOR_VARIABLES: Final = (
     "BITBUCKET_STEP_TRIGGERER_UUID",
     "BUILD_REQUESTEDFOR",  # Azure Pipelines
     "CI_ACTOR",
-)
-
-# Keys whose values are secret wherever they appear (credentials are write-only in the API).
-_SECRET_KEY = re.compile(
-    r"(secret|password|passwd|token|apikey|api_key|privatekey|private_key|credential)",
-    re.IGNORECASE,
 )
 
 
@@ -221,24 +214,6 @@ class AuditLog:
             encoded = json.dumps(value)[1:-1]  # the value as it appears inside a JSON string
             line = line.replace(encoded, MASK)
         return line
-
-
-def is_secret_path(path: str | Sequence[str | int]) -> bool:
-    """True for a field path under credentials or whose key names a secret."""
-    parts = [str(p) for p in path] if not isinstance(path, str) else re.split(r"[.\[\]]+", path)
-    return any(p == "credentials" or _SECRET_KEY.search(p) for p in parts if p)
-
-
-def mask_value(path: str | Sequence[str | int], value: Any) -> Any:
-    """`value`, or the mask when `path` is secret-bearing (nested values are masked too)."""
-    if is_secret_path(path):
-        return None if value is None else MASK
-    if isinstance(value, Mapping):
-        base = [path] if isinstance(path, str) else list(path)
-        return {str(k): mask_value([*base, str(k)], v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [mask_value(path, v) for v in value]
-    return value
 
 
 def observed_changes(

@@ -22,13 +22,13 @@ from reconciler.apply.datasync import SyncOutcome, SyncTarget
 from reconciler.apply.executor import ConnectorResult, ConnectorRun, ExecContext, Outcome
 from reconciler.errors import SecretResolutionError
 from reconciler.load.desired import LoadResult
-from reconciler.load.refs import is_secret_field, is_secret_reference, resolve_secret
+from reconciler.load.refs import is_secret_reference, resolve_secret
 from reconciler.model import DesiredConnector, RemoteConnector
 from reconciler.plan.build import build_plan
 from reconciler.plan.changes import Action, ConnectorChange, Plan, SafetyLimitsLike
 from reconciler.plan.credentials import CredentialChecker, CredentialReason
 from reconciler.plan.essence import canonical_json
-from reconciler.secret import Secret
+from reconciler.secret import Secret, is_secret_field
 
 log = logging.getLogger("cxrecon.apply")
 

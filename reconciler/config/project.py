@@ -14,8 +14,8 @@ from reconciler.config.settings import SETTING_NAMES
 from reconciler.documents.schema import project_checker
 from reconciler.documents.yamlload import LoadedDocument, parse_yaml
 from reconciler.errors import ConfigError
-from reconciler.load.refs import is_secret_field
 from reconciler.model import Diagnostic, SourceLocation
+from reconciler.secret import is_secret_field
 
 PROJECT_FILE: Final = "cxrecon.yaml"
 DEFAULT_CONNECTORS: Final = "connectors"

@@ -19,8 +19,7 @@ from typing import Final
 from reconciler.model import LABEL_APPLIED_AT, DesiredConnector, SourceLocation
 from reconciler.plan.changes import Action, ConnectorChange, Plan
 from reconciler.plan.credentials import CredentialStatus
-from reconciler.plan.diff import ChangeKind, FieldChange, JsonValue, Origin
-from reconciler.render.common import safe_values
+from reconciler.plan.diff import ChangeKind, FieldChange, JsonValue, Origin, safe_values
 
 #: The version of the JSON shape (schemas/drift.schema.json).
 FORMAT_VERSION: Final = 1

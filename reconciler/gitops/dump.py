@@ -28,7 +28,6 @@ from typing import Final, Literal
 
 from reconciler.documents.yamlwrite import escape_literal, yaml_scalar
 from reconciler.errors import CxreconError
-from reconciler.load.refs import is_secret_field
 from reconciler.model import (
     CONNECTOR_FIELDS,
     DEFAULT_SYNC_SETTINGS,
@@ -38,7 +37,8 @@ from reconciler.model import (
     ConnectorSpec,
     RemoteConnector,
 )
-from reconciler.plan.essence import CREDENTIAL_MASK, is_owned_label
+from reconciler.plan.essence import is_owned_label
+from reconciler.secret import MASK, is_secret_field
 
 #: Where editors find the connector schema (its `$id`); `--schema-ref` overrides it.
 SCHEMA_REF: Final = "https://cxrecon.dev/schemas/connector.schema.json"
@@ -244,7 +244,7 @@ def _credential_keys(auth_type: str, credentials: Mapping[str, str]) -> list[str
 
 def is_masked(value: str) -> bool:
     """The API's mask for a write-only value (`***`, or any run of asterisks)."""
-    return value == CREDENTIAL_MASK or (value != "" and set(value) == {"*"})
+    return value == MASK or (value != "" and set(value) == {"*"})
 
 
 def _credential_refs(spec: ConnectorSpec, connector_id: str, names: _Names) -> dict[str, Reference]:

@@ -27,9 +27,8 @@ from reconciler.gitops.drift import ConnectorDrift, DriftedField, DriftReport, d
 from reconciler.load.desired import load_desired
 from reconciler.model import CONNECTOR_FIELDS, MAPPING_FIELDS, DesiredConnector
 from reconciler.plan.changes import Plan
-from reconciler.plan.diff import JsonValue, Origin
+from reconciler.plan.diff import JsonValue, Origin, format_value
 from reconciler.plan.essence import essence_of
-from reconciler.render.common import format_value
 
 _SYNC_KEYS: Final = ("batchSize", "retryAttempts", "syncIntervalMinutes")
 #: One order for every level (the key sets do not overlap): where a missing key is inserted.

@@ -21,7 +21,7 @@ from reconciler.documents.schema import connector_checker, to_diagnostic
 from reconciler.documents.yamlload import MAX_FILE_BYTES, LoadedDocument, parse_yaml
 from reconciler.errors import ConfigError
 from reconciler.load.lint import duplicate_names, lint_connector, place
-from reconciler.load.refs import RefProblem, check_secret_field, is_secret_field, substitute_vars
+from reconciler.load.refs import RefProblem, check_secret_field, substitute_vars
 from reconciler.model import (
     Authentication,
     ConnectorSpec,
@@ -31,6 +31,7 @@ from reconciler.model import (
     SourceLocation,
     SyncSettings,
 )
+from reconciler.secret import is_secret_field
 
 SUFFIXES: Final = (".yaml", ".yml")
 _VAR_NAMES: Final = re.compile(rb"(?<!\$)\$\{var:([^}]*)\}")

@@ -10,40 +10,11 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from functools import lru_cache
 from pathlib import Path
 from typing import Any, Final
 
 from reconciler.errors import SecretResolutionError
 from reconciler.secret import Secret
-
-#: Field names that carry secrets (compared case-insensitively, ignoring `_` and `-`).
-SECRET_FIELD_NAMES: Final = frozenset(
-    {
-        "clientsecret",
-        "password",
-        "passwd",
-        "passphrase",
-        "apikey",
-        "apisecret",
-        "token",
-        "accesstoken",
-        "refreshtoken",
-        "bearertoken",
-        "authtoken",
-        "sessiontoken",
-        "privatekey",
-        "signingkey",
-        "secret",
-        "secretkey",
-        "sharedsecret",
-        "consumersecret",
-        "clientassertion",
-        "webhooksecret",
-    }
-)
-#: Any name ending like these is treated as secret too (e.g. `salesforcePassword`, `idToken`).
-_SECRET_SUFFIXES: Final = ("secret", "password", "token", "apikey", "privatekey")
 
 _ENV_NAME: Final = r"[A-Za-z_][A-Za-z0-9_]*"
 _VAR_NAME: Final = r"[A-Za-z_][A-Za-z0-9_.-]*"
@@ -58,13 +29,6 @@ _SECRET_REF: Final = re.compile(rf"^\$\{{(?:env:({_ENV_NAME})|file:([^}}]+))\}}$
 _VAR_REF: Final = re.compile(rf"^var:({_VAR_NAME})$")
 _ENV_REF: Final = re.compile(rf"^env:({_ENV_NAME})$")
 _FILE_REF: Final = re.compile(r"^file:(.+)$")
-
-
-@lru_cache(maxsize=1024)  # asked for every key of every file; the keys are few
-def is_secret_field(key: str) -> bool:
-    """True for a field name whose value is a secret (clientSecret, password, apiKey, …)."""
-    folded = key.replace("_", "").replace("-", "").lower()
-    return folded in SECRET_FIELD_NAMES or folded.endswith(_SECRET_SUFFIXES)
 
 
 def is_secret_reference(value: str) -> bool:

@@ -6,6 +6,7 @@ wrapped here once: nothing outside this module touches raw deepdiff results.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
@@ -13,11 +14,14 @@ from typing import Any, Final
 
 from deepdiff import DeepDiff
 
-from reconciler.plan.essence import CREDENTIAL_MASK, SECTIONS, Essence
+from reconciler.plan.essence import SECTIONS, Essence
+from reconciler.secret import MASK, is_secret_path
 
 #: Sections whose children are user-chosen keys, shown as `mappings[contact.email]`.
 _KEYED_SECTIONS: Final = frozenset({"mappings", "labels"})
 _SECTION_ORDER: Final = {name: i for i, name in enumerate(SECTIONS)}
+#: Longest value a message shows before shortening it with `…`.
+MAX_VALUE_CHARS: Final = 200
 
 JsonValue = str | int | float | bool | None | list[Any] | dict[str, Any]
 
@@ -68,17 +72,30 @@ def format_path(parts: Sequence[str]) -> str:
     return out
 
 
-def is_secret_path(parts: Sequence[str]) -> bool:
-    """Credential values are write-only secrets: every path under them is masked."""
-    return len(parts) >= 2 and parts[0] == "authentication" and parts[1] == "credentials"
+def safe_values(field: FieldChange) -> tuple[JsonValue, JsonValue]:
+    """(before, after), masked when the path is secret-bearing — whatever the diff said.
+    Every output of a field change (renderers, drift, audit) goes through this."""
+    if field.secret or is_secret_path(field.parts):
+        return _mask(field.before), _mask(field.after)
+    return field.before, field.after
+
+
+def format_value(value: JsonValue, limit: int = MAX_VALUE_CHARS) -> str:
+    """Compact JSON, shortened past `limit` characters; None reads as `(absent)`."""
+    if value is None:
+        return "(absent)"
+    text = json.dumps(value, ensure_ascii=False, sort_keys=True, separators=(", ", ": "))
+    if len(text) > limit:
+        text = text[: limit - 1] + "…"
+    return text
 
 
 def _mask(value: Any) -> JsonValue:
     if value is None:
         return None
     if isinstance(value, dict):
-        return {str(k): CREDENTIAL_MASK for k in value}
-    return CREDENTIAL_MASK
+        return {str(k): MASK for k in value}
+    return MASK
 
 
 def _plain(value: Any) -> JsonValue:

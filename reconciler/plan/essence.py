@@ -23,9 +23,9 @@ from reconciler.model import (
     LABEL_PREFIX,
     ConnectorSpec,
 )
+from reconciler.secret import MASK
 
 #: What a credential value reads as in an essence: the API never returns them.
-CREDENTIAL_MASK: Final = "***"
 
 #: Top-level essence keys, in the order they are shown and digested ("sections").
 SECTIONS: Final = (
@@ -59,7 +59,7 @@ class MappingDoc(TypedDict, total=False):
 
 class AuthenticationDoc(TypedDict):
     type: str
-    credentials: dict[str, str]  # key → CREDENTIAL_MASK
+    credentials: dict[str, str]  # key → MASK
 
 
 class EssenceDoc(TypedDict):
@@ -126,7 +126,7 @@ def essence_of(spec: ConnectorSpec) -> Essence:
         "mappings": mappings,
         "authentication": {
             "type": spec.authentication.type,
-            "credentials": {k: CREDENTIAL_MASK for k in sorted(spec.authentication.credentials)},
+            "credentials": {k: MASK for k in sorted(spec.authentication.credentials)},
         },
         "labels": user_labels,
     }

@@ -23,13 +23,14 @@ from typing import Any, Final
 
 from reconciler import __version__
 from reconciler.errors import CxreconError, PlanError, StalePlanError
-from reconciler.load.refs import is_secret_field, is_secret_reference
+from reconciler.load.refs import is_secret_reference
 from reconciler.model import ConnectorSpec, DesiredConnector, RemoteConnector, SourceLocation
 from reconciler.plan.build import build_plan
 from reconciler.plan.changes import Action, Plan, SafetyVerdict
 from reconciler.plan.credentials import CredentialChecker
+from reconciler.plan.document import plan_document
 from reconciler.plan.essence import canonical_json, essence_of, state_hash
-from reconciler.render.json_format import plan_document
+from reconciler.secret import is_secret_field
 
 KIND: Final = "cxrecon-saved-plan"
 FORMAT_VERSION: Final = 1

@@ -1,14 +1,13 @@
-"""What every plan renderer shares: action symbols, the summary sentence, value formatting
-and the last line of defence that masks secret-bearing paths."""
+"""What the plan renderers share: action symbols, the headline of a change, and the short
+description of a connector to create. (Value formatting and the secret mask every output
+goes through live with the field changes, in reconciler.plan.diff.)"""
 
 from __future__ import annotations
 
-import json
 from typing import Final
 
-from reconciler.plan.changes import Action, ConnectorChange, Plan
-from reconciler.plan.diff import FieldChange, JsonValue, is_secret_path
-from reconciler.plan.essence import CREDENTIAL_MASK
+from reconciler.plan.changes import Action, ConnectorChange
+from reconciler.plan.diff import format_value
 
 SYMBOLS: Final = {
     Action.ERROR: "!",
@@ -20,55 +19,6 @@ SYMBOLS: Final = {
     Action.ORPHAN: "?",
     Action.NOOP: "=",
 }
-
-_PHRASES: Final = {
-    Action.CREATE: "to create",
-    Action.ADOPT: "to adopt",
-    Action.UPDATE: "to update",
-    Action.ACTIVATE: "to activate",
-    Action.DEACTIVATE: "to deactivate",
-    Action.ORPHAN: "orphaned",
-    Action.ERROR: "in error",
-    Action.NOOP: "unchanged",
-}
-
-MAX_VALUE_CHARS: Final = 200
-
-
-def summary_line(plan: Plan) -> str:
-    """`Plan: 1 to create, 2 to update, 40 unchanged.` (zero counts left out)."""
-    counts = plan.summary
-    parts = [f"{counts[a]} {_PHRASES[a]}" for a in Action if counts[a] and a is not Action.NOOP]
-    parts.append(f"{counts[Action.NOOP]} unchanged")
-    text = "Plan: " + ", ".join(parts) + "."
-    if not plan.has_changes and not plan.has_errors:
-        text = "No changes. " + text
-    return text
-
-
-def format_value(value: JsonValue, limit: int = MAX_VALUE_CHARS) -> str:
-    """Compact JSON, shortened past `limit` characters; None reads as `(absent)`."""
-    if value is None:
-        return "(absent)"
-    text = json.dumps(value, ensure_ascii=False, sort_keys=True, separators=(", ", ": "))
-    if len(text) > limit:
-        text = text[: limit - 1] + "…"
-    return text
-
-
-def safe_values(field: FieldChange) -> tuple[JsonValue, JsonValue]:
-    """(before, after), masked when the path is secret-bearing — whatever the diff said."""
-    if field.secret or is_secret_path(field.parts):
-        return _mask(field.before), _mask(field.after)
-    return field.before, field.after
-
-
-def _mask(value: JsonValue) -> JsonValue:
-    if value is None:
-        return None
-    if isinstance(value, dict):
-        return {k: CREDENTIAL_MASK for k in value}
-    return CREDENTIAL_MASK
 
 
 def headline(change: ConnectorChange) -> str:

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from typing import Final
 
 from reconciler.gitops.drift import ConnectorDrift, DriftedField, DriftReport, DriftStatus, to_json
-from reconciler.render.common import format_value
+from reconciler.plan.diff import format_value
 
 #: The drift workflow adds a marker and two sentences; GitHub allows 65,536 characters.
 MARKDOWN_BUDGET: Final = 60_000

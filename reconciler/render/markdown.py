@@ -14,15 +14,13 @@ from pathlib import Path
 from typing import Final
 
 from reconciler.plan.changes import Action, ConnectorChange, Plan
-from reconciler.plan.diff import ChangeKind
+from reconciler.plan.diff import ChangeKind, format_value, safe_values
+from reconciler.plan.document import summary_line
 from reconciler.render.common import (
     SYMBOLS,
     create_details,
     credentials_line,
-    format_value,
     headline,
-    safe_values,
-    summary_line,
 )
 
 #: GitHub refuses comments over 65,536 characters; keep a margin.

@@ -10,15 +10,13 @@ from collections.abc import Mapping
 from typing import Final, TextIO
 
 from reconciler.plan.changes import Action, ConnectorChange, Plan
-from reconciler.plan.diff import ChangeKind
+from reconciler.plan.diff import ChangeKind, format_value, safe_values
+from reconciler.plan.document import summary_line
 from reconciler.render.common import (
     SYMBOLS,
     create_details,
     credentials_line,
-    format_value,
     headline,
-    safe_values,
-    summary_line,
 )
 
 _COLORS: Final = {

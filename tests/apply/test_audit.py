@@ -7,17 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from reconciler.apply.audit import (
-    MASK,
-    Actor,
-    AuditEvent,
-    AuditLog,
-    detect_actor,
-    is_secret_path,
-    mask_value,
-    observed_changes,
-)
-from reconciler.secret import Secret
+from reconciler.apply.audit import Actor, AuditEvent, AuditLog, detect_actor, observed_changes
+from reconciler.secret import MASK, Secret, is_secret_path, mask_value
 
 CANARY = "canary-9f3b1c7e-do-not-leak"
 

@@ -20,7 +20,7 @@ from reconciler.load.catalog import (
     TRANSFORMATIONS,
 )
 from reconciler.load.desired import LoadResult, load_desired
-from reconciler.load.refs import is_secret_field
+from reconciler.secret import is_secret_field
 
 Config = dict[str, Any]
 PROPERTY_SETTINGS = settings(

@@ -9,12 +9,11 @@ import pytest
 from reconciler.errors import SecretResolutionError
 from reconciler.load.refs import (
     check_secret_field,
-    is_secret_field,
     resolve_credentials,
     resolve_secret,
     substitute_vars,
 )
-from reconciler.secret import Secret
+from reconciler.secret import Secret, is_secret_field
 
 from .helpers import CANARY
 

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from reconciler.config.project import SafetyLimits
-from reconciler.load.refs import is_secret_field, is_secret_reference, resolve_secret
+from reconciler.load.refs import is_secret_reference, resolve_secret
 from reconciler.model import (
     LABEL_APPLIED_DIGEST,
     LABEL_CREDENTIALS_FINGERPRINT,
@@ -26,6 +26,7 @@ from reconciler.plan.build import build_plan
 from reconciler.plan.changes import Plan
 from reconciler.plan.credentials import CredentialChecker
 from reconciler.plan.essence import applied_digest, essence_of
+from reconciler.secret import is_secret_field
 
 CANARY = "CANARY-s3cr3t-value-7f3a9c"
 ENV = {"SF_SECRET": CANARY}

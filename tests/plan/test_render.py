@@ -122,8 +122,7 @@ def test_color_follows_tty_no_color_and_force_color() -> None:
 
 
 def test_secret_paths_are_masked_even_if_a_value_slipped_into_the_diff() -> None:
-    from reconciler.plan.diff import ChangeKind, FieldChange
-    from reconciler.render.common import safe_values
+    from reconciler.plan.diff import ChangeKind, FieldChange, safe_values
 
     leaked = FieldChange(
         path="authentication.credentials[apiKey]",

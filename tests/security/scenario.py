@@ -11,7 +11,7 @@ import httpx
 
 from reconciler.cxone.retry import RetryPolicy
 from reconciler.emulator.config import EmulatorConfig
-from reconciler.load.refs import is_secret_field
+from reconciler.secret import is_secret_field
 from reconciler.testing import start_emulator
 
 from .campaign import (
