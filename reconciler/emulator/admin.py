@@ -1,5 +1,11 @@
 """Admin routes under `/_emulator/`: stats, reset, run-time fault settings, a movable clock, and
-out-of-band connector edits standing in for a person using the CXone UI. No auth: loopback only.
+out-of-band connector edits standing in for a person using the CXone UI.
+
+No auth, so the writes (POST, PATCH, DELETE) are kept from web pages by the gateway
+(`guard.admin_write_problem`): their `Host` must be a loopback name or address, the address
+the request arrived on or a configured admin host (403 `forbidden_host`), an `Origin`, if
+sent, must match that Host (403 `forbidden_origin`), and POST/PATCH bodies must be JSON
+(415 otherwise, even for `{}`). Reads (stats, faults, health) are open.
 """
 
 from __future__ import annotations

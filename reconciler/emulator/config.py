@@ -70,6 +70,9 @@ class EmulatorConfig:
     max_body_bytes: int = 256 * 1024
     sync_step_s: float = 0.05
     idempotency_ttl_s: int = 24 * 3600
+    #: Host names (besides loopback ones and the address a request arrived on) that the
+    #: `/_emulator` admin writes accept in `Host`: the bind host when it is a name.
+    admin_hosts: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         problems = check_knobs(

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import socket
 import threading
+from dataclasses import replace
 from pathlib import Path
 from types import TracebackType
 
@@ -32,7 +33,10 @@ class EmbeddedEmulator:
     def __init__(
         self, db_path: Path, config: EmulatorConfig | None = None, host: str = "127.0.0.1"
     ) -> None:
-        self.config = (config or EmulatorConfig()).with_db(Path(db_path))
+        config = (config or EmulatorConfig()).with_db(Path(db_path))
+        if host not in config.admin_hosts:
+            config = replace(config, admin_hosts=(*config.admin_hosts, host))
+        self.config = config
         self.host = host
         self.port = 0
         self.app: Starlette | None = None

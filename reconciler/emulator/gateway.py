@@ -1,7 +1,8 @@
 """The API gateway in front of the routes, as raw ASGI (no per-request middleware objects).
 
 In order: request stats, bearer auth and scopes, the per-client rate limit (headers on every
-API response), injected latency, then injected faults. Admin routes pass straight through.
+API response), injected latency, then injected faults. Admin routes get no auth, but their
+writes must come from a client on this machine, not a web page (see `guard`).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from reconciler.emulator.auth import insufficient_scope
 from reconciler.emulator.config import READ_SCOPE, WRITE_SCOPE
 from reconciler.emulator.faults import kill_connection
+from reconciler.emulator.guard import ADMIN_PREFIX, admin_write_problem, header
 from reconciler.emulator.problem import ApiProblem
 from reconciler.emulator.runtime import Runtime
 
@@ -60,6 +62,10 @@ class Gateway:
             path: str = scope["path"]
             if path.startswith(API_PREFIX + "/") and path != OPENAPI_PATH:
                 await self._api(scope, receive, counted)
+            elif path.startswith(ADMIN_PREFIX) and (
+                refused := admin_write_problem(scope, self.runtime.config.admin_hosts)
+            ):
+                await refused.response()(scope, receive, counted)
             else:
                 await self.app(scope, receive, counted)
         finally:
@@ -78,7 +84,7 @@ class Gateway:
         limit_key: str | None = None
         if path != TOKEN_PATH:
             try:
-                principal = runtime.tokens.verify(_header(scope, b"authorization"))
+                principal = runtime.tokens.verify(header(scope, b"authorization"))
             except ApiProblem as problem:
                 await problem.response()(scope, receive, send)
                 return
@@ -139,13 +145,6 @@ class Gateway:
 
         await self.app(scope, receive, swallow)
         await kill_connection(scope, receive, reset=False, message="injected fault: drop")
-
-
-def _header(scope: Scope, name: bytes) -> str | None:
-    for key, value in scope["headers"]:
-        if key == name:
-            return bytes(value).decode("latin-1")
-    return None
 
 
 def _with_headers(send: Send, extra: list[tuple[bytes, bytes]]) -> Send:
