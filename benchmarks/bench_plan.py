@@ -140,7 +140,7 @@ def measure_plan(root: Path, base_url: str) -> dict[str, float]:
     from reconciler.config.settings import ConnectionSettings
     from reconciler.cxone.client import CxoneClient
     from reconciler.documents.yamlload import parse_yaml
-    from reconciler.facade import make_plan
+    from reconciler.facade import make_plan, secrets_for
     from reconciler.plan.changes import Action
     from reconciler.render.text import TextRenderer
 
@@ -149,7 +149,7 @@ def measure_plan(root: Path, base_url: str) -> dict[str, float]:
 
     async def run() -> Any:
         async with CxoneClient(ConnectionSettings.for_emulator(base_url)) as client:
-            return await make_plan(project, client, environ={})
+            return await make_plan(project, client, secrets=secrets_for(project, environ={}))
 
     result = asyncio.run(run())
     start = time.perf_counter()

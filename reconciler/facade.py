@@ -1,28 +1,40 @@
-"""One planning run: load the desired state, fetch the tenant, build the plan, with timings.
+"""The library entry point: open a project, load the desired state, plan against a tenant,
+apply a plan, report drift, dump a tenant. `reconciler.__all__` exports these.
 
-Shared by `cxrecon plan`, `apply`, `drift` and the controller; the CLI stays a thin shell.
+The CLI, the controller, the tests and the benchmarks all call these functions, so the
+sequence fetch → plan (or verify a saved plan) → confirm → execute → sync exists once. Hooks
+(`ApplyHooks`) let a caller decide what is shown, confirmed and written: the CLI prints and
+asks; the controller chooses per connector (sync windows, backoff). See
+docs/architecture.md.
 """
 
 from __future__ import annotations
 
-import gc
 import os
 import time
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Protocol
 
-from reconciler.config.project import EnvironmentConfig, Project
-from reconciler.errors import ConfigError
-from reconciler.load.desired import LoadResult, load_desired, raise_if_invalid
-from reconciler.load.refs import is_secret_reference, resolve_secret
+import anyio
+
+from reconciler.apply.audit import AuditLog
+from reconciler.apply.datasync import PollPolicy, SyncObserver, run_syncs
+from reconciler.apply.executor import ConnectorResult, ExecContext
+from reconciler.apply.run import ApplyReport, CredentialResolver, execute_plan
+from reconciler.config.project import EnvironmentConfig, Project, load_project
+from reconciler.cxone.client import CxoneClient
+from reconciler.errors import ConfigError, StalePlanError
+from reconciler.gitops.drift import DriftReport, drift_of
+from reconciler.load.desired import LoadResult, raise_if_invalid
+from reconciler.load.desired import load_desired as _load_desired
+from reconciler.load.refs import SecretLookup
 from reconciler.model import RemoteConnector
 from reconciler.plan.build import build_plan
-from reconciler.plan.changes import Plan
-from reconciler.plan.credentials import CredentialChecker, SecretLookup
-from reconciler.secret import is_secret_field
+from reconciler.plan.changes import ConnectorChange, Plan
+from reconciler.plan.credentials import CredentialChecker
+from reconciler.plan.saved import SavedPlan, verify
 
 
 class ConnectorSource(Protocol):
@@ -52,41 +64,50 @@ class PlanRun:
         )
 
 
-def secret_lookup(environ: Mapping[str, str], base_dir: Path) -> SecretLookup:
-    """Resolve `${env:}` / `${file:}` references (file paths relative to `base_dir`);
-    a literal resolves to itself."""
-
-    def lookup(value: str) -> str:
-        if not is_secret_reference(value):
-            return value
-        return resolve_secret(value, environ, base_dir).reveal()
-
-    return lookup
+def open_project(root: Path | None = None) -> Project:
+    """`cxrecon.yaml` of the project at `root` (default: the working directory); defaults
+    when there is none. ConfigError with every problem of the file."""
+    return load_project(root)
 
 
-def credential_checker(
-    project: Project, resolve_secrets: bool, environ: Mapping[str, str] | None = None
-) -> CredentialChecker:
-    """A checker that resolves secrets only when asked to (plan never needs them)."""
-    lookup = (
-        secret_lookup(os.environ if environ is None else environ, project.root)
-        if resolve_secrets
-        else None
-    )
-    return CredentialChecker(lookup=lookup, is_secret_key=is_secret_field)
-
-
-def load(
+def load_desired(
     project: Project,
-    environment: EnvironmentConfig | None,
+    environment: str | EnvironmentConfig | None = None,
     path: Path | None = None,
+    *,
     strict: bool = False,
 ) -> LoadResult:
-    """Load and validate; ConfigError with every diagnostic when invalid."""
+    """Load and validate the connector files (`path`: a directory or one file; default the
+    project's connectors path); ConfigError with every diagnostic when invalid."""
+    env = (
+        environment
+        if isinstance(environment, EnvironmentConfig)
+        else project.environment(environment)
+    )
     target = path if path is not None else project.connectors_path
-    loaded = load_desired(target, environment, strict=strict, project=project)
+    loaded = _load_desired(target, env, strict=strict, project=project)
     raise_if_invalid(loaded)
     return loaded
+
+
+def secrets_for(
+    project: Project,
+    *,
+    environ: Mapping[str, str] | None = None,
+    emulated: bool = False,
+    warn: Callable[[str], None] | None = None,
+    audit: AuditLog | None = None,
+) -> SecretLookup:
+    """The run's one secret lookup: `${env:}` from `environ` (default the process
+    environment), `${file:}` relative to the project root; every value resolved is
+    registered with `audit` so the audit log masks it."""
+    return SecretLookup(
+        os.environ if environ is None else environ,
+        project.root,
+        emulated=emulated,
+        warn=warn,
+        register=audit.register_secret if audit is not None else None,
+    )
 
 
 def plan_scope(path: Path | None, prune: bool) -> bool:
@@ -105,6 +126,30 @@ def plan_scope(path: Path | None, prune: bool) -> bool:
     return complete
 
 
+def plan_connectors(
+    project: Project,
+    loaded: LoadResult,
+    remote: Sequence[RemoteConnector],
+    *,
+    checker: CredentialChecker,
+    environment: str | None = None,
+    prune: bool = False,
+    complete: bool = True,
+) -> Plan:
+    """The one way a plan is built from a loaded desired state and the tenant's connectors
+    (pure; fingerprint checks may be slow: async callers run it in a thread)."""
+    return build_plan(
+        loaded.connectors,
+        remote,
+        limits=project.safety,
+        checker=checker,
+        desired_digest=loaded.digest,
+        prune=prune,
+        environment=project.environment_label(environment),
+        complete=complete,
+    )
+
+
 async def make_plan(
     project: Project,
     source: ConnectorSource,
@@ -113,51 +158,206 @@ async def make_plan(
     path: Path | None = None,
     prune: bool = False,
     strict: bool = False,
-    resolve_secrets: bool = True,
-    environ: Mapping[str, str] | None = None,
+    secrets: SecretLookup | None = None,
     loaded: LoadResult | None = None,
 ) -> PlanRun:
     """Load (unless `loaded` is given), fetch every connector, plan.
 
-    Secrets are resolved only to compare credential fingerprints, and only if the
-    environment has them; an unresolvable reference just makes credentials `unknown`.
+    Secrets (`secrets`, default: the process environment) are only used to compare
+    credential fingerprints; one that cannot be resolved just makes credentials `unknown`
+    (a lookup over an empty environment plans without any secret).
     """
     timings: dict[str, float] = {}
     complete = plan_scope(path, prune)
-    env = project.environment(environment)
     start = time.perf_counter()
     if loaded is None:
-        loaded = load(project, env, path, strict)
+        loaded = load_desired(project, environment, path, strict=strict)
     timings["load"] = time.perf_counter() - start
 
-    with _settled_heap():
-        start = time.perf_counter()
-        remote = tuple(await source.list_connectors())
-        timings["fetch"] = time.perf_counter() - start
+    start = time.perf_counter()
+    remote = tuple(await source.list_connectors())
+    timings["fetch"] = time.perf_counter() - start
 
-        start = time.perf_counter()
-        checker = credential_checker(project, resolve_secrets, environ)
-        plan = build_plan(
-            loaded.connectors,
-            remote,
-            limits=project.safety,
-            checker=checker,
-            desired_digest=loaded.digest,
-            prune=prune,
-            environment=project.environment_label(environment),
-            complete=complete,
-        )
-        timings["diff"] = time.perf_counter() - start
+    start = time.perf_counter()
+    checker = CredentialChecker(lookup=secrets if secrets is not None else secrets_for(project))
+    plan = plan_connectors(
+        project,
+        loaded,
+        remote,
+        checker=checker,
+        environment=environment,
+        prune=prune,
+        complete=complete,
+    )
+    timings["diff"] = time.perf_counter() - start
     return PlanRun(plan=plan, loaded=loaded, remote=remote, checker=checker, timings=timings)
 
 
-@contextmanager
-def _settled_heap() -> Iterator[None]:
-    """Keep the cyclic GC from rescanning the loaded desired state on every collection
-    while thousands of responses are parsed (2× faster fetches at 10,000 connectors).
-    Undone afterwards, so a long-running controller frees old states as usual."""
-    gc.freeze()
-    try:
-        yield
-    finally:
-        gc.unfreeze()
+@dataclass(frozen=True)
+class SyncRequest:
+    """Run a CRM data sync on every connector an apply created or changed that is ACTIVE."""
+
+    sync_type: str = "INCREMENTAL"
+    policy: PollPolicy = field(default_factory=PollPolicy)
+    progress: Callable[[int], SyncObserver] | None = None
+
+
+@dataclass(frozen=True)
+class ApplyHooks:
+    """Where a caller takes part in an apply; every hook is optional.
+
+    - `confirm(plan, reviewed)`: shown the plan before anything is written (`reviewed`: a
+      verified saved plan); raise a CxreconError to stop with nothing written.
+    - `select(plan)`: the changes this run may write (the controller's windows and backoff);
+      default all. Changes not selected get no result.
+    - `on_result(result)`: as each connector finishes.
+    - `should_start()`: asked as each connector gets its turn (a stopping controller).
+    """
+
+    confirm: Callable[[Plan, bool], None] | None = None
+    select: Callable[[Plan], Sequence[ConnectorChange]] | None = None
+    on_result: Callable[[ConnectorResult], None] | None = None
+    should_start: Callable[[], bool] | None = None
+
+
+@dataclass(frozen=True, repr=False)
+class ApplyRun:
+    """An apply's plan (`reviewed`: a verified saved plan), and what happened."""
+
+    plan: Plan
+    reviewed: bool
+    report: ApplyReport
+
+    def __repr__(self) -> str:
+        return f"ApplyRun(reviewed={self.reviewed}, report={self.report.outcome_counts()})"
+
+
+async def apply_changes(
+    project: Project,
+    client: CxoneClient,
+    plan: Plan,
+    *,
+    secrets: SecretLookup,
+    checker: CredentialChecker | None = None,
+    audit: AuditLog | None = None,
+    parallelism: int = 8,
+    hooks: ApplyHooks = ApplyHooks(),
+    sync: SyncRequest | None = None,
+) -> ApplyReport:
+    """Execute `plan` (or the part `hooks.select` chooses), then the requested CRM syncs."""
+    checker = checker if checker is not None else CredentialChecker(lookup=secrets)
+    resolver = CredentialResolver(secrets, checker)
+    ctx = ExecContext(
+        client=client,
+        credentials=resolver,
+        checker=checker,
+        limits=project.safety,
+        desired_digest=plan.desired_digest,
+        environment=plan.environment,
+        prune=plan.prune,
+        audit=audit,
+    )
+    chosen = plan
+    if hooks.select is not None:
+        chosen = replace(plan, changes=tuple(hooks.select(plan)))
+    results = await execute_plan(
+        chosen,
+        ctx,
+        parallelism=parallelism,
+        credentials=resolver,
+        on_result=hooks.on_result,
+        should_start=hooks.should_start,
+    )
+    report = ApplyReport(results=results)
+    targets = report.sync_targets()
+    if sync is not None and targets:
+        syncs = await run_syncs(
+            client,
+            targets,
+            sync_type=sync.sync_type,
+            policy=sync.policy,
+            parallelism=parallelism,
+            progress=sync.progress(len(targets)) if sync.progress else None,
+            audit=audit,
+        )
+        report = ApplyReport(results=results, syncs=syncs)
+    return report
+
+
+async def apply_desired(
+    project: Project,
+    client: CxoneClient,
+    loaded: LoadResult,
+    *,
+    secrets: SecretLookup,
+    environment: str | None = None,
+    saved: SavedPlan | None = None,
+    replan_stale: bool = False,
+    on_stale: Callable[[StalePlanError], None] | None = None,
+    prune: bool = False,
+    complete: bool = True,
+    audit: AuditLog | None = None,
+    parallelism: int = 8,
+    hooks: ApplyHooks = ApplyHooks(),
+    sync: SyncRequest | None = None,
+) -> ApplyRun:
+    """A whole apply: fetch the tenant, verify the saved plan (or plan afresh), let
+    `hooks.confirm` see it, execute, sync.
+
+    A saved plan is applied exactly or refused as stale (StalePlanError), unless
+    `replan_stale`: then `on_stale` is told why and a fresh plan goes to `confirm`
+    unreviewed.
+    """
+    checker = CredentialChecker(lookup=secrets)
+    remote = tuple(await client.list_connectors())
+    plan: Plan | None = None
+    reviewed = False
+    if saved is not None:
+        try:
+            plan = verify(saved, desired_digest=loaded.digest, remote=remote, checker=checker)
+            reviewed = True
+        except StalePlanError as exc:
+            if not replan_stale:
+                raise
+            if on_stale is not None:
+                on_stale(exc)
+    if plan is None:
+        plan = await anyio.to_thread.run_sync(
+            lambda: plan_connectors(
+                project,
+                loaded,
+                remote,
+                checker=checker,
+                environment=environment,
+                prune=prune,
+                complete=complete,
+            )
+        )
+    if hooks.confirm is not None:
+        hooks.confirm(plan, reviewed)
+    report = await apply_changes(
+        project,
+        client,
+        plan,
+        secrets=secrets,
+        checker=checker,
+        audit=audit,
+        parallelism=parallelism,
+        hooks=hooks,
+        sync=sync,
+    )
+    return ApplyRun(plan=plan, reviewed=reviewed, report=report)
+
+
+async def check_drift(
+    project: Project,
+    source: ConnectorSource,
+    *,
+    environment: str | None = None,
+    path: Path | None = None,
+    loaded: LoadResult | None = None,
+) -> tuple[DriftReport, PlanRun]:
+    """What changed in CXone since cxrecon last applied each connector (not what is
+    pending in git), and the planning run it was read from."""
+    run = await make_plan(project, source, environment=environment, path=path, loaded=loaded)
+    return drift_of(run.plan), run

@@ -10,7 +10,7 @@ import random
 import time
 from collections.abc import Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Final, Protocol, TextIO
+from typing import Final, Protocol
 
 import anyio
 
@@ -96,75 +96,16 @@ class SyncOutcome:
         return f"{where}: {self.status}"
 
 
-class SyncProgress:
-    """A one-line, redrawn progress bar on a TTY; plain lines (one per state change) otherwise.
+class SyncObserver(Protocol):
+    """Told as each sync moves on (reconciler.render.progress.SyncProgress draws it)."""
 
-    `transient`: the caller prints each outcome itself, so on a TTY the bar is erased once
-    every sync has finished instead of being left behind as a second copy of the result.
-    """
+    def started(self, target: SyncTarget, sync_id: str) -> None: ...
 
-    def __init__(
-        self, stream: TextIO, *, tty: bool, total: int, width: int = 24, transient: bool = False
-    ) -> None:
-        self._stream = stream
-        self._tty = tty
-        self._transient = transient
-        self._total = total
-        self._width = width
-        self._done = 0
-        self._failed = 0
-        self._last_status: dict[str, str] = {}
-        self._drawn = False
+    def polled(self, target: SyncTarget, job: SyncJob) -> None: ...
 
-    def started(self, target: SyncTarget, sync_id: str) -> None:
-        self._last_status[target.name] = "PENDING"
-        if self._tty:
-            self._redraw(f"{target.name} started")
-        else:
-            self._line(f"sync {target.name}: started (sync {sync_id})")
+    def finished(self, outcome: SyncOutcome) -> None: ...
 
-    def polled(self, target: SyncTarget, job: SyncJob) -> None:
-        changed = self._last_status.get(target.name) != job.status
-        self._last_status[target.name] = job.status
-        if self._tty:
-            self._redraw(f"{target.name} {job.status} ({job.records_processed:,} records)")
-        elif changed and not job.finished:
-            self._line(f"sync {target.name}: {job.status} ({job.records_processed:,} records)")
-
-    def finished(self, outcome: SyncOutcome) -> None:
-        self._done += 1
-        self._failed += 0 if outcome.ok else 1
-        if self._tty and self._transient and self._done >= self._total:
-            self._erase()
-        elif self._tty:
-            self._redraw(f"{outcome.target.name} {outcome.status}")
-        else:
-            self._line(f"sync {outcome.describe()}")
-
-    def close(self) -> None:
-        if self._tty and self._drawn:
-            self._stream.write("\n")
-            self._stream.flush()
-            self._drawn = False
-
-    def _redraw(self, last: str) -> None:
-        filled = self._width * self._done // max(self._total, 1)
-        bar = "#" * filled + "-" * (self._width - filled)
-        failed = f", {self._failed} failed" if self._failed else ""
-        text = f"syncing [{bar}] {self._done}/{self._total} done{failed} · {last}"
-        self._stream.write("\r\x1b[2K" + text)
-        self._stream.flush()
-        self._drawn = True
-
-    def _erase(self) -> None:
-        if self._drawn:
-            self._stream.write("\r\x1b[2K")
-            self._stream.flush()
-            self._drawn = False
-
-    def _line(self, text: str) -> None:
-        self._stream.write(text + "\n")
-        self._stream.flush()
+    def close(self) -> None: ...
 
 
 Sleep = Callable[[float], Awaitable[None]]
@@ -177,7 +118,7 @@ async def run_sync(
     sync_type: str,
     policy: PollPolicy,
     wait: bool = True,
-    progress: SyncProgress | None = None,
+    progress: SyncObserver | None = None,
     audit: AuditLog | None = None,
     rng: random.Random | None = None,
     sleep: Sleep = anyio.sleep,
@@ -211,7 +152,7 @@ async def _poll(
     target: SyncTarget,
     sync_id: str,
     policy: PollPolicy,
-    progress: SyncProgress | None,
+    progress: SyncObserver | None,
     rng: random.Random,
     sleep: Sleep,
     started: float,
@@ -268,7 +209,7 @@ async def run_syncs(
     policy: PollPolicy,
     wait: bool = True,
     parallelism: int = 8,
-    progress: SyncProgress | None = None,
+    progress: SyncObserver | None = None,
     audit: AuditLog | None = None,
     seed: int | None = None,
 ) -> tuple[SyncOutcome, ...]:

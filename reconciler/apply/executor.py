@@ -101,6 +101,9 @@ class ConnectorResult:
     writes: int = 0
     replans: int = 0
     reason: str | None = None
+    #: Something the user should know that did not stop this connector (e.g. credentials
+    #: that could not be verified because a secret is not available here).
+    warning: str | None = None
 
     @property
     def changed(self) -> bool:

@@ -20,18 +20,8 @@ import click
 
 from reconciler.apply.audit import DEFAULT_AUDIT_LOG, AuditLog, detect_actor
 from reconciler.apply.calltrace import TracingStats
-from reconciler.apply.datasync import PollPolicy, run_syncs
-from reconciler.apply.executor import ExecContext
-from reconciler.apply.run import (
-    ApplyReport,
-    CredentialResolver,
-    SecretLookup,
-    execute_plan,
-    new_checker,
-    plan_against,
-    render_report,
-    result_line,
-)
+from reconciler.apply.datasync import PollPolicy
+from reconciler.apply.run import ApplyReport
 from reconciler.cli.common import (
     audit_log_option,
     emulator_option,
@@ -42,16 +32,28 @@ from reconciler.cli.common import (
     prune_option,
     strict_option,
 )
-from reconciler.cli.sync import poll_policy, progress_for
-from reconciler.config.project import Project, load_project
+from reconciler.cli.sync import poll_policy
+from reconciler.config.project import Project
 from reconciler.config.settings import ConnectionSettings
 from reconciler.cxone.client import CxoneClient
-from reconciler.errors import CxreconError, StalePlanError
-from reconciler.facade import load, plan_scope
+from reconciler.errors import CxreconError
+from reconciler.facade import (
+    ApplyHooks,
+    SyncRequest,
+    apply_desired,
+    load_desired,
+    open_project,
+    plan_scope,
+    secrets_for,
+)
 from reconciler.load.desired import LoadResult
-from reconciler.model import SYNC_TYPES, RemoteConnector
-from reconciler.plan import saved as savedplan
+from reconciler.load.refs import SecretLookup
+from reconciler.model import SYNC_TYPES
 from reconciler.plan.changes import Plan
+from reconciler.plan.saved import SavedPlan
+from reconciler.plan.saved import read as read_saved_plan
+from reconciler.render.apply import render_report, result_line
+from reconciler.render.progress import progress_for
 from reconciler.render.text import TextRenderer, use_color
 from reconciler.telemetry.summary import render_text, summarize, to_json, write_prometheus
 
@@ -149,15 +151,15 @@ def apply(
     """
     if plan_file is not None and path is not None:
         raise click.UsageError("give PATH or --plan FILE, not both")
-    project = load_project()
-    saved = savedplan.read(plan_file) if plan_file is not None else None
+    project = open_project()
+    saved = read_saved_plan(plan_file) if plan_file is not None else None
     if saved is not None:
         environment = environment or saved.environment
         prune = prune or saved.prune
     env = project.environment(environment)
     env_name = project.environment_label(environment)
     complete = plan_scope(path, prune)
-    loaded = load(project, env, path, strict)
+    loaded = load_desired(project, env, path, strict=strict)
     opts = Options(
         auto_approve=auto_approve,
         allow_unsafe=allow_unsafe,
@@ -174,14 +176,13 @@ def apply(
     with open_target(environment, emulator, dict(env.connection)) as target:
         actor = detect_actor(os.environ, project.root)
         with AuditLog(audit_log, actor=actor, environment=env_name, command="apply") as audit:
-            lookup = SecretLookup(
-                os.environ,
-                project.root,
+            secrets = secrets_for(
+                project,
                 emulated=target.emulated,
                 warn=lambda message: click.echo(message, err=True),
                 audit=audit,
             )
-            run = _Run(project, loaded, env_name, opts, saved, audit, lookup, stats)
+            run = _Run(project, loaded, env_name, opts, saved, audit, secrets, stats)
             try:
                 report = asyncio.run(run.main(target.settings))
             except asyncio.CancelledError:
@@ -207,7 +208,8 @@ def apply(
 
 
 class _Run:
-    """The async part of one apply: plan (or verify the saved one), confirm, execute, sync."""
+    """The async part of one apply: the facade's `apply_desired`, with the plan printed and
+    confirmed here and SIGTERM turned into a clean stop."""
 
     def __init__(
         self,
@@ -215,9 +217,9 @@ class _Run:
         loaded: LoadResult,
         env_name: str | None,
         opts: Options,
-        saved: savedplan.SavedPlan | None,
+        saved: SavedPlan | None,
         audit: AuditLog,
-        lookup: SecretLookup,
+        secrets: SecretLookup,
         stats: TracingStats,
     ) -> None:
         self.project = project
@@ -226,8 +228,7 @@ class _Run:
         self.opts = opts
         self.saved = saved
         self.audit = audit
-        self.checker = new_checker(lookup)
-        self.credentials = CredentialResolver(lookup, self.checker)
+        self.secrets = secrets
         self.stats = stats
 
     async def main(self, settings: ConnectionSettings) -> ApplyReport:
@@ -247,73 +248,43 @@ class _Run:
                 loop.remove_signal_handler(signal.SIGTERM)
 
     async def _main(self, settings: ConnectionSettings) -> ApplyReport:
-        async with CxoneClient(
-            settings, parallelism=self.opts.parallelism, stats=self.stats
-        ) as client:
-            remote = tuple(await client.list_connectors())
-            plan, reviewed = await self._plan(remote)
-            click.echo(TextRenderer(color=use_color(sys.stdout)).render(plan), nl=False)
-            if plan.has_changes:
-                self._confirm(plan, reviewed)
-                click.echo("")
-            ctx = ExecContext(
-                client=client,
-                credentials=self.credentials,
-                checker=self.checker,
-                limits=self.project.safety,
-                desired_digest=plan.desired_digest,
-                environment=plan.environment,
-                prune=plan.prune,
+        opts = self.opts
+        sync = None
+        if opts.sync:
+            sync = SyncRequest(
+                sync_type=opts.sync_type,
+                policy=opts.policy,
+                progress=lambda total: progress_for(sys.stderr, total),
+            )
+        async with CxoneClient(settings, parallelism=opts.parallelism, stats=self.stats) as client:
+            run = await apply_desired(
+                self.project,
+                client,
+                self.loaded,
+                secrets=self.secrets,
+                environment=self.env_name,
+                saved=self.saved,
+                replan_stale=opts.replan,
+                on_stale=lambda exc: click.echo(
+                    f"{exc}\nPlanning again because of --replan.", err=True
+                ),
+                prune=opts.prune,
+                complete=opts.complete,
                 audit=self.audit,
+                parallelism=opts.parallelism,
+                hooks=ApplyHooks(
+                    confirm=self._show_and_confirm,
+                    on_result=lambda r: click.echo(result_line(r)),
+                ),
+                sync=sync,
             )
-            results = await execute_plan(
-                plan,
-                ctx,
-                parallelism=self.opts.parallelism,
-                credentials=self.credentials,
-                on_result=lambda r: click.echo(result_line(r)),
-            )
-            report = ApplyReport(results=results)
-            if self.opts.sync and report.sync_targets():
-                targets = report.sync_targets()
-                progress = progress_for(sys.stderr, len(targets))
-                syncs = await run_syncs(
-                    client,
-                    targets,
-                    sync_type=self.opts.sync_type,
-                    policy=self.opts.policy,
-                    parallelism=self.opts.parallelism,
-                    progress=progress,
-                    audit=self.audit,
-                )
-                report = ApplyReport(results=results, syncs=syncs)
-            return report
+        return run.report
 
-    async def _plan(self, connectors: tuple[RemoteConnector, ...]) -> tuple[Plan, bool]:
-        """The plan to execute and whether it was reviewed (a verified saved plan)."""
-        if self.saved is not None:
-            try:
-                plan = savedplan.verify(
-                    self.saved,
-                    desired_digest=self.loaded.digest,
-                    remote=connectors,
-                    checker=self.checker,
-                )
-                return plan, True
-            except StalePlanError as exc:
-                if not self.opts.replan:
-                    raise
-                click.echo(f"{exc}\nPlanning again because of --replan.", err=True)
-        plan = await plan_against(
-            self.loaded,
-            connectors,
-            limits=self.project.safety,
-            checker=self.checker,
-            environment=self.env_name,
-            prune=self.opts.prune,
-            complete=self.opts.complete,
-        )
-        return plan, False
+    def _show_and_confirm(self, plan: Plan, reviewed: bool) -> None:
+        click.echo(TextRenderer(color=use_color(sys.stdout)).render(plan), nl=False)
+        if plan.has_changes:
+            self._confirm(plan, reviewed)
+            click.echo("")
 
     def _confirm(self, plan: Plan, reviewed: bool) -> None:
         gate = plan.safety.over

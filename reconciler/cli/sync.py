@@ -15,7 +15,7 @@ from typing import TextIO
 import click
 
 from reconciler.apply.audit import DEFAULT_AUDIT_LOG, AuditLog, detect_actor
-from reconciler.apply.datasync import PollPolicy, SyncOutcome, SyncProgress, SyncTarget, run_sync
+from reconciler.apply.datasync import PollPolicy, SyncOutcome, SyncTarget, run_sync
 from reconciler.cli.common import (
     audit_log_option,
     emulator_option,
@@ -28,6 +28,7 @@ from reconciler.config.settings import ConnectionSettings
 from reconciler.cxone.client import CxoneClient
 from reconciler.errors import ConfigError, CxreconError
 from reconciler.model import SYNC_TYPES
+from reconciler.render.progress import progress_for
 
 
 def poll_policy(
@@ -48,14 +49,6 @@ def poll_policy(
         )
     except ValueError as exc:
         raise ConfigError(f"{exc} (check --poll-* flags and syncPoll in cxrecon.yaml)") from None
-
-
-def progress_for(stream: TextIO, total: int, *, transient: bool = False) -> SyncProgress:
-    """A redrawn bar on an interactive terminal; plain lines in CI and when redirected.
-    `transient`: the caller prints the outcomes, so the bar is erased when they are done."""
-    isatty = getattr(stream, "isatty", None)
-    tty = bool(isatty and isatty()) and not os.environ.get("CI")
-    return SyncProgress(stream, tty=tty, total=total, transient=transient)
 
 
 @click.command()

@@ -9,10 +9,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from reconciler.cli.common import open_target
-from reconciler.config.project import EnvironmentConfig, Project, load_project
+from reconciler.config.project import EnvironmentConfig, Project
 from reconciler.config.settings import ConnectionSettings
 from reconciler.cxone.client import CxoneClient
-from reconciler.facade import PlanRun, load, make_plan, plan_scope
+from reconciler.facade import PlanRun, load_desired, make_plan, open_project, plan_scope
 from reconciler.load.desired import LoadResult
 from reconciler.model import RemoteConnector
 
@@ -35,11 +35,11 @@ def plan_from_tenant(
     prune: bool = False,
 ) -> Planned:
     """Load the project and the desired state, then fetch the tenant and plan."""
-    project = load_project()
+    project = open_project()
     env = project.environment(environment)
     # Invalid requests and desired state fail here, before any connection is opened.
     plan_scope(path, prune)
-    loaded = load(project, env, path, strict)
+    loaded = load_desired(project, env, path, strict=strict)
     with open_target(environment, emulator, dict(env.connection)) as target:
         run = asyncio.run(
             _plan(project, target.settings, environment, path, loaded, prune, parallelism)

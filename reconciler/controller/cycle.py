@@ -8,22 +8,16 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import functools
 import logging
 from collections.abc import Callable, Mapping, Sequence
 
 import anyio
 
 from reconciler.apply.audit import Actor, AuditLog
-from reconciler.apply.executor import ConnectorResult, ExecContext, Outcome
-from reconciler.apply.run import (
-    CredentialResolver,
-    SecretLookup,
-    execute_plan,
-    new_checker,
-    plan_against,
-)
+from reconciler.apply.executor import ConnectorResult, Outcome
 from reconciler.config.durations import format_duration
-from reconciler.config.project import EnvironmentConfig, Project, load_project
+from reconciler.config.project import EnvironmentConfig, Project
 from reconciler.config.settings import ConnectionSettings
 from reconciler.config.windows import SyncWindow, evaluate, load_windows
 from reconciler.controller.backoff import ConnectorBackoff
@@ -38,10 +32,9 @@ from reconciler.controller.report import (
 )
 from reconciler.cxone.client import CxoneClient
 from reconciler.cxone.stats import ApiStats
-from reconciler.errors import CxreconError, SecretResolutionError
-from reconciler.facade import load
+from reconciler.errors import CxreconError
+from reconciler.facade import ApplyHooks, apply_desired, load_desired, open_project, secrets_for
 from reconciler.plan.changes import Action, ConnectorChange, Plan
-from reconciler.plan.credentials import CredentialReason
 from reconciler.plan.diff import Origin
 
 log = logging.getLogger("cxrecon.controller")
@@ -79,7 +72,6 @@ class CycleRunner:
         self.run_prefix = run_prefix
         self.repo = GitRepo(options.repo) if options.pull else None
         self._warned: set[str] = set()
-        self._resolver: CredentialResolver | None = None
 
     async def run(self, number: int) -> CycleReport:
         started = self.clock.now()
@@ -142,10 +134,12 @@ class CycleRunner:
         self, number: int, commit: str | None
     ) -> tuple[tuple[ConnectorReport, ...], bool]:
         opts = self.options
-        project = await anyio.to_thread.run_sync(load_project, opts.repo)
+        project = await anyio.to_thread.run_sync(open_project, opts.repo)
         windows = load_windows(project)
         env = project.environment(opts.environment)
-        loaded = await anyio.to_thread.run_sync(load, project, env, None, opts.strict)
+        loaded = await anyio.to_thread.run_sync(
+            functools.partial(load_desired, project, env, strict=opts.strict)
+        )
         env_name = project.environment_label(opts.environment)
         settings = self.settings_for(project, env)
         audit = None
@@ -158,41 +152,36 @@ class CycleRunner:
                 run_id=f"{self.run_prefix}-{number}",
                 command="reconcile",
             )
+        decided: list[tuple[ConnectorChange, Decision, str | None]] = []
+
+        def select(plan: Plan) -> list[ConnectorChange]:
+            decided.extend(self._decide(plan, windows, env_name))
+            # In-sync connectors go along: they are never written, but their result says
+            # whether their credentials could be verified.
+            return [c for c, d, _ in decided if d in (Decision.APPLY, Decision.IN_SYNC)]
+
         try:
-            lookup = SecretLookup(
-                self.environ, project.root, emulated=self.emulated, warn=self._warn, audit=audit
+            secrets = secrets_for(
+                project, environ=self.environ, emulated=self.emulated, warn=self._warn, audit=audit
             )
-            checker = new_checker(lookup)
             async with CxoneClient(settings, parallelism=opts.parallelism, stats=self.stats) as api:
-                remote = await api.list_connectors()
-                plan = await plan_against(
+                run = await apply_desired(
+                    project,
+                    api,
                     loaded,
-                    remote,
-                    limits=project.safety,
-                    checker=checker,
-                    environment=env_name,
-                    prune=opts.prune,
-                )
-                self._resolver = resolver = CredentialResolver(lookup, checker)
-                decided = self._decide(plan, windows, env_name)
-                ctx = ExecContext(
-                    client=api,
-                    credentials=resolver,
-                    checker=checker,
-                    limits=project.safety,
-                    desired_digest=loaded.digest,
-                    environment=env_name,
+                    secrets=secrets,
+                    environment=opts.environment,
                     prune=opts.prune,
                     audit=audit,
-                )
-                results = await self._execute(
-                    ctx, plan, [c for c, d, _ in decided if d is Decision.APPLY]
+                    parallelism=opts.parallelism,
+                    hooks=ApplyHooks(select=select, should_start=lambda: not self.stopping()),
                 )
         finally:
             if audit is not None:
                 audit.close()  # flush + fsync: the cycle's records are durable before it ends
+        results = {r.name: r for r in run.report.results}
         reports = self._reports(decided, results)
-        self.backoff.keep_only(c.name for c in plan.changes)
+        self.backoff.keep_only(c.name for c in run.plan.changes)
         return reports, any(r.decision is Decision.STOPPING for r in reports)
 
     def _decide(
@@ -215,8 +204,7 @@ class CycleRunner:
     ) -> tuple[Decision, str | None]:
         opts = self.options
         if change.action is Action.NOOP:
-            problem = _unverified(change, self._resolver)
-            return (Decision.ERROR, problem) if problem else (Decision.IN_SYNC, None)
+            return Decision.IN_SYNC, None
         if change.action is Action.ERROR:
             return Decision.ERROR, "; ".join(change.problems) or "cannot be planned"
         if change.action is Action.ORPHAN:
@@ -248,19 +236,6 @@ class CycleRunner:
             return Decision.STOPPING, "not started: the controller is shutting down"
         return Decision.APPLY, None
 
-    async def _execute(
-        self, ctx: ExecContext, plan: Plan, changes: Sequence[ConnectorChange]
-    ) -> dict[str, ConnectorResult]:
-        """Apply `changes` (the part of `plan` this cycle may write) as `cxrecon apply` does;
-        once a stop is requested no new connector starts (it gets no result)."""
-        results = await execute_plan(
-            dataclasses.replace(plan, changes=tuple(changes)),
-            ctx,
-            parallelism=self.options.parallelism,
-            should_start=lambda: not self.stopping(),
-        )
-        return {r.name: r for r in results}
-
     def _reports(
         self,
         decided: Sequence[tuple[ConnectorChange, Decision, str | None]],
@@ -280,6 +255,7 @@ class CycleRunner:
                     )
                 else:
                     self.backoff.succeeded(change.name)
+                    reason = reason or result.warning
             elif decision is Decision.IN_SYNC:
                 self.backoff.succeeded(change.name)
             reports.append(
@@ -299,21 +275,6 @@ class CycleRunner:
         if message not in self._warned:  # once per process, not once per cycle
             self._warned.add(message)
             log.warning("%s", message.removeprefix("warning: "))
-
-
-def _unverified(change: ConnectorChange, resolver: CredentialResolver | None) -> str | None:
-    """Like `cxrecon apply`: an in-sync connector whose credentials could not be compared
-    because a secret is missing is reported with the reference to provide."""
-    check = change.credentials
-    if check is None or check.reason is not CredentialReason.SECRETS_UNAVAILABLE:
-        return None
-    if resolver is None or change.desired is None:
-        return None
-    try:
-        resolver.resolve(change.desired)
-    except SecretResolutionError as exc:
-        return f"credentials cannot be verified: {exc}"
-    return None
 
 
 def _report_reason(origin: Origin | None) -> str:

@@ -8,7 +8,7 @@ reference; a literal there is an error, so a secret can never be committed by mi
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
@@ -155,10 +155,6 @@ def substitute_vars(
     return substituted.replace("$${", "${"), problems
 
 
-def uses_vars(value: str) -> bool:
-    return "${var:" in value
-
-
 def resolve_secret(value: str, environ: Mapping[str, str], base_dir: Path) -> Secret:
     """Resolve one `${env:NAME}` / `${file:PATH}` reference (relative paths from `base_dir`).
 
@@ -199,23 +195,76 @@ def resolve_secret(value: str, environ: Mapping[str, str], base_dir: Path) -> Se
     return Secret(content)
 
 
-def resolve_credentials(
-    credentials: Mapping[str, str], environ: Mapping[str, str], base_dir: Path
-) -> dict[str, Secret]:
-    """Every credential value with its secret references resolved, all wrapped in Secret.
+#: What a missing secret becomes against the emulator (never against a real tenant).
+PLACEHOLDER_PREFIX: Final = "cxrecon-fake-placeholder-for-emulator"
 
-    Reports every unresolvable reference at once (names only), not just the first.
+
+class SecretLookup:
+    """Resolves `${env:}` / `${file:}` references for one run; a literal resolves to itself.
+
+    The one way secrets are resolved: planning asks for them (to compare credential
+    fingerprints) and apply asks right before a body that carries them is built. Every
+    value resolved is passed to `register` (the audit log masks it wherever it might
+    surface). Against the emulator (`emulated`), a reference that cannot be resolved becomes
+    a clearly fake placeholder, with one warning for the whole run, so a first try needs no
+    secrets; against a real tenant it is an error naming the variable or file.
     """
-    out: dict[str, Secret] = {}
-    failures: list[str] = []
-    for key, value in credentials.items():
-        if is_secret_reference(value):
+
+    def __init__(
+        self,
+        environ: Mapping[str, str],
+        base_dir: Path,
+        *,
+        emulated: bool = False,
+        warn: Callable[[str], None] | None = None,
+        register: Callable[[Secret], None] | None = None,
+    ) -> None:
+        self._environ = environ
+        self._base_dir = base_dir
+        self._emulated = emulated
+        self._warn = warn
+        self._register = register
+        #: References replaced by placeholders so far (`env:NAME`, `file:PATH`).
+        self.placeholders: list[str] = []
+
+    def __call__(self, value: str) -> str:
+        if not is_secret_reference(value):
+            return value
+        try:
+            secret = resolve_secret(value, self._environ, self._base_dir)
+        except SecretResolutionError:
+            if not self._emulated:
+                raise
+            secret = self._placeholder(value)
+        if self._register is not None:
+            self._register(secret)
+        return secret.reveal()
+
+    def resolve_all(self, credentials: Mapping[str, str]) -> dict[str, str]:
+        """Every value in plain form; one SecretResolutionError naming every reference that
+        cannot be resolved (names only, never a value)."""
+        plain: dict[str, str] = {}
+        failures: list[str] = []
+        for key, value in credentials.items():
             try:
-                out[key] = resolve_secret(value, environ, base_dir)
+                plain[key] = self(value)
             except SecretResolutionError as exc:
                 failures.append(f"{key}: {exc}")
-        else:
-            out[key] = Secret(value)
-    if failures:
-        raise SecretResolutionError("cannot resolve credentials: " + "; ".join(failures))
-    return out
+        if failures:
+            raise SecretResolutionError("cannot resolve credentials: " + "; ".join(failures))
+        return plain
+
+    def _placeholder(self, value: str) -> Secret:
+        match = _SECRET_REF.match(value)
+        env_name, file_name = match.groups() if match else (None, None)
+        what = f"env:{env_name}" if env_name else f"file:{file_name}"
+        if what not in self.placeholders:
+            self.placeholders.append(what)
+            if len(self.placeholders) == 1 and self._warn is not None:
+                kind = "environment variable" if env_name else "secret file"
+                self._warn(
+                    f"warning: {kind} {env_name or file_name} is not available; secrets "
+                    "missing here get fake placeholder values because the target is the "
+                    "emulator (said once per run)"
+                )
+        return Secret(f"{PLACEHOLDER_PREFIX}:{what}")

@@ -37,6 +37,7 @@ from typing import Final
 from reconciler.errors import SecretResolutionError
 from reconciler.load.refs import is_secret_reference
 from reconciler.plan.essence import canonical_json
+from reconciler.secret import is_secret_field
 
 #: scrypt cost: 2**13 × r=8 → 8 MiB and ~10 ms per fingerprint on a laptop core.
 DEFAULT_LOG2_N: Final = 13
@@ -46,8 +47,8 @@ _PUBLIC_BYTES: Final = 9
 _FULL_BYTES: Final = 12
 
 #: Resolves one credential value (a reference or a literal) to its plain value; raises
-#: SecretResolutionError when the environment cannot provide it.
-SecretLookup = Callable[[str], str]
+#: SecretResolutionError when the environment cannot provide it (load.refs.SecretLookup).
+ResolveValue = Callable[[str], str]
 
 
 class CredentialStatus(StrEnum):
@@ -147,8 +148,8 @@ class CredentialChecker:
     the production environment). `is_secret_key` tells secret-named keys from plain ones.
     """
 
-    lookup: SecretLookup | None
-    is_secret_key: Callable[[str], bool]
+    lookup: ResolveValue | None
+    is_secret_key: Callable[[str], bool] = is_secret_field
     log2_n: int = DEFAULT_LOG2_N
     _resolved: dict[str, str | None] = field(default_factory=dict, repr=False)
     _kdf: dict[tuple[bytes, int, bytes], str] = field(default_factory=dict, repr=False)

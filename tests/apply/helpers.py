@@ -14,21 +14,13 @@ import yaml
 from click.testing import CliRunner, Result
 
 from reconciler.apply.audit import Actor, AuditLog
-from reconciler.apply.executor import ConnectorResult, ExecContext
-from reconciler.apply.run import (
-    CredentialResolver,
-    SecretLookup,
-    execute_plan,
-    new_checker,
-    plan_against,
-)
+from reconciler.apply.executor import ConnectorResult
 from reconciler.cli.main import cli
-from reconciler.config.project import load_project
 from reconciler.config.settings import ConnectionSettings
 from reconciler.cxone.client import CxoneClient
 from reconciler.emulator.control import EmulatorControl
 from reconciler.emulator.resource import digest_credential
-from reconciler.facade import load
+from reconciler.facade import ApplyHooks, apply_desired, load_desired, open_project, secrets_for
 from reconciler.plan.changes import Plan
 from reconciler.testing import RunningEmulator
 
@@ -171,35 +163,24 @@ async def apply_with_hook(
     parallelism: int = 4,
     should_start: Callable[[], bool] | None = None,
 ) -> tuple[Plan, tuple[ConnectorResult, ...]]:
-    """Plan, run `between` (e.g. someone else's edit), then execute that plan with
-    `execute_plan` (the library call `cxrecon apply` and the controller make)."""
-    proj = load_project(project.root)
-    loaded = load(proj, proj.environment(None))
+    """Plan, run `between` (e.g. someone else's edit), then apply that plan with the
+    facade's `apply_desired` (what `cxrecon apply` and the controller call): `between` runs
+    where `cxrecon apply` would ask for confirmation."""
+    proj = open_project(project.root)
+    loaded = load_desired(proj)
     settings = ConnectionSettings.for_emulator(emulator.base_url)
     with AuditLog(project.audit_log, actor=Actor("tester"), environment=None) as audit:
-        lookup = SecretLookup(os.environ, project.root, emulated=False, warn=print, audit=audit)
-        checker = new_checker(lookup)
+        secrets = secrets_for(proj, audit=audit)
         async with CxoneClient(settings) as client:
-            remote = await client.list_connectors()
-            plan = await plan_against(
+            run = await apply_desired(
+                proj,
+                client,
                 loaded,
-                remote,
-                limits=proj.safety,
-                checker=checker,
-                environment=None,
-                prune=False,
-            )
-            between(plan)
-            ctx = ExecContext(
-                client=client,
-                credentials=CredentialResolver(lookup, checker),
-                checker=checker,
-                limits=proj.safety,
-                desired_digest=plan.desired_digest,
-                environment=None,
-                prune=False,
+                secrets=secrets,
                 audit=audit,
+                parallelism=parallelism,
+                hooks=ApplyHooks(
+                    confirm=lambda plan, _reviewed: between(plan), should_start=should_start
+                ),
             )
-            return plan, await execute_plan(
-                plan, ctx, parallelism=parallelism, should_start=should_start
-            )
+            return run.plan, run.report.results

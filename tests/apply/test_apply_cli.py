@@ -237,21 +237,42 @@ def test_against_a_real_tenant_a_missing_secret_is_an_error_naming_the_variable(
     assert write_count(emulator.control) == 0
 
 
-def test_an_unchanged_connector_whose_secret_is_missing_is_reported_not_skipped(
+def test_an_unchanged_connector_whose_secret_is_missing_is_a_warning_not_a_failure(
     project: Project, emulator: RunningEmulator, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     project.write(connector_doc("Alpha"))
+    project.write(connector_doc("Beta"))
     assert run_cli(["apply", "--auto-approve"]).exit_code == 0
     writes = write_count(emulator.control)
     monkeypatch.delenv(CANARY_ENV)
 
     result = run_cli(["apply", "--auto-approve"])
 
-    assert result.exit_code == 1
-    row = next(line for line in result.output.splitlines() if "failed   Alpha" in line)
-    assert "credentials cannot be verified" in row
-    assert f"{CANARY_ENV} is not set" in row
+    assert result.exit_code == 0, result.output
+    assert "0 failed" in result.output
+    warning = next(line for line in result.output.splitlines() if line.startswith("  Alpha:"))
+    assert "credentials unverified" in warning
+    assert f"{CANARY_ENV} is not set" in warning
     assert write_count(emulator.control) == writes
+
+
+def test_a_connector_whose_credentials_must_be_written_fails_naming_the_missing_secret(
+    project: Project, emulator: RunningEmulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    project.write(connector_doc("Alpha"))
+    project.write(connector_doc("Beta"))
+    assert run_cli(["apply", "--auto-approve"]).exit_code == 0
+    monkeypatch.delenv(CANARY_ENV)
+    changed = connector_doc("Beta")
+    changed["authentication"]["credentials"]["headerName"] = "X-Other-Key"
+    project.write(changed)
+
+    result = run_cli(["apply", "--auto-approve"])
+
+    assert result.exit_code == 1
+    row = next(line for line in result.output.splitlines() if "failed   Beta" in line)
+    assert f"{CANARY_ENV} is not set" in row
+    assert not any("failed   Alpha" in line for line in result.output.splitlines())
 
 
 def test_against_the_embedded_emulator_a_missing_secret_becomes_a_placeholder(

@@ -12,8 +12,9 @@ import sys
 
 import pytest
 
-from reconciler.apply.datasync import PollPolicy, SyncOutcome, SyncProgress, SyncTarget
+from reconciler.apply.datasync import PollPolicy, SyncOutcome, SyncTarget
 from reconciler.model import SyncJob
+from reconciler.render.progress import SyncProgress
 from reconciler.testing import RunningEmulator
 
 from .helpers import Project, connector_doc, run_cli

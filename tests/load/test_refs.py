@@ -8,8 +8,8 @@ import pytest
 
 from reconciler.errors import SecretResolutionError
 from reconciler.load.refs import (
+    SecretLookup,
     check_secret_field,
-    resolve_credentials,
     resolve_secret,
     substitute_vars,
 )
@@ -191,23 +191,23 @@ def test_a_literal_is_never_resolved_or_echoed() -> None:
     assert CANARY not in str(raised.value)
 
 
-def test_resolve_credentials_reports_every_missing_reference_at_once() -> None:
+def test_resolve_all_reports_every_missing_reference_at_once() -> None:
     credentials = {
         "clientId": "client",
         "clientSecret": "${env:SF_SECRET}",
         "password": "${env:SF_PASSWORD}",
     }
     with pytest.raises(SecretResolutionError) as raised:
-        resolve_credentials(credentials, {"OTHER": CANARY}, Path("."))
+        SecretLookup({"OTHER": CANARY}, Path(".")).resolve_all(credentials)
     message = str(raised.value)
     assert "SF_SECRET" in message
     assert "SF_PASSWORD" in message
     assert CANARY not in message
 
 
-def test_resolve_credentials_wraps_every_value() -> None:
-    resolved = resolve_credentials(
-        {"clientId": "client", "clientSecret": "${env:S}"}, {"S": CANARY}, Path(".")
-    )
-    assert resolved == {"clientId": Secret("client"), "clientSecret": Secret(CANARY)}
-    assert CANARY not in repr(resolved)
+def test_resolve_all_registers_every_resolved_secret() -> None:
+    seen: list[Secret] = []
+    lookup = SecretLookup({"S": CANARY}, Path("."), register=seen.append)
+    resolved = lookup.resolve_all({"clientId": "client", "clientSecret": "${env:S}"})
+    assert resolved == {"clientId": "client", "clientSecret": CANARY}
+    assert seen == [Secret(CANARY)]

@@ -16,9 +16,10 @@ from reconciler.cli.main import cli
 from reconciler.config.project import load_project
 from reconciler.config.settings import ConnectionSettings
 from reconciler.cxone.client import CxoneClient
-from reconciler.facade import credential_checker, load
+from reconciler.facade import load_desired, secrets_for
 from reconciler.model import RemoteConnector
 from reconciler.plan.build import build_plan
+from reconciler.plan.credentials import CredentialChecker
 from reconciler.plan.saved import StaleSavedPlanError, read, verify
 from reconciler.testing import RunningEmulator
 
@@ -57,9 +58,9 @@ def run_plan(emulator: RunningEmulator, *args: str, **extra: str) -> Result:
 def seed_as_applied(emulator: RunningEmulator, workdir: Path) -> dict[str, str]:
     """Put the fixtures in the emulator exactly as `cxrecon apply` would leave them."""
     project = load_project(workdir)
-    loaded = load(project, project.environment(None))
+    loaded = load_desired(project)
     environ = {"PLAN_TEST_API_KEY": API_KEY, "PLAN_TEST_PASSWORD": PASSWORD}
-    checker = credential_checker(project, True, environ)
+    checker = CredentialChecker(lookup=secrets_for(project, environ=environ))
     plan = build_plan(
         loaded.connectors,
         [],
@@ -227,7 +228,7 @@ def test_saved_plan_goes_stale_when_the_connector_changes(
 
     emulator.control.edit(ids["Billing"], {"description": "touched by hand"})
     project = load_project(workdir)
-    loaded = load(project, project.environment(None))
+    loaded = load_desired(project)
 
     async def fetch() -> list[RemoteConnector]:
         settings = ConnectionSettings.for_emulator(emulator.base_url)
@@ -240,6 +241,6 @@ def test_saved_plan_goes_stale_when_the_connector_changes(
             saved,
             desired_digest=loaded.digest,
             remote=remote,
-            checker=credential_checker(project, False),
+            checker=CredentialChecker(lookup=None),
         )
     assert caught.value.connectors == ("Billing",)

@@ -1,0 +1,71 @@
+"""What `cxrecon apply` prints: one line per connector as it finishes, and the end-of-run
+table of applied, failed and skipped connectors, warnings and CRM data syncs."""
+
+from __future__ import annotations
+
+from reconciler.apply.executor import ConnectorResult, Outcome
+from reconciler.apply.run import ApplyReport
+
+
+def result_line(result: ConnectorResult) -> str:
+    """One progress line as a connector finishes."""
+    mark = {"applied": "+", "failed": "!", "skipped": "-", "unchanged": "="}[result.outcome]
+    detail = _detail(result)
+    return f"{mark} {result.name}: {result.outcome.value} ({result.action.value}){detail}"
+
+
+def _detail(result: ConnectorResult) -> str:
+    if result.outcome is Outcome.APPLIED:
+        parts = [f"{result.writes} write{'s' if result.writes != 1 else ''}"]
+        if result.lifecycle:
+            parts.append(result.lifecycle)
+        if result.replans:
+            parts.append(f"re-planned {result.replans}x after concurrent changes")
+        return ", " + ", ".join(parts)
+    return f": {result.reason}" if result.reason else ""
+
+
+def render_report(report: ApplyReport) -> str:
+    """The end-of-run table: applied, failed (why) and skipped connectors, then syncs."""
+    counts = report.outcome_counts()
+    head = (
+        f"Apply finished: {counts['applied']} applied, {counts['failed']} failed, "
+        f"{counts['skipped']} skipped, {counts['unchanged']} unchanged "
+        f"({report.writes} write{'' if report.writes == 1 else 's'})."
+    )
+    lines = [head]
+    listed = [r for r in report.results if r.outcome is not Outcome.UNCHANGED]
+    if listed:
+        width = min(max(len(r.name) for r in listed), 48)
+        lines.append("")
+        lines.append(f"  {'RESULT':<8} {'CONNECTOR':<{width}} {'ACTION':<10} {'WRITES':>6}  DETAIL")
+        order = {Outcome.FAILED: 0, Outcome.APPLIED: 1, Outcome.SKIPPED: 2}
+        for r in sorted(listed, key=lambda r: (order.get(r.outcome, 3), r.name)):
+            if r.outcome is Outcome.APPLIED:
+                detail = r.lifecycle or ""
+                if r.connector_id:
+                    detail += f" (id {r.connector_id})"
+                if r.replans:
+                    detail += f"; re-planned {r.replans}x after concurrent changes"
+            else:
+                detail = r.reason or ""
+            lines.append(
+                f"  {r.outcome.value:<8} {r.name:<{width}} {r.action.value:<10} "
+                f"{r.writes:>6}  {detail}"
+            )
+    if report.warnings:
+        lines.append("")
+        lines.append(f"Warnings ({len(report.warnings)}):")
+        lines.extend(f"  {r.name}: {r.warning}" for r in report.warnings)
+    if report.syncs:
+        lines.append("")
+        done = sum(1 for s in report.syncs if s.ok)
+        lines.append(f"CRM data syncs: {done} of {len(report.syncs)} completed.")
+        lines.extend(f"  {s.describe()}" for s in report.syncs if not s.ok)
+    if counts["failed"]:
+        lines.append("")
+        lines.append(
+            "Fix what the DETAIL column says and run apply again: it re-reads the tenant and "
+            "sends only what is still missing."
+        )
+    return "\n".join(lines)
