@@ -24,9 +24,11 @@ from reconciler.apply.datasync import PollPolicy, SyncObserver, run_syncs
 from reconciler.apply.executor import ConnectorResult, ExecContext
 from reconciler.apply.run import ApplyReport, CredentialResolver, execute_plan
 from reconciler.config.project import EnvironmentConfig, Project, load_project
+from reconciler.config.settings import ConnectionSettings
 from reconciler.cxone.client import CxoneClient
 from reconciler.errors import ConfigError, StalePlanError
 from reconciler.gitops.drift import DriftReport, drift_of
+from reconciler.gitops.dump import SCHEMA_REF, Dump, build_dump
 from reconciler.load.desired import LoadResult, raise_if_invalid
 from reconciler.load.desired import load_desired as _load_desired
 from reconciler.load.refs import SecretLookup
@@ -361,3 +363,16 @@ async def check_drift(
     pending in git), and the planning run it was read from."""
     run = await make_plan(project, source, environment=environment, path=path, loaded=loaded)
     return drift_of(run.plan), run
+
+
+def connect(settings: ConnectionSettings, *, parallelism: int = 8) -> CxoneClient:
+    """A client for the tenant `settings` name; use it as `async with connect(...) as c`."""
+    return CxoneClient(settings, parallelism=parallelism)
+
+
+async def dump_tenant(
+    source: ConnectorSource, *, schema_ref: str = SCHEMA_REF, error_state: str = "ACTIVE"
+) -> Dump:
+    """The tenant's connectors as connector files (not yet written: `write_dump` does)."""
+    remote = await source.list_connectors()
+    return build_dump(remote, schema_ref=schema_ref, error_state=error_state)

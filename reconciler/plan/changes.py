@@ -77,6 +77,16 @@ class Action(StrEnum):
 
 
 _ACTION_ORDER: Final = {action: i for i, action in enumerate(Action)}
+_PHRASES: Final = {
+    Action.CREATE: "to create",
+    Action.ADOPT: "to adopt",
+    Action.UPDATE: "to update",
+    Action.ACTIVATE: "to activate",
+    Action.DEACTIVATE: "to deactivate",
+    Action.ORPHAN: "orphaned",
+    Action.ERROR: "in error",
+    Action.NOOP: "unchanged",
+}
 
 
 class StepKind(StrEnum):
@@ -251,6 +261,17 @@ class Plan:
     environment: str | None = None
     prune: bool = False
     ignored: int = 0  # remote connectors neither declared nor managed: left alone
+
+    @property
+    def summary_text(self) -> str:
+        """`Plan: 1 to create, 2 to update, 40 unchanged.` (zero counts left out)."""
+        counts = self.summary
+        parts = [f"{counts[a]} {_PHRASES[a]}" for a in Action if counts[a] and a is not Action.NOOP]
+        parts.append(f"{counts[Action.NOOP]} unchanged")
+        text = "Plan: " + ", ".join(parts) + "."
+        if not self.has_changes and not self.has_errors:
+            text = "No changes. " + text
+        return text
 
     @cached_property
     def summary(self) -> dict[Action, int]:

@@ -9,27 +9,10 @@ from typing import Any, Final
 from reconciler.plan.changes import Action, ConnectorChange, Plan
 from reconciler.plan.diff import safe_values
 
-_PHRASES: Final = {
-    Action.CREATE: "to create",
-    Action.ADOPT: "to adopt",
-    Action.UPDATE: "to update",
-    Action.ACTIVATE: "to activate",
-    Action.DEACTIVATE: "to deactivate",
-    Action.ORPHAN: "orphaned",
-    Action.ERROR: "in error",
-    Action.NOOP: "unchanged",
-}
-
 
 def summary_line(plan: Plan) -> str:
     """`Plan: 1 to create, 2 to update, 40 unchanged.` (zero counts left out)."""
-    counts = plan.summary
-    parts = [f"{counts[a]} {_PHRASES[a]}" for a in Action if counts[a] and a is not Action.NOOP]
-    parts.append(f"{counts[Action.NOOP]} unchanged")
-    text = "Plan: " + ", ".join(parts) + "."
-    if not plan.has_changes and not plan.has_errors:
-        text = "No changes. " + text
-    return text
+    return plan.summary_text
 
 
 FORMAT_VERSION: Final = 1
