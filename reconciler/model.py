@@ -12,7 +12,6 @@ from typing import Any, Final, Literal
 
 # --- vocabulary ------------------------------------------------------------
 
-Lifecycle = Literal["DRAFT", "ACTIVE", "INACTIVE", "ERROR"]
 LIFECYCLE_STATES: Final = ("DRAFT", "ACTIVE", "INACTIVE", "ERROR")
 DESIRED_LIFECYCLE_STATES: Final = ("DRAFT", "ACTIVE", "INACTIVE")
 CONNECTOR_TYPES: Final = ("CUSTOM", "SALESFORCE", "DYNAMICS")
@@ -48,7 +47,7 @@ LABEL_CREDENTIALS_FINGERPRINT: Final = LABEL_PREFIX + "credentials-fingerprint"
 LABEL_APPLIED_DIGEST: Final = LABEL_PREFIX + "applied-digest"
 LABEL_APPLIED_AT: Final = LABEL_PREFIX + "applied-at"
 
-#: Lifecycle transitions the API allows (design.md). DRAFT is only ever a creation state.
+#: Lifecycle transitions the API allows (docs/architecture.md). DRAFT is only a creation state.
 ALLOWED_TRANSITIONS: Final[Mapping[str, frozenset[str]]] = {
     "DRAFT": frozenset({"ACTIVE", "INACTIVE"}),
     "ACTIVE": frozenset({"INACTIVE"}),

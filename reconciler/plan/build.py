@@ -14,7 +14,6 @@ from typing import Final
 from reconciler.model import (
     ALLOWED_TRANSITIONS,
     DESIRED_LIFECYCLE_STATES,
-    LABEL_APPLIED_DIGEST,
     LABEL_CREDENTIALS_FINGERPRINT,
     LABEL_MANAGED_BY,
     MANAGED_BY_VALUE,
@@ -36,7 +35,6 @@ from reconciler.plan.diff import ChangeKind, FieldChange, Origin, diff_essences
 from reconciler.plan.essence import (
     NOT_PATCHED,
     Essence,
-    applied_digest,
     applied_digest_of,
     changed_sections,
     essence_of,
@@ -151,10 +149,6 @@ def _error(
     )
 
 
-def _stamp(desired: Essence) -> dict[str, str]:
-    return {LABEL_MANAGED_BY: MANAGED_BY_VALUE, LABEL_APPLIED_DIGEST: applied_digest(desired)}
-
-
 def _plan_create(d: DesiredConnector) -> ConnectorChange:
     essence = essence_of(d.spec)
     target = essence.lifecycle
@@ -172,7 +166,6 @@ def _plan_create(d: DesiredConnector) -> ConnectorChange:
         steps=tuple(steps),
         transition=transition,
         origin=Origin.PENDING,
-        stamp_labels=_stamp(essence),
     )
 
 
@@ -259,7 +252,6 @@ def _plan_existing(
         credentials=credentials,
         transition=transition,
         origin=None if adopt else _overall(fields, credentials),
-        stamp_labels=_stamp(want) if action.writes else {},
     )
 
 

@@ -21,23 +21,18 @@ A connector neither declared in git nor labelled managed-by=cxrecon is never tou
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from enum import StrEnum
 from functools import cached_property
-from typing import Any, Final, Protocol
+from typing import Final, Protocol
 
-from reconciler.model import LABEL_CREDENTIALS_FINGERPRINT as LABEL_FINGERPRINT
 from reconciler.model import LABEL_MANAGED_BY, MANAGED_BY_VALUE, ConnectorSpec, DesiredConnector
 from reconciler.plan.credentials import CredentialCheck
 from reconciler.plan.diff import FieldChange, Origin
 from reconciler.plan.essence import (
     Essence,
-    create_body,
     essence_of,
-    patch_body,
     state_hash,
-    transition_body,
 )
 
 __all__ = [
@@ -160,7 +155,6 @@ class ConnectorChange:
     origin: Origin | None = None  # pending / drift / conflict, over all fields
     orphaned: bool = False
     problems: tuple[str, ...] = ()  # for ERROR: what is wrong and what to do instead
-    stamp_labels: Mapping[str, str] = field(default_factory=dict)  # owned labels to write
 
     @property
     def sort_key(self) -> tuple[int, str]:
@@ -169,58 +163,6 @@ class ConnectorChange:
     @cached_property
     def desired_essence(self) -> Essence | None:
         return None if self.desired is None else essence_of(self.desired.spec)
-
-    def create_body(
-        self, credentials: Mapping[str, str], fingerprint: str | None = None
-    ) -> dict[str, Any]:
-        """POST body for a CREATE step; `credentials` are resolved values, `fingerprint`
-        the label value apply computed for them."""
-        essence = self._require_desired()
-        labels = dict(self.stamp_labels)
-        if fingerprint is not None:
-            labels[LABEL_FINGERPRINT] = fingerprint
-        return create_body(essence, credentials, labels)
-
-    def patch_body(
-        self,
-        step: Step,
-        credentials: Mapping[str, str] | None = None,
-        fingerprint: str | None = None,
-    ) -> dict[str, Any]:
-        """Merge-patch body for a PATCH step. Pass `credentials` when `authentication` is in
-        `step.sections` or credentials are rotated/unknown and apply decided to write them."""
-        essence = self._require_desired()
-        if self.remote is None:
-            raise ValueError(f"{self.name}: a PATCH needs the remote connector")
-        sections = step.sections
-        if credentials is not None and "authentication" not in sections:
-            sections = (*sections, "authentication")
-        labels: dict[str, str | None] = dict(self.stamp_labels)
-        if fingerprint is not None:
-            labels[LABEL_FINGERPRINT] = fingerprint
-        return patch_body(
-            self.remote.essence,
-            essence,
-            sections=sections,
-            credentials=credentials,
-            owned_labels=labels,
-        )
-
-    def transition_body(self, step: Step) -> dict[str, Any]:
-        """Body for a TRANSITION step; it also refreshes the owned labels, so a pure
-        (de)activation is one call."""
-        if step.target is None:
-            raise ValueError("a TRANSITION step needs a target state")
-        body = transition_body(step.target)
-        if self.stamp_labels:
-            body["labels"] = dict(self.stamp_labels)
-        return body
-
-    def _require_desired(self) -> Essence:
-        essence = self.desired_essence
-        if essence is None:
-            raise ValueError(f"{self.name}: no desired state to build a body from")
-        return essence
 
 
 class SafetyLimitsLike(Protocol):

@@ -17,9 +17,16 @@ from reconciler.config.project import load_project
 from reconciler.config.settings import ConnectionSettings
 from reconciler.cxone.client import CxoneClient
 from reconciler.facade import load_desired, secrets_for
-from reconciler.model import RemoteConnector
+from reconciler.model import (
+    LABEL_APPLIED_DIGEST,
+    LABEL_CREDENTIALS_FINGERPRINT,
+    LABEL_MANAGED_BY,
+    MANAGED_BY_VALUE,
+    RemoteConnector,
+)
 from reconciler.plan.build import build_plan
 from reconciler.plan.credentials import CredentialChecker
+from reconciler.plan.essence import applied_digest, create_body
 from reconciler.plan.saved import StaleSavedPlanError, read, verify
 from reconciler.testing import RunningEmulator
 
@@ -75,7 +82,13 @@ def seed_as_applied(emulator: RunningEmulator, workdir: Path) -> dict[str, str]:
         plain = checker.resolve_all(auth.credentials)
         assert plain is not None
         fingerprint = checker.fingerprint(auth.type, auth.credentials, plain)
-        body: dict[str, Any] = change.create_body(plain, fingerprint)
+        assert change.desired_essence is not None
+        labels = {
+            LABEL_MANAGED_BY: MANAGED_BY_VALUE,
+            LABEL_APPLIED_DIGEST: applied_digest(change.desired_essence),
+            LABEL_CREDENTIALS_FINGERPRINT: fingerprint,
+        }
+        body: dict[str, Any] = create_body(change.desired_essence, plain, labels)
         body["lifecycleStatus"] = change.desired.spec.lifecycle_status
         ids[change.name] = emulator.control.seed(body)["id"]
     return ids

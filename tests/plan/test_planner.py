@@ -4,7 +4,6 @@ import dataclasses
 
 from reconciler.config.project import SafetyLimits
 from reconciler.model import (
-    LABEL_APPLIED_DIGEST,
     LABEL_MANAGED_BY,
     Authentication,
     FieldMapping,
@@ -13,6 +12,7 @@ from reconciler.model import (
 from reconciler.plan.changes import Action, ConnectorChange, Plan, StepKind
 from reconciler.plan.credentials import CredentialReason, CredentialStatus
 from reconciler.plan.diff import Origin
+from reconciler.plan.essence import create_body, patch_body
 
 from .helpers import applied, edit_remote, make_plan, spec, unmanaged
 
@@ -63,10 +63,17 @@ def test_field_change_is_an_update_with_a_readable_path() -> None:
 def test_patch_body_is_built_from_the_same_essence_the_diff_used() -> None:
     remote = applied(spec())
     change = only(make_plan([spec(labels={"team": "billing"}, description=None)], [remote]))
-    body = change.patch_body(change.steps[0])
+    assert change.remote is not None
+    assert change.desired_essence is not None
+    body = patch_body(
+        change.remote.essence,
+        change.desired_essence,
+        sections=change.steps[0].sections,
+        credentials=None,
+        owned_labels={},
+    )
     assert body["description"] is None
     assert body["labels"]["team"] == "billing"
-    assert body["labels"][LABEL_MANAGED_BY] == "cxrecon"
     assert set(body) == {"description", "labels"}
 
 
@@ -154,10 +161,9 @@ def test_create_posts_a_draft_then_transitions() -> None:
         (StepKind.CREATE, None),
         (StepKind.TRANSITION, "ACTIVE"),
     ]
-    body = change.create_body({"clientId": "app-1", "clientSecret": "x"}, fingerprint="s10.a.b.c")
+    assert change.desired_essence is not None
+    body = create_body(change.desired_essence, {"clientId": "app-1", "clientSecret": "x"}, {})
     assert body["lifecycleStatus"] == "DRAFT"
-    assert body["labels"][LABEL_MANAGED_BY] == "cxrecon"
-    assert body["labels"]["cxrecon.io/credentials-fingerprint"] == "s10.a.b.c"
 
 
 def test_activation_alone_is_its_own_action() -> None:
@@ -167,9 +173,7 @@ def test_activation_alone_is_its_own_action() -> None:
     assert change.transition == ("INACTIVE", "ACTIVE")
     [step] = change.steps
     assert step.kind is StepKind.TRANSITION
-    body = change.transition_body(step)
-    assert body["lifecycleStatus"] == "ACTIVE"
-    assert body["labels"][LABEL_APPLIED_DIGEST] != remote.spec.labels[LABEL_APPLIED_DIGEST]
+    assert step.target == "ACTIVE"
 
 
 def test_deactivation_with_field_changes_stops_the_connector_first() -> None:
@@ -184,7 +188,6 @@ def test_unlabelled_connector_declared_in_git_is_adopted() -> None:
     change = only(make_plan([spec()], [remote]))
     assert change.action is Action.ADOPT
     assert [f.path for f in change.fields] == ["version"]
-    assert change.stamp_labels[LABEL_MANAGED_BY] == "cxrecon"
     assert change.credentials is not None
     assert change.credentials.reason is CredentialReason.NO_FINGERPRINT
     assert "authentication" in change.steps[0].sections  # apply records the fingerprint
