@@ -19,7 +19,7 @@ from urllib.parse import parse_qsl, unquote
 from starlette.requests import Request
 from starlette.responses import Response
 
-from reconciler.emulator.config import EmulatorConfig, Knobs, OAuthClient
+from reconciler.emulator.config import TOKEN_BODY_MAX, EmulatorConfig, Knobs, OAuthClient
 from reconciler.emulator.problem import JSON, ApiProblem, Detail, dumps
 from reconciler.emulator.resource import Clock
 from reconciler.emulator.store import Store, TokenRow
@@ -217,7 +217,7 @@ async def _token_params(request: Request) -> dict[str, str]:
                 raise oauth_error(400, "invalid_request", f"parameter {key} is repeated")
             params[key] = value
     else:
-        params = parse_json_object(body, 16 * 1024)
+        params = parse_json_object(body, TOKEN_BODY_MAX)
     # RFC 6749 3.2: unrecognized parameters are ignored.
     params = {k: v for k, v in params.items() if k in TOKEN_FIELDS}
     for key, value in params.items():

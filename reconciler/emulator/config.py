@@ -22,6 +22,9 @@ WRITE_SCOPE: Final = "crm:connectors:write"
 FAULT_KINDS: Final = ("500", "502", "503", "429", "reset", "slow", "drop")
 FaultKind = Literal["500", "502", "503", "429", "reset", "slow", "drop"]
 
+#: The token endpoint's body limit: a few short form fields, and no token needed to send it.
+TOKEN_BODY_MAX: Final = 16 * 1024
+
 DEFAULT_USERS: Final[Mapping[str, str]] = {"demo-user": "demo-password"}
 
 ConflictStatus = Literal[409, 412]

@@ -3,6 +3,11 @@
 In order: request stats, bearer auth and scopes, the per-client rate limit (headers on every
 API response), injected latency, then injected faults. Admin routes get no auth, but their
 writes must come from a client on this machine, not a web page (see `guard`).
+
+Every route's body is size-limited here, while it streams in: a declared Content-Length over
+the limit is answered 413 before anything is read, and a chunked body stops being read (413,
+then the connection closes) at the first chunk that passes the limit. The limit is
+`max_body_bytes`, or `TOKEN_BODY_MAX` for the unauthenticated token endpoint.
 """
 
 from __future__ import annotations
@@ -13,11 +18,12 @@ from typing import Final
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from reconciler.emulator.auth import insufficient_scope
-from reconciler.emulator.config import READ_SCOPE, WRITE_SCOPE
+from reconciler.emulator.config import READ_SCOPE, TOKEN_BODY_MAX, WRITE_SCOPE
 from reconciler.emulator.faults import kill_connection
 from reconciler.emulator.guard import ADMIN_PREFIX, admin_write_problem, header
 from reconciler.emulator.problem import ApiProblem
 from reconciler.emulator.runtime import Runtime
+from reconciler.emulator.validation import too_large
 
 API_PREFIX: Final = "/api/v2"
 TOKEN_PATH: Final = API_PREFIX + "/oauth/token"
@@ -60,14 +66,17 @@ class Gateway:
 
         try:
             path: str = scope["path"]
-            if path.startswith(API_PREFIX + "/") and path != OPENAPI_PATH:
-                await self._api(scope, receive, counted)
+            limit = TOKEN_BODY_MAX if path == TOKEN_PATH else self.runtime.config.max_body_bytes
+            if _declared_length(scope) > limit:
+                await too_large(limit).response()(scope, receive, counted)
+            elif path.startswith(API_PREFIX + "/") and path != OPENAPI_PATH:
+                await self._api(scope, receive, counted, limit)
             elif path.startswith(ADMIN_PREFIX) and (
                 refused := admin_write_problem(scope, self.runtime.config.admin_hosts)
             ):
                 await refused.response()(scope, receive, counted)
             else:
-                await self.app(scope, receive, counted)
+                await self.app(scope, _limited(receive, limit), counted)
         finally:
             template = route_template(scope["path"])
             if template not in self.routes:
@@ -75,7 +84,7 @@ class Gateway:
             key = (f"{scope['method']} {template}", status)
             self.runtime.stats.requests[key] += 1
 
-    async def _api(self, scope: Scope, receive: Receive, send: Send) -> None:
+    async def _api(self, scope: Scope, receive: Receive, send: Send, limit: int) -> None:
         runtime = self.runtime
         method: str = scope["method"]
         path: str = scope["path"]
@@ -115,16 +124,17 @@ class Gateway:
         if delay:
             await asyncio.sleep(delay)
         send = _with_headers(send, extra) if extra else send
+        app_receive = _limited(receive, limit)
         if fault is None:
-            await self.app(scope, receive, send)
+            await self.app(scope, app_receive, send)
         elif fault in ("500", "502", "503", "429"):
             await self._status_fault(int(fault), extra).response()(scope, receive, send)
         elif fault == "reset":
             await kill_connection(scope, receive, reset=True, message="injected fault: reset")
         elif fault == "drop":
-            await self._commit_then_drop(scope, receive)
+            await self._commit_then_drop(scope, receive, app_receive)
         else:  # slow: handled (and committed) now, answered after slow_ms
-            await self.app(scope, receive, _delayed(send, runtime.knobs.slow_ms / 1000.0))
+            await self.app(scope, app_receive, _delayed(send, runtime.knobs.slow_ms / 1000.0))
 
     def _status_fault(self, status: int, extra: list[tuple[bytes, bytes]]) -> ApiProblem:
         retry_after = str(self.runtime.knobs.fault_retry_after_s)
@@ -139,12 +149,34 @@ class Gateway:
         }[status]
         return ApiProblem(status, error, message, (), headers)
 
-    async def _commit_then_drop(self, scope: Scope, receive: Receive) -> None:
+    async def _commit_then_drop(self, scope: Scope, receive: Receive, app_receive: Receive) -> None:
         async def swallow(message: Message) -> None:
             return None
 
-        await self.app(scope, receive, swallow)
+        await self.app(scope, app_receive, swallow)
         await kill_connection(scope, receive, reset=False, message="injected fault: drop")
+
+
+def _declared_length(scope: Scope) -> int:
+    declared = header(scope, b"content-length")
+    return int(declared) if declared is not None and declared.strip().isdigit() else 0
+
+
+def _limited(receive: Receive, limit: int) -> Receive:
+    """`receive` that counts body bytes and raises 413 at the first chunk over `limit`, so
+    no route ever holds more than `limit` plus one chunk of a body."""
+    seen = 0
+
+    async def wrapped() -> Message:
+        nonlocal seen
+        message = await receive()
+        if message["type"] == "http.request":
+            seen += len(message.get("body", b""))
+            if seen > limit:
+                raise too_large(limit)
+        return message
+
+    return wrapped
 
 
 def _with_headers(send: Send, extra: list[tuple[bytes, bytes]]) -> Send:

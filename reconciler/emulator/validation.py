@@ -113,8 +113,12 @@ def parse_json_object(body: bytes, max_bytes: int) -> dict[str, Any]:
 
 
 def too_large(max_bytes: int) -> ApiProblem:
+    """413; the connection is closed after it, so the rest of the body is never read."""
     return ApiProblem(
-        413, "payload_too_large", f"the request body is larger than {max_bytes} bytes"
+        413,
+        "payload_too_large",
+        f"the request body is larger than {max_bytes} bytes",
+        headers={"Connection": "close"},
     )
 
 
