@@ -19,6 +19,8 @@ from reconciler.secret import is_secret_field
 
 PROJECT_FILE: Final = "cxrecon.yaml"
 DEFAULT_CONNECTORS: Final = "connectors"
+#: Where the upward search for PROJECT_FILE stops (the top of a git work tree).
+GIT_MARKER: Final = ".git"
 
 #: Project-file keys that feed ConnectionSettings (settings.SETTING_NAMES, secrets excluded).
 CONNECTION_KEYS: Final = tuple(key for _, key in SETTING_NAMES.values() if key is not None)
@@ -107,13 +109,23 @@ class Project:
 
 
 def load_project(start: Path | None = None) -> Project:
-    """Load `cxrecon.yaml` from `start` (default: the working directory).
+    """Load `cxrecon.yaml` from the folder `start`, or, without `start`, from the working
+    directory or the nearest parent that has one (as git finds `.git`: see
+    `find_project_file`). The folder holding the file is the project root, and the
+    connectors path and `${file:}` references are relative to it.
 
-    No file means defaults (connectors in ./connectors, no environments). A bad file raises
-    ConfigError carrying a Diagnostic per problem.
+    No file means defaults (connectors in <root>/connectors, no environments; the root is
+    `start` or the working directory). A bad file raises ConfigError carrying a Diagnostic
+    per problem.
     """
-    root = (start or Path.cwd()).resolve()
-    path = root / PROJECT_FILE
+    if start is not None:
+        root = start.resolve()
+        path = root / PROJECT_FILE
+    else:
+        cwd = Path.cwd().resolve()
+        found = find_project_file(cwd)
+        path = found if found is not None else cwd / PROJECT_FILE
+        root = path.parent
     if not path.is_file():
         return Project(root=root, connectors_path=root / DEFAULT_CONNECTORS)
     display = display_path(path)
@@ -135,6 +147,22 @@ def load_project(start: Path | None = None) -> Project:
         )
     assert parsed.document is not None
     return _build(parsed.document, root, path)
+
+
+def find_project_file(start: Path) -> Path | None:
+    """The `cxrecon.yaml` in `start` or its nearest parent that has one, or None.
+
+    The search stops at the filesystem root, or at a folder holding `.git` (a folder, or a
+    file in a worktree or submodule) once that folder has been checked: a project file above
+    the repository belongs to something else.
+    """
+    for folder in (start, *start.parents):
+        candidate = folder / PROJECT_FILE
+        if candidate.is_file():
+            return candidate
+        if (folder / GIT_MARKER).exists():
+            return None
+    return None
 
 
 def display_path(path: Path) -> str:
