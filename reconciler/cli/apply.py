@@ -36,7 +36,7 @@ from reconciler.cli.sync import poll_policy
 from reconciler.config.project import Project
 from reconciler.config.settings import ConnectionSettings
 from reconciler.cxone.client import CxoneClient
-from reconciler.errors import CxreconError
+from reconciler.errors import NotConfirmed
 from reconciler.facade import (
     ApplyHooks,
     SyncRequest,
@@ -56,10 +56,6 @@ from reconciler.render.apply import render_report, result_line
 from reconciler.render.progress import progress_for
 from reconciler.render.text import TextRenderer, use_color
 from reconciler.telemetry.summary import render_text, summarize, to_json, write_prometheus
-
-
-class NotConfirmed(CxreconError):
-    """Apply needs a human yes, --auto-approve, or a reviewed saved plan."""
 
 
 @dataclass(frozen=True)

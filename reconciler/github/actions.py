@@ -11,16 +11,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Final, Literal
 
-from reconciler.errors import CxreconError
+from reconciler.errors import GitHubContextError
 
 #: GitHub environment names we accept: they end up in markers, titles and artifact names.
 ENVIRONMENT_NAME: Final = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 
 AnnotationLevel = Literal["error", "warning", "notice"]
-
-
-class GitHubContextError(CxreconError):
-    """The job's environment lacks something a workflow helper needs (variable, payload)."""
 
 
 @dataclass(frozen=True)

@@ -12,16 +12,12 @@ from dataclasses import dataclass
 from typing import Final
 from urllib.parse import quote
 
-from reconciler.errors import CxreconError
+from reconciler.errors import GitHubError
 
 #: Seconds one `gh` call may take before we give up (GitHub API calls take well under this).
 GH_TIMEOUT: Final = 120
 API_HEADERS: Final = ("Accept: application/vnd.github+json", "X-GitHub-Api-Version: 2022-11-28")
 TOKEN_VARIABLES: Final = ("GH_TOKEN", "GITHUB_TOKEN", "GH_ENTERPRISE_TOKEN")
-
-
-class GitHubError(CxreconError):
-    """A call to GitHub through `gh` failed."""
 
 
 @dataclass(frozen=True)

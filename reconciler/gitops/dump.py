@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Final, Literal
 
 from reconciler.documents.yamlwrite import escape_literal, yaml_scalar
-from reconciler.errors import CxreconError
+from reconciler.errors import DumpError
 from reconciler.model import (
     CONNECTOR_FIELDS,
     DEFAULT_SYNC_SETTINGS,
@@ -310,10 +310,6 @@ class _Names:
 
 
 # --- writing ---------------------------------------------------------------------
-
-
-class DumpError(CxreconError):
-    """The dump cannot be written where asked (exists, not a directory, no permission)."""
 
 
 @dataclass(frozen=True)

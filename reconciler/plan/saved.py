@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any, Final
 
 from reconciler import __version__
-from reconciler.errors import CxreconError, PlanError, StalePlanError
+from reconciler.errors import PlanError, SavedPlanError, StalePlanError, StaleSavedPlanError
 from reconciler.load.refs import is_secret_reference
 from reconciler.model import ConnectorSpec, DesiredConnector, RemoteConnector, SourceLocation
 from reconciler.plan.build import build_plan
@@ -34,18 +34,6 @@ from reconciler.secret import is_secret_field
 
 KIND: Final = "cxrecon-saved-plan"
 FORMAT_VERSION: Final = 1
-
-
-class SavedPlanError(CxreconError):
-    """A saved plan file that cannot be used as is (unreadable, edited, another format)."""
-
-
-class StaleSavedPlanError(StalePlanError):
-    """A saved plan whose pinned connectors changed in CXone; `connectors` names them."""
-
-    def __init__(self, message: str, connectors: Sequence[str] = ()) -> None:
-        super().__init__(message)
-        self.connectors = tuple(connectors)
 
 
 @dataclass(frozen=True, slots=True)

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
+from reconciler.errors import GitHubContextError
 from reconciler.github.actions import (
     ActionsContext,
-    GitHubContextError,
     annotation,
     append_summary,
     read_pull_request,

@@ -16,6 +16,7 @@ from reconciler.cli.main import cli
 from reconciler.config.project import load_project
 from reconciler.config.settings import ConnectionSettings
 from reconciler.cxone.client import CxoneClient
+from reconciler.errors import StaleSavedPlanError
 from reconciler.facade import load_desired, secrets_for
 from reconciler.model import (
     LABEL_APPLIED_DIGEST,
@@ -27,7 +28,7 @@ from reconciler.model import (
 from reconciler.plan.build import build_plan
 from reconciler.plan.credentials import CredentialChecker
 from reconciler.plan.essence import applied_digest, create_body
-from reconciler.plan.saved import StaleSavedPlanError, read, verify
+from reconciler.plan.saved import read, verify
 from reconciler.testing import RunningEmulator
 
 FIXTURES = Path(__file__).parents[1] / "fixtures" / "plan" / "connectors"

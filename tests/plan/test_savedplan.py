@@ -6,10 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from reconciler.errors import PlanError, StalePlanError
+from reconciler.errors import PlanError, SavedPlanError, StalePlanError, StaleSavedPlanError
 from reconciler.model import Authentication, RemoteConnector
 from reconciler.plan.changes import Action
-from reconciler.plan.saved import SavedPlanError, StaleSavedPlanError, read, verify, write
+from reconciler.plan.saved import read, verify, write
 
 from .helpers import CANARY, applied, checker, desired, edit_remote, make_plan, spec
 
