@@ -3,6 +3,7 @@ their probes to the endpoints the controller serves."""
 
 from __future__ import annotations
 
+import re
 import shlex
 from pathlib import Path
 from typing import Any
@@ -17,6 +18,14 @@ from reconciler.controller.health import parse_listen
 DEPLOY = Path(__file__).resolve().parents[2] / "deploy"
 UNIT = DEPLOY / "systemd" / "cxrecon-reconcile.service"
 MANIFEST = DEPLOY / "kubernetes" / "cxrecon-reconcile.yaml"
+ENV_EXAMPLE = DEPLOY / "systemd" / "cxrecon.env.example"
+CONNECTORS = DEPLOY.parent / "connectors"
+REFERENCE = re.compile(r"\$\{(env|file):([^}]+)\}")
+#: A URL carrying a password or token: scheme://user:secret@host, or https://token@host (an
+#: ssh:// URL names only the remote's user, e.g. ssh://git@host/...).
+CREDENTIALS_IN_URL = re.compile(
+    r"[a-z][a-z0-9+.-]*://[^/@\s:]+:[^/@\s]+@|https?://[^/@\s]+@", re.IGNORECASE
+)
 
 
 def unit_sections(text: str) -> dict[str, dict[str, list[str]]]:
@@ -37,6 +46,28 @@ def unit_sections(text: str) -> dict[str, dict[str, list[str]]]:
     return sections
 
 
+def unit_environment(service: dict[str, list[str]]) -> dict[str, str]:
+    """Every Environment= line, each a list of (possibly quoted) KEY=VALUE words."""
+    return dict(word.split("=", 1) for line in service["Environment"] for word in shlex.split(line))
+
+
+def env_example() -> dict[str, str]:
+    return dict(
+        line.split("=", 1)
+        for line in ENV_EXAMPLE.read_text().splitlines()
+        if line and not line.startswith("#")
+    )
+
+
+def connector_references(kind: str) -> set[str]:
+    return {
+        name
+        for path in CONNECTORS.glob("*.yaml")
+        for found, name in REFERENCE.findall(path.read_text(encoding="utf-8"))
+        if found == kind
+    }
+
+
 def parsed_flags(args: list[str]) -> dict[str, Any]:
     """The CLI's own parser over `args` (no run): unknown flags or bad values fail here."""
     context = reconcile.make_context("reconcile", list(args), resilient_parsing=False)
@@ -49,7 +80,7 @@ def test_the_systemd_unit_runs_the_controller_hardened_and_restarts_on_failure()
     exec_start = shlex.split(service["ExecStart"][0])
     assert exec_start[0].endswith("/cxrecon")
     assert exec_start[1] == "reconcile"
-    env = dict(v.split("=", 1) for v in service["Environment"][0].split())
+    env = unit_environment(service)
     args = [a.replace("${CXRECON_REPO}", env["CXRECON_REPO"]) for a in exec_start[2:]]
     flags = parsed_flags(args)
     assert flags["repo"] == Path("/var/lib/cxrecon/repo")
@@ -69,12 +100,44 @@ def test_the_systemd_unit_runs_the_controller_hardened_and_restarts_on_failure()
 
 
 def test_the_systemd_environment_example_holds_no_real_secret() -> None:
-    example = (DEPLOY / "systemd" / "cxrecon.env.example").read_text()
-    values = dict(
-        line.split("=", 1) for line in example.splitlines() if line and not line.startswith("#")
-    )
+    values = env_example()
     assert values["CXONE_CLIENT_SECRET"] == "replace-me"
     assert all(v == "replace-me" for k, v in values.items() if "SECRET" in k)
+
+
+def test_the_systemd_example_provides_every_secret_the_sample_connectors_reference() -> None:
+    values = env_example()
+    for name in connector_references("env"):
+        assert values.get(name) == "replace-me", f"cxrecon.env.example lacks {name}"
+    service = unit_sections(UNIT.read_text())["Service"]
+    credentials = dict(line.split(":", 1) for line in service.get("LoadCredential", []))
+    files = connector_references("file")
+    assert files, "the sample connectors reference a ${file:} secret"
+    for path in files:
+        # ${file:} paths are relative to the checkout; .secrets/ there links to the
+        # service's credentials directory, which systemd fills from LoadCredential=.
+        directory, _, name = path.rpartition("/")
+        assert directory == ".secrets"
+        assert credentials[name].startswith("/etc/cxrecon/")
+    pre = " ".join(service["ExecStartPre"])
+    assert 'ln -sfnT "$CREDENTIALS_DIRECTORY" "$CXRECON_REPO/.secrets"' in pre
+
+
+def test_the_controller_reaches_a_private_remote_with_a_deploy_key_not_a_token() -> None:
+    service = unit_sections(UNIT.read_text())["Service"]
+    credentials = dict(line.split(":", 1) for line in service.get("LoadCredential", []))
+    ssh = shlex.split(unit_environment(service)["GIT_SSH_COMMAND"])
+    assert ssh[0] == "ssh"
+    key = ssh[ssh.index("-i") + 1]
+    assert key.startswith("%d/"), "the key comes from the credentials directory"
+    assert key.removeprefix("%d/") in credentials
+    options = dict(ssh[i + 1].split("=", 1) for i, word in enumerate(ssh) if word == "-o")
+    assert options["IdentitiesOnly"] == "yes"
+    assert options["StrictHostKeyChecking"] == "yes"
+    assert options["UserKnownHostsFile"].removeprefix("%d/") in credentials
+    assert env_example()["CXRECON_GIT_URL"].startswith("ssh://")
+    for path in (UNIT, ENV_EXAMPLE, MANIFEST, DEPLOY / "README.md"):
+        assert not CREDENTIALS_IN_URL.search(path.read_text()), f"{path.name}: a secret in a URL"
 
 
 @pytest.fixture(scope="module")

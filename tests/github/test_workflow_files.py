@@ -1,11 +1,16 @@
 """The shipped workflows and pre-commit hook keep the promises their headers make:
 pinned official actions, least privilege, one sticky comment per environment, serialised
-applies, and only `cxrecon github` commands and options that exist."""
+applies, and only `cxrecon github` commands and options that exist. The helpers at the end
+run a step's script the way the runner does, for the other test_workflow_* files."""
 
 from __future__ import annotations
 
+import json
+import os
 import re
 import shlex
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -17,8 +22,13 @@ from reconciler.cli.main import COMMANDS
 
 ROOT = Path(__file__).resolve().parents[2]
 WORKFLOWS = ROOT / ".github" / "workflows"
-TEMPLATES = ("plan.yml", "apply.yml", "drift.yml")
+#: The workflows a connectors repository copies (apply.yml calls apply-environment.yml).
+TEMPLATES = ("plan.yml", "apply.yml", "apply-environment.yml", "drift.yml")
+#: cxrecon's own: its CI and its container image.
+OWN = ("ci.yml", "image.yml")
 PINNED = re.compile(r"^actions/[a-z-]+@[0-9a-f]{40}$")
+#: A reusable workflow of the same repository, at the caller's commit.
+SELF = re.compile(r"^\$/\.github/workflows/[a-z-]+\.yml$")
 
 
 def load(name: str) -> dict[str, Any]:
@@ -37,14 +47,21 @@ def write_scopes(permissions: dict[str, str]) -> set[str]:
     return {scope for scope, level in permissions.items() if level == "write"}
 
 
-@pytest.mark.parametrize("name", ["ci.yml", *TEMPLATES])
+def test_every_workflow_is_checked_here() -> None:
+    assert {path.name for path in WORKFLOWS.glob("*")} == {*OWN, *TEMPLATES}
+
+
+@pytest.mark.parametrize("name", [*OWN, *TEMPLATES])
 def test_every_action_is_official_and_pinned_to_a_commit(name: str) -> None:
     for step in steps(load(name)):
         if "uses" in step:
             assert PINNED.match(step["uses"]), f"{name}: {step['uses']} is not a pinned actions/*"
+    for job in load(name)["jobs"].values():
+        if "uses" in job:
+            assert SELF.match(job["uses"]), f"{name}: {job['uses']} is not this repository's"
 
 
-@pytest.mark.parametrize("name", ["ci.yml", *TEMPLATES])
+@pytest.mark.parametrize("name", [*OWN, *TEMPLATES])
 def test_checkout_never_leaves_the_token_in_the_workspace(name: str) -> None:
     for step in steps(load(name)):
         if str(step.get("uses", "")).startswith("actions/checkout@"):
@@ -55,8 +72,10 @@ def test_checkout_never_leaves_the_token_in_the_workspace(name: str) -> None:
     ("name", "job_writes"),
     [
         ("ci.yml", {"test": set()}),
+        ("image.yml", {"build": set(), "publish": {"packages"}}),
         ("plan.yml", {"validate": set(), "plan": {"pull-requests"}}),
-        ("apply.yml", {"apply": set()}),
+        ("apply.yml", {"sandbox": set(), "production": set()}),
+        ("apply-environment.yml", {"apply": set()}),
         ("drift.yml", {"drift": {"issues"}}),
     ],
 )
@@ -79,7 +98,11 @@ def test_templates_document_their_secrets_and_stay_idle_in_the_tool_repo(name: s
     assert header.startswith("# TEMPLATE for a connectors repository")
     for needed in ("CXONE_CLIENT_ID", "CXONE_CLIENT_SECRET", "CXONE_BASE_URL", "secrets:"):
         assert needed in header
-    first_jobs = [job for job in load(name)["jobs"].values() if "needs" not in job]
+    assert "CXRECON_INSTALL" in header
+    workflow = load(name)
+    if set(workflow["on"]) == {"workflow_call"}:
+        return  # runs only when apply.yml calls it
+    first_jobs = [job for job in workflow["jobs"].values() if "needs" not in job]
     assert all(job["if"] == "vars.CXRECON_TEMPLATES_DISABLED != 'true'" for job in first_jobs)
 
 
@@ -88,9 +111,11 @@ def test_cxone_secrets_reach_only_the_step_that_talks_to_cxone(name: str) -> Non
     workflow = load(name)
     for job in workflow["jobs"].values():
         assert "secrets." not in str(job.get("env", {}))
-        holders = [step["name"] for step in job["steps"] if "secrets." in str(step.get("env"))]
+        job_steps = job.get("steps", [])
+        holders = [step["name"] for step in job_steps if "secrets." in str(step.get("env"))]
         assert holders in ([], ["Plan"], ["Apply"], ["Detect drift"])
-        for step in job["steps"]:
+        assert "secrets" not in job  # a reusable workflow gets only its environment's
+        for step in job_steps:
             if "GH_TOKEN" in step.get("env", {}):
                 assert "secrets." not in str(step["env"])
 
@@ -111,20 +136,22 @@ def test_plan_runs_per_environment_and_keeps_one_sticky_comment_each() -> None:
 def test_applies_to_one_environment_never_overlap_and_are_never_cancelled() -> None:
     workflow = load("apply.yml")
     assert workflow["on"]["push"]["branches"] == ["main"]
+    assert {".github/workflows/apply.yml", ".github/workflows/apply-environment.yml"} <= set(
+        workflow["on"]["push"]["paths"]
+    )
     assert "concurrency" not in workflow
-    apply = workflow["jobs"]["apply"]
+    (apply,) = load("apply-environment.yml")["jobs"].values()
     assert apply["concurrency"] == {
-        "group": "cxrecon-apply-${{ matrix.environment }}",
+        "group": "cxrecon-apply-${{ inputs.environment }}",
         "cancel-in-progress": False,
     }
-    assert apply["environment"] == "${{ matrix.environment }}"
-    assert apply["strategy"]["max-parallel"] == 1
+    assert apply["environment"] == "${{ inputs.environment }}"
     run = next(s for s in apply["steps"] if s.get("name") == "Apply")["run"]
     assert "--auto-approve" in run
     assert "--audit-log" in run
     upload = next(s for s in apply["steps"] if "upload-artifact" in str(s.get("uses")))
     assert upload["if"].startswith("always()")
-    assert "audit-${{ matrix.environment }}.jsonl" in upload["with"]["path"]
+    assert "audit-${{ inputs.environment }}.jsonl" in upload["with"]["path"]
 
 
 def test_drift_runs_on_a_schedule_and_by_hand() -> None:
@@ -152,6 +179,8 @@ def cxrecon_github_calls() -> list[list[str]]:
         for step in steps(load(name)):
             script = str(step.get("run", "")).replace("\\\n", " ")
             for line in script.splitlines():
+                if not line.strip().startswith("cxrecon github "):
+                    continue  # other lines may open a quote the next line closes
                 words = shlex.split(line)
                 if words[:2] == ["cxrecon", "github"]:
                     calls.append([expand(word) for word in words[2:]])
@@ -185,3 +214,60 @@ def test_the_pre_commit_hook_validates_the_whole_directory_when_a_connector_chan
         assert files.search(path), path
     for path in ("README.md", "connectors/notes.txt", "other/connectors/x.yaml"):
         assert not files.search(path), path
+
+
+# -- running a step's `run:` script (shared by the test_workflow_* files) --------------------
+
+#: What `shell: bash` (the default on Linux runners) runs a `run:` script with.
+ACTIONS_BASH = ("bash", "--noprofile", "--norc", "-eo", "pipefail")
+
+
+def step_named(workflow: dict[str, Any], name: str) -> dict[str, Any]:
+    found = [step for step in steps(workflow) if step.get("name") == name]
+    assert found, f"no step named {name!r}"
+    return found[0]
+
+
+def fake_command(bin_dir: Path, name: str, *, stdout: str = "", exit_code: int = 0) -> Path:
+    """An executable `name` in `bin_dir` that records its argv (one JSON list a line in
+    `name.calls`), prints `stdout` and exits with `exit_code`."""
+    bin_dir.mkdir(parents=True, exist_ok=True)
+    log = bin_dir / f"{name}.calls"
+    script = bin_dir / name
+    script.write_text(
+        f"#!{sys.executable}\n"
+        "import json, sys\n"
+        f"with open({str(log)!r}, 'a', encoding='utf-8') as f:\n"
+        "    f.write(json.dumps(sys.argv[1:]) + '\\n')\n"
+        f"sys.stdout.write({stdout!r})\n"
+        f"sys.exit({exit_code})\n",
+        encoding="utf-8",
+    )
+    script.chmod(0o755)
+    return log
+
+
+def recorded_calls(log: Path) -> list[list[str]]:
+    if not log.exists():
+        return []
+    return [json.loads(line) for line in log.read_text(encoding="utf-8").splitlines()]
+
+
+def run_step(
+    step: dict[str, Any], *, cwd: Path, env: dict[str, str], bin_dir: Path | None = None
+) -> subprocess.CompletedProcess[str]:
+    """Run the step's script as the runner would, with `env` (the step's `env:` already
+    evaluated by the caller) and `bin_dir` first on PATH."""
+    script = cwd / f".step-{abs(hash(step['run']))}.sh"
+    script.write_text(step["run"], encoding="utf-8")
+    path = os.pathsep.join(p for p in (str(bin_dir) if bin_dir else "", os.environ["PATH"]) if p)
+    full_env = {"PATH": path, "HOME": str(cwd), "LC_ALL": "C.UTF-8", **env}
+    return subprocess.run(
+        [*ACTIONS_BASH, str(script)],
+        cwd=cwd,
+        env=full_env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
