@@ -11,15 +11,15 @@ sent, must match that Host (403 `forbidden_origin`), and POST/PATCH bodies must 
 from __future__ import annotations
 
 import time
-from typing import Any
+from typing import Any, Final
 
 from starlette.requests import Request
 from starlette.responses import Response
 
 from reconciler.emulator.api import apply_patch, json_response, name_conflict, runtime_of
-from reconciler.emulator.config import KNOB_NAMES, check_knobs
+from reconciler.emulator.config import INTEGER_KNOBS, KNOB_NAMES, check_knobs
 from reconciler.emulator.faults import parse_script
-from reconciler.emulator.problem import Detail, bad_request, dumps, not_found
+from reconciler.emulator.problem import ApiProblem, Detail, bad_request, dumps, not_found
 from reconciler.emulator.resource import (
     build_row,
     digest_credentials,
@@ -34,6 +34,11 @@ from reconciler.emulator.validation import (
     parse_json_object,
     with_defaults,
 )
+
+YEAR_S: Final = 365 * 24 * 3600
+#: How far one `POST /_emulator/clock` may move the clock, and how far it may move in all.
+MAX_ADVANCE_S: Final = 10 * YEAR_S
+MAX_OFFSET_S: Final = 100 * YEAR_S
 
 
 async def _optional_body(request: Request) -> dict[str, Any]:
@@ -99,7 +104,11 @@ async def set_faults(request: Request) -> Response:
         raise bad_request("; ".join(problems), error="invalid_settings")
     script = parse_script(body["next"]) if "next" in body else None
     for name, value in values.items():
-        setattr(runtime.knobs, name, tuple(value) if name == "fault_kinds" else value)
+        if name == "fault_kinds":
+            value = tuple(value)
+        elif name in INTEGER_KNOBS:
+            value = int(value)
+        setattr(runtime.knobs, name, value)
     if "seed" in values:
         runtime.faults.reseed()
     if script is not None:
@@ -108,14 +117,36 @@ async def set_faults(request: Request) -> Response:
 
 
 async def advance_clock(request: Request) -> Response:
-    """Move the emulator's clock forward: expires tokens and finishes sync jobs, no sleeping."""
+    """Move the emulator's clock forward: expires tokens and finishes sync jobs, no sleeping.
+
+    At most MAX_ADVANCE_S per call and MAX_OFFSET_S in all (422 beyond), so timestamps stay
+    representable and the offset stays a finite JSON number.
+    """
     runtime = runtime_of(request)
     body = await _optional_body(request)
     seconds = body.get("advanceSeconds")
-    if isinstance(seconds, bool) or not isinstance(seconds, int | float) or seconds < 0:
+    if isinstance(seconds, bool) or not isinstance(seconds, int | float):
         raise bad_request('the body is {"advanceSeconds": <number >= 0>}')
+    # Compared before any float(): an integer too big for a float must not overflow.
+    if not 0 <= seconds <= MAX_ADVANCE_S:
+        raise _clock_out_of_range(
+            f"advanceSeconds must be between 0 and {MAX_ADVANCE_S} (10 years)",
+            f"must be between 0 and {MAX_ADVANCE_S}",
+        )
+    if runtime.clock.offset + seconds > MAX_OFFSET_S:
+        left = MAX_OFFSET_S - runtime.clock.offset
+        raise _clock_out_of_range(
+            f"the clock is {runtime.clock.offset:g} s ahead; it can move at most "
+            f"{MAX_OFFSET_S} s (100 years) in all, so at most {left:g} s more "
+            "(POST /_emulator/reset puts it back)",
+            f"must be at most {left:g} now",
+        )
     runtime.clock.advance(float(seconds))
     return json_response(dumps({"offsetSeconds": runtime.clock.offset}))
+
+
+def _clock_out_of_range(message: str, detail: str) -> ApiProblem:
+    return ApiProblem(422, "clock_out_of_range", message, (Detail("/advanceSeconds", detail),))
 
 
 async def create_connector(request: Request) -> Response:

@@ -28,6 +28,11 @@ TOKEN_BODY_MAX: Final = 16 * 1024
 DEFAULT_USERS: Final[Mapping[str, str]] = {"demo-user": "demo-password"}
 
 ConflictStatus = Literal[409, 412]
+TEN_YEARS_S: Final = 10 * 365 * 24 * 3600
+#: Settings that are whole numbers (an integral float such as 20.0 is taken as 20).
+INTEGER_KNOBS: Final = frozenset(
+    {"token_ttl", "burst", "max_body_bytes", "fault_retry_after_s", "burst_429_length"}
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,25 +111,30 @@ def check_knobs(values: Mapping[str, Any]) -> list[str]:
     """Range checks shared by the config, the CLI flags and `POST /_emulator/faults`."""
     problems: list[str] = []
 
-    def number(name: str, low: float, high: float | None = None) -> None:
+    def number(name: str, low: float, high: float) -> None:
+        # Every bound is finite, so infinity (JSON 1e400) and NaN are refused too: the
+        # settings are echoed as JSON, which has no Infinity.
         if name not in values:
             return
         value = values[name]
+        integer = name in INTEGER_KNOBS
+        kind = "an integer" if integer else "a number"
         if isinstance(value, bool) or not isinstance(value, int | float):
-            problems.append(f"{name} must be a number")
-        elif value < low or (high is not None and value > high):
-            bound = f"between {low} and {high}" if high is not None else f">= {low}"
-            problems.append(f"{name} must be {bound}, not {value}")
+            problems.append(f"{name} must be {kind}")
+        elif not low <= value <= high:
+            problems.append(f"{name} must be between {low:g} and {high:g}, not {_shown(value)}")
+        elif integer and not float(value).is_integer():
+            problems.append(f"{name} must be an integer, not {value:g}")
 
-    number("token_ttl", 1)
-    number("rate_limit", 0)
-    number("burst", 1)
+    number("token_ttl", 1, TEN_YEARS_S)
+    number("rate_limit", 0, 1e9)
+    number("burst", 1, 1e9)
     number("fault_rate", 0, 1)
     number("latency_ms", 0, 600_000)
     number("jitter_ms", 0, 600_000)
     number("slow_ms", 0, 600_000)
-    number("max_body_bytes", 1)
-    number("sync_step_s", 0)
+    number("max_body_bytes", 1, 2**40)
+    number("sync_step_s", 0, 86_400)
     number("fault_retry_after_s", 0, 3600)
     number("burst_429_length", 1, 1000)
     if "conflict_status" in values and values["conflict_status"] not in (409, 412):
@@ -140,6 +150,11 @@ def check_knobs(values: Mapping[str, Any]) -> list[str]:
                     f"unknown fault kind(s) {unknown}; choose from {', '.join(FAULT_KINDS)}"
                 )
     return problems
+
+
+def _shown(value: float) -> str:
+    text = str(value)
+    return text if len(text) <= 24 else text[:12] + "…"
 
 
 @dataclass(slots=True)

@@ -6,6 +6,7 @@ from collections.abc import Callable
 from typing import Any
 
 import httpx
+import pytest
 
 from reconciler.testing import ApiClient, RunningEmulator
 
@@ -89,3 +90,64 @@ def test_stats_fold_unknown_paths_into_one_key(emulator: RunningEmulator, api: A
     requests = emulator.control.stats()["requests"]
     assert requests["GET (unmatched)"] == {"404": 3}
     assert not any("random" in route for route in requests)
+
+
+TEN_YEARS = 10 * 365 * 24 * 3600
+
+
+def post_clock(emulator: RunningEmulator, raw: bytes) -> httpx.Response:
+    return httpx.post(
+        emulator.root_url + "/_emulator/clock",
+        content=raw,
+        headers={"Content-Type": "application/json"},
+    )
+
+
+@pytest.mark.parametrize(
+    "advance", ["1e12", "1e308", "1e400", "-1", str(10**400), str(TEN_YEARS + 1)]
+)
+def test_clock_advance_out_of_range_is_422_and_changes_nothing(
+    emulator: RunningEmulator, api: ApiClient, body: Body, advance: str
+) -> None:
+    for _ in range(2):
+        response = post_clock(emulator, b'{"advanceSeconds": ' + advance.encode() + b"}")
+        assert response.status_code == 422, response.text
+        problem = response.json()  # valid JSON: no Infinity
+        assert problem["error"] == "clock_out_of_range"
+        assert problem["details"][0]["path"] == "/advanceSeconds"
+    assert api.post("/crm/connectors", json=body()).status_code == 201
+    assert post_clock(emulator, b'{"advanceSeconds": 0}').json() == {"offsetSeconds": 0.0}
+
+
+def test_clock_offset_stays_bounded_over_many_advances(emulator: RunningEmulator) -> None:
+    answers = [
+        post_clock(emulator, f'{{"advanceSeconds": {TEN_YEARS}}}'.encode()) for _ in range(11)
+    ]
+    assert [a.status_code for a in answers] == [200] * 10 + [422]
+    assert answers[-1].json()["error"] == "clock_out_of_range"
+    assert answers[9].json() == {"offsetSeconds": 10.0 * TEN_YEARS}
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        b'{"tokenTtl": 1e400}',
+        b'{"rateLimit": 1e400}',
+        b'{"syncStepSeconds": 1e400}',
+        b'{"burst": 1.5}',
+        b'{"burst": 1' + b"0" * 400 + b"}",
+    ],
+)
+def test_fault_settings_refuse_infinite_and_fractional_values(
+    emulator: RunningEmulator, raw: bytes
+) -> None:
+    response = httpx.post(
+        emulator.root_url + "/_emulator/faults",
+        content=raw,
+        headers={"Content-Type": "application/json"},
+    )
+    assert response.status_code == 400, response.text
+    assert response.json()["error"] == "invalid_settings"
+    settings = httpx.get(emulator.root_url + "/_emulator/faults").json()  # still valid JSON
+    assert settings["tokenTtl"] == 3600
+    assert settings["burst"] == 20
