@@ -29,6 +29,9 @@ Loader: type[yaml.SafeLoader] | type[yaml.CSafeLoader] = getattr(
 MAX_FILE_BYTES: Final = 1024 * 1024
 #: Nodes built per file after alias expansion (a 20-mapping connector has ~150).
 MAX_NODES: Final = 100_000
+#: Digits in one integer: no field takes more than a few; Python refuses to convert
+#: 4,300-digit numbers to text at all, so a longer one would end in a traceback later.
+MAX_INT_DIGITS: Final = 30
 
 Path_ = tuple[str | int, ...]
 
@@ -38,6 +41,8 @@ _MAP, _SEQ, _MERGE, _TIMESTAMP = (_TAG + t for t in ("map", "seq", "merge", "tim
 # C0 controls other than tab/LF/CR, DEL, C1 controls, and the non-characters YAML forbids.
 _CONTROL: Final = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x84\x86-\x9f\ufffe\uffff]")
 _TAB_INDENT: Final = re.compile(r"^[ ]*\t", re.MULTILINE)
+#: What is not a digit in an integer's text: sign, base prefix, `_` and `:` separators.
+_NOT_DIGITS: Final = re.compile(r"^[-+]?(0[box])?|[_:]")
 _CONSTRUCTOR: Final = SafeConstructor()
 _ALL: Final = 1 << 30  # a depth no document reaches: every path recorded
 
@@ -148,8 +153,9 @@ def parse_yaml(raw: bytes, display_path: str, *, max_bytes: int = MAX_FILE_BYTES
         data = builder.build(root, ())
     except _TooComplexError as exc:
         return _fatal(exc.location, "yaml-too-complex", str(exc))
-    if builder.bad_tags:
-        # A value behind a foreign tag means nothing to us: stop before schema noise about it.
+    if builder.bad_tags or builder.bad_numbers:
+        # A value behind a foreign tag, or a number no field can hold, means nothing to us:
+        # stop before schema noise about it.
         return ParsedYaml(None, tuple(builder.diagnostics))
     marks = Marks(display_path, text, builder.marks, builder.key_marks, _all_marks)
     document = LoadedDocument(
@@ -217,6 +223,20 @@ def _location_at(text: str, offset: int, display_path: str) -> SourceLocation:
 
 
 def _syntax_diagnostic(exc: yaml.MarkedYAMLError, display_path: str) -> Diagnostic:
+    unclosed = exc.context == "while scanning a quoted scalar" and str(exc.problem).startswith(
+        "found unexpected"  # end of stream, or a `---` / `...` line
+    )
+    if unclosed and exc.context_mark is not None:
+        # The parser notices at the end of the file (or the next `---`); the mistake is the
+        # opening quote, which the context mark points at.
+        start = exc.context_mark
+        return Diagnostic(
+            "error",
+            "YAML syntax error: the quoted value starting here is never closed; add the "
+            "closing quote (a quoted value may span lines, so the parser read to the end)",
+            SourceLocation(display_path, start.line + 1, start.column + 1),
+            "yaml-syntax",
+        )
     mark = exc.problem_mark or exc.context_mark
     location = (
         SourceLocation(display_path, mark.line + 1, mark.column + 1)
@@ -255,6 +275,7 @@ class _Builder:
         self.diagnostics: list[Diagnostic] = []
         self._nodes = 0
         self.bad_tags = False
+        self.bad_numbers = False
         self._active: set[int] = set()
 
     def loc(self, node: Node) -> SourceLocation:
@@ -361,6 +382,16 @@ class _Builder:
             # Dates stay as written: the API and the schema speak strings, not datetimes.
             return str(node.value)
         if tag == _INT:
+            digits = len(_NOT_DIGITS.sub("", str(node.value)))
+            if digits > MAX_INT_DIGITS:
+                self.bad_numbers = True
+                self.error(
+                    node,
+                    "yaml-number-too-large",
+                    f"this integer has {digits:,} digits, over the {MAX_INT_DIGITS}-digit "
+                    "limit; write a number the field accepts",
+                )
+                return None
             return _CONSTRUCTOR.construct_yaml_int(node)
         if tag == _FLOAT:
             return _CONSTRUCTOR.construct_yaml_float(node)

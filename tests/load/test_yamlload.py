@@ -119,3 +119,65 @@ def test_pure_python_loader_agrees_with_libyaml(
 def test_libyaml_is_used_when_available() -> None:
     assert yaml.__with_libyaml__
     assert yamlload.Loader is yaml.CSafeLoader
+
+
+# --- issue 13: numbers too large, unclosed quotes ------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "number", ["9" * 5000, "-" + "9" * 31, "0b" + "1" * 20_000, "0x" + "f" * 40, "1_000" * 10]
+)
+def test_an_integer_too_long_to_mean_anything_is_an_error_at_its_spot(number: str) -> None:
+    raw = f"name: x\nsyncSettings:\n  batchSize: {number}\n".encode()
+    parsed = parse_yaml(raw, "f.yaml")
+    assert parsed.document is None  # no schema noise about a value that means nothing
+    (diagnostic,) = parsed.diagnostics
+    assert diagnostic.location is not None
+    assert (diagnostic.location.line, diagnostic.location.col) == (3, 14)
+    assert diagnostic.rule == "yaml-number-too-large"
+    assert "9999" not in diagnostic.message
+    assert "1111" not in diagnostic.message
+
+
+def test_integers_of_ordinary_length_still_load() -> None:
+    parsed = parse_yaml(b"big: 123456789012345678901234567890\nneg: -42\n", "f.yaml")
+    assert parsed.document is not None
+    assert parsed.document.data == {"big": 123456789012345678901234567890, "neg": -42}
+
+
+@pytest.mark.parametrize("loader", [yaml.CSafeLoader, yaml.SafeLoader])
+@pytest.mark.parametrize("quote", ['"', "'"])
+def test_an_unclosed_quote_is_reported_where_it_starts(
+    quote: str, loader: type[yaml.SafeLoader], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(yamlload, "Loader", loader)
+    raw = f"name: x\ndescription: {quote}never closed\nversion: 1.0.0\nlabels: {{}}\n".encode()
+    (diagnostic,) = parse_yaml(raw, "f.yaml").diagnostics
+    assert diagnostic.rule == "yaml-syntax"
+    assert diagnostic.location is not None
+    assert (diagnostic.location.line, diagnostic.location.col) == (2, 14)
+    assert "quote" in diagnostic.message
+
+
+@pytest.mark.parametrize("loader", [yaml.CSafeLoader, yaml.SafeLoader])
+def test_an_unclosed_quote_before_a_document_marker_is_reported_where_it_starts(
+    loader: type[yaml.SafeLoader], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(yamlload, "Loader", loader)
+    (diagnostic,) = parse_yaml(b'name: x\ndescription: "open\n---\nb: c\n', "f.yaml").diagnostics
+    assert diagnostic.location is not None
+    assert (diagnostic.location.line, diagnostic.location.col) == (2, 14)
+
+
+def test_an_unclosed_quote_in_the_project_file_is_reported_where_it_starts(
+    tmp_path: Path,
+) -> None:
+    from reconciler.config.project import load_project
+    from reconciler.errors import ConfigError
+
+    (tmp_path / "cxrecon.yaml").write_text("project: x\nconnectors: 'desired\n", encoding="utf-8")
+    with pytest.raises(ConfigError) as raised:
+        load_project(tmp_path)
+    (diagnostic,) = raised.value.diagnostics
+    assert diagnostic.location is not None
+    assert (diagnostic.location.line, diagnostic.location.col) == (2, 13)
