@@ -11,6 +11,7 @@ from types import MappingProxyType
 from typing import Any, Final
 
 from reconciler.config.settings import SETTING_NAMES
+from reconciler.config.windows import SyncWindow, check_windows
 from reconciler.documents.schema import project_checker
 from reconciler.documents.yamlload import LoadedDocument, parse_yaml
 from reconciler.errors import ConfigError
@@ -72,6 +73,8 @@ class Project:
     file: Path | None = None
     #: Where cxrecon.yaml sets `connectors:` (None when it does not), for "does not exist".
     connectors_location: SourceLocation | None = None
+    #: The `syncWindows` (checked: cron fields, time zones, durations), in file order.
+    sync_windows: tuple[SyncWindow, ...] = ()
 
     def environment(self, name: str | None) -> EnvironmentConfig:
         """The named environment; without a name, the default one.
@@ -232,8 +235,10 @@ def _check(document: LoadedDocument) -> list[Diagnostic]:
                 "project",
             )
         )
+    schema_paths: set[tuple[str | int, ...]] = set()
     for finding in project_checker().findings(data):
         if finding.path not in secret_paths:
+            schema_paths.add(finding.path)
             location = document.key_locations.get(finding.path) if finding.at_key else None
             out.append(
                 Diagnostic(
@@ -243,6 +248,14 @@ def _check(document: LoadedDocument) -> list[Diagnostic]:
                     "schema",
                 )
             )
+    # What the schema cannot see (cron fields, time zones, zero durations), in the same run;
+    # a problem the schema already reported at that spot is not repeated.
+    for problem in check_windows(document)[1]:
+        said = problem.path in schema_paths or (
+            problem.missing and problem.path[:-1] in schema_paths
+        )
+        if not said:
+            out.append(problem.diagnostic)
     return out
 
 
@@ -289,6 +302,7 @@ def _build(document: LoadedDocument, root: Path, path: Path) -> Project:
         sync_poll=sync_poll,
         file=path,
         connectors_location=connectors_location,
+        sync_windows=check_windows(document)[0],
     )
 
 

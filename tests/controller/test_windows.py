@@ -143,7 +143,7 @@ def test_a_project_without_windows_has_none(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("entry", "message", "line_col"),
     [
-        ("{kind: allow, schedule: '61 * * * *', duration: 1h}", "not a cron expression", "2:29"),
+        ("{kind: allow, schedule: '61 * * * *', duration: 1h}", "minute '61' is out", "2:29"),
         ("{kind: allow, schedule: '0 0 * * * *', duration: 1h}", "five fields", "2:29"),
         ("{kind: deny, schedule: '@daily', duration: 1h, timeZone: Mars/Base}", "IANA", "2:62"),
         ("{kind: deny, schedule: '@daily', duration: 0s}", "longer than zero", "2:48"),
