@@ -9,6 +9,7 @@ import hashlib
 import json
 import os
 import re
+import stat
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
@@ -34,6 +35,8 @@ from reconciler.model import (
 from reconciler.secret import is_secret_field
 
 SUFFIXES: Final = (".yaml", ".yml")
+#: The rule of a connector path that is a pipe, socket, device or folder.
+NOT_A_REGULAR_FILE: Final = "not-a-regular-file"
 _VAR_NAMES: Final = re.compile(rb"(?<!\$)\$\{var:([^}]*)\}")
 
 Path_ = tuple[str | int, ...]
@@ -206,6 +209,9 @@ def _discover(path: Path, configured: SourceLocation | None) -> tuple[list[Path]
     if path.is_file():
         return [path], []
     if not path.is_dir():
+        if path.exists() or path.is_symlink():
+            # A named pipe, socket or device, or a link to one: `_read` says what it is.
+            return [path], []
         if configured is not None:
             message = (
                 f"connectors directory {display_path(path)} does not exist; create it, or "
@@ -215,30 +221,90 @@ def _discover(path: Path, configured: SourceLocation | None) -> tuple[list[Path]
         message = f"{display_path(path)} does not exist; pass a connectors directory or file"
         return [], [Diagnostic("error", message, None, "input")]
     found: list[Path] = []
+    diagnostics: list[Diagnostic] = []
     # os.walk without following links: no cycles, and hidden directories (.git) are skipped.
     for dirpath, dirnames, filenames in os.walk(path):
         dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
+        for name in dirnames:
+            if name.endswith(SUFFIXES):
+                folder = Path(dirpath) / name
+                message = (
+                    "is a folder, not a connector file; its files are read like any other "
+                    "folder's (rename it so it does not look like a file)"
+                )
+                where = SourceLocation(display_path(folder), 1, 1)
+                diagnostics.append(Diagnostic("warning", message, where, NOT_A_REGULAR_FILE))
         for name in filenames:
+            # Names only: pipes, sockets and devices are listed too, and refused by `_read`.
             if name.endswith(SUFFIXES) and not name.startswith("."):
                 found.append(Path(dirpath) / name)
     found.sort(key=lambda p: p.relative_to(path).as_posix())
     if not found:
         message = f"no connector files (*.yaml, *.yml) under {display_path(path)}"
-        return [], [Diagnostic("warning", message, None, "input")]
-    return found, []
+        return [], [*diagnostics, Diagnostic("warning", message, None, "input")]
+    return found, diagnostics
+
+
+#: Opening never waits (a named pipe with no writer would block forever) and never follows
+#: a link the checks before it did not see.
+_OPEN_FLAGS: Final = (
+    os.O_RDONLY
+    | getattr(os, "O_NONBLOCK", 0)
+    | getattr(os, "O_NOFOLLOW", 0)
+    | getattr(os, "O_CLOEXEC", 0)
+    | getattr(os, "O_BINARY", 0)
+)
 
 
 def _read(file: Path, display: str) -> bytes | Diagnostic:
+    """The bytes of one connector file; a Diagnostic for anything that is not a regular
+    file of sensible size (checked before opening, and again on what was opened)."""
     where = SourceLocation(display, 1, 1)
     try:
+        info = os.lstat(file)
+        target = file
+        if stat.S_ISLNK(info.st_mode):
+            target = Path(os.path.realpath(file))
+            info = os.stat(target)
+        if not stat.S_ISREG(info.st_mode):
+            return _not_regular(info.st_mode, where)
         # Checked before reading: a huge file is refused without loading it into memory.
-        size = file.stat().st_size
-        if size > MAX_FILE_BYTES:
-            message = f"file is {size:,} bytes, over the {MAX_FILE_BYTES:,}-byte limit"
-            return Diagnostic("error", message, where, "yaml-size")
-        return file.read_bytes()
+        if info.st_size > MAX_FILE_BYTES:
+            return _too_large(info.st_size, where)
+        descriptor = os.open(target, _OPEN_FLAGS)
+        with os.fdopen(descriptor, "rb") as handle:
+            opened = os.fstat(handle.fileno())
+            if not stat.S_ISREG(opened.st_mode):  # replaced since the check above
+                return _not_regular(opened.st_mode, where)
+            raw = handle.read(MAX_FILE_BYTES + 1)
+        if len(raw) > MAX_FILE_BYTES:  # grew since the check above
+            return _too_large(len(raw), where)
+        return raw
     except OSError as exc:
         return Diagnostic("error", f"cannot read file: {exc.strerror or exc}", where, "input")
+
+
+def _not_regular(mode: int, where: SourceLocation) -> Diagnostic:
+    if stat.S_ISFIFO(mode):
+        kind = "a named pipe (FIFO)"
+    elif stat.S_ISSOCK(mode):
+        kind = "a socket"
+    elif stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+        kind = "a device"
+    elif stat.S_ISDIR(mode):
+        kind = "a folder"
+    else:
+        kind = "a special file"
+    message = (
+        f"is {kind}, not a regular file: skipped without reading it; connector files are "
+        "plain files (remove it, or rename it so it does not end in .yaml/.yml)"
+    )
+    return Diagnostic("error", message, where, NOT_A_REGULAR_FILE)
+
+
+def _too_large(size: int, where: SourceLocation) -> Diagnostic:
+    message = f"file is {size:,} bytes, over the {MAX_FILE_BYTES:,}-byte limit"
+    return Diagnostic("error", message, where, "yaml-size")
 
 
 def _check_file(
