@@ -1,11 +1,13 @@
 """After a conflict or an unsettled write: re-read one connector, plan it again from what the
-tenant has now, and describe for the audit log what someone else changed meanwhile."""
+tenant has now (apply.narrow then keeps only what was shown), and describe for the audit log
+what someone else changed meanwhile."""
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Protocol
 
 from reconciler.apply.audit import AuditEvent, ObservedChange, observed_changes
+from reconciler.apply.narrow import Narrowed
 from reconciler.cxone.errors import Conflict, CxoneApiError, NotFound
 from reconciler.model import RemoteConnector
 from reconciler.plan.build import build_plan
@@ -65,20 +67,24 @@ def plan_one(
 def replan_event(
     change: ConnectorChange,
     fresh: RemoteConnector | None,
-    replanned: ConnectorChange,
+    narrowed: Narrowed,
     cause: CxoneApiError,
     replans: int,
     *,
     moved: bool,
 ) -> AuditEvent:
-    """The audit record of one re-plan: what we had seen, what we found, what happens next."""
+    """The audit record of one re-plan: what we had seen, what we found, what happens next
+    (`change` is the change as planned and shown; `narrowed` what may be written now)."""
+    replanned = narrowed.change
     seen = change.remote
     observed: tuple[ObservedChange, ...] = ()
     if seen is not None and fresh is not None:
         found = diff_essences(seen.essence, essence_of(fresh.spec))
         observed = observed_changes((f.path, f.before, f.after) for f in found)
     overwrites = sorted({f.path for f in replanned.fields} & {o.path for o in observed})
-    if replanned.action in (Action.NOOP, Action.ORPHAN):
+    if narrowed.conflicts:
+        resolution = "refused: changed in CXone since the plan: " + ", ".join(narrowed.conflicts)
+    elif replanned.action in (Action.NOOP, Action.ORPHAN):
         resolution = "already in the desired state"
     elif fresh is None:
         resolution = "gone; planned again from scratch"
@@ -87,9 +93,11 @@ def replan_event(
     details: dict[str, Any] = {
         "resolution": resolution,
         "replan": replans,
-        # Fields another writer changed that git's value now replaces: recorded above as
-        # seen → found, then overwritten on purpose (git is the source of truth).
+        # Fields another writer changed that the shown plan changes too, from the value the
+        # plan saw (only possible when the other writer had put that value back).
         "overwrites": ", ".join(overwrites) or None,
+        # Fields another writer changed that the plan did not show: left as they are (drift).
+        "left": ", ".join(narrowed.left) or None,
     }
     return AuditEvent(
         connector=change.name,

@@ -22,6 +22,7 @@ import anyio
 from reconciler.apply.audit import AuditEvent, AuditLog
 from reconciler.apply.calltrace import CallTrace, traced
 from reconciler.apply.conflicts import plan_one, replan_event, reread
+from reconciler.apply.narrow import narrow
 from reconciler.cxone.errors import (
     Conflict,
     CxoneApiError,
@@ -254,7 +255,9 @@ class ConnectorRun:
     async def _patch(
         self, change: ConnectorChange, step: Step, pin: RemotePin, labels: dict[str, str]
     ) -> RemotePin:
-        _, essence = _require(change)
+        _require(change)
+        essence = change.write_essence
+        assert essence is not None  # _require checked the desired state
         sections = step.sections
         owned = {k: v for k, v in labels.items() if pin.essence.owned_labels.get(k) != v}
         values: dict[str, str] | None = None
@@ -312,14 +315,17 @@ class ConnectorRun:
     # --- conflicts ------------------------------------------------------------------
 
     async def _replan(self, change: ConnectorChange, cause: CxoneApiError) -> ConnectorChange:
-        """Re-read the connector, record what others changed, plan it again from there."""
+        """Re-read the connector, record what others changed, plan it again from there, and
+        keep only what the plan that was shown changes (apply.narrow)."""
         fresh = await reread(self.ctx.client, change)
         replanned = await anyio.to_thread.run_sync(plan_one, self.ctx, change, fresh)
+        narrowed = narrow(self.planned, fresh, replanned)
         if self.ctx.audit is not None:
-            self.ctx.audit.record(
-                replan_event(change, fresh, replanned, cause, self.replans, moved=_moved(cause))
+            event = replan_event(
+                self.planned, fresh, narrowed, cause, self.replans, moved=_moved(cause)
             )
-        return replanned
+            self.ctx.audit.record(event)
+        return narrowed.change
 
     # --- results and audit ----------------------------------------------------------
 

@@ -233,7 +233,7 @@ def _plan_existing(
 
     if not adopt:
         fields = _with_origins(fields, have, want, credentials)
-    steps = _steps(sections, transition, adopt)
+    steps = steps_for(sections, transition, adopt)
     if adopt:
         action = Action.ADOPT
     elif sections:
@@ -255,7 +255,7 @@ def _plan_existing(
     )
 
 
-def _steps(
+def steps_for(
     sections: tuple[str, ...], transition: tuple[str, str] | None, adopt: bool
 ) -> tuple[Step, ...]:
     steps: list[Step] = []

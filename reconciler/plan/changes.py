@@ -141,7 +141,9 @@ class ConnectorChange:
     """Everything apply needs to execute one connector's change, step by step.
 
     `desired` keeps secret references unresolved; apply resolves them right before it
-    builds a body with `create_body` / `patch_body` and passes the values in.
+    builds a body with `create_body` / `patch_body` and passes the values in. `target`,
+    when set, is what a PATCH writes instead of the desired essence: after a conflict,
+    apply.narrow keeps CXone's current value for every field the plan did not show.
     """
 
     name: str
@@ -155,6 +157,7 @@ class ConnectorChange:
     origin: Origin | None = None  # pending / drift / conflict, over all fields
     orphaned: bool = False
     problems: tuple[str, ...] = ()  # for ERROR: what is wrong and what to do instead
+    target: Essence | None = None
 
     @property
     def sort_key(self) -> tuple[int, str]:
@@ -163,6 +166,11 @@ class ConnectorChange:
     @cached_property
     def desired_essence(self) -> Essence | None:
         return None if self.desired is None else essence_of(self.desired.spec)
+
+    @property
+    def write_essence(self) -> Essence | None:
+        """What a PATCH of this change writes (the desired essence unless narrowed)."""
+        return self.target if self.target is not None else self.desired_essence
 
 
 class SafetyLimitsLike(Protocol):

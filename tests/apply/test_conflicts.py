@@ -1,5 +1,6 @@
-"""Writes racing other writers: an out-of-band edit between plan and write is seen, recorded
-and only then overwritten with git's value; lost responses never cause a duplicate."""
+"""Writes racing other writers: an out-of-band edit between plan and write is seen and
+recorded; only what the plan showed is written, a field both sides changed fails the
+connector, anything else is left as drift; lost responses never cause a duplicate."""
 
 from __future__ import annotations
 
@@ -7,8 +8,10 @@ import asyncio
 import json
 from pathlib import Path
 
-from reconciler.apply.executor import Outcome
+import reconciler
+from reconciler.apply.executor import ConnectorResult, Outcome
 from reconciler.plan.changes import Plan
+from reconciler.plan.saved import read
 from reconciler.testing import RunningEmulator
 
 from .helpers import (
@@ -25,7 +28,40 @@ def connector_id(emulator: RunningEmulator, name: str) -> str:
     return next(str(c["id"]) for c in remote_connectors(emulator.control) if c["name"] == name)
 
 
-def test_an_edit_racing_the_apply_is_seen_recorded_then_overwritten_by_git(
+def test_a_ui_edit_of_another_field_racing_the_apply_is_kept_and_reported_as_drift(
+    project: Project, emulator: RunningEmulator
+) -> None:
+    doc = connector_doc("Alpha")
+    project.write(doc)
+    assert run_cli(["apply", "--auto-approve"]).exit_code == 0
+    project.write({**doc, "syncSettings": {"batchSize": 250}})
+    cid = connector_id(emulator, "Alpha")
+
+    def someone_edits_in_the_ui(plan: Plan) -> None:
+        emulator.control.edit(cid, {"description": "from the UI"})
+
+    plan, results = asyncio.run(apply_with_hook(project, emulator, someone_edits_in_the_ui))
+
+    assert [f.path for f in plan.changes[0].fields] == ["syncSettings.batchSize"]
+    (result,) = results
+    assert (result.outcome, result.replans) == (Outcome.APPLIED, 1)
+    (remote,) = remote_connectors(emulator.control)
+    assert remote["syncSettings"]["batchSize"] == 250
+    assert remote["description"] == "from the UI"  # not reviewed: never overwritten
+    records = project.audit_records()
+    conflict = next(r for r in records if r["action"] == "conflict")
+    assert conflict["httpStatus"] in (409, 412)
+    assert conflict["details"]["overwrites"] is None
+    assert conflict["details"]["left"] == "description"
+    written = records[-1]
+    assert (written["action"], written["result"]) == ("update", "success")
+    assert "description" not in written["fields"]
+    drift = run_cli(["drift"])
+    assert drift.exit_code == 2, drift.output
+    assert "description" in drift.output
+
+
+def test_a_field_both_sides_changed_fails_the_connector_and_keeps_the_ui_value(
     project: Project, emulator: RunningEmulator
 ) -> None:
     doc = connector_doc("Alpha")
@@ -33,32 +69,65 @@ def test_an_edit_racing_the_apply_is_seen_recorded_then_overwritten_by_git(
     assert run_cli(["apply", "--auto-approve"]).exit_code == 0
     project.write({**doc, "endpointUrl": "https://git.crm.example/api"})
     cid = connector_id(emulator, "Alpha")
+    writes = write_count(emulator.control)
 
-    def someone_edits_in_the_ui(plan: Plan) -> None:
+    def someone_edits_the_same_field(plan: Plan) -> None:
         emulator.control.edit(
             cid, {"endpointUrl": "https://ui.crm.example/api", "description": "from the UI"}
         )
 
-    _, results = asyncio.run(apply_with_hook(project, emulator, someone_edits_in_the_ui))
+    _, results = asyncio.run(apply_with_hook(project, emulator, someone_edits_the_same_field))
 
     (result,) = results
-    assert (result.outcome, result.replans) == (Outcome.APPLIED, 1)
+    assert result.outcome is Outcome.FAILED
+    assert "changed in CXone since the plan: endpointUrl" in (result.reason or "")
     (remote,) = remote_connectors(emulator.control)
-    assert remote["endpointUrl"] == "https://git.crm.example/api"
-    assert remote["description"] == doc["description"]
-    records = project.audit_records()
-    conflict = next(r for r in records if r["action"] == "conflict")
-    assert conflict["httpStatus"] in (409, 412)
-    observed = {o["path"]: (o["seen"], o["found"]) for o in conflict["outOfBand"]}
-    assert observed == {
-        "endpointUrl": (doc["endpointUrl"], "https://ui.crm.example/api"),
-        "description": (doc["description"], "from the UI"),
-    }
-    assert conflict["details"]["overwrites"] == "description, endpointUrl"
-    # The failed write, the conflict, then the write made after seeing the other change.
-    tail = [(r["action"], r["result"]) for r in records[-3:]]
-    assert tail == [("update", "failure"), ("conflict", "conflict"), ("update", "success")]
-    assert records[-1]["etagBefore"] == conflict["etagAfter"]
+    assert remote["endpointUrl"] == "https://ui.crm.example/api"
+    assert remote["description"] == "from the UI"
+    assert write_count(emulator.control) == writes + 1  # only the PATCH refused with 412
+    conflict = next(r for r in project.audit_records() if r["action"] == "conflict")
+    assert conflict["details"]["resolution"].startswith("refused: changed in CXone")
+
+
+def test_a_saved_plan_never_reactivates_or_reverts_what_it_did_not_show(
+    project: Project, emulator: RunningEmulator, tmp_path: Path
+) -> None:
+    doc = connector_doc("Alpha")
+    project.write(doc)
+    assert run_cli(["apply", "--auto-approve"]).exit_code == 0
+    project.write({**doc, "syncSettings": {"batchSize": 250}})
+    saved_file = tmp_path / "plan.json"
+    assert run_cli(["plan", "--out", str(saved_file)]).exit_code == 0
+    cid = connector_id(emulator, "Alpha")
+
+    def someone_edits_after_the_plan_was_verified(plan: Plan, reviewed: bool) -> None:
+        assert reviewed
+        emulator.control.edit(cid, {"lifecycleStatus": "INACTIVE", "description": "from the UI"})
+
+    async def apply_saved() -> tuple[Plan, tuple[ConnectorResult, ...]]:
+        proj = reconciler.open_project(project.root)
+        loaded = reconciler.load_desired(proj)
+        settings = reconciler.ConnectionSettings.for_emulator(emulator.base_url)
+        async with reconciler.connect(settings) as client:
+            run = await reconciler.apply_desired(
+                proj,
+                client,
+                loaded,
+                secrets=reconciler.secrets_for(proj),
+                saved=read(saved_file),
+                hooks=reconciler.ApplyHooks(confirm=someone_edits_after_the_plan_was_verified),
+            )
+        return run.plan, run.report.results
+
+    plan, results = asyncio.run(apply_saved())
+
+    assert [f.path for f in plan.changes[0].fields] == ["syncSettings.batchSize"]
+    (result,) = results
+    assert result.outcome is Outcome.APPLIED
+    (remote,) = remote_connectors(emulator.control)
+    assert remote["syncSettings"]["batchSize"] == 250
+    assert remote["lifecycleStatus"] == "INACTIVE"  # not re-activated
+    assert remote["description"] == "from the UI"  # not reverted
 
 
 def test_an_edit_that_already_reached_git_state_counts_as_applied_without_a_write(
