@@ -6,6 +6,7 @@ the Idempotency-Key record commit together or not at all.
 
 from __future__ import annotations
 
+import re
 from typing import Any, Final
 
 from starlette.requests import Request
@@ -101,15 +102,60 @@ async def get_connector(request: Request) -> Response:
         raise not_found(f"connector {request.path_params['id']}")
     etag, public = found
     if_none_match = request.headers.get("if-none-match")
-    if if_none_match is not None and etag_matches(if_none_match, etag):
+    # A malformed If-None-Match matches nothing: the client gets the full answer.
+    tags = entity_tags(if_none_match) if if_none_match is not None else None
+    if tags is not None and etag_matches_weakly(tags, etag):
         return Response(status_code=304, headers={"ETag": etag})
     return json_response(public, etag=etag)
 
 
-def etag_matches(header: str, etag: str) -> bool:
-    """Strong comparison (RFC 9110 13.1.1): `*` or a listed, quoted, non-weak tag."""
-    candidates = [part.strip() for part in header.split(",")]
-    return "*" in candidates or etag in candidates
+#: One element of an entity-tag list (RFC 9110 8.8.3 and 5.6.1): optional whitespace, an
+#: optional `W/"…"` or `"…"` tag (empty list elements are allowed), optional whitespace, then
+#: a comma or the end. A comma may appear inside the quotes.
+_LIST_ELEMENT = re.compile(r'[ \t]*((?:W/)?"[\x21\x23-\x7e\x80-\xff]*")?[ \t]*(?:,|$)')
+
+
+def entity_tags(header: str) -> list[str] | None:
+    """`*` → ["*"]; a comma-separated list of entity tags → the tags; None when malformed."""
+    if header.strip(" \t") == "*":
+        return ["*"]
+    tags: list[str] = []
+    pos = 0
+    while pos < len(header):
+        match = _LIST_ELEMENT.match(header, pos)
+        if match is None or match.end() == pos:
+            return None
+        if match.group(1):
+            tags.append(match.group(1))
+        pos = match.end()
+    return tags or None
+
+
+def etag_matches(tags: list[str], etag: str) -> bool:
+    """Strong comparison (RFC 9110 8.8.3.2), for If-Match: `*` or the same non-weak tag."""
+    return "*" in tags or etag in tags
+
+
+def etag_matches_weakly(tags: list[str], etag: str) -> bool:
+    """Weak comparison, for If-None-Match (RFC 9110 13.1.2): `W/` prefixes are ignored."""
+    opaque = etag.removeprefix("W/")
+    return "*" in tags or any(tag.removeprefix("W/") == opaque for tag in tags)
+
+
+def parse_if_match(header: str) -> list[str]:
+    """The If-Match tags, or a 400 that says what an entity tag looks like."""
+    tags = entity_tags(header)
+    if tags is None:
+        raise ApiProblem(
+            400,
+            "invalid_if_match",
+            f'If-Match {header} is not an entity tag: ETags are quoted, e.g. "3f7c…" (or '
+            'W/"3f7c…"). Send the ETag header of your last GET of this connector exactly as '
+            "it came, quotes included, or * to skip the check; a version such as 1.0.0 is "
+            "not an ETag",
+            (Detail("If-Match", "is not an entity tag"),),
+        )
+    return tags
 
 
 # --- writes -----------------------------------------------------------------
@@ -207,11 +253,12 @@ async def patch_connector(request: Request) -> Response:
             "PATCH needs an If-Match header with the connector's current ETag; GET it first",
             (Detail("If-Match", "is required"),),
         )
+    tags = parse_if_match(if_match)
     patch = await read_body(request, runtime.config.max_body_bytes)
     check_read_only(patch)
     connector_id = request.path_params["id"]
     with runtime.store.write() as tx:
-        etag, public = apply_patch(runtime, tx, connector_id, patch, if_match, admin=False)
+        etag, public = apply_patch(runtime, tx, connector_id, patch, tags, admin=False)
     return json_response(public, etag=etag)
 
 
@@ -220,7 +267,7 @@ def apply_patch(
     tx: Tx,
     connector_id: str,
     patch: dict[str, Any],
-    if_match: str | None,
+    if_match: list[str] | None,
     admin: bool,
 ) -> tuple[str, str]:
     """Merge `patch` into the stored connector (inside `tx`); returns (etag, public JSON).
@@ -232,12 +279,21 @@ def apply_patch(
     if row is None:
         raise not_found(f"connector {connector_id}")
     if if_match is not None and not etag_matches(if_match, row.etag):
-        status = runtime.knobs.conflict_status
+        shown = ", ".join(if_match)
+        if all(tag.startswith("W/") for tag in if_match):
+            message = (
+                f"If-Match {shown} is a weak ETag, and If-Match compares strongly, so it never "
+                "matches; send the connector's ETag exactly as returned (no W/)"
+            )
+        else:
+            message = (
+                f"connector {row.name!r} changed since you read it (If-Match {shown} is "
+                "stale); GET it again and re-apply your change"
+            )
         raise ApiProblem(
-            status,
+            runtime.knobs.conflict_status,
             "precondition_failed",
-            f"connector {row.name!r} changed since you read it (If-Match {if_match} is stale); "
-            "GET it again and re-apply your change",
+            message,
             (Detail("If-Match", "does not match the current ETag"),),
         )
     current = load_document(row)
