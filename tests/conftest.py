@@ -1,5 +1,9 @@
 """Fixtures shared by every test: the anyio backend and CXone emulators (over a real port or
-in-process). Each emulator gets a fresh SQLite file under tmp_path."""
+in-process). Each emulator gets a fresh SQLite file under tmp_path.
+
+Process-level, leak-campaign, soak-style and tool-driven modules are marked `slow` here, in
+one list, so `pytest -m "not slow"` is a fast inner loop; the default `pytest` (and
+`.ci/run`) still runs everything."""
 
 from __future__ import annotations
 
@@ -11,6 +15,29 @@ import pytest
 from reconciler.emulator.app import create_app
 from reconciler.emulator.config import EmulatorConfig
 from reconciler.testing import InProcessEmulator, RunningEmulator, start_emulator
+
+#: Modules whose tests start processes, drive outside tools or run long campaigns.
+SLOW_MODULES: frozenset[str] = frozenset(
+    {
+        "tests/security/test_no_secret_leaks.py",  # every command as a process, DEBUG logs
+        "tests/security/test_hostile_files.py",  # cxrecon validate as a process per case
+        "tests/security/test_hostile_server.py",  # servers that trickle, flood and bomb
+        "tests/controller/test_process.py",  # `cxrecon reconcile` as a process, signals
+        "tests/apply/test_kill.py",  # apply killed mid-run, re-run converges
+        "tests/apply/test_terminal.py",  # apply on a pseudo-terminal
+        "tests/emulator/test_openapi_conformance.py",  # schemathesis over every operation
+        "tests/controller/test_deploy_image.py",  # builds the wheel as the Dockerfile does
+        "tests/github/test_workflow_zizmor.py",  # zizmor over the workflows
+    }
+)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    root = config.rootpath
+    for item in items:
+        if item.path.relative_to(root).as_posix() in SLOW_MODULES:
+            item.add_marker(pytest.mark.slow)
+
 
 EmulatorFactory = Callable[..., RunningEmulator]
 EmulatorAppFactory = Callable[..., InProcessEmulator]
