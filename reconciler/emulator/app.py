@@ -6,6 +6,7 @@ Served by uvicorn (`cxrecon emulator serve`, `EmbeddedEmulator`) or mounted in-p
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable, Mapping
 from functools import lru_cache
 from importlib.resources import files
 from typing import Final
@@ -15,7 +16,8 @@ from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import Route
+from starlette.routing import Route, request_response
+from starlette.types import Receive, Scope, Send
 
 from reconciler.emulator import admin, api, syncjobs
 from reconciler.emulator.config import EmulatorConfig
@@ -23,7 +25,10 @@ from reconciler.emulator.gateway import OPENAPI_PATH, Gateway
 from reconciler.emulator.problem import ApiProblem
 from reconciler.emulator.runtime import Runtime
 
+Endpoint = Callable[[Request], Awaitable[Response]]
+
 OPENAPI_RESOURCE: Final = "cxone-api.openapi.yaml"
+METHOD_ORDER: Final = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE")
 HTTP_ERRORS: Final = {
     404: ("not_found", "no such route; see /api/v2/openapi.yaml"),
     405: ("method_not_allowed", "this method is not allowed here; see the Allow header"),
@@ -38,6 +43,31 @@ def openapi_document() -> bytes:
 
 async def openapi(request: Request) -> Response:
     return Response(openapi_document(), media_type="application/yaml")
+
+
+class ByMethod:
+    """All methods of one path as one ASGI app, so a 405 lists them all in `Allow` (one
+    Starlette Route per method names only its own). HEAD is served as GET.
+
+    An object, not a function: Starlette gives a function endpoint `methods=["GET"]` by
+    default, while an ASGI app is routed for every method and left to answer 405 itself.
+    """
+
+    def __init__(self, methods: Mapping[str, Endpoint]) -> None:
+        self.methods = dict(methods)
+        allowed = [m for m in METHOD_ORDER if m in methods or (m == "HEAD" and "GET" in methods)]
+        self.allow = ", ".join(allowed)
+        self._app = request_response(self._dispatch)
+
+    async def _dispatch(self, request: Request) -> Response:
+        method = "GET" if request.method == "HEAD" else request.method
+        handler = self.methods.get(method)
+        if handler is None:
+            raise HTTPException(405, headers={"Allow": self.allow})
+        return await handler(request)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await self._app(scope, receive, send)
 
 
 async def _problem(request: Request, exc: Exception) -> Response:
@@ -60,26 +90,26 @@ def create_app(config: EmulatorConfig) -> Starlette:
     """A fresh emulator over `config.db_path` (created if missing, kept between runs)."""
     runtime = Runtime(config)
     connector = "/api/v2/crm/connectors/{id}"
-    routes = [
-        Route("/api/v2/oauth/token", runtime.tokens.endpoint, methods=["POST"]),
-        Route("/api/v2/crm/connectors", api.list_connectors, methods=["GET"]),
-        Route("/api/v2/crm/connectors", api.create_connector, methods=["POST"]),
-        Route(connector, api.get_connector, methods=["GET"]),
-        Route(connector, api.patch_connector, methods=["PATCH"]),
-        Route(connector + "/sync", syncjobs.start_sync, methods=["POST"]),
-        Route(connector + "/sync/{syncId}", syncjobs.get_sync, methods=["GET"]),
-        Route(OPENAPI_PATH, openapi, methods=["GET"]),
-        Route("/_emulator/openapi.yaml", openapi, methods=["GET"]),
-        Route("/_emulator/health", admin.health, methods=["GET"]),
-        Route("/_emulator/stats", admin.stats, methods=["GET"]),
-        Route("/_emulator/reset", admin.reset, methods=["POST"]),
-        Route("/_emulator/faults", admin.get_faults, methods=["GET"]),
-        Route("/_emulator/faults", admin.set_faults, methods=["POST"]),
-        Route("/_emulator/clock", admin.advance_clock, methods=["POST"]),
-        Route("/_emulator/connectors", admin.create_connector, methods=["POST"]),
-        Route("/_emulator/connectors/{id}", admin.edit_connector, methods=["PATCH"]),
-        Route("/_emulator/connectors/{id}", admin.delete_connector, methods=["DELETE"]),
-    ]
+    table: dict[str, dict[str, Endpoint]] = {
+        "/api/v2/oauth/token": {"POST": runtime.tokens.endpoint},
+        "/api/v2/crm/connectors": {"GET": api.list_connectors, "POST": api.create_connector},
+        connector: {"GET": api.get_connector, "PATCH": api.patch_connector},
+        connector + "/sync": {"POST": syncjobs.start_sync},
+        connector + "/sync/{syncId}": {"GET": syncjobs.get_sync},
+        OPENAPI_PATH: {"GET": openapi},
+        "/_emulator/openapi.yaml": {"GET": openapi},
+        "/_emulator/health": {"GET": admin.health},
+        "/_emulator/stats": {"GET": admin.stats},
+        "/_emulator/reset": {"POST": admin.reset},
+        "/_emulator/faults": {"GET": admin.get_faults, "POST": admin.set_faults},
+        "/_emulator/clock": {"POST": admin.advance_clock},
+        "/_emulator/connectors": {"POST": admin.create_connector},
+        "/_emulator/connectors/{id}": {
+            "PATCH": admin.edit_connector,
+            "DELETE": admin.delete_connector,
+        },
+    }
+    routes = [Route(path, ByMethod(methods)) for path, methods in table.items()]
     app = Starlette(
         routes=routes,
         middleware=[Middleware(Gateway, runtime=runtime, routes=frozenset(r.path for r in routes))],

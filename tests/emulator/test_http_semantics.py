@@ -6,9 +6,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+import httpx
 import pytest
 
-from reconciler.testing import ApiClient
+from reconciler.testing import ApiClient, RunningEmulator
 
 Body = Callable[..., dict[str, Any]]
 
@@ -67,3 +68,52 @@ def test_if_match_lists_and_star_are_accepted(api: ApiClient, body: Body, templa
         headers={"If-Match": template.format(etag=created.headers["ETag"])},
     )
     assert response.status_code == 200
+
+
+# --- If-None-Match ----------------------------------------------------------
+
+
+@pytest.mark.parametrize("template", ["W/{etag}", '"x", W/{etag}', "{etag}", "*"])
+def test_if_none_match_compares_weakly(api: ApiClient, body: Body, template: str) -> None:
+    created = api.create(body())
+    response = api.get(
+        f"/crm/connectors/{created.json()['id']}",
+        headers={"If-None-Match": template.format(etag=created.headers["ETag"])},
+    )
+    assert response.status_code == 304
+    assert response.headers["ETag"] == created.headers["ETag"]
+
+
+@pytest.mark.parametrize("value", ['"other"', 'W/"other"', "garbage"])
+def test_if_none_match_that_does_not_match_gets_the_body(
+    api: ApiClient, body: Body, value: str
+) -> None:
+    created = api.create(body())
+    response = api.get(f"/crm/connectors/{created.json()['id']}", headers={"If-None-Match": value})
+    assert response.status_code == 200
+
+
+# --- 405 and Allow ----------------------------------------------------------
+
+
+def allowed(response: httpx.Response) -> set[str]:
+    assert response.status_code == 405
+    assert response.json()["error"] == "method_not_allowed"
+    return {m.strip() for m in response.headers["Allow"].split(",")}
+
+
+def test_allow_lists_every_method_of_an_api_route(api: ApiClient, body: Body) -> None:
+    cid = api.create(body()).json()["id"]
+    assert allowed(api.options("/crm/connectors")) == {"GET", "HEAD", "POST"}
+    assert allowed(api.delete("/crm/connectors")) == {"GET", "HEAD", "POST"}
+    assert allowed(api.delete(f"/crm/connectors/{cid}")) == {"GET", "HEAD", "PATCH"}
+    assert allowed(api.put(f"/crm/connectors/{cid}", json={})) == {"GET", "HEAD", "PATCH"}
+    assert allowed(api.get(f"/crm/connectors/{cid}/sync")) == {"POST"}
+    assert allowed(api.get("/oauth/token")) == {"POST"}
+
+
+def test_allow_lists_every_method_of_an_admin_route(emulator: RunningEmulator) -> None:
+    root = emulator.root_url + "/_emulator"
+    assert allowed(httpx.get(root + "/connectors/conn_x")) == {"PATCH", "DELETE"}
+    assert allowed(httpx.delete(root + "/faults")) == {"GET", "HEAD", "POST"}
+    assert allowed(httpx.get(root + "/reset")) == {"POST"}
