@@ -8,6 +8,9 @@ from __future__ import annotations
 
 import copy
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +20,8 @@ from click.testing import CliRunner
 
 from reconciler.cli.main import cli
 from reconciler.testing import RunningEmulator, api_client
+
+from .helpers import FIXTURES, REPO
 
 SECRET_VALUE = "not-a-real-password-7c1d"
 
@@ -126,3 +131,119 @@ def test_what_the_api_accepts_validate_accepts(
     assert _post(emulator, doc) == (201, [])
     exit_code, diagnostics = _validate(doc, workdir)
     assert (exit_code, diagnostics) == (0, [])
+
+
+# --- the schemas as other tools use them (editors, check-jsonschema in pre-commit/CI) -------
+
+CONNECTOR_SCHEMA = REPO / "schemas" / "connector.schema.json"
+PROJECT_SCHEMA = REPO / "schemas" / "project.schema.json"
+#: The repository's own connector files and the corpus of good ones: every one is valid as
+#: written (before ${var:} substitution), as an editor or check-jsonschema sees it.
+GOOD_CONNECTORS = sorted((REPO / "connectors").glob("*.yaml")) + sorted(
+    p for p in (FIXTURES / "good").rglob("*") if p.suffix in (".yaml", ".yml")
+)
+#: Files the connector schema alone refuses (the schema-* corpus of tests/fixtures/bad).
+SCHEMA_FAILURES = sorted((FIXTURES / "bad").glob("schema-*.yaml"))
+PROJECT_FILES = [REPO / "cxrecon.yaml", REPO / "tests/gitops/fixtures/project/cxrecon.yaml"]
+
+
+def check_jsonschema(schema: Path, files: list[Path]) -> dict[str, Any]:
+    """Run the check-jsonschema CLI (test extra) on `files`, offline: the schema by its local
+    path, and every proxy pointed at a closed port so any download would fail loudly."""
+    offline = "http://127.0.0.1:9"
+    env = {**os.environ, "HTTP_PROXY": offline, "HTTPS_PROXY": offline, "NO_PROXY": ""}
+    env.update(http_proxy=offline, https_proxy=offline, no_proxy="")
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "check_jsonschema",
+            "--output-format",
+            "json",
+            "--schemafile",
+            str(schema),
+            *map(str, files),
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+        check=False,
+    )
+    assert done.stdout, done.stderr
+    report: dict[str, Any] = json.loads(done.stdout)
+    assert report.get("parse_errors", []) == [], report
+    return report
+
+
+def test_the_repository_connectors_and_good_fixtures_pass_check_jsonschema() -> None:
+    assert len(GOOD_CONNECTORS) >= 8
+    report = check_jsonschema(CONNECTOR_SCHEMA, GOOD_CONNECTORS)
+    assert (report["status"], report["errors"]) == ("ok", [])
+
+
+def test_the_schema_failures_of_the_corpus_fail_check_jsonschema_too() -> None:
+    assert len(SCHEMA_FAILURES) >= 10
+    report = check_jsonschema(CONNECTOR_SCHEMA, SCHEMA_FAILURES)
+    refused = {Path(e["filename"]).name for e in report["errors"]}
+    assert refused == {p.name for p in SCHEMA_FAILURES}
+
+
+def test_the_project_files_pass_check_jsonschema() -> None:
+    report = check_jsonschema(PROJECT_SCHEMA, PROJECT_FILES)
+    assert (report["status"], report["errors"]) == ("ok", [])
+
+
+#: URLs as the descriptions of endpointUrl and tokenEndpoint allow them: ${var:} anywhere.
+WITH_VARS = [
+    "${var:salesforce_instance_url}/services/data/v60.0",
+    "${var:org_url}",
+    "https://${var:tenant}.my.salesforce.com/services/data/v60.0",
+    "https://acme.${var:domain}:${var:port}/api",
+    "https://login.microsoftonline.com/${var:tenant_id}/oauth2/v2.0/token",
+    "${var:crm_url}:8443/api",
+]
+#: Not URLs the API takes, with or without references.
+NOT_URLS = [
+    "https://crm.acme.example:99999/api",
+    "https://crm.acme.example:0/api",
+    "http://${var:host}/api",
+    "https:// crm.acme.example/api",
+    "${env:CRM_URL}/api",
+    "${var:}/api",
+]
+
+
+def _url_files(folder: Path, urls: list[str]) -> list[Path]:
+    paths = []
+    for i, url in enumerate(urls):
+        doc = copy.deepcopy(BASE)
+        doc["endpointUrl"] = url
+        doc["authentication"] = {
+            "type": "OAUTH2",
+            "credentials": {
+                "tokenEndpoint": url,
+                "clientId": "client",
+                "clientSecret": "${env:CLIENT_SECRET}",
+            },
+        }
+        path = folder / f"url-{i}.yaml"
+        path.write_text(yaml.safe_dump(doc, sort_keys=False), encoding="utf-8")
+        paths.append(path)
+    return paths
+
+
+def test_var_references_are_allowed_wherever_the_description_says(tmp_path: Path) -> None:
+    report = check_jsonschema(CONNECTOR_SCHEMA, _url_files(tmp_path, WITH_VARS))
+    assert (report["status"], report["errors"]) == ("ok", [])
+
+
+def test_what_is_not_a_url_is_still_refused(tmp_path: Path) -> None:
+    files = _url_files(tmp_path, NOT_URLS)
+    report = check_jsonschema(CONNECTOR_SCHEMA, files)
+    refused = sorted((Path(e["filename"]).name, e["path"]) for e in report["errors"])
+    assert refused == sorted(
+        (path.name, field)
+        for path in files
+        for field in ("$.endpointUrl", "$.authentication.credentials.tokenEndpoint")
+    )
