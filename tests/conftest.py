@@ -16,7 +16,8 @@ from reconciler.emulator.app import create_app
 from reconciler.emulator.config import EmulatorConfig
 from reconciler.testing import InProcessEmulator, RunningEmulator, start_emulator
 
-#: Modules whose tests start processes, drive outside tools or run long campaigns.
+#: Modules (or single tests) that start processes, drive outside tools, or run long
+#: generated campaigns.
 SLOW_MODULES: frozenset[str] = frozenset(
     {
         "tests/security/test_no_secret_leaks.py",  # every command as a process, DEBUG logs
@@ -28,6 +29,10 @@ SLOW_MODULES: frozenset[str] = frozenset(
         "tests/emulator/test_openapi_conformance.py",  # schemathesis over every operation
         "tests/controller/test_deploy_image.py",  # builds the wheel as the Dockerfile does
         "tests/github/test_workflow_zizmor.py",  # zizmor over the workflows
+        "tests/load/test_properties.py",  # hypothesis: generated connectors and mutations
+        "tests/properties/test_convergence.py",  # the stateful convergence machine
+        # hypothesis: both schema validators agree on generated mutations
+        "tests/load/test_fast_schema.py::test_both_validators_agree_on_generated_mutations",
     }
 )
 
@@ -35,7 +40,8 @@ SLOW_MODULES: frozenset[str] = frozenset(
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     root = config.rootpath
     for item in items:
-        if item.path.relative_to(root).as_posix() in SLOW_MODULES:
+        module = item.path.relative_to(root).as_posix()
+        if module in SLOW_MODULES or f"{module}::{item.name}" in SLOW_MODULES:
             item.add_marker(pytest.mark.slow)
 
 
