@@ -25,8 +25,8 @@ from reconciler import __version__
 from reconciler.apply.executor import Outcome
 from reconciler.controller.report import CycleReport, CycleResult, Decision
 from reconciler.cxone.stats import ApiStats
+from reconciler.telemetry import names
 
-P = "cxrecon"
 #: Content type of `render()`.
 CONTENT_TYPE = CONTENT_TYPE_LATEST
 _DURATION_BUCKETS = (0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600)
@@ -42,20 +42,20 @@ class ApiStatsCollector(Collector):
         snapshot = self._stats.snapshot()
         families = {
             "requests": CounterMetricFamily(
-                f"{P}_api_requests", "HTTP requests sent to CXone", labels=["operation"]
+                names.API_REQUESTS.name, names.API_REQUESTS.help, labels=["operation"]
             ),
             "retries": CounterMetricFamily(
-                f"{P}_api_retries",
-                "Requests re-sent after a transient failure",
+                names.API_RETRIES.name,
+                names.API_RETRIES.help,
                 labels=["operation"],
             ),
             "rate_limited": CounterMetricFamily(
-                f"{P}_api_rate_limited",
-                "Requests answered 429 Too Many Requests",
+                names.API_RATE_LIMITED.name,
+                names.API_RATE_LIMITED.help,
                 labels=["operation"],
             ),
             "errors": CounterMetricFamily(
-                f"{P}_api_errors", "API calls that ended in an error", labels=["operation"]
+                names.API_ERRORS.name, names.API_ERRORS.help, labels=["operation"]
             ),
         }
         for name, op in snapshot.operations.items():
@@ -74,69 +74,29 @@ class ControllerMetrics:
     ) -> None:
         self.registry = CollectorRegistry()
         r = self.registry
-        Info(f"{P}_controller", "The running controller", registry=r).info(
+        Info(names.CONTROLLER_INFO.name, names.CONTROLLER_INFO.help, registry=r).info(
             {"version": __version__, "environment": environment or "", "mode": mode}
         )
-        self.started = Counter(
-            f"{P}_reconcile_cycles_started", "Reconcile cycles started", registry=r
-        )
-        self.cycles = Counter(
-            f"{P}_reconcile_cycles",
-            "Reconcile cycles finished, by result (success, partial, failed)",
-            ["result"],
-            registry=r,
-        )
+        self.started = Counter(names.CYCLES_STARTED.name, names.CYCLES_STARTED.help, registry=r)
+        self.cycles = _counter(names.CYCLES, r)
         for result in CycleResult:
             self.cycles.labels(result.value)  # export zeros, so rate() works from the start
         self.duration = Histogram(
-            f"{P}_reconcile_cycle_duration_seconds",
-            "Wall time of one reconcile cycle",
+            names.CYCLE_SECONDS.name,
+            names.CYCLE_SECONDS.help,
             buckets=_DURATION_BUCKETS,
             registry=r,
         )
-        self.last_success = Gauge(
-            f"{P}_reconcile_last_success_timestamp_seconds",
-            "When the last successful (or partial) cycle finished, Unix time",
-            registry=r,
-        )
-        self.last_cycle = Gauge(
-            f"{P}_reconcile_last_cycle_timestamp_seconds",
-            "When the last cycle finished, Unix time",
-            registry=r,
-        )
-        self.drifted = Gauge(
-            f"{P}_drifted_connectors",
-            "Connectors changed in CXone since the last apply (drift or conflict), last plan",
-            registry=r,
-        )
-        self.out_of_sync = Gauge(
-            f"{P}_out_of_sync_connectors",
-            "Connectors whose planned changes were not applied in the last cycle, by reason",
-            ["reason"],
-            registry=r,
-        )
-        self.applied = Counter(
-            f"{P}_applied_changes",
-            "Connectors changed in CXone by the controller, by planned action",
-            ["action"],
-            registry=r,
-        )
-        self.writes = Counter(
-            f"{P}_api_writes", "Create and patch calls that succeeded", registry=r
-        )
-        self.failures = Counter(
-            f"{P}_connector_failures", "Connector applies that failed", registry=r
-        )
-        self.backoff = Gauge(
-            f"{P}_backoff_connectors", "Connectors waiting out a backoff after failures", registry=r
-        )
-        self.pulls = Counter(
-            f"{P}_git_pulls",
-            "git pulls of the desired-state repository, by result",
-            ["result"],
-            registry=r,
-        )
-        self.commit = Info(f"{P}_git", "The commit the last cycle used", registry=r)
+        self.last_success = _gauge(names.LAST_SUCCESS, r)
+        self.last_cycle = _gauge(names.LAST_CYCLE, r)
+        self.drifted = _gauge(names.DRIFTED, r)
+        self.out_of_sync = _gauge(names.OUT_OF_SYNC, r)
+        self.applied = _counter(names.APPLIED, r)
+        self.writes = _counter(names.WRITES, r)
+        self.failures = _counter(names.FAILURES, r)
+        self.backoff = _gauge(names.BACKOFF, r)
+        self.pulls = _counter(names.PULLS, r)
+        self.commit = Info(names.GIT_INFO.name, names.GIT_INFO.help, registry=r)
         r.register(ApiStatsCollector(stats))
         if process:
             ProcessCollector(registry=r)
@@ -175,3 +135,11 @@ class ControllerMetrics:
 
     def render(self) -> bytes:
         return generate_latest(self.registry)
+
+
+def _counter(metric: names.Metric, registry: CollectorRegistry) -> Counter:
+    return Counter(metric.name, metric.help, list(metric.labels), registry=registry)
+
+
+def _gauge(metric: names.Metric, registry: CollectorRegistry) -> Gauge:
+    return Gauge(metric.name, metric.help, list(metric.labels), registry=registry)

@@ -10,11 +10,10 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Final
+from typing import Any
 
 from reconciler.cxone.stats import OperationStats, StatsSnapshot
-
-METRIC_PREFIX: Final = "cxrecon"
+from reconciler.telemetry import names
 
 
 @dataclass(frozen=True, slots=True)
@@ -161,21 +160,18 @@ def write_prometheus(summary: RunSummary, path: Path) -> None:
     registry = CollectorRegistry(auto_describe=True)
     base = ("command", "environment")
     env = summary.environment or ""
-    p = METRIC_PREFIX
 
-    def gauge(name: str, doc: str, labels: tuple[str, ...] = ()) -> Gauge:
-        return Gauge(f"{p}_{name}", doc, labelnames=(*base, *labels), registry=registry)
+    def gauge(metric: names.Metric) -> Gauge:
+        return Gauge(
+            metric.name, metric.help, labelnames=(*base, *metric.labels), registry=registry
+        )
 
-    requests = gauge("api_requests", "HTTP requests sent in the last run", ("operation",))
-    retries = gauge("api_retries", "Requests re-sent after a transient failure", ("operation",))
-    throttled = gauge("api_rate_limited", "Requests answered 429 in the last run", ("operation",))
-    errors = gauge("api_errors", "Calls that ended in an error in the last run", ("operation",))
-    ratio = gauge("api_error_ratio", "Errors per request sent in the last run", ("operation",))
-    latency = gauge(
-        "api_latency_seconds",
-        "Request latency quantiles in the last run",
-        ("operation", "quantile"),
-    )
+    requests = gauge(names.RUN_API_REQUESTS)
+    retries = gauge(names.RUN_API_RETRIES)
+    throttled = gauge(names.RUN_API_RATE_LIMITED)
+    errors = gauge(names.RUN_API_ERRORS)
+    ratio = gauge(names.RUN_API_ERROR_RATIO)
+    latency = gauge(names.RUN_API_LATENCY)
     for op in (*summary.operations, summary.overall):
         labels = (summary.command, env, op.operation)
         requests.labels(*labels).set(op.requests)
@@ -186,17 +182,11 @@ def write_prometheus(summary: RunSummary, path: Path) -> None:
         for q, value in (("0.5", op.p50_ms), ("0.95", op.p95_ms), ("0.99", op.p99_ms)):
             if value is not None:
                 latency.labels(*labels, q).set(value / 1000.0)
-    connectors = gauge("run_connectors", "Connectors by outcome in the last run", ("result",))
+    connectors = gauge(names.RUN_CONNECTORS)
     for result, count in summary.outcomes.items():
         connectors.labels(summary.command, env, result).set(count)
-    gauge("run_duration_seconds", "Wall time of the last run").labels(summary.command, env).set(
-        summary.duration_seconds
-    )
-    gauge("run_success", "1 when the last run had no failure").labels(summary.command, env).set(
-        1 if summary.succeeded else 0
-    )
-    gauge("run_last_timestamp_seconds", "When the last run finished (Unix time)").labels(
-        summary.command, env
-    ).set(summary.finished_at)
+    gauge(names.RUN_SECONDS).labels(summary.command, env).set(summary.duration_seconds)
+    gauge(names.RUN_SUCCESS).labels(summary.command, env).set(1 if summary.succeeded else 0)
+    gauge(names.RUN_FINISHED).labels(summary.command, env).set(summary.finished_at)
     path.parent.mkdir(parents=True, exist_ok=True)
     write_to_textfile(str(path), registry)

@@ -73,14 +73,26 @@ def test_prometheus_file_parses_and_carries_the_figures(tmp_path: Path) -> None:
     path = tmp_path / "textfile" / "cxrecon.prom"
     write_prometheus(summary, path)
     families = {f.name: f for f in text_string_to_metric_families(path.read_text())}
-    requests = {s.labels["operation"]: s.value for s in families["cxrecon_api_requests"].samples}
+    requests = {
+        s.labels["operation"]: s.value for s in families["cxrecon_run_api_requests"].samples
+    }
     assert requests == {"get_connector": 100, "patch_connector": 2, "all": 102}
     latency = {
         (s.labels["operation"], s.labels["quantile"]): s.value
-        for s in families["cxrecon_api_latency_seconds"].samples
+        for s in families["cxrecon_run_api_latency_seconds"].samples
     }
     assert latency[("get_connector", "0.99")] == 0.099
     connectors = {s.labels["result"]: s.value for s in families["cxrecon_run_connectors"].samples}
     assert connectors == {"applied": 3, "failed": 1}
     assert families["cxrecon_run_success"].samples[0].value == 0
     assert families["cxrecon_run_duration_seconds"].samples[0].labels["environment"] == "prod"
+
+
+def test_no_metric_name_has_two_kinds_or_two_owners() -> None:
+    from reconciler.telemetry.names import CATALOGUE
+
+    names = [m.name for m in CATALOGUE]
+    assert len(names) == len(set(names))
+    # A one-shot run's figures are gauges of that run; the controller's are lifetime counters.
+    assert all(m.kind == "gauge" for m in CATALOGUE if m.name.startswith("cxrecon_run_"))
+    assert all(not m.name.startswith("cxrecon_run_") for m in CATALOGUE if m.kind == "counter")

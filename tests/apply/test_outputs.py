@@ -91,7 +91,9 @@ def test_run_summary_and_prometheus_file(project: Project, emulator: RunningEmul
 
     text = (project.root / "out" / "cxrecon.prom").read_text()
     families = {f.name: f for f in text_string_to_metric_families(text)}
-    requests = {s.labels["operation"]: s.value for s in families["cxrecon_api_requests"].samples}
+    requests = {
+        s.labels["operation"]: s.value for s in families["cxrecon_run_api_requests"].samples
+    }
     assert requests["create_connector"] == 2
     assert families["cxrecon_run_success"].samples[0].value == 1
     applied = {s.labels["result"]: s.value for s in families["cxrecon_run_connectors"].samples}
