@@ -1,4 +1,4 @@
-"""The layer contracts of design.md, checked on the source: the reconcile path never
+"""What import-linter cannot see (docs/architecture.md, "Layers"): the reconcile path never
 imports the emulator, and the emulator leans only on shared models and settings."""
 
 from __future__ import annotations

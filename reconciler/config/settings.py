@@ -1,4 +1,4 @@
-"""Connection settings for a CXone tenant, read from the environment (design.md contract).
+"""Connection settings for a CXone tenant, read from the environment (see the README).
 
 `CXONE_BASE_URL`, `CXONE_TOKEN_URL`, `CXONE_CLIENT_ID`, `CXONE_CLIENT_SECRET`,
 `CXONE_GRANT`, `CXONE_USERNAME`, `CXONE_PASSWORD`; a project file may supply

@@ -1,5 +1,5 @@
-"""cxrecon's exit codes (design.md contract) mapped to what a workflow reports: a status word
-for outputs, a line for people, and whether the job should fail."""
+"""cxrecon's exit codes (the README's command table) mapped to what a workflow reports: a
+status word for outputs, a line for people, and whether the job should fail."""
 
 from __future__ import annotations
 
