@@ -31,6 +31,7 @@ from reconciler.emulator.validation import (
     check_document,
     check_idempotency_key,
     check_read_only,
+    credential_mismatches,
     merge_patch,
     paging,
     parse_json_object,
@@ -309,7 +310,19 @@ def apply_patch(
             (Detail("/connectorType", "is immutable"),),
         )
     merged = merge_patch(current, patch)
-    check_document(merged)
+    check_document(merged, credentials_by_type=False)
+    mismatches = credential_mismatches(merged.get("authentication"))
+    if mismatches:
+        auth_type = merged["authentication"]["type"]
+        raise ApiProblem(
+            422,
+            "credentials_mismatch",
+            f"after this patch the connector would authenticate by {auth_type} with "
+            f"credentials that {auth_type} does not use; changing the type, remove the old "
+            'keys in the same PATCH, e.g. {"authentication": {"type": "' + auth_type + '", '
+            '"credentials": {"<old key>": null, ...}}}',
+            mismatches,
+        )
     before, after = current["lifecycleStatus"], merged.get("lifecycleStatus", "DRAFT")
     if not admin and before != after and after not in ALLOWED_TRANSITIONS.get(before, ()):
         hint = (

@@ -45,7 +45,6 @@ PAGE_MAX: Final = 100
 NO_CONTROL = re.compile(r"[^\x00-\x1f\x7f]+")
 VERSION = re.compile(r"[0-9]+\.[0-9]+\.[0-9]+")
 LABEL_KEY = re.compile(r"[A-Za-z0-9]([A-Za-z0-9._/-]{0,251}[A-Za-z0-9])?")
-CREDENTIAL_KEY = re.compile(r"[A-Za-z][A-Za-z0-9_.-]{0,127}")
 IDEMPOTENCY_KEY = re.compile(r"[\x21-\x7e]{1,255}")
 PORT = r"(6553[0-5]|655[0-2][0-9]|65[0-4][0-9]{2}|6[0-4][0-9]{3}|[1-5][0-9]{4}|[0-9]{1,4})"
 ENDPOINT_URL = re.compile(
@@ -59,6 +58,19 @@ SYNC_SETTING_RANGES: Final = {
     "syncIntervalMinutes": (1, 1440),
 }
 SYNC_DEFAULTS: Final = {"batchSize": 500, "retryAttempts": 3, "syncIntervalMinutes": 15}
+#: Credential keys per authentication type: (required, optional). The twin of
+#: `reconciler.load.catalog.AUTH_CREDENTIALS` (the emulator may not import the loader;
+#: tests/emulator/test_credentials.py keeps the two equal). The server refuses a key that is
+#: not in either list; it does not insist on the required ones (credentials are write-only
+#: and may be set later), which lint does for connector files.
+CREDENTIAL_KEYS: Final[Mapping[str, tuple[tuple[str, ...], tuple[str, ...]]]] = {
+    "BASIC": (("username", "password"), ()),
+    "OAUTH2": (("tokenEndpoint", "clientId", "clientSecret"), ("scope", "audience")),
+    "API_KEY": (("apiKey",), ("headerName",)),
+}
+ALL_CREDENTIAL_KEYS: Final = frozenset(
+    key for required, optional in CREDENTIAL_KEYS.values() for key in (*required, *optional)
+)
 JSON_TYPES: Final = ("application/json", "application/merge-patch+json")
 
 
@@ -199,8 +211,12 @@ def check_read_only(body: Mapping[str, Any]) -> None:
         )
 
 
-def check_document(doc: Mapping[str, Any]) -> None:
-    """Validate a complete connector document (a POST body, or a PATCH merged onto one)."""
+def check_document(doc: Mapping[str, Any], credentials_by_type: bool = True) -> None:
+    """Validate a complete connector document (a POST body, or a PATCH merged onto one).
+
+    `credentials_by_type=False` leaves out the check of credential keys against the
+    authentication type, which a PATCH answers separately (422, see `credential_mismatches`).
+    """
     c = _Checker()
     c.unknown(doc, "", CONNECTOR_FIELDS)
     for key in REQUIRED:
@@ -223,7 +239,7 @@ def check_document(doc: Mapping[str, Any]) -> None:
             hint="must be an http(s) URL with a host name or IPv4 address, without spaces",
         )
     if "authentication" in doc:
-        _check_authentication(c, doc["authentication"])
+        _check_authentication(c, doc["authentication"], credentials_by_type)
     if "mappings" in doc:
         _check_mappings(c, doc["mappings"])
     if "syncSettings" in doc:
@@ -236,7 +252,7 @@ def check_document(doc: Mapping[str, Any]) -> None:
         raise validation_failed(c.details)
 
 
-def _check_authentication(c: _Checker, auth: Any) -> None:
+def _check_authentication(c: _Checker, auth: Any, by_type: bool) -> None:
     if not c.obj(auth, "/authentication"):
         return
     c.unknown(auth, "/authentication", frozenset({"type", "credentials"}))
@@ -251,10 +267,34 @@ def _check_authentication(c: _Checker, auth: Any) -> None:
         c.fail("/authentication/credentials", f"has more than {CREDENTIALS_MAX} keys")
     for key, value in creds.items():
         path = f"/authentication/credentials/{escape(key)}"
-        if not CREDENTIAL_KEY.fullmatch(key):
-            c.fail(path, f"key does not match {CREDENTIAL_KEY.pattern}")
+        if key not in ALL_CREDENTIAL_KEYS:
+            c.fail(
+                path, f"is not a credential key; known: {', '.join(sorted(ALL_CREDENTIAL_KEYS))}"
+            )
         if c.string(value, path, CREDENTIAL_VALUE_MAX, pattern=None) and value == MASK:
             c.fail(path, "is the mask that reads return; send the real value or omit the key")
+    if by_type:
+        c.details.extend(credential_mismatches(auth))
+
+
+def credential_mismatches(auth: Any) -> list[Detail]:
+    """Known credential keys that the authentication's type does not use (CREDENTIAL_KEYS)."""
+    if not isinstance(auth, dict) or not isinstance(auth.get("credentials"), dict):
+        return []
+    auth_type = auth.get("type")
+    if not isinstance(auth_type, str) or auth_type not in CREDENTIAL_KEYS:
+        return []
+    required, optional = CREDENTIAL_KEYS[auth_type]
+    allowed = (*required, *optional)
+    return [
+        Detail(
+            f"/authentication/credentials/{escape(key)}",
+            f"is not a credential of {auth_type} authentication (its keys: "
+            f"{', '.join(allowed)}); leave it out, or remove it with null in a PATCH",
+        )
+        for key in auth["credentials"]
+        if key in ALL_CREDENTIAL_KEYS and key not in allowed
+    ]
 
 
 def _check_mappings(c: _Checker, mappings: Any) -> None:
@@ -334,7 +374,8 @@ def with_defaults(doc: Mapping[str, Any]) -> Document:
 
 
 def merge_patch(target: Any, patch: Any) -> Any:
-    """RFC 7386 JSON merge patch."""
+    """RFC 7396 JSON merge patch: objects merge key by key, null removes a key, anything
+    else (arrays included) replaces the target."""
     if not isinstance(patch, dict):
         return patch
     result = dict(target) if isinstance(target, dict) else {}
