@@ -9,6 +9,7 @@ from __future__ import annotations
 import copy
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -17,6 +18,8 @@ from typing import Any
 import pytest
 import yaml
 from click.testing import CliRunner
+from jsonschema import Draft202012Validator
+from referencing import Registry, Resource
 
 from reconciler.cli.main import cli
 from reconciler.testing import RunningEmulator, api_client
@@ -147,7 +150,7 @@ SCHEMA_FAILURES = sorted((FIXTURES / "bad").glob("schema-*.yaml"))
 PROJECT_FILES = [REPO / "cxrecon.yaml", REPO / "tests/gitops/fixtures/project/cxrecon.yaml"]
 
 
-def check_jsonschema(schema: Path, files: list[Path]) -> dict[str, Any]:
+def check_jsonschema(schema: Path, files: list[Path], *options: str) -> dict[str, Any]:
     """Run the check-jsonschema CLI (test extra) on `files`, offline: the schema by its local
     path, and every proxy pointed at a closed port so any download would fail loudly."""
     offline = "http://127.0.0.1:9"
@@ -162,6 +165,7 @@ def check_jsonschema(schema: Path, files: list[Path]) -> dict[str, Any]:
             "json",
             "--schemafile",
             str(schema),
+            *options,
             *map(str, files),
         ],
         capture_output=True,
@@ -247,3 +251,121 @@ def test_what_is_not_a_url_is_still_refused(tmp_path: Path) -> None:
         for path in files
         for field in ("$.endpointUrl", "$.authentication.credentials.tokenEndpoint")
     )
+
+
+# --- the saved plan (`cxrecon plan --out FILE`) as a whole -----------------------------
+
+SAVED_PLAN_SCHEMA = REPO / "schemas" / "saved-plan.schema.json"
+
+
+def _schema(path: Path) -> dict[str, Any]:
+    schema: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+    return schema
+
+
+def saved_plan_validator() -> Draft202012Validator:
+    """The saved-plan schema with the schemas it references, by their `$id`s (no network)."""
+    others = [_schema(REPO / "schemas" / name) for name in ("plan.schema.json",)]
+    others.append(_schema(CONNECTOR_SCHEMA))
+    registry: Registry = Registry().with_resources(
+        (schema["$id"], Resource.from_contents(schema)) for schema in others
+    )
+    schema = _schema(SAVED_PLAN_SCHEMA)
+    Draft202012Validator.check_schema(schema)
+    return Draft202012Validator(schema, registry=registry)
+
+
+@pytest.fixture(scope="module")
+def saved_plan(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """A real saved plan: the repository's connectors applied to an embedded emulator, then
+    one edited, one removed, one added, and `cxrecon plan --prune --out plan.json`."""
+    root = tmp_path_factory.mktemp("saved-plan")
+    shutil.copytree(REPO / "connectors", root / "connectors")
+    shutil.copyfile(REPO / "cxrecon.yaml", root / "cxrecon.yaml")
+    (root / ".git").mkdir()
+    env = {"NO_COLOR": "1", "GITHUB_ACTIONS": "", "GITHUB_STEP_SUMMARY": ""}
+    with pytest.MonkeyPatch.context() as patch:
+        patch.chdir(root)
+        applied = CliRunner().invoke(cli, ["apply", "--emulator", "--auto-approve"], env=env)
+        assert applied.exit_code == 0, applied.output
+        salesforce = root / "connectors" / "salesforce-contacts.yaml"
+        salesforce.write_text(
+            salesforce.read_text(encoding="utf-8").replace("batchSize: 500", "batchSize: 250"),
+            encoding="utf-8",
+        )
+        (root / "connectors" / "support-desk-cases.yaml").unlink()
+        (root / "connectors" / "new.yaml").write_text(
+            yaml.safe_dump({**BASE, "name": "Brand-New"}, sort_keys=False), encoding="utf-8"
+        )
+        planned = CliRunner().invoke(
+            cli, ["plan", "--emulator", "--prune", "--out", "plan.json"], env=env
+        )
+        assert planned.exit_code == 0, planned.output
+        document: dict[str, Any] = json.loads((root / "plan.json").read_text(encoding="utf-8"))
+    return document
+
+
+def test_a_real_saved_plan_is_valid_against_the_published_schema(
+    saved_plan: dict[str, Any],
+) -> None:
+    actions = {(c["action"], c["remote"] is None) for c in saved_plan["connectors"]}
+    assert {("create", True), ("update", False), ("deactivate", False)} <= actions
+    errors = [e.message for e in saved_plan_validator().iter_errors(saved_plan)]
+    assert errors == []
+
+
+def test_check_jsonschema_reads_a_saved_plan_offline_with_the_local_schemas(
+    saved_plan: dict[str, Any], tmp_path: Path
+) -> None:
+    # The schema's `$ref`s are relative ("plan.schema.json"): with --base-uri they resolve to
+    # the files beside it, so a CI job can check a plan artifact without any network.
+    path = tmp_path / "plan.json"
+    path.write_text(json.dumps(saved_plan), encoding="utf-8")
+    base = SAVED_PLAN_SCHEMA.resolve().as_uri()
+    report = check_jsonschema(SAVED_PLAN_SCHEMA, [path], "--base-uri", base)
+    assert (report["status"], report["errors"]) == ("ok", [])
+
+
+@pytest.mark.parametrize(
+    "tamper",
+    [
+        lambda d: d.__setitem__("kind", "terraform-plan"),
+        lambda d: d.__setitem__("formatVersion", 2),
+        lambda d: d.pop("checksum"),
+        lambda d: d.__setitem__("checksum", "md5:abc"),
+        lambda d: d.__setitem__("extra", True),
+        lambda d: d["plan"].pop("summary"),
+        lambda d: d["connectors"][0].__setitem__("action", "delete"),
+        lambda d: d["connectors"][0].__setitem__("remote", {"id": "x"}),
+        lambda d: _desired(d)["spec"]["authentication"]["credentials"].__setitem__(
+            "clientSecret", "a-literal-secret"
+        ),
+        lambda d: _desired(d).__setitem__("source", "salesforce-contacts.yaml"),
+    ],
+    ids=[
+        "kind",
+        "formatVersion",
+        "no checksum",
+        "checksum algorithm",
+        "unknown key",
+        "plan without summary",
+        "unknown action",
+        "pin without etag",
+        "secret value in the spec",
+        "source without line:col",
+    ],
+)
+def test_the_schema_refuses_a_tampered_saved_plan(saved_plan: dict[str, Any], tamper: Any) -> None:
+    document = copy.deepcopy(saved_plan)
+    tamper(document)
+    assert list(saved_plan_validator().iter_errors(document)) != []
+
+
+def _desired(document: dict[str, Any]) -> dict[str, Any]:
+    """The desired record of the OAUTH2 connector that the plan updates."""
+    for entry in document["connectors"]:
+        desired = entry["desired"]
+        if desired and desired["spec"]["authentication"]["type"] == "OAUTH2":
+            record: dict[str, Any] = desired
+            return record
+    raise AssertionError("no OAUTH2 connector in the saved plan")

@@ -15,7 +15,8 @@ from reconciler.model import CONNECTOR_FIELDS, MAPPING_FIELDS
 
 from .helpers import REPO
 
-SCHEMAS = [CONNECTOR_SCHEMA, PROJECT_SCHEMA]
+SAVED_PLAN_SCHEMA = "saved-plan.schema.json"
+SCHEMAS = [CONNECTOR_SCHEMA, PROJECT_SCHEMA, SAVED_PLAN_SCHEMA]
 
 
 def _subschemas(node: Any, path: str = "#") -> Iterator[tuple[str, dict[str, Any]]]:
