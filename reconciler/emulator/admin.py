@@ -62,6 +62,8 @@ async def stats(request: Request) -> Response:
         "requests": requests,
         "faults": dict(sorted(runtime.faults.injected.items())),
         "rateLimited": runtime.stats.rate_limited,
+        "inFlight": runtime.stats.in_flight,
+        "peakInFlight": runtime.stats.peak_in_flight,
         "connectors": runtime.store.read().connector_count(),
         "uptimeSeconds": round(time.monotonic() - runtime.stats.started, 3),
         "settings": runtime.knobs.as_json(),

@@ -70,7 +70,11 @@ class Gateway:
             if _declared_length(scope) > limit:
                 await too_large(limit).response()(scope, receive, counted)
             elif path.startswith(API_PREFIX + "/") and path != OPENAPI_PATH:
-                await self._api(scope, receive, counted, limit)
+                self.runtime.stats.enter()
+                try:
+                    await self._api(scope, receive, counted, limit)
+                finally:
+                    self.runtime.stats.leave()
             elif path.startswith(ADMIN_PREFIX) and (
                 refused := admin_write_problem(scope, self.runtime.config.admin_hosts)
             ):

@@ -19,16 +19,28 @@ from reconciler.emulator.store import Store
 
 @dataclass
 class Stats:
-    """Requests by (method + route template, status) and rate-limit rejections."""
+    """Requests by (method + route template, status), rate-limit rejections, and API requests
+    in the server at once (now, and the most since the start or the last reset)."""
 
     requests: Counter[tuple[str, int]] = field(default_factory=Counter)
     rate_limited: int = 0
     started: float = field(default_factory=time.monotonic)
+    in_flight: int = 0
+    peak_in_flight: int = 0
 
     def reset(self) -> None:
         self.requests.clear()
         self.rate_limited = 0
         self.started = time.monotonic()
+        self.peak_in_flight = self.in_flight
+
+    def enter(self) -> None:
+        """An API request arrived (the event loop is single-threaded: no lock needed)."""
+        self.in_flight += 1
+        self.peak_in_flight = max(self.peak_in_flight, self.in_flight)
+
+    def leave(self) -> None:
+        self.in_flight -= 1
 
 
 class Runtime:
