@@ -36,6 +36,7 @@ from reconciler.model import RemoteConnector
 from reconciler.plan.build import build_plan
 from reconciler.plan.changes import ConnectorChange, Plan
 from reconciler.plan.credentials import CredentialChecker
+from reconciler.plan.essence import desired_state_digest
 from reconciler.plan.saved import SavedPlan, verify
 
 
@@ -145,7 +146,7 @@ def plan_connectors(
         remote,
         limits=project.safety,
         checker=checker,
-        desired_digest=loaded.digest,
+        desired_digest=desired_state_digest(loaded.connectors, loaded.environment),
         prune=prune,
         environment=project.environment_label(environment),
         complete=complete,
@@ -316,7 +317,8 @@ async def apply_desired(
     reviewed = False
     if saved is not None:
         try:
-            plan = verify(saved, desired_digest=loaded.digest, remote=remote, checker=checker)
+            digest = desired_state_digest(loaded.connectors, loaded.environment)
+            plan = verify(saved, desired_digest=digest, remote=remote, checker=checker)
             reviewed = True
         except StalePlanError as exc:
             if not replan_stale:

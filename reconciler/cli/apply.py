@@ -147,11 +147,13 @@ def apply(
     """
     if plan_file is not None and path is not None:
         raise click.UsageError("give PATH or --plan FILE, not both")
-    project = open_project()
     saved = read_saved_plan(plan_file) if plan_file is not None else None
+    project = open_project(_saved_root(saved))
     if saved is not None:
         environment = environment or saved.environment
         prune = prune or saved.prune
+        # The PATH the plan was made from, when it is still there (else the default).
+        path = Path(saved.target) if saved.target and Path(saved.target).exists() else None
     env = project.environment(environment)
     env_name = project.environment_label(environment)
     complete = plan_scope(path, prune)
@@ -304,6 +306,16 @@ class _Run:
         where = f" to environment {plan.environment}" if plan.environment else ""
         if not click.confirm(f"Apply these changes{where}?", default=False, err=True):
             raise NotConfirmed("apply cancelled; nothing was written")
+
+
+def _saved_root(saved: SavedPlan | None) -> Path | None:
+    """The project a saved plan was made in, when it is still where the plan says (relative
+    to the working directory, as `cxrecon plan` recorded it); otherwise the usual discovery
+    of cxrecon.yaml from the working directory."""
+    if saved is None or saved.root is None:
+        return None
+    root = Path(saved.root)
+    return root if root.is_dir() else None
 
 
 def _interactive() -> bool:

@@ -21,7 +21,7 @@ from reconciler.cli.common import (
 )
 from reconciler.cli.tenant import plan_from_tenant
 from reconciler.plan.changes import Plan
-from reconciler.plan.saved import write
+from reconciler.plan.saved import PlanSource, write
 from reconciler.render import json_format, markdown, text
 
 
@@ -70,7 +70,7 @@ def plan(
     result = planned.run.plan
     click.echo(_render(result, output_format, show_unchanged), nl=False)
     if out is not None:
-        write(result, out)
+        write(result, out, PlanSource(root=planned.project.root, target=path))
         click.echo(
             f"Saved the plan to {out}; apply it with `cxrecon apply --plan {out}`.", err=True
         )

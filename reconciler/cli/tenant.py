@@ -23,6 +23,7 @@ class Planned:
 
     env: EnvironmentConfig
     run: PlanRun
+    project: Project
 
 
 def plan_from_tenant(
@@ -44,7 +45,7 @@ def plan_from_tenant(
         run = asyncio.run(
             _plan(project, target.settings, environment, path, loaded, prune, parallelism)
         )
-    return Planned(env, run)
+    return Planned(env, run, project)
 
 
 def list_tenant(

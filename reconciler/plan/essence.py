@@ -12,7 +12,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final, TypedDict
 
@@ -22,6 +22,7 @@ from reconciler.model import (
     LABEL_MANAGED_BY,
     LABEL_PREFIX,
     ConnectorSpec,
+    DesiredConnector,
 )
 from reconciler.secret import MASK
 
@@ -134,6 +135,14 @@ def essence_of(spec: ConnectorSpec) -> Essence:
 
 
 # --- digests -------------------------------------------------------------------
+
+
+def desired_state_digest(connectors: Sequence[DesiredConnector], environment: str | None) -> str:
+    """A digest of what git asks for (every connector's spec, secret references unresolved),
+    not of the file bytes: a comment or a reordered key does not change it, so it does not
+    make a saved plan stale."""
+    specs = sorted((d.spec.to_api() for d in connectors), key=lambda s: str(s["name"]))
+    return hashlib.sha256(canonical_json([environment, specs])).hexdigest()
 
 
 def canonical_json(value: Any) -> bytes:

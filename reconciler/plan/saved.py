@@ -57,6 +57,10 @@ class SavedEntry:
 class SavedPlan:
     path: Path
     desired_digest: str
+    #: Where the plan was made: the project root and the connectors PATH planned, relative to
+    #: the directory `cxrecon plan` ran in (None in plans from older versions).
+    root: str | None
+    target: str | None
     environment: str | None
     prune: bool
     safety: SafetyVerdict
@@ -77,7 +81,32 @@ def _desired_record(name: str, d: DesiredConnector) -> dict[str, Any]:
     return {"spec": d.spec.to_api(), "source": str(d.source)}
 
 
-def document(plan: Plan, created_at: datetime | None = None) -> dict[str, Any]:
+@dataclass(frozen=True, slots=True)
+class PlanSource:
+    """The project root and the PATH a plan was made from, as `apply --plan` should find
+    them again (relative to the working directory when they are inside it)."""
+
+    root: Path
+    target: Path | None = None
+
+    def to_json(self) -> dict[str, str | None]:
+        return {
+            "root": _relative(self.root),
+            "path": _relative(self.target) if self.target is not None else None,
+        }
+
+
+def _relative(path: Path) -> str:
+    absolute = path.resolve()
+    try:
+        return absolute.relative_to(Path.cwd().resolve()).as_posix() or "."
+    except ValueError:
+        return absolute.as_posix()
+
+
+def document(
+    plan: Plan, created_at: datetime | None = None, source: PlanSource | None = None
+) -> dict[str, Any]:
     """The saved-plan document, checksum included."""
     entries = []
     for change in plan.changed():
@@ -104,6 +133,7 @@ def document(plan: Plan, created_at: datetime | None = None) -> dict[str, Any]:
         "formatVersion": FORMAT_VERSION,
         "cxreconVersion": __version__,
         "createdAt": (created_at or datetime.now(UTC)).isoformat(timespec="seconds"),
+        "source": source.to_json() if source is not None else None,
         "plan": plan_document(plan),
         "connectors": entries,
     }
@@ -116,9 +146,9 @@ def checksum(doc: Mapping[str, Any]) -> str:
     return "sha256:" + hashlib.sha256(canonical_json(body)).hexdigest()
 
 
-def write(plan: Plan, path: Path) -> None:
+def write(plan: Plan, path: Path, source: PlanSource | None = None) -> None:
     """Write atomically: a reader never sees half a plan."""
-    text = json.dumps(document(plan), indent=2, ensure_ascii=False) + "\n"
+    text = json.dumps(document(plan, source=source), indent=2, ensure_ascii=False) + "\n"
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
@@ -195,9 +225,12 @@ def _parse(path: Path, doc: Mapping[str, Any]) -> SavedPlan:
                 ),
             )
         )
+    source = doc.get("source") or {}
     return SavedPlan(
         path=path,
         desired_digest=str(plan["desiredDigest"]),
+        root=str(source["root"]) if source.get("root") else None,
+        target=str(source["path"]) if source.get("path") else None,
         environment=plan.get("environment"),
         prune=bool(plan["prune"]),
         safety=safety,

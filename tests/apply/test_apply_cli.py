@@ -195,6 +195,39 @@ def test_a_saved_plan_is_applied_without_asking(
     assert by_name(emulator)["Alpha"]["lifecycleStatus"] == "ACTIVE"
 
 
+def test_a_saved_plan_remembers_the_path_it_was_made_from(
+    project: Project, emulator: RunningEmulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    other = project.root / "team-a"
+    other.mkdir()
+    path = project.write(connector_doc("Alpha"))
+    path.rename(other / path.name)
+    assert run_cli(["plan", "team-a", "--out", "plan.json"]).exit_code == 0
+
+    result = run_cli(["apply", "--plan", "plan.json"])
+
+    assert result.exit_code == 0, result.output
+    assert by_name(emulator)["Alpha"]["lifecycleStatus"] == "ACTIVE"
+
+
+def test_a_comment_or_key_order_edit_does_not_make_a_saved_plan_stale(
+    project: Project, emulator: RunningEmulator
+) -> None:
+    path = project.write(connector_doc("Alpha"))
+    saved = project.root / "plan.json"
+    assert run_cli(["plan", "--out", str(saved)]).exit_code == 0
+    lines = path.read_text(encoding="utf-8").splitlines()
+    path.write_text(
+        "# reviewed in PR 42\n" + "\n".join([lines[1], lines[0], *lines[2:]]) + "\n",
+        encoding="utf-8",
+    )
+
+    result = run_cli(["apply", "--plan", str(saved)])
+
+    assert result.exit_code == 0, result.output
+    assert "stale" not in result.output
+
+
 def test_a_stale_saved_plan_is_refused_naming_the_connector_unless_replan(
     project: Project, emulator: RunningEmulator
 ) -> None:
