@@ -15,6 +15,7 @@ from reconciler.errors import CxreconError
 #: command name → "module:attribute". The emulator is only imported by its own command.
 COMMANDS: Final = {
     "validate": "reconciler.cli.validate:validate",
+    "secrets": "reconciler.cli.secrets:secrets",
     "plan": "reconciler.cli.plan:plan",
     "apply": "reconciler.cli.apply:apply",
     "drift": "reconciler.cli.drift:drift",
