@@ -27,7 +27,7 @@ from reconciler.model import (
 )
 from reconciler.plan.build import build_plan
 from reconciler.plan.credentials import CredentialChecker
-from reconciler.plan.essence import applied_digest, create_body
+from reconciler.plan.essence import applied_digest, create_body, desired_state_digest
 from reconciler.plan.saved import read, verify
 from reconciler.testing import RunningEmulator
 
@@ -253,7 +253,7 @@ def test_saved_plan_goes_stale_when_the_connector_changes(
     with pytest.raises(StaleSavedPlanError) as caught:
         verify(
             saved,
-            desired_digest=loaded.digest,
+            desired_digest=desired_state_digest(loaded.connectors, loaded.environment),
             remote=remote,
             checker=CredentialChecker(lookup=None),
         )
