@@ -308,6 +308,7 @@ def saved_plan(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
 def test_a_real_saved_plan_is_valid_against_the_published_schema(
     saved_plan: dict[str, Any],
 ) -> None:
+    assert saved_plan["source"] == {"root": ".", "path": None}
     actions = {(c["action"], c["remote"] is None) for c in saved_plan["connectors"]}
     assert {("create", True), ("update", False), ("deactivate", False)} <= actions
     errors = [e.message for e in saved_plan_validator().iter_errors(saved_plan)]
@@ -341,6 +342,7 @@ def test_check_jsonschema_reads_a_saved_plan_offline_with_the_local_schemas(
             "clientSecret", "a-literal-secret"
         ),
         lambda d: _desired(d).__setitem__("source", "salesforce-contacts.yaml"),
+        lambda d: d.__setitem__("source", {"root": "."}),
     ],
     ids=[
         "kind",
@@ -353,6 +355,7 @@ def test_check_jsonschema_reads_a_saved_plan_offline_with_the_local_schemas(
         "pin without etag",
         "secret value in the spec",
         "source without line:col",
+        "plan source without path",
     ],
 )
 def test_the_schema_refuses_a_tampered_saved_plan(saved_plan: dict[str, Any], tamper: Any) -> None:
