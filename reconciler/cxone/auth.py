@@ -18,11 +18,13 @@ from urllib.parse import quote_plus
 import httpx
 
 from reconciler.config.settings import ConnectionSettings
+from reconciler.cxone.bounded import MAX_JSON_DEPTH, ResponseLimits, TooDeep, load_json, receive
 from reconciler.cxone.errors import (
     OAUTH_URL_HINT,
     AuthError,
     CxoneApiError,
     MalformedResponse,
+    ResponseTimeout,
     TransportError,
     error_for_status,
     failure_reason,
@@ -68,10 +70,13 @@ class TokenProvider:
         *,
         retry: RetryPolicy,
         stats: ApiStats,
+        limits: ResponseLimits | None = None,
         margin: float = DEFAULT_MARGIN,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._settings = settings
+        self._host = host_of(settings.token_url)
+        self._limits = limits or ResponseLimits()
         self._http = http
         self._retry = retry
         self._stats = stats
@@ -144,7 +149,7 @@ class TokenProvider:
     async def _fetch(self) -> AccessToken:
         body, basic = self._request_parts()
         path = httpx.URL(self._settings.token_url).path
-        kwargs: dict[str, Any] = {"auth": basic} if basic else {}
+        kwargs: dict[str, Any] = {}
         if self._settings.token_body == "json":  # noqa: S105 - an encoding name
             kwargs["json"] = body
         else:
@@ -153,8 +158,21 @@ class TokenProvider:
         while True:
             attempt = budget.begin_attempt()
             sent = self._clock()
+            request = self._http.build_request("POST", self._settings.token_url, **kwargs)
             try:
-                response = await self._http.post(self._settings.token_url, **kwargs)
+                response = await receive(
+                    self._http,
+                    request,
+                    self._limits,
+                    operation=OPERATION,
+                    path=path,
+                    attempt=attempt,
+                    auth=basic,
+                )
+            except (ResponseTimeout, MalformedResponse) as exc:
+                # Out of bounds (too slow, too large, badly encoded): not worth a retry.
+                self._stats.record_request(OPERATION, self._clock() - sent, exc.status)
+                budget.fail(exc)
             except httpx.TransportError as exc:
                 self._stats.record_request(OPERATION, self._clock() - sent, None)
                 error: CxoneApiError = TransportError(
@@ -205,6 +223,7 @@ class TokenProvider:
             server_message=server_message(text),
             attempts=attempt,
             hint=OAUTH_URL_HINT if status in (404, 405) else None,
+            host=self._host,
         )
 
     def _parse(self, response: httpx.Response, path: str) -> AccessToken:
@@ -215,10 +234,13 @@ class TokenProvider:
                 method="POST",
                 path=path,
                 status=response.status_code,
+                host=self._host,
             )
 
         try:
-            data = response.json()
+            data = load_json(response.content)
+        except TooDeep:
+            raise bad(f"nests JSON deeper than {MAX_JSON_DEPTH} levels") from None
         except ValueError:
             raise bad("is not JSON") from None
         if not isinstance(data, dict):

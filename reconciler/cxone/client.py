@@ -1,7 +1,9 @@
 """`CxoneClient`: the CRM-connector endpoints of the CXone API, as value objects.
 
 One instance per run (`async with CxoneClient(settings) as client:`); it owns the HTTP
-connection pool, the token, the shared pacer and the request statistics.
+connection pool, the token, the shared pacer and the request statistics. Every answer is
+read within `ResponseLimits` (reconciler.cxone.bounded), and importing this module masks
+credentials in the HTTP stack's own DEBUG logs (reconciler.cxone.logmask).
 """
 
 from __future__ import annotations
@@ -19,7 +21,9 @@ import httpx
 from reconciler import __version__
 from reconciler.config.settings import ConnectionSettings
 from reconciler.cxone.auth import TokenProvider
+from reconciler.cxone.bounded import ACCEPT_ENCODING, ResponseLimits
 from reconciler.cxone.errors import BASE_URL_HINT, Conflict, InconsistentListing
+from reconciler.cxone.logmask import install_log_masking
 from reconciler.cxone.pacing import AdaptivePacer
 from reconciler.cxone.parse import (
     Origin,
@@ -37,6 +41,10 @@ from reconciler.model import SYNC_TYPES, RemoteConnector, SyncJob
 #: How often a listing is re-read when the tenant changed while its pages were fetched.
 LISTING_ATTEMPTS: Final = 3
 _MAX_KEY_LENGTH: Final = 255
+
+# httpcore logs response headers verbatim at DEBUG: a server echoing our Authorization
+# header would otherwise put the token in a log.
+install_log_masking()
 
 
 @dataclass(frozen=True)
@@ -117,6 +125,7 @@ class CxoneClient:
         stats: ApiStats | None = None,
         pacer: AdaptivePacer | None = None,
         paths: ApiPaths | None = None,
+        response_limits: ResponseLimits | None = None,
     ) -> None:
         if parallelism < 1:
             raise ConfigError(f"--parallelism must be at least 1, got {parallelism}")
@@ -128,6 +137,8 @@ class CxoneClient:
         self.stats = stats or ApiStats()
         self.pacer = pacer or AdaptivePacer(parallelism)
         self.paths = paths or ApiPaths()
+        #: The byte cap (decoded) and total deadline every answer is read within.
+        self.response_limits = response_limits or ResponseLimits()
         self._transport = transport
         self._verify = _tls(settings)
         self._http: httpx.AsyncClient | None = None
@@ -144,13 +155,24 @@ class CxoneClient:
             verify=self._verify,
             timeout=httpx.Timeout(self.settings.timeout),
             limits=httpx.Limits(max_connections=pool, max_keepalive_connections=pool),
-            headers={"User-Agent": f"cxrecon/{__version__}"},
+            # Only what `receive` inflates itself, in bounded steps.
+            headers={"User-Agent": f"cxrecon/{__version__}", "Accept-Encoding": ACCEPT_ENCODING},
             follow_redirects=False,
             trust_env=True,
         )
-        auth = TokenProvider(self.settings, self._http, retry=self.retry, stats=self.stats)
+        install_log_masking()  # again: picks up httpx/httpcore loggers created since import
+        limits = self.response_limits
+        auth = TokenProvider(
+            self.settings, self._http, retry=self.retry, stats=self.stats, limits=limits
+        )
         self._session = Session(
-            self.settings.base_url, self._http, auth, self.pacer, self.retry, self.stats
+            self.settings.base_url,
+            self._http,
+            auth,
+            self.pacer,
+            self.retry,
+            self.stats,
+            limits=limits,
         )
         return self
 

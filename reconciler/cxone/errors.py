@@ -11,12 +11,15 @@
           ├── RateLimited             429 after the retry budget was spent
           ├── ServerError             5xx after the retry budget was spent
           ├── TransportError          connect / read / timeout / dropped connection
-          ├── MalformedResponse       not JSON, missing fields, wrong types
-          │    └── UnsafeIdentifier   an id that must not enter a URL path
+          │    └── ResponseTimeout    the whole answer did not arrive within its deadline
+          ├── MalformedResponse       not JSON, nested too deep, missing fields, wrong types
+          │    ├── UnsafeIdentifier   an id that must not enter a URL path
+          │    └── ResponseTooLarge   the answer passed the byte cap (counted decoded)
           └── InconsistentListing     the tenant changed while its pages were read
 
 Bodies are cut to `BODY_LIMIT` characters and scrubbed of anything token-shaped;
-paths never carry a query string. No message ever contains a token or a secret.
+paths never carry a query string; `host` names the server that answered (or did not).
+No message ever contains a token or a secret.
 """
 
 from __future__ import annotations
@@ -33,6 +36,10 @@ from reconciler.secret import spellings
 
 #: How much of a response body an error keeps (enough to debug, too little to flood a log).
 BODY_LIMIT: Final = 500
+#: How much of a body is read for quoting: masked whole, then cut to BODY_LIMIT. Masking
+#: before the cut keeps half a secret out of the quote; the window keeps a body of many
+#: megabytes from costing seconds and gigabytes on its way to 500 characters.
+QUOTE_WINDOW: Final = 8 * BODY_LIMIT
 _MASK: Final = "***"
 
 # Values of these keys are masked in bodies, whether the body is JSON or a form: any key
@@ -60,8 +67,20 @@ def scrub(text: str, secrets: Iterable[str] = ()) -> str:
 
 def shorten(text: str, limit: int = BODY_LIMIT) -> str:
     """One line, at most `limit` characters, control characters escaped."""
-    flat = "".join(ch if ch.isprintable() else ascii(ch)[1:-1] for ch in text.strip())
+    # Every character shows as one or more, so the first limit + 1 decide the result.
+    head = text.strip()[: limit + 1]
+    flat = "".join(ch if ch.isprintable() else ascii(ch)[1:-1] for ch in head)
     return flat if len(flat) <= limit else flat[: limit - 1] + "…"
+
+
+def quotable_text(response: httpx.Response) -> str:
+    """The start of `response`'s body as text (QUOTE_WINDOW characters at most), to quote in
+    an error; never the whole of a body that may be megabytes long."""
+    head = response.content[: QUOTE_WINDOW * 4]  # UTF-8 takes at most 4 bytes a character
+    try:
+        return head.decode(response.encoding or "utf-8", errors="replace")[:QUOTE_WINDOW]
+    except LookupError:
+        return f"<{len(response.content)} bytes, not text>"
 
 
 def failure_reason(exc: BaseException, secrets: Iterable[str] = ()) -> str:
@@ -89,6 +108,8 @@ def server_message(text: str) -> str:
     {error, error_description}, or a short plain-text body (never an HTML page)."""
     try:
         data = json.loads(text)
+    except RecursionError:
+        return ""  # nested past the parser's depth: nothing a user could read
     except ValueError:
         plain = text.strip()
         return "" if plain.startswith("<") else plain
@@ -120,13 +141,15 @@ class CxoneApiError(ApiError):
         attempts: int = 1,
         retry_after: float | None = None,
         hint: str | None = None,
+        host: str = "",
     ) -> None:
         self.summary = summary
         self.operation = operation
         self.method = method
         self.path = path.split("?", 1)[0]
+        self.host = host
         self.status = status
-        self.body = shorten(scrub(body))
+        self.body = shorten(scrub(body[:QUOTE_WINDOW]))
         self.server_message = shorten(scrub(server_message), 200)
         self.attempts = attempts
         self.retry_after = retry_after
@@ -136,6 +159,8 @@ class CxoneApiError(ApiError):
 
     def _render(self) -> str:
         where = f"{self.method} {self.path}".strip()
+        if self.host:
+            where += f" on {self.host}"
         status = f" → HTTP {self.status}" if self.status is not None else ""
         tried = f" after {self.attempts} attempts" if self.attempts > 1 else ""
         said = f"; server said: {self.server_message}" if self.server_message else ""
@@ -192,12 +217,26 @@ class TransportError(CxoneApiError):
     hint = "check network access to CXONE_BASE_URL (proxy, DNS, TLS: CXONE_CA_BUNDLE)"
 
 
+class ResponseTimeout(TransportError):
+    hint = (
+        "the server (or a proxy) sent its answer too slowly to trust; check the network "
+        "path to CXONE_BASE_URL and run again"
+    )
+
+
 class MalformedResponse(CxoneApiError):
     hint = "the server's answer does not match the API contract; check CXONE_BASE_URL"
 
 
 class UnsafeIdentifier(MalformedResponse):
     hint = "refusing to put it in a URL path; nothing was written"
+
+
+class ResponseTooLarge(MalformedResponse):
+    hint = (
+        "no CXone answer is that large; check that CXONE_BASE_URL (and any proxy in "
+        "between) leads to the CXone API"
+    )
 
 
 class InconsistentListing(CxoneApiError):

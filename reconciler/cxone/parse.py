@@ -13,7 +13,14 @@ from typing import Any, Final
 
 import httpx
 
-from reconciler.cxone.errors import MalformedResponse, UnsafeIdentifier, scrub
+from reconciler.cxone.bounded import MAX_JSON_DEPTH, TooDeep, load_json
+from reconciler.cxone.errors import (
+    QUOTE_WINDOW,
+    MalformedResponse,
+    UnsafeIdentifier,
+    quotable_text,
+    scrub,
+)
 from reconciler.model import SYNC_STATES, ConnectorSpec, RemoteConnector, SyncJob
 
 MAX_ID_LENGTH: Final = 128
@@ -46,6 +53,8 @@ class Origin:
     status: int | None = None
     #: Values the request carried (token, credentials): a body quoting them is masked.
     secrets: tuple[str, ...] = field(default=(), repr=False)
+    #: The server that answered (`host[:port]`), named in errors.
+    host: str = ""
 
     def malformed(self, what: str, body: str = "") -> MalformedResponse:
         return MalformedResponse(
@@ -54,7 +63,8 @@ class Origin:
             method=self.method,
             path=self.path,
             status=self.status,
-            body=scrub(body, self.secrets),
+            body=scrub(body[:QUOTE_WINDOW], self.secrets),
+            host=self.host,
         )
 
 
@@ -91,16 +101,23 @@ def check_id(value: object, *, what: str, origin: Origin) -> str:
             method=origin.method,
             path=origin.path,
             status=origin.status,
+            host=origin.host,
         )
     return value
 
 
 def json_of(response: httpx.Response, origin: Origin) -> Any:
     try:
-        return response.json()
-    except (ValueError, UnicodeDecodeError):
+        return load_json(response.content)
+    except TooDeep:
+        raise origin.malformed(
+            f"the answer nests JSON deeper than {MAX_JSON_DEPTH} levels"
+        ) from None
+    except ValueError:  # UnicodeDecodeError included
         kind = response.headers.get("Content-Type", "no content type")
-        raise origin.malformed(f"the response is not JSON ({kind})", _text(response)) from None
+        raise origin.malformed(
+            f"the response is not JSON ({kind})", quotable_text(response)
+        ) from None
 
 
 def object_of(response: httpx.Response, origin: Origin) -> dict[str, Any]:
@@ -189,10 +206,3 @@ _JSON_NAMES: Final[Mapping[type, str]] = {
 
 def _json_type(value: object) -> str:
     return _JSON_NAMES.get(type(value), type(value).__name__)
-
-
-def _text(response: httpx.Response) -> str:
-    try:
-        return response.text
-    except (UnicodeDecodeError, LookupError):
-        return f"<{len(response.content)} bytes>"

@@ -16,12 +16,14 @@ from typing import Any, TypeVar
 import httpx
 
 from reconciler.cxone.auth import TokenProvider
+from reconciler.cxone.bounded import ResponseLimits, receive
 from reconciler.cxone.errors import (
     AuthError,
     Conflict,
     CxoneApiError,
     MalformedResponse,
     NotFound,
+    ResponseTimeout,
     TransportError,
     error_for_status,
     failure_reason,
@@ -78,9 +80,12 @@ class Session:
         pacer: AdaptivePacer,
         retry: RetryPolicy,
         stats: ApiStats,
+        limits: ResponseLimits | None = None,
         clock: Callable[[], float] = time.perf_counter,
     ) -> None:
         self._base = base_url.rstrip("/")
+        self._host = host_of(self._base)
+        self._limits = limits or ResponseLimits()
         self._http = http
         self._auth = auth
         self.pacer = pacer
@@ -117,19 +122,32 @@ class Session:
             headers.update(request.headers)
             if content is not None:
                 headers["Content-Type"] = request.content_type
+            outgoing = self._http.build_request(
+                method,
+                self._base + request.path,
+                params=dict(request.params) or None,
+                content=content,
+                headers=headers,
+            )
             async with self.pacer.slot():
                 sent = self._clock()
                 try:
-                    response = await self._http.request(
-                        method,
-                        self._base + request.path,
-                        params=dict(request.params) or None,
-                        content=content,
-                        headers=headers,
+                    response = await receive(
+                        self._http,
+                        outgoing,
+                        self._limits,
+                        operation=op,
+                        path=request.path,
+                        attempt=attempt,
+                        may_have_landed=request.replay is not Replay.SAFE,
                     )
                 except httpx.TransportError as exc:
                     response = None
                     failure: httpx.TransportError | None = exc
+                except (ResponseTimeout, MalformedResponse) as exc:
+                    # Out of bounds (too slow, too large, badly encoded): not worth a retry.
+                    self.stats.record_request(op, self._clock() - sent, exc.status)
+                    budget.fail(exc)
                 else:
                     failure = None
                 latency = self._clock() - sent
@@ -162,7 +180,8 @@ class Session:
             if response.is_success:
                 try:
                     secrets = self._auth.secrets() + request.secrets
-                    return parse(response, Origin(op, method, request.path, status, secrets))
+                    origin = Origin(op, method, request.path, status, secrets, self._host)
+                    return parse(response, origin)
                 except MalformedResponse as malformed:
                     budget.fail(malformed)
             if status == 401 and not refreshed:
@@ -207,6 +226,7 @@ class Session:
             attempts=attempt,
             retry_after=self._retry.retry_after_from(response),
             hint=request.not_found_hint if cls is NotFound else None,
+            host=self._host,
         )
 
 
