@@ -22,7 +22,12 @@ from reconciler.documents.schema import connector_checker, to_diagnostic
 from reconciler.documents.yamlload import MAX_FILE_BYTES, LoadedDocument, parse_yaml
 from reconciler.errors import ConfigError
 from reconciler.load.lint import duplicate_names, lint_connector, place
-from reconciler.load.refs import RefProblem, check_secret_field, substitute_vars
+from reconciler.load.refs import (
+    RefProblem,
+    check_secret_field,
+    reference_target_problems,
+    substitute_vars,
+)
 from reconciler.model import (
     Authentication,
     ConnectorSpec,
@@ -35,6 +40,8 @@ from reconciler.model import (
 from reconciler.secret import is_secret_field
 
 SUFFIXES: Final = (".yaml", ".yml")
+#: The rule of a connector file (or folder) that is, or links to, a place out of the project.
+OUTSIDE_PROJECT: Final = "file-outside-project"
 #: The rule of a connector path that is a pipe, socket, device or folder.
 NOT_A_REGULAR_FILE: Final = "not-a-regular-file"
 _VAR_NAMES: Final = re.compile(rb"(?<!\$)\$\{var:([^}]*)\}")
@@ -106,9 +113,16 @@ def load_desired(
         envs = list(check_environments)
     primary = envs[0]
     configured = project.connectors_location if project is not None else None
-    files, diagnostics = _discover(
-        path, configured if project is not None and path == project.connectors_path else None
-    )
+    from_project = project is not None and path == project.connectors_path
+    root = project.root if project is not None else Path.cwd()
+    confine, outside = _confinement(path, root, from_project)
+    if outside is not None:
+        files: list[Path] = []
+        diagnostics = [
+            Diagnostic("error", outside, configured if from_project else None, OUTSIDE_PROJECT)
+        ]
+    else:
+        files, diagnostics = _discover(path, configured if from_project else None)
     hasher = hashlib.sha256()
     named: list[tuple[str, SourceLocation]] = []
     built: list[DesiredConnector] = []
@@ -117,7 +131,7 @@ def load_desired(
     with _paused_gc():
         for file in files:
             display = displayed(file)
-            raw = _read(file, display)
+            raw = _read(file, display, confine)
             if isinstance(raw, Diagnostic):
                 diagnostics.append(raw)
                 continue
@@ -129,7 +143,7 @@ def load_desired(
             if parsed.document is None:
                 continue
             name, connector, file_diagnostics = _check_file(
-                parsed.document, raw, envs, strict, project_file
+                parsed.document, raw, envs, strict, project_file, root
             )
             diagnostics.extend(file_diagnostics)
             if name is not None:
@@ -171,13 +185,11 @@ class _DisplayPaths:
         self._folders: dict[Path, Path] = {}
 
     def __call__(self, path: Path) -> str:
-        if path.is_symlink():
-            resolved = path.resolve()
-        else:
-            folder = self._folders.get(path.parent)
-            if folder is None:
-                folder = self._folders[path.parent] = path.parent.resolve()
-            resolved = folder / path.name
+        # A link is named as itself (where it is in the repository), not by its target.
+        folder = self._folders.get(path.parent)
+        if folder is None:
+            folder = self._folders[path.parent] = path.parent.resolve()
+        resolved = folder / path.name
         try:
             return resolved.relative_to(self._cwd).as_posix()
         except ValueError:
@@ -202,6 +214,40 @@ def _order(d: Diagnostic) -> tuple[str, int, int, str, str]:
     return (
         (loc.path, loc.line, loc.col, d.rule, d.message) if loc else ("", 0, 0, d.rule, d.message)
     )
+
+
+def _confinement(path: Path, root: Path, from_project: bool) -> tuple[Path | None, str | None]:
+    """The folder every connector file must really be in (links resolved), and why `path`
+    itself may not be read, if so.
+
+    A path inside the project folder (as written) must stay inside it once its links are
+    resolved, and so must every file under it: a linked file cannot bring /etc/passwd or a
+    runner's credentials into the desired state. `connectors:` in cxrecon.yaml must name a
+    folder inside the project. A path given outside the project (on the command line) is
+    the caller's choice: files under it stay inside it.
+    """
+    if _inside(Path(os.path.abspath(path)), Path(os.path.abspath(root))):
+        base = os.path.realpath(root)
+        if not _inside(Path(os.path.realpath(path)), Path(base)):
+            return None, (
+                f"{display_path(path)} is a symbolic link out of the project folder (the "
+                "folder of cxrecon.yaml); connector files are read only from inside it"
+            )
+        return Path(base), None
+    if from_project:
+        return None, (
+            f"connectors folder {display_path(path)} is outside the project folder (the "
+            "folder of cxrecon.yaml); `connectors:` must name a folder inside it"
+        )
+    return (Path(os.path.realpath(path)) if path.is_dir() else None), None
+
+
+def _inside(path: Path, folder: Path) -> bool:
+    """Whether `path` is `folder` or under it (both absolute; no links resolved here)."""
+    try:
+        return os.path.commonpath([folder, path]) == str(folder)
+    except ValueError:  # different drives
+        return False
 
 
 def _discover(path: Path, configured: SourceLocation | None) -> tuple[list[Path], list[Diagnostic]]:
@@ -256,15 +302,22 @@ _OPEN_FLAGS: Final = (
 )
 
 
-def _read(file: Path, display: str) -> bytes | Diagnostic:
+def _read(file: Path, display: str, confine: Path | None) -> bytes | Diagnostic:
     """The bytes of one connector file; a Diagnostic for anything that is not a regular
-    file of sensible size (checked before opening, and again on what was opened)."""
+    file of sensible size (checked before opening, and again on what was opened), or that
+    links out of `confine`."""
     where = SourceLocation(display, 1, 1)
     try:
         info = os.lstat(file)
         target = file
         if stat.S_ISLNK(info.st_mode):
             target = Path(os.path.realpath(file))
+            if confine is not None and not _inside(target, confine):
+                message = (
+                    "is a symbolic link to a file outside the project folder (the folder of "
+                    "cxrecon.yaml): not read; keep connector files inside the project"
+                )
+                return Diagnostic("error", message, where, OUTSIDE_PROJECT)
             info = os.stat(target)
         if not stat.S_ISREG(info.st_mode):
             return _not_regular(info.st_mode, where)
@@ -313,6 +366,7 @@ def _check_file(
     envs: Sequence[EnvironmentConfig | None],
     strict: bool,
     project_file: bool,
+    root: Path | None = None,
 ) -> tuple[str | None, DesiredConnector | None, list[Diagnostic]]:
     """Check one document under each distinct set of var values; build the primary's spec."""
     used = sorted({m.decode("utf-8", "replace") for m in _VAR_NAMES.findall(raw)})
@@ -326,7 +380,7 @@ def _check_file(
     for members in groups.values():
         env = members[0]
         variables = None if env is None else env.vars
-        data, found = _check_document(document, variables, strict, project_file)
+        data, found = _check_document(document, variables, strict, project_file, root)
         results.append((members, data, found))
     connector: DesiredConnector | None = None
     primary_data = results[0][1]
@@ -354,8 +408,9 @@ def _check_document(
     variables: Mapping[str, str] | None,
     strict: bool,
     project_file: bool = True,
+    root: Path | None = None,
 ) -> tuple[Any, list[Diagnostic]]:
-    substitution = _Substitution(document, variables, project_file)
+    substitution = _Substitution(document, variables, project_file, root)
     data = substitution.value(document.data, [], None)
     found = substitution.found
     ref_paths = substitution.ref_paths
@@ -381,17 +436,20 @@ class _Substitution:
     `path` is one list pushed and popped while walking, copied only into a finding.
     """
 
-    __slots__ = ("document", "found", "project_file", "ref_paths", "variables")
+    __slots__ = ("document", "found", "project_file", "ref_paths", "root", "variables")
 
     def __init__(
         self,
         document: LoadedDocument,
         variables: Mapping[str, str] | None,
         project_file: bool = True,
+        root: Path | None = None,
     ) -> None:
         self.document = document
         self.variables = variables
         self.project_file = project_file
+        #: The project folder `${file:}` paths must stay inside (None: not checked).
+        self.root = root
         self.ref_paths: set[Path_] = set()
         self.found: list[Diagnostic] = []
 
@@ -425,7 +483,7 @@ class _Substitution:
                 continue  # most values: nothing to substitute, no path to extend
             path.append(k)
             if secret:
-                problem = check_secret_field(k, v)
+                problem = check_secret_field(k, v, self.root)
                 if problem is not None:
                     self.problem(problem, path)
             else:
@@ -440,6 +498,10 @@ class _Substitution:
         new, problems = substitute_vars(
             key or "value", value, self.variables, project_file=self.project_file
         )
+        if not problems:
+            # A ${var:} value (or `$${`) may have brought a reference in: it must not reach
+            # cxrecon's own credentials or files out of the project either.
+            problems = reference_target_problems(new, self.root)
         for problem in problems:
             self.problem(problem, path)
         return new

@@ -3,16 +3,22 @@ apply time) and `${var:NAME}` per-environment values (substituted when loading).
 
 A secret-bearing field (clientSecret, password, apiKey, …) must hold exactly one secret
 reference; a literal there is an error, so a secret can never be committed by mistake.
+What a reference may reach is bounded: `${file:}` stays inside the project folder (links
+resolved, `.git` excluded) and `${env:}` never names cxrecon's own credentials — checked by
+`validate` and again when resolving.
 """
 
 from __future__ import annotations
 
+import os
 import re
+import stat
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PurePath
 from typing import Any, Final
 
+from reconciler.config.settings import SETTING_NAMES
 from reconciler.errors import SecretResolutionError
 from reconciler.secret import Secret
 
@@ -29,11 +35,31 @@ _SECRET_REF: Final = re.compile(rf"^\$\{{(?:env:({_ENV_NAME})|file:([^}}]+))\}}$
 _VAR_REF: Final = re.compile(rf"^var:({_VAR_NAME})$")
 _ENV_REF: Final = re.compile(rf"^env:({_ENV_NAME})$")
 _FILE_REF: Final = re.compile(r"^file:(.+)$")
+#: Every secret reference inside a longer text (after ${var:} substitution).
+_SECRET_REFS: Final = re.compile(rf"\$\{{(?:env:({_ENV_NAME})|file:([^}}]+))\}}")
+#: Control characters have no business in a file name (and NUL would make open() raise).
+_CONTROL: Final = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 
-
-def is_secret_reference(value: str) -> bool:
-    """True when `value` is exactly one `${env:NAME}` or `${file:PATH}` reference."""
-    return _SECRET_REF.match(value) is not None
+#: Prefixes of environment variables that hold cxrecon's own or its CI runner's credentials:
+#: the CXone connection settings, GitHub's (GitHub refuses user secrets named GITHUB_*) and
+#: the Actions runner's (ACTIONS_ID_TOKEN_REQUEST_TOKEN, ACTIONS_RUNTIME_TOKEN).
+RESERVED_ENV_PREFIXES: Final = ("CXONE_", "GITHUB_", "ACTIONS_")
+#: Variables cxrecon reads, by name: every connection setting, the embedded emulator's
+#: client secret, and the GitHub CLI's tokens.
+RESERVED_ENV_NAMES: Final = frozenset(
+    {env for env, _ in SETTING_NAMES.values()}
+    | {"CXRECON_EMULATOR_CLIENT_SECRET", "GITHUB_TOKEN", "GH_TOKEN", "GH_ENTERPRISE_TOKEN"}
+)
+#: The largest secret file read (a PEM private key is ~3 KiB).
+MAX_SECRET_FILE_BYTES: Final = 64 * 1024
+#: Opening never waits on a named pipe and never follows a link the checks did not see.
+_OPEN_FLAGS: Final = (
+    os.O_RDONLY
+    | getattr(os, "O_NONBLOCK", 0)
+    | getattr(os, "O_NOFOLLOW", 0)
+    | getattr(os, "O_CLOEXEC", 0)
+    | getattr(os, "O_BINARY", 0)
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,12 +70,100 @@ class RefProblem:
     message: str
 
 
-def check_secret_field(key: str, value: Any) -> RefProblem | None:
-    """The value of a secret-bearing field must be exactly one secret reference."""
+class RefusedReferenceError(SecretResolutionError):
+    """A reference cxrecon will not resolve whatever the environment holds (a file outside
+    the project, cxrecon's own credentials): never replaced by an emulator placeholder."""
+
+
+def is_reserved_variable(name: str) -> bool:
+    """True for an environment variable holding cxrecon's or its CI runner's credentials."""
+    upper = name.upper()  # Windows environment names are case-insensitive
+    return upper in RESERVED_ENV_NAMES or upper.startswith(RESERVED_ENV_PREFIXES)
+
+
+def reserved_variable_message(name: str) -> str:
+    return (
+        f"${{env:{name}}} is one of cxrecon's own credentials or settings (or the CI "
+        "runner's); a connector must never be given them, since CXone would present them to "
+        "the connector's endpoint. Give the connector a variable of its own, e.g. "
+        "${env:CRM_API_KEY}"
+    )
+
+
+def file_reference_problem(name: str, root: Path) -> str | None:
+    """Why `${file:NAME}` may not be read with `root` as the project folder, or None.
+
+    The path is relative to the project folder and, with every symbolic link resolved,
+    must stay inside it and out of `.git` (which holds the repository's credentials, such
+    as the token actions/checkout keeps). A path that does not exist yet is fine here.
+    """
+    if _CONTROL.search(name):
+        return f"${{file:}} path {name!r} holds a control character"
+    if PurePath(name).is_absolute() or name.startswith(("/", "\\")):
+        why = "is an absolute path"
+    else:
+        base = os.path.realpath(root)
+        real = os.path.realpath(os.path.join(base, name))
+        if not _within(real, base):
+            leaves = not _within(os.path.normpath(os.path.join(base, name)), base)
+            why = (
+                "leaves the project folder"
+                if leaves
+                else "leads out of the project folder through a symbolic link"
+            )
+        elif any(p.lower() == ".git" for p in PurePath(os.path.relpath(real, base)).parts):
+            return (
+                f"${{file:{name}}} is inside .git, which holds the repository's own "
+                "credentials; keep secret files elsewhere, e.g. ${file:.secrets/NAME} "
+                "(git-ignored)"
+            )
+        else:
+            return None
+    return (
+        f"${{file:{name}}} {why}; secret files are read only from inside the project folder "
+        "(the folder of cxrecon.yaml), e.g. ${file:.secrets/NAME} (git-ignored)"
+    )
+
+
+def _within(path: str, folder: str) -> bool:
+    try:
+        return os.path.commonpath([folder, path]) == folder
+    except ValueError:  # different drives
+        return False
+
+
+def reference_target_problems(value: str, root: Path | None) -> list[RefProblem]:
+    """What every `${env:}` / `${file:}` in `value` may not reach (see the module doc);
+    `root` None skips the file checks."""
+    problems: list[RefProblem] = []
+    if "${" not in value:
+        return problems
+    for env_name, file_name in _SECRET_REFS.findall(value):
+        if env_name and is_reserved_variable(env_name):
+            problems.append(
+                RefProblem("ref-reserved-variable", reserved_variable_message(env_name))
+            )
+        elif file_name and root is not None:
+            why = file_reference_problem(file_name, root)
+            if why is not None:
+                problems.append(RefProblem("ref-outside-project", why))
+    return problems
+
+
+def is_secret_reference(value: str) -> bool:
+    """True when `value` is exactly one `${env:NAME}` or `${file:PATH}` reference."""
+    return _SECRET_REF.match(value) is not None
+
+
+def check_secret_field(key: str, value: Any, root: Path | None = None) -> RefProblem | None:
+    """The value of a secret-bearing field must be exactly one secret reference, to a
+    variable that is not cxrecon's own and (with `root`, the project folder) to a file
+    inside the project."""
     if not isinstance(value, str):
         return None  # the schema reports the wrong type
     if is_secret_reference(value):
-        return None
+        problems = reference_target_problems(value, root)
+        return problems[0] if problems else None
     if "${var:" in value:
         return RefProblem(
             "secret-in-var",
@@ -156,9 +270,11 @@ def substitute_vars(
 
 
 def resolve_secret(value: str, environ: Mapping[str, str], base_dir: Path) -> Secret:
-    """Resolve one `${env:NAME}` / `${file:PATH}` reference (relative paths from `base_dir`).
+    """Resolve one `${env:NAME}` / `${file:PATH}` reference; `base_dir` is the project folder,
+    which PATH is relative to and must stay inside.
 
-    Raises SecretResolutionError naming the variable or file, never a value.
+    Raises SecretResolutionError naming the variable or file, never a value;
+    RefusedReferenceError for cxrecon's own variables and files out of the project.
     """
     match = _SECRET_REF.match(value)
     if match is None:
@@ -168,6 +284,8 @@ def resolve_secret(value: str, environ: Mapping[str, str], base_dir: Path) -> Se
         )
     env_name, file_name = match.groups()
     if env_name is not None:
+        if is_reserved_variable(env_name):
+            raise RefusedReferenceError(reserved_variable_message(env_name))
         resolved = environ.get(env_name)
         if not resolved:
             state = "is empty" if resolved == "" else "is not set"
@@ -176,22 +294,39 @@ def resolve_secret(value: str, environ: Mapping[str, str], base_dir: Path) -> Se
                 "job's secrets) before applying"
             )
         return Secret(resolved)
-    path = Path(file_name)
-    if not path.is_absolute():
-        path = base_dir / path
+    refused = file_reference_problem(file_name, base_dir)
+    if refused is not None:
+        raise RefusedReferenceError(refused)
+    path = Path(os.path.realpath(Path(os.path.realpath(base_dir)) / file_name))
+    shown = file_name
     try:
-        content = path.read_text(encoding="utf-8")
+        info = os.stat(path)
+        if not stat.S_ISREG(info.st_mode):
+            raise SecretResolutionError(f"secret file {shown} is not a regular file")
+        if info.st_size > MAX_SECRET_FILE_BYTES:
+            raise SecretResolutionError(
+                f"secret file {shown} is {info.st_size:,} bytes, over the "
+                f"{MAX_SECRET_FILE_BYTES:,}-byte limit for a secret"
+            )
+        descriptor = os.open(path, _OPEN_FLAGS)
+        with os.fdopen(descriptor, "rb") as handle:
+            if not stat.S_ISREG(os.fstat(handle.fileno()).st_mode):
+                raise SecretResolutionError(f"secret file {shown} is not a regular file")
+            raw = handle.read(MAX_SECRET_FILE_BYTES + 1)
+        if len(raw) > MAX_SECRET_FILE_BYTES:
+            raise SecretResolutionError(f"secret file {shown} is over the size limit")
+        content = raw.decode("utf-8")
     except FileNotFoundError:
-        raise SecretResolutionError(f"secret file {path} does not exist") from None
+        raise SecretResolutionError(f"secret file {shown} does not exist") from None
     except (OSError, UnicodeDecodeError) as exc:
         # The exception text names the file and the reason, never the content.
         raise SecretResolutionError(
-            f"cannot read secret file {path}: {type(exc).__name__}"
+            f"cannot read secret file {shown}: {type(exc).__name__}"
         ) from None
     # Mounted secret files (Kubernetes, Docker, `echo > file`) end with a newline.
     content = content.rstrip("\r\n")
     if not content:
-        raise SecretResolutionError(f"secret file {path} is empty")
+        raise SecretResolutionError(f"secret file {shown} is empty")
     return Secret(content)
 
 
@@ -232,6 +367,8 @@ class SecretLookup:
             return value
         try:
             secret = resolve_secret(value, self._environ, self._base_dir)
+        except RefusedReferenceError:
+            raise  # not a missing secret: a placeholder would hide the mistake
         except SecretResolutionError:
             if not self._emulated:
                 raise
