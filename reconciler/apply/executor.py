@@ -10,6 +10,7 @@ is there now (reconciler.apply.conflicts records what changed in the audit log),
 from __future__ import annotations
 
 import hashlib
+import json
 import random
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
@@ -138,11 +139,35 @@ class _Replan(Exception):  # control flow inside this module; never escapes it
         self.cause = cause
 
 
-def idempotency_key(desired_digest: str, environment: str | None, name: str, replan: int) -> str:
-    """Stable for one desired state and connector, so a replayed or re-run create is the same
-    request; `replan` changes it when a re-plan legitimately creates again."""
-    raw = f"{desired_digest}\0{environment or ''}\0{name}\0{replan}".encode()
+def idempotency_key(body: Mapping[str, Any], environment: str | None, name: str) -> str:
+    """The Idempotency-Key of one create request: a hash of its exact body (as JSON) with the
+    environment and connector name. The client replays one POST with this key; any new
+    attempt (a re-run, a re-plan, a second apply racing this one) builds a new body (a fresh
+    credential-fingerprint salt, a new applied-at), so it gets a new key and is never
+    refused as a key reused for a different request. Duplicates are kept out by the name:
+    CXone refuses a second connector with one name (409), and a create whose answer was
+    lost is found by name before any replay (CxoneClient.create_connector, conflicts.reread).
+
+    Credential values are left out of the hash (the key travels in a header that proxies may
+    log, and a fast hash of a secret would let anyone test guesses of it): the body's
+    credential-fingerprint label, salted and slow, stands for them."""
+    raw = json.dumps(
+        [environment or "", name, _without_secret_values(body)],
+        sort_keys=True,
+        separators=(",", ":"),
+        ensure_ascii=True,
+        default=str,
+    ).encode()
     return "cxrecon-" + hashlib.sha256(raw).hexdigest()[:48]
+
+
+def _without_secret_values(body: Mapping[str, Any]) -> dict[str, Any]:
+    auth = body.get("authentication")
+    credentials = auth.get("credentials") if isinstance(auth, Mapping) else None
+    if not isinstance(auth, Mapping) or not isinstance(credentials, Mapping):
+        return dict(body)
+    masked = dict.fromkeys(credentials, "")
+    return {**body, "authentication": {**auth, "credentials": masked}}
 
 
 def pin_of(remote: RemoteConnector) -> RemotePin:
@@ -167,7 +192,7 @@ class ConnectorRun:
         if change.action is Action.ERROR:
             return self._result(Outcome.FAILED, change.remote, "; ".join(change.problems))
         if change.action is Action.ORPHAN:
-            why = "managed by cxrecon but no longer in git; plan with --prune to deactivate it"
+            why = f"managed by cxrecon but {change.orphan_note}"
             return self._result(Outcome.SKIPPED, change.remote, why)
         while True:
             try:
@@ -235,9 +260,7 @@ class ConnectorRun:
         desired, essence = _require(change)
         values, fingerprint = await self.ctx.credentials.for_write(desired)
         body = create_body(essence, values, {**labels, LABEL_CREDENTIALS_FINGERPRINT: fingerprint})
-        key = idempotency_key(
-            self.ctx.desired_digest, self.ctx.environment, change.name, self.replans
-        )
+        key = idempotency_key(body, self.ctx.environment, change.name)
         fields = tuple(sorted(body))  # a create writes every top-level field
         with traced() as trace:
             try:

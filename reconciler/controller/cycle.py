@@ -208,9 +208,10 @@ class CycleRunner:
         if change.action is Action.ERROR:
             return Decision.ERROR, "; ".join(change.problems) or "cannot be planned"
         if change.action is Action.ORPHAN:
-            return Decision.ORPHAN, (
-                "managed by cxrecon but no longer in git; run with --prune to deactivate it"
-            )
+            note = f"managed by cxrecon but {change.orphan_note}"
+            if change.remote is not None and change.remote.lifecycle == "INACTIVE":
+                return Decision.IN_SYNC, note  # nothing left to do here, even with --prune
+            return Decision.ORPHAN, note.replace("plan with --prune", "run with --prune")
         if opts.dry_run:
             return Decision.DRY_RUN, "planned only (--dry-run)"
         if not opts.self_heal and change.origin is not Origin.PENDING:

@@ -168,6 +168,18 @@ class ConnectorChange:
         return None if self.desired is None else essence_of(self.desired.spec)
 
     @property
+    def orphan_note(self) -> str | None:
+        """What to do about an orphan (managed, no longer in git), or None for others."""
+        if self.action is not Action.ORPHAN:
+            return None
+        if self.remote is not None and self.remote.lifecycle == "INACTIVE":
+            return (
+                "not in git any more and already INACTIVE; delete it in CXone if it is no "
+                "longer needed (cxrecon never deletes)"
+            )
+        return "not in git any more; plan with --prune to deactivate it"
+
+    @property
     def write_essence(self) -> Essence | None:
         """What a PATCH of this change writes (the desired essence unless narrowed)."""
         return self.target if self.target is not None else self.desired_essence

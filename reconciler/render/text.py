@@ -93,8 +93,8 @@ class TextRenderer:
         creds = credentials_line(change)
         if creds is not None and (change.action is not Action.NOOP or self.show_unchanged):
             lines.append(f"      {creds}")
-        if change.action is Action.ORPHAN:
-            lines.append("    not in git any more; plan with --prune to deactivate it")
+        if change.orphan_note is not None:
+            lines.append(f"    {change.orphan_note}")
         return lines
 
 

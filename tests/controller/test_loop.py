@@ -366,3 +366,22 @@ async def test_in_sync_connectors_whose_secret_is_missing_are_a_warning_like_app
     assert "credentials unverified" in (alpha.reason or "")
     assert "CRM_API_KEY" in (alpha.reason or "")
     assert report.result is CycleResult.SUCCESS
+
+
+async def test_an_inactive_orphan_is_in_sync_so_once_converges_with_prune(
+    make_controller: ControllerFactory, repo: ConnectorsRepo, emulator: RunningEmulator
+) -> None:
+    repo.commit({"connectors/beta.yaml": connector_yaml("Beta")}, "add Beta")
+    await make_controller().cycle()
+    repo.commit({"connectors/beta.yaml": None}, "remove Beta")
+
+    pruned = await make_controller(prune=True, self_heal=True, allow_unsafe=True).cycle()
+    assert outcome(pruned.connectors, "Beta") is Outcome.APPLIED
+    assert remote_connectors(emulator)["Beta"]["lifecycleStatus"] == "INACTIVE"
+
+    again = await make_controller(prune=True, self_heal=True).cycle()
+    beta = by_name(again.connectors, "Beta")
+    assert beta.decision is Decision.IN_SYNC
+    assert "already INACTIVE" in (beta.reason or "")
+    assert "--prune" not in (beta.reason or "")
+    assert again.pending == ()
