@@ -1,12 +1,26 @@
-"""The desired-state checkout the controller follows: a fast-forward-only `git pull` per cycle.
+"""The desired-state checkout the controller follows: fetch the branch's upstream each cycle and
+check out what it points to now, as Flux and Argo CD do.
 
-A failed pull (network, diverged history, a dirty tree) is reported and leaves the working
-tree at the last good commit, which the cycle keeps using.
+The checkout is the controller's own, a mirror of one remote branch, never edited by hand:
+
+- a fast-forward is taken as it is;
+- a rewritten branch (force-pushed, rewound) is followed too, and reported as a rewrite
+  (old → new commit): the old history is gone from the branch, so keeping it would leave the
+  controller applying a commit nobody can see any more, and stuck there for good;
+- local modifications of tracked files and local commits are discarded (`git reset --hard`),
+  and named in the result: what is applied is what the remote branch holds. Untracked files
+  are left alone (the audit log or a cache may live there; keep them out of git's way with
+  .gitignore), so an untracked connector file would still be loaded: do not put one there.
+
+A failed fetch (network, authentication, a missing remote, no upstream, a detached HEAD)
+changes nothing: it is reported, and the working tree stays at the last good commit, which the
+cycle keeps using (reconciler.controller.loop counts failures in a row for /readyz).
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import re
 from dataclasses import dataclass
@@ -19,6 +33,10 @@ from reconciler.errors import ConfigError
 PULL_TIMEOUT_SECONDS: Final = 120.0
 _CREDENTIALS_IN_URL: Final = re.compile(r"([a-z][a-z0-9+.-]*://)[^/@\s]+@", re.IGNORECASE)
 _SHA: Final = re.compile(r"[0-9a-f]{40,64}")
+#: How many discarded files a message names before it says "and N more".
+_NAMED_FILES: Final = 5
+
+log = logging.getLogger("cxrecon.controller")
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,6 +47,10 @@ class PullResult:
     commit: str | None
     previous: str | None
     message: str
+    #: The branch no longer contains `previous` (a force-push or a rewind): followed anyway.
+    rewritten: bool = False
+    #: Tracked files whose local modifications were discarded to match the branch.
+    discarded: tuple[str, ...] = ()
 
     @property
     def changed(self) -> bool:
@@ -57,18 +79,95 @@ class GitRepo:
         return sha if code == 0 and _SHA.fullmatch(sha) else None
 
     async def pull(self) -> PullResult:
-        """`git pull --ff-only`; never raises for git trouble (it is the result)."""
+        """Fetch the current branch's upstream and check out the commit it points to now (see
+        the module docstring); never raises for git trouble (it is the result)."""
         previous = await self.head()
-        code, out, err = await self._git("pull", "--ff-only", "--no-rebase", "--quiet")
-        commit = await self.head()
-        if code != 0:
-            why = _reason(err) or _reason(out) or f"git exited with {code}"
-            return PullResult(False, commit, previous, f"git pull failed: {why}")
-        if commit != previous:
-            return PullResult(
-                True, commit, previous, f"pulled {_short(previous)}..{_short(commit)}"
+
+        def failed(why: str) -> PullResult:
+            return PullResult(False, previous, previous, f"git pull failed: {why}")
+
+        code, out, err = await self._git("symbolic-ref", "--quiet", "--short", "HEAD")
+        branch = out.strip()
+        if code != 0 or not branch:
+            return failed(
+                _reason(err)
+                or "HEAD is detached (not on a branch); check out the branch to "
+                "follow, e.g. main, with an upstream on the remote"
             )
-        return PullResult(True, commit, previous, f"up to date at {_short(commit)}")
+        remote = await self._config(f"branch.{branch}.remote")
+        merge = await self._config(f"branch.{branch}.merge")
+        if not remote or not merge:
+            return failed(
+                f"There is no tracking information for the current branch {branch!r}: the "
+                "controller follows the branch's upstream; clone the repository with "
+                "--branch BRANCH (or set the branch's upstream)"
+            )
+        # The remote branch as last fetched: a commit that was on it, unlike a local one, was
+        # published, so losing it from the branch is a rewrite.
+        code, out, _ = await self._git("rev-parse", "--verify", "--quiet", f"{branch}@{{u}}")
+        last = out.strip() if code == 0 and _SHA.fullmatch(out.strip()) else previous
+        # Into FETCH_HEAD: what the remote's branch points to now, forced update or not.
+        code, out, err = await self._git(
+            "fetch", "--quiet", "--no-tags", "--no-recurse-submodules", "--", remote, merge
+        )
+        if code != 0:
+            return failed(_reason(err) or _reason(out) or f"git fetch exited with {code}")
+        code, out, err = await self._git("rev-parse", "--verify", "--quiet", "FETCH_HEAD^{commit}")
+        target = out.strip()
+        where = f"{remote}/{merge.removeprefix('refs/heads/')}"
+        if code != 0 or not _SHA.fullmatch(target):
+            return failed(f"what was fetched from {where} is not a commit")
+        rewritten = last is not None and not await self._contains(target, last)
+        local = 0
+        if previous is not None and not await self._contains(target, previous):
+            local = await self._count(f"{target}..{previous}", f"^{last}" if last else "")
+        discarded = await self._modified()
+        if previous != target or discarded:
+            code, out, err = await self._git("reset", "--quiet", "--hard", target, "--")
+            if code != 0:
+                why = _reason(err) or _reason(out) or f"git reset exited with {code}"
+                return failed(f"cannot check out {_short(target)} of {where}: {why}")
+        commit = await self.head()
+        if commit != target:
+            return failed(f"HEAD is not {_short(target)} of {where} after git reset")
+        notes: list[str] = []
+        if rewritten:
+            notes.append(
+                f"history of {where} was rewritten (force-push): {_short(last)} → "
+                f"{_short(commit)}, which does not contain the old commit; following {where}"
+            )
+        elif commit != previous:
+            notes.append(f"pulled {_short(previous)}..{_short(commit)}")
+        else:
+            notes.append(f"up to date at {_short(commit)}")
+        if local:
+            notes.append(f"discarded {local} local commit{'s' if local > 1 else ''} not on {where}")
+        if discarded:
+            notes.append(_discarded(discarded))
+        message = "; ".join(notes)
+        if rewritten or local or discarded:
+            log.warning("%s: %s", self.path, message)
+        return PullResult(True, commit, previous, message, rewritten, discarded)
+
+    async def _config(self, key: str) -> str:
+        code, out, _ = await self._git("config", "--get", key)
+        return out.strip() if code == 0 else ""
+
+    async def _contains(self, descendant: str, ancestor: str) -> bool:
+        """Whether `ancestor` is in the history of `descendant` (a fast-forward)."""
+        code, _, _ = await self._git("merge-base", "--is-ancestor", ancestor, descendant)
+        return code == 0
+
+    async def _count(self, *revisions: str) -> int:
+        code, out, _ = await self._git("rev-list", "--count", *(r for r in revisions if r))
+        return int(out.strip()) if code == 0 and out.strip().isdigit() else 0
+
+    async def _modified(self) -> tuple[str, ...]:
+        """Tracked files that differ from HEAD (staged or not); untracked ones are not ours."""
+        code, out, _ = await self._git("diff", "HEAD", "--name-only", "-z", "--no-renames", "--")
+        if code != 0:
+            return ()
+        return tuple(sorted({name for name in out.split("\0") if name}))
 
     async def _git(self, *args: str) -> tuple[int, str, str]:
         env = {
@@ -116,3 +215,9 @@ def _reason(text: str) -> str:
 
 def _short(sha: str | None) -> str:
     return sha[:12] if sha else "(none)"
+
+
+def _discarded(files: tuple[str, ...]) -> str:
+    named = ", ".join(files[:_NAMED_FILES])
+    more = f" and {len(files) - _NAMED_FILES} more" if len(files) > _NAMED_FILES else ""
+    return f"discarded local modifications of {named}{more} (the checkout follows the branch)"

@@ -1,11 +1,16 @@
 """The controller: a cycle every interval (and at once on SIGHUP), health and metrics served
 meanwhile, and a graceful stop on SIGTERM/SIGINT that finishes the connectors in flight.
+
+A cycle whose git pull failed ran on the last good commit: it is PARTIAL, not SUCCESS (in the
+report, /status, the metrics and the exit code of `--once`), and once `max_pull_failures`
+cycles in a row could not pull, /readyz fails until a pull succeeds again.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import datetime as dt
 import json
 import logging
@@ -83,6 +88,8 @@ class Controller:
         #: Where the endpoints are served once run() has bound them (port 0 picks one).
         self.listening: ListenAddress | None = None
         self._last_ok: float | None = None  # monotonic time of the last non-failed cycle
+        #: Cycles in a row whose git pull failed (0 after a good pull or without --pull).
+        self.pull_failures = 0
         self._stopping = False
         self._wake = asyncio.Event()
         self._done = asyncio.Condition()
@@ -146,7 +153,7 @@ class Controller:
         """One cycle, counted and published (metrics, readiness, waiters)."""
         self.cycles_started += 1
         self.prometheus.cycle_started()
-        report = await self.runner.run(self.cycles_started)
+        report = self._count_pull(await self.runner.run(self.cycles_started))
         self.cycles_finished += 1
         self.last = report
         if report.result is not CycleResult.FAILED:
@@ -155,6 +162,17 @@ class Controller:
         _log_report(report)
         async with self._done:
             self._done.notify_all()
+        return report
+
+    def _count_pull(self, report: CycleReport) -> CycleReport:
+        """Count a failed pull, and make a cycle that otherwise succeeded PARTIAL: it applied
+        the last good commit, not what the branch holds now."""
+        if report.pull is None or report.pull.ok:
+            self.pull_failures = 0
+            return report
+        self.pull_failures += 1
+        if report.result is CycleResult.SUCCESS:
+            return dataclasses.replace(report, result=CycleResult.PARTIAL)
         return report
 
     async def wait_for_cycle(self, number: int) -> CycleReport:
@@ -172,6 +190,11 @@ class Controller:
             return False, "not ready: the first cycle has not finished yet"
         if last.result is CycleResult.FAILED:
             return False, f"not ready: cycle {last.number} failed: {last.error}"
+        if last.pull is not None and self.pull_failures >= max(1, self.options.max_pull_failures):
+            return False, (
+                f"not ready: the git pull failed {self.pull_failures} cycles in a row "
+                f"({last.pull.message}); cycle {last.number} used {_short(last.commit)}"
+            )
         limit = self.options.ready_factor * self.options.interval
         age = self.clock.monotonic() - (self._last_ok or 0.0)
         if age > limit:
@@ -192,6 +215,7 @@ class Controller:
             "cyclesStarted": self.cycles_started,
             "cyclesFinished": self.cycles_finished,
             "stopping": self._stopping,
+            "pullFailures": self.pull_failures,
             "lastCycle": None if self.last is None else _report_json(self.last),
             "backoff": [
                 {
@@ -218,7 +242,13 @@ def _report_json(report: CycleReport) -> dict[str, Any]:
         "commit": report.commit,
         "pull": None
         if report.pull is None
-        else {"ok": report.pull.ok, "message": report.pull.message},
+        else {
+            "ok": report.pull.ok,
+            "message": report.pull.message,
+            "previous": report.pull.previous,
+            "rewritten": report.pull.rewritten,
+            "discarded": list(report.pull.discarded),
+        },
         "error": report.error,
         "interrupted": report.interrupted,
         "drifted": report.drifted,
@@ -236,6 +266,10 @@ def _report_json(report: CycleReport) -> dict[str, Any]:
             for c in report.connectors
         ],
     }
+
+
+def _short(commit: str | None) -> str:
+    return commit[:12] if commit else "no commit"
 
 
 def _log_report(report: CycleReport) -> None:

@@ -26,7 +26,9 @@ class Clock(Protocol):
 
 class CycleResult(StrEnum):
     SUCCESS = "success"  # planned, and every change allowed now was applied
-    PARTIAL = "partial"  # planned, but some connector failed, cannot be planned or backs off
+    #: planned, but some connector failed, cannot be planned or backs off, or the git pull
+    #: failed (the last good commit was used)
+    PARTIAL = "partial"
     FAILED = "failed"  # no plan: invalid desired state, API unreachable, ...
 
 
@@ -60,6 +62,8 @@ class ControllerOptions:
     strict: bool = False
     parallelism: int = 4
     ready_factor: float = 3.0
+    #: /readyz fails once this many cycles in a row could not pull the repository.
+    max_pull_failures: int = 3
 
 
 @dataclass(frozen=True, slots=True)
@@ -128,6 +132,8 @@ class CycleReport:
             counts[key] = counts.get(key, 0) + 1
         parts = ", ".join(f"{n} {k}" for k, n in sorted(counts.items())) or "no connectors"
         extra = " (interrupted by shutdown)" if self.interrupted else ""
+        if self.pull is not None and not self.pull.ok:
+            extra += f"; {self.pull.message}"
         return (
             f"{head}: {self.result.value}: {parts}; {self.drifted} drifted, "
             f"{self.writes} writes in {self.duration:.1f}s{extra}"

@@ -10,6 +10,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from reconciler.controller.backoff import BackoffPolicy, ConnectorBackoff
 from reconciler.controller.health import HealthServer, ListenAddress, parse_listen
+from reconciler.controller.report import CycleResult
 from reconciler.errors import ConfigError
 from reconciler.testing import RunningEmulator
 
@@ -187,3 +188,60 @@ async def test_metrics_reflect_the_cycles_that_ran(
         )
     assert value(m, "cxrecon_git_pulls", "cxrecon_git_pulls_total", result="success") == 3
     assert CANARY not in text
+
+
+async def test_a_pull_that_keeps_failing_turns_readyz_off_and_cycles_partial(
+    make_controller: ControllerFactory, repo: ConnectorsRepo
+) -> None:
+    controller = make_controller(dry_run=True, max_pull_failures=3)
+    server = HealthServer(ListenAddress("127.0.0.1", 0), controller)
+    bound = await server.start()
+    gone = repo.origin.with_name("gone.git")
+    try:
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{bound.port}") as http:
+            assert (await controller.cycle()).result is CycleResult.SUCCESS
+            repo.origin.rename(gone)  # the remote is unreachable from now on
+            for failures in (1, 2):
+                report = await controller.cycle()
+                assert report.result is CycleResult.PARTIAL
+                assert report.pull is not None
+                assert not report.pull.ok
+                assert "git pull failed" in report.summary()
+                assert (await http.get("/readyz")).status_code == 200, failures
+            await controller.cycle()
+            ready = await http.get("/readyz")
+            assert ready.status_code == 503
+            assert "3 cycles in a row" in ready.text
+            assert "does not appear to be a git repository" in ready.text
+            status = (await http.get("/status")).json()
+            assert status["ready"] is False
+            assert status["pullFailures"] == 3
+            assert status["lastCycle"]["result"] == "partial"
+            assert status["lastCycle"]["pull"]["ok"] is False
+            m = families((await http.get("/metrics")).text)
+            cycles = "cxrecon_reconcile_cycles"
+            assert value(m, cycles, cycles + "_total", result="partial") == 3
+            assert value(m, cycles, cycles + "_total", result="success") == 1
+            pulls = "cxrecon_git_pulls"
+            assert value(m, pulls, pulls + "_total", result="failure") == 3
+
+            gone.rename(repo.origin)  # back again
+            recovered = await controller.cycle()
+            assert recovered.result is CycleResult.SUCCESS
+            assert (await http.get("/readyz")).status_code == 200
+            assert (await http.get("/status")).json()["pullFailures"] == 0
+    finally:
+        await server.close()
+
+
+async def test_pull_failures_do_not_count_without_pull(
+    make_controller: ControllerFactory, repo: ConnectorsRepo
+) -> None:
+    controller = make_controller(dry_run=True, pull=False, max_pull_failures=1)
+    repo.origin.rename(repo.origin.with_name("gone.git"))
+
+    report = await controller.cycle()
+
+    assert report.pull is None
+    assert report.result is CycleResult.SUCCESS
+    assert controller.readiness()[0] is True
