@@ -147,6 +147,28 @@ async def run_sync(
     return outcome
 
 
+async def watch_sync(
+    client: SyncApi,
+    target: SyncTarget,
+    sync_id: str,
+    *,
+    policy: PollPolicy,
+    progress: SyncObserver | None = None,
+    rng: random.Random | None = None,
+    sleep: Sleep = anyio.sleep,
+) -> SyncOutcome:
+    """Poll a sync that is already running (started by `cxrecon sync --no-wait`, the CXone
+    UI or another run) until it finishes or the policy gives up; starts nothing."""
+    started = time.monotonic()
+    if progress is not None:
+        progress.started(target, sync_id)
+    rng = rng or random.Random()
+    outcome = await _poll(client, target, sync_id, policy, progress, rng, sleep, started)
+    if progress is not None:
+        progress.finished(outcome)
+    return outcome
+
+
 async def _poll(
     client: SyncApi,
     target: SyncTarget,

@@ -95,10 +95,13 @@ class Options:
 )
 @click.option(
     "--sync-type",
+    "--type",
+    "sync_type",
     type=click.Choice(SYNC_TYPES),
-    default="FULL",
+    default="INCREMENTAL",
     show_default=True,
-    help="Kind of sync --sync runs: FULL re-reads every CRM record; INCREMENTAL only changes.",
+    help="Kind of sync --sync runs (as `cxrecon sync --type`): FULL re-reads every CRM "
+    "record; INCREMENTAL only changes since the last sync.",
 )
 @poll_options
 @parallelism_option()

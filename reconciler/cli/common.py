@@ -55,9 +55,13 @@ def format_option(
     )
 
 
-def parallelism_option(
-    default: int = 8, help: str = "Concurrent API requests."
-) -> Callable[[F], F]:
+#: One meaning everywhere: how many API requests (and so connectors) are in flight at once.
+PARALLELISM_HELP: Final = (
+    "Concurrent API requests; connectors are read and applied that many at once."
+)
+
+
+def parallelism_option(default: int = 8, help: str = PARALLELISM_HELP) -> Callable[[F], F]:
     return click.option(
         "--parallelism", type=click.IntRange(1, 64), default=default, show_default=True, help=help
     )

@@ -17,6 +17,7 @@ from reconciler.cli.common import (
     environment_option,
     format_option,
     parallelism_option,
+    strict_option,
 )
 from reconciler.cli.tenant import plan_from_tenant
 from reconciler.gitops.drift import DriftReport, DriftStatus, drift_of
@@ -36,6 +37,7 @@ from reconciler.render.drift import render, render_text
     help="Adopt the drift into the connector files (keeps comments and layout).",
 )
 @parallelism_option()
+@strict_option
 @click.pass_context
 def drift(
     ctx: click.Context,
@@ -45,6 +47,7 @@ def drift(
     output_format: str,
     adopt: bool,
     parallelism: int,
+    strict: bool,
 ) -> None:
     """Show changes made in CXone since cxrecon last applied each connector. Read-only
     unless --write-back.
@@ -56,13 +59,14 @@ def drift(
     """
     if adopt and output_format != "text":
         raise click.UsageError("--write-back reports what it changed as text; drop --format")
-    planned = plan_from_tenant(path, environment, emulator, parallelism=parallelism)
+    planned = plan_from_tenant(path, environment, emulator, parallelism=parallelism, strict=strict)
     report = drift_of(planned.run.plan)
+    hint_flags = " --emulator" if emulator else ""
     if not adopt:
-        click.echo(render(report, output_format), nl=False)
+        click.echo(render(report, output_format, hint_flags), nl=False)
         ctx.exit(report.exit_code)
     result = write_back(report, planned.run.plan, planned.env)
-    click.echo(render_text(report), nl=False)
+    click.echo(render_text(report, hint_flags), nl=False)
     click.echo(_summary(result, report), nl=False)
     if report.status is DriftStatus.ERROR:
         ctx.exit(1)

@@ -72,7 +72,7 @@ def _default_audit_log() -> Path:
 @click.option("--allow-unsafe", is_flag=True, help="Apply plans over the safety gate.")
 @prune_option
 @strict_option
-@parallelism_option(4, "Connectors applied concurrently.")
+@parallelism_option(4)
 @audit_log_option(
     f"JSON Lines audit log [default: $STATE_DIRECTORY/audit.jsonl or {DEFAULT_AUDIT_LOG}].", None
 )

@@ -15,7 +15,7 @@ from typing import TextIO
 import click
 
 from reconciler.apply.audit import DEFAULT_AUDIT_LOG, AuditLog, detect_actor
-from reconciler.apply.datasync import PollPolicy, SyncOutcome, SyncTarget, run_sync
+from reconciler.apply.datasync import PollPolicy, SyncOutcome, SyncTarget, run_sync, watch_sync
 from reconciler.cli.common import (
     audit_log_option,
     emulator_option,
@@ -57,6 +57,7 @@ def poll_policy(
 @emulator_option
 @click.option(
     "--type",
+    "--sync-type",
     "sync_type",
     type=click.Choice(SYNC_TYPES),
     default="INCREMENTAL",
@@ -64,6 +65,12 @@ def poll_policy(
     help="FULL re-reads every CRM record; INCREMENTAL only changes since the last sync.",
 )
 @click.option("--wait/--no-wait", default=True, show_default=True, help="Poll until it ends.")
+@click.option(
+    "--id",
+    "sync_id",
+    metavar="SYNC_ID",
+    help="Do not start a sync: poll this one (as printed by --no-wait) until it ends.",
+)
 @poll_options
 @audit_log_option("Append one JSON line per sync here.", DEFAULT_AUDIT_LOG)
 @click.pass_context
@@ -74,6 +81,7 @@ def sync(
     emulator: bool,
     sync_type: str,
     wait: bool,
+    sync_id: str | None,
     poll_base: float | None,
     poll_cap: float | None,
     poll_attempts: int | None,
@@ -83,7 +91,10 @@ def sync(
     """Trigger a CRM data sync on connector NAME (it must be ACTIVE) and wait for it.
 
     Polls with full-jitter exponential backoff; FAILED syncs show the server's errorDetails.
+    With --id SYNC_ID, polls that sync instead of starting one.
     """
+    if sync_id is not None and not wait:
+        raise click.UsageError("--id polls a sync until it ends; drop --no-wait")
     project = load_project()
     env = project.environment(environment)
     policy = poll_policy(project, poll_base, poll_cap, poll_attempts, poll_timeout)
@@ -92,10 +103,15 @@ def sync(
         actor = detect_actor(os.environ, project.root)
         with AuditLog(audit_log, actor=actor, environment=env_name, command="sync") as audit:
             outcome = asyncio.run(
-                _run(target.settings, name, sync_type, wait, policy, audit, sys.stderr)
+                _run(target.settings, name, sync_type, wait, sync_id, policy, audit, sys.stderr)
             )
     if outcome.status == "PENDING":
-        click.echo(f"Started sync {outcome.sync_id} on {name}; check it again with --wait.")
+        flags = f" -e {environment}" if environment else ""
+        flags += " --emulator" if emulator else ""
+        click.echo(
+            f"Started sync {outcome.sync_id} on {name}; follow it with "
+            f"`cxrecon sync {name}{flags} --id {outcome.sync_id}`."
+        )
         ctx.exit(0)
     click.echo(f"sync {outcome.describe()}")
     ctx.exit(0 if outcome.ok else 1)
@@ -106,6 +122,7 @@ async def _run(
     name: str,
     sync_type: str,
     wait: bool,
+    sync_id: str | None,
     policy: PollPolicy,
     audit: AuditLog,
     stream: TextIO,
@@ -121,6 +138,13 @@ async def _run(
             ids = ", ".join(c.id for c in found)
             raise CxreconError(f"{len(found)} connectors are named {name!r} (ids {ids}); fix it")
         connector = found[0]
+        if sync_id is not None:
+            watching = progress_for(stream, 1, transient=True)
+            try:
+                target = SyncTarget(name, connector.id)
+                return await watch_sync(client, target, sync_id, policy=policy, progress=watching)
+            finally:
+                watching.close()
         if connector.spec.lifecycle_status != "ACTIVE":
             raise CxreconError(
                 f"connector {name!r} is {connector.spec.lifecycle_status}; syncs only run on "

@@ -20,12 +20,13 @@ _NAMES_SHOWN: Final = 20
 _COMPACT_STAMP: Final = re.compile(r"^(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})Z$")
 
 
-def render(report: DriftReport, output_format: str) -> str:
+def render(report: DriftReport, output_format: str, hint_flags: str = "") -> str:
+    """`hint_flags` (e.g. " --emulator") are repeated in the commands the report suggests."""
     if output_format == "json":
         return json.dumps(to_json(report), indent=2, ensure_ascii=False) + "\n"
     if output_format == "markdown":
-        return render_markdown(report)
-    return render_text(report)
+        return render_markdown(report, hint_flags=hint_flags)
+    return render_text(report, hint_flags)
 
 
 def applied_at(value: str | None) -> str:
@@ -65,8 +66,8 @@ def _note(field: DriftedField) -> str:
     return ""
 
 
-def _resolution(report: DriftReport) -> list[str]:
-    flag = _env_flag(report)
+def _resolution(report: DriftReport, hint_flags: str = "") -> list[str]:
+    flag = _env_flag(report) + hint_flags
     return [
         f"revert CXone to git: `cxrecon apply{flag}` (review `cxrecon plan{flag}` first)",
         f"or adopt CXone's values into git: `cxrecon drift{flag} --write-back`, then commit "
@@ -102,7 +103,7 @@ def _footnotes(report: DriftReport) -> list[str]:
 # --- text -------------------------------------------------------------------------
 
 
-def render_text(report: DriftReport) -> str:
+def render_text(report: DriftReport, hint_flags: str = "") -> str:
     lines = [_headline(report)]
     for c in report.connectors:
         where = f" — {c.file}" if c.file else ""
@@ -122,7 +123,7 @@ def render_text(report: DriftReport) -> str:
     if footnotes:
         lines += ["", *footnotes]
     if report.connectors:
-        lines += ["", "To resolve:"] + [f"  - {line}" for line in _resolution(report)]
+        lines += ["", "To resolve:"] + [f"  - {line}" for line in _resolution(report, hint_flags)]
     return "\n".join(lines) + "\n"
 
 
@@ -137,25 +138,29 @@ def _code(text: str) -> str:
     return "<code>" + _cell(text) + "</code>"
 
 
-def render_markdown(report: DriftReport, budget: int = MARKDOWN_BUDGET) -> str:
+def render_markdown(
+    report: DriftReport, budget: int = MARKDOWN_BUDGET, hint_flags: str = ""
+) -> str:
     """An issue body: the summary, one section per drifted connector, how to resolve it.
     Over `budget`, values are shortened, then sections dropped, and the body says so."""
     full = [_section(c, _VALUE_LIMIT) for c in report.connectors]
-    text = _frame(report, full, "")
+    text = _frame(report, hint_flags, full, "")
     if len(text) <= budget:
         return text
     short = [_section(c, _SHORT_VALUE_LIMIT) for c in report.connectors]
-    text = _frame(report, short, "_Values are shortened to fit GitHub's size limit._\n\n")
+    text = _frame(
+        report, hint_flags, short, "_Values are shortened to fit GitHub's size limit._\n\n"
+    )
     if len(text) <= budget:
         return text
     kept: list[str] = []
-    base = len(_frame(report, [], _cut_note(len(short))))
+    base = len(_frame(report, hint_flags, [], _cut_note(len(short))))
     for section in short:
         if base + sum(map(len, kept)) + len(section) > budget:
             break
         kept.append(section)
     note = _cut_note(len(short) - len(kept))
-    return _frame(report, kept, note)
+    return _frame(report, hint_flags, kept, note)
 
 
 def _cut_note(dropped: int) -> str:
@@ -165,7 +170,7 @@ def _cut_note(dropped: int) -> str:
     )
 
 
-def _frame(report: DriftReport, sections: list[str], note: str) -> str:
+def _frame(report: DriftReport, hint_flags: str, sections: list[str], note: str) -> str:
     env = f" `{report.environment}`" if report.environment else ""
     out = [f"## cxrecon drift{env}\n\n", f"**{_headline(report)}**\n\n"]
     if report.connectors:
@@ -180,7 +185,7 @@ def _frame(report: DriftReport, sections: list[str], note: str) -> str:
     out.extend(sections)
     if report.connectors:
         out.append("### How to resolve\n\n")
-        out += [f"- {line[0].upper()}{line[1:]}.\n" for line in _resolution(report)]
+        out += [f"- {line[0].upper()}{line[1:]}.\n" for line in _resolution(report, hint_flags)]
         out.append(
             "- Fields marked _conflict_ changed in git as well: edit the file by hand. "
             "Credentials are never written to git: rotate them in your secret store.\n\n"

@@ -169,6 +169,25 @@ def test_sync_command_waits_for_completion(project: Project, emulator: RunningEm
     assert "records" in result.output
 
 
+def test_a_sync_started_without_waiting_is_followed_by_its_id_not_restarted(
+    project: Project, emulator: RunningEmulator
+) -> None:
+    project.write(connector_doc("Good"))
+    assert run_cli(["apply", "--auto-approve"]).exit_code == 0
+
+    started = run_cli(["sync", "Good", "--no-wait"])
+
+    assert started.exit_code == 0, started.output
+    follow = started.output.split("`")[1]
+    assert follow.startswith("cxrecon sync Good --id ")
+    assert "--wait" not in started.output
+    followed = run_cli([*follow.split()[1:], "--poll-base", "0.02"])
+    assert followed.exit_code == 0, followed.output
+    assert "COMPLETED" in followed.output
+    syncs = [r for r in project.audit_records() if r["action"] == "sync"]
+    assert len(syncs) == 1  # following it started nothing
+
+
 def test_sync_command_exits_1_with_the_error_details_of_a_failed_sync(
     project: Project, emulator: RunningEmulator
 ) -> None:

@@ -227,3 +227,25 @@ def test_applied_at_reads_compact_label_values() -> None:
     assert applied_at("20261124T081722Z") == "2026-11-24 08:17:22 UTC"
     assert applied_at(None) == "not recorded"
     assert applied_at("yesterday") == "yesterday"
+
+
+def test_drift_hints_keep_the_flags_the_run_was_made_with() -> None:
+    from reconciler.gitops.drift import ConnectorDrift, DriftedField, DriftReport
+    from reconciler.plan.diff import Origin
+    from reconciler.render.drift import render
+
+    field = DriftedField(
+        path="description",
+        parts=("description",),
+        git="a",
+        cxone="b",
+        origin=Origin.DRIFT,
+        secret=False,
+    )
+    connector = ConnectorDrift("Alpha", "c1", "connectors/alpha.yaml", None, (field,))
+    report = DriftReport(environment="sandbox", connectors=(connector,))
+
+    for output_format in ("text", "markdown"):
+        shown = render(report, output_format, " --emulator")
+        assert "cxrecon apply -e sandbox --emulator" in shown
+        assert "cxrecon drift -e sandbox --emulator --write-back" in shown

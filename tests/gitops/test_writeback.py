@@ -120,7 +120,13 @@ def test_credentials_drift_is_never_written_and_says_to_rotate(
 ) -> None:
     emulator.control.edit(
         applied["Legacy-Tickets"],
-        {"authentication": {"type": "API_KEY", "credentials": {"apiKey": "CANARY-new-key"}}},
+        # As the CXone UI does it: a new type, its keys, and the old type's keys removed.
+        {
+            "authentication": {
+                "type": "API_KEY",
+                "credentials": {"apiKey": "CANARY-new-key", "username": None, "password": None},
+            }
+        },
     )
     result = run("drift", "--write-back")
     assert result.exit_code == 2, result.output

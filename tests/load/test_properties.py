@@ -90,7 +90,7 @@ def valid_connectors(draw: st.DrawFn) -> Config:
         "mappings": draw(st.permutations(mappings)),
     }
     if draw(st.booleans()):
-        config["description"] = draw(st.text(max_size=40))
+        config["description"] = draw(st.text(min_size=1, max_size=40))
     if draw(st.booleans()):
         config["syncSettings"] = {
             "batchSize": draw(st.integers(1, 10000)),
