@@ -66,7 +66,8 @@ def _default_audit_log() -> Path:
     "--pull/--no-pull",
     default=True,
     show_default=True,
-    help="git pull --ff-only before each cycle (--no-pull when a sidecar syncs the checkout).",
+    help="Fetch the branch and check out its tip before each cycle, following force-pushes "
+    "(--no-pull when a sidecar syncs the checkout).",
 )
 @click.option("--ignore-windows", is_flag=True, help="Apply even outside the sync windows.")
 @click.option("--allow-unsafe", is_flag=True, help="Apply plans over the safety gate.")
@@ -119,7 +120,8 @@ def reconcile(
 ) -> None:
     """Keep CXone in line with git: a reconcile loop (controller mode).
 
-    Each cycle pulls --repo (fast-forward only; on failure the last good commit is used),
+    Each cycle fetches --repo's branch and checks out its tip (on failure the last good
+    commit is used),
     plans, and applies changes that come from git. Drift made in CXone is reported, and
     reverted with --self-heal. `syncWindows` in cxrecon.yaml limit when writes happen.
     SIGHUP starts a cycle at once; SIGTERM/SIGINT finish the connectors in flight and exit 0.

@@ -82,12 +82,12 @@ class CycleRunner:
             if self.repo is not None:
                 pull = await self.repo.pull()
                 commit = pull.commit
-                if pull.changed:
+                if pull.changed and not pull.rewritten:  # a rewrite is logged as a warning
                     log.info("%s", pull.message)
                 elif pull.ok:
                     log.debug("%s", pull.message)
                 else:
-                    # The working tree is untouched by a failed ff-only pull: keep using it.
+                    # A failed fetch leaves the working tree as it was: keep using it.
                     log.warning("%s; using the last good commit %s", pull.message, commit)
             else:
                 commit = await GitRepo(self.options.repo).head()  # None outside a checkout
