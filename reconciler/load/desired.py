@@ -21,7 +21,7 @@ from reconciler.config.project import EnvironmentConfig, Project
 from reconciler.documents.schema import connector_checker, to_diagnostic
 from reconciler.documents.yamlload import MAX_FILE_BYTES, LoadedDocument, parse_yaml
 from reconciler.errors import ConfigError
-from reconciler.load.lint import duplicate_names, lint_connector, place
+from reconciler.load.lint import duplicate_names, lint_connector, place, secrets_in_urls
 from reconciler.load.refs import (
     RefProblem,
     check_secret_field,
@@ -414,6 +414,11 @@ def _check_document(
     data = substitution.value(document.data, [], None)
     found = substitution.found
     ref_paths = substitution.ref_paths
+    for leak in secrets_in_urls(data):
+        if leak.path not in ref_paths:
+            # Before the schema, whose messages would repeat the value.
+            ref_paths.add(leak.path)
+            found.append(place(leak, document))
     schema_paths: set[Path_] = set()
     for finding in connector_checker().findings(data):
         if finding.path in ref_paths and not finding.at_key:
@@ -476,6 +481,11 @@ class _Substitution:
         in_labels = bool(path) and path[0] == "labels"
         out: dict[str, Any] | None = None
         for k, v in value.items():
+            if in_labels and len(path) == 1 and is_secret_field(k) and v not in (None, ""):
+                path.append(k)
+                self.problem(_secret_label(k), path)
+                path.pop()
+                continue
             secret = not in_labels and is_secret_field(k)
             if not secret and (
                 not isinstance(v, str | dict | list) or (isinstance(v, str) and "${" not in v)
@@ -510,6 +520,15 @@ class _Substitution:
         where = tuple(path)
         self.ref_paths.add(where)
         self.found.append(_diag(problem.rule, problem.message, where, self.document))
+
+
+def _secret_label(key: str) -> RefProblem:
+    return RefProblem(
+        "secret-literal",
+        f"label '{key}' is named like a secret, but labels are stored and shown in clear (in "
+        "CXone and in every plan); keep secrets in authentication.credentials as "
+        "${env:NAME} references, and rename or remove this label",
+    )
 
 
 def _under_any(path: Path_, prefixes: Iterable[Path_]) -> bool:

@@ -1,14 +1,16 @@
 """Lint rules beyond the JSON Schema: duplicate or unknown fields, transformations, identity
-mappings, credentials per auth type, reserved labels, duplicate names across files.
+mappings, credentials per auth type, reserved labels, duplicate names across files, and
+credentials written into URLs.
 """
 
 from __future__ import annotations
 
 import difflib
+import re
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
-from urllib.parse import urlsplit
+from urllib.parse import parse_qsl, urlsplit
 
 from reconciler.documents.yamlload import LoadedDocument
 from reconciler.load.catalog import (
@@ -19,6 +21,7 @@ from reconciler.load.catalog import (
     lookup_field,
 )
 from reconciler.model import LABEL_MANAGED_BY, LABEL_PREFIX, Diagnostic, Severity, SourceLocation
+from reconciler.secret import is_secret_field
 
 Path_ = tuple[str | int, ...]
 
@@ -54,6 +57,11 @@ RULES: Final[Mapping[str, Rule]] = {
         Rule("reserved-label", "error", "a label under cxrecon.io/ or managed-by (cxrecon's own)"),
         Rule("endpoint-host-mismatch", "warning", "endpointUrl host does not fit connectorType"),
         Rule("duplicate-connector-name", "error", "two files declare the same connector name"),
+        Rule(
+            "secret-in-url",
+            "error",
+            "a URL carries a credential (user-info, or a secret query parameter)",
+        ),
     )
 }
 
@@ -63,6 +71,8 @@ _CRM_HOSTS: Final = {
     "DYNAMICS": ("dynamics.com", "dynamics.cn", "microsoftdynamics.us", "appsplatform.us"),
 }
 _CASE_INSENSITIVE_CRMS: Final = frozenset({"SALESFORCE", "DYNAMICS"})
+#: URLs inside free text (a description).
+_URL_IN_TEXT: Final = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://[^\s<>\"']+")
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,6 +100,63 @@ def lint_connector(data: Any, document: LoadedDocument) -> list[Finding]:
     findings.extend(_labels(data))
     findings.extend(_endpoint(data))
     return findings
+
+
+def secrets_in_urls(data: Any) -> list[Finding]:
+    """`secret-in-url` findings: credentials in endpointUrl, in a credentials value (such as
+    tokenEndpoint) or in a URL in the description. CXone stores and shows these fields in
+    clear, so a credential there leaks; the messages name the part, never its value."""
+    if not isinstance(data, dict):
+        return []
+    candidates: list[tuple[Path_, str, list[str]]] = []
+    url = data.get("endpointUrl")
+    if isinstance(url, str):
+        candidates.append((("endpointUrl",), "endpointUrl", [url]))
+    auth = data.get("authentication")
+    credentials = auth.get("credentials") if isinstance(auth, dict) else None
+    if isinstance(credentials, dict):
+        for key, value in credentials.items():
+            if isinstance(value, str) and "://" in value and not is_secret_field(key):
+                path: Path_ = ("authentication", "credentials", key)
+                candidates.append((path, f"credentials.{key}", [value]))
+    description = data.get("description")
+    if isinstance(description, str) and "://" in description:
+        candidates.append((("description",), "description", _URL_IN_TEXT.findall(description)))
+    findings: list[Finding] = []
+    for path, field, urls in candidates:
+        for candidate in urls:
+            problem = _url_credential(candidate)
+            if problem is not None:
+                findings.append(
+                    Finding(
+                        "secret-in-url",
+                        path,
+                        f"{field} {problem}; CXone stores and shows it in clear. Remove it "
+                        "and give the secret to the connector as a credential "
+                        "(authentication.credentials, as ${env:NAME} or ${file:PATH}); "
+                        "rotate it if it was ever committed",
+                    )
+                )
+                break
+    return findings
+
+
+def _url_credential(url: str) -> str | None:
+    """What credential `url` carries, in words that do not repeat it; None if none."""
+    # Lexically, not only as parsed: a password holding `#` or `?` would end the parsed
+    # authority early and hide the `@` in the fragment or query.
+    authority = url.split("://", 1)[-1].split("/", 1)[0]
+    if "@" in authority and "?" not in authority.split("@", 1)[0]:
+        return "carries credentials in its user-info part (user:password@host)"
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return None  # the schema reports a malformed URL
+    for where, text in (("query parameter", parts.query), ("fragment parameter", parts.fragment)):
+        for name, value in parse_qsl(text, keep_blank_values=True):
+            if value and is_secret_field(name):
+                return f"has a secret {where} '{name}'"
+    return None
 
 
 def place(finding: Finding, document: LoadedDocument) -> Diagnostic:

@@ -274,3 +274,82 @@ def test_a_var_value_cannot_smuggle_in_a_reference_to_cxrecons_credentials(
         ("connectors/x.yaml:9:17", "ref-reserved-variable"),
         ("connectors/x.yaml:14:14", "ref-reserved-variable"),
     ]
+
+
+# --- item 6: credentials in URLs and labels never reach output ----------------------------
+
+
+@pytest.mark.parametrize(
+    ("line", "where"),
+    [
+        (f"endpointUrl: https://crm-user:{CANARY}@crm.acme.example/api", "4:14"),
+        (f"endpointUrl: https://{CANARY}@crm.acme.example/api", "4:14"),
+        (f"endpointUrl: https://crm.acme.example/api?access_token={CANARY}", "4:14"),
+        (f"endpointUrl: https://crm.acme.example/api?x=1&API-KEY={CANARY}", "4:14"),
+        (f"endpointUrl: https://crm.acme.example/api?Password={CANARY}&x=1", "4:14"),
+        (f"endpointUrl: https://crm.acme.example/cb#access_token={CANARY}", "4:14"),
+        (f"endpointUrl: http://u:{CANARY}@crm.acme.example/api", "4:14"),
+        (f"description: see https://u:{CANARY}@crm.acme.example for access", "13:14"),
+    ],
+)
+def test_a_credential_in_a_url_is_an_error_that_never_shows_it(
+    connectors: Path, line: str, where: str
+) -> None:
+    field = line.split(":", 1)[0]
+    text = connector_yaml("X")
+    if field == "endpointUrl":
+        text = text.replace("endpointUrl: https://crm.acme.example/api", line)
+    else:
+        text += line + "\n"
+    (connectors / "x.yaml").write_text(text, encoding="utf-8")
+    assert _found(connectors) == [(f"connectors/x.yaml:{where}", "error", "secret-in-url")]
+    assert CANARY not in _messages(connectors)
+
+
+def test_a_credential_in_a_token_endpoint_is_an_error(connectors: Path) -> None:
+    text = connector_yaml("X").replace(
+        "  type: API_KEY\n  credentials:\n    apiKey: ${env:CRM_API_KEY}\n",
+        "  type: OAUTH2\n  credentials:\n"
+        f"    tokenEndpoint: https://login.acme.example/token?client_secret={CANARY}\n"
+        "    clientId: app\n    clientSecret: ${env:CRM_SECRET}\n",
+    )
+    (connectors / "x.yaml").write_text(text, encoding="utf-8")
+    assert _found(connectors) == [("connectors/x.yaml:8:20", "error", "secret-in-url")]
+    assert CANARY not in _messages(connectors)
+
+
+def test_a_credential_in_a_url_from_a_var_is_an_error_at_the_reference(connectors: Path) -> None:
+    (connectors.parent / "cxrecon.yaml").write_text(
+        "defaultEnvironment: dev\nenvironments:\n  dev:\n    vars:\n"
+        f"      url: https://u:{CANARY}@crm.acme.example\n",
+        encoding="utf-8",
+    )
+    text = connector_yaml("X", endpoint="${var:url}/api")
+    (connectors / "x.yaml").write_text(text, encoding="utf-8")
+    project = load_project(connectors.parent)
+    result = load_desired(project.connectors_path, project.environment(None), project=project)
+    assert [(str(d.location), d.rule) for d in result.diagnostics] == [
+        ("connectors/x.yaml:4:14", "secret-in-url")
+    ]
+    assert CANARY not in "\n".join(d.message for d in result.diagnostics)
+
+
+def test_ordinary_urls_and_query_parameters_are_fine(connectors: Path) -> None:
+    text = connector_yaml(
+        "X", endpoint="https://crm.acme.example/api?tokenType=bearer&page=1&to=a@b.example"
+    )
+    (connectors / "x.yaml").write_text(text + "description: see https://docs.acme.example\n")
+    assert _found(connectors) == []
+
+
+@pytest.mark.parametrize("key", ["password", "apiKey", "client_secret", "token"])
+def test_a_label_named_like_a_secret_is_an_error_that_never_shows_its_value(
+    connectors: Path, key: str
+) -> None:
+    value = "hunter2-Zq8x"
+    text = connector_yaml("X", extra=f"labels:\n  team: crm\n  {key}: {value}\n")
+    (connectors / "x.yaml").write_text(text, encoding="utf-8")
+    assert _found(connectors) == [
+        (f"connectors/x.yaml:15:{5 + len(key)}", "error", "secret-literal")
+    ]
+    assert value not in _messages(connectors)
