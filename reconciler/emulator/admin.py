@@ -41,11 +41,15 @@ MAX_ADVANCE_S: Final = 10 * YEAR_S
 MAX_OFFSET_S: Final = 100 * YEAR_S
 
 
-async def _optional_body(request: Request) -> dict[str, Any]:
+async def _object_body(request: Request) -> dict[str, Any]:
+    """The JSON object body every admin POST takes (`{}` for "no settings"); the gateway has
+    already checked it is JSON (415) and not too large (413)."""
+    check_content_type(request.headers.get("content-type"))
     raw = await request.body()
     if not raw.strip():
-        return {}
-    check_content_type(request.headers.get("content-type"))
+        raise bad_request(
+            "the request body is empty; send a JSON object ({} for none)", error="invalid_json"
+        )
     return parse_json_object(raw, request.app.state.runtime.config.max_body_bytes)
 
 
@@ -72,7 +76,7 @@ async def stats(request: Request) -> Response:
 
 
 async def reset(request: Request) -> Response:
-    body = await _optional_body(request)
+    body = await _object_body(request)
     tokens = body.get("tokens", False)
     if not isinstance(tokens, bool) or set(body) - {"tokens"}:
         raise bad_request('the body is {"tokens": true|false} (optional)')
@@ -89,7 +93,7 @@ async def get_faults(request: Request) -> Response:
 async def set_faults(request: Request) -> Response:
     """Change knobs at run time: any of the GET names, plus `next` (scripted one-shot faults)."""
     runtime = runtime_of(request)
-    body = await _optional_body(request)
+    body = await _object_body(request)
     unknown = sorted(set(body) - set(KNOB_NAMES) - {"next"})
     if unknown:
         raise bad_request(
@@ -125,7 +129,7 @@ async def advance_clock(request: Request) -> Response:
     representable and the offset stays a finite JSON number.
     """
     runtime = runtime_of(request)
-    body = await _optional_body(request)
+    body = await _object_body(request)
     seconds = body.get("advanceSeconds")
     if isinstance(seconds, bool) or not isinstance(seconds, int | float):
         raise bad_request('the body is {"advanceSeconds": <number >= 0>}')

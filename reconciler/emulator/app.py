@@ -112,7 +112,13 @@ def create_app(config: EmulatorConfig) -> Starlette:
     routes = [Route(path, ByMethod(methods)) for path, methods in table.items()]
     app = Starlette(
         routes=routes,
-        middleware=[Middleware(Gateway, runtime=runtime, routes=frozenset(r.path for r in routes))],
+        middleware=[
+            Middleware(
+                Gateway,
+                runtime=runtime,
+                routes={path: frozenset(methods) for path, methods in table.items()},
+            )
+        ],
         exception_handlers={
             ApiProblem: _problem,
             HTTPException: _http_error,

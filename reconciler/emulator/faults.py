@@ -60,18 +60,26 @@ def parse_script(items: Any) -> list[ScriptedFault]:
                 [Detail(where, "unexpected shape")],
                 error="invalid_fault",
             )
-        kind, method, path = item.get("kind"), item.get("method"), item.get("path")
+        kind, method, path = item.get("kind"), item.get("method", ""), item.get("path", "*")
         if kind not in FAULT_KINDS:
             raise bad_request(
                 f"kind must be one of {', '.join(FAULT_KINDS)}",
                 [Detail(f"{where}/kind", "unknown fault kind")],
                 error="invalid_fault",
             )
-        if method is not None and not isinstance(method, str):
-            raise bad_request("method must be a string", error="invalid_fault")
-        if path is not None and not isinstance(path, str):
-            raise bad_request("path must be a string (a glob)", error="invalid_fault")
-        out.append(ScriptedFault(kind, method.upper() if method else None, path))
+        if not isinstance(method, str):
+            raise bad_request(
+                "method must be a string",
+                [Detail(f"{where}/method", "not a string")],
+                "invalid_fault",
+            )
+        if not isinstance(path, str):
+            raise bad_request(
+                "path must be a string (a glob)",
+                [Detail(f"{where}/path", "not a string")],
+                "invalid_fault",
+            )
+        out.append(ScriptedFault(kind, method.upper() or None, None if path == "*" else path))
     return out
 
 

@@ -13,6 +13,7 @@ then the connection closes) at the first chunk that passes the limit. The limit 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Mapping
 from typing import Final
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -45,11 +46,14 @@ def route_template(path: str) -> str:
 
 
 class Gateway:
-    def __init__(self, app: ASGIApp, runtime: Runtime, routes: frozenset[str]) -> None:
+    def __init__(
+        self, app: ASGIApp, runtime: Runtime, routes: Mapping[str, frozenset[str]]
+    ) -> None:
         self.app = app
         self.runtime = runtime
-        # Stats are keyed by route template; anything else shares one key, so random paths
-        # (a fuzzer, a scanner) cannot grow the counters without bound.
+        # Route template → its methods. Stats are keyed by route template; anything else
+        # shares one key, so random paths (a fuzzer, a scanner) cannot grow the counters
+        # without bound.
         self.routes = routes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -76,7 +80,12 @@ class Gateway:
                 finally:
                     self.runtime.stats.leave()
             elif path.startswith(ADMIN_PREFIX) and (
-                refused := admin_write_problem(scope, self.runtime.config.admin_hosts)
+                refused := admin_write_problem(
+                    scope,
+                    self.runtime.config.admin_hosts,
+                    # A method the route lacks is left to routing (405), not answered 415.
+                    routed=scope["method"] in self.routes.get(route_template(path), ()),
+                )
             ):
                 await refused.response()(scope, receive, counted)
             else:

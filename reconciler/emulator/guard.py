@@ -81,8 +81,14 @@ def host_allowed(host: str, scope: Scope, admin_hosts: Collection[str]) -> bool:
     return server is not None and _same_address(host, str(server[0]))
 
 
-def admin_write_problem(scope: Scope, admin_hosts: Collection[str]) -> ApiProblem | None:
-    """Why this admin request must be refused, or None when it may go on."""
+def admin_write_problem(
+    scope: Scope, admin_hosts: Collection[str], routed: bool = True
+) -> ApiProblem | None:
+    """Why this admin request must be refused, or None when it may go on.
+
+    `routed` says the route has this method; if not, the Content-Type is not checked, so
+    routing answers 405 with Allow (Host and Origin are checked all the same).
+    """
     method: str = scope["method"]
     if method in SAFE_METHODS:
         return None
@@ -106,7 +112,7 @@ def admin_write_problem(scope: Scope, admin_hosts: Collection[str]) -> ApiProble
             "accepted from web pages",
         )
     content_type = header(scope, b"content-type")
-    if method in BODY_METHODS or content_type is not None:
+    if routed and (method in BODY_METHODS or content_type is not None):
         try:
             check_content_type(content_type, JSON_TYPES)
         except ApiProblem as problem:

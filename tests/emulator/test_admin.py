@@ -151,3 +151,20 @@ def test_fault_settings_refuse_infinite_and_fractional_values(
     settings = httpx.get(emulator.root_url + "/_emulator/faults").json()  # still valid JSON
     assert settings["tokenTtl"] == 3600
     assert settings["burst"] == 20
+
+
+@pytest.mark.parametrize("path", ["reset", "faults", "clock"])
+def test_admin_posts_need_a_json_object_body(emulator: RunningEmulator, path: str) -> None:
+    response = httpx.post(
+        f"{emulator.root_url}/_emulator/{path}", headers={"Content-Type": "application/json"}
+    )
+    assert response.status_code == 400
+    assert "{}" in response.json()["message"]
+
+
+def test_a_scripted_fault_with_a_null_path_is_400(emulator: RunningEmulator) -> None:
+    response = httpx.post(
+        emulator.root_url + "/_emulator/faults", json={"next": [{"kind": "500", "path": None}]}
+    )
+    assert response.status_code == 400
+    assert response.json()["details"] == [{"path": "/next/0/path", "message": "not a string"}]

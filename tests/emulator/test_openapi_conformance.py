@@ -1,52 +1,54 @@
-"""Schemathesis fuzzes the emulator in-process against schemas/cxone-api.openapi.yaml:
-no 5xx, and every status, header, content type and body exactly as documented."""
+"""Schemathesis runs against an emulator on a real port, checked against
+schemas/cxone-api.openapi.yaml: every operation, public and admin, through the examples,
+coverage and fuzzing phases (valid and invalid input), then a stateful run that follows the
+document's links (create → get → patch with the ETag → sync → poll, out-of-band edits and
+deletes). The run must come out clean: no 5xx, every status, header, content type and body
+as documented, invalid input refused, valid input accepted unless a documented rule about the
+state it meets says otherwise.
+
+Bounded for a shared CI box: few examples per operation, a fixed seed, deterministic
+generation (the file runs in well under a minute).
+"""
 
 from __future__ import annotations
 
-import asyncio
 import itertools
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from importlib.resources import files
-from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 import schemathesis
 import yaml
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
 from schemathesis.config import SchemathesisConfig
-from starlette.applications import Starlette
+from schemathesis.engine import Status, events
 
-from reconciler.emulator.app import create_app, runtime_of
-from reconciler.emulator.config import READ_SCOPE, WRITE_SCOPE, EmulatorConfig
+from reconciler.testing import RunningEmulator
+
+Factory = Callable[..., RunningEmulator]
 
 DOCUMENT = yaml.safe_load(
     files("reconciler.schemas").joinpath("cxone-api.openapi.yaml").read_text()
 )
-#: The API proper; the /_emulator admin routes are excluded (fuzzing them would switch on
-#: faults and reset state in the middle of the run).
 OPERATIONS = sorted(
-    f"{method.upper()} {path}"
+    (operation["operationId"], method.upper(), path)
     for path, item in DOCUMENT["paths"].items()
     for method, operation in item.items()
-    if isinstance(operation, dict) and "emulator" not in operation.get("tags", [])
+    if isinstance(operation, dict) and "operationId" in operation
 )
-#: A schema-valid request can still be refused for the state it meets: a stale If-Match
-#: (412) or a lifecycle/immutability rule (422). Both are documented; the rest of the default
-#: list (2xx, 3xx, 401, 403, 404, 409, 429, 5xx) stays.
-CONFIG = SchemathesisConfig.from_dict(
-    {
-        "checks": {
-            "positive_data_acceptance": {
-                "expected-statuses": [
-                    *("2xx", "3xx", "401", "403", "404", "409", "412", "422", "429", "5xx")
-                ]
-            }
-        }
-    }
-)
+#: They change the whole emulator (wipe it, switch on faults and latency, move its clock),
+#: which would leave the rest of a stateful scenario testing the fault injector; their own
+#: runs below cover them.
+WHOLE_EMULATOR = ["emulatorReset", "emulatorSetFaults", "emulatorAdvanceClock"]
+#: A schema-valid request can still be refused for the state it meets: a name taken (409), a
+#: stale If-Match (412), a lifecycle, immutability, credential-type or clock rule (422), a
+#: connector that is not there (404). All documented; the rest of the default list stays.
+POSITIVE_STATUSES = ["2xx", "3xx", "401", "403", "404", "409", "412", "422", "429", "5xx"]
+#: PATCH without its required If-Match header is 428 Precondition Required (RFC 6585), as
+#: documented.
+MISSING_HEADER_STATUSES = ["400", "401", "403", "406", "415", "422", "428"]
+MAX_EXAMPLES = 8
+SEED = 20240501
 SEED_CONNECTORS = [
     {
         "name": f"fuzz-{state.lower()}",
@@ -60,74 +62,123 @@ SEED_CONNECTORS = [
 ]
 
 
-def _unique_mappings(case: Any) -> bool:
+def config(token: str, phases: tuple[str, ...]) -> SchemathesisConfig:
+    return SchemathesisConfig.from_dict(
+        {
+            "seed": SEED,
+            "generation": {"max-examples": MAX_EXAMPLES, "deterministic": True, "mode": "all"},
+            "auth": {"openapi": {"bearerAuth": {"bearer": token}}},
+            "phases": {
+                "examples": {"enabled": "examples" in phases},
+                "coverage": {"enabled": "coverage" in phases},
+                "fuzzing": {"enabled": "fuzzing" in phases},
+                "stateful": {"enabled": "stateful" in phases, "max-steps": 10},
+            },
+            "checks": {
+                "positive_data_acceptance": {"expected-statuses": POSITIVE_STATUSES},
+                "missing_required_header": {"expected-statuses": MISSING_HEADER_STATUSES},
+            },
+        }
+    )
+
+
+def unique_mappings(context: Any, case: Any) -> bool:
     """The document says cxoneField and crmField are unique per connector, which JSON
     Schema cannot express; generated bodies that break the rule are not valid input."""
-    body = case.body if isinstance(case.body, dict) else {}
-    mappings = body.get("mappings")
+    mappings = case.body.get("mappings") if isinstance(case.body, dict) else None
     if not isinstance(mappings, list):
         return True
     for key in ("cxoneField", "crmField"):
-        values = [m.get(key) for m in mappings if isinstance(m, dict)]
-        if len(values) != len(set(map(str, values))):
+        values = [str(m.get(key)) for m in mappings if isinstance(m, dict)]
+        if len(values) != len(set(values)):
             return False
     return True
 
 
-async def _seed(app: Starlette) -> list[str]:
-    transport = httpx.ASGITransport(app=app)
-    async with httpx.AsyncClient(transport=transport, base_url="http://emulator.test") as http:
-        return [
-            (await http.post("/_emulator/connectors", json=body)).json()["id"]
-            for body in SEED_CONNECTORS
-        ]
+def aimed(ids: list[str]) -> Callable[[Any, Any], Any]:
+    """Point valid cases in turn at nothing in particular and at each of `ids` (connectors,
+    one per lifecycle state), every other one with `If-Match: *`, so the run reaches
+    validation, lifecycle rules and sync jobs, not only 404s and 412s. Also give each
+    Idempotency-Key a fresh suffix: generated keys repeat across different bodies, which the
+    API rightly answers 422 (reuse is tested in test_idempotency.py)."""
+    turn = itertools.count()
+    keys = itertools.count()
 
-
-@pytest.fixture
-def app(tmp_path: Path) -> Iterator[Starlette]:
-    app = create_app(EmulatorConfig(db_path=tmp_path / "fuzz.sqlite"))
-    yield app
-    runtime_of(app).close()
-
-
-@pytest.mark.parametrize("label", OPERATIONS)
-def test_operation_conforms_to_the_openapi_document(app: Starlette, label: str) -> None:
-    ids = asyncio.run(_seed(app))
-    token, _ = runtime_of(app).tokens.issue("demo-client", frozenset({READ_SCOPE, WRITE_SCOPE}))
-    headers = {"Authorization": f"Bearer {token}"}
-    schema = schemathesis.openapi.from_asgi("/api/v2/openapi.yaml", app, config=CONFIG)
-    method, path = label.split(" ", 1)
-    operation = schema[path][method]
-    counter = itertools.count()
-
-    def aim(drawn: tuple[Any, int | None, bool]) -> Any:
-        # Point some cases at existing connectors (any state) and a matching If-Match, so
-        # the fuzzing reaches validation, lifecycle rules and sync jobs, not only 404s.
-        case, target, any_etag = drawn
-        if target is not None and case.path_parameters and "id" in case.path_parameters:
+    def map_case(context: Any, case: Any) -> Any:
+        headers = case.headers if isinstance(case.headers, dict) else {}
+        if isinstance(headers.get("Idempotency-Key"), str):
+            headers["Idempotency-Key"] = f"{headers['Idempotency-Key']}-{next(keys)}"
+        meta = case.meta
+        if not ids or meta is None or not meta.generation.mode.is_positive:
+            return case  # an invalid case must stay invalid
+        n = next(turn)
+        target = n % (len(ids) + 1)
+        if target < len(ids) and case.path_parameters and "id" in case.path_parameters:
             case.path_parameters["id"] = ids[target]
-            if any_etag and case.headers and "If-Match" in case.headers:
-                case.headers["If-Match"] = "*"
+            if n % 2 and "If-Match" in headers:
+                headers["If-Match"] = "*"
         return case
 
-    strategy = st.tuples(
-        operation.as_strategy(), st.none() | st.integers(0, len(ids) - 1), st.booleans()
-    ).map(aim)
+    return map_case
 
-    @given(case=strategy.filter(_unique_mappings))
-    @settings(
-        max_examples=40,
-        derandomize=True,
-        deadline=None,
-        database=None,
-        suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
+
+def schema_for(running: RunningEmulator, phases: tuple[str, ...], aim: bool) -> Any:
+    """The document served by `running`; with `aim`, cases are pointed at seeded connectors
+    (the stateful run needs no aim: it follows links from the connectors it creates)."""
+    schema = schemathesis.openapi.from_url(
+        running.base_url + "/openapi.yaml", config=config(running.control.token(), phases)
     )
-    def check(case: Any) -> None:
-        # Generated Idempotency-Keys repeat across examples with different bodies, which is
-        # a client bug the API rightly answers with 422; real clients use a fresh key per
-        # request (reuse is tested in test_idempotency.py).
-        if case.headers and "Idempotency-Key" in case.headers:
-            case.headers["Idempotency-Key"] += f"-{next(counter)}"
-        case.call_and_validate(headers=headers)
+    schema.hook("filter_case")(unique_mappings)
+    ids = [running.control.seed(body)["id"] for body in SEED_CONNECTORS] if aim else []
+    schema.hook("map_case")(aimed(ids))
+    return schema
 
-    check()
+
+def failures(schema: Any) -> Iterator[str]:
+    """Every failed check and engine error of a run, one readable line each."""
+    for event in schemathesis.engine.from_schema(schema).execute():
+        if isinstance(event, events.ScenarioFinished):
+            for case_id, checks in event.recorder.checks.items():
+                for check in checks:
+                    if check.status != Status.FAILURE:
+                        continue
+                    case = event.recorder.cases[case_id].value
+                    interaction = event.recorder.interactions.get(case_id)
+                    answer = interaction.response if interaction else None
+                    info = check.failure_info
+                    yield (
+                        f"{check.name}: {case.method} {case.formatted_path} "
+                        f"body={case.body!r:.200} → "
+                        f"{answer.status_code if answer else '-'} "
+                        f"{(answer.content if answer else b'')[:200]!r}: "
+                        f"{info.failure.title if info else ''}"
+                    )
+        elif isinstance(event, (events.NonFatalError, events.FatalError)):
+            yield f"engine error: {event!r:.1000}"
+
+
+@pytest.mark.parametrize(("operation_id", "method", "path"), OPERATIONS)
+def test_operation_conforms_to_the_openapi_document(
+    emulator_factory: Factory, operation_id: str, method: str, path: str
+) -> None:
+    schema = schema_for(emulator_factory(), ("examples", "coverage", "fuzzing"), aim=True)
+    found = sorted(set(failures(schema.include(operation_id=operation_id))))
+    assert found == []
+
+
+def test_stateful_run_over_every_operation_conforms(emulator_factory: Factory) -> None:
+    running = emulator_factory()
+    schema = schema_for(running, ("stateful",), aim=False)
+    found = sorted(set(failures(schema.exclude(operation_id=WHOLE_EMULATOR))))
+    assert found == []
+    # The links were followed: created connectors were read, changed with the ETag of the
+    # answer before, edited and deleted out of band.
+    requests = running.control.stats()["requests"]
+    for route in (
+        "POST /api/v2/crm/connectors",
+        "GET /api/v2/crm/connectors/{id}",
+        "PATCH /api/v2/crm/connectors/{id}",
+        "PATCH /_emulator/connectors/{id}",
+    ):
+        assert requests[route].get("200", 0) + requests[route].get("201", 0) > 0, route
+    assert requests["DELETE /_emulator/connectors/{id}"].get("204", 0) > 0
