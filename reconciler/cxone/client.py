@@ -21,7 +21,7 @@ import httpx
 from reconciler import __version__
 from reconciler.config.settings import ConnectionSettings
 from reconciler.cxone.auth import TokenProvider
-from reconciler.cxone.bounded import ACCEPT_ENCODING, ResponseLimits
+from reconciler.cxone.bounded import ACCEPT_ENCODING, DEFAULT_DEADLINE, ResponseLimits
 from reconciler.cxone.errors import BASE_URL_HINT, Conflict, InconsistentListing
 from reconciler.cxone.logmask import install_log_masking
 from reconciler.cxone.pacing import AdaptivePacer
@@ -137,8 +137,12 @@ class CxoneClient:
         self.stats = stats or ApiStats()
         self.pacer = pacer or AdaptivePacer(parallelism)
         self.paths = paths or ApiPaths()
-        #: The byte cap (decoded) and total deadline every answer is read within.
-        self.response_limits = response_limits or ResponseLimits()
+        #: The byte cap (decoded) and total deadline every answer is read within. The
+        #: default deadline is never shorter than two reads at CXONE_TIMEOUT, so raising
+        #: the per-read timeout for a slow tenant does not make whole answers fail sooner.
+        self.response_limits = response_limits or ResponseLimits(
+            deadline=max(DEFAULT_DEADLINE, 2 * settings.timeout)
+        )
         self._transport = transport
         self._verify = _tls(settings)
         self._http: httpx.AsyncClient | None = None

@@ -23,6 +23,7 @@ from reconciler.cxone.bounded import (
     describe_size,
     load_json,
 )
+from reconciler.cxone.client import CxoneClient
 from reconciler.cxone.errors import (
     BODY_LIMIT,
     MalformedResponse,
@@ -31,7 +32,7 @@ from reconciler.cxone.errors import (
     ResponseTooLarge,
 )
 
-from .fakes import FakeCxone, FakeTime, connector_body
+from .fakes import FakeCxone, FakeTime, connector_body, settings
 
 pytestmark = pytest.mark.anyio
 
@@ -242,6 +243,14 @@ async def test_a_write_whose_answer_outlasts_the_deadline_is_not_sent_again() ->
     assert "did not arrive within 0.05 s; the server may have acted on the request" in message
     assert "PATCH /crm/connectors/c000001 on 127.0.0.1:8787 → HTTP 200" in message
     assert len(fake.api_requests("PATCH")) == 1
+
+
+@pytest.mark.parametrize(("timeout", "deadline"), [(10.0, 60.0), (45.0, 90.0)])
+def test_the_default_deadline_outlasts_two_reads_at_the_configured_timeout(
+    timeout: float, deadline: float
+) -> None:
+    client = CxoneClient(settings(timeout=timeout))
+    assert client.response_limits == ResponseLimits(max_bytes=64 * 1024 * 1024, deadline=deadline)
 
 
 @pytest.mark.parametrize(
