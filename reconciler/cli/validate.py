@@ -18,6 +18,7 @@ from reconciler.config.windows import load_windows
 from reconciler.errors import ConfigError
 from reconciler.load.desired import LoadResult, load_desired
 from reconciler.model import Diagnostic
+from reconciler.render.escape import terminal, terminal_lines, workflow_data, workflow_property
 
 
 @click.command()
@@ -54,8 +55,10 @@ def validate(
     if output_format == "json":
         click.echo(json.dumps(_as_json(result), indent=2))
     else:
+        # Values and file names are the repository's: a newline there must not start a
+        # forged `::error` line in the job log, nor ESC a terminal sequence.
         for diagnostic in result.diagnostics:
-            click.echo(str(diagnostic))
+            click.echo(terminal(str(diagnostic)))
         click.echo(_summary(result))
     if annotate:
         _annotate(result.diagnostics, to_stderr=output_format == "json")
@@ -133,7 +136,13 @@ def _report_config_error(exc: ConfigError, output_format: str, annotate: bool) -
         click.echo(json.dumps(payload, indent=2))
     else:
         for diagnostic in diagnostics:
-            click.echo(str(diagnostic))
+            # Without a location it is the whole error message, over several lines.
+            shown = (
+                terminal(str(diagnostic))
+                if diagnostic.location
+                else terminal_lines(str(diagnostic))
+            )
+            click.echo(shown)
         click.echo("the project file cxrecon.yaml is invalid")
     if annotate:
         _annotate(diagnostics, to_stderr=output_format == "json")
@@ -142,17 +151,9 @@ def _report_config_error(exc: ConfigError, output_format: str, annotate: bool) -
 def _annotate(diagnostics: Sequence[Diagnostic], *, to_stderr: bool) -> None:
     """GitHub Actions workflow commands, so problems show on the pull request's diff."""
     for d in diagnostics:
-        props = [f"title={_escape_property('cxrecon ' + d.rule)}"]
+        props = [f"title={workflow_property('cxrecon ' + d.rule)}"]
         if d.location is not None:
-            props.insert(0, f"file={_escape_property(d.location.path)}")
+            props.insert(0, f"file={workflow_property(d.location.path)}")
             props.insert(1, f"line={d.location.line}")
             props.insert(2, f"col={d.location.col}")
-        click.echo(f"::{d.severity} {','.join(props)}::{_escape_data(d.message)}", err=to_stderr)
-
-
-def _escape_data(value: str) -> str:
-    return value.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
-
-
-def _escape_property(value: str) -> str:
-    return _escape_data(value).replace(":", "%3A").replace(",", "%2C")
+        click.echo(f"::{d.severity} {','.join(props)}::{workflow_data(d.message)}", err=to_stderr)

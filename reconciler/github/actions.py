@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Final, Literal
 
 from reconciler.errors import GitHubContextError
+from reconciler.render.escape import workflow_data, workflow_property
 
 #: GitHub environment names we accept: they end up in markers, titles and artifact names.
 ENVIRONMENT_NAME: Final = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
@@ -136,17 +137,10 @@ def append_summary(context: ActionsContext, markdown: str) -> None:
 
 
 def annotation(level: AnnotationLevel, message: str, *, title: str | None = None) -> str:
-    """A workflow command line (`::error title=…::message`) with GitHub's escaping."""
-    properties = f" title={_escape_property(title)}" if title else ""
-    return f"::{level}{properties}::{_escape_data(message)}"
-
-
-def _escape_data(value: str) -> str:
-    return value.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
-
-
-def _escape_property(value: str) -> str:
-    return _escape_data(value).replace(":", "%3A").replace(",", "%2C")
+    """A workflow command line (`::error title=…::message`) with GitHub's escaping (and
+    other control characters shown as escapes)."""
+    properties = f" title={workflow_property(title)}" if title else ""
+    return f"::{level}{properties}::{workflow_data(message)}"
 
 
 def _full_name(ref: Mapping[str, object]) -> str | None:

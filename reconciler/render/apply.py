@@ -1,17 +1,19 @@
 """What `cxrecon apply` prints: one line per connector as it finishes, and the end-of-run
-table of applied, failed and skipped connectors, warnings and CRM data syncs."""
+table of applied, failed and skipped connectors, warnings and CRM data syncs. Names and
+reasons (often the server's words) are escaped for a terminal and job log."""
 
 from __future__ import annotations
 
 from reconciler.apply.executor import ConnectorResult, Outcome
 from reconciler.apply.run import ApplyReport
+from reconciler.render.escape import terminal
 
 
 def result_line(result: ConnectorResult) -> str:
     """One progress line as a connector finishes."""
     mark = {"applied": "+", "failed": "!", "skipped": "-", "unchanged": "="}[result.outcome]
     detail = _detail(result)
-    return f"{mark} {result.name}: {result.outcome.value} ({result.action.value}){detail}"
+    return terminal(f"{mark} {result.name}: {result.outcome.value} ({result.action.value}){detail}")
 
 
 def _detail(result: ConnectorResult) -> str:
@@ -68,4 +70,4 @@ def render_report(report: ApplyReport) -> str:
             "Fix what the DETAIL column says and run apply again: it re-reads the tenant and "
             "sends only what is still missing."
         )
-    return "\n".join(lines)
+    return "\n".join(terminal(line) for line in lines)

@@ -1,16 +1,17 @@
 """The drift report for people: text for a terminal, Markdown for the body of the GitHub
-issue the drift workflow keeps open (within GitHub's size limit), JSON via drift.to_json."""
+issue the drift workflow keeps open (within GitHub's size limit), JSON via drift.to_json.
+Names, values and server messages are escaped for each (render.escape)."""
 
 from __future__ import annotations
 
-import html
 import json
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Final
 
 from reconciler.gitops.drift import ConnectorDrift, DriftedField, DriftReport, DriftStatus, to_json
 from reconciler.plan.diff import format_value
+from reconciler.render.escape import json_text, markdown, terminal
 
 #: The drift workflow adds a marker and two sentences; GitHub allows 65,536 characters.
 MARKDOWN_BUDGET: Final = 60_000
@@ -23,7 +24,7 @@ _COMPACT_STAMP: Final = re.compile(r"^(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2}
 def render(report: DriftReport, output_format: str, hint_flags: str = "") -> str:
     """`hint_flags` (e.g. " --emulator") are repeated in the commands the report suggests."""
     if output_format == "json":
-        return json.dumps(to_json(report), indent=2, ensure_ascii=False) + "\n"
+        return json_text(json.dumps(to_json(report), indent=2, ensure_ascii=False)) + "\n"
     if output_format == "markdown":
         return render_markdown(report, hint_flags=hint_flags)
     return render_text(report, hint_flags)
@@ -75,27 +76,29 @@ def _resolution(report: DriftReport, hint_flags: str = "") -> list[str]:
     ]
 
 
-def _names(names: Sequence[str]) -> str:
-    shown = ", ".join(names[:_NAMES_SHOWN])
+def _names(names: Sequence[str], escape: Callable[[str], str]) -> str:
+    shown = ", ".join(escape(n) for n in names[:_NAMES_SHOWN])
     return shown + (f" and {len(names) - _NAMES_SHOWN} more" if len(names) > _NAMES_SHOWN else "")
 
 
-def _footnotes(report: DriftReport) -> list[str]:
-    lines = [f"{u.name}: not checked: {u.reason}" for u in report.unchecked]
+def _footnotes(report: DriftReport, escape: Callable[[str], str]) -> list[str]:
+    """The footnotes, with names and reasons passed through `escape` (the renderer's own
+    words, `code` included, are not)."""
+    lines = [f"{escape(u.name)}: not checked: {escape(u.reason)}" for u in report.unchecked]
     if report.pending:
         lines.append(
             f"Changed in git, not applied yet (not drift; see `cxrecon plan`): "
-            f"{_names(report.pending)}"
+            f"{_names(report.pending, escape)}"
         )
     if report.missing:
         lines.append(
             f"Declared in git, absent from CXone (not applied yet, or deleted or renamed in "
-            f"CXone; `cxrecon apply` creates them): {_names(report.missing)}"
+            f"CXone; `cxrecon apply` creates them): {_names(report.missing, escape)}"
         )
     if report.unmanaged:
         lines.append(
             f"Never applied by cxrecon, so there is no last apply to compare with (`cxrecon "
-            f"apply` adopts them): {_names(report.unmanaged)}"
+            f"apply` adopts them): {_names(report.unmanaged, escape)}"
         )
     return lines
 
@@ -119,7 +122,10 @@ def render_text(report: DriftReport, hint_flags: str = "") -> str:
             note = _note(f)
             if note:
                 lines.append(f"      ({note})")
-    footnotes = _footnotes(report)
+    # Names, values and file names are the repository's or the tenant's: no raw control
+    # characters (a forged `::error` line, a terminal sequence) on a terminal or in a log.
+    lines = [terminal(line) for line in lines]
+    footnotes = _footnotes(report, terminal)
     if footnotes:
         lines += ["", *footnotes]
     if report.connectors:
@@ -131,7 +137,7 @@ def render_text(report: DriftReport, hint_flags: str = "") -> str:
 
 
 def _cell(text: str) -> str:
-    return html.escape(text, quote=False).replace("|", "\\|").replace("\n", " ")
+    return markdown(text)
 
 
 def _code(text: str) -> str:
@@ -190,10 +196,10 @@ def _frame(report: DriftReport, hint_flags: str, sections: list[str], note: str)
             "- Fields marked _conflict_ changed in git as well: edit the file by hand. "
             "Credentials are never written to git: rotate them in your secret store.\n\n"
         )
-    footnotes = _footnotes(report)
+    footnotes = _footnotes(report, _cell)
     if footnotes:
         out.append("<details><summary>Also noticed</summary>\n\n")
-        out += [f"- {_cell(line)}\n" for line in footnotes]
+        out += [f"- {line}\n" for line in footnotes]
         out.append("\n</details>\n")
     return "".join(out)
 

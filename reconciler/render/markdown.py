@@ -2,12 +2,12 @@
 
 A summary table first, then one collapsible section per connector, within a size
 budget: when too long, detail goes least-important first (no-op/orphan sections, field
-values, then whole sections) and the comment says what was left out.
+values, then whole sections) and the comment says what was left out. Every piece of text
+that is not the renderer's own markup goes through render.escape.markdown.
 """
 
 from __future__ import annotations
 
-import html
 import os
 from collections.abc import Mapping
 from pathlib import Path
@@ -22,6 +22,7 @@ from reconciler.render.common import (
     credentials_line,
     headline,
 )
+from reconciler.render.escape import markdown
 
 #: GitHub refuses comments over 65,536 characters; keep a margin.
 DEFAULT_BUDGET: Final = 60_000
@@ -30,8 +31,9 @@ _VALUE_LIMIT_SHORT: Final = 40
 
 
 def _cell(text: str) -> str:
-    """Inline text safe inside a table cell and inside <details> (no HTML, no pipes)."""
-    return html.escape(text, quote=False).replace("|", "\\|").replace("\n", " ")
+    """Inline text safe inside a table cell and inside <details>: no HTML, no code spans
+    or links, no pipes, one line, control characters shown as escapes."""
+    return markdown(text)
 
 
 def _code(text: str) -> str:
@@ -94,7 +96,8 @@ class MarkdownRenderer:
         )
 
     def _header(self, plan: Plan, note: str) -> str:
-        out = [f"## {self.title}" + (f" — {plan.environment}" if plan.environment else "")]
+        environment = f" — {_cell(plan.environment)}" if plan.environment else ""
+        out = [f"## {self.title}{environment}"]
         out.append("")
         out.append(_cell(summary_line(plan)))
         out.append("")
@@ -110,7 +113,7 @@ class MarkdownRenderer:
             out.extend(f"> - {_cell(reason)}" for reason in plan.safety.reasons)
             out.append("")
         if note:
-            out.append(f"_Note: {_cell(note)}._")
+            out.append(f"_Note: {note}._")  # the renderer's own words (with `code`)
             out.append("")
         return "\n".join(out) + "\n"
 

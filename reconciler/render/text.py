@@ -1,6 +1,7 @@
 """The plan for a terminal: a summary line, then each connector's action and field changes.
 
-Colored on a TTY unless NO_COLOR is set (FORCE_COLOR forces it); secrets masked by path.
+Colored on a TTY unless NO_COLOR is set (FORCE_COLOR forces it); secrets masked by path;
+every line's text escaped for a terminal and job log (render.escape) before colours go on.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from reconciler.render.common import (
     credentials_line,
     headline,
 )
+from reconciler.render.escape import terminal
 
 _COLORS: Final = {
     Action.ERROR: "31;1",
@@ -51,15 +53,18 @@ class TextRenderer:
         self.show_unchanged = show_unchanged
 
     def _paint(self, code: str, text: str) -> str:
-        return f"\x1b[{code}m{text}\x1b[0m" if self.color else text
+        """`text` escaped, then coloured: the only escape sequences are the renderer's."""
+        shown = terminal(text)
+        return f"\x1b[{code}m{shown}\x1b[0m" if self.color else shown
 
     def render(self, plan: Plan) -> str:
-        lines = [summary_line(plan)]
+        first = summary_line(plan)
         if plan.environment:
-            lines[0] += f" (environment: {plan.environment})"
+            first += f" (environment: {plan.environment})"
+        lines = [terminal(first)]
         if plan.safety.over:
             lines.append(self._paint("31;1", "Safety gate: OVER — apply will ask to confirm:"))
-            lines.extend(f"  - {reason}" for reason in plan.safety.reasons)
+            lines.extend(terminal(f"  - {reason}") for reason in plan.safety.reasons)
         if plan.ignored:
             lines.append(
                 f"{plan.ignored} connector(s) in CXone neither declared nor managed: left alone."
@@ -77,7 +82,7 @@ class TextRenderer:
         for problem in change.problems:
             lines.append(self._paint("31", f"    error: {problem}"))
         if change.action is Action.CREATE:
-            lines.extend(f"    {line}" for line in create_details(change))
+            lines.extend(terminal(f"    {line}") for line in create_details(change))
         for field in change.fields:
             before, after = safe_values(field)
             symbol = _KIND_SYMBOLS[field.kind]
@@ -87,12 +92,13 @@ class TextRenderer:
                 text = f"{field.path}: {format_value(before)} → (removed)"
             else:
                 text = f"{field.path}: {format_value(before)} → {format_value(after)}"
+            text = terminal(text)
             if field.origin is not None and change.action is not Action.ADOPT:
                 text += self._paint("2", f"  ({field.origin.value})")
             lines.append(f"    {symbol} {text}")
         creds = credentials_line(change)
         if creds is not None and (change.action is not Action.NOOP or self.show_unchanged):
-            lines.append(f"      {creds}")
+            lines.append(terminal(f"      {creds}"))
         if change.orphan_note is not None:
             lines.append(f"    {change.orphan_note}")
         return lines
