@@ -138,9 +138,11 @@ def plan_connectors(
     environment: str | None = None,
     prune: bool = False,
     complete: bool = True,
+    take_ownership: bool = False,
 ) -> Plan:
     """The one way a plan is built from a loaded desired state and the tenant's connectors
-    (pure; fingerprint checks may be slow: async callers run it in a thread)."""
+    (pure; fingerprint checks may be slow: async callers run it in a thread).
+    `take_ownership`: plan connectors another project manages as this project's."""
     return build_plan(
         loaded.connectors,
         remote,
@@ -150,6 +152,8 @@ def plan_connectors(
         prune=prune,
         environment=project.environment_label(environment),
         complete=complete,
+        project=project.project_id,
+        take_ownership=take_ownership,
     )
 
 
@@ -163,6 +167,7 @@ async def make_plan(
     strict: bool = False,
     secrets: SecretLookup | None = None,
     loaded: LoadResult | None = None,
+    take_ownership: bool = False,
 ) -> PlanRun:
     """Load (unless `loaded` is given), fetch every connector, plan.
 
@@ -191,6 +196,7 @@ async def make_plan(
         environment=environment,
         prune=prune,
         complete=complete,
+        take_ownership=take_ownership,
     )
     timings["diff"] = time.perf_counter() - start
     return PlanRun(plan=plan, loaded=loaded, remote=remote, checker=checker, timings=timings)
@@ -259,6 +265,7 @@ async def apply_changes(
         environment=plan.environment,
         prune=plan.prune,
         audit=audit,
+        project=project.project_id,
     )
     chosen = plan
     if hooks.select is not None:
@@ -299,6 +306,7 @@ async def apply_desired(
     on_stale: Callable[[StalePlanError], None] | None = None,
     prune: bool = False,
     complete: bool = True,
+    take_ownership: bool = False,
     audit: AuditLog | None = None,
     parallelism: int = 8,
     hooks: ApplyHooks = ApplyHooks(),
@@ -318,7 +326,13 @@ async def apply_desired(
     if saved is not None:
         try:
             digest = desired_state_digest(loaded.connectors, loaded.environment)
-            plan = verify(saved, desired_digest=digest, remote=remote, checker=checker)
+            plan = verify(
+                saved,
+                desired_digest=digest,
+                remote=remote,
+                checker=checker,
+                project=project.project_id,
+            )
             reviewed = True
         except StalePlanError as exc:
             if not replan_stale:
@@ -335,6 +349,7 @@ async def apply_desired(
                 environment=environment,
                 prune=prune,
                 complete=complete,
+                take_ownership=take_ownership,
             )
         )
     if hooks.confirm is not None:

@@ -46,6 +46,8 @@ MANAGED_BY_VALUE: Final = "cxrecon"
 LABEL_CREDENTIALS_FINGERPRINT: Final = LABEL_PREFIX + "credentials-fingerprint"
 LABEL_APPLIED_DIGEST: Final = LABEL_PREFIX + "applied-digest"
 LABEL_APPLIED_AT: Final = LABEL_PREFIX + "applied-at"
+#: The project (`project:` in cxrecon.yaml) that owns a managed connector.
+LABEL_PROJECT: Final = LABEL_PREFIX + "project"
 
 #: Lifecycle transitions the API allows (docs/architecture.md). DRAFT is only a creation state.
 ALLOWED_TRANSITIONS: Final[Mapping[str, frozenset[str]]] = {

@@ -56,6 +56,8 @@ def plan_one(
         desired_digest=ctx.desired_digest,
         prune=ctx.prune or change.orphaned,
         environment=ctx.environment,
+        project=ctx.project,
+        take_ownership=change.previous_owner is not None,
     )
     for replanned in plan.changes:
         if replanned.name == change.name:

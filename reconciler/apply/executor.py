@@ -38,6 +38,7 @@ from reconciler.model import (
     LABEL_APPLIED_DIGEST,
     LABEL_CREDENTIALS_FINGERPRINT,
     LABEL_MANAGED_BY,
+    LABEL_PROJECT,
     MANAGED_BY_VALUE,
     DesiredConnector,
     RemoteConnector,
@@ -131,6 +132,8 @@ class ExecContext:
     environment: str | None
     prune: bool
     audit: AuditLog | None = None
+    #: This project's id, stamped as the ownership label on every write (None: no label).
+    project: str | None = None
 
 
 class _Replan(Exception):  # control flow inside this module; never escapes it
@@ -248,6 +251,8 @@ class ConnectorRun:
 
     def _labels(self, desired: Essence | None, last: bool) -> dict[str, str]:
         labels = {LABEL_MANAGED_BY: MANAGED_BY_VALUE}
+        if self.ctx.project is not None:
+            labels[LABEL_PROJECT] = self.ctx.project
         # The digest of what was applied goes on the last write only: a run stopped half-way
         # then reads as "not yet applied" (pending) rather than as drift.
         if last and desired is not None:
@@ -402,7 +407,12 @@ class ConnectorRun:
                 latency_ms=trace.elapsed * 1000.0,
                 error_class=None if error is None else type(error).__name__,
                 error_message=None if error is None else str(error),
-                details={"plan": self.planned.action.value, "replan": self.replans},
+                details={
+                    "plan": self.planned.action.value,
+                    "replan": self.replans,
+                    # `--take-ownership`: the write moved the connector to this project.
+                    "tookOwnershipFrom": self.planned.previous_owner,
+                },
             )
         )
 

@@ -6,7 +6,6 @@ invalid desired state, a stale saved plan, or a refusal to apply without confirm
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import json
 import os
@@ -15,13 +14,13 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
+# Only what the options need is imported here (light modules): `cxrecon apply --help` and
+# the command list load without the client, the planner or the renderers.
 from reconciler.apply.audit import DEFAULT_AUDIT_LOG, AuditLog, detect_actor
-from reconciler.apply.calltrace import TracingStats
-from reconciler.apply.datasync import PollPolicy
-from reconciler.apply.run import ApplyReport
 from reconciler.cli.common import (
     audit_log_option,
     emulator_option,
@@ -31,31 +30,21 @@ from reconciler.cli.common import (
     poll_options,
     prune_option,
     strict_option,
+    take_ownership_option,
 )
-from reconciler.cli.sync import poll_policy
-from reconciler.config.project import Project
-from reconciler.config.settings import ConnectionSettings
-from reconciler.cxone.client import CxoneClient
 from reconciler.errors import NotConfirmed
-from reconciler.facade import (
-    ApplyHooks,
-    SyncRequest,
-    apply_desired,
-    load_desired,
-    open_project,
-    plan_scope,
-    secrets_for,
-)
-from reconciler.load.desired import LoadResult
-from reconciler.load.refs import SecretLookup
 from reconciler.model import SYNC_TYPES
-from reconciler.plan.changes import Plan
-from reconciler.plan.saved import SavedPlan
-from reconciler.plan.saved import read as read_saved_plan
-from reconciler.render.apply import render_report, result_line
-from reconciler.render.progress import progress_for
-from reconciler.render.text import TextRenderer, use_color
-from reconciler.telemetry.summary import render_text, summarize, to_json, write_prometheus
+
+if TYPE_CHECKING:
+    from reconciler.apply.calltrace import TracingStats
+    from reconciler.apply.datasync import PollPolicy
+    from reconciler.apply.run import ApplyReport
+    from reconciler.config.project import Project
+    from reconciler.config.settings import ConnectionSettings
+    from reconciler.load.desired import LoadResult
+    from reconciler.load.refs import SecretLookup
+    from reconciler.plan.changes import Plan
+    from reconciler.plan.saved import SavedPlan
 
 
 @dataclass(frozen=True)
@@ -69,6 +58,7 @@ class Options:
     replan: bool
     policy: PollPolicy
     complete: bool
+    take_ownership: bool = False
 
 
 @click.command()
@@ -86,6 +76,7 @@ class Options:
     "--allow-unsafe", is_flag=True, help="Apply a plan over the safety gate without asking."
 )
 @prune_option
+@take_ownership_option
 @click.option(
     "--sync",
     "run_sync",
@@ -130,6 +121,7 @@ def apply(
     auto_approve: bool,
     allow_unsafe: bool,
     prune: bool,
+    take_ownership: bool,
     run_sync: bool,
     sync_type: str,
     poll_base: float | None,
@@ -148,6 +140,15 @@ def apply(
     Shows the plan and asks before writing (on a terminal); without a terminal it needs
     --auto-approve or a reviewed saved plan (--plan FILE). Every write is in the audit log.
     """
+    import asyncio
+
+    from reconciler.apply.calltrace import TracingStats
+    from reconciler.cli.sync import poll_policy
+    from reconciler.facade import load_desired, open_project, plan_scope, secrets_for
+    from reconciler.plan.saved import read as read_saved_plan
+    from reconciler.render.apply import render_report
+    from reconciler.telemetry.summary import render_text, summarize, to_json, write_prometheus
+
     if plan_file is not None and path is not None:
         raise click.UsageError("give PATH or --plan FILE, not both")
     saved = read_saved_plan(plan_file) if plan_file is not None else None
@@ -166,6 +167,7 @@ def apply(
         allow_unsafe=allow_unsafe,
         prune=prune,
         complete=complete,
+        take_ownership=take_ownership,
         sync=run_sync,
         sync_type=sync_type,
         parallelism=parallelism,
@@ -233,6 +235,8 @@ class _Run:
         self.stats = stats
 
     async def main(self, settings: ConnectionSettings) -> ApplyReport:
+        import asyncio
+
         # SIGTERM (a CI job cancelled, a pod stopped) cancels this task, as asyncio.run does
         # for Ctrl-C; raising from a signal handler instead could land inside a cancel scope.
         loop = asyncio.get_running_loop()
@@ -249,6 +253,11 @@ class _Run:
                 loop.remove_signal_handler(signal.SIGTERM)
 
     async def _main(self, settings: ConnectionSettings) -> ApplyReport:
+        from reconciler.cxone.client import CxoneClient
+        from reconciler.facade import ApplyHooks, SyncRequest, apply_desired
+        from reconciler.render.apply import result_line
+        from reconciler.render.progress import progress_for
+
         opts = self.opts
         sync = None
         if opts.sync:
@@ -271,6 +280,7 @@ class _Run:
                 ),
                 prune=opts.prune,
                 complete=opts.complete,
+                take_ownership=opts.take_ownership,
                 audit=self.audit,
                 parallelism=opts.parallelism,
                 hooks=ApplyHooks(
@@ -282,6 +292,8 @@ class _Run:
         return run.report
 
     def _show_and_confirm(self, plan: Plan, reviewed: bool) -> None:
+        from reconciler.render.text import TextRenderer, use_color
+
         click.echo(TextRenderer(color=use_color(sys.stdout)).render(plan), nl=False)
         if plan.has_changes:
             self._confirm(plan, reviewed)

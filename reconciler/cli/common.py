@@ -67,6 +67,15 @@ def parallelism_option(default: int = 8, help: str = PARALLELISM_HELP) -> Callab
     )
 
 
+def take_ownership_option(func: F) -> F:
+    return click.option(
+        "--take-ownership",
+        is_flag=True,
+        help="Plan connectors another project (cxrecon.yaml `project:`) manages as this "
+        "project's; the apply moves their ownership label and the audit log records it.",
+    )(func)
+
+
 def strict_option(func: F) -> F:
     return click.option("--strict", is_flag=True, help="Treat validation warnings as errors.")(func)
 

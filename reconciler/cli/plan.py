@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
@@ -18,11 +19,11 @@ from reconciler.cli.common import (
     parallelism_option,
     prune_option,
     strict_option,
+    take_ownership_option,
 )
-from reconciler.cli.tenant import plan_from_tenant
-from reconciler.plan.changes import Plan
-from reconciler.plan.saved import PlanSource, write
-from reconciler.render import json_format, markdown, text
+
+if TYPE_CHECKING:
+    from reconciler.plan.changes import Plan
 
 
 @click.command()
@@ -41,6 +42,7 @@ from reconciler.render import json_format, markdown, text
     help="Exit 0 no changes, 2 changes, 3 changes over the safety gate, 1 error.",
 )
 @prune_option
+@take_ownership_option
 @strict_option
 @click.option("--show-unchanged", is_flag=True, help="Also list connectors already in sync.")
 @parallelism_option()
@@ -54,6 +56,7 @@ def plan(
     out: Path | None,
     detailed_exitcode: bool,
     prune: bool,
+    take_ownership: bool,
     strict: bool,
     show_unchanged: bool,
     parallelism: int,
@@ -64,8 +67,19 @@ def plan(
     one file. Secrets are never needed; when the environment provides them, rotated
     credentials are detected too (otherwise they show as `unknown`).
     """
+    # Imported here, not at the top: `cxrecon plan --help` needs none of them.
+    from reconciler.cli.tenant import plan_from_tenant
+    from reconciler.plan.saved import PlanSource, write
+    from reconciler.render import markdown
+
     planned = plan_from_tenant(
-        path, environment, emulator, parallelism=parallelism, strict=strict, prune=prune
+        path,
+        environment,
+        emulator,
+        parallelism=parallelism,
+        strict=strict,
+        prune=prune,
+        take_ownership=take_ownership,
     )
     result = planned.run.plan
     click.echo(_render(result, output_format, show_unchanged), nl=False)
@@ -79,6 +93,8 @@ def plan(
 
 
 def _render(result: Plan, output_format: str, show_unchanged: bool) -> str:
+    from reconciler.render import json_format, markdown, text
+
     if output_format == "json":
         return json_format.render(result)
     if output_format == "markdown":

@@ -34,6 +34,7 @@ def plan_from_tenant(
     parallelism: int,
     strict: bool = False,
     prune: bool = False,
+    take_ownership: bool = False,
 ) -> Planned:
     """Load the project and the desired state, then fetch the tenant and plan."""
     project = open_project()
@@ -43,7 +44,16 @@ def plan_from_tenant(
     loaded = load_desired(project, env, path, strict=strict)
     with open_target(environment, emulator, dict(env.connection)) as target:
         run = asyncio.run(
-            _plan(project, target.settings, environment, path, loaded, prune, parallelism)
+            _plan(
+                project,
+                target.settings,
+                environment,
+                path,
+                loaded,
+                prune,
+                parallelism,
+                take_ownership,
+            )
         )
     return Planned(env, run, project)
 
@@ -64,10 +74,17 @@ async def _plan(
     loaded: LoadResult,
     prune: bool,
     parallelism: int,
+    take_ownership: bool = False,
 ) -> PlanRun:
     async with CxoneClient(settings, parallelism=parallelism) as client:
         return await make_plan(
-            project, client, environment=environment, path=path, prune=prune, loaded=loaded
+            project,
+            client,
+            environment=environment,
+            path=path,
+            prune=prune,
+            loaded=loaded,
+            take_ownership=take_ownership,
         )
 
 

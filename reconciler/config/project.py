@@ -4,6 +4,7 @@ ${var:} values) they apply to, and the safety and sync-polling settings. Never s
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -75,6 +76,16 @@ class Project:
     connectors_location: SourceLocation | None = None
     #: The `syncWindows` (checked: cron fields, time zones, durations), in file order.
     sync_windows: tuple[SyncWindow, ...] = ()
+    #: `project:` in cxrecon.yaml, else None: see `project_id`.
+    name: str | None = None
+
+    @property
+    def project_id(self) -> str:
+        """The id in the ownership label of the connectors this project manages: `project:`
+        in cxrecon.yaml, else the name of the folder that holds it (made label-safe)."""
+        if self.name:
+            return self.name
+        return project_id_of(self.root.name)
 
     def environment(self, name: str | None) -> EnvironmentConfig:
         """The named environment; without a name, the default one.
@@ -150,6 +161,12 @@ def load_project(start: Path | None = None) -> Project:
         )
     assert parsed.document is not None
     return _build(parsed.document, root, path)
+
+
+def project_id_of(folder: str) -> str:
+    """A label-safe project id from a folder name (letters, digits, `.`, `_`, `-`)."""
+    cleaned = re.sub(r"[^A-Za-z0-9._-]+", "-", folder).strip("-._")[:63]
+    return cleaned or "default"
 
 
 def find_project_file(start: Path) -> Path | None:
@@ -294,6 +311,7 @@ def _build(document: LoadedDocument, root: Path, path: Path) -> Project:
         timeout_seconds=float(sync_data.get("pollTimeoutSeconds", poll.timeout_seconds)),
     )
     return Project(
+        name=data.get("project"),
         root=root,
         connectors_path=connectors,
         environments=MappingProxyType(environments),

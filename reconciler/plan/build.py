@@ -16,6 +16,7 @@ from reconciler.model import (
     DESIRED_LIFECYCLE_STATES,
     LABEL_CREDENTIALS_FINGERPRINT,
     LABEL_MANAGED_BY,
+    LABEL_PROJECT,
     MANAGED_BY_VALUE,
     DesiredConnector,
     RemoteConnector,
@@ -55,13 +56,19 @@ def build_plan(
     prune: bool = False,
     environment: str | None = None,
     complete: bool = True,
+    project: str | None = None,
+    take_ownership: bool = False,
 ) -> Plan:
-    """Plan every declared connector and every managed one; ignore the rest.
+    """Plan every declared connector and every one this project manages; ignore the rest.
 
     A problem with one name (duplicates, an impossible request) becomes an ERROR change
     for that name only; everything else is still planned. With `complete=False` the desired
     state is a subset of the repository (one file), so a managed connector missing from it
     is not an orphan: it is left out like an unmanaged one.
+
+    `project` is this project's id: a connector labelled for another project is never an
+    orphan here, and declaring one is an error unless `take_ownership`. (None: every
+    managed connector is this project's, as before projects existed.)
     """
     declared: dict[str, list[DesiredConnector]] = defaultdict(list)
     for d in desired:
@@ -92,20 +99,27 @@ def build_plan(
         elif not rs:
             changes.append(_plan_create(ds[0]))
         else:
-            changes.append(_plan_existing(ds[0], rs[0], checker))
+            owner = _foreign_owner(rs[0], project)
+            if owner is not None and not take_ownership:
+                changes.append(_owned_elsewhere(ds[0], rs[0], owner))
+            else:
+                change = _plan_existing(ds[0], rs[0], checker)
+                if owner is not None and change.action is not Action.ERROR:
+                    change = _taken_over(change, owner)
+                changes.append(change)
 
     ignored = 0
     for name, rs in present.items():
         if name in declared:
             continue
         for r in rs:
-            if complete and _managed(r):
+            if complete and _managed(r) and _ours(r, project):
                 changes.append(_plan_orphan(r, prune))
             else:
                 ignored += 1
 
     changes.sort(key=lambda c: (*c.sort_key, c.remote.id if c.remote else ""))
-    managed = sum(1 for r in remote if _managed(r))
+    managed = sum(1 for r in remote if _managed(r) and _ours(r, project))
     return Plan(
         changes=tuple(changes),
         safety=_safety(changes, managed, limits),
@@ -118,6 +132,40 @@ def build_plan(
 
 def _managed(r: RemoteConnector) -> bool:
     return r.spec.labels.get(LABEL_MANAGED_BY) == MANAGED_BY_VALUE
+
+
+def _ours(r: RemoteConnector, project: str | None) -> bool:
+    """Whether a managed connector is this project's to prune. One stamped before projects
+    existed (no project label) is left alone: it may be another team's."""
+    return project is None or r.spec.labels.get(LABEL_PROJECT) == project
+
+
+def _foreign_owner(r: RemoteConnector, project: str | None) -> str | None:
+    """The other project that manages `r`, or None when it is ours, legacy or unmanaged."""
+    owner = r.spec.labels.get(LABEL_PROJECT)
+    if project is None or owner is None or owner == project or not _managed(r):
+        return None
+    return owner
+
+
+def _owned_elsewhere(d: DesiredConnector, r: RemoteConnector, owner: str) -> ConnectorChange:
+    pin = RemotePin(id=r.id, etag=r.etag, spec=r.spec)
+    return _error(
+        d.name,
+        f"{d.location_of('name')}: connector {d.name!r} (id {r.id}) is managed by project "
+        f"{owner!r}; remove it from this repository, or take it over on purpose with "
+        "`--take-ownership` (the audit log records it)",
+        desired=d,
+        remote=pin,
+    )
+
+
+def _taken_over(change: ConnectorChange, owner: str) -> ConnectorChange:
+    """A connector another project managed, planned for this one: at least one write, which
+    moves the ownership label, and it is shown as a takeover."""
+    steps = change.steps or steps_for(("labels",), None, adopt=False)
+    action = change.action if change.action is not Action.NOOP else Action.UPDATE
+    return dataclasses.replace(change, action=action, steps=steps, previous_owner=owner)
 
 
 def _fingerprint_jobs(

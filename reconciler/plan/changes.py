@@ -158,6 +158,8 @@ class ConnectorChange:
     orphaned: bool = False
     problems: tuple[str, ...] = ()  # for ERROR: what is wrong and what to do instead
     target: Essence | None = None
+    #: The project that managed this connector before a `--take-ownership` plan.
+    previous_owner: str | None = None
 
     @property
     def sort_key(self) -> tuple[int, str]:

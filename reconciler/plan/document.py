@@ -40,6 +40,7 @@ def change_document(change: ConnectorChange) -> dict[str, Any]:
         "etag": change.remote.etag if change.remote else None,
         "origin": change.origin.value if change.origin else None,
         "orphaned": change.orphaned,
+        "previousOwner": change.previous_owner,
         "transition": (
             {"from": change.transition[0], "to": change.transition[1]}
             if change.transition

@@ -51,6 +51,8 @@ class SavedEntry:
     action: Action
     remote: Pin | None
     desired: DesiredConnector | None
+    #: The project this connector is taken over from (`--take-ownership`), if any.
+    previous_owner: str | None = None
 
 
 @dataclass(frozen=True)
@@ -114,6 +116,7 @@ def document(
             {
                 "name": change.name,
                 "action": change.action.value,
+                "previousOwner": change.previous_owner,
                 "remote": (
                     {
                         "id": change.remote.id,
@@ -215,6 +218,7 @@ def _parse(path: Path, doc: Mapping[str, Any]) -> SavedPlan:
                     if remote
                     else None
                 ),
+                previous_owner=raw.get("previousOwner"),
                 desired=(
                     DesiredConnector(
                         spec=ConnectorSpec.from_api(desired["spec"]),
@@ -258,6 +262,7 @@ def verify(
     desired_digest: str,
     remote: Sequence[RemoteConnector],
     checker: CredentialChecker,
+    project: str | None = None,
 ) -> Plan:
     """The saved plan, rebuilt against the current tenant, if nothing it depends on moved.
 
@@ -309,6 +314,9 @@ def verify(
         desired_digest=saved.desired_digest,
         prune=saved.prune,
         environment=saved.environment,
+        project=project,
+        # A takeover reviewed in the saved plan is applied as reviewed, and only that one.
+        take_ownership=any(e.previous_owner is not None for e in saved.entries),
     )
     expected = {(e.name, e.action) for e in saved.entries}
     got = {(c.name, c.action) for c in rebuilt.changes}

@@ -28,6 +28,8 @@ def headline(change: ConnectorChange) -> str:
         text += f" ({change.transition[0]} → {change.transition[1]})"
     if change.orphaned:
         text += " [orphaned: not in git]"
+    if change.previous_owner is not None:
+        text += f" [taken over from project {change.previous_owner}]"
     if change.origin is not None and change.action not in (Action.CREATE, Action.ERROR):
         text += f" [{change.origin.value}]"
     return text

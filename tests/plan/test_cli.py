@@ -22,6 +22,7 @@ from reconciler.model import (
     LABEL_APPLIED_DIGEST,
     LABEL_CREDENTIALS_FINGERPRINT,
     LABEL_MANAGED_BY,
+    LABEL_PROJECT,
     MANAGED_BY_VALUE,
     RemoteConnector,
 )
@@ -86,6 +87,7 @@ def seed_as_applied(emulator: RunningEmulator, workdir: Path) -> dict[str, str]:
         assert change.desired_essence is not None
         labels = {
             LABEL_MANAGED_BY: MANAGED_BY_VALUE,
+            LABEL_PROJECT: project.project_id,
             LABEL_APPLIED_DIGEST: applied_digest(change.desired_essence),
             LABEL_CREDENTIALS_FINGERPRINT: fingerprint,
         }
