@@ -27,7 +27,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterable
-from typing import Final
+from typing import Any, Final
 
 import httpx
 
@@ -201,8 +201,23 @@ class PreconditionRequired(CxoneApiError):
     hint = "a proxy may be stripping If-Match; cxrecon never writes without it"
 
 
+#: A 422 idempotency_key_reused is about the request's key, never the connector's content.
+IDEMPOTENCY_KEY_REUSED_HINT: Final = (
+    "the server answered a different request under this Idempotency-Key before (it keeps "
+    "keys for 24 h); the key clashed, not the connector: run the command again (every new "
+    "attempt sends a new key)"
+)
+
+
 class ValidationFailed(CxoneApiError):
     hint = "fix the connector definition the server rejected"
+
+    def __init__(self, summary: str, **kwargs: Any) -> None:
+        said = str(kwargs.get("server_message") or "")
+        if kwargs.get("hint") is None and said.startswith("idempotency_key_reused"):
+            summary = "the Idempotency-Key was already used for a different request"
+            kwargs["hint"] = IDEMPOTENCY_KEY_REUSED_HINT
+        super().__init__(summary, **kwargs)
 
 
 class RateLimited(CxoneApiError):

@@ -266,7 +266,7 @@ def patch_body(
 
     Objects are merge-patched (a removed label or description becomes null); mappings are
     sent whole as an array; authentication is sent whole with `credentials` (write-only, so
-    it is always all or nothing). `owned_labels` adds/removes (None) cxrecon's labels.
+    it is always all or nothing), and every credential key git no longer has as null. `owned_labels` adds/removes (None) cxrecon's labels.
     """
     body: dict[str, Any] = {}
     for section in sections:
@@ -276,6 +276,13 @@ def patch_body(
             body[section] = _merge_patch(before.doc["syncSettings"], after.doc["syncSettings"])
         elif section == "labels":
             body[section] = _merge_patch(before.doc["labels"], after.doc["labels"])
+        elif section == "authentication":
+            auth = _section_body(after.doc, section, credentials)
+            # A merge patch keeps keys it does not mention: a key git removed (or the old
+            # auth type's keys) must be sent as null, or it stays on the server for good.
+            gone = set(before.doc["authentication"]["credentials"]) - set(auth["credentials"])
+            auth["credentials"].update(dict.fromkeys(sorted(gone)))
+            body[section] = auth
         else:
             body[section] = _section_body(after.doc, section, credentials)
     if owned_labels:

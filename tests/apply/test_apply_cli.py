@@ -321,3 +321,43 @@ def test_against_the_embedded_emulator_a_missing_secret_becomes_a_placeholder(
     assert len(warnings) == 1
     assert CANARY_ENV in warnings[0]
     assert (project.root / ".cxrecon" / "emulator.sqlite").exists()
+
+
+def test_removing_a_credential_key_converges_in_one_apply(
+    project: Project, emulator: RunningEmulator
+) -> None:
+    doc = connector_doc("Alpha")
+    project.write(doc)
+    assert run_cli(["apply", "--auto-approve"]).exit_code == 0
+    credentials = {"apiKey": doc["authentication"]["credentials"]["apiKey"]}
+    project.write({**doc, "authentication": {"type": "API_KEY", "credentials": credentials}})
+
+    first = run_cli(["apply", "--auto-approve"])
+    assert first.exit_code == 0, first.output
+    assert set(by_name(emulator)["Alpha"]["authentication"]["credentials"]) == {"apiKey"}
+    writes = write_count(emulator.control)
+
+    second = run_cli(["apply", "--auto-approve"])
+
+    assert second.exit_code == 0, second.output
+    assert "No changes." in second.output
+    assert write_count(emulator.control) == writes
+    assert run_cli(["drift"]).exit_code == 0
+
+
+def test_changing_the_auth_type_removes_the_old_types_keys(
+    project: Project, emulator: RunningEmulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("CRM_TEST_PASSWORD", "canary-password-1b2c")
+    basic = {"username": "svc", "password": "${env:CRM_TEST_PASSWORD}"}
+    doc = connector_doc("Alpha", authentication={"type": "BASIC", "credentials": basic})
+    project.write(doc)
+    assert run_cli(["apply", "--auto-approve"]).exit_code == 0
+    project.write(connector_doc("Alpha"))  # API_KEY with apiKey and headerName
+
+    result = run_cli(["apply", "--auto-approve"])
+
+    assert result.exit_code == 0, result.output
+    auth = by_name(emulator)["Alpha"]["authentication"]
+    assert (auth["type"], set(auth["credentials"])) == ("API_KEY", {"apiKey", "headerName"})
+    assert "No changes." in run_cli(["apply", "--auto-approve"]).output

@@ -110,11 +110,6 @@ def test_two_identical_applies_at_once_both_converge_on_one_connector(
     assert "No changes" in run_cli(["apply", "--auto-approve"]).output
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the hint comes from reconciler.cxone.errors.ValidationFailed (not owned here); "
-    "see the issue 12 item 1 report for the change",
-)
 def test_a_reused_key_is_never_blamed_on_the_connector_definition(
     emulator: RunningEmulator,
 ) -> None:
