@@ -29,6 +29,7 @@ from reconciler.cxone.errors import (
     CxoneApiError,
     NotFound,
     RateLimited,
+    ResponseTooLarge,
     ServerError,
     TransportError,
 )
@@ -68,7 +69,7 @@ MAX_REPLANS: Final = 3
 _MOVED: Final = (Conflict, NotFound)
 #: The client's own retries are spent (or, for a 500, not allowed): whether the write landed
 #: is unknown, so re-read and plan again rather than guess.
-_UNSETTLED: Final = (ServerError, TransportError, RateLimited)
+_UNSETTLED: Final = (ServerError, TransportError, RateLimited, ResponseTooLarge)
 
 
 class ConnectorApi(Protocol):

@@ -204,6 +204,8 @@ def serve(
             seed=seed,
             max_body_bytes=max_body_bytes,
             sync_step_s=sync_step,
+            # Admin writes addressed to the name it serves under (e.g. a service name).
+            admin_hosts=(host,),
         )
     except ValueError as exc:
         raise ConfigError(f"{exc} (see cxrecon emulator serve --help)") from None
