@@ -382,7 +382,8 @@ class _Builder:
             # Dates stay as written: the API and the schema speak strings, not datetimes.
             return str(node.value)
         if tag == _INT:
-            digits = len(_NOT_DIGITS.sub("", str(node.value)))
+            text = str(node.value)
+            digits = len(_NOT_DIGITS.sub("", text)) if len(text) > MAX_INT_DIGITS else 0
             if digits > MAX_INT_DIGITS:
                 self.bad_numbers = True
                 self.error(
