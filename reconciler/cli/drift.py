@@ -9,6 +9,7 @@ the files, 2 when some drift is left for a hand edit, 1 on error.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
@@ -19,10 +20,10 @@ from reconciler.cli.common import (
     parallelism_option,
     strict_option,
 )
-from reconciler.cli.tenant import plan_from_tenant
-from reconciler.gitops.drift import DriftReport, DriftStatus, drift_of
-from reconciler.gitops.writeback import WriteBackResult, write_back
-from reconciler.render.drift import render, render_text
+
+if TYPE_CHECKING:
+    from reconciler.gitops.drift import DriftReport
+    from reconciler.gitops.writeback import WriteBackResult
 
 
 @click.command()
@@ -57,6 +58,12 @@ def drift(
     request). Credential values are write-only in CXone, so only a changed set of
     credential keys or auth type shows as drift.
     """
+    # Imported here, not at the top: `cxrecon drift --help` needs none of them.
+    from reconciler.cli.tenant import plan_from_tenant
+    from reconciler.gitops.drift import DriftStatus, drift_of
+    from reconciler.gitops.writeback import write_back
+    from reconciler.render.drift import render, render_text
+
     if adopt and output_format != "text":
         raise click.UsageError("--write-back reports what it changed as text; drop --format")
     planned = plan_from_tenant(path, environment, emulator, parallelism=parallelism, strict=strict)

@@ -8,25 +8,20 @@ from __future__ import annotations
 
 import dataclasses
 from pathlib import Path
+from typing import TYPE_CHECKING, Final
 
 import click
 
 from reconciler.cli.common import emulator_option, environment_option
-from reconciler.cli.tenant import list_tenant
-from reconciler.config.project import EnvironmentConfig, load_project
-from reconciler.gitops.dump import (
-    ENV_EXAMPLE,
-    SCHEMA_REF,
-    VARS_EXAMPLE,
-    Dump,
-    Written,
-    build_dump,
-    check_out_dir,
-    stand_in_vars,
-    write_dump,
-)
-from reconciler.load.desired import load_desired
-from reconciler.model import Diagnostic
+
+if TYPE_CHECKING:
+    from reconciler.config.project import EnvironmentConfig
+    from reconciler.gitops.dump import Dump, Written
+    from reconciler.model import Diagnostic
+
+#: `reconciler.gitops.dump.SCHEMA_REF`, spelled out so that `--help` does not load the YAML
+#: writer (tests/test_startup.py checks that the two agree).
+SCHEMA_REF: Final = "https://cxrecon.dev/schemas/connector.schema.json"
 
 
 @click.command()
@@ -67,6 +62,11 @@ def dump(
     in .env.example and in .cxrecon-vars.example.yaml. Then `cxrecon plan` shows every
     connector as `adopt` with no field changes.
     """
+    # Imported here, not at the top: `cxrecon dump --help` needs none of them.
+    from reconciler.cli.tenant import list_tenant
+    from reconciler.config.project import load_project
+    from reconciler.gitops.dump import build_dump, check_out_dir, write_dump
+
     project = load_project()
     env = project.environment(environment)
     check_out_dir(out)
@@ -80,6 +80,9 @@ def dump(
 def _validate(out: Path, result: Dump, env: EnvironmentConfig) -> list[Diagnostic]:
     """Load the fresh files with stand-ins for the credential vars: what is left is the
     tenant's own data the linter objects to."""
+    from reconciler.gitops.dump import stand_in_vars
+    from reconciler.load.desired import load_desired
+
     if not result.files:
         return []
     checking = dataclasses.replace(env, vars={**env.vars, **stand_in_vars(result)})
@@ -95,6 +98,8 @@ def _validate(out: Path, result: Dump, env: EnvironmentConfig) -> list[Diagnosti
 def _summary(
     result: Dump, written: Written, out: Path, environment: str, findings: list[Diagnostic]
 ) -> str:
+    from reconciler.gitops.dump import ENV_EXAMPLE, VARS_EXAMPLE
+
     lines = [f"Wrote {len(result.files)} connector file(s) to {out}/."]
     secrets = result.of_kind("env")
     if secrets:

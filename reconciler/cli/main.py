@@ -1,10 +1,17 @@
 """The `cxrecon` group. Commands load lazily so `cxrecon validate` never imports the
-HTTP client or the emulator, and a bad input never ends in a traceback."""
+HTTP client or the emulator, and a bad input never ends in a traceback.
+
+`cxrecon --help` imports no command module (the list comes from SUMMARIES), and a command's
+module imports at its top only what its options need: the heavy parts (the client, the
+planner, jsonschema, the controller) load inside the command's function. tests/test_startup.py
+checks both, and benchmarks/bench_startup.py times them.
+"""
 
 from __future__ import annotations
 
 import importlib
 import importlib.util
+from gettext import gettext as _
 from typing import Any, Final
 
 import click
@@ -26,6 +33,27 @@ COMMANDS: Final = {
     "github": "reconciler.cli.github:github",
 }
 
+#: command name → the first paragraph of its help, which is what `cxrecon --help` shows of
+#: it: listing the commands then imports none of them. tests/test_startup.py checks these
+#: against the commands (a command missing here is imported to list it).
+SUMMARIES: Final = {
+    "validate": "Check connector files: YAML, JSON Schema, references and lint. No network.",
+    "secrets": "List the secrets the project needs, per environment, and whether they are set "
+    "here.",
+    "plan": "Show what `apply` would change in CXone. Read-only.",
+    "apply": "Make CXone match git: create, update, (de)activate connectors, with ETag guards.",
+    "drift": "Show changes made in CXone since cxrecon last applied each connector. Read-only "
+    "unless --write-back.",
+    "dump": "Write one YAML file per connector in the tenant into --out.",
+    "sync": "Trigger a CRM data sync on connector NAME (it must be ACTIVE) and wait for it.",
+    "reconcile": "Keep CXone in line with git: a reconcile loop (controller mode).",
+    "status": "Show each connector's state (in sync, drift, waiting, failed, …).",
+    "emulator": "The local CXone API emulator (OAuth, connectors, sync jobs, faults).",
+    "github": "Report cxrecon results to GitHub from a workflow (uses the `gh` CLI and GH_TOKEN).",
+}
+#: Commands left out of `cxrecon --help` (CI plumbing); their own `hidden=True` says the same.
+HIDDEN: Final = frozenset({"github"})
+
 
 class LazyGroup(click.Group):
     """A group whose subcommands are imported only when used (or listed in --help)."""
@@ -42,6 +70,26 @@ class LazyGroup(click.Group):
         if not isinstance(command, click.Command):
             raise TypeError(f"{target} is not a click command")
         return command
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        """The command list, as click writes it, from SUMMARIES (no command module loads)."""
+        listed = []
+        for name in self.list_commands(ctx):
+            command = self._summary(ctx, name)
+            if command is not None and not command.hidden:
+                listed.append((name, command))
+        if listed:
+            limit = formatter.width - 6 - max(len(name) for name, _command in listed)
+            with formatter.section(_("Commands")):
+                formatter.write_dl([(name, c.get_short_help_str(limit)) for name, c in listed])
+
+    def _summary(self, ctx: click.Context, name: str) -> click.Command | None:
+        """A stand-in with the command's name, summary and visibility; the command itself
+        when it has no summary here."""
+        summary = SUMMARIES.get(name)
+        if summary is None:
+            return self.get_command(ctx, name)
+        return click.Command(name, help=summary, hidden=name in HIDDEN)
 
     def invoke(self, ctx: click.Context) -> Any:
         # User-facing errors become one line on stderr and their exit code, never a traceback.

@@ -7,11 +7,10 @@ left unapplied (drift reported, a window, backoff, safety gate), 1 a failure.
 
 from __future__ import annotations
 
-import asyncio
-import logging
 import os
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
@@ -26,14 +25,15 @@ from reconciler.cli.common import (
     strict_option,
 )
 from reconciler.config.durations import parse_duration
-from reconciler.config.project import EnvironmentConfig, Project
 from reconciler.config.settings import ConnectionSettings
-from reconciler.controller.backoff import BackoffPolicy
-from reconciler.controller.cycle import SettingsFor
-from reconciler.controller.health import ListenAddress, parse_listen
-from reconciler.controller.loop import Controller
-from reconciler.controller.report import ControllerOptions, CycleReport, CycleResult
 from reconciler.errors import ConfigError
+
+if TYPE_CHECKING:
+    from reconciler.config.project import EnvironmentConfig, Project
+    from reconciler.controller.backoff import BackoffPolicy
+    from reconciler.controller.cycle import SettingsFor
+    from reconciler.controller.health import ListenAddress
+    from reconciler.controller.report import ControllerOptions, CycleReport
 
 
 def _default_audit_log() -> Path:
@@ -126,6 +126,13 @@ def reconcile(
     reverted with --self-heal. `syncWindows` in cxrecon.yaml limit when writes happen.
     SIGHUP starts a cycle at once; SIGTERM/SIGINT finish the connectors in flight and exit 0.
     """
+    # Imported here, not at the top: `cxrecon reconcile --help` needs none of them.
+    import asyncio
+
+    from reconciler.controller.backoff import BackoffPolicy
+    from reconciler.controller.health import parse_listen
+    from reconciler.controller.report import ControllerOptions
+
     seconds = parse_duration(interval, what="--interval")
     if seconds <= 0:
         raise ConfigError("--interval must be longer than zero, e.g. 30s or 5m")
@@ -179,6 +186,8 @@ async def _main(
     *,
     emulated: bool = False,
 ) -> CycleReport | None:
+    from reconciler.controller.loop import Controller
+
     controller = Controller(
         options,
         settings_for=settings_for,
@@ -193,12 +202,16 @@ async def _main(
 
 
 def _exit_code(report: CycleReport | None) -> int:
+    from reconciler.controller.report import CycleResult
+
     if report is None or report.result is not CycleResult.SUCCESS:
         return 1
     return 2 if report.pending else 0
 
 
 def _configure_logging(level: str) -> None:
+    import logging
+
     logger = logging.getLogger("cxrecon")
     if not logger.handlers:
         handler = logging.StreamHandler(sys.stderr)

@@ -10,17 +10,17 @@ import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 import click
 
 from reconciler.cli.common import environment_option, format_option
-from reconciler.config.project import EnvironmentConfig, Project
 from reconciler.config.settings import SETTING_NAMES
 from reconciler.errors import SecretResolutionError
-from reconciler.facade import open_project, secrets_for
-from reconciler.load.desired import load_desired
-from reconciler.load.refs import SecretLookup, is_secret_reference
+
+if TYPE_CHECKING:
+    from reconciler.config.project import EnvironmentConfig, Project
+    from reconciler.load.refs import SecretLookup
 
 SET: Final = "set"
 NOT_SET: Final = "not set"
@@ -90,6 +90,9 @@ def secrets(path: Path | None, environment: str | None, output_format: str) -> N
     or -e names no environment); with --format json, `missing` lists the references not
     set, for a CI step to check.
     """
+    # Imported here, not at the top: `cxrecon secrets --help` needs none of them.
+    from reconciler.facade import open_project, secrets_for
+
     project = open_project()
     lookup = secrets_for(project)
     target = path if path is not None else project.connectors_path
@@ -122,6 +125,9 @@ def _environments(project: Project, name: str | None) -> list[EnvironmentConfig]
 def _environment_secrets(
     project: Project, env: EnvironmentConfig, target: Path, lookup: SecretLookup
 ) -> EnvironmentSecrets:
+    from reconciler.load.desired import load_desired
+    from reconciler.load.refs import is_secret_reference
+
     loaded = load_desired(target, env, project=project)
     found: dict[str, Reference] = {}
     for connector in loaded.connectors:

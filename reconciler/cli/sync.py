@@ -6,16 +6,16 @@ Also home of the poll policy and progress display `cxrecon apply --sync` shares.
 
 from __future__ import annotations
 
-import asyncio
 import os
 import sys
 from pathlib import Path
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
 import click
 
+# Only what the options need is imported here (light modules): `cxrecon sync --help` and
+# the command list load without the client or the sync poller.
 from reconciler.apply.audit import DEFAULT_AUDIT_LOG, AuditLog, detect_actor
-from reconciler.apply.datasync import PollPolicy, SyncOutcome, SyncTarget, run_sync, watch_sync
 from reconciler.cli.common import (
     audit_log_option,
     emulator_option,
@@ -23,12 +23,13 @@ from reconciler.cli.common import (
     open_target,
     poll_options,
 )
-from reconciler.config.project import Project, load_project
-from reconciler.config.settings import ConnectionSettings
-from reconciler.cxone.client import CxoneClient
 from reconciler.errors import ConfigError, CxreconError
 from reconciler.model import SYNC_TYPES
-from reconciler.render.progress import progress_for
+
+if TYPE_CHECKING:
+    from reconciler.apply.datasync import PollPolicy, SyncOutcome
+    from reconciler.config.project import Project
+    from reconciler.config.settings import ConnectionSettings
 
 
 def poll_policy(
@@ -39,6 +40,8 @@ def poll_policy(
     timeout: float | None,
 ) -> PollPolicy:
     """Flags first, then the project's `syncPoll` settings."""
+    from reconciler.apply.datasync import PollPolicy
+
     settings = project.sync_poll
     try:
         return PollPolicy(
@@ -93,6 +96,10 @@ def sync(
     Polls with full-jitter exponential backoff; FAILED syncs show the server's errorDetails.
     With --id SYNC_ID, polls that sync instead of starting one.
     """
+    import asyncio
+
+    from reconciler.config.project import load_project
+
     if sync_id is not None and not wait:
         raise click.UsageError("--id polls a sync until it ends; drop --no-wait")
     project = load_project()
@@ -127,6 +134,10 @@ async def _run(
     audit: AuditLog,
     stream: TextIO,
 ) -> SyncOutcome:
+    from reconciler.apply.datasync import SyncTarget, run_sync, watch_sync
+    from reconciler.cxone.client import CxoneClient
+    from reconciler.render.progress import progress_for
+
     async with CxoneClient(settings, parallelism=2) as client:
         found = await client.find_by_name(name)
         if not found:

@@ -8,17 +8,18 @@ import json
 import os
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from reconciler.cli.common import environment_option, format_option, strict_option
-from reconciler.config.project import EnvironmentConfig, Project, load_project
-from reconciler.config.windows import load_windows
 from reconciler.errors import ConfigError
-from reconciler.load.desired import LoadResult, load_desired
 from reconciler.model import Diagnostic
 from reconciler.render.escape import terminal, terminal_lines, workflow_data, workflow_property
+
+if TYPE_CHECKING:
+    from reconciler.config.project import EnvironmentConfig, Project
+    from reconciler.load.desired import LoadResult
 
 
 @click.command()
@@ -41,6 +42,11 @@ def validate(
     missing from any of them is reported with the environment's name. cxrecon.yaml itself
     is checked first, its syncWindows included (cron schedules, time zones, durations).
     """
+    # Imported here, not at the top: `cxrecon validate --help` needs none of them.
+    from reconciler.config.project import load_project
+    from reconciler.config.windows import load_windows
+    from reconciler.load.desired import load_desired
+
     annotate = os.environ.get("GITHUB_ACTIONS") == "true"
     try:
         project = load_project()
