@@ -1,0 +1,1 @@
+"""Property tests: convergence of plan/apply against the emulator as a state machine."""
