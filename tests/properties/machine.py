@@ -32,6 +32,7 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
 
 from reconciler.apply.audit import Actor, AuditLog
+from reconciler.apply.calltrace import TracingStats
 from reconciler.apply.executor import ConnectorResult, Outcome
 from reconciler.config.settings import ConnectionSettings
 from reconciler.cxone.client import CxoneClient
@@ -143,6 +144,7 @@ class RunBox:
     selected: frozenset[str] | None = None
     before: dict[str, dict[str, Any]] | None = None
     raced: set[str] = field(default_factory=set)  # connector names edited concurrently
+    made_in_ui: set[str] = field(default_factory=set)  # planned creates made in the UI first
 
 
 faults: Final = st.one_of(
@@ -214,6 +216,10 @@ class ConvergenceMachine(RuleBasedStateMachine):
         self.pending_fault: Fault | None = None
         self.runs = 0
         self.drops = 0  # dropped writes so far: each may be an audited write with no 2xx
+        #: Creates raced by the same name made in the UI under faults: cxrecon may claim
+        #: that connector as its own lost create, audited with no write (test_found_bugs.py
+        #: pins the bug; drop this allowance when it is fixed).
+        self.claimed = 0
 
     # --- git ---------------------------------------------------------------------------
 
@@ -373,7 +379,13 @@ class ConvergenceMachine(RuleBasedStateMachine):
             max_connections=parallelism + 1, max_keepalive_connections=parallelism + 1
         )
         transport = httpx.AsyncHTTPTransport(verify=_PLAIN_TLS, limits=pool)
-        return CxoneClient(settings, parallelism=parallelism, retry=retry, transport=transport)
+        return CxoneClient(
+            settings,
+            parallelism=parallelism,
+            retry=retry,
+            transport=transport,
+            stats=TracingStats(),  # as `cxrecon apply` does: audit records get status, attempts
+        )
 
     def _secrets(self, audit: AuditLog | None = None) -> SecretLookup:
         return secrets_for(open_project(self.root), environ=self.environ, audit=audit)
@@ -507,7 +519,9 @@ class ConvergenceMachine(RuleBasedStateMachine):
                 self.h.seen["re-planned after a conflict"] += 1
             assert not (r.reason or "").startswith("internal error"), r.reason
 
-        self._check_accounting(ok_before, records, drops_before)
+        claimed = len(box.made_in_ui) if fault is not None and fault.kind == "rate" else 0
+        self.claimed += claimed
+        self._check_accounting(ok_before, records, self.drops - drops_before + claimed)
         if box.shown is None:
             assert not [r for r in records if r["action"] in _WRITE_VERBS], "wrote without a plan"
             return box, results, records
@@ -555,6 +569,7 @@ class ConvergenceMachine(RuleBasedStateMachine):
                 note(f"concurrent create refused: {exc}")
                 return
             box.raced.add(change.name)
+            box.made_in_ui.add(change.name)
             self.dirty.add(change.name)
             self.h.seen["concurrent create"] += 1
             return
@@ -572,18 +587,16 @@ class ConvergenceMachine(RuleBasedStateMachine):
 
     # --- checks ------------------------------------------------------------------------
 
-    def _check_accounting(
-        self, ok_before: int, records: list[dict[str, Any]], drops_before: int
-    ) -> None:
-        """Each 2xx write has one successful audit record; a write whose answer was dropped
-        may be audited as a success found again by name (it got no 2xx)."""
+    def _check_accounting(self, ok_before: int, records: list[dict[str, Any]], slack: int) -> None:
+        """Each 2xx write has exactly one successful audit record carrying that 2xx status.
+        `slack` successes may have none: a create whose answer was dropped, found again by
+        name (and the known bug above)."""
         written = ok_writes(self.control.stats()) - ok_before
-        audited = successful_writes(records)
-        dropped = self.drops - drops_before
-        assert written <= audited <= written + dropped, (
-            f"{written} writes answered 2xx, {audited} audited as successful writes "
-            f"({dropped} dropped): {[(r['connector'], r['action'], r['result']) for r in records]}"
-        )
+        successes = [r for r in records if r["action"] in _WRITE_VERBS and r["result"] == "success"]
+        proven = [r for r in successes if 200 <= (r["httpStatus"] or 0) < 300]
+        shown = [(r["connector"], r["action"], r["result"], r["httpStatus"]) for r in records]
+        assert len(proven) == written, f"{written} writes answered 2xx; audit: {shown}"
+        assert len(successes) - len(proven) <= slack, f"successes without a 2xx: {shown}"
 
     def _check_audit_fields(
         self, plan: Plan, selected: frozenset[str], records: list[dict[str, Any]]
@@ -747,7 +760,8 @@ class ConvergenceMachine(RuleBasedStateMachine):
     def writes_are_audited(self) -> None:
         written = ok_writes(self.control.stats())
         audited = successful_writes(audit_records(self.audit_path))
-        assert written <= audited <= written + self.drops, (written, audited, self.drops)
+        slack = self.drops + self.claimed
+        assert written <= audited <= written + slack, (written, audited, slack)
         # ...and neither the audit log nor a saved plan ever holds a secret value.
         files = [self.audit_path, *sorted((self.root / "plans").glob("*.json"))]
         for path in files:
