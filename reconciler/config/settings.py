@@ -3,17 +3,26 @@
 `CXONE_BASE_URL`, `CXONE_TOKEN_URL`, `CXONE_CLIENT_ID`, `CXONE_CLIENT_SECRET`,
 `CXONE_GRANT`, `CXONE_USERNAME`, `CXONE_PASSWORD`; a project file may supply
 defaults for the non-secret ones (environment variables win).
+
+Instead of the base URL, `CXONE_DISCOVERY_URL` (`discovery` in cxrecon.yaml) names the
+tenant's discovery document, as real CXone tenants are found: the client reads the API and
+token endpoints from it once per run (reconciler.cxone.discovery). A base URL, where set,
+wins over discovery.
 """
 
 from __future__ import annotations
 
+import logging
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Final, Literal
+from urllib.parse import urlsplit
 
 from reconciler.errors import ConfigError
 from reconciler.secret import Secret
+
+log = logging.getLogger(__name__)
 
 Grant = Literal["client_credentials", "password"]
 TokenBody = Literal["form", "json"]
@@ -35,7 +44,51 @@ SETTING_NAMES: Final = {
     "scopes": ("CXONE_SCOPES", "scopes"),
     "ca_bundle": ("CXONE_CA_BUNDLE", "caBundle"),
     "timeout": ("CXONE_TIMEOUT", "timeoutSeconds"),
+    "discovery_url": ("CXONE_DISCOVERY_URL", "discovery"),
+    "discovery_api_field": ("CXONE_DISCOVERY_API_FIELD", None),
+    "discovery_token_field": ("CXONE_DISCOVERY_TOKEN_FIELD", None),
+    "discovery_api_path": ("CXONE_DISCOVERY_API_PATH", None),
+    "discovery_hosts": ("CXONE_DISCOVERY_HOSTS", None),
 }
+
+#: The discovery document's field holding the API host (as CXone's
+#: `/.well-known/cxone-configuration` names it) and the one holding the OAuth token URL.
+DEFAULT_DISCOVERY_API_FIELD: Final = "api_endpoint"
+DEFAULT_DISCOVERY_TOKEN_FIELD: Final = "token_endpoint"  # noqa: S105 - a field name
+#: Appended to the discovered API endpoint unless it already ends with it: where the
+#: CRM-connector surface lives on the API host.
+DEFAULT_DISCOVERY_API_PATH: Final = "/api/v2"
+
+
+def display_url(url: str) -> str:
+    """`url` as messages and logs show it: no user info, no query or fragment (`?…` marks
+    a dropped query), so a credential written into a URL never reaches a message."""
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname or ""
+        port = parts.port
+    except ValueError:
+        return "<not a valid URL>"
+    if not parts.scheme or not host:
+        return "<not a full URL>"
+    if ":" in host:
+        host = f"[{host}]"
+    netloc = f"{host}:{port}" if port is not None else host
+    query = "?…" if parts.query else ""
+    return f"{parts.scheme}://{netloc}{parts.path}{query}"
+
+
+@dataclass(frozen=True)
+class DiscoverySettings:
+    """Where the tenant's discovery document is and how to read it."""
+
+    url: str
+    api_field: str = DEFAULT_DISCOVERY_API_FIELD
+    token_field: str = DEFAULT_DISCOVERY_TOKEN_FIELD
+    #: "" when the discovered endpoint is used as it is.
+    api_path: str = DEFAULT_DISCOVERY_API_PATH
+    #: Host patterns (fnmatch, lower-case) the discovered endpoints must match; () = any.
+    allowed_hosts: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -53,6 +106,18 @@ class ConnectionSettings:
     scopes: tuple[str, ...] = DEFAULT_SCOPES
     ca_bundle: str | None = None
     timeout: float = 10.0
+    #: Set when the endpoints come from a discovery document: until the client has read it
+    #: (`resolved`), `base_url` is "" and `token_url` is "" unless given explicitly.
+    discovery: DiscoverySettings | None = None
+
+    @property
+    def needs_discovery(self) -> bool:
+        """Whether the API base URL is still to be read from the discovery document."""
+        return self.discovery is not None and not self.base_url
+
+    def resolved(self, base_url: str, token_url: str) -> ConnectionSettings:
+        """These settings with the endpoints the discovery document gave."""
+        return replace(self, base_url=base_url.rstrip("/"), token_url=token_url)
 
     @classmethod
     def for_emulator(cls, base_url: str) -> ConnectionSettings:
@@ -84,7 +149,7 @@ class ConnectionSettings:
                 return str(project[key])
             return None
 
-        def need(name: str) -> str:
+        def need(name: str, alternative: str = "") -> str:
             value = get(name)
             if value is None:
                 env_var, key = SETTING_NAMES[name]
@@ -93,11 +158,30 @@ class ConnectionSettings:
                     where += f" or `{key}` for the environment in cxrecon.yaml"
                 raise ConfigError(
                     f"missing connection setting {name}: {where} "
-                    "(or pass --emulator to use the embedded emulator)"
+                    f"({alternative}or pass --emulator to use the embedded emulator)"
                 )
             return value
 
-        base_url = need("base_url").rstrip("/")
+        discovery_url = get("discovery_url")
+        base_url = get("base_url")
+        if base_url is not None and discovery_url is not None:
+            log.debug(
+                "both %s and %s are set: the base URL wins, so the discovery document %s "
+                "is not read",
+                _source("base_url", environ),
+                _source("discovery_url", environ),
+                display_url(discovery_url),
+            )
+        discovery: DiscoverySettings | None = None
+        if base_url is None and discovery_url is not None:
+            discovery = _discovery_settings(discovery_url, environ)
+            base_url = ""
+        else:
+            base_url = need(
+                "base_url",
+                "or CXONE_DISCOVERY_URL / `discovery` to read it from the tenant's "
+                "discovery document, ",
+            ).rstrip("/")
         grant = get("grant") or "client_credentials"
         if grant not in ("client_credentials", "password"):
             raise ConfigError(f"CXONE_GRANT must be client_credentials or password, not {grant!r}")
@@ -120,9 +204,10 @@ class ConnectionSettings:
             raise ConfigError(
                 f"CXONE_TIMEOUT must be a positive number of seconds, not {timeout_raw!r}"
             )
+        token_url = get("token_url") or (f"{base_url}/oauth/token" if base_url else "")
         return cls(
             base_url=base_url,
-            token_url=get("token_url") or f"{base_url}/oauth/token",
+            token_url=token_url,
             client_id=need("client_id"),
             client_secret=Secret(need("client_secret")),
             grant=grant,  # type: ignore[arg-type]
@@ -132,4 +217,58 @@ class ConnectionSettings:
             scopes=scopes,
             ca_bundle=get("ca_bundle"),
             timeout=timeout,
+            discovery=discovery,
         )
+
+
+def _source(name: str, environ: Mapping[str, str]) -> str:
+    """Where setting `name` came from, for messages: its variable or its cxrecon.yaml key."""
+    env_var, key = SETTING_NAMES[name]
+    return env_var if environ.get(env_var) or key is None else f"`{key}` in cxrecon.yaml"
+
+
+def _discovery_settings(url: str, environ: Mapping[str, str]) -> DiscoverySettings:
+    """The discovery settings; the field names, path and host list come from the environment."""
+    fields: dict[str, str] = {}
+    for name, default in (
+        ("discovery_api_field", DEFAULT_DISCOVERY_API_FIELD),
+        ("discovery_token_field", DEFAULT_DISCOVERY_TOKEN_FIELD),
+    ):
+        env_var = SETTING_NAMES[name][0]
+        value = (environ.get(env_var) or default).strip()
+        if not value or not value.isprintable():
+            raise ConfigError(
+                f"{env_var} must name a field of the discovery document, not {value!r}"
+            )
+        fields[name] = value
+    path_var = SETTING_NAMES["discovery_api_path"][0]
+    raw_path = environ.get(path_var)
+    api_path = DEFAULT_DISCOVERY_API_PATH if raw_path is None else raw_path.strip()
+    api_path = api_path.rstrip("/")
+    if api_path and (
+        not api_path.startswith("/")
+        or any(ch in api_path for ch in "?#%\\")
+        or not (api_path.isascii() and api_path.isprintable())
+        or " " in api_path
+    ):
+        raise ConfigError(
+            f"{path_var} must be a URL path such as /api/v2 (or empty, or /, to use the "
+            f"discovered API endpoint as it is), not {raw_path!r}"
+        )
+    hosts_var = SETTING_NAMES["discovery_hosts"][0]
+    hosts = tuple(
+        pattern.lower() for pattern in (environ.get(hosts_var) or "").replace(",", " ").split()
+    )
+    for pattern in hosts:
+        if not all(ch.isalnum() or ch in ".-*?[]:" for ch in pattern):
+            raise ConfigError(
+                f"{hosts_var} is a list of host names or patterns such as "
+                f"*.niceincontact.com, separated by spaces or commas; {pattern!r} is not one"
+            )
+    return DiscoverySettings(
+        url=url.strip(),
+        api_field=fields["discovery_api_field"],
+        token_field=fields["discovery_token_field"],
+        api_path=api_path,
+        allowed_hosts=hosts,
+    )

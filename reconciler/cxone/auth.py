@@ -19,6 +19,7 @@ import httpx
 
 from reconciler.config.settings import ConnectionSettings
 from reconciler.cxone.bounded import MAX_JSON_DEPTH, ResponseLimits, TooDeep, load_json, receive
+from reconciler.cxone.discovery import DISCOVERED_OAUTH_URL_HINT
 from reconciler.cxone.errors import (
     OAUTH_URL_HINT,
     AuthError,
@@ -222,9 +223,14 @@ class TokenProvider:
             body=text,
             server_message=server_message(text),
             attempts=attempt,
-            hint=OAUTH_URL_HINT if status in (404, 405) else None,
+            hint=self._not_found_hint() if status in (404, 405) else None,
             host=self._host,
         )
+
+    def _not_found_hint(self) -> str:
+        if self._settings.discovery is None:
+            return OAUTH_URL_HINT
+        return DISCOVERED_OAUTH_URL_HINT
 
     def _parse(self, response: httpx.Response, path: str) -> AccessToken:
         def bad(what: str) -> MalformedResponse:

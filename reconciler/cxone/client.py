@@ -22,6 +22,7 @@ from reconciler import __version__
 from reconciler.config.settings import ConnectionSettings
 from reconciler.cxone.auth import TokenProvider
 from reconciler.cxone.bounded import ACCEPT_ENCODING, DEFAULT_DEADLINE, ResponseLimits
+from reconciler.cxone.discovery import DISCOVERED_BASE_URL_HINT, discover
 from reconciler.cxone.errors import BASE_URL_HINT, Conflict, InconsistentListing
 from reconciler.cxone.logmask import install_log_masking
 from reconciler.cxone.pacing import AdaptivePacer
@@ -129,8 +130,13 @@ class CxoneClient:
     ) -> None:
         if parallelism < 1:
             raise ConfigError(f"--parallelism must be at least 1, got {parallelism}")
-        require_secure_url(settings.base_url, "CXONE_BASE_URL")
-        require_secure_url(settings.token_url, "CXONE_TOKEN_URL")
+        if settings.discovery is not None and settings.needs_discovery:
+            # The endpoints come from the discovery document when the client opens.
+            require_secure_url(settings.discovery.url, "CXONE_DISCOVERY_URL")
+        else:
+            require_secure_url(settings.base_url, "CXONE_BASE_URL")
+        if settings.token_url or not settings.needs_discovery:
+            require_secure_url(settings.token_url, "CXONE_TOKEN_URL")
         self.settings = settings
         self.parallelism = parallelism
         self.retry = retry or RetryPolicy()
@@ -166,6 +172,16 @@ class CxoneClient:
         )
         install_log_masking()  # again: picks up httpx/httpcore loggers created since import
         limits = self.response_limits
+        if self.settings.needs_discovery:
+            # Read once per client (so once per run): the resolved settings replace these.
+            try:
+                self.settings = await discover(
+                    self.settings, self._http, retry=self.retry, stats=self.stats, limits=limits
+                )
+            except BaseException:
+                await self._http.aclose()
+                self._http = None
+                raise
         auth = TokenProvider(
             self.settings, self._http, retry=self.retry, stats=self.stats, limits=limits
         )
@@ -280,7 +296,7 @@ class CxoneClient:
             self.paths.connectors,
             Replay.SAFE,
             params=params,
-            not_found_hint=BASE_URL_HINT,
+            not_found_hint=DISCOVERED_BASE_URL_HINT if self.settings.discovery else BASE_URL_HINT,
         )
 
         def parse(response: httpx.Response, origin: Origin) -> _Page:

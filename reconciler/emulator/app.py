@@ -19,7 +19,7 @@ from starlette.responses import Response
 from starlette.routing import Route, request_response
 from starlette.types import Receive, Scope, Send
 
-from reconciler.emulator import admin, api, syncjobs
+from reconciler.emulator import admin, api, syncjobs, wellknown
 from reconciler.emulator.config import EmulatorConfig
 from reconciler.emulator.gateway import OPENAPI_PATH, Gateway
 from reconciler.emulator.problem import ApiProblem
@@ -97,6 +97,7 @@ def create_app(config: EmulatorConfig) -> Starlette:
         connector + "/sync": {"POST": syncjobs.start_sync},
         connector + "/sync/{syncId}": {"GET": syncjobs.get_sync},
         OPENAPI_PATH: {"GET": openapi},
+        wellknown.DISCOVERY_PATH: {"GET": wellknown.cxone_configuration},
         "/_emulator/openapi.yaml": {"GET": openapi},
         "/_emulator/health": {"GET": admin.health},
         "/_emulator/stats": {"GET": admin.stats},
