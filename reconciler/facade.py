@@ -154,6 +154,7 @@ def plan_connectors(
         complete=complete,
         project=project.project_id,
         take_ownership=take_ownership,
+        policies=project.policies(environment),
     )
 
 
@@ -266,6 +267,7 @@ async def apply_changes(
         prune=plan.prune,
         audit=audit,
         project=project.project_id,
+        policies=project.policies(plan.environment),
     )
     chosen = plan
     if hooks.select is not None:

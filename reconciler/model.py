@@ -35,6 +35,8 @@ CONNECTOR_FIELDS: Final = (
     "labels",
 )
 #: A field mapping's keys, in the schema's order.
+#: Keys of a connector file that are cxrecon's own, never sent to CXone (after CONNECTOR_FIELDS).
+FILE_ONLY_FIELDS: Final = ("previousNames", "management")
 MAPPING_FIELDS: Final = ("cxoneField", "crmField", "direction", "transformation")
 #: Fields the server owns; never diffed, never written.
 SERVER_MANAGED_FIELDS: Final = ("id", "etag", "createdTime", "lastModifiedTime")
@@ -235,6 +237,10 @@ class DesiredConnector:
     spec: ConnectorSpec
     source: SourceLocation
     locations: Mapping[tuple[str | int, ...], SourceLocation] = field(default_factory=dict)
+    #: `management:` in the file: full, observe or create-only (cxrecon.yaml may override).
+    management: str = "full"
+    #: `previousNames:`: names this connector had in CXone (a rename in git).
+    previous_names: tuple[str, ...] = ()
 
     @property
     def name(self) -> str:

@@ -58,6 +58,7 @@ def plan_one(
         environment=ctx.environment,
         project=ctx.project,
         take_ownership=change.previous_owner is not None,
+        policies=ctx.policies,
     )
     for replanned in plan.changes:
         if replanned.name == change.name:

@@ -24,6 +24,7 @@ from reconciler.apply.audit import AuditEvent, AuditLog
 from reconciler.apply.calltrace import CallTrace, traced
 from reconciler.apply.conflicts import plan_one, replan_event, reread
 from reconciler.apply.narrow import narrow
+from reconciler.config.policies import Policies
 from reconciler.cxone.errors import (
     Conflict,
     CxoneApiError,
@@ -135,6 +136,8 @@ class ExecContext:
     audit: AuditLog | None = None
     #: This project's id, stamped as the ownership label on every write (None: no label).
     project: str | None = None
+    #: The project's ignore rules and management policies (a re-plan follows them too).
+    policies: Policies | None = None
 
 
 class _Replan(Exception):  # control flow inside this module; never escapes it
@@ -236,7 +239,7 @@ class ConnectorRun:
     async def _execute(self, change: ConnectorChange) -> RemotePin | None:
         pin = change.remote
         steps = _fold(change.steps)
-        desired = change.desired_essence
+        desired = change.digest_essence
         for index, step in enumerate(steps):
             last = index == len(steps) - 1
             labels = self._labels(desired, last)
@@ -297,9 +300,13 @@ class ConnectorRun:
         body = patch_body(
             pin.essence, essence, sections=sections, credentials=values, owned_labels=owned
         )
+        if change.rename_from is not None and pin.spec.name != change.name:
+            body["name"] = change.name  # `previousNames`: the rename rides on this PATCH
         if not body:
             return pin  # e.g. a label refresh whose labels are already there
         fields = _paths(change, sections) + tuple(f"labels[{k}]" for k in sorted(owned))
+        if "name" in body:
+            fields = ("name", *fields)
         return await self._send_patch(change, _verb(change), fields, pin, body)
 
     async def _transition(

@@ -11,6 +11,7 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any, Final
 
+from reconciler.config.policies import Policies, Rule
 from reconciler.config.settings import SETTING_NAMES
 from reconciler.config.windows import SyncWindow, check_windows
 from reconciler.documents.schema import project_checker
@@ -78,6 +79,12 @@ class Project:
     sync_windows: tuple[SyncWindow, ...] = ()
     #: `project:` in cxrecon.yaml, else None: see `project_id`.
     name: str | None = None
+    #: `ignoreDifferences` and `managementPolicies`, in file order.
+    rules: tuple[Rule, ...] = ()
+
+    def policies(self, environment: str | None) -> Policies:
+        """The rules as they apply in `environment` (a name, or None for the default)."""
+        return Policies(self.rules, self.environment_label(environment))
 
     @property
     def project_id(self) -> str:
@@ -161,6 +168,29 @@ def load_project(start: Path | None = None) -> Project:
         )
     assert parsed.document is not None
     return _build(parsed.document, root, path)
+
+
+def _rules(data: Mapping[str, Any]) -> tuple[Rule, ...]:
+    """`ignoreDifferences` then `managementPolicies` (schema-checked already)."""
+    rules: list[Rule] = []
+    for raw in data.get("ignoreDifferences") or ():
+        rules.append(
+            Rule(
+                connectors=tuple(raw.get("connectors", ("*",))),
+                environments=tuple(raw["environments"]) if "environments" in raw else None,
+                fields=tuple(raw.get("fields", ())),
+                labels_merge=raw.get("labels") == "merge",
+            )
+        )
+    for raw in data.get("managementPolicies") or ():
+        rules.append(
+            Rule(
+                connectors=tuple(raw.get("connectors", ("*",))),
+                environments=tuple(raw["environments"]) if "environments" in raw else None,
+                management=raw["management"],
+            )
+        )
+    return tuple(rules)
 
 
 def project_id_of(folder: str) -> str:
@@ -312,6 +342,7 @@ def _build(document: LoadedDocument, root: Path, path: Path) -> Project:
     )
     return Project(
         name=data.get("project"),
+        rules=_rules(data),
         root=root,
         connectors_path=connectors,
         environments=MappingProxyType(environments),

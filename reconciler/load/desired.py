@@ -561,7 +561,11 @@ def _build(data: Any, document: LoadedDocument) -> DesiredConnector | None:
         labels={intern(k): intern(v) for k, v in (data.get("labels") or {}).items()},
     )
     return DesiredConnector(
-        spec=spec, source=document.location_of(()), locations=document.locations
+        spec=spec,
+        source=document.location_of(()),
+        locations=document.locations,
+        management=str(data.get("management", "full")),
+        previous_names=tuple(data.get("previousNames") or ()),
     )
 
 

@@ -11,6 +11,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Final
 
+from reconciler.config.policies import FULL, Management, Policies, Policy
 from reconciler.model import (
     ALLOWED_TRANSITIONS,
     DESIRED_LIFECYCLE_STATES,
@@ -41,8 +42,9 @@ from reconciler.plan.essence import (
     essence_of,
     section_digests,
 )
+from reconciler.plan.policy import compared, to_write
 
-_MODIFYING: Final = frozenset({Action.UPDATE, Action.ACTIVATE, Action.DEACTIVATE})
+_MODIFYING: Final = frozenset({Action.UPDATE, Action.RENAME, Action.ACTIVATE, Action.DEACTIVATE})
 _NAMES_SHOWN: Final = 5
 
 
@@ -58,6 +60,7 @@ def build_plan(
     complete: bool = True,
     project: str | None = None,
     take_ownership: bool = False,
+    policies: Policies | None = None,
 ) -> Plan:
     """Plan every declared connector and every one this project manages; ignore the rest.
 
@@ -68,8 +71,10 @@ def build_plan(
 
     `project` is this project's id: a connector labelled for another project is never an
     orphan here, and declaring one is an error unless `take_ownership`. (None: every
-    managed connector is this project's, as before projects existed.)
+    managed connector is this project's, as before projects existed.) `policies` are the
+    project's ignore rules and management policies for this environment.
     """
+    rules = policies if policies is not None else Policies()
     declared: dict[str, list[DesiredConnector]] = defaultdict(list)
     for d in desired:
         declared[d.name].append(d)
@@ -82,8 +87,11 @@ def build_plan(
     checker.prefetch(_fingerprint_jobs(declared, present))
 
     changes: list[ConnectorChange] = []
+    renamed: set[str] = set()  # remote names a rename takes over (not orphans)
+    ignored_fields = 0
     for name, ds in declared.items():
         rs = present.get(name, [])
+        policy = rules.for_connector(name, _management(ds[0]))
         if len(ds) > 1:
             where = ", ".join(str(d.source) for d in ds)
             changes.append(_error(name, f"declared {len(ds)} times in git ({where}); keep one"))
@@ -97,20 +105,30 @@ def build_plan(
                 )
             )
         elif not rs:
-            changes.append(_plan_create(ds[0]))
+            old = _previous(ds[0], present, declared, project)
+            if old is not None:
+                renamed.add(old.name)
+                change, count = _plan_existing(ds[0], old, checker, policy)
+                ignored_fields += count
+                changes.append(_managed_as(_renamed(change, old.name), policy))
+            elif policy.management == "observe":
+                changes.append(_observed_missing(ds[0]))
+            else:
+                changes.append(_plan_create(ds[0]))
         else:
             owner = _foreign_owner(rs[0], project)
             if owner is not None and not take_ownership:
                 changes.append(_owned_elsewhere(ds[0], rs[0], owner))
             else:
-                change = _plan_existing(ds[0], rs[0], checker)
+                change, count = _plan_existing(ds[0], rs[0], checker, policy)
+                ignored_fields += count
                 if owner is not None and change.action is not Action.ERROR:
                     change = _taken_over(change, owner)
-                changes.append(change)
+                changes.append(_managed_as(change, policy))
 
     ignored = 0
     for name, rs in present.items():
-        if name in declared:
+        if name in declared or name in renamed:
             continue
         for r in rs:
             if complete and _managed(r) and _ours(r, project):
@@ -127,6 +145,7 @@ def build_plan(
         environment=environment,
         prune=prune,
         ignored=ignored,
+        ignored_fields=ignored_fields,
     )
 
 
@@ -157,6 +176,88 @@ def _owned_elsewhere(d: DesiredConnector, r: RemoteConnector, owner: str) -> Con
         "`--take-ownership` (the audit log records it)",
         desired=d,
         remote=pin,
+    )
+
+
+def _management(d: DesiredConnector) -> Management | None:
+    value = d.management
+    return value if value in ("full", "observe", "create-only") else None  # type: ignore[return-value]
+
+
+def _previous(
+    d: DesiredConnector,
+    present: Mapping[str, list[RemoteConnector]],
+    declared: Mapping[str, list[DesiredConnector]],
+    project: str | None,
+) -> RemoteConnector | None:
+    """The connector in CXone under one of `d`'s previous names, when exactly one is there,
+    no other file declares that name, and it is this project's (or unlabelled)."""
+    for old in d.previous_names:
+        rs = present.get(old, [])
+        if len(rs) == 1 and old not in declared and _foreign_owner(rs[0], project) is None:
+            return rs[0]
+    return None
+
+
+def _renamed(change: ConnectorChange, old: str) -> ConnectorChange:
+    """A change planned against the connector under its old name: one `rename` that PATCHes
+    the name along with any other field changes."""
+    if change.action is Action.ERROR:
+        return change
+    name_field = FieldChange(
+        path="name",
+        parts=("name",),
+        kind=ChangeKind.CHANGED,
+        before=old,
+        after=change.name,
+        origin=Origin.PENDING,
+    )
+    steps = change.steps
+    if not any(s.kind is StepKind.PATCH for s in steps):
+        steps = steps_for(("labels",), change.transition, adopt=False)
+    return dataclasses.replace(
+        change,
+        action=Action.RENAME,
+        fields=(name_field, *change.fields),
+        steps=steps,
+        rename_from=old,
+        origin=change.origin or Origin.PENDING,
+    )
+
+
+def _observed_missing(d: DesiredConnector) -> ConnectorChange:
+    return ConnectorChange(
+        name=d.name,
+        action=Action.OBSERVE,
+        desired=d,
+        note="observed (management: observe): not in CXone, and cxrecon never creates it",
+    )
+
+
+def _managed_as(change: ConnectorChange, policy: Policy) -> ConnectorChange:
+    """`observe`: differences are reported as drift, never written. `create-only`: once it
+    exists, never updated."""
+    if policy.management == "full" or not change.action.writes:
+        return change
+    if policy.management == "create-only":
+        return ConnectorChange(
+            name=change.name,
+            action=Action.NOOP,
+            desired=change.desired,
+            remote=change.remote,
+            note="create-only: cxrecon created it and never updates it",
+        )
+    fields = tuple(dataclasses.replace(f, origin=Origin.DRIFT) for f in change.fields)
+    return ConnectorChange(
+        name=change.name,
+        action=Action.OBSERVE,
+        desired=change.desired,
+        remote=change.remote,
+        fields=fields,
+        credentials=change.credentials,
+        transition=change.transition,
+        origin=Origin.DRIFT if fields else None,
+        note="observed (management: observe): differences are reported, never written",
     )
 
 
@@ -249,13 +350,23 @@ def _impossible(d: DesiredConnector, want: Essence, have: Essence) -> list[str]:
 
 
 def _plan_existing(
-    d: DesiredConnector, r: RemoteConnector, checker: CredentialChecker
-) -> ConnectorChange:
+    d: DesiredConnector, r: RemoteConnector, checker: CredentialChecker, policy: Policy = FULL
+) -> tuple[ConnectorChange, int]:
+    """The change, and how many differing fields the ignore rules left out."""
     want = essence_of(d.spec)
     have = essence_of(r.spec)
     pin = RemotePin(id=r.id, etag=r.etag, spec=r.spec)
     owner = have.owned_labels.get(LABEL_MANAGED_BY)
+    effective: Essence | None = None
+    compared_want: Essence | None = None
+    ignored = 0
+    if policy.ignores:
+        full = len(diff_essences(have, want)) if have.doc != want.doc else 0
+        effective = to_write(have, want, policy)
+        have, compared_want = compared(have, want, policy)
+        want = compared_want
     fields = diff_essences(have, want)
+    ignored = max(0, full - len(fields)) if policy.ignores else 0
     if owner is not None and owner != MANAGED_BY_VALUE:
         return _error(
             d.name,
@@ -264,10 +375,10 @@ def _plan_existing(
             desired=d,
             remote=pin,
             fields=fields,
-        )
+        ), ignored
     problems = _impossible(d, want, have)
     if problems:
-        return _error(d.name, *problems, desired=d, remote=pin, fields=fields)
+        return _error(d.name, *problems, desired=d, remote=pin, fields=fields), ignored
 
     adopt = owner is None
     auth = d.spec.authentication
@@ -300,7 +411,9 @@ def _plan_existing(
         credentials=credentials,
         transition=transition,
         origin=None if adopt else _overall(fields, credentials),
-    )
+        effective=effective,
+        compared=compared_want,
+    ), ignored
 
 
 def steps_for(

@@ -54,11 +54,13 @@ class Action(StrEnum):
 
     ERROR = "error"
     CREATE = "create"
+    RENAME = "rename"  # a connector listed under `previousNames`: PATCH of `name` (+ fields)
     ADOPT = "adopt"
     UPDATE = "update"
     ACTIVATE = "activate"
     DEACTIVATE = "deactivate"
     ORPHAN = "orphan"
+    OBSERVE = "observe"  # `management: observe`: differences are reported, never written
     NOOP = "no-op"
 
     @property
@@ -68,17 +70,19 @@ class Action(StrEnum):
     @property
     def writes(self) -> bool:
         """Whether apply sends anything for this action."""
-        return self not in (Action.ERROR, Action.ORPHAN, Action.NOOP)
+        return self not in (Action.ERROR, Action.ORPHAN, Action.OBSERVE, Action.NOOP)
 
 
 _ACTION_ORDER: Final = {action: i for i, action in enumerate(Action)}
 _PHRASES: Final = {
     Action.CREATE: "to create",
+    Action.RENAME: "to rename",
     Action.ADOPT: "to adopt",
     Action.UPDATE: "to update",
     Action.ACTIVATE: "to activate",
     Action.DEACTIVATE: "to deactivate",
     Action.ORPHAN: "orphaned",
+    Action.OBSERVE: "observed",
     Action.ERROR: "in error",
     Action.NOOP: "unchanged",
 }
@@ -160,6 +164,14 @@ class ConnectorChange:
     target: Essence | None = None
     #: The project that managed this connector before a `--take-ownership` plan.
     previous_owner: str | None = None
+    #: The name in CXone when this change renames the connector (`previousNames`).
+    rename_from: str | None = None
+    #: With ignore rules: what a write sends (CXone's values for ignored fields) and what is
+    #: digested (ignored fields taken out); None: the desired essence for both.
+    effective: Essence | None = None
+    compared: Essence | None = None
+    #: Why a change that writes nothing is what it is (observe, create-only).
+    note: str | None = None
 
     @property
     def sort_key(self) -> tuple[int, str]:
@@ -167,7 +179,14 @@ class ConnectorChange:
 
     @cached_property
     def desired_essence(self) -> Essence | None:
+        if self.effective is not None:
+            return self.effective
         return None if self.desired is None else essence_of(self.desired.spec)
+
+    @property
+    def digest_essence(self) -> Essence | None:
+        """What the applied-digest label records (ignored fields left out)."""
+        return self.compared if self.compared is not None else self.desired_essence
 
     @property
     def orphan_note(self) -> str | None:
@@ -225,6 +244,7 @@ class Plan:
     environment: str | None = None
     prune: bool = False
     ignored: int = 0  # remote connectors neither declared nor managed: left alone
+    ignored_fields: int = 0  # differing fields that ignoreDifferences rules left out
 
     @property
     def summary_text(self) -> str:

@@ -41,6 +41,8 @@ def change_document(change: ConnectorChange) -> dict[str, Any]:
         "origin": change.origin.value if change.origin else None,
         "orphaned": change.orphaned,
         "previousOwner": change.previous_owner,
+        "renamedFrom": change.rename_from,
+        "note": change.note,
         "transition": (
             {"from": change.transition[0], "to": change.transition[1]}
             if change.transition
@@ -74,6 +76,7 @@ def plan_document(plan: Plan) -> dict[str, Any]:
         "hasChanges": plan.has_changes,
         "hasErrors": plan.has_errors,
         "ignored": plan.ignored,
+        "ignoredFields": plan.ignored_fields,
         "safety": {
             "over": safety.over,
             "reasons": list(safety.reasons),

@@ -266,7 +266,8 @@ def patch_body(
 
     Objects are merge-patched (a removed label or description becomes null); mappings are
     sent whole as an array; authentication is sent whole with `credentials` (write-only, so
-    it is always all or nothing), and every credential key git no longer has as null. `owned_labels` adds/removes (None) cxrecon's labels.
+    it is always all or nothing), and every credential key git no longer has as null.
+    `owned_labels` adds/removes (None) cxrecon's labels.
     """
     body: dict[str, Any] = {}
     for section in sections:

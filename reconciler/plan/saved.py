@@ -80,7 +80,12 @@ def _desired_record(name: str, d: DesiredConnector) -> dict[str, Any]:
                 f"{name!r} is not a ${{env:}}/${{file:}} reference; a saved plan never holds "
                 "secret values, so replace it with a reference and plan again"
             )
-    return {"spec": d.spec.to_api(), "source": str(d.source)}
+    return {
+        "spec": d.spec.to_api(),
+        "source": str(d.source),
+        "management": d.management,
+        "previousNames": list(d.previous_names),
+    }
 
 
 @dataclass(frozen=True, slots=True)
@@ -223,6 +228,8 @@ def _parse(path: Path, doc: Mapping[str, Any]) -> SavedPlan:
                     DesiredConnector(
                         spec=ConnectorSpec.from_api(desired["spec"]),
                         source=_location(str(desired["source"])),
+                        management=str(desired.get("management", "full")),
+                        previous_names=tuple(desired.get("previousNames") or ()),
                     )
                     if desired
                     else None

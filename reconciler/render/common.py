@@ -12,11 +12,13 @@ from reconciler.plan.diff import format_value
 SYMBOLS: Final = {
     Action.ERROR: "!",
     Action.CREATE: "+",
+    Action.RENAME: "~",
     Action.ADOPT: "&",
     Action.UPDATE: "~",
     Action.ACTIVATE: "^",
     Action.DEACTIVATE: "v",
     Action.ORPHAN: "?",
+    Action.OBSERVE: "o",
     Action.NOOP: "=",
 }
 
@@ -28,6 +30,8 @@ def headline(change: ConnectorChange) -> str:
         text += f" ({change.transition[0]} → {change.transition[1]})"
     if change.orphaned:
         text += " [orphaned: not in git]"
+    if change.rename_from is not None:
+        text += f" (from {change.rename_from})"
     if change.previous_owner is not None:
         text += f" [taken over from project {change.previous_owner}]"
     if change.origin is not None and change.action not in (Action.CREATE, Action.ERROR):

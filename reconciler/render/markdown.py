@@ -141,8 +141,9 @@ class MarkdownRenderer:
         if creds is not None:
             body.append("")
             body.append(f"- {_cell(creds)}")
-        if change.action is Action.ORPHAN:
-            body.append("- not in git any more; plan with `--prune` to deactivate it")
+        for note in (change.orphan_note, change.note):
+            if note is not None:
+                body.append(f"- {_cell(note)}")
         lines = [f"<details><summary>{summary}{_cell(count)}</summary>", "", *body, ""]
         return "\n".join([*lines, "</details>", "", ""])
 

@@ -24,11 +24,13 @@ from reconciler.render.escape import terminal
 _COLORS: Final = {
     Action.ERROR: "31;1",
     Action.CREATE: "32",
+    Action.RENAME: "33",
     Action.ADOPT: "36",
     Action.UPDATE: "33",
     Action.ACTIVATE: "32",
     Action.DEACTIVATE: "35",
     Action.ORPHAN: "2",
+    Action.OBSERVE: "2",
     Action.NOOP: "2",
 }
 _KIND_SYMBOLS: Final = {ChangeKind.ADDED: "+", ChangeKind.REMOVED: "-", ChangeKind.CHANGED: "~"}
@@ -99,8 +101,9 @@ class TextRenderer:
         creds = credentials_line(change)
         if creds is not None and (change.action is not Action.NOOP or self.show_unchanged):
             lines.append(terminal(f"      {creds}"))
-        if change.orphan_note is not None:
-            lines.append(f"    {change.orphan_note}")
+        for note in (change.orphan_note, change.note):
+            if note is not None:
+                lines.append(f"    {note}")
         return lines
 
 

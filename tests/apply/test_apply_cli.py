@@ -3,6 +3,8 @@ idempotence, partial failures, confirmation rules and saved plans."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from reconciler.model import (
@@ -334,7 +336,8 @@ def test_removing_a_credential_key_converges_in_one_apply(
 
     first = run_cli(["apply", "--auto-approve"])
     assert first.exit_code == 0, first.output
-    assert set(by_name(emulator)["Alpha"]["authentication"]["credentials"]) == {"apiKey"}
+    auth: Any = by_name(emulator)["Alpha"]["authentication"]
+    assert set(auth["credentials"]) == {"apiKey"}
     writes = write_count(emulator.control)
 
     second = run_cli(["apply", "--auto-approve"])
@@ -358,6 +361,6 @@ def test_changing_the_auth_type_removes_the_old_types_keys(
     result = run_cli(["apply", "--auto-approve"])
 
     assert result.exit_code == 0, result.output
-    auth = by_name(emulator)["Alpha"]["authentication"]
+    auth: Any = by_name(emulator)["Alpha"]["authentication"]
     assert (auth["type"], set(auth["credentials"])) == ("API_KEY", {"apiKey", "headerName"})
     assert "No changes." in run_cli(["apply", "--auto-approve"]).output

@@ -114,13 +114,15 @@ def test_the_systemd_example_provides_every_secret_the_sample_connectors_referen
     files = connector_references("file")
     assert files, "the sample connectors reference a ${file:} secret"
     for path in files:
-        # ${file:} paths are relative to the checkout; .secrets/ there links to the
-        # service's credentials directory, which systemd fills from LoadCredential=.
+        # ${file:} paths stay inside the checkout: the unit copies each credential systemd
+        # loads from LoadCredential= into a real .secrets/ folder there (a link out of the
+        # checkout is refused, and would expose the deploy key next to them).
         directory, _, name = path.rpartition("/")
         assert directory == ".secrets"
         assert credentials[name].startswith("/etc/cxrecon/")
-    pre = " ".join(service["ExecStartPre"])
-    assert 'ln -sfnT "$CREDENTIALS_DIRECTORY" "$CXRECON_REPO/.secrets"' in pre
+        pre = " ".join(service["ExecStartPre"])
+        assert f'"$CREDENTIALS_DIRECTORY/{name}" "$CXRECON_REPO/.secrets/{name}"' in pre
+    assert "ln -s" not in " ".join(service["ExecStartPre"])
 
 
 def test_the_controller_reaches_a_private_remote_with_a_deploy_key_not_a_token() -> None:

@@ -137,7 +137,7 @@ def test_json_output_is_a_stable_object(project: Path) -> None:
             "severity": "error",
             "rule": "schema",
             "message": "unknown key 'extra'; allowed: authentication, connectorType, description, "
-            "endpointUrl, labels, lifecycleStatus, mappings, name, syncSettings, version",
+            "endpointUrl, labels, lifecycleStatus, management, mappings, name, previousNames, syncSettings, version",
             "path": "desired/a.yaml",
             "line": 13,
             "col": 1,
@@ -210,7 +210,7 @@ def test_github_actions_annotations_are_escaped(project: Path) -> None:
     assert annotations == [
         "::error file=desired/a%2Cb.yaml,line=13,col=1,title=cxrecon schema::unknown key 'x%25y'; "
         "allowed: authentication, connectorType, description, endpointUrl, labels, "
-        "lifecycleStatus, mappings, name, syncSettings, version"
+        "lifecycleStatus, management, mappings, name, previousNames, syncSettings, version"
     ]
 
 

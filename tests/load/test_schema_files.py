@@ -11,7 +11,7 @@ from jsonschema import Draft202012Validator
 
 from reconciler.documents.schema import CONNECTOR_SCHEMA, PROJECT_SCHEMA, inline_refs, load_schema
 from reconciler.load.catalog import AUTH_CREDENTIALS, CXONE_FIELDS, TRANSFORMATIONS
-from reconciler.model import CONNECTOR_FIELDS, MAPPING_FIELDS
+from reconciler.model import CONNECTOR_FIELDS, FILE_ONLY_FIELDS, MAPPING_FIELDS
 
 from .helpers import REPO
 
@@ -40,7 +40,7 @@ def test_schema_is_a_valid_2020_12_schema_with_an_id(name: str) -> None:
 
 def test_model_field_names_follow_the_connector_schema_order() -> None:
     schema = load_schema(CONNECTOR_SCHEMA)
-    assert tuple(schema["properties"]) == CONNECTOR_FIELDS
+    assert tuple(schema["properties"]) == (*CONNECTOR_FIELDS, *FILE_ONLY_FIELDS)
     assert tuple(schema["$defs"]["mapping"]["properties"]) == MAPPING_FIELDS
 
 

@@ -152,7 +152,7 @@ def test_problems_shared_by_every_environment_are_reported_once(tmp_path: Path) 
     result = load_desired(path, check_environments=envs)
     assert [d.message for d in result.errors] == [
         "unknown key 'bad'; allowed: authentication, connectorType, description, endpointUrl, "
-        "labels, lifecycleStatus, mappings, name, syncSettings, version"
+        "labels, lifecycleStatus, management, mappings, name, previousNames, syncSettings, version"
     ]
 
 
