@@ -29,6 +29,7 @@ COMMANDS: Final = {
     "dump": "reconciler.cli.dump:dump",
     "sync": "reconciler.cli.sync:sync",
     "reconcile": "reconciler.cli.reconcile:reconcile",
+    "status": "reconciler.cli.status:status",
     "emulator": "reconciler.cli.emulator:emulator",
     "github": "reconciler.cli.github:github",
 }

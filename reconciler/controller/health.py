@@ -1,5 +1,7 @@
 """The controller's HTTP endpoints: /healthz, /readyz, /metrics and /status, on a tiny asyncio
-server (GET and HEAD only, one request per connection) so probes need no extra dependency.
+server (GET and HEAD only, one request per connection) so probes need no extra dependency; and,
+for a controller, its read-only status page (`/`, `/connectors/NAME`, `/static/…`: see
+reconciler.controller.page).
 """
 
 from __future__ import annotations
@@ -10,9 +12,13 @@ import ipaddress
 from collections.abc import Callable
 from dataclasses import dataclass
 from http import HTTPStatus
-from typing import Final, Protocol
+from typing import TYPE_CHECKING, Final, Protocol
 
+from reconciler.controller.page.headers import security_headers
 from reconciler.errors import ConfigError
+
+if TYPE_CHECKING:
+    from reconciler.controller.page.app import StatusPage
 
 #: A request head larger than this is refused; probes and scrapers send a few hundred bytes.
 MAX_HEAD_BYTES: Final = 16 * 1024
@@ -75,6 +81,11 @@ class HealthServer:
             "/metrics": self._metrics,
             "/status": self._status,
         }
+        #: The status page, for a source that is a controller (imported here: probes alone
+        #: need none of it).
+        from reconciler.controller.page.app import StatusPage
+
+        self._page: StatusPage | None = StatusPage.attach(source)
 
     async def start(self) -> ListenAddress:
         try:
@@ -88,9 +99,13 @@ class HealthServer:
             ) from None
         port = int(self._server.sockets[0].getsockname()[1])
         self.address = ListenAddress(self.address.host, port)
+        if self._page is not None:
+            await self._page.start()
         return self.address
 
     async def close(self) -> None:
+        if self._page is not None:
+            await self._page.close()
         if self._server is not None:
             self._server.close()
             await self._server.wait_closed()
@@ -105,6 +120,7 @@ class HealthServer:
                 f"Content-Type: {ctype}\r\n"
                 f"Content-Length: {len(body)}\r\n"
                 "Cache-Control: no-store\r\n"
+                f"{security_headers(ctype)}"
                 "Connection: close\r\n\r\n"
             )
             writer.write(headers.encode("latin-1") + (b"" if head_only else body))
@@ -129,6 +145,10 @@ class HealthServer:
         if method not in ("GET", "HEAD"):
             return (*_text(405, "only GET and HEAD\n"), False)
         route = self._routes.get(target.split("?", 1)[0])
+        if route is None and self._page is not None:
+            page = await self._page.respond(target)
+            if page is not None:
+                return (*page, method == "HEAD")
         if route is None:
             known = " ".join(sorted(self._routes))
             return (*_text(404, f"not found; endpoints: {known}\n"), method == "HEAD")

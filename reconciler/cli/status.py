@@ -1,0 +1,271 @@
+"""`cxrecon status`: every connector's state in words, from a running controller's /status, or,
+when no controller answers, from a one-shot plan against the tenant (read-only either way).
+
+The states are the status page's (reconciler.controller.page.states). Exit codes: 0 in sync,
+2 something to look at (drift, a change waiting, a connector removed from git, a controller not
+ready, the first cycle not finished), 1 an error (the controller's last cycle failed, or the plan
+could not be made).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import re
+import unicodedata
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Final
+from urllib.parse import urlsplit, urlunsplit
+
+import click
+
+from reconciler.cli.common import emulator_option, environment_option, parallelism_option
+from reconciler.controller.page.states import State, Tone, connector_state
+from reconciler.errors import ConfigError
+
+if TYPE_CHECKING:
+    import httpx
+
+DEFAULT_URL: Final = "http://127.0.0.1:9108"
+#: A /status answer larger than this is not a controller's (10,000 connectors are ~3 MB).
+MAX_STATUS_BYTES: Final = 64 * 1024 * 1024
+_ORDER: Final = {Tone.BAD: 0, Tone.WARN: 1, Tone.INFO: 2, Tone.OK: 3}
+_CONTROL: Final = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
+
+
+@dataclass(frozen=True, slots=True)
+class Row:
+    name: str
+    state: State
+    detail: str
+
+
+class NoController(Exception):
+    """Nothing usable answered at the URL; the message says what happened."""
+
+
+@click.command()
+@click.option(
+    "--url",
+    default=DEFAULT_URL,
+    show_default=True,
+    envvar="CXRECON_STATUS_URL",
+    help="A controller's --listen address (env CXRECON_STATUS_URL); its /status is read.",
+)
+@environment_option
+@emulator_option
+@click.option(
+    "--plan",
+    "plan_only",
+    is_flag=True,
+    help="Do not ask a controller: plan once against the tenant (read-only).",
+)
+@click.option(
+    "--timeout",
+    type=click.FloatRange(0.1, 120.0),
+    default=5.0,
+    show_default=True,
+    help="Seconds to wait for the controller's answer.",
+)
+@parallelism_option()
+@click.pass_context
+def status(
+    ctx: click.Context,
+    url: str,
+    environment: str | None,
+    emulator: bool,
+    plan_only: bool,
+    timeout: float,
+    parallelism: int,
+) -> None:
+    """Show each connector's state (in sync, drift, waiting, failed, …).
+
+    Asks the controller at --url (`cxrecon reconcile --listen`); when none answers, plans
+    once against the tenant instead, like `cxrecon plan` (-e, --emulator). Exit codes: 0 in
+    sync, 2 something to look at, 1 an error.
+    """
+    if not plan_only:
+        base = _base_url(url)
+        try:
+            body = _fetch_status(base, timeout)
+            ctx.exit(_print_controller(body, base, environment))
+        except NoController as exc:
+            click.echo(f"{exc}; planning once against the tenant instead.", err=True)
+    from reconciler.cli.tenant import plan_from_tenant  # the client and planner: only here
+
+    planned = plan_from_tenant(None, environment, emulator, parallelism=parallelism)
+    ctx.exit(_print_plan(planned.run.plan.changes, planned.env.name, emulator))
+
+
+def _base_url(url: str) -> str:
+    parts = urlsplit(url.strip())
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ConfigError(f"--url must be http://HOST:PORT, e.g. {DEFAULT_URL}")
+    netloc = parts.hostname if ":" not in parts.hostname else f"[{parts.hostname}]"
+    if parts.port is not None:
+        netloc += f":{parts.port}"
+    # Keep a path prefix (a controller behind an ingress) but never user-info in messages.
+    return urlunsplit((parts.scheme, netloc, parts.path.rstrip("/"), "", ""))
+
+
+def _fetch_status(base: str, timeout: float) -> Mapping[str, Any]:
+    import httpx
+
+    client = httpx.Client(timeout=timeout, follow_redirects=False, trust_env=False)
+    try:
+        with client as http, http.stream("GET", f"{base}/status") as response:
+            if response.status_code != 200:
+                raise NoController(
+                    f"{base}/status answered {response.status_code}, not a controller's status"
+                )
+            data = b""
+            for chunk in response.iter_bytes():
+                data += chunk
+                if len(data) > MAX_STATUS_BYTES:
+                    raise NoController(f"{base}/status answered more than a status")
+    except httpx.HTTPError as exc:
+        raise NoController(f"no controller answers at {base} ({_why(exc)})") from None
+    try:
+        body = json.loads(data)
+    except ValueError:
+        raise NoController(f"{base}/status did not answer JSON") from None
+    if not isinstance(body, dict) or "ready" not in body or "lastCycle" not in body:
+        raise NoController(f"{base}/status is not a cxrecon controller's status")
+    return body
+
+
+def _why(exc: httpx.HTTPError) -> str:
+    import httpx
+
+    if isinstance(exc, httpx.ConnectError):
+        return "connection refused"
+    if isinstance(exc, httpx.TimeoutException):
+        return "timed out"
+    return type(exc).__name__
+
+
+def _print_controller(body: Mapping[str, Any], base: str, environment: str | None) -> int:
+    reported = body.get("environment")
+    if environment and isinstance(reported, str) and reported != environment:
+        raise NoController(
+            f"the controller at {base} reconciles environment '{clean(reported)}', not "
+            f"'{environment}'"
+        )
+    ready = body.get("ready") is True
+    readiness = clean(str(body.get("readiness") or ""))
+    env = f" ({clean(reported)})" if isinstance(reported, str) and reported else ""
+    click.echo(f"Controller at {base}{env}: {readiness or ('ready' if ready else 'not ready')}")
+    cycle = body.get("lastCycle")
+    if not isinstance(cycle, dict):
+        click.echo("The first reconcile cycle has not finished yet.")
+        return 2
+    click.echo(_cycle_line(cycle))
+    if cycle.get("result") == "failed":
+        click.echo(f"  error: {clean(str(cycle.get('error') or 'unknown'))}")
+        return 1
+    rows = []
+    for c in cycle.get("connectors") or ():
+        if not isinstance(c, dict) or not isinstance(c.get("name"), str):
+            continue
+        state = connector_state(
+            action=str(c.get("action") or ""),
+            origin=_opt(c.get("origin")),
+            decision=_opt(c.get("decision")),
+            outcome=_opt(c.get("outcome")),
+        )
+        fields = [str(f) for f in c.get("fields") or ()]
+        rows.append(Row(c["name"], state, _detail(fields, _opt(c.get("reason")))))
+    _print_rows(rows)
+    for b in body.get("backoff") or ():
+        if isinstance(b, dict):
+            click.echo(
+                f"Retrying {clean(str(b.get('connector')))}: {b.get('failures')} failure(s) in a "
+                f"row, next try in {b.get('retryInSeconds')}s; last error: "
+                f"{clean(str(b.get('lastError')))}"
+            )
+    if not ready or cycle.get("result") != "success":
+        return 2
+    return 2 if any(r.state.tone is not Tone.OK for r in rows) else 0
+
+
+def _cycle_line(cycle: Mapping[str, Any]) -> str:
+    number = cycle.get("number")
+    result = clean(str(cycle.get("result")))
+    seconds = cycle.get("durationSeconds")
+    took = f" in {seconds:.1f}s" if isinstance(seconds, int | float) else ""
+    started = _when(cycle.get("started"))
+    commit = cycle.get("commit")
+    at = f", commit {clean(commit[:12])}" if isinstance(commit, str) and commit else ""
+    return f"Last cycle #{number}: {result}{took}, started {started}{at}"
+
+
+def _when(value: Any) -> str:
+    if not isinstance(value, str):
+        return "at an unknown time"
+    try:
+        moment = dt.datetime.fromisoformat(value)
+    except ValueError:
+        return clean(value)
+    return moment.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+def _print_plan(changes: Sequence[Any], environment: str, emulator: bool) -> int:
+    where = "the embedded emulator" if emulator else f"environment {clean(environment)}"
+    click.echo(f"Planned once against {where} (no controller):")
+    rows = [
+        Row(
+            c.name,
+            connector_state(
+                action=c.action.value, origin=None if c.origin is None else c.origin.value
+            ),
+            _detail([f.path for f in c.fields], "; ".join(c.problems) or c.orphan_note),
+        )
+        for c in changes
+    ]
+    _print_rows(rows)
+    return 2 if any(r.state.tone is not Tone.OK for r in rows) else 0
+
+
+def _detail(fields: Sequence[str], reason: str | None) -> str:
+    parts = []
+    if fields:
+        shown = ", ".join(fields[:6]) + (f", … ({len(fields)} fields)" if len(fields) > 6 else "")
+        parts.append(shown)
+    if reason:
+        parts.append(reason)
+    return " — ".join(parts)
+
+
+def _print_rows(rows: list[Row]) -> None:
+    if not rows:
+        click.echo("\nNo connector is declared in git or managed by cxrecon here.")
+        return
+    rows.sort(key=lambda r: (_ORDER[r.state.tone], r.name.casefold(), r.name))
+    names = [clean(r.name) for r in rows]
+    labels = [r.state.label for r in rows]
+    name_w = min(max(len("CONNECTOR"), *(len(n) for n in names)), 48)
+    state_w = max(len("STATE"), *(len(s) for s in labels))
+    click.echo("")
+    click.echo(f"{'STATE':<{state_w}}  {'CONNECTOR':<{name_w}}  DETAIL".rstrip())
+    for row, name, label in zip(rows, names, labels, strict=True):
+        line = f"{label:<{state_w}}  {name:<{name_w}}  {clean(row.detail)}"
+        click.echo(line.rstrip())
+    ok = sum(1 for r in rows if r.state.tone is Tone.OK)
+    waiting = sum(1 for r in rows if r.state.tone is Tone.INFO)
+    attention = len(rows) - ok - waiting
+    click.echo(
+        f"\n{len(rows)} connector{'s' if len(rows) != 1 else ''}: {ok} in sync, "
+        f"{attention} to look at, {waiting} waiting."
+    )
+
+
+def clean(text: str) -> str:
+    """`text` safe for a terminal: control, bidi and line-separator characters shown as
+    escapes (a connector name is user-controlled)."""
+    text = unicodedata.normalize("NFC", text)
+    return _CONTROL.sub(lambda m: m.group().encode("unicode_escape").decode("ascii"), text)
+
+
+def _opt(value: Any) -> str | None:
+    return value if isinstance(value, str) and value else None
