@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import re
-import unicodedata
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final
@@ -23,6 +21,7 @@ import click
 from reconciler.cli.common import emulator_option, environment_option, parallelism_option
 from reconciler.controller.page.states import State, Tone, connector_state
 from reconciler.errors import ConfigError
+from reconciler.render.escape import terminal
 
 if TYPE_CHECKING:
     import httpx
@@ -31,7 +30,6 @@ DEFAULT_URL: Final = "http://127.0.0.1:9108"
 #: A /status answer larger than this is not a controller's (10,000 connectors are ~3 MB).
 MAX_STATUS_BYTES: Final = 64 * 1024 * 1024
 _ORDER: Final = {Tone.BAD: 0, Tone.WARN: 1, Tone.INFO: 2, Tone.OK: 3}
-_CONTROL: Final = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
 
 
 @dataclass(frozen=True, slots=True)
@@ -261,10 +259,9 @@ def _print_rows(rows: list[Row]) -> None:
 
 
 def clean(text: str) -> str:
-    """`text` safe for a terminal: control, bidi and line-separator characters shown as
-    escapes (a connector name is user-controlled)."""
-    text = unicodedata.normalize("NFC", text)
-    return _CONTROL.sub(lambda m: m.group().encode("unicode_escape").decode("ascii"), text)
+    """`text` safe for a terminal (a connector name is user-controlled): control, bidi and
+    line-separator characters shown as escapes (reconciler.render.escape.terminal)."""
+    return terminal(text)
 
 
 def _opt(value: Any) -> str | None:
