@@ -241,6 +241,8 @@ class DesiredConnector:
     management: str = "full"
     #: `previousNames:`: names this connector had in CXone (a rename in git).
     previous_names: tuple[str, ...] = ()
+    #: Field paths an environment override (cxrecon.yaml) set, for the plan to mark.
+    overridden: tuple[tuple[str, ...], ...] = ()
 
     @property
     def name(self) -> str:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from fnmatch import fnmatchcase
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any, Final
@@ -14,7 +15,7 @@ from typing import Any, Final
 from reconciler.config.policies import Policies, Rule
 from reconciler.config.settings import SETTING_NAMES
 from reconciler.config.windows import SyncWindow, check_windows
-from reconciler.documents.schema import project_checker
+from reconciler.documents.schema import partial_connector_checker, project_checker
 from reconciler.documents.yamlload import LoadedDocument, parse_yaml
 from reconciler.errors import ConfigError
 from reconciler.model import Diagnostic, SourceLocation
@@ -59,6 +60,20 @@ class EnvironmentConfig:
     vars: Mapping[str, str] = field(default_factory=dict)
     tenant: str | None = None
     description: str | None = None
+    #: `overrides`: JSON merge patches (RFC 7396) for the connectors whose names match.
+    overrides: tuple[Override, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Override:
+    """One entry of `environments.NAME.overrides`: a merge patch for matching connectors."""
+
+    connectors: str  # a glob on connector names
+    patch: Mapping[str, Any]
+    location: SourceLocation | None = None
+
+    def applies(self, name: str) -> bool:
+        return fnmatchcase(name, self.connectors)
 
 
 @dataclass(frozen=True, slots=True)
@@ -168,6 +183,38 @@ def load_project(start: Path | None = None) -> Project:
         )
     assert parsed.document is not None
     return _build(parsed.document, root, path)
+
+
+def _check_overrides(document: LoadedDocument) -> list[Diagnostic]:
+    """Each override's values against the connector schema (every key optional, as a merge
+    patch may set just one), at their line in cxrecon.yaml."""
+    data = document.data
+    envs = data.get("environments") if isinstance(data, dict) else None
+    out: list[Diagnostic] = []
+    for env_name, env in envs.items() if isinstance(envs, dict) else ():
+        overrides = env.get("overrides") if isinstance(env, dict) else None
+        for glob, patch in overrides.items() if isinstance(overrides, dict) else ():
+            base: tuple[str | int, ...] = ("environments", env_name, "overrides", glob)
+            if not isinstance(patch, dict):
+                continue  # the project schema reports it
+            if "name" in patch:
+                out.append(
+                    _at(
+                        document,
+                        (*base, "name"),
+                        "override",
+                        "an override cannot change a connector's name; rename it in its "
+                        "file (with previousNames) instead",
+                    )
+                )
+            present = {k: v for k, v in patch.items() if v is not None and k != "name"}
+            for finding in partial_connector_checker().findings(present):
+                location = document.key_locations.get((*base, *finding.path)) or (
+                    document.location_of((*base, *finding.path))
+                )
+                message = f"override for {glob!r} in {env_name}: {finding.message}"
+                out.append(Diagnostic("error", message, location, "override"))
+    return out
 
 
 def _rules(data: Mapping[str, Any]) -> tuple[Rule, ...]:
@@ -282,6 +329,7 @@ def _check(document: LoadedDocument) -> list[Diagnostic]:
                 "project",
             )
         )
+    out.extend(_check_overrides(document))
     schema_paths: set[tuple[str | int, ...]] = set()
     for finding in project_checker().findings(data):
         if finding.path not in secret_paths:
@@ -318,7 +366,7 @@ def _build(document: LoadedDocument, root: Path, path: Path) -> Project:
     )
     connectors = root / str(data.get("connectors", DEFAULT_CONNECTORS))
     environments = {
-        name: _environment(name, env or {})
+        name: _environment(name, env or {}, document.key_locations)
         for name, env in (data.get("environments") or {}).items()
     }
     safety_data = data.get("safety") or {}
@@ -355,7 +403,9 @@ def _build(document: LoadedDocument, root: Path, path: Path) -> Project:
     )
 
 
-def _environment(name: str, env: Mapping[str, Any]) -> EnvironmentConfig:
+def _environment(
+    name: str, env: Mapping[str, Any], locations: Mapping[tuple[str | int, ...], SourceLocation]
+) -> EnvironmentConfig:
     connection: dict[str, str] = {}
     for key in CONNECTION_KEYS:
         value = env.get(key)
@@ -372,6 +422,11 @@ def _environment(name: str, env: Mapping[str, Any]) -> EnvironmentConfig:
         vars=MappingProxyType(variables),
         tenant=env.get("tenant"),
         description=env.get("description"),
+        overrides=tuple(
+            Override(str(glob), patch, locations.get(("environments", name, "overrides", glob)))
+            for glob, patch in (env.get("overrides") or {}).items()
+            if isinstance(patch, dict)
+        ),
     )
 
 

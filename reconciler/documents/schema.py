@@ -216,6 +216,21 @@ def connector_checker() -> SchemaChecker:
 
 
 @cache
+def partial_connector_checker() -> SchemaChecker:
+    """The connector schema with nothing required: for merge patches (overrides) that set
+    only some fields; types, patterns and enums still apply."""
+    return SchemaChecker(_without_required(load_schema(CONNECTOR_SCHEMA)))
+
+
+def _without_required(node: Any) -> Any:
+    if isinstance(node, dict):
+        return {k: _without_required(v) for k, v in node.items() if k not in ("required", "if")}
+    if isinstance(node, list):
+        return [_without_required(v) for v in node]
+    return node
+
+
+@cache
 def project_checker() -> SchemaChecker:
     return SchemaChecker(load_schema(PROJECT_SCHEMA))
 

@@ -17,7 +17,7 @@ from pathlib import Path
 from sys import intern
 from typing import Any, Final
 
-from reconciler.config.project import EnvironmentConfig, Project
+from reconciler.config.project import EnvironmentConfig, Override, Project
 from reconciler.documents.schema import connector_checker, to_diagnostic
 from reconciler.documents.yamlload import MAX_FILE_BYTES, LoadedDocument, parse_yaml
 from reconciler.errors import ConfigError
@@ -375,12 +375,15 @@ def _check_file(
         values = tuple(env.vars.get(n) if env is not None else None for n in used)
         # Environments missing a var are told which vars they do define: keep them apart.
         defined = tuple(sorted(env.vars)) if env is not None and None in values else ()
-        groups.setdefault((*values, *defined), []).append(env)
+        # Environments with overrides differ by them too.
+        patches = tuple(repr(o) for o in env.overrides) if env is not None else ()
+        groups.setdefault((*values, *defined, *patches), []).append(env)
     results: list[tuple[list[EnvironmentConfig | None], Any, list[Diagnostic]]] = []
     for members in groups.values():
         env = members[0]
         variables = None if env is None else env.vars
-        data, found = _check_document(document, variables, strict, project_file, root)
+        overrides = () if env is None else env.overrides
+        data, found = _check_document(document, variables, strict, project_file, root, overrides)
         results.append((members, data, found))
     connector: DesiredConnector | None = None
     primary_data = results[0][1]
@@ -409,9 +412,11 @@ def _check_document(
     strict: bool,
     project_file: bool = True,
     root: Path | None = None,
+    overrides: Sequence[Override] = (),
 ) -> tuple[Any, list[Diagnostic]]:
     substitution = _Substitution(document, variables, project_file, root)
     data = substitution.value(document.data, [], None)
+    data, overridden = _overridden(data, overrides)
     found = substitution.found
     ref_paths = substitution.ref_paths
     for leak in secrets_in_urls(data):
@@ -431,7 +436,53 @@ def _check_document(
             found.append(place(lint, document))
     if strict:
         found = [replace(d, severity="error") if d.severity == "warning" else d for d in found]
+    if overridden:
+        data = {**data, OVERRIDDEN_KEY: overridden}
     return data, found
+
+
+#: Where an override put each field, kept in the data it built (never sent to CXone).
+OVERRIDDEN_KEY: Final = "\0overridden"
+
+
+def _overridden(
+    data: Any, overrides: Sequence[Override]
+) -> tuple[Any, tuple[tuple[str, ...], ...]]:
+    """`data` with every matching environment override merged in (RFC 7396), and the paths
+    they set (the plan marks them)."""
+    name = data.get("name") if isinstance(data, dict) else None
+    if not isinstance(name, str) or not overrides:
+        return data, ()
+    paths: list[tuple[str, ...]] = []
+    for override in overrides:
+        if override.applies(name):
+            data = merge_patch(data, override.patch)
+            paths.extend(_leaves(override.patch, ()))
+    return data, tuple(paths)
+
+
+def merge_patch(target: Any, patch: Any) -> Any:
+    """RFC 7396: objects merge recursively, null removes, anything else replaces."""
+    if not isinstance(patch, dict):
+        return patch
+    out = dict(target) if isinstance(target, dict) else {}
+    for key, value in patch.items():
+        if value is None:
+            out.pop(key, None)
+        else:
+            out[key] = merge_patch(out.get(key), value)
+    return out
+
+
+def _leaves(patch: Mapping[str, Any], parts: tuple[str, ...]) -> list[tuple[str, ...]]:
+    out: list[tuple[str, ...]] = []
+    for key, value in patch.items():
+        here = (*parts, str(key))
+        if isinstance(value, dict) and value:
+            out.extend(_leaves(value, here))
+        else:
+            out.append(here)
+    return out
 
 
 class _Substitution:
@@ -566,6 +617,7 @@ def _build(data: Any, document: LoadedDocument) -> DesiredConnector | None:
         locations=document.locations,
         management=str(data.get("management", "full")),
         previous_names=tuple(data.get("previousNames") or ()),
+        overridden=data.get(OVERRIDDEN_KEY, ()),
     )
 
 

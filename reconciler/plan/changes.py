@@ -188,6 +188,11 @@ class ConnectorChange:
         """What the applied-digest label records (ignored fields left out)."""
         return self.compared if self.compared is not None else self.desired_essence
 
+    def from_override(self, field: FieldChange) -> bool:
+        """Whether an environment override in cxrecon.yaml set this field's desired value."""
+        overridden = self.desired.overridden if self.desired is not None else ()
+        return any(field.parts[: len(p)] == p for p in overridden)
+
     @property
     def orphan_note(self) -> str | None:
         """What to do about an orphan (managed, no longer in git), or None for others."""

@@ -31,6 +31,7 @@ def change_document(change: ConnectorChange) -> dict[str, Any]:
                 "after": after,
                 "origin": field.origin.value if field.origin else None,
                 "secret": field.secret,
+                "override": change.from_override(field),
             }
         )
     return {

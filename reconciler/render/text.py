@@ -97,6 +97,8 @@ class TextRenderer:
             text = terminal(text)
             if field.origin is not None and change.action is not Action.ADOPT:
                 text += self._paint("2", f"  ({field.origin.value})")
+            if change.from_override(field):
+                text += self._paint("2", "  (override)")
             lines.append(f"    {symbol} {text}")
         creds = credentials_line(change)
         if creds is not None and (change.action is not Action.NOOP or self.show_unchanged):

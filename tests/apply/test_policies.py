@@ -164,3 +164,50 @@ def test_a_rename_with_previous_names_is_one_rename_not_a_create_and_an_orphan(
     assert remote["Alpha-Renamed"]["id"] == cid
     assert remote["Alpha-Renamed"]["version"] == "1.1.0"
     assert "No changes." in run_cli(["plan", "--prune"]).output
+
+
+def two_environments(project: Project, emulator: RunningEmulator, **production: object) -> None:
+    env = {"baseUrl": emulator.base_url, "clientId": "demo-client"}
+    project_file(
+        project,
+        {
+            "defaultEnvironment": "sandbox",
+            "environments": {"sandbox": dict(env), "production": {**env, **production}},
+        },
+    )
+
+
+def test_an_override_changes_only_its_environments_plan_and_is_marked(
+    project: Project, emulator: RunningEmulator
+) -> None:
+    overrides = {"Al*": {"lifecycleStatus": "INACTIVE", "syncSettings": {"batchSize": 50}}}
+    two_environments(project, emulator, overrides=overrides)
+    project.write(connector_doc("Alpha"))
+    assert run_cli(["apply", "--auto-approve"]).exit_code == 0  # sandbox: ACTIVE, 500
+
+    sandbox = run_cli(["plan", "-e", "sandbox", "--detailed-exitcode"])
+    production = run_cli(["plan", "-e", "production", "--format", "json"])
+
+    assert sandbox.exit_code == 0, sandbox.output
+    (change,) = json.loads(production.output)["changes"]
+    fields = {f["path"]: f for f in change["fields"]}
+    assert fields["syncSettings.batchSize"]["after"] == 50
+    assert fields["syncSettings.batchSize"]["override"] is True
+    assert change["transition"] == {"from": "ACTIVE", "to": "INACTIVE"}
+    text = run_cli(["plan", "-e", "production"]).output
+    assert "(override)" in text
+
+
+def test_a_bad_override_is_reported_at_its_line_in_cxrecon_yaml(
+    project: Project, emulator: RunningEmulator
+) -> None:
+    two_environments(project, emulator, overrides={"Alpha": {"syncSettings": {"batchSize": 0}}})
+    project.write(connector_doc("Alpha"))
+
+    result = run_cli(["validate"])
+
+    assert result.exit_code == 1
+    line = next(x for x in result.output.splitlines() if "override" in x)
+    assert line.startswith("cxrecon.yaml:")
+    assert "batchSize" in line
+    assert "[override]" in line
