@@ -97,7 +97,11 @@ class LazyGroup(click.Group):
         try:
             return super().invoke(ctx)
         except CxreconError as exc:
-            click.echo(f"error: {exc}", err=True)
+            # Messages quote user-controlled text (names, values, server answers): escaped,
+            # so a crafted one cannot print a forged `::error` line or terminal escapes.
+            from reconciler.render.escape import terminal_lines
+
+            click.echo("error: " + terminal_lines(str(exc)), err=True)
             ctx.exit(exc.exit_code)
         except KeyboardInterrupt:
             click.echo("Interrupted.", err=True)

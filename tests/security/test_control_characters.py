@@ -341,3 +341,16 @@ def test_plan_markdown_shows_links_images_html_and_code_as_text() -> None:
     assert "<b>" not in md
     assert "`c`" not in md
     assert "[approve]&#40;https://evil.example)" in md
+
+
+def test_an_error_message_quoting_a_hostile_name_is_escaped(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from reconciler.cli.main import cli
+
+    folder = tmp_path / "connectors"
+    folder.mkdir()
+    (folder / "a.yaml").write_text('name: "x\\n::error file=README.md,line=1::INJECTED"\n')
+    result = CliRunner().invoke(cli, ["plan", str(folder)], env={"GITHUB_ACTIONS": "true"})
+    assert result.exit_code == 1
+    assert not any(line.startswith("::error file=README.md") for line in result.output.splitlines())
