@@ -214,3 +214,50 @@ def test_a_library_apply_audits_each_writes_http_status(repo: Repo, tmp_path: Pa
 
     writes = [(r["action"], r["httpStatus"]) for r in audit_records(audit_path)]
     assert writes == [("create", 201), ("activate", 200)]
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason=(
+        "a create raced by the same name made in the CXone UI is re-planned as an adopt and "
+        "overwrites the UI's values, but its conflict record says nothing was changed by the "
+        "other writer (outOfBand [], overwrites null): the re-plan compares against the "
+        "remote the plan saw, and a create saw none; the README promises git's value is "
+        "written only after the audit log recorded what the other writer changed and which "
+        "of those fields git overwrites"
+    ),
+)
+def test_a_create_raced_by_the_ui_records_what_it_overwrites(
+    repo: Repo, harness: Harness, tmp_path: Path
+) -> None:
+    doc = base_doc("Alpha", "ACTIVE")
+    repo.commit(doc)
+
+    def someone_creates_it_in_the_ui(plan: Plan, reviewed: bool) -> None:
+        made = {**doc, "lifecycleStatus": "DRAFT", "description": "made in the UI"}
+        made["authentication"] = {"type": "API_KEY", "credentials": {"apiKey": "typed-in"}}
+        harness.emulator.control.seed(made)
+
+    audit_path = tmp_path / "audit.jsonl"
+
+    async def go() -> None:
+        project = open_project(repo.root)
+        with AuditLog(audit_path, actor=Actor("tester"), environment=None) as audit:
+            async with repo.client() as client:
+                await apply_desired(
+                    project,
+                    client,
+                    load_desired(project),
+                    secrets=secrets_for(project, environ=ENVIRON),
+                    audit=audit,
+                    hooks=ApplyHooks(confirm=someone_creates_it_in_the_ui),
+                )
+
+    asyncio.run(go())
+
+    records = audit_records(audit_path)
+    written = [f for r in records if r["action"] == "adopt" for f in r["fields"]]
+    assert "description" in written  # the UI's description was overwritten with git's
+    (conflict,) = [r for r in records if r["action"] == "conflict"]
+    assert "description" in [c["path"] for c in conflict["outOfBand"]]
+    assert "description" in (conflict["details"]["overwrites"] or "")
