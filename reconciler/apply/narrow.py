@@ -23,8 +23,7 @@ from dataclasses import dataclass
 from typing import Any, Final
 
 from reconciler.model import ALLOWED_TRANSITIONS, RemoteConnector
-from reconciler.plan.build import steps_for
-from reconciler.plan.changes import Action, ConnectorChange, RemotePin
+from reconciler.plan.changes import Action, ConnectorChange, RemotePin, steps_for
 from reconciler.plan.diff import diff_essences, format_path
 from reconciler.plan.essence import NOT_PATCHED, Essence, EssenceDoc, changed_sections, essence_of
 

@@ -11,13 +11,12 @@ from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Final
 
-from reconciler.config.policies import FULL, Management, Policies, Policy
+from reconciler.config.policies import FULL, Policies, Policy
 from reconciler.model import (
     ALLOWED_TRANSITIONS,
     DESIRED_LIFECYCLE_STATES,
     LABEL_CREDENTIALS_FINGERPRINT,
     LABEL_MANAGED_BY,
-    LABEL_PROJECT,
     MANAGED_BY_VALUE,
     DesiredConnector,
     RemoteConnector,
@@ -31,6 +30,8 @@ from reconciler.plan.changes import (
     SafetyVerdict,
     Step,
     StepKind,
+    error_change,
+    steps_for,
 )
 from reconciler.plan.credentials import CredentialCheck, CredentialChecker, CredentialStatus
 from reconciler.plan.diff import ChangeKind, FieldChange, Origin, diff_essences
@@ -41,6 +42,18 @@ from reconciler.plan.essence import (
     changed_sections,
     essence_of,
     section_digests,
+)
+from reconciler.plan.ownership import (
+    foreign_owner,
+    managed,
+    managed_as,
+    management_of,
+    observed_missing,
+    ours,
+    owned_elsewhere,
+    previous_connector,
+    renamed,
+    taken_over,
 )
 from reconciler.plan.policy import compared, to_write
 
@@ -87,186 +100,68 @@ def build_plan(
     checker.prefetch(_fingerprint_jobs(declared, present))
 
     changes: list[ConnectorChange] = []
-    renamed: set[str] = set()  # remote names a rename takes over (not orphans)
+    taken_names: set[str] = set()  # remote names a rename takes over (not orphans)
     ignored_fields = 0
     for name, ds in declared.items():
         rs = present.get(name, [])
-        policy = rules.for_connector(name, _management(ds[0]))
+        policy = rules.for_connector(name, management_of(ds[0]))
         if len(ds) > 1:
             where = ", ".join(str(d.source) for d in ds)
-            changes.append(_error(name, f"declared {len(ds)} times in git ({where}); keep one"))
+            changes.append(
+                error_change(name, f"declared {len(ds)} times in git ({where}); keep one")
+            )
         elif len(rs) > 1:
             ids = ", ".join(r.id for r in rs)
             changes.append(
-                _error(
+                error_change(
                     name,
                     f"{len(rs)} connectors named {name!r} exist in CXone (ids {ids}); rename "
                     "or deactivate all but one in CXone, then plan again",
                 )
             )
         elif not rs:
-            old = _previous(ds[0], present, declared, project)
+            old = previous_connector(ds[0], present, declared, project)
             if old is not None:
-                renamed.add(old.name)
+                taken_names.add(old.name)
                 change, count = _plan_existing(ds[0], old, checker, policy)
                 ignored_fields += count
-                changes.append(_managed_as(_renamed(change, old.name), policy))
+                changes.append(managed_as(renamed(change, old.name), policy))
             elif policy.management == "observe":
-                changes.append(_observed_missing(ds[0]))
+                changes.append(observed_missing(ds[0]))
             else:
                 changes.append(_plan_create(ds[0]))
         else:
-            owner = _foreign_owner(rs[0], project)
+            owner = foreign_owner(rs[0], project)
             if owner is not None and not take_ownership:
-                changes.append(_owned_elsewhere(ds[0], rs[0], owner))
+                changes.append(owned_elsewhere(ds[0], rs[0], owner))
             else:
                 change, count = _plan_existing(ds[0], rs[0], checker, policy)
                 ignored_fields += count
                 if owner is not None and change.action is not Action.ERROR:
-                    change = _taken_over(change, owner)
-                changes.append(_managed_as(change, policy))
+                    change = taken_over(change, owner)
+                changes.append(managed_as(change, policy))
 
     ignored = 0
     for name, rs in present.items():
-        if name in declared or name in renamed:
+        if name in declared or name in taken_names:
             continue
         for r in rs:
-            if complete and _managed(r) and _ours(r, project):
+            if complete and managed(r) and ours(r, project):
                 changes.append(_plan_orphan(r, prune))
             else:
                 ignored += 1
 
     changes.sort(key=lambda c: (*c.sort_key, c.remote.id if c.remote else ""))
-    managed = sum(1 for r in remote if _managed(r) and _ours(r, project))
+    owned = sum(1 for r in remote if managed(r) and ours(r, project))
     return Plan(
         changes=tuple(changes),
-        safety=_safety(changes, managed, limits),
+        safety=_safety(changes, owned, limits),
         desired_digest=desired_digest,
         environment=environment,
         prune=prune,
         ignored=ignored,
         ignored_fields=ignored_fields,
     )
-
-
-def _managed(r: RemoteConnector) -> bool:
-    return r.spec.labels.get(LABEL_MANAGED_BY) == MANAGED_BY_VALUE
-
-
-def _ours(r: RemoteConnector, project: str | None) -> bool:
-    """Whether a managed connector is this project's to prune. One stamped before projects
-    existed (no project label) is left alone: it may be another team's."""
-    return project is None or r.spec.labels.get(LABEL_PROJECT) == project
-
-
-def _foreign_owner(r: RemoteConnector, project: str | None) -> str | None:
-    """The other project that manages `r`, or None when it is ours, legacy or unmanaged."""
-    owner = r.spec.labels.get(LABEL_PROJECT)
-    if project is None or owner is None or owner == project or not _managed(r):
-        return None
-    return owner
-
-
-def _owned_elsewhere(d: DesiredConnector, r: RemoteConnector, owner: str) -> ConnectorChange:
-    pin = RemotePin(id=r.id, etag=r.etag, spec=r.spec)
-    return _error(
-        d.name,
-        f"{d.location_of('name')}: connector {d.name!r} (id {r.id}) is managed by project "
-        f"{owner!r}; remove it from this repository, or take it over on purpose with "
-        "`--take-ownership` (the audit log records it)",
-        desired=d,
-        remote=pin,
-    )
-
-
-def _management(d: DesiredConnector) -> Management | None:
-    value = d.management
-    return value if value in ("full", "observe", "create-only") else None  # type: ignore[return-value]
-
-
-def _previous(
-    d: DesiredConnector,
-    present: Mapping[str, list[RemoteConnector]],
-    declared: Mapping[str, list[DesiredConnector]],
-    project: str | None,
-) -> RemoteConnector | None:
-    """The connector in CXone under one of `d`'s previous names, when exactly one is there,
-    no other file declares that name, and it is this project's (or unlabelled)."""
-    for old in d.previous_names:
-        rs = present.get(old, [])
-        if len(rs) == 1 and old not in declared and _foreign_owner(rs[0], project) is None:
-            return rs[0]
-    return None
-
-
-def _renamed(change: ConnectorChange, old: str) -> ConnectorChange:
-    """A change planned against the connector under its old name: one `rename` that PATCHes
-    the name along with any other field changes."""
-    if change.action is Action.ERROR:
-        return change
-    name_field = FieldChange(
-        path="name",
-        parts=("name",),
-        kind=ChangeKind.CHANGED,
-        before=old,
-        after=change.name,
-        origin=Origin.PENDING,
-    )
-    steps = change.steps
-    if not any(s.kind is StepKind.PATCH for s in steps):
-        steps = steps_for(("labels",), change.transition, adopt=False)
-    return dataclasses.replace(
-        change,
-        action=Action.RENAME,
-        fields=(name_field, *change.fields),
-        steps=steps,
-        rename_from=old,
-        origin=change.origin or Origin.PENDING,
-    )
-
-
-def _observed_missing(d: DesiredConnector) -> ConnectorChange:
-    return ConnectorChange(
-        name=d.name,
-        action=Action.OBSERVE,
-        desired=d,
-        note="observed (management: observe): not in CXone, and cxrecon never creates it",
-    )
-
-
-def _managed_as(change: ConnectorChange, policy: Policy) -> ConnectorChange:
-    """`observe`: differences are reported as drift, never written. `create-only`: once it
-    exists, never updated."""
-    if policy.management == "full" or not change.action.writes:
-        return change
-    if policy.management == "create-only":
-        return ConnectorChange(
-            name=change.name,
-            action=Action.NOOP,
-            desired=change.desired,
-            remote=change.remote,
-            note="create-only: cxrecon created it and never updates it",
-        )
-    fields = tuple(dataclasses.replace(f, origin=Origin.DRIFT) for f in change.fields)
-    return ConnectorChange(
-        name=change.name,
-        action=Action.OBSERVE,
-        desired=change.desired,
-        remote=change.remote,
-        fields=fields,
-        credentials=change.credentials,
-        transition=change.transition,
-        origin=Origin.DRIFT if fields else None,
-        note="observed (management: observe): differences are reported, never written",
-    )
-
-
-def _taken_over(change: ConnectorChange, owner: str) -> ConnectorChange:
-    """A connector another project managed, planned for this one: at least one write, which
-    moves the ownership label, and it is shown as a takeover."""
-    steps = change.steps or steps_for(("labels",), None, adopt=False)
-    action = change.action if change.action is not Action.NOOP else Action.UPDATE
-    return dataclasses.replace(change, action=action, steps=steps, previous_owner=owner)
 
 
 def _fingerprint_jobs(
@@ -281,28 +176,11 @@ def _fingerprint_jobs(
             yield auth.type, auth.credentials, label
 
 
-def _error(
-    name: str,
-    *problems: str,
-    desired: DesiredConnector | None = None,
-    remote: RemotePin | None = None,
-    fields: tuple[FieldChange, ...] = (),
-) -> ConnectorChange:
-    return ConnectorChange(
-        name=name,
-        action=Action.ERROR,
-        problems=problems,
-        desired=desired,
-        remote=remote,
-        fields=fields,
-    )
-
-
 def _plan_create(d: DesiredConnector) -> ConnectorChange:
     essence = essence_of(d.spec)
     target = essence.lifecycle
     if target not in DESIRED_LIFECYCLE_STATES:
-        return _error(d.name, _bad_state(d, target))
+        return error_change(d.name, _bad_state(d, target))
     steps = [Step(StepKind.CREATE)]
     transition = None
     if target != "DRAFT":
@@ -368,7 +246,7 @@ def _plan_existing(
     fields = diff_essences(have, want)
     ignored = max(0, full - len(fields)) if policy.ignores else 0
     if owner is not None and owner != MANAGED_BY_VALUE:
-        return _error(
+        return error_change(
             d.name,
             f"connector {d.name!r} (id {r.id}) is labelled managed-by={owner}; remove that "
             "label in CXone to let cxrecon adopt it, or remove it from git",
@@ -378,7 +256,7 @@ def _plan_existing(
         ), ignored
     problems = _impossible(d, want, have)
     if problems:
-        return _error(d.name, *problems, desired=d, remote=pin, fields=fields), ignored
+        return error_change(d.name, *problems, desired=d, remote=pin, fields=fields), ignored
 
     adopt = owner is None
     auth = d.spec.authentication
@@ -414,19 +292,6 @@ def _plan_existing(
         effective=effective,
         compared=compared_want,
     ), ignored
-
-
-def steps_for(
-    sections: tuple[str, ...], transition: tuple[str, str] | None, adopt: bool
-) -> tuple[Step, ...]:
-    steps: list[Step] = []
-    if sections or adopt:
-        steps.append(Step(StepKind.PATCH, sections=sections))
-    if transition is not None:
-        step = Step(StepKind.TRANSITION, target=transition[1])
-        # Stop a connector before changing it; start one only once it is configured.
-        steps.insert(0 if transition[1] == "INACTIVE" else len(steps), step)
-    return tuple(steps)
 
 
 def _with_origins(

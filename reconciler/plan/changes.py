@@ -287,3 +287,33 @@ class Plan:
 
     def changed(self) -> tuple[ConnectorChange, ...]:
         return tuple(c for c in self.changes if c.action is not Action.NOOP)
+
+
+def steps_for(
+    sections: tuple[str, ...], transition: tuple[str, str] | None, adopt: bool
+) -> tuple[Step, ...]:
+    steps: list[Step] = []
+    if sections or adopt:
+        steps.append(Step(StepKind.PATCH, sections=sections))
+    if transition is not None:
+        step = Step(StepKind.TRANSITION, target=transition[1])
+        # Stop a connector before changing it; start one only once it is configured.
+        steps.insert(0 if transition[1] == "INACTIVE" else len(steps), step)
+    return tuple(steps)
+
+
+def error_change(
+    name: str,
+    *problems: str,
+    desired: DesiredConnector | None = None,
+    remote: RemotePin | None = None,
+    fields: tuple[FieldChange, ...] = (),
+) -> ConnectorChange:
+    return ConnectorChange(
+        name=name,
+        action=Action.ERROR,
+        problems=problems,
+        desired=desired,
+        remote=remote,
+        fields=fields,
+    )
