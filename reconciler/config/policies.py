@@ -5,9 +5,10 @@ environment by `Policies.for_connector`. reconciler.plan.policy applies them to 
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from fnmatch import fnmatchcase
-from typing import Final, Literal
+from typing import Any, Final, Literal
 
 Management = Literal["full", "observe", "create-only"]
 MANAGEMENT_POLICIES: Final = ("full", "observe", "create-only")
@@ -66,3 +67,26 @@ class Policies:
         if not ignore and not merge and management == "full":
             return FULL
         return Policy(tuple(ignore), merge, management)
+
+
+def rules_from(data: Mapping[str, Any]) -> tuple[Rule, ...]:
+    """`ignoreDifferences` then `managementPolicies` (schema-checked already)."""
+    rules: list[Rule] = []
+    for raw in data.get("ignoreDifferences") or ():
+        rules.append(
+            Rule(
+                connectors=tuple(raw.get("connectors", ("*",))),
+                environments=tuple(raw["environments"]) if "environments" in raw else None,
+                fields=tuple(raw.get("fields", ())),
+                labels_merge=raw.get("labels") == "merge",
+            )
+        )
+    for raw in data.get("managementPolicies") or ():
+        rules.append(
+            Rule(
+                connectors=tuple(raw.get("connectors", ("*",))),
+                environments=tuple(raw["environments"]) if "environments" in raw else None,
+                management=raw["management"],
+            )
+        )
+    return tuple(rules)

@@ -7,15 +7,15 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from fnmatch import fnmatchcase
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any, Final
 
-from reconciler.config.policies import Policies, Rule
+from reconciler.config.overrides import Override, check_overrides
+from reconciler.config.policies import Policies, Rule, rules_from
 from reconciler.config.settings import SETTING_NAMES
 from reconciler.config.windows import SyncWindow, check_windows
-from reconciler.documents.schema import partial_connector_checker, project_checker
+from reconciler.documents.schema import project_checker
 from reconciler.documents.yamlload import LoadedDocument, parse_yaml
 from reconciler.errors import ConfigError
 from reconciler.model import Diagnostic, SourceLocation
@@ -62,18 +62,6 @@ class EnvironmentConfig:
     description: str | None = None
     #: `overrides`: JSON merge patches (RFC 7396) for the connectors whose names match.
     overrides: tuple[Override, ...] = ()
-
-
-@dataclass(frozen=True, slots=True)
-class Override:
-    """One entry of `environments.NAME.overrides`: a merge patch for matching connectors."""
-
-    connectors: str  # a glob on connector names
-    patch: Mapping[str, Any]
-    location: SourceLocation | None = None
-
-    def applies(self, name: str) -> bool:
-        return fnmatchcase(name, self.connectors)
 
 
 @dataclass(frozen=True, slots=True)
@@ -185,61 +173,6 @@ def load_project(start: Path | None = None) -> Project:
     return _build(parsed.document, root, path)
 
 
-def _check_overrides(document: LoadedDocument) -> list[Diagnostic]:
-    """Each override's values against the connector schema (every key optional, as a merge
-    patch may set just one), at their line in cxrecon.yaml."""
-    data = document.data
-    envs = data.get("environments") if isinstance(data, dict) else None
-    out: list[Diagnostic] = []
-    for env_name, env in envs.items() if isinstance(envs, dict) else ():
-        overrides = env.get("overrides") if isinstance(env, dict) else None
-        for glob, patch in overrides.items() if isinstance(overrides, dict) else ():
-            base: tuple[str | int, ...] = ("environments", env_name, "overrides", glob)
-            if not isinstance(patch, dict):
-                continue  # the project schema reports it
-            if "name" in patch:
-                out.append(
-                    _at(
-                        document,
-                        (*base, "name"),
-                        "override",
-                        "an override cannot change a connector's name; rename it in its "
-                        "file (with previousNames) instead",
-                    )
-                )
-            present = {k: v for k, v in patch.items() if v is not None and k != "name"}
-            for finding in partial_connector_checker().findings(present):
-                location = document.key_locations.get((*base, *finding.path)) or (
-                    document.location_of((*base, *finding.path))
-                )
-                message = f"override for {glob!r} in {env_name}: {finding.message}"
-                out.append(Diagnostic("error", message, location, "override"))
-    return out
-
-
-def _rules(data: Mapping[str, Any]) -> tuple[Rule, ...]:
-    """`ignoreDifferences` then `managementPolicies` (schema-checked already)."""
-    rules: list[Rule] = []
-    for raw in data.get("ignoreDifferences") or ():
-        rules.append(
-            Rule(
-                connectors=tuple(raw.get("connectors", ("*",))),
-                environments=tuple(raw["environments"]) if "environments" in raw else None,
-                fields=tuple(raw.get("fields", ())),
-                labels_merge=raw.get("labels") == "merge",
-            )
-        )
-    for raw in data.get("managementPolicies") or ():
-        rules.append(
-            Rule(
-                connectors=tuple(raw.get("connectors", ("*",))),
-                environments=tuple(raw["environments"]) if "environments" in raw else None,
-                management=raw["management"],
-            )
-        )
-    return tuple(rules)
-
-
 def project_id_of(folder: str) -> str:
     """A label-safe project id from a folder name (letters, digits, `.`, `_`, `-`)."""
     cleaned = re.sub(r"[^A-Za-z0-9._-]+", "-", folder).strip("-._")[:63]
@@ -329,7 +262,7 @@ def _check(document: LoadedDocument) -> list[Diagnostic]:
                 "project",
             )
         )
-    out.extend(_check_overrides(document))
+    out.extend(check_overrides(document))
     schema_paths: set[tuple[str | int, ...]] = set()
     for finding in project_checker().findings(data):
         if finding.path not in secret_paths:
@@ -390,7 +323,7 @@ def _build(document: LoadedDocument, root: Path, path: Path) -> Project:
     )
     return Project(
         name=data.get("project"),
-        rules=_rules(data),
+        rules=rules_from(data),
         root=root,
         connectors_path=connectors,
         environments=MappingProxyType(environments),

@@ -17,7 +17,8 @@ from pathlib import Path
 from sys import intern
 from typing import Any, Final
 
-from reconciler.config.project import EnvironmentConfig, Override, Project
+from reconciler.config.overrides import Override
+from reconciler.config.project import EnvironmentConfig, Project
 from reconciler.documents.schema import connector_checker, to_diagnostic
 from reconciler.documents.yamlload import MAX_FILE_BYTES, LoadedDocument, parse_yaml
 from reconciler.errors import ConfigError

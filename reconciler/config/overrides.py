@@ -1,0 +1,59 @@
+"""Environment overrides (`environments.NAME.overrides` in cxrecon.yaml): JSON merge patches
+for the connectors whose names match, and their check against the connector schema at
+their line in cxrecon.yaml. The loader (reconciler.load.desired) applies them."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from fnmatch import fnmatchcase
+from typing import Any
+
+from reconciler.documents.schema import partial_connector_checker
+from reconciler.documents.yamlload import LoadedDocument
+from reconciler.model import Diagnostic, SourceLocation
+
+
+@dataclass(frozen=True, slots=True)
+class Override:
+    """One entry of `environments.NAME.overrides`: a merge patch for matching connectors."""
+
+    connectors: str  # a glob on connector names
+    patch: Mapping[str, Any]
+    location: SourceLocation | None = None
+
+    def applies(self, name: str) -> bool:
+        return fnmatchcase(name, self.connectors)
+
+
+def check_overrides(document: LoadedDocument) -> list[Diagnostic]:
+    """Each override's values against the connector schema (every key optional, as a merge
+    patch may set just one), at their line in cxrecon.yaml."""
+    data = document.data
+    envs = data.get("environments") if isinstance(data, dict) else None
+    out: list[Diagnostic] = []
+    for env_name, env in envs.items() if isinstance(envs, dict) else ():
+        overrides = env.get("overrides") if isinstance(env, dict) else None
+        for glob, patch in overrides.items() if isinstance(overrides, dict) else ():
+            base: tuple[str | int, ...] = ("environments", env_name, "overrides", glob)
+            if not isinstance(patch, dict):
+                continue  # the project schema reports it
+            if "name" in patch:
+                out.append(
+                    Diagnostic(
+                        "error",
+                        "an override cannot change a connector's name; rename it in its "
+                        "file (with previousNames) instead",
+                        document.key_locations.get((*base, "name"))
+                        or document.location_of((*base, "name")),
+                        "override",
+                    )
+                )
+            present = {k: v for k, v in patch.items() if v is not None and k != "name"}
+            for finding in partial_connector_checker().findings(present):
+                location = document.key_locations.get((*base, *finding.path)) or (
+                    document.location_of((*base, *finding.path))
+                )
+                message = f"override for {glob!r} in {env_name}: {finding.message}"
+                out.append(Diagnostic("error", message, location, "override"))
+    return out
