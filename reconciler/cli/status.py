@@ -217,7 +217,7 @@ def _print_plan(changes: Sequence[Any], environment: str, emulator: bool) -> int
             connector_state(
                 action=c.action.value, origin=None if c.origin is None else c.origin.value
             ),
-            _detail([f.path for f in c.fields], "; ".join(c.problems) or c.orphan_note),
+            _detail([f.path for f in c.fields], "; ".join(c.problems) or c.orphan_note or c.note),
         )
         for c in changes
     ]

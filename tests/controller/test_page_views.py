@@ -51,8 +51,9 @@ from .page_support import NOW, SHA, ReportWithFacts, cycle, make_page, record, w
         ({"action": "create", "decision": "window"}, "new", Tone.INFO),
         ({"action": "create", "decision": "apply", "deleted": True}, "deleted", Tone.WARN),
         ({"action": "update", "origin": "pending"}, "pending", Tone.INFO),  # a plan, no decision
-        ({"action": "no-op", "decision": "observe"}, "in-sync", Tone.OK),
-        ({"action": "update", "origin": "drift", "decision": "observe"}, "observed", Tone.OK),
+        ({"action": "observe", "origin": "drift", "decision": "report"}, "observed", Tone.WARN),
+        ({"action": "observe", "decision": "apply", "outcome": "unchanged"}, "observed", Tone.INFO),
+        ({"action": "rename", "origin": "pending", "decision": "window"}, "pending", Tone.INFO),
         ({"action": "update", "origin": "pending", "decision": "later-x"}, "later-x", Tone.INFO),
     ],
 )

@@ -102,8 +102,15 @@ PENDING: Final = State(
 OBSERVED: Final = State(
     "observed",
     "Observed only",
-    Tone.OK,
-    "cxrecon watches it and reports differences but never writes it (management: observe).",
+    Tone.INFO,
+    "cxrecon only watches it (management: observe) and never writes it; it is not in CXone.",
+)
+OBSERVED_DIFFERS: Final = State(
+    "observed",
+    "Differs (observed only)",
+    Tone.WARN,
+    "cxrecon only watches it (management: observe): CXone differs from git and cxrecon will "
+    "not change it; bring git or CXone in line by hand.",
 )
 
 #: Why a planned change was held back this cycle (the controller's Decision values).
@@ -160,8 +167,8 @@ def connector_state(
         return APPLIED
     if decision == "in-sync" or action == "no-op":
         return IN_SYNC
-    if decision in ("observe", "observed"):
-        return OBSERVED
+    if action == "observe":
+        return OBSERVED_DIFFERS if origin is not None else OBSERVED
     if decision == "orphan" or action == "orphan":
         return ORPHAN
     if decision == "backoff":

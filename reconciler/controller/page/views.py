@@ -43,6 +43,7 @@ _ACTIONS: Final = {
     "update": "Update",
     "activate": "Switch on",
     "deactivate": "Switch off",
+    "rename": "Rename",
 }
 _AUDIT_ACTIONS: Final = {
     "create": "Created",
@@ -50,6 +51,7 @@ _AUDIT_ACTIONS: Final = {
     "adopt": "Taken over",
     "activate": "Switched on",
     "deactivate": "Switched off",
+    "rename": "Renamed",
     "sync": "CRM data sync",
     "conflict": "Changed meanwhile in CXone",
     "reread": "Read again",
@@ -328,7 +330,7 @@ def _planned(c: ConnectorReport) -> str | None:
     words = _ACTIONS.get(c.action.value)
     if words is None:
         return None
-    if c.action.value in ("update", "adopt") and c.fields:
+    if c.action.value in ("update", "adopt", "rename") and c.fields:
         n = len(c.fields)
         return f"{words} {n} field{'s' if n != 1 else ''}"
     return words
