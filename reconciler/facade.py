@@ -20,6 +20,7 @@ from typing import Protocol
 import anyio
 
 from reconciler.apply.audit import AuditLog
+from reconciler.apply.calltrace import TracingStats
 from reconciler.apply.datasync import PollPolicy, SyncObserver, run_syncs
 from reconciler.apply.executor import ConnectorResult, ExecContext
 from reconciler.apply.run import ApplyReport, CredentialResolver, execute_plan
@@ -385,8 +386,9 @@ async def check_drift(
 
 
 def connect(settings: ConnectionSettings, *, parallelism: int = 8) -> CxoneClient:
-    """A client for the tenant `settings` name; use it as `async with connect(...) as c`."""
-    return CxoneClient(settings, parallelism=parallelism)
+    """A client for the tenant `settings` name; use it as `async with connect(...) as c`.
+    Its request accounting also feeds the audit log (each write's HTTP status, attempts)."""
+    return CxoneClient(settings, parallelism=parallelism, stats=TracingStats())
 
 
 async def dump_tenant(

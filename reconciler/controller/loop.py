@@ -22,6 +22,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from reconciler.apply.audit import detect_actor
+from reconciler.apply.calltrace import TracingStats
 from reconciler.config.durations import format_duration
 from reconciler.controller.backoff import BackoffPolicy, ConnectorBackoff
 from reconciler.controller.cycle import CycleRunner, SettingsFor
@@ -34,7 +35,6 @@ from reconciler.controller.report import (
     CycleResult,
     Decision,
 )
-from reconciler.cxone.stats import ApiStats
 
 log = logging.getLogger("cxrecon.controller")
 
@@ -64,7 +64,8 @@ class Controller:
         self.options = options
         self.clock: Clock = clock or SystemClock()
         self.environ = dict(os.environ if environ is None else environ)
-        self.stats = ApiStats()
+        # Feeds both /metrics and each write's audit record (HTTP status, attempts).
+        self.stats = TracingStats()
         mode = "dry-run" if options.dry_run else ("self-heal" if options.self_heal else "apply")
         self.prometheus = ControllerMetrics(
             self.stats, environment=options.environment, mode=mode, process=process_metrics

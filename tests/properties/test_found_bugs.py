@@ -183,16 +183,6 @@ def test_a_lost_create_never_claims_a_connector_made_in_the_ui(
         assert not next_plan.has_changes, next_plan.changed()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "through the library (reconciler.connect + apply_desired(audit=...)) every audit "
-        "record of a write has httpStatus null and attempts 1: the executor reads both from "
-        "a CallTrace that only a client built with stats=TracingStats() feeds, which "
-        "`cxrecon apply` does and connect() (and the controller's cycle, which builds its "
-        "client with plain ApiStats) does not"
-    ),
-)
 def test_a_library_apply_audits_each_writes_http_status(repo: Repo, tmp_path: Path) -> None:
     repo.commit(base_doc("Alpha", "ACTIVE"))
     audit_path = tmp_path / "audit.jsonl"
