@@ -25,7 +25,9 @@ from reconciler.errors import ConfigError
 from reconciler.load.lint import duplicate_names, lint_connector, place, secrets_in_urls
 from reconciler.load.refs import (
     RefProblem,
+    check_credential_field,
     check_secret_field,
+    is_secret_reference,
     reference_target_problems,
     substitute_vars,
 )
@@ -426,9 +428,12 @@ def _check_document(
             ref_paths.add(leak.path)
             found.append(place(leak, document))
     schema_paths: set[Path_] = set()
+    references = _credential_references(data)
     for finding in connector_checker().findings(data):
         if finding.path in ref_paths and not finding.at_key:
             continue  # the reference problem says it better
+        if finding.path in references and not finding.at_key:
+            continue  # a reference's value is checked by apply, once resolved
         schema_paths.add(finding.path)
         found.append(to_diagnostic(finding, document))
     suppress = ref_paths | {p for p in schema_paths if p}
@@ -531,6 +536,7 @@ class _Substitution:
 
     def mapping(self, value: dict[str, Any], path: list[str | int]) -> dict[str, Any]:
         in_labels = bool(path) and path[0] == "labels"
+        in_credentials = path == _CREDENTIALS_PATH
         out: dict[str, Any] | None = None
         for k, v in value.items():
             if in_labels and len(path) == 1 and is_secret_field(k) and v not in (None, ""):
@@ -549,7 +555,10 @@ class _Substitution:
                 if problem is not None:
                     self.problem(problem, path)
             else:
-                new = self.value(v, path, k)
+                if in_credentials and isinstance(v, str):
+                    new = self.credential(v, path, k)
+                else:
+                    new = self.value(v, path, k)
                 if new is not v:
                     out = dict(value) if out is None else out
                     out[k] = new
@@ -568,10 +577,40 @@ class _Substitution:
             self.problem(problem, path)
         return new
 
+    def credential(self, value: str, path: list[str | int], key: str) -> str:
+        """A credential that is not secret-bearing: `${env:}` / `${file:}` as its whole
+        value, or a value with `${var:}` substituted (refs.check_credential_field)."""
+        new, problems = check_credential_field(
+            key, value, self.variables, project_file=self.project_file, root=self.root
+        )
+        for problem in problems:
+            self.problem(problem, path)
+        return new
+
     def problem(self, problem: RefProblem, path: list[str | int]) -> None:
         where = tuple(path)
         self.ref_paths.add(where)
         self.found.append(_diag(problem.rule, problem.message, where, self.document))
+
+
+#: Where credential values live in a connector document.
+_CREDENTIALS_PATH: Final[list[str | int]] = ["authentication", "credentials"]
+
+
+def _credential_references(data: Any) -> set[Path_]:
+    """Paths of credentials that are one whole `${env:}` / `${file:}` reference. Their form
+    (an https URL, a header name) is known only once apply resolves them, so the schema's
+    checks of the value's form do not apply to them (the reference's own form and target
+    are checked by refs)."""
+    auth = data.get("authentication") if isinstance(data, dict) else None
+    credentials = auth.get("credentials") if isinstance(auth, dict) else None
+    if not isinstance(credentials, dict):
+        return set()
+    return {
+        ("authentication", "credentials", key)
+        for key, value in credentials.items()
+        if isinstance(value, str) and is_secret_reference(value)
+    }
 
 
 def _secret_label(key: str) -> RefProblem:

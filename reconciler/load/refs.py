@@ -3,7 +3,12 @@ apply time) and `${var:NAME}` per-environment values (substituted when loading).
 
 A secret-bearing field (clientSecret, password, apiKey, …) must hold exactly one secret
 reference; a literal there is an error, so a secret can never be committed by mistake.
-What a reference may reach is bounded: `${file:}` stays inside the project folder (links
+Every other credential field (clientId, tokenEndpoint, username, …) may hold a literal,
+`${var:}` text or, as its whole value, one `${env:}` / `${file:}` reference: the API never
+returns credential values, so a plan cannot compare them anyway, and many teams keep client
+ids in their CI secret store. Outside `authentication.credentials` a value must be known
+when planning: `${env:}` / `${file:}` are refused there. What a reference may reach is
+bounded: `${file:}` stays inside the project folder (links
 resolved, `.git` excluded) and `${env:}` never names cxrecon's own credentials — checked by
 `validate` and again when resolving.
 """
@@ -185,18 +190,47 @@ def check_secret_field(key: str, value: Any, root: Path | None = None) -> RefPro
     )
 
 
+def check_credential_field(
+    key: str,
+    value: str,
+    variables: Mapping[str, str] | None,
+    *,
+    project_file: bool = True,
+    root: Path | None = None,
+) -> tuple[str, list[RefProblem]]:
+    """A credential that is not secret-bearing (clientId, tokenEndpoint, username, …): one
+    whole `${env:}` / `${file:}` reference (kept as it is: apply resolves it, a plan uses it
+    when the value is available), or a value with `${var:}` substituted. A reference that is
+    only part of the value is refused: a credential is resolved as a whole."""
+    if is_secret_reference(value):
+        return value, reference_target_problems(value, root)
+    new, problems = substitute_vars(
+        key, value, variables, project_file=project_file, credential=True
+    )
+    if not problems:
+        problems = reference_target_problems(new, root)
+    return new, problems
+
+
 def _suggest_env_name(key: str) -> str:
     snake = re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", key)
     return re.sub(r"[^A-Za-z0-9]+", "_", snake).upper().strip("_") or "SECRET"
 
 
 def substitute_vars(
-    key: str, value: str, variables: Mapping[str, str] | None, *, project_file: bool = True
+    key: str,
+    value: str,
+    variables: Mapping[str, str] | None,
+    *,
+    project_file: bool = True,
+    credential: bool = False,
 ) -> tuple[str, list[RefProblem]]:
     """Replace every `${var:NAME}` in a non-secret string; report other references here.
 
     `variables is None` means no environment is selected. `$${` stays a literal `${`.
     `project_file` says whether cxrecon.yaml exists (the advice for an unknown var differs).
+    `credential`: the string is a credential value, where `${env:}` / `${file:}` may be the
+    whole value (check_credential_field) but not a part of it.
     """
     problems: list[RefProblem] = []
     if "${" not in value:
@@ -246,13 +280,24 @@ def substitute_vars(
             else:
                 return variables[name]
             return match.group(0)
-        if _ENV_REF.match(body) or _FILE_REF.match(body):
+        if (_ENV_REF.match(body) or _FILE_REF.match(body)) and credential:
+            problems.append(
+                RefProblem(
+                    "secret-ref-misplaced",
+                    f"'{key}' may be a ${{{body.split(':')[0]}:}} reference only as its whole "
+                    "value (apply resolves a credential as a whole); write exactly one "
+                    "${env:NAME} or ${file:PATH}, or use ${var:NAME} for text that differs "
+                    "per environment",
+                )
+            )
+        elif _ENV_REF.match(body) or _FILE_REF.match(body):
             problems.append(
                 RefProblem(
                     "secret-ref-misplaced",
                     f"'{key}' is not a secret field, so it cannot use ${{{body.split(':')[0]}:}} "
-                    "(secrets are resolved only at apply time and plans need this value); "
-                    "use ${var:NAME} for per-environment values",
+                    "(references are resolved only at apply time, and outside "
+                    "authentication.credentials plans need this value); use ${var:NAME} for "
+                    "per-environment values",
                 )
             )
         else:

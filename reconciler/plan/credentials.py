@@ -15,11 +15,18 @@ wrote them: label `cxrecon.io/credentials-fingerprint`, value
   Slow and salted so a readable label does not let anyone test guesses of a weak
   password cheaply; N is in the label so the cost can rise without breaking old labels.
 
-Outcomes: `unchanged` (full matches), `rotated` (public or full differs) or `unknown`:
-no fingerprint label (apply will write the credentials and record one), or secrets not
-resolvable here (plan and validate never need secrets; apply, which has them, compares
-again and writes only when they differ). A non-secret value given as a reference
-(`clientId: ${env:X}`) counts as secret-bearing: without the environment it is unknown.
+Outcomes: `unchanged` (full matches), `rotated` (full differs, or public differs and the
+values needed to compare the full digest are not available) or `unknown`: no fingerprint
+label (apply will write the credentials and record one), or values not resolvable here
+(plan and validate never need secrets; apply, which has them, compares again and writes
+only when they differ).
+
+A non-secret value given as a reference (`clientId: ${env:X}`, as `cxrecon dump` writes
+every value CXone masks) counts as secret-bearing: it is left out of `public`, and without
+its value the credentials are unknown. Whenever every value is available the full digest
+decides, also when `public` differs: a value that moved between a literal and a reference
+changes `public` but not the credentials. So a public mismatch alone is "rotated" only when
+no non-secret value is an unresolved reference (it might be the literal recorded before).
 """
 
 from __future__ import annotations
@@ -195,7 +202,9 @@ class CredentialChecker:
         if recorded is None:
             return CredentialCheck(CredentialStatus.UNKNOWN, CredentialReason.NO_FINGERPRINT)
         public = _public_digest(recorded.salt, auth_type, credentials, self.is_secret_key)
-        if not hmac.compare_digest(public, recorded.public):
+        public_matches = hmac.compare_digest(public, recorded.public)
+        if not public_matches and not self._plain_references(credentials):
+            # Every non-secret value is a literal here: what `public` covers did change.
             return CredentialCheck(CredentialStatus.ROTATED, CredentialReason.DIFFERS)
         plain = self.resolve_all(credentials)
         if plain is None:
@@ -205,6 +214,11 @@ class CredentialChecker:
             return CredentialCheck(CredentialStatus.UNCHANGED, CredentialReason.MATCH)
         return CredentialCheck(CredentialStatus.ROTATED, CredentialReason.DIFFERS)
 
+    def _plain_references(self, credentials: Mapping[str, str]) -> bool:
+        """Whether a non-secret key holds a reference (`clientId: ${env:X}`): the recorded
+        `public` may hold its value as a literal, so `public` alone cannot tell a change."""
+        return any(not self.is_secret_key(k) and is_reference(v) for k, v in credentials.items())
+
     def prefetch(self, items: Iterable[tuple[str, Mapping[str, str], str | None]]) -> None:
         """Compute the slow digests `check` will need, on all cores (scrypt drops the GIL)."""
         jobs: list[tuple[bytes, int, str, dict[str, str]]] = []
@@ -213,7 +227,7 @@ class CredentialChecker:
             if recorded is None:
                 continue
             public = _public_digest(recorded.salt, auth_type, credentials, self.is_secret_key)
-            if public != recorded.public:
+            if public != recorded.public and not self._plain_references(credentials):
                 continue
             plain = self.resolve_all(credentials)
             if plain is not None:

@@ -6,7 +6,9 @@ from pathlib import Path
 
 import pytest
 
+from reconciler.config.project import EnvironmentConfig
 from reconciler.errors import SecretResolutionError
+from reconciler.load.desired import LoadResult, load_desired
 from reconciler.load.refs import (
     SecretLookup,
     check_secret_field,
@@ -15,7 +17,7 @@ from reconciler.load.refs import (
 )
 from reconciler.secret import Secret, is_secret_field
 
-from .helpers import CANARY
+from .helpers import CANARY, connector_yaml
 
 
 @pytest.mark.parametrize(
@@ -215,3 +217,118 @@ def test_resolve_all_registers_every_resolved_secret() -> None:
     resolved = lookup.resolve_all({"clientId": "client", "clientSecret": "${env:S}"})
     assert resolved == {"clientId": "client", "clientSecret": CANARY}
     assert seen == [Secret(CANARY)]
+
+
+# --- references in credential fields that are not secret (issue 14) -----------------------
+
+_OAUTH_CONNECTOR = (
+    "name: Ref-Creds\n"
+    "lifecycleStatus: ACTIVE\n"
+    "connectorType: CUSTOM\n"
+    "endpointUrl: https://crm.acme.example/api\n"
+    "authentication:\n"
+    "  type: OAUTH2\n"
+    "  credentials:\n"
+    "    tokenEndpoint: {token}\n"
+    "    clientId: {client}\n"
+    "    clientSecret: ${{env:CRM_CLIENT_SECRET}}\n"
+    "    scope: {scope}\n"
+    "mappings:\n"
+    "  - cxoneField: contact.external_id\n"
+    "    crmField: id\n"
+    "    direction: INBOUND\n"
+)
+
+
+@pytest.fixture
+def in_tmp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """`tmp_path` as the working directory: the project folder `${file:}` stays inside."""
+    monkeypatch.chdir(tmp_path)
+    return tmp_path
+
+
+def _load_oauth(
+    tmp_path: Path,
+    token: str = "https://login.acme.example/token",  # noqa: S107 - a URL
+    client: str = "app-1",
+    scope: str = "api",
+    endpoint: str = "https://crm.acme.example/api",
+) -> LoadResult:
+    text = _OAUTH_CONNECTOR.format(token=token, client=client, scope=scope)
+    text = text.replace("https://crm.acme.example/api", endpoint)
+    (tmp_path / "c.yaml").write_text(text, encoding="utf-8")
+    return load_desired(tmp_path, EnvironmentConfig("test", vars={"host": "login.acme.example"}))
+
+
+@pytest.mark.parametrize(
+    ("token", "client", "scope"),
+    [
+        ("${env:CRM_TOKEN_URL}", "${env:CRM_CLIENT_ID}", "api"),
+        ("https://${var:host}/token", "${file:.secrets/client-id}", "${env:CRM_SCOPE}"),
+        ("${file:.secrets/token-url}", "app-1", "${file:.secrets/scope}"),
+    ],
+)
+def test_every_credential_field_accepts_env_and_file_references(
+    in_tmp: Path, token: str, client: str, scope: str
+) -> None:
+    result = _load_oauth(in_tmp, token, client, scope)
+    assert result.diagnostics == ()
+    [connector] = result.connectors
+    credentials = connector.spec.authentication.credentials
+    # Kept as references: resolved only by apply (and by plans that have the values).
+    for key, value in {"tokenEndpoint": token, "clientId": client, "scope": scope}.items():
+        if value.startswith(("${env:", "${file:")):
+            assert credentials[key] == value
+
+
+def test_a_basic_username_and_an_api_key_header_may_be_references(in_tmp: Path) -> None:
+    tmp_path = in_tmp
+    (tmp_path / "c.yaml").write_text(
+        connector_yaml().replace(
+            "    apiKey: ${env:CRM_API_KEY}\n",
+            "    apiKey: ${env:CRM_API_KEY}\n    headerName: ${env:CRM_API_HEADER}\n",
+        ),
+        encoding="utf-8",
+    )
+    basic = tmp_path / "basic"
+    basic.mkdir()
+    (basic / "b.yaml").write_text(
+        connector_yaml("Basic-One").replace(
+            "  type: API_KEY\n  credentials:\n    apiKey: ${env:CRM_API_KEY}\n",
+            "  type: BASIC\n  credentials:\n    username: ${env:CRM_USER}\n"
+            "    password: ${file:.secrets/crm-password}\n",
+        ),
+        encoding="utf-8",
+    )
+    result = load_desired(tmp_path)
+    assert result.diagnostics == ()
+    assert {c.name for c in result.connectors} == {"Test-Connector", "Basic-One"}
+
+
+@pytest.mark.parametrize(
+    ("client", "rule"),
+    [
+        ("${env:CXONE_CLIENT_ID}", "ref-reserved-variable"),
+        ("${env:GITHUB_TOKEN}", "ref-reserved-variable"),
+        ("${file:/etc/hostname}", "ref-outside-project"),
+        ("${file:../outside}", "ref-outside-project"),
+        ("${file:.git/config}", "ref-outside-project"),
+        ("app-${env:CRM_CLIENT_ID}", "secret-ref-misplaced"),
+        ("${env:CRM_A}${env:CRM_B}", "secret-ref-misplaced"),
+        ("${env:CRM CLIENT}", "ref-syntax"),
+    ],
+)
+def test_a_credential_reference_the_security_rules_refuse_is_still_refused(
+    in_tmp: Path, client: str, rule: str
+) -> None:
+    (in_tmp / ".git").mkdir()
+    result = _load_oauth(in_tmp, client=client)
+    assert [(d.rule, d.location.line if d.location else None) for d in result.errors] == [(rule, 9)]
+    if rule == "secret-ref-misplaced":
+        assert "whole value" in result.errors[0].message
+
+
+def test_a_reference_outside_the_credentials_still_needs_a_plain_value(in_tmp: Path) -> None:
+    result = _load_oauth(in_tmp, endpoint="${env:CRM_URL}")
+    assert [d.rule for d in result.errors] == ["secret-ref-misplaced"]
+    assert "plans need this value" in result.errors[0].message
