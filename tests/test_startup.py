@@ -113,6 +113,37 @@ def test_validate_of_the_sample_connectors_imports_no_network_stack() -> None:
     assert "reconciler.cxone.client" not in modules
 
 
+def test_validate_of_valid_connectors_imports_neither_jsonschema_nor_croniter() -> None:
+    # jsonschema only explains a document the Rust validator rejects; croniter only reads
+    # sync windows, and the sample cxrecon.yaml has none.
+    code, modules = imported_by("validate", "connectors")
+    assert code == 0
+    assert heavy_in(modules, frozenset({"jsonschema", "croniter"})) == []
+
+
+def test_validate_still_explains_a_rejected_connector_at_its_line() -> None:
+    # The one path that needs jsonschema imports it: in a fresh process, not one where a
+    # test module has imported it already.
+    fixture = "tests/fixtures/bad/schema-unknown-key-typo.yaml"
+    env = {**os.environ, "GITHUB_ACTIONS": "false", "COLUMNS": "200", "NO_COLOR": "1"}
+    done = subprocess.run(
+        [sys.executable, "-c", _RUN, "validate", fixture],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    report = json.loads(done.stderr.rstrip().rsplit("\n", 1)[-1])
+    assert report["exit"] == 1
+    assert "jsonschema" in report["modules"]
+    assert (
+        f"{fixture}:7:1: error: unknown key 'endpointURL' (did you mean 'endpointUrl'?) [schema]"
+        in done.stdout
+    )
+
+
 # --- the command list without the commands ------------------------------------------------
 
 

@@ -1,5 +1,9 @@
 """JSON Schema validation of loaded YAML documents, with every error mapped back to the YAML
 node that caused it and phrased so a user knows what to change.
+
+`jsonschema` (slow to import: ~100 ms) is imported only to explain a document the Rust
+validator rejects; our own schemas are checked for well-formedness by the tests
+(tests/load/test_fast_schema.py), not on every run.
 """
 
 from __future__ import annotations
@@ -10,14 +14,16 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from functools import cache
 from importlib.resources import files
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 import jsonschema_rs
-from jsonschema import Draft202012Validator
-from jsonschema.exceptions import ValidationError
 
 from reconciler.documents.yamlload import LoadedDocument
 from reconciler.model import Diagnostic, SourceLocation
+
+if TYPE_CHECKING:
+    from jsonschema import Draft202012Validator
+    from jsonschema.exceptions import ValidationError
 
 SCHEMA_PACKAGE: Final = "reconciler.schemas"
 CONNECTOR_SCHEMA: Final = "connector.schema.json"
@@ -58,22 +64,37 @@ class SchemaChecker:
     A Rust validator (jsonschema_rs, ~1,000× faster) answers "valid?" first; only a document
     it rejects goes through `jsonschema`, whose errors carry what the messages need. Where the
     two disagree, `jsonschema` decides: a document it finds nothing wrong with is valid.
+
+    `schema` is trusted to be a well-formed 2020-12 schema (ours are, by test): it is not
+    checked here, and `jsonschema` is imported and compiled only for the first rejection.
     """
 
     def __init__(self, schema: Mapping[str, Any]) -> None:
-        Draft202012Validator.check_schema(schema)
         # Same rules, fewer reference lookups: 20,000 mappings would resolve 20,000 `$ref`s.
-        compiled = inline_refs(schema, schema)
-        self._validator = Draft202012Validator(compiled)
-        self._fast = fast_validator(compiled)
+        self._compiled: Mapping[str, Any] = inline_refs(schema, schema)
+        self._fast = fast_validator(self._compiled)
+        self._slow: Draft202012Validator | None = None
+
+    @property
+    def schema(self) -> Mapping[str, Any]:
+        """The schema documents are judged by (`$ref`s inlined)."""
+        return self._compiled
 
     def findings(self, data: Any) -> list[SchemaFinding]:
         if self._fast_accepts(data):
             return []
         out: list[SchemaFinding] = []
-        for error in self._validator.iter_errors(data):
+        for error in self._explainer().iter_errors(data):
             out.extend(_explain(error))
         return out
+
+    def _explainer(self) -> Draft202012Validator:
+        if self._slow is None:
+            # Here, not at the top: ~100 ms of imports that a valid document never needs.
+            from jsonschema import Draft202012Validator
+
+            self._slow = Draft202012Validator(self._compiled)
+        return self._slow
 
     def _fast_accepts(self, data: Any) -> bool:
         if self._fast is None:

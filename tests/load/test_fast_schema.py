@@ -6,6 +6,7 @@ from __future__ import annotations
 import copy
 import re
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +25,8 @@ from reconciler.documents.schema import (
     fast_validator,
     inline_refs,
     load_schema,
+    partial_connector_checker,
+    project_checker,
     rust_pattern,
 )
 from reconciler.documents.yamlload import parse_yaml
@@ -65,6 +68,30 @@ def _data(path: Path) -> Any:
 
 #: Files that reach the schema (the yaml-* fixtures are refused before it).
 LOADED = {path: data for path in FILES if (data := _data(path)) is not None}
+
+
+SCHEMA_FILES = sorted((REPO / "schemas").glob("*.json"))
+
+
+def test_every_published_schema_is_checked_here() -> None:
+    names = {path.name for path in SCHEMA_FILES}
+    assert {CONNECTOR_SCHEMA, PROJECT_SCHEMA, "plan.schema.json"} <= names
+
+
+@pytest.mark.parametrize("path", SCHEMA_FILES, ids=[p.name for p in SCHEMA_FILES])
+def test_every_published_schema_is_a_well_formed_2020_12_schema(path: Path) -> None:
+    # SchemaChecker trusts the schemas it is given (no check_schema on every run): this is
+    # where a malformed one is caught.
+    schema = load_schema(path.name)
+    Draft202012Validator.check_schema(schema)
+    Draft202012Validator.check_schema(inline_refs(schema, schema))
+
+
+@pytest.mark.parametrize("checker", [connector_checker, partial_connector_checker, project_checker])
+def test_the_schemas_the_checkers_judge_by_are_well_formed(
+    checker: Callable[[], SchemaChecker],
+) -> None:
+    Draft202012Validator.check_schema(checker().schema)
 
 
 def test_python_whitespace_is_what_re_calls_whitespace() -> None:
