@@ -11,6 +11,7 @@ import datetime as dt
 import functools
 import logging
 from collections.abc import Callable, Mapping, Sequence
+from types import MappingProxyType
 
 import anyio
 
@@ -29,17 +30,67 @@ from reconciler.controller.report import (
     CycleReport,
     CycleResult,
     Decision,
+    Phase,
 )
 from reconciler.cxone.client import CxoneClient
 from reconciler.cxone.stats import ApiStats
 from reconciler.errors import CxreconError
 from reconciler.facade import ApplyHooks, apply_desired, load_desired, open_project, secrets_for
+from reconciler.model import RemoteConnector
 from reconciler.plan.changes import Action, ConnectorChange, Plan
 from reconciler.plan.diff import Origin
 
 log = logging.getLogger("cxrecon.controller")
 
 SettingsFor = Callable[[Project, EnvironmentConfig], ConnectionSettings]
+
+
+class CycleMeter:
+    """What one cycle measures about itself: seconds per phase (each `enter` ends the phase
+    before; `finish` the last), and how many connector files it parsed. Kept when the cycle
+    fails part-way, so a failing phase is timed too."""
+
+    def __init__(self, monotonic: Callable[[], float]) -> None:
+        self._monotonic = monotonic
+        self._phase: Phase | None = None
+        self._since = 0.0
+        self._seconds: dict[Phase, float] = {}
+        self.files_parsed: int | None = None
+
+    def enter(self, phase: Phase) -> None:
+        now = self._monotonic()
+        self._close(now)
+        self._phase, self._since = phase, now
+
+    def finish(self) -> Mapping[Phase, float]:
+        self._close(self._monotonic())
+        self._phase = None
+        return MappingProxyType(dict(self._seconds))
+
+    def _close(self, now: float) -> None:
+        if self._phase is not None:
+            self._seconds[self._phase] = self._seconds.get(self._phase, 0.0) + now - self._since
+
+
+class _MeteredClient(CxoneClient):
+    """The API client, telling the cycle when the tenant's connectors are read: inside
+    `apply_desired`, that is where fetching ends and planning begins."""
+
+    def __init__(
+        self,
+        settings: ConnectionSettings,
+        *,
+        parallelism: int,
+        stats: ApiStats,
+        listed: Callable[[], None],
+    ) -> None:
+        super().__init__(settings, parallelism=parallelism, stats=stats)
+        self._listed = listed
+
+    async def list_connectors(self) -> list[RemoteConnector]:
+        connectors = await super().list_connectors()
+        self._listed()
+        return connectors
 
 
 class CycleRunner:
@@ -76,6 +127,8 @@ class CycleRunner:
     async def run(self, number: int) -> CycleReport:
         started = self.clock.now()
         t0 = self.clock.monotonic()
+        meter = CycleMeter(self.clock.monotonic)
+        meter.enter(Phase.PULL)
         pull: PullResult | None = None
         commit: str | None = None
         try:
@@ -91,15 +144,17 @@ class CycleRunner:
                     log.warning("%s; using the last good commit %s", pull.message, commit)
             else:
                 commit = await GitRepo(self.options.repo).head()  # None outside a checkout
-            connectors, interrupted = await self._reconcile(number, commit)
+            connectors, interrupted = await self._reconcile(number, commit, meter)
         except CxreconError as exc:
-            return self._failed(number, started, t0, commit, pull, str(exc))
+            return self._failed(number, started, t0, commit, pull, str(exc), meter)
         except Exception as exc:  # an internal bug must not end the loop
             log.exception("cycle %d failed unexpectedly", number)
-            return self._failed(number, started, t0, commit, pull, f"{type(exc).__name__}: {exc}")
+            error = f"{type(exc).__name__}: {exc}"
+            return self._failed(number, started, t0, commit, pull, error, meter)
         partial = any(
             c.failed or c.decision in (Decision.ERROR, Decision.BACKOFF) for c in connectors
         )
+        phases = meter.finish()
         return CycleReport(
             number=number,
             started=started,
@@ -109,6 +164,8 @@ class CycleRunner:
             pull=pull,
             connectors=connectors,
             interrupted=interrupted,
+            phases=phases,
+            files_parsed=meter.files_parsed,
         )
 
     def _failed(
@@ -119,7 +176,9 @@ class CycleRunner:
         commit: str | None,
         pull: PullResult | None,
         error: str,
+        meter: CycleMeter,
     ) -> CycleReport:
+        phases = meter.finish()
         return CycleReport(
             number=number,
             started=started,
@@ -128,18 +187,23 @@ class CycleRunner:
             commit=commit,
             pull=pull,
             error=error,
+            phases=phases,
+            files_parsed=meter.files_parsed,
         )
 
     async def _reconcile(
-        self, number: int, commit: str | None
+        self, number: int, commit: str | None, meter: CycleMeter
     ) -> tuple[tuple[ConnectorReport, ...], bool]:
         opts = self.options
+        meter.enter(Phase.LOAD)
         project = await anyio.to_thread.run_sync(open_project, opts.repo)
         windows = load_windows(project)
         env = project.environment(opts.environment)
         loaded = await anyio.to_thread.run_sync(
             functools.partial(load_desired, project, env, strict=opts.strict)
         )
+        meter.files_parsed = len(loaded.files)
+        meter.enter(Phase.FETCH)
         env_name = project.environment_label(opts.environment)
         settings = self.settings_for(project, env)
         audit = None
@@ -155,6 +219,7 @@ class CycleRunner:
         decided: list[tuple[ConnectorChange, Decision, str | None]] = []
 
         def select(plan: Plan) -> list[ConnectorChange]:
+            meter.enter(Phase.APPLY)
             decided.extend(self._decide(plan, windows, env_name))
             # In-sync connectors go along: they are never written, but their result says
             # whether their credentials could be verified.
@@ -164,7 +229,12 @@ class CycleRunner:
             secrets = secrets_for(
                 project, environ=self.environ, emulated=self.emulated, warn=self._warn, audit=audit
             )
-            async with CxoneClient(settings, parallelism=opts.parallelism, stats=self.stats) as api:
+            async with _MeteredClient(
+                settings,
+                parallelism=opts.parallelism,
+                stats=self.stats,
+                listed=functools.partial(meter.enter, Phase.PLAN),
+            ) as api:
                 run = await apply_desired(
                     project,
                     api,

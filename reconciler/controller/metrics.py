@@ -23,13 +23,15 @@ from prometheus_client.registry import Collector
 
 from reconciler import __version__
 from reconciler.apply.executor import Outcome
-from reconciler.controller.report import CycleReport, CycleResult, Decision
+from reconciler.controller.report import CycleReport, CycleResult, Decision, Phase
 from reconciler.cxone.stats import ApiStats
 from reconciler.telemetry import names
 
 #: Content type of `render()`.
 CONTENT_TYPE = CONTENT_TYPE_LATEST
 _DURATION_BUCKETS = (0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600)
+#: A phase can take milliseconds (a pull with nothing new, a few files to load).
+_PHASE_BUCKETS = (0.005, 0.01, 0.025, 0.05, *_DURATION_BUCKETS)
 
 
 class ApiStatsCollector(Collector):
@@ -87,6 +89,16 @@ class ControllerMetrics:
             buckets=_DURATION_BUCKETS,
             registry=r,
         )
+        self.phase_duration = Histogram(
+            names.CYCLE_PHASE_SECONDS.name,
+            names.CYCLE_PHASE_SECONDS.help,
+            list(names.CYCLE_PHASE_SECONDS.labels),
+            buckets=_PHASE_BUCKETS,
+            registry=r,
+        )
+        for phase in Phase:
+            self.phase_duration.labels(phase.value)  # every phase from the start, at zero
+        self.files_parsed = _gauge(names.CYCLE_FILES_PARSED, r)
         self.last_success = _gauge(names.LAST_SUCCESS, r)
         self.last_cycle = _gauge(names.LAST_CYCLE, r)
         self.drifted = _gauge(names.DRIFTED, r)
@@ -107,6 +119,10 @@ class ControllerMetrics:
     def observe(self, report: CycleReport, *, backoff_count: int) -> None:
         self.cycles.labels(report.result.value).inc()
         self.duration.observe(report.duration)
+        for phase, seconds in report.phases.items():
+            self.phase_duration.labels(phase.value).observe(seconds)
+        if report.files_parsed is not None:
+            self.files_parsed.set(report.files_parsed)
         finished = report.started.timestamp() + report.duration
         self.last_cycle.set(finished)
         if report.result is not CycleResult.FAILED:

@@ -5,7 +5,8 @@ as frozen values shared by the loop, the endpoints, the metrics and the CLI.
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
 from typing import Protocol
@@ -30,6 +31,16 @@ class CycleResult(StrEnum):
     #: failed (the last good commit was used)
     PARTIAL = "partial"
     FAILED = "failed"  # no plan: invalid desired state, API unreachable, ...
+
+
+class Phase(StrEnum):
+    """The parts of a cycle, timed one after the other (together, the whole cycle)."""
+
+    PULL = "pull"  # git pull of the repository (reading HEAD without --pull)
+    LOAD = "load"  # cxrecon.yaml and the connector files
+    FETCH = "fetch"  # every connector from CXone (sign-in included)
+    PLAN = "plan"
+    APPLY = "apply"  # deciding per connector, the writes, the audit log made durable
 
 
 class Decision(StrEnum):
@@ -92,6 +103,10 @@ class CycleReport:
     error: str | None = None
     connectors: tuple[ConnectorReport, ...] = ()
     interrupted: bool = False
+    #: Seconds per phase, for the phases the cycle reached (a failed one up to its failure).
+    phases: Mapping[Phase, float] = field(default_factory=dict)
+    #: Connector files the cycle parsed; None when it did not get through loading them.
+    files_parsed: int | None = None
 
     @property
     def drifted(self) -> int:

@@ -41,6 +41,17 @@ CYCLES: Final = _m(
 CYCLE_SECONDS: Final = _m(
     "reconcile_cycle_duration_seconds", "histogram", "Wall time of one reconcile cycle"
 )
+CYCLE_PHASE_SECONDS: Final = _m(
+    "cycle_duration_seconds",
+    "histogram",
+    "Wall time of each phase of a reconcile cycle (pull, load, fetch, plan, apply)",
+    "phase",
+)
+CYCLE_FILES_PARSED: Final = _m(
+    "cycle_files_parsed",
+    "gauge",
+    "Connector files parsed by the last cycle that got through loading them",
+)
 LAST_SUCCESS: Final = _m(
     "reconcile_last_success_timestamp_seconds",
     "gauge",
