@@ -36,7 +36,7 @@ from reconciler.cxone.client import CxoneClient
 from reconciler.cxone.stats import ApiStats
 from reconciler.errors import CxreconError
 from reconciler.facade import ApplyHooks, apply_desired, load_desired, open_project, secrets_for
-from reconciler.model import RemoteConnector
+from reconciler.model import LABEL_APPLIED_AT, RemoteConnector
 from reconciler.plan.changes import Action, ConnectorChange, Plan
 from reconciler.plan.diff import Origin
 
@@ -277,6 +277,8 @@ class CycleRunner:
             return Decision.IN_SYNC, None
         if change.action is Action.ERROR:
             return Decision.ERROR, "; ".join(change.problems) or "cannot be planned"
+        if change.action is Action.OBSERVE:
+            return Decision.REPORT, change.note  # never written, whatever the flags
         if change.action is Action.ORPHAN:
             note = f"managed by cxrecon but {change.orphan_note}"
             if change.remote is not None and change.remote.lifecycle == "INACTIVE":
@@ -338,6 +340,19 @@ class CycleRunner:
                     reason=reason,
                     fields=tuple(f.path for f in change.fields),
                     result=result,
+                    changes=change.fields,
+                    lifecycle=change.remote.lifecycle if change.remote else None,
+                    applied_at=(
+                        change.remote.spec.labels.get(LABEL_APPLIED_AT) if change.remote else None
+                    ),
+                    source=change.desired.source.path if change.desired else None,
+                    description=(
+                        change.desired.spec.description
+                        if change.desired
+                        else change.remote.spec.description
+                        if change.remote
+                        else None
+                    ),
                 )
             )
         return tuple(reports)

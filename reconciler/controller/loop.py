@@ -213,6 +213,7 @@ class Controller:
         body: dict[str, Any] = {
             "ready": ready,
             "readiness": why,
+            "environment": self.options.environment,
             "cyclesStarted": self.cycles_started,
             "cyclesFinished": self.cycles_finished,
             "stopping": self._stopping,
@@ -254,6 +255,8 @@ def _report_json(report: CycleReport) -> dict[str, Any]:
         "interrupted": report.interrupted,
         "drifted": report.drifted,
         "writes": report.writes,
+        "phaseSeconds": {p.value: round(s, 3) for p, s in report.phases.items()},
+        "filesParsed": report.files_parsed,
         "connectors": [
             {
                 "name": c.name,

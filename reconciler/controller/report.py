@@ -14,7 +14,7 @@ from typing import Protocol
 from reconciler.apply.executor import ConnectorResult, Outcome
 from reconciler.controller.gitrepo import PullResult
 from reconciler.plan.changes import Action
-from reconciler.plan.diff import Origin
+from reconciler.plan.diff import FieldChange, Origin
 
 
 class Clock(Protocol):
@@ -86,6 +86,13 @@ class ConnectorReport:
     reason: str | None = None
     fields: tuple[str, ...] = ()
     result: ConnectorResult | None = None
+    #: What the status page shows: the field changes (masked when rendered), the lifecycle
+    #: in CXone, the applied-at label, the file and the description.
+    changes: tuple[FieldChange, ...] = ()
+    lifecycle: str | None = None
+    applied_at: str | None = None
+    source: str | None = None
+    description: str | None = None
 
     @property
     def failed(self) -> bool:

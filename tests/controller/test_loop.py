@@ -385,3 +385,20 @@ async def test_an_inactive_orphan_is_in_sync_so_once_converges_with_prune(
     assert "already INACTIVE" in (beta.reason or "")
     assert "--prune" not in (beta.reason or "")
     assert again.pending == ()
+
+
+async def test_an_observed_connector_is_never_written_even_with_self_heal(
+    make_controller: ControllerFactory, repo: ConnectorsRepo, emulator: RunningEmulator
+) -> None:
+    await make_controller().cycle()
+    before = remote_connectors(emulator)["Alpha"]
+    observed = connector_yaml("Alpha") + "management: observe\n"
+    repo.commit({"connectors/alpha.yaml": observed.replace("ACTIVE", "INACTIVE")})
+
+    report = await make_controller(self_heal=True, allow_unsafe=True).cycle()
+
+    alpha = by_name(report.connectors, "Alpha")
+    assert alpha.decision is Decision.REPORT
+    assert "observe" in (alpha.reason or "")
+    assert alpha.result is None
+    assert remote_connectors(emulator)["Alpha"]["etag"] == before["etag"]
