@@ -6,7 +6,6 @@ Exit codes: 0 written (validation findings in the tenant's data are printed as w
 
 from __future__ import annotations
 
-import dataclasses
 from pathlib import Path
 from typing import TYPE_CHECKING, Final
 
@@ -57,10 +56,10 @@ def dump(
 ) -> None:
     """Write one YAML file per connector in the tenant into --out.
 
-    Credentials come back masked from CXone, so secrets are written as ${env:NAME} and
-    other credential values as ${var:NAME} references; the names are listed at the end,
-    in .env.example and in .cxrecon-vars.example.yaml. Then `cxrecon plan` shows every
-    connector as `adopt` with no field changes.
+    Credentials come back masked from CXone, so every credential value is written as an
+    ${env:NAME} reference; the names are listed at the end and in .env.example. The files
+    validate and plan as they are: `cxrecon plan` shows each connector as `adopt` with no
+    field changes (credentials unknown); set the variables before the first apply.
     """
     # Imported here, not at the top: `cxrecon dump --help` needs none of them.
     from reconciler.cli.tenant import list_tenant
@@ -72,21 +71,19 @@ def dump(
     check_out_dir(out)
     remote = list_tenant(environment, emulator, env)
     result = build_dump(remote, schema_ref=schema_ref, error_state=error_state)
-    written = write_dump(result, out, environment=environment or env.name, force=force)
+    written = write_dump(result, out, force=force)
     findings = _validate(out, result, env)
-    click.echo(_summary(result, written, out, environment or env.name, findings), nl=False)
+    click.echo(_summary(result, written, out, findings), nl=False)
 
 
 def _validate(out: Path, result: Dump, env: EnvironmentConfig) -> list[Diagnostic]:
-    """Load the fresh files with stand-ins for the credential vars: what is left is the
-    tenant's own data the linter objects to."""
-    from reconciler.gitops.dump import stand_in_vars
+    """Load the fresh files as `cxrecon validate` would: what it reports is the tenant's own
+    data the linter objects to (the references need no values to validate)."""
     from reconciler.load.desired import load_desired
 
     if not result.files:
         return []
-    checking = dataclasses.replace(env, vars={**env.vars, **stand_in_vars(result)})
-    loaded = load_desired(out, checking)
+    loaded = load_desired(out, env)
     ours = {(out / f.file_name).resolve() for f in result.files}
     return [
         d
@@ -95,26 +92,31 @@ def _validate(out: Path, result: Dump, env: EnvironmentConfig) -> list[Diagnosti
     ]
 
 
-def _summary(
-    result: Dump, written: Written, out: Path, environment: str, findings: list[Diagnostic]
-) -> str:
-    from reconciler.gitops.dump import ENV_EXAMPLE, VARS_EXAMPLE
+def _summary(result: Dump, written: Written, out: Path, findings: list[Diagnostic]) -> str:
+    from reconciler.gitops.dump import ENV_EXAMPLE, Reference
+    from reconciler.render.escape import terminal
+
+    def rows(refs: tuple[Reference, ...]) -> list[str]:
+        width = max(len(r.name) for r in refs)
+        return [f"    {r.name:<{width}}  {r.connector}: {r.key}" for r in refs]
 
     lines = [f"Wrote {len(result.files)} connector file(s) to {out}/."]
-    secrets = result.of_kind("env")
-    if secrets:
-        lines += ["", f"Secrets to set before `cxrecon apply` (listed in {out / ENV_EXAMPLE}):"]
-        width = max(len(r.name) for r in secrets)
-        lines += [f"  {r.name:<{width}}  {r.connector}: {r.key}" for r in secrets]
-    plain = result.of_kind("var")
-    if plain:
+    if result.references:
         lines += [
             "",
-            f"Values to add under environments.{environment}.vars in cxrecon.yaml "
-            f"(listed in {out / VARS_EXAMPLE}):",
+            "CXone never returns credential values, so the files reference them as ${env:NAME}.",
+            "`cxrecon validate` and `cxrecon plan` work without them (credentials show as",
+            "unknown). Set them to the values CXone uses now before the first `cxrecon apply`",
+            "that writes credentials (adopting a connector does); they are listed in "
+            f"{out / ENV_EXAMPLE}:",
         ]
-        width = max(len(r.name) for r in plain)
-        lines += [f"  {r.name:<{width}}  {r.connector}: {r.key}" for r in plain]
+    if result.secrets:
+        lines += ["  Secrets:", *rows(result.secrets)]
+    if result.plain:
+        lines += [
+            "  Not secret (you may also write these values into the files instead):",
+            *rows(result.plain),
+        ]
     notes = list(result.notes)
     if written.others:
         notes.append(
@@ -133,8 +135,8 @@ def _summary(
     if result.files:
         lines += [
             "",
-            "Next: fill in the values above, then `cxrecon plan` — each connector shows as "
-            "`adopt` with no field changes. `cxrecon apply` then labels them managed-by=cxrecon "
-            "and writes their credentials (with the values you set).",
+            "Next: `cxrecon validate` and `cxrecon plan`: each connector shows as `adopt` with",
+            "no field changes. Then set the variables above and `cxrecon apply`: it labels the",
+            "connectors managed-by=cxrecon and writes their credentials (with the values you set).",
         ]
-    return "\n".join(lines) + "\n"
+    return "".join(terminal(line) + "\n" for line in lines)

@@ -1,17 +1,22 @@
 """`cxrecon dump`: turn a tenant's connectors into a connectors repository, one YAML file each,
 schema-valid and deterministic, with credentials as references and never as values.
 
-Decisions (README "Adopt cxrecon on a live tenant"):
-- Credentials are write-only in CXone: reads return a mask. Secret-bearing keys (password,
-  clientSecret, apiKey, …) become `${env:CONNECTOR_KEY}` references, listed in `.env.example`.
-  Non-secret keys (username, clientId, tokenEndpoint, scope, headerName, …) cannot hold
-  `${env:}` (plans need them), so they become `${var:connector_key}` references, listed in
-  `.cxrecon-vars.example.yaml` for `cxrecon.yaml`. An undefined var fails validation, so a
-  placeholder can never be applied by mistake. A value the API does return in clear is kept.
+Decisions (README "Adopting cxrecon on a live tenant"):
+- Credentials are write-only in CXone: reads return a mask. Every masked value becomes a
+  `${env:CONNECTOR_KEY}` reference, secret-bearing keys (password, clientSecret, apiKey, …)
+  and plain ones (username, clientId, tokenEndpoint, scope, …) alike, listed in
+  `.env.example` and in the summary. So a dump validates and plans as it is: the plan cannot
+  compare credential values anyway (they are `unknown` until the values are set), and apply
+  asks for them only where it writes credentials (adopting a connector does), naming each
+  one that is missing. A value the API does return in clear is kept.
+- Variable names never name cxrecon's or the CI runner's own (`CXONE_*`, `GITHUB_*`, …:
+  load.refs refuses those); such a connector's names get a `CRM_` prefix.
 - A connector in ERROR is written as the state apply should move it to (`--error-state`,
   ACTIVE by default: "retry"), with a comment saying so; the plan shows that transition.
 - syncSettings keys equal to the server's defaults are left out (the planner fills them in);
   server-managed fields and cxrecon's own labels (managed-by, cxrecon.io/*) are left out.
+  A connector another cxrecon project manages (its cxrecon.io/project label) is noted: this
+  project manages it only under the same `project:` id (or with `--take-ownership`).
 - File names are slugs of the connector name; on a collision every later name (by name, then
   id) gets a suffix from a hash of its name, so the result does not depend on listing order.
 """
@@ -24,14 +29,16 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Final, Literal
+from typing import Final
 
 from reconciler.documents.yamlwrite import escape_literal, yaml_scalar
 from reconciler.errors import DumpError
+from reconciler.load.refs import is_reserved_variable
 from reconciler.model import (
     CONNECTOR_FIELDS,
     DEFAULT_SYNC_SETTINGS,
     LABEL_MANAGED_BY,
+    LABEL_PROJECT,
     MANAGED_BY_VALUE,
     MAPPING_FIELDS,
     ConnectorSpec,
@@ -43,7 +50,8 @@ from reconciler.secret import MASK, is_secret_field
 #: Where editors find the connector schema (its `$id`); `--schema-ref` overrides it.
 SCHEMA_REF: Final = "https://cxrecon.dev/schemas/connector.schema.json"
 ENV_EXAMPLE: Final = ".env.example"
-VARS_EXAMPLE: Final = ".cxrecon-vars.example.yaml"
+#: Prefix for a variable name that would otherwise be one of cxrecon's or the CI runner's.
+RESERVED_PREFIX_ESCAPE: Final = "CRM_"
 
 #: Credential keys in the schema's order per authentication type; unknown keys follow, sorted.
 _CREDENTIAL_ORDER: Final = {
@@ -55,16 +63,17 @@ _CREDENTIAL_ORDER: Final = {
 
 @dataclass(frozen=True, slots=True)
 class Reference:
-    """A credential written as a reference: `${env:NAME}` (secret) or `${var:NAME}` (plain)."""
+    """A credential CXone did not return, written as `${env:NAME}`; `secret` tells a
+    secret-bearing key (clientSecret, password…) from a plain one (clientId, username…)."""
 
-    kind: Literal["env", "var"]
     name: str
     connector: str
     key: str
+    secret: bool
 
     @property
     def text(self) -> str:
-        return "${" + f"{self.kind}:{self.name}" + "}"
+        return "${env:" + self.name + "}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,32 +92,35 @@ class Dump:
     references: tuple[Reference, ...]
     notes: tuple[str, ...]
 
-    def of_kind(self, kind: Literal["env", "var"]) -> tuple[Reference, ...]:
-        return tuple(r for r in self.references if r.kind == kind)
+    @property
+    def secrets(self) -> tuple[Reference, ...]:
+        return tuple(r for r in self.references if r.secret)
+
+    @property
+    def plain(self) -> tuple[Reference, ...]:
+        """References to values that are not secret (client ids, token URLs, user names)."""
+        return tuple(r for r in self.references if not r.secret)
 
     def env_example(self) -> str:
         lines = [
-            "# Secrets the connectors in this directory reference as ${env:NAME} (cxrecon dump).",
-            "# CXone never returns them: set each one (shell, CI secret store, a git-ignored",
-            "# .env) to the value CXone uses now before `cxrecon apply`. Never commit values.",
+            "# Values the connectors in this directory reference as ${env:NAME} (cxrecon dump).",
+            "# CXone never returns credential values. `cxrecon validate` and `cxrecon plan` work",
+            "# without them (credentials show as unknown); set each one (shell, CI secret store,",
+            "# a git-ignored .env) to the value CXone uses now before the first `cxrecon apply`",
+            "# that writes credentials (adopting a connector does). Never commit values.",
         ]
-        for ref in self.of_kind("env"):
+        if self.secrets:
+            lines += ["", "# Secrets"]
+        for ref in self.secrets:
             lines += [f"# {ref.connector}: authentication.credentials.{ref.key}", f"{ref.name}="]
-        return "\n".join(lines) + "\n"
-
-    def vars_example(self, environment: str | None) -> str:
-        where = f"environments.{environment or '<name>'}.vars"
-        lines = [
-            "# Non-secret credential values CXone does not return (cxrecon dump). Copy these",
-            f"# under {where} in cxrecon.yaml and fill in the values CXone uses now;",
-            "# until then `cxrecon validate` reports each one as an unknown variable.",
-            "vars:",
-        ]
-        for ref in self.of_kind("var"):
-            lines.append(
-                f"  {yaml_scalar(ref.name)}:  # {ref.connector}: "
-                f"authentication.credentials.{ref.key}"
-            )
+        if self.plain:
+            lines += [
+                "",
+                "# Not secret: you may also write these values into the connector files",
+                "# instead of the references.",
+            ]
+        for ref in self.plain:
+            lines += [f"# {ref.connector}: authentication.credentials.{ref.key}", f"{ref.name}="]
         return "\n".join(lines) + "\n"
 
 
@@ -127,6 +139,7 @@ def build_dump(
     files: list[DumpedFile] = []
     references: list[Reference] = []
     notes: list[str] = []
+    projects: dict[str, list[str]] = {}
     for r in ordered:
         file_name = names.file(r.name)
         refs = _credential_refs(r.spec, r.id, names)
@@ -145,6 +158,9 @@ def build_dump(
                 f"{file_name}: {r.name} is labelled managed-by={owner}; cxrecon will not adopt "
                 "it until that label is removed in CXone"
             )
+        project = r.spec.labels.get(LABEL_PROJECT)
+        if owner == MANAGED_BY_VALUE and project:
+            projects.setdefault(project, []).append(file_name)
         state_note = None
         if r.spec.lifecycle_status == "ERROR":
             state_note = (
@@ -161,6 +177,13 @@ def build_dump(
             lifecycle_note=state_note,
         )
         files.append(DumpedFile(file_name, r.name, r.id, text))
+    for project, file_names in sorted(projects.items()):
+        shown = ", ".join(file_names[:3]) + (" …" if len(file_names) > 3 else "")
+        notes.append(
+            f"{len(file_names)} connector(s) ({shown}) are managed by cxrecon project "
+            f"{project!r}: set `project: {project}` in cxrecon.yaml to go on managing them "
+            "from here (a plan under another project id reports them as that project's)"
+        )
     return Dump(tuple(files), tuple(references), tuple(notes))
 
 
@@ -213,8 +236,8 @@ def _authentication_lines(spec: ConnectorSpec, refs: Mapping[str, Reference]) ->
         out.append("  credentials: {}")
         return out
     if any(k in refs for k in keys):
-        out.append("  # CXone never returns credential values: see .env.example and")
-        out.append(f"  # {VARS_EXAMPLE} for the variables to set before `cxrecon apply`.")
+        out.append("  # CXone never returns credential values: set these variables (listed in")
+        out.append(f"  # {ENV_EXAMPLE}) before `cxrecon apply` writes the credentials.")
     out.append("  credentials:")
     for key in keys:
         ref = refs.get(key)
@@ -251,13 +274,10 @@ def _credential_refs(spec: ConnectorSpec, connector_id: str, names: _Names) -> d
     refs: dict[str, Reference] = {}
     credentials = spec.authentication.credentials
     for key in _credential_keys(spec.authentication.type, credentials):
-        if is_secret_field(key):
-            name = names.variable(spec.name, key, connector_id, True)
-            refs[key] = Reference("env", name, spec.name, key)
-        elif is_masked(credentials[key]):
-            refs[key] = Reference(
-                "var", names.variable(spec.name, key, connector_id, False), spec.name, key
-            )
+        secret = is_secret_field(key)
+        if secret or is_masked(credentials[key]):
+            name = names.variable(spec.name, key, connector_id)
+            refs[key] = Reference(name, spec.name, key, secret)
     return refs
 
 
@@ -294,10 +314,12 @@ class _Names:
         self._files.add(candidate)
         return candidate + ".yaml"
 
-    def variable(self, connector: str, key: str, connector_id: str, secret: bool) -> str:
+    def variable(self, connector: str, key: str, connector_id: str) -> str:
         base = f"{_words(connector) or 'CONNECTOR'}_{_words(key) or 'VALUE'}"
         if base[0].isdigit():
             base = "CONNECTOR_" + base
+        if is_reserved_variable(base):
+            base = RESERVED_PREFIX_ESCAPE + base
         candidate = base
         if candidate.lower() in self._variables:
             candidate = f"{base}_{_short_hash(connector_id + chr(0) + key).upper()}"
@@ -306,7 +328,7 @@ class _Names:
             n += 1
             candidate = f"{base}_{n}"
         self._variables.add(candidate.lower())
-        return candidate if secret else candidate.lower()
+        return candidate
 
 
 # --- writing ---------------------------------------------------------------------
@@ -334,16 +356,12 @@ def check_out_dir(out: Path) -> None:
         raise DumpError(f"cannot write to {probe}: permission denied; choose another --out")
 
 
-def write_dump(
-    dump: Dump, out: Path, *, environment: str | None = None, force: bool = False
-) -> Written:
+def write_dump(dump: Dump, out: Path, *, force: bool = False) -> Written:
     """Write every file, or none when one exists and `force` is not set."""
     check_out_dir(out)
     targets = {out / f.file_name: f.text for f in dump.files}
-    if dump.of_kind("env"):
+    if dump.references:
         targets[out / ENV_EXAMPLE] = dump.env_example()
-    if dump.of_kind("var"):
-        targets[out / VARS_EXAMPLE] = dump.vars_example(environment)
     existing = sorted(p for p in targets if p.exists() or p.is_symlink())
     if existing and not force:
         shown = ", ".join(p.name for p in existing[:5])
@@ -381,12 +399,3 @@ def _write_atomically(path: Path, text: str) -> None:
             f"cannot write {path}: {exc.strerror or exc}; check its permissions or choose "
             "another --out"
         ) from None
-
-
-#: Stand-ins for `${var:}` credentials when checking a fresh dump: shaped like real values so
-#: only the tenant's own problems (unknown fields, missing identity mapping…) are reported.
-_STAND_INS: Final = {"tokenEndpoint": "https://placeholder.invalid/token", "headerName": "X-Key"}
-
-
-def stand_in_vars(dump: Dump) -> dict[str, str]:
-    return {r.name: _STAND_INS.get(r.key, "placeholder") for r in dump.of_kind("var")}

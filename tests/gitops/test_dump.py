@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import random
+import re
 from pathlib import Path
 
 import pytest
@@ -12,9 +13,8 @@ import yaml
 from click.testing import CliRunner, Result
 
 from reconciler.cli.main import cli
-from reconciler.config.project import load_project
 from reconciler.documents.yamlwrite import yaml_scalar
-from reconciler.gitops.dump import ENV_EXAMPLE, VARS_EXAMPLE, build_dump, slug
+from reconciler.gitops.dump import ENV_EXAMPLE, build_dump, slug
 from reconciler.load.desired import load_desired
 from reconciler.model import CONNECTOR_FIELDS, ConnectorSpec, RemoteConnector
 from reconciler.testing import RunningEmulator
@@ -37,15 +37,20 @@ def all_text(directory: Path) -> str:
     return "".join(p.read_text(encoding="utf-8") for p in sorted(directory.iterdir()))
 
 
-def stand_in(key: str) -> str:
-    return {"tokenEndpoint": "https://login.acme.example/token", "headerName": "X-Api-Key"}.get(
-        key, "value-from-the-team"
-    )
+def stand_in(variable: str) -> str:
+    """A value the team would set for a variable `cxrecon dump` named."""
+    if variable.endswith("_TOKEN_ENDPOINT"):
+        return "https://login.acme.example/token"
+    if variable.endswith("_HEADER_NAME"):
+        return "X-Api-Key"
+    return f"{SECRET_CANARY}set-by-team"
 
 
-def test_dump_of_50_varied_connectors_round_trips_to_a_plan_without_field_changes(
+def test_a_dump_of_50_varied_connectors_validates_and_plans_as_it_is(
     emulator: RunningEmulator, workdir: Path
 ) -> None:
+    """No hand edits between dump and plan: every value CXone masks is a `${env:}`
+    reference, validate passes, and the plan adopts without field changes."""
     tenant = connectors(50)
     for body in tenant:
         emulator.control.seed(body)
@@ -61,31 +66,35 @@ def test_dump_of_50_varied_connectors_round_trips_to_a_plan_without_field_change
     assert PLAIN_CANARY not in text
     assert "managed-by" not in all_text(out).replace("managed-by=cxrecon", "")
     assert "cxrecon.io/" not in all_text(out)
+    assert "${var:" not in all_text(out)
+    assert not (out / ".cxrecon-vars.example.yaml").exists()
     for path in files:
         content = path.read_text(encoding="utf-8")
         assert content.startswith("# yaml-language-server: $schema=")
         keys = list(yaml.safe_load(content))
         assert keys == [k for k in CONNECTOR_FIELDS if k in keys], path.name
 
-    # Fill in the values CXone would not return, as the team would.
-    variables = yaml.safe_load((out / VARS_EXAMPLE).read_text())["vars"]
-    assert variables
-    assert all(v is None for v in variables.values())
-    comments = (out / VARS_EXAMPLE).read_text()
-    filled = {
-        name: stand_in(comments.split(f"{name}:", 1)[1].split("\n", 1)[0].rsplit(".", 1)[1])
-        for name in variables
-    }
-    project = {
-        "connectors": "connectors/",
-        "environments": {"local": {"clientId": "demo-client", "vars": filled}},
-    }
-    (workdir / "cxrecon.yaml").write_text(json.dumps(project))
-    env = load_project(workdir).environment("local")
-    loaded = load_desired(out, env)
+    # Every reference is named in .env.example and in the summary, secret or not.
+    example = (out / ENV_EXAMPLE).read_text()
+    written = "".join(p.read_text(encoding="utf-8") for p in files)
+    referenced = sorted(set(re.findall(r"\$\{env:([A-Z0-9_]+)\}", written)))
+    listed = sorted(line[:-1] for line in example.splitlines() if line.endswith("="))
+    assert referenced == listed
+    assert "SALESFORCE_CONN_49_CLIENT_SECRET" in listed
+    assert "SALESFORCE_CONN_49_CLIENT_ID" in listed
+    assert "SALESFORCE_CONN_49_TOKEN_ENDPOINT" in listed
+    for name in listed:
+        assert name in result.stdout
+    words = " ".join(result.stdout.split())
+    assert "before the first `cxrecon apply` that writes credentials" in words
+    assert "Not secret" in result.stdout
+    assert "validation finding" not in result.stdout
+
+    validated = CliRunner().invoke(cli, ["validate", "connectors"], env=cli_env(emulator))
+    assert validated.exit_code == 0, validated.output
+    loaded = load_desired(out)
     assert loaded.errors == ()
     assert len(loaded.connectors) == 50
-    assert "SALESFORCE_CONN_49_CLIENT_SECRET=" in (out / ENV_EXAMPLE).read_text()
 
     plan = CliRunner().invoke(cli, ["plan", "--format", "json"], env=cli_env(emulator))
     assert plan.exit_code == 0, plan.output
@@ -144,7 +153,7 @@ def test_dump_refuses_to_overwrite_existing_files_without_force(
     target.write_text("# edited by hand\n")
     again = dump(emulator, "--out", "out")
     assert again.exit_code == 1
-    assert again.output.startswith("error: 5 file(s) already exist in out: ")
+    assert again.output.startswith("error: 4 file(s) already exist in out: ")
     assert "pass --force to overwrite them" in again.output
     assert "Traceback" not in again.output
     assert target.read_text() == "# edited by hand\n"
@@ -258,7 +267,7 @@ def test_file_names_are_slugs_and_collisions_get_a_stable_suffix() -> None:
     assert reversed_files == files
 
 
-def test_secret_names_come_from_connector_and_key() -> None:
+def test_reference_names_come_from_connector_and_key() -> None:
     body = {**connectors(3)[1], "name": "Salesforce-Prod"}
     assert body["authentication"]["type"] == "BASIC"
     body["authentication"] = {
@@ -267,37 +276,51 @@ def test_secret_names_come_from_connector_and_key() -> None:
     }
     remote = RemoteConnector(id="c-1", etag="e", spec=ConnectorSpec.from_api(body))
     result = build_dump([remote])
-    refs = {(r.kind, r.name) for r in result.references}
+    refs = {(r.name, r.secret) for r in result.references}
     assert refs == {
-        ("env", "SALESFORCE_PROD_CLIENT_SECRET"),
-        ("var", "salesforce_prod_token_endpoint"),
-        ("var", "salesforce_prod_client_id"),
+        ("SALESFORCE_PROD_CLIENT_SECRET", True),
+        ("SALESFORCE_PROD_TOKEN_ENDPOINT", False),
+        ("SALESFORCE_PROD_CLIENT_ID", False),
     }
-    assert "clientSecret: ${env:SALESFORCE_PROD_CLIENT_SECRET}" in result.files[0].text
+    text = result.files[0].text
+    assert "clientSecret: ${env:SALESFORCE_PROD_CLIENT_SECRET}" in text
+    assert "clientId: ${env:SALESFORCE_PROD_CLIENT_ID}" in text
+    assert "tokenEndpoint: ${env:SALESFORCE_PROD_TOKEN_ENDPOINT}" in text
     assert "SALESFORCE_PROD_CLIENT_SECRET=\n" in result.env_example()
+    assert "SALESFORCE_PROD_CLIENT_ID=\n" in result.env_example()
+
+
+def test_a_value_cxone_returns_in_clear_is_kept() -> None:
+    body = {**connectors(1)[0], "name": "Custom-Key"}
+    body["authentication"] = {
+        "type": "API_KEY",
+        "credentials": {"apiKey": "***", "headerName": "X-Api-Key"},
+    }
+    remote = RemoteConnector(id="c-1", etag="e", spec=ConnectorSpec.from_api(body))
+    result = build_dump([remote])
+    assert [r.name for r in result.references] == ["CUSTOM_KEY_API_KEY"]
+    assert "headerName: X-Api-Key" in result.files[0].text
 
 
 def test_adopting_a_dumped_tenant_end_to_end(emulator: RunningEmulator, workdir: Path) -> None:
-    """dump → fill in values → apply (adopt) → plan and drift are clean."""
+    """dump → set the values it names → apply (adopt) → plan and drift are clean."""
     tenant = [b for b in connectors(12) if b["lifecycleStatus"] != "ERROR"][:6]
     for body in tenant:
         emulator.control.seed(body)
     assert dump(emulator, "--out", "connectors").exit_code == 0
     out = workdir / "connectors"
-    variables = yaml.safe_load((out / VARS_EXAMPLE).read_text())["vars"]
-    comments = (out / VARS_EXAMPLE).read_text()
-    filled = {
-        name: stand_in(comments.split(f"{name}:", 1)[1].split("\n", 1)[0].rsplit(".", 1)[1])
-        for name in variables
-    }
-    project = {"environments": {"local": {"clientId": "demo-client", "vars": filled}}}
-    (workdir / "cxrecon.yaml").write_text(json.dumps(project))
     secrets = {
-        line.rstrip("="): f"{SECRET_CANARY}set-by-team"
+        line.rstrip("="): stand_in(line.rstrip("="))
         for line in (out / ENV_EXAMPLE).read_text().splitlines()
         if line.endswith("=")
     }
     env = {**cli_env(emulator), **secrets}
+    project = {"environments": {"local": {"clientId": "demo-client"}}}
+    (workdir / "cxrecon.yaml").write_text(json.dumps(project))
+    # Without the values, apply (which writes the credentials it adopts) names them.
+    missing = CliRunner().invoke(cli, ["apply", "--auto-approve"], env=cli_env(emulator))
+    assert missing.exit_code == 1
+    assert "_CLIENT_ID is not set" in missing.output or "_USERNAME is not set" in (missing.output)
 
     applied = CliRunner().invoke(cli, ["apply", "--auto-approve"], env=env)
     assert applied.exit_code == 0, applied.output
@@ -308,3 +331,53 @@ def test_adopting_a_dumped_tenant_end_to_end(emulator: RunningEmulator, workdir:
     assert drift.stdout.startswith(f"No drift in local: {len(tenant)} managed connector(s)")
     for text in (applied.output, plan.output, drift.output):
         assert SECRET_CANARY not in text
+
+
+def test_variable_names_never_name_cxrecons_or_the_runners_own(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    bodies = [
+        {**connectors(1)[0], "name": "CXone-Mirror"},
+        {**connectors(1)[0], "name": "Github_Issues"},
+        {**connectors(1)[0], "name": "Actions-Feed"},
+    ]
+    for body in bodies:
+        body["authentication"] = {
+            "type": "BASIC",
+            "credentials": {"username": "***", "password": "***"},
+        }
+    remote = [
+        RemoteConnector(id=f"c-{i}", etag="e", spec=ConnectorSpec.from_api(b))
+        for i, b in enumerate(bodies)
+    ]
+    result = build_dump(remote)
+    assert sorted(r.name for r in result.references) == [
+        "CRM_ACTIONS_FEED_PASSWORD",
+        "CRM_ACTIONS_FEED_USERNAME",
+        "CRM_CXONE_MIRROR_PASSWORD",
+        "CRM_CXONE_MIRROR_USERNAME",
+        "CRM_GITHUB_ISSUES_PASSWORD",
+        "CRM_GITHUB_ISSUES_USERNAME",
+    ]
+    for f in result.files:
+        (tmp_path / f.file_name).write_text(f.text, encoding="utf-8")
+    assert load_desired(tmp_path).diagnostics == ()
+
+
+def test_connectors_another_project_manages_are_noted(emulator: RunningEmulator) -> None:
+    bodies = connectors(3)
+    for body, project in zip(bodies, ("billing", "billing", None), strict=True):
+        body["labels"] = {"managed-by": "cxrecon"}
+        if project:
+            body["labels"]["cxrecon.io/project"] = project
+    remote = [
+        RemoteConnector(id=f"c-{i}", etag="e", spec=ConnectorSpec.from_api(b))
+        for i, b in enumerate(bodies)
+    ]
+    notes = build_dump(remote).notes
+    assert notes == (
+        "2 connector(s) (acme-crm-1-aacd6c.yaml, acme-crm-1-ebe46e.yaml) are managed by cxrecon "
+        "project 'billing': set `project: billing` in cxrecon.yaml to go on managing them "
+        "from here (a plan under another project id reports them as that project's)",
+    )
