@@ -137,7 +137,8 @@ def test_json_output_is_a_stable_object(project: Path) -> None:
             "severity": "error",
             "rule": "schema",
             "message": "unknown key 'extra'; allowed: authentication, connectorType, description, "
-            "endpointUrl, labels, lifecycleStatus, management, mappings, name, previousNames, syncSettings, version",
+            "endpointUrl, labels, lifecycleStatus, management, mappings, name, previousNames, "
+            "syncSettings, version",
             "path": "desired/a.yaml",
             "line": 13,
             "col": 1,
