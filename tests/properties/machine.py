@@ -27,7 +27,7 @@ import copy
 import random
 import ssl
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final
@@ -210,6 +210,7 @@ class ConvergenceMachine(RuleBasedStateMachine):
         self.environ = {secret_variable(n): f"{n.lower()}-key-1" for n in NAMES}
         self.secret_values = set(self.environ.values())
         self.tenant: dict[str, dict[str, Any]] = {}
+        self.admin_headers: dict[str, str] | None = None
         #: Out-of-band values by (connector id, essence path).
         self.tracked: dict[tuple[str, Parts], Tracked] = {}
         #: Names edited in CXone since cxrecon last applied them: only these may drift.
@@ -806,21 +807,26 @@ def _outline(plan: Plan) -> list[tuple[str, str, tuple[str, ...]]]:
 
 
 def _list_connectors(machine: ConvergenceMachine) -> list[dict[str, Any]]:
-    """Every connector through the emulator's API (paged)."""
+    """Every connector through the emulator's API (paged), with one token per example
+    (a new one when the machine moved the clock past it)."""
     control = machine.control
-    headers = control.auth_headers()
     items: list[dict[str, Any]] = []
     skip = 0
     while True:
+        fresh = machine.admin_headers is None
+        if machine.admin_headers is None:
+            machine.admin_headers = control.auth_headers()
         response = control._http.get(
-            "/api/v2/crm/connectors", params={"skip": skip, "top": 100}, headers=headers
+            "/api/v2/crm/connectors",
+            params={"skip": skip, "top": 100},
+            headers=machine.admin_headers,
         )
+        if response.status_code == 401 and not fresh:
+            machine.admin_headers = None
+            continue
         response.raise_for_status()
         page = response.json()
         items.extend(page["items"])
         skip += 100
         if skip >= page["totalRecords"]:
             return items
-
-
-MachineFactory = Callable[[], ConvergenceMachine]
