@@ -1,13 +1,21 @@
 """The plan as a versioned JSON document (format version 1, `schemas/plan.schema.json`):
 what `plan --format json` prints and what a saved plan embeds. Every field value passes
-through the secret mask. Unchanged connectors are counted, not listed."""
+through the secret mask. Unchanged connectors are counted, not listed.
+
+Also what every format shows of a change beyond its diff: the fields a create sets (one
+`added` field change per leaf, as Terraform's `+` lines) and where each credential a change
+writes comes from (the `${env:}` / `${file:}` reference, never the value).
+"""
 
 from __future__ import annotations
 
 from typing import Any, Final
 
+from reconciler.load.refs import is_secret_reference
 from reconciler.plan.changes import Action, ConnectorChange, Plan
-from reconciler.plan.diff import safe_values
+from reconciler.plan.diff import ChangeKind, FieldChange, JsonValue, format_path, safe_values
+from reconciler.plan.essence import SECTIONS
+from reconciler.secret import is_secret_path
 
 
 def summary_line(plan: Plan) -> str:
@@ -18,10 +26,61 @@ def summary_line(plan: Plan) -> str:
 FORMAT_VERSION: Final = 1
 
 
+def create_fields(change: ConnectorChange) -> tuple[FieldChange, ...]:
+    """Every value a create sets, one `added` field change per leaf (before: None), in the
+    order of the connector file's sections; the change's own fields for anything else.
+    Server defaults the create will get (syncSettings) are included: it is what CXone holds
+    afterwards. Absent values (no description, no labels) are left out."""
+    essence = change.desired_essence
+    if change.action is not Action.CREATE or essence is None:
+        return change.fields
+    found: list[FieldChange] = []
+    for section in SECTIONS:
+        _leaves((section,), essence.doc[section], found)
+    return tuple(found)
+
+
+def _leaves(parts: tuple[str, ...], value: Any, out: list[FieldChange]) -> None:
+    if value is None or (parts == ("labels",) and not value):
+        return
+    if isinstance(value, dict) and value:
+        for key, item in value.items():
+            _leaves((*parts, str(key)), item, out)
+        return
+    after: JsonValue = value
+    out.append(
+        FieldChange(
+            path=format_path(parts),
+            parts=parts,
+            kind=ChangeKind.ADDED,
+            before=None,
+            after=after,
+            secret=is_secret_path(parts),
+        )
+    )
+
+
+def credential_source(change: ConnectorChange, key: str) -> str | None:
+    """The `${env:}` / `${file:}` reference a credential of `change` comes from, or None for
+    a value written in git (also one a `${var:}` put there)."""
+    if change.desired is None:
+        return None
+    value = change.desired.spec.authentication.credentials.get(key)
+    return value if value is not None and is_secret_reference(value) else None
+
+
+def credential_key(field: FieldChange) -> str | None:
+    """The credential key `field` is about (`authentication.credentials[KEY]`), or None."""
+    parts = field.parts
+    if len(parts) == 3 and parts[:2] == ("authentication", "credentials"):
+        return parts[2]
+    return None
+
+
 def change_document(change: ConnectorChange) -> dict[str, Any]:
     """One connector's change; every value passes through the secret mask."""
     fields = []
-    for field in change.fields:
+    for field in create_fields(change):
         before, after = safe_values(field)
         fields.append(
             {

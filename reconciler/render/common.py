@@ -1,13 +1,15 @@
-"""What the plan renderers share: action symbols, the headline of a change, and the short
-description of a connector to create. (Value formatting and the secret mask every output
-goes through live with the field changes, in reconciler.plan.diff.)"""
+"""What the plan renderers share: action symbols, the headline of a change, the fields a
+create sets, and where each credential a change writes comes from. (Value formatting and
+the secret mask every output goes through live with the field changes, in
+reconciler.plan.diff.)"""
 
 from __future__ import annotations
 
 from typing import Final
 
 from reconciler.plan.changes import Action, ConnectorChange
-from reconciler.plan.diff import format_value
+from reconciler.plan.diff import ChangeKind, FieldChange
+from reconciler.plan.document import create_fields, credential_key, credential_source
 
 SYMBOLS: Final = {
     Action.ERROR: "!",
@@ -39,25 +41,42 @@ def headline(change: ConnectorChange) -> str:
     return text
 
 
-def create_details(change: ConnectorChange) -> list[str]:
-    """What a new connector will look like, in a few lines (its full body is in git)."""
-    essence = change.desired_essence
-    if essence is None:
-        return []
-    doc = essence.doc
-    lines = [
-        f"connectorType: {doc['connectorType']}",
-        f"endpointUrl: {doc['endpointUrl']}",
-        f"authentication: {doc['authentication']['type']} "
-        f"(credentials: {', '.join(doc['authentication']['credentials']) or 'none'})",
-        f"mappings: {len(doc['mappings'])}",
-    ]
-    if doc["labels"]:
-        lines.append(f"labels: {format_value(dict(doc['labels']))}")
-    return lines
+def create_details(change: ConnectorChange) -> tuple[FieldChange, ...]:
+    """The field lines of a change: for a create, every value it sets (Terraform's `+`
+    lines, secrets masked); for any other change, its differences."""
+    return create_fields(change)
+
+
+def source_note(change: ConnectorChange, field: FieldChange) -> str | None:
+    """For a credential field a change sets: `from ${env:NAME}` (the reference it is resolved
+    from, never the value) or `value in git`; None for any other field."""
+    key = credential_key(field)
+    if key is None or field.kind is ChangeKind.REMOVED:
+        return None
+    source = credential_source(change, key)
+    return f"from {source}" if source is not None else "value in git"
+
+
+def written_from(change: ConnectorChange) -> str:
+    """`clientId (value in git), clientSecret ${env:SF_SECRET}`: every credential of the
+    desired connector and where its value comes from."""
+    if change.desired is None:
+        return ""
+    keys = sorted(change.desired.spec.authentication.credentials)
+    return ", ".join(
+        f"{key} {source}" if (source := credential_source(change, key)) else f"{key} (value in git)"
+        for key in keys
+    )
 
 
 def credentials_line(change: ConnectorChange) -> str | None:
+    """`credentials: rotated (fingerprint differs); written from …`: the verdict, and where
+    the values come from when apply writes them."""
     if change.credentials is None:
         return None
-    return f"credentials: {change.credentials.describe()}"
+    line = f"credentials: {change.credentials.describe()}"
+    if change.credentials.will_write and change.action.writes:
+        sources = written_from(change)
+        if sources:
+            line += f"; written from {sources}"
+    return line

@@ -2,7 +2,8 @@
 
 A summary table first, then one collapsible section per connector, within a size
 budget: when too long, detail goes least-important first (no-op/orphan sections, field
-values, then whole sections) and the comment says what was left out. Every piece of text
+values, the field lists of new connectors, then whole sections) and the comment says what
+was left out. Every piece of text
 that is not the renderer's own markup goes through render.escape.markdown.
 """
 
@@ -14,13 +15,15 @@ from pathlib import Path
 from typing import Final
 
 from reconciler.plan.changes import Action, ConnectorChange, Plan
-from reconciler.plan.diff import ChangeKind, format_value, safe_values
+from reconciler.plan.diff import ChangeKind, FieldChange, format_value, safe_values
 from reconciler.plan.document import summary_line
 from reconciler.render.common import (
     SYMBOLS,
     create_details,
     credentials_line,
     headline,
+    source_note,
+    written_from,
 )
 from reconciler.render.escape import markdown
 
@@ -61,14 +64,24 @@ class MarkdownRenderer:
         text = self._header(plan, self._note(len(shown) - len(important), _VALUE_LIMIT_SHORT))
         if len(text) + sum(map(len, short)) <= self.budget:
             return text + "".join(short)
+        creates = any(c.action is Action.CREATE for c in important)
+        if creates:
+            # New connectors' `+` lines go before whole sections do: their files are in git.
+            short = [self._section(c, _VALUE_LIMIT_SHORT, created=False) for c in important]
+            note = self._note(len(shown) - len(important), _VALUE_LIMIT_SHORT, created=False)
+            text = self._header(plan, note)
+            if len(text) + sum(map(len, short)) <= self.budget:
+                return text + "".join(short)
         return self._trimmed(plan, short, len(shown))
 
-    def _note(self, dropped_sections: int, limit: int) -> str:
+    def _note(self, dropped_sections: int, limit: int, created: bool = True) -> str:
         notes = []
         if dropped_sections:
             notes.append(f"{dropped_sections} orphan section(s) left out")
         if limit < _VALUE_LIMIT_FULL:
             notes.append(f"values shortened to {limit} characters")
+        if not created:
+            notes.append("new connectors' fields left out (each one's file is named)")
         return "; ".join(notes)
 
     def _trimmed(self, plan: Plan, sections: list[str], total: int) -> str:
@@ -117,14 +130,16 @@ class MarkdownRenderer:
             out.append("")
         return "\n".join(out) + "\n"
 
-    def _section(self, change: ConnectorChange, limit: int) -> str:
+    def _section(self, change: ConnectorChange, limit: int, created: bool = True) -> str:
+        """One connector; `created` False leaves out a create's field list (the budget)."""
         summary = _cell(f"{SYMBOLS[change.action]} {headline(change)}")
-        count = f" — {len(change.fields)} field(s)" if change.fields else ""
+        fields = create_details(change)
+        count = f" — {len(fields)} field(s)" if fields else ""
         body: list[str] = []
         body.extend(f"- ❗ {_cell(problem)}" for problem in change.problems)
         if change.action is Action.CREATE:
-            body.extend(f"- {_cell(line)}" for line in create_details(change))
-        if change.fields:
+            body.extend(self._created(change, fields, limit, created))
+        elif change.fields:
             body.append("")
             body.append("| Field | Before | After | Origin |")
             body.append("|---|---|---|---|")
@@ -135,7 +150,8 @@ class MarkdownRenderer:
                 origin = field.origin.value if field.origin else ""
                 body.append(
                     f"| {_code(field.path)} | {_code(shown_before) if shown_before else '—'} "
-                    f"| {_code(shown_after) if shown_after else '—'} | {origin} |"
+                    f"| {_code(shown_after) if shown_after else '—'}"
+                    f"{_source(change, field)} | {origin} |"
                 )
         creds = credentials_line(change)
         if creds is not None:
@@ -146,6 +162,36 @@ class MarkdownRenderer:
                 body.append(f"- {_cell(note)}")
         lines = [f"<details><summary>{summary}{_cell(count)}</summary>", "", *body, ""]
         return "\n".join([*lines, "</details>", "", ""])
+
+    @staticmethod
+    def _created(
+        change: ConnectorChange, fields: tuple[FieldChange, ...], limit: int, created: bool
+    ) -> list[str]:
+        """A new connector: a table of every value it sets, or, to fit the budget, how
+        many and where its file is (and where its credentials come from)."""
+        if not created:
+            where = str(change.desired.source) if change.desired is not None else "git"
+            lines = [f"- {len(fields)} field(s) to set; see {_code(where)}"]
+            sources = written_from(change)
+            if sources:
+                lines.append(f"- {_cell(f'credentials written from {sources}')}")
+            return lines
+        lines = ["| Field | Value |", "|---|---|"]
+        for field in fields:
+            _, after = safe_values(field)
+            value = _code(format_value(after, limit))
+            lines.append(f"| {_code(field.path)} | {value}{_source(change, field)} |")
+        return lines
+
+
+def _source(change: ConnectorChange, field: FieldChange) -> str:
+    """` from <code>${env:NAME}</code>` after a credential's masked value."""
+    note = source_note(change, field)
+    if note is None:
+        return ""
+    if note.startswith("from "):
+        return f" from {_code(note[len('from ') :])}"
+    return f" ({_cell(note)})"
 
 
 def render(plan: Plan, budget: int = DEFAULT_BUDGET) -> str:

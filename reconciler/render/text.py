@@ -18,6 +18,7 @@ from reconciler.render.common import (
     create_details,
     credentials_line,
     headline,
+    source_note,
 )
 from reconciler.render.escape import terminal
 
@@ -83,9 +84,8 @@ class TextRenderer:
         lines = [self._paint(color, f"{SYMBOLS[change.action]} {headline(change)}")]
         for problem in change.problems:
             lines.append(self._paint("31", f"    error: {problem}"))
-        if change.action is Action.CREATE:
-            lines.extend(terminal(f"    {line}") for line in create_details(change))
-        for field in change.fields:
+        # A create lists every value it sets (`+` lines); any other change its differences.
+        for field in create_details(change):
             before, after = safe_values(field)
             symbol = _KIND_SYMBOLS[field.kind]
             if field.kind is ChangeKind.ADDED:
@@ -99,6 +99,9 @@ class TextRenderer:
                 text += self._paint("2", f"  ({field.origin.value})")
             if change.from_override(field):
                 text += self._paint("2", "  (override)")
+            source = source_note(change, field)
+            if source is not None:
+                text += self._paint("2", f"  ({source})")
             lines.append(f"    {symbol} {text}")
         creds = credentials_line(change)
         if creds is not None and (change.action is not Action.NOOP or self.show_unchanged):

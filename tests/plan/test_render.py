@@ -179,7 +179,8 @@ def test_markdown_drops_orphans_before_values() -> None:
     plan = busy_plan()
     full = markdown.render(plan)
     tight = markdown.MarkdownRenderer(budget=len(full) - 1).render(plan)
-    assert "orphan section(s) left out" in tight or "left out" in tight
+    # The create's long values (its endpointUrl) are shortened before anything is left out.
+    assert "values shortened to 40 characters" in tight or "left out" in tight
     assert len(tight) < len(full)
     _well_formed(tight)
 
@@ -200,3 +201,113 @@ def test_job_summary_is_appended_when_github_asks(tmp_path: Path) -> None:
     assert content.startswith("earlier step\n")
     assert "| Action | Count |" in content
     assert markdown.write_job_summary(plan, {}) is None
+
+
+# --- a create shows every field it sets (issue 14) ----------------------------------------
+
+#: What `spec("new-one")` sets, as plan paths and values (syncSettings defaults filled in).
+CREATED = {
+    "description": "Contacts from Salesforce",
+    "connectorType": "SALESFORCE",
+    "endpointUrl": "https://acme.my.salesforce.com/services/data/v60.0",
+    "lifecycleStatus": "ACTIVE",
+    "version": "1.0.0",
+    "syncSettings.batchSize": 200,
+    "syncSettings.retryAttempts": 3,
+    "syncSettings.syncIntervalMinutes": 15,
+    "mappings[contact.email].crmField": "Email",
+    "mappings[contact.email].direction": "BIDIRECTIONAL",
+    "mappings[contact.email].transformation": "email_normalize",
+    "mappings[contact.first_name].crmField": "FirstName",
+    "mappings[contact.first_name].direction": "INBOUND",
+    "mappings[contact.phone].crmField": "Phone",
+    "mappings[contact.phone].direction": "INBOUND",
+    "mappings[contact.phone].transformation": "e164",
+    "authentication.type": "OAUTH2",
+    "authentication.credentials[clientId]": "***",
+    "authentication.credentials[clientSecret]": "***",
+    "labels[team]": "crm",
+}
+
+
+def create_plan() -> Plan:
+    creds = {
+        "tokenEndpoint": "https://login.acme.example/token",
+        "clientId": "${env:SF_CLIENT_ID}",
+        "clientSecret": "${file:.secrets/sf-secret}",
+    }
+    new = spec("new-one", authentication=Authentication(type="OAUTH2", credentials=creds))
+    return make_plan([new], [])
+
+
+def test_a_create_shows_every_field_it_sets_in_json() -> None:
+    document = json.loads(json_format.render(busy_plan()))
+    jsonschema.validate(document, SCHEMA)
+    [create] = [c for c in document["changes"] if c["action"] == "create"]
+    fields = {f["path"]: f for f in create["fields"]}
+    assert {p: f["after"] for p, f in fields.items()} == CREATED
+    for path, field in fields.items():
+        assert (field["kind"], field["before"], field["origin"]) == ("added", None, None), path
+        assert field["secret"] is path.startswith("authentication.credentials"), path
+    assert list(fields) == list(CREATED)  # the order of the connector file's sections
+
+
+def test_a_create_shows_every_field_in_text_with_where_credentials_come_from() -> None:
+    output = text.render(create_plan())
+    assert "mappings: 3" not in output
+    lines = output.splitlines()
+    start = lines.index("+ create new-one (DRAFT → ACTIVE)")
+    body = lines[start + 1 :]
+    assert '    + description: "Contacts from Salesforce"' in body
+    assert "    + syncSettings.batchSize: 200" in body
+    assert '    + mappings[contact.phone].transformation: "e164"' in body
+    assert '    + labels[team]: "crm"' in body
+    assert '    + authentication.credentials[clientId]: "***"  (from ${env:SF_CLIENT_ID})' in body
+    assert (
+        '    + authentication.credentials[clientSecret]: "***"  (from ${file:.secrets/sf-secret})'
+        in body
+    )
+    assert '    + authentication.credentials[tokenEndpoint]: "***"  (value in git)' in body
+    assert "https://login.acme.example/token" not in output
+
+
+def test_a_create_shows_every_field_in_markdown_with_where_credentials_come_from() -> None:
+    md = markdown.render(create_plan())
+    _well_formed(md)
+    assert "mappings: 3" not in md
+    assert "<details><summary>+ create new-one (DRAFT → ACTIVE) — 21 field(s)</summary>" in md
+    assert "| <code>syncSettings.batchSize</code> | <code>200</code> |" in md
+    assert (
+        '| <code>authentication.credentials[clientId]</code> | <code>"***"</code> from '
+        "<code>${env:SF_CLIENT_ID}</code> |"
+    ) in md
+    assert "https://login.acme.example/token" not in md
+
+
+def test_credentials_a_change_writes_name_their_references() -> None:
+    output = text.render(busy_plan())
+    assert (
+        "credentials: rotated (fingerprint differs); written from account (value in git), "
+        "apiKey ${env:SF_SECRET}"
+    ) in output
+    md = markdown.render(busy_plan())
+    assert "apiKey ${env:SF_SECRET}" in md.split("keys")[1]
+    # Adopting writes the credentials too (no fingerprint yet): their sources are named.
+    assert "clientSecret ${env:SF_SECRET}" in output.split("& adopt adopt-me")[1]
+
+
+def test_markdown_leaves_out_create_fields_before_whole_sections() -> None:
+    mappings = tuple(
+        FieldMapping(f"contact.custom.f{i}", f"F{i}", "INBOUND", "trim") for i in range(40)
+    )
+    plan = make_plan([spec(f"new-{i:02d}", mappings=mappings) for i in range(30)], [])
+    whole = markdown.MarkdownRenderer(budget=10**7).render(plan)
+    assert len(whole) > markdown.DEFAULT_BUDGET
+    assert "| <code>mappings[contact.custom.f9].transformation</code> |" in whole
+    md = markdown.render(plan)
+    assert len(md) <= markdown.DEFAULT_BUDGET
+    _well_formed(md)
+    assert md.count("<details>") == 30  # every connector still has its section
+    assert "new connectors' fields left out" in md
+    assert "connectors/x.yaml" in md
+    assert "credentials written from clientId (value in git), clientSecret ${env:SF_SECRET}" in md
