@@ -20,7 +20,7 @@ if TYPE_CHECKING:
 
 #: `reconciler.gitops.dump.SCHEMA_REF`, spelled out so that `--help` does not load the YAML
 #: writer (tests/test_startup.py checks that the two agree).
-SCHEMA_REF: Final = "https://cxrecon.dev/schemas/connector.schema.json"
+SCHEMA_REF: Final = "../schemas/connector.schema.json"
 
 
 @click.command()
@@ -42,9 +42,12 @@ SCHEMA_REF: Final = "https://cxrecon.dev/schemas/connector.schema.json"
 )
 @click.option(
     "--schema-ref",
-    default=SCHEMA_REF,
-    show_default=True,
-    help="Schema location for the `# yaml-language-server: $schema=` line (path or URL).",
+    default=None,
+    help=(
+        "Schema location for the `# yaml-language-server: $schema=` line (path or URL). "
+        "Default: the path from --out to schemas/connector.schema.json in the project folder "
+        f"({SCHEMA_REF} for connectors/)."
+    ),
 )
 def dump(
     out: Path,
@@ -52,7 +55,7 @@ def dump(
     emulator: bool,
     force: bool,
     error_state: str,
-    schema_ref: str,
+    schema_ref: str | None,
 ) -> None:
     """Write one YAML file per connector in the tenant into --out.
 
@@ -64,16 +67,31 @@ def dump(
     # Imported here, not at the top: `cxrecon dump --help` needs none of them.
     from reconciler.cli.tenant import list_tenant
     from reconciler.config.project import load_project
-    from reconciler.gitops.dump import build_dump, check_out_dir, write_dump
+    from reconciler.gitops.dump import (
+        SCHEMA_PATH,
+        build_dump,
+        check_out_dir,
+        schema_ref_for,
+        write_dump,
+    )
 
     project = load_project()
     env = project.environment(environment)
     check_out_dir(out)
     remote = list_tenant(environment, emulator, env)
-    result = build_dump(remote, schema_ref=schema_ref, error_state=error_state)
+    reference = schema_ref if schema_ref is not None else schema_ref_for(out, project.root)
+    result = build_dump(remote, schema_ref=reference, error_state=error_state)
     written = write_dump(result, out, force=force)
     findings = _validate(out, result, env)
-    click.echo(_summary(result, written, out, findings), nl=False)
+    text = _summary(result, written, out, findings)
+    schema = project.root / SCHEMA_PATH
+    if schema_ref is None and result.files and not schema.is_file():
+        text += (
+            f"\nEditors check the files against {reference} (the project's {SCHEMA_PATH}), "
+            "which is not there yet: copy schemas/connector.schema.json from cxrecon into the "
+            "project, or pass --schema-ref.\n"
+        )
+    click.echo(text, nl=False)
 
 
 def _validate(out: Path, result: Dump, env: EnvironmentConfig) -> list[Diagnostic]:

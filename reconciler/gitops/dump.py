@@ -47,8 +47,15 @@ from reconciler.model import (
 from reconciler.plan.essence import is_owned_label
 from reconciler.secret import MASK, is_secret_field
 
-#: Where editors find the connector schema (its `$id`); `--schema-ref` overrides it.
-SCHEMA_REF: Final = "https://cxrecon.dev/schemas/connector.schema.json"
+#: Where editors find the connector schema from a connector file: the project's
+#: `schemas/connector.schema.json`, relative, as this repository's own connectors/*.yaml
+#: write it. This is the default for files one folder below the project folder;
+#: `cxrecon dump` works out the path for its --out (`schema_ref_for`), `--schema-ref`
+#: overrides it (a path or a URL such as SCHEMA_ID).
+SCHEMA_REF: Final = "../schemas/connector.schema.json"
+#: Where the schema lives inside a project, and its published `$id`.
+SCHEMA_PATH: Final = "schemas/connector.schema.json"
+SCHEMA_ID: Final = "https://cxrecon.dev/schemas/connector.schema.json"
 ENV_EXAMPLE: Final = ".env.example"
 #: Prefix for a variable name that would otherwise be one of cxrecon's or the CI runner's.
 RESERVED_PREFIX_ESCAPE: Final = "CRM_"
@@ -281,15 +288,32 @@ def _credential_refs(spec: ConnectorSpec, connector_id: str, names: _Names) -> d
     return refs
 
 
+def schema_ref_for(out: Path, root: Path) -> str:
+    """The relative path from `out` to `root`/schemas/connector.schema.json (`root`: the
+    project folder), or the schema's published `$id` when there is none (another drive)."""
+    try:
+        relative = os.path.relpath(root.resolve() / SCHEMA_PATH, out.resolve())
+    except ValueError:
+        return SCHEMA_ID
+    return Path(relative).as_posix()
+
+
 def slug(name: str) -> str:
     """`Salesforce-Prod_EU` → `salesforce-prod-eu` (lower case, runs of other chars → '-')."""
     return re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-") or "connector"
 
 
 def _words(text: str) -> str:
-    """`clientSecret` → `CLIENT_SECRET`, `Salesforce-Prod` → `SALESFORCE_PROD`."""
-    snake = re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", text)
-    return re.sub(r"[^A-Za-z0-9]+", "_", snake).strip("_").upper()
+    """`Salesforce-Prod_EU` → `SALESFORCE_PROD_EU`, `HubSpot-Lead` → `HUBSPOT_LEAD`: a
+    connector name is split at its own separators only (brand names keep their capitals
+    together: HubSpot, NetSuite, ServiceNow, S4HANA)."""
+    return re.sub(r"[^A-Za-z0-9]+", "_", text).strip("_").upper()
+
+
+def _key_words(key: str) -> str:
+    """`clientSecret` → `CLIENT_SECRET`, `tokenEndpoint` → `TOKEN_ENDPOINT`: a credential key
+    (camelCase in the API) is split where a lowercase letter meets an uppercase one."""
+    return _words(re.sub(r"(?<=[a-z])(?=[A-Z])", "_", key))
 
 
 def _short_hash(text: str, size: int = 6) -> str:
@@ -315,7 +339,7 @@ class _Names:
         return candidate + ".yaml"
 
     def variable(self, connector: str, key: str, connector_id: str) -> str:
-        base = f"{_words(connector) or 'CONNECTOR'}_{_words(key) or 'VALUE'}"
+        base = f"{_words(connector) or 'CONNECTOR'}_{_key_words(key) or 'VALUE'}"
         if base[0].isdigit():
             base = "CONNECTOR_" + base
         if is_reserved_variable(base):

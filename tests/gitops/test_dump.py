@@ -381,3 +381,79 @@ def test_connectors_another_project_manages_are_noted(emulator: RunningEmulator)
         "project 'billing': set `project: billing` in cxrecon.yaml to go on managing them "
         "from here (a plan under another project id reports them as that project's)",
     )
+
+
+@pytest.mark.parametrize(
+    ("name", "key", "variable"),
+    [
+        ("HubSpot-Lead-Import", "apiKey", "HUBSPOT_LEAD_IMPORT_API_KEY"),
+        ("HubSpot", "clientSecret", "HUBSPOT_CLIENT_SECRET"),
+        ("NetSuite ERP", "tokenEndpoint", "NETSUITE_ERP_TOKEN_ENDPOINT"),
+        ("ServiceNow.v2", "clientId", "SERVICENOW_V2_CLIENT_ID"),
+        ("Salesforce-Prod_EU", "clientSecret", "SALESFORCE_PROD_EU_CLIENT_SECRET"),
+        ("SAP-S4HANA", "password", "SAP_S4HANA_PASSWORD"),
+        ("GitHub_Issues", "password", "CRM_GITHUB_ISSUES_PASSWORD"),
+        ("9-Legacy", "apiKey", "CONNECTOR_9_LEGACY_API_KEY"),
+    ],
+)
+def test_variable_names_split_the_name_at_its_separators_and_the_key_at_case_changes(
+    name: str, key: str, variable: str
+) -> None:
+    auth = {
+        "apiKey": ("API_KEY", {"apiKey": "***"}),
+        "password": ("BASIC", {"username": "u", "password": "***"}),
+    }.get(key, ("OAUTH2", {"tokenEndpoint": "***", "clientId": "***", "clientSecret": "***"}))
+    body = {**connectors(1)[0], "name": name}
+    body["authentication"] = {"type": auth[0], "credentials": auth[1]}
+    remote = RemoteConnector(id="c-1", etag="e", spec=ConnectorSpec.from_api(body))
+    names = {r.key: r.name for r in build_dump([remote]).references}
+    assert names[key] == variable
+
+
+def schema_line(path: Path) -> str:
+    return path.read_text(encoding="utf-8").splitlines()[0]
+
+
+def test_the_schema_line_points_at_the_projects_schema_folder(
+    emulator: RunningEmulator, workdir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Relative from the written files to <project>/schemas/connector.schema.json, as the
+    repository's own connectors/*.yaml write it."""
+    emulator.control.seed(connectors(1)[0])
+    result = dump(emulator, "--out", "connectors")
+    assert result.exit_code == 0, result.output
+    assert "which is not there yet: copy schemas/connector.schema.json" in result.stdout
+    [first] = (workdir / "connectors").glob("*.yaml")
+    assert schema_line(first) == "# yaml-language-server: $schema=../schemas/connector.schema.json"
+    assert dump(emulator, "--out", "teams/crm/connectors").exit_code == 0
+    [deep] = (workdir / "teams/crm/connectors").glob("*.yaml")
+    assert schema_line(deep) == (
+        "# yaml-language-server: $schema=../../../schemas/connector.schema.json"
+    )
+    # From a subfolder of the project (cxrecon.yaml is found above), still the project's.
+    (workdir / "cxrecon.yaml").write_text("connectors: connectors/\n")
+    (workdir / "sub").mkdir()
+    monkeypatch.chdir(workdir / "sub")
+    assert dump(emulator, "--out", "here").exit_code == 0
+    [nested] = (workdir / "sub/here").glob("*.yaml")
+    assert (
+        schema_line(nested) == "# yaml-language-server: $schema=../../schemas/connector.schema.json"
+    )
+    (workdir / "schemas").mkdir()
+    (workdir / "schemas/connector.schema.json").write_text("{}")
+    assert "not there yet" not in dump(emulator, "--out", "again").stdout
+    url = "https://cxrecon.dev/schemas/connector.schema.json"
+    assert dump(emulator, "--out", "url", "--schema-ref", url).exit_code == 0
+    [pinned] = (workdir / "sub/url").glob("*.yaml")
+    assert schema_line(pinned) == f"# yaml-language-server: $schema={url}"
+
+
+def test_the_repositorys_own_files_use_the_dump_default() -> None:
+    from reconciler.gitops.dump import SCHEMA_REF
+
+    root = Path(__file__).parents[2]
+    for path in sorted((root / "connectors").glob("*.yaml")):
+        assert schema_line(path) == f"# yaml-language-server: $schema={SCHEMA_REF}", path.name
+    assert (root / "connectors" / SCHEMA_REF).resolve() == (
+        root / "schemas" / "connector.schema.json"
+    )
