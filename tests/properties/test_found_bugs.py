@@ -53,6 +53,8 @@ class NoLifecycleWrites(httpx.AsyncBaseTransport):
 
 
 class Repo:
+    """A project with one connector file (Alpha), applied to the test's emulator."""
+
     def __init__(self, root: Path, harness: Harness) -> None:
         self.root = root
         self.harness = harness
