@@ -9,8 +9,10 @@ checks both, and benchmarks/bench_startup.py times them.
 
 from __future__ import annotations
 
+import gc
 import importlib
 import importlib.util
+import sys
 from gettext import gettext as _
 from typing import Any, Final
 
@@ -123,6 +125,22 @@ def cli() -> None:
     """
 
 
+#: Commands that run for long: they keep Python's garbage-collection defaults.
+LONG_RUNNING: Final = frozenset({"reconcile", "emulator"})
+
+
 def main(argv: list[str] | None = None) -> None:
     """Console entry point (`cxrecon`, `python -m reconciler`)."""
+    args = sys.argv[1:] if argv is None else argv
+    if not LONG_RUNNING.intersection(args[:1]):
+        tune_gc_for_one_shot()
     cli.main(args=argv, prog_name="cxrecon")
+
+
+def tune_gc_for_one_shot() -> None:
+    """A one-shot command builds thousands of connectors and makes almost no reference cycles;
+    with the default first-generation threshold (700) each collection rescans all of them
+    (about 1 s of a 5 s load at 10,000 connectors). A process that ends in seconds can afford
+    to collect rarely. This is the CLI's choice for its own process, never a library side
+    effect: embedding code and the controller keep Python's defaults."""
+    gc.set_threshold(100_000, 50, 50)
