@@ -72,3 +72,14 @@ def test_the_readme_python_example_plans_and_applies_the_sample_connectors(
     assert "Plan: 4 to create, 0 unchanged." in done.stdout
     assert "'applied': 4" in done.stdout
     assert "Traceback" not in done.stderr
+
+
+def test_library_calls_leave_the_garbage_collector_alone(tmp_path: Path) -> None:
+    import gc
+
+    shutil.copytree(ROOT / "connectors", tmp_path / "connectors")
+    before = (gc.isenabled(), gc.get_threshold())
+    project = reconciler.open_project(tmp_path)
+    loaded = reconciler.load_desired(project)
+    assert len(loaded.connectors) == 4
+    assert (gc.isenabled(), gc.get_threshold()) == before
