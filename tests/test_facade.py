@@ -78,6 +78,7 @@ def test_library_calls_leave_the_garbage_collector_alone(tmp_path: Path) -> None
     import gc
 
     shutil.copytree(ROOT / "connectors", tmp_path / "connectors")
+    shutil.copy(ROOT / "cxrecon.yaml", tmp_path / "cxrecon.yaml")
     before = (gc.isenabled(), gc.get_threshold())
     project = reconciler.open_project(tmp_path)
     loaded = reconciler.load_desired(project)
