@@ -1,0 +1,361 @@
+"""Day one for a team (issue 14), end to end through the CLI as the team would run it.
+
+A tenant holds connectors an earlier cxrecon project manages (their fingerprints recorded
+from files with literal client ids) and connectors made by hand in the CXone UI. The team
+dumps it into a new git repository, which validates and plans as it is; then they edit one
+connector, rename one with `previousNames` and add one, review the plan, apply the saved
+plan, and later `cxrecon drift` catches an edit made in CXone.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+from typing import Any, Final
+
+import httpx
+import jsonschema
+import pytest
+from click.testing import CliRunner, Result
+
+from reconciler.cli.main import cli
+from reconciler.testing import RunningEmulator
+
+SCHEMAS: Final = Path(__file__).parents[2] / "schemas"
+PROJECT: Final = "crm-integrations"
+#: Values only the team knows (CXone never returns them); none may appear in any output.
+SF_SECRET: Final = "CANARY-team-day-sf-secret"
+ZENDESK_KEY: Final = "CANARY-team-day-zendesk-key"
+SF_CLIENT_ID: Final = "3MVG9-legacy-app"
+SF_TOKEN_URL: Final = "https://login.salesforce.com/services/oauth2/token"
+
+_SALESFORCE: Final = f"""\
+name: Salesforce-Contacts
+description: Contacts from Salesforce
+lifecycleStatus: ACTIVE
+connectorType: SALESFORCE
+endpointUrl: https://acme.my.salesforce.com/services/data/v60.0
+authentication:
+  type: OAUTH2
+  credentials:
+    tokenEndpoint: {SF_TOKEN_URL}
+    clientId: {SF_CLIENT_ID}
+    clientSecret: ${{env:LEGACY_SF_SECRET}}
+mappings:
+  - cxoneField: contact.external_id
+    crmField: Id
+    direction: INBOUND
+    transformation: salesforce_id18
+  - cxoneField: contact.email
+    crmField: Email
+    direction: BIDIRECTIONAL
+    transformation: email_normalize
+labels:
+  team: crm
+"""
+_ZENDESK: Final = """\
+name: Zendesk-Tickets
+lifecycleStatus: ACTIVE
+connectorType: CUSTOM
+endpointUrl: https://acme.zendesk.example/api/v2
+authentication:
+  type: API_KEY
+  credentials:
+    apiKey: ${env:LEGACY_ZENDESK_KEY}
+    headerName: X-Api-Key
+mappings:
+  - cxoneField: contact.external_id
+    crmField: id
+    direction: INBOUND
+  - cxoneField: contact.phone
+    crmField: phone
+    direction: INBOUND
+    transformation: e164
+syncSettings:
+  batchSize: 1000
+"""
+#: Made by hand in the CXone UI: never managed by cxrecon.
+_BY_HAND: Final[tuple[dict[str, Any], ...]] = (
+    {
+        "name": "HubSpot-Lead-Import",
+        "lifecycleStatus": "ACTIVE",
+        "connectorType": "CUSTOM",
+        "endpointUrl": "https://api.hubapi.example/crm/v3",
+        "authentication": {"type": "API_KEY", "credentials": {"apiKey": "hub-key"}},
+        "mappings": [
+            {"cxoneField": "contact.external_id", "crmField": "id", "direction": "INBOUND"},
+            {
+                "cxoneField": "contact.email",
+                "crmField": "email",
+                "direction": "BIDIRECTIONAL",
+                "transformation": "email_normalize",
+            },
+        ],
+        "version": "2.1.0",
+    },
+    {
+        "name": "Dynamics-Accounts",
+        "description": "Accounts from Dynamics 365",
+        "lifecycleStatus": "ACTIVE",
+        "connectorType": "DYNAMICS",
+        "endpointUrl": "https://acme.crm.dynamics.com/api/data/v9.2",
+        "authentication": {
+            "type": "OAUTH2",
+            "credentials": {
+                "tokenEndpoint": "https://login.microsoftonline.com/acme/oauth2/token",
+                "clientId": "dyn-app",
+                "clientSecret": "dyn-secret",
+            },
+        },
+        "mappings": [
+            {
+                "cxoneField": "contact.external_id",
+                "crmField": "contactid",
+                "direction": "INBOUND",
+                "transformation": "guid",
+            }
+        ],
+        "syncSettings": {"syncIntervalMinutes": 60},
+        "labels": {"team": "sales-ops"},
+    },
+    {
+        "name": "Legacy-Helpdesk",
+        "lifecycleStatus": "INACTIVE",
+        "connectorType": "CUSTOM",
+        "endpointUrl": "https://helpdesk.acme.example/api",
+        "authentication": {
+            "type": "BASIC",
+            "credentials": {"username": "cxone", "password": "helpdesk-password"},
+        },
+        "mappings": [
+            {"cxoneField": "contact.external_id", "crmField": "id", "direction": "INBOUND"}
+        ],
+    },
+)
+_NEW: Final = """\
+# yaml-language-server: $schema=../schemas/connector.schema.json
+name: Support-Desk
+lifecycleStatus: ACTIVE
+connectorType: CUSTOM
+endpointUrl: https://support.acme.example/api
+authentication:
+  type: API_KEY
+  credentials:
+    apiKey: ${env:SUPPORT_DESK_API_KEY}
+mappings:
+  - cxoneField: contact.external_id
+    crmField: id
+    direction: INBOUND
+  - cxoneField: contact.email
+    crmField: email
+    direction: BIDIRECTIONAL
+    transformation: email_normalize
+"""
+
+
+def base_env(emulator: RunningEmulator) -> dict[str, str]:
+    return {
+        "CXONE_BASE_URL": emulator.base_url,
+        "CXONE_CLIENT_ID": "demo-client",
+        "CXONE_CLIENT_SECRET": "demo-secret",
+        "NO_COLOR": "1",
+        "GITHUB_STEP_SUMMARY": "",
+        "GITHUB_ACTIONS": "",
+    }
+
+
+def cx(env: dict[str, str], *args: str) -> Result:
+    result = CliRunner().invoke(cli, list(args), env=env)
+    for canary in (SF_SECRET, ZENDESK_KEY):
+        assert canary not in result.output, args
+    return result
+
+
+def git(repo: Path, *args: str) -> None:
+    subprocess.run(
+        ["git", "-c", "user.name=Team", "-c", "user.email=team@acme.example", *args],
+        cwd=repo,
+        check=True,
+        capture_output=True,
+    )
+
+
+def remote_ids(emulator: RunningEmulator) -> dict[str, str]:
+    response = httpx.get(
+        emulator.base_url + "/crm/connectors",
+        params={"top": 100},
+        headers=emulator.control.auth_headers(),
+    )
+    response.raise_for_status()
+    return {item["name"]: item["id"] for item in response.json()["items"]}
+
+
+@pytest.fixture
+def tenant(emulator: RunningEmulator, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Two connectors an earlier cxrecon project applied, three made by hand."""
+    legacy = tmp_path / "legacy"
+    (legacy / "connectors").mkdir(parents=True)
+    (legacy / "cxrecon.yaml").write_text(f"project: {PROJECT}\n", encoding="utf-8")
+    (legacy / "connectors" / "salesforce.yaml").write_text(_SALESFORCE, encoding="utf-8")
+    (legacy / "connectors" / "zendesk.yaml").write_text(_ZENDESK, encoding="utf-8")
+    monkeypatch.chdir(legacy)
+    env = {
+        **base_env(emulator),
+        "LEGACY_SF_SECRET": SF_SECRET,
+        "LEGACY_ZENDESK_KEY": ZENDESK_KEY,
+    }
+    applied = cx(env, "apply", "--auto-approve")
+    assert applied.exit_code == 0, applied.output
+    for body in _BY_HAND:
+        emulator.control.seed(body)
+
+
+def test_a_team_adopts_its_tenant_and_changes_it_through_git(
+    emulator: RunningEmulator,
+    tenant: None,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    repo = tmp_path / "crm-connectors"
+    repo.mkdir()
+    git(repo, "init", "-q")
+    monkeypatch.chdir(repo)
+    env = base_env(emulator)
+
+    # 1. Dump: every value CXone masks becomes an ${env:} reference, named in the summary.
+    dumped = cx(env, "dump", "--out", "connectors")
+    assert dumped.exit_code == 0, dumped.output
+    files = sorted(p.name for p in (repo / "connectors").glob("*.yaml") if p.name[0] != ".")
+    assert files == [
+        "dynamics-accounts.yaml",
+        "hubspot-lead-import.yaml",
+        "legacy-helpdesk.yaml",
+        "salesforce-contacts.yaml",
+        "zendesk-tickets.yaml",
+    ]
+    for name in (
+        "SALESFORCE_CONTACTS_TOKEN_ENDPOINT",
+        "SALESFORCE_CONTACTS_CLIENT_ID",
+        "SALESFORCE_CONTACTS_CLIENT_SECRET",
+        "HUBSPOT_LEAD_IMPORT_API_KEY",
+        "ZENDESK_TICKETS_HEADER_NAME",
+    ):
+        assert name in dumped.stdout
+    assert f"set `project: {PROJECT}` in cxrecon.yaml" in dumped.stdout
+    salesforce = repo / "connectors" / "salesforce-contacts.yaml"
+    assert salesforce.read_text().startswith(
+        "# yaml-language-server: $schema=../schemas/connector.schema.json\n"
+    )
+    # The team follows the notes: same project id, the schema for editors, and a commit.
+    (repo / "cxrecon.yaml").write_text(f"project: {PROJECT}\n", encoding="utf-8")
+    (repo / "schemas").mkdir()
+    (repo / "schemas" / "connector.schema.json").write_bytes(
+        (SCHEMAS / "connector.schema.json").read_bytes()
+    )
+    git(repo, "add", ".")
+    git(repo, "commit", "-q", "-m", "cxrecon dump")
+
+    # 2. It validates and plans as it is, with no value set.
+    validated = cx(env, "validate")
+    assert validated.exit_code == 0, validated.output
+    plan = cx(env, "plan", "--format", "json")
+    assert plan.exit_code == 0, plan.output
+    document = json.loads(plan.stdout)
+    assert document["summary"]["adopt"] == 3
+    assert document["summary"]["no-op"] == 2  # the connectors cxrecon already manages
+    assert not document["hasErrors"]
+    for change in document["changes"]:
+        assert change["action"] == "adopt", change["name"]
+        assert change["fields"] == [], change["name"]
+        assert change["credentials"]["status"] == "unknown"
+    text = cx(env, "plan")
+    assert text.stdout.startswith("Plan: 3 to adopt, 2 unchanged.")
+
+    # 3. A pull request: edit one, rename one, add one.
+    zendesk = repo / "connectors" / "zendesk-tickets.yaml"
+    zendesk.write_text(zendesk.read_text().replace("batchSize: 1000", "batchSize: 250"))
+    renamed = salesforce.read_text().replace(
+        "name: Salesforce-Contacts\n",
+        "name: Salesforce-Contacts-EU\npreviousNames: [Salesforce-Contacts]\n",
+    )
+    salesforce.unlink()
+    (repo / "connectors" / "salesforce-contacts-eu.yaml").write_text(renamed)
+    (repo / "connectors" / "support-desk.yaml").write_text(_NEW)
+    assert cx(env, "validate").exit_code == 0
+
+    # 4. What the reviewer sees.
+    review = cx(env, "plan")
+    assert review.exit_code == 0, review.output
+    shown = review.stdout
+    assert shown.startswith("Plan: 1 to create, 1 to rename, 3 to adopt, 1 to update, 0 unchanged.")
+    assert "~ rename Salesforce-Contacts-EU (from Salesforce-Contacts)" in shown
+    assert '    ~ name: "Salesforce-Contacts" → "Salesforce-Contacts-EU"  (pending)' in shown
+    assert "~ update Zendesk-Tickets" in shown
+    assert "    ~ syncSettings.batchSize: 1000 → 250  (pending)" in shown
+    assert "+ create Support-Desk (DRAFT → ACTIVE)" in shown
+    create = shown.split("+ create Support-Desk (DRAFT → ACTIVE)\n")[1].split("\n\n")[0]
+    assert create.splitlines() == [
+        '    + connectorType: "CUSTOM"',
+        '    + endpointUrl: "https://support.acme.example/api"',
+        '    + lifecycleStatus: "ACTIVE"',
+        '    + version: "1.0.0"',
+        "    + syncSettings.batchSize: 500",
+        "    + syncSettings.retryAttempts: 3",
+        "    + syncSettings.syncIntervalMinutes: 15",
+        '    + mappings[contact.email].crmField: "email"',
+        '    + mappings[contact.email].direction: "BIDIRECTIONAL"',
+        '    + mappings[contact.email].transformation: "email_normalize"',
+        '    + mappings[contact.external_id].crmField: "id"',
+        '    + mappings[contact.external_id].direction: "INBOUND"',
+        '    + authentication.type: "API_KEY"',
+        '    + authentication.credentials[apiKey]: "***"  (from ${env:SUPPORT_DESK_API_KEY})',
+    ]
+    # Adopting writes the credentials: the plan names the variables that needs.
+    assert "written from apiKey ${env:HUBSPOT_LEAD_IMPORT_API_KEY}" in shown
+    comment = cx(env, "plan", "--format", "markdown")
+    assert "<details><summary>+ create Support-Desk (DRAFT → ACTIVE) — 14 field(s)" in (
+        comment.stdout
+    )
+    assert (
+        '| <code>authentication.credentials[apiKey]</code> | <code>"***"</code> from '
+        "<code>${env:SUPPORT_DESK_API_KEY}</code> |"
+    ) in comment.stdout
+    as_json = json.loads(cx(env, "plan", "--format", "json").stdout)
+    jsonschema.validate(as_json, json.loads((SCHEMAS / "plan.schema.json").read_text()))
+    [new] = [c for c in as_json["changes"] if c["action"] == "create"]
+    assert len(new["fields"]) == 14
+    assert {f["kind"] for f in new["fields"]} == {"added"}
+
+    # 5. Merged: the saved plan is applied with the values the team keeps in CI secrets.
+    saved = cx(env, "plan", "--out", "plan.json")
+    assert saved.exit_code == 0, saved.output
+    example = (repo / "connectors" / ".env.example").read_text()
+    names = [line[:-1] for line in example.splitlines() if line.endswith("=")]
+    known = {
+        "SALESFORCE_CONTACTS_TOKEN_ENDPOINT": SF_TOKEN_URL,
+        "SALESFORCE_CONTACTS_CLIENT_ID": SF_CLIENT_ID,
+        "SALESFORCE_CONTACTS_CLIENT_SECRET": SF_SECRET,
+        "ZENDESK_TICKETS_API_KEY": ZENDESK_KEY,
+        "ZENDESK_TICKETS_HEADER_NAME": "X-Api-Key",
+        "DYNAMICS_ACCOUNTS_TOKEN_ENDPOINT": "https://login.microsoftonline.com/acme/token",
+    }
+    values = {name: known.get(name, f"value-of-{name.lower()}") for name in names}
+    values["SUPPORT_DESK_API_KEY"] = "support-desk-key"
+    secrets = {**env, **values}
+    applied = cx(secrets, "apply", "--plan", "plan.json")
+    assert applied.exit_code == 0, applied.output
+    after = cx(secrets, "plan", "--detailed-exitcode")
+    assert after.exit_code == 0, after.output
+    assert after.stdout.startswith("No changes. Plan: 6 unchanged.")
+    ids = remote_ids(emulator)
+    assert "Salesforce-Contacts-EU" in ids
+    assert "Salesforce-Contacts" not in ids
+    assert len(ids) == 6
+
+    # 6. Someone edits a connector in the CXone UI: drift names the field.
+    emulator.control.edit(ids["HubSpot-Lead-Import"], {"syncSettings": {"batchSize": 50}})
+    drift = cx(secrets, "drift")
+    assert drift.exit_code == 2, drift.output
+    assert "HubSpot-Lead-Import" in drift.stdout
+    assert "syncSettings.batchSize" in drift.stdout
