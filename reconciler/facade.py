@@ -335,6 +335,7 @@ async def apply_desired(
                 remote=remote,
                 checker=checker,
                 project=project.project_id,
+                policies=project.policies(saved.environment),
             )
             reviewed = True
         except StalePlanError as exc:

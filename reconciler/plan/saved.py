@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any, Final
 
 from reconciler import __version__
+from reconciler.config.policies import Policies
 from reconciler.errors import PlanError, SavedPlanError, StalePlanError, StaleSavedPlanError
 from reconciler.load.refs import is_secret_reference
 from reconciler.model import ConnectorSpec, DesiredConnector, RemoteConnector, SourceLocation
@@ -270,6 +271,7 @@ def verify(
     remote: Sequence[RemoteConnector],
     checker: CredentialChecker,
     project: str | None = None,
+    policies: Policies | None = None,
 ) -> Plan:
     """The saved plan, rebuilt against the current tenant, if nothing it depends on moved.
 
@@ -322,6 +324,7 @@ def verify(
         prune=saved.prune,
         environment=saved.environment,
         project=project,
+        policies=policies,
         # A takeover reviewed in the saved plan is applied as reviewed, and only that one.
         take_ownership=any(e.previous_owner is not None for e in saved.entries),
     )

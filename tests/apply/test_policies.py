@@ -211,3 +211,25 @@ def test_a_bad_override_is_reported_at_its_line_in_cxrecon_yaml(
     assert line.startswith("cxrecon.yaml:")
     assert "batchSize" in line
     assert "[override]" in line
+
+
+def test_a_saved_plan_made_under_ignore_rules_and_observe_applies_as_reviewed(
+    project: Project, emulator: RunningEmulator
+) -> None:
+    project_file(project, {"ignoreDifferences": [{"fields": ["syncSettings.batchSize"]}]})
+    doc = connector_doc("Alpha")
+    project.write(doc)
+    project.write({**connector_doc("Beta"), "management": "observe"})
+    assert run_cli(["apply", "--auto-approve"]).exit_code == 0
+    cid = str(by_name(emulator)["Alpha"]["id"])
+    emulator.control.edit(cid, {"syncSettings": {"batchSize": 42}})
+    project.write({**doc, "version": "1.2.0"})
+    saved = project.root / "plan.json"
+    assert run_cli(["plan", "--out", str(saved)]).exit_code == 0
+
+    result = run_cli(["apply", "--plan", str(saved)])
+
+    assert result.exit_code == 0, result.output
+    alpha = by_name(emulator)["Alpha"]
+    assert alpha["version"] == "1.2.0"
+    assert alpha["syncSettings"] == {"batchSize": 42, "retryAttempts": 3, "syncIntervalMinutes": 15}
