@@ -177,8 +177,12 @@ def test_stateful_run_over_every_operation_conforms(emulator_factory: Factory) -
     for route in (
         "POST /api/v2/crm/connectors",
         "GET /api/v2/crm/connectors/{id}",
-        "PATCH /api/v2/crm/connectors/{id}",
         "PATCH /_emulator/connectors/{id}",
     ):
         assert requests[route].get("200", 0) + requests[route].get("201", 0) > 0, route
+    # A PATCH reached the ETag check with a connector the run created: applied (200) or
+    # answered 412 because an out-of-band edit the run also made moved the ETag first. Which
+    # of the two the seeded run hits first varied once under heavy load (a full CI run).
+    patched = requests["PATCH /api/v2/crm/connectors/{id}"]
+    assert patched.get("200", 0) + patched.get("412", 0) > 0, patched
     assert requests["DELETE /_emulator/connectors/{id}"].get("204", 0) > 0
