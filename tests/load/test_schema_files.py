@@ -125,3 +125,50 @@ def test_example_files_point_editors_at_the_schema() -> None:
         assert (path.parent / "../schemas/connector.schema.json").resolve().is_file()
     project_first = (REPO / "cxrecon.yaml").read_text(encoding="utf-8").splitlines()[0]
     assert project_first == "# yaml-language-server: $schema=schemas/project.schema.json"
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "valid"),
+    [
+        ("tokenEndpoint", "${env:SALESFORCE_TOKEN_URL}", True),
+        ("tokenEndpoint", "${file:.secrets/token-url}", True),
+        ("tokenEndpoint", "${var:login}/services/oauth2/token", True),
+        ("tokenEndpoint", "http://plain.example/token", False),
+        ("tokenEndpoint", "x ${env:A}", False),
+    ],
+)
+def test_the_published_schema_takes_what_dump_writes_in_credentials(
+    key: str, value: str, valid: bool
+) -> None:
+    """dump writes every masked credential as one ${env:}; editors using the schema must not
+    flag those files."""
+    credentials = {"tokenEndpoint": "https://login.example/token", "clientId": "${env:ID}"}
+    credentials["clientSecret"] = "${env:SECRET}"
+    credentials[key] = value
+    doc = {
+        "name": "Alpha",
+        "lifecycleStatus": "ACTIVE",
+        "connectorType": "SALESFORCE",
+        "endpointUrl": "https://acme.my.salesforce.com/services/data/v60.0",
+        "authentication": {"type": "OAUTH2", "credentials": credentials},
+        "mappings": [
+            {"cxoneField": "contact.external_id", "crmField": "Id", "direction": "INBOUND"}
+        ],
+    }
+    errors = list(Draft202012Validator(load_schema(CONNECTOR_SCHEMA)).iter_errors(doc))
+    assert (errors == []) is valid, [e.message for e in errors]
+
+
+def test_an_api_key_header_name_may_be_a_reference() -> None:
+    doc = {
+        "name": "Alpha",
+        "lifecycleStatus": "ACTIVE",
+        "connectorType": "CUSTOM",
+        "endpointUrl": "https://crm.example/api",
+        "authentication": {
+            "type": "API_KEY",
+            "credentials": {"apiKey": "${env:KEY}", "headerName": "${env:HEADER}"},
+        },
+        "mappings": [{"cxoneField": "case.external_id", "crmField": "id", "direction": "INBOUND"}],
+    }
+    assert list(Draft202012Validator(load_schema(CONNECTOR_SCHEMA)).iter_errors(doc)) == []
