@@ -197,6 +197,13 @@ class GitRepo:
             proc.kill()
             await proc.wait()
             return 124, "", f"timed out after {self.timeout:.0f}s"
+        finally:
+            # asyncio closes a finished child's transport in a callback that may not run
+            # before the loop of a one-shot cycle ends; close it here, or its ResourceWarning
+            # surfaces later, at garbage collection, anywhere.
+            transport = getattr(proc, "_transport", None)
+            if transport is not None:
+                transport.close()
         code = proc.returncode if proc.returncode is not None else 1
         return code, out.decode(errors="replace"), err.decode(errors="replace")
 
