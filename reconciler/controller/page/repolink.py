@@ -139,4 +139,8 @@ async def _git(checkout: Path, *args: str) -> tuple[int, str]:
         proc.kill()
         await proc.wait()
         return 124, ""
+    finally:
+        transport = getattr(proc, "_transport", None)  # as controller/gitrepo.py does
+        if transport is not None:
+            transport.close()
     return proc.returncode or 0, out.decode("utf-8", "replace").strip()
