@@ -7,7 +7,9 @@ one list, so `pytest -m "not slow"` is a fast inner loop; the default `pytest` (
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+import faulthandler
+import sys
+from collections.abc import Callable, Generator, Iterator
 from pathlib import Path
 
 import pytest
@@ -43,6 +45,22 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         module = item.path.relative_to(root).as_posix()
         if module in SLOW_MODULES or f"{module}::{item.name}" in SLOW_MODULES:
             item.add_marker(pytest.mark.slow)
+
+
+#: Seconds after which a test that is still running is taken as hung: every thread's stack is
+#: written to stderr and the run ends (exit 1). pytest-timeout (300 s, pyproject) fails a
+#: slow test first; this one also ends a hang where no Python signal handler can run (a
+#: thread blocked in C while holding the GIL), which would otherwise stall CI until its limit.
+HANG_SECONDS = 420
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_protocol(item: pytest.Item) -> Generator[None]:
+    faulthandler.dump_traceback_later(HANG_SECONDS, exit=True, file=sys.__stderr__)
+    try:
+        yield
+    finally:
+        faulthandler.cancel_dump_traceback_later()
 
 
 EmulatorFactory = Callable[..., RunningEmulator]
