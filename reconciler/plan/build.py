@@ -9,7 +9,7 @@ from __future__ import annotations
 import dataclasses
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Final
+from dataclasses import dataclass
 
 from reconciler.config.policies import FULL, Policies, Policy
 from reconciler.model import (
@@ -27,14 +27,13 @@ from reconciler.plan.changes import (
     Plan,
     RemotePin,
     SafetyLimitsLike,
-    SafetyVerdict,
     Step,
     StepKind,
     error_change,
     steps_for,
 )
 from reconciler.plan.credentials import CredentialCheck, CredentialChecker, CredentialStatus
-from reconciler.plan.diff import ChangeKind, FieldChange, Origin, diff_essences
+from reconciler.plan.diff import FieldChange, Origin, diff_essences
 from reconciler.plan.essence import (
     NOT_PATCHED,
     Essence,
@@ -43,12 +42,14 @@ from reconciler.plan.essence import (
     essence_of,
     section_digests,
 )
+from reconciler.plan.history import AppliedHistory
 from reconciler.plan.ownership import (
     foreign_owner,
     managed,
     managed_as,
     management_of,
     observed_missing,
+    orphan_change,
     ours,
     owned_elsewhere,
     previous_connector,
@@ -56,9 +57,31 @@ from reconciler.plan.ownership import (
     taken_over,
 )
 from reconciler.plan.policy import compared, to_write
+from reconciler.plan.safety import safety_verdict
 
-_MODIFYING: Final = frozenset({Action.UPDATE, Action.RENAME, Action.ACTIVATE, Action.DEACTIVATE})
-_NAMES_SHOWN: Final = 5
+
+@dataclass(frozen=True)
+class _Inputs:
+    """What planning one declared connector needs besides the connector itself."""
+
+    checker: CredentialChecker
+    rules: Policies
+    present: Mapping[str, list[RemoteConnector]]
+    declared: Mapping[str, list[DesiredConnector]]
+    project: str | None
+    take_ownership: bool
+    history: AppliedHistory
+    remote_ids: frozenset[str]
+
+
+@dataclass(frozen=True, slots=True)
+class _Planned:
+    """One declared connector's change, the differing fields rules ignored, and the remote
+    name a rename takes over (not an orphan then)."""
+
+    change: ConnectorChange
+    ignored_fields: int = 0
+    takes: str | None = None
 
 
 def build_plan(
@@ -74,6 +97,7 @@ def build_plan(
     project: str | None = None,
     take_ownership: bool = False,
     policies: Policies | None = None,
+    history: AppliedHistory | None = None,
 ) -> Plan:
     """Plan every declared connector and every one this project manages; ignore the rest.
 
@@ -85,83 +109,109 @@ def build_plan(
     `project` is this project's id: a connector labelled for another project is never an
     orphan here, and declaring one is an error unless `take_ownership`. (None: every
     managed connector is this project's, as before projects existed.) `policies` are the
-    project's ignore rules and management policies for this environment.
+    project's ignore rules and management policies for this environment. `history` names
+    the connectors cxrecon is known to have applied here: one of them missing from CXone
+    is a create marked deleted in CXone.
     """
-    rules = policies if policies is not None else Policies()
     declared: dict[str, list[DesiredConnector]] = defaultdict(list)
     for d in desired:
         declared[d.name].append(d)
     present: dict[str, list[RemoteConnector]] = defaultdict(list)
     for r in remote:
         present[r.name].append(r)
-
     # Essences are built per pair and dropped again: a 10,000-connector tenant never holds
     # them all at once.
     checker.prefetch(_fingerprint_jobs(declared, present))
-
-    changes: list[ConnectorChange] = []
-    taken_names: set[str] = set()  # remote names a rename takes over (not orphans)
-    ignored_fields = 0
-    for name, ds in declared.items():
-        rs = present.get(name, [])
-        policy = rules.for_connector(name, management_of(ds[0]))
-        if len(ds) > 1:
-            where = ", ".join(str(d.source) for d in ds)
-            changes.append(
-                error_change(name, f"declared {len(ds)} times in git ({where}); keep one")
-            )
-        elif len(rs) > 1:
-            ids = ", ".join(r.id for r in rs)
-            changes.append(
-                error_change(
-                    name,
-                    f"{len(rs)} connectors named {name!r} exist in CXone (ids {ids}); rename "
-                    "or deactivate all but one in CXone, then plan again",
-                )
-            )
-        elif not rs:
-            old = previous_connector(ds[0], present, declared, project)
-            if old is not None:
-                taken_names.add(old.name)
-                change, count = _plan_existing(ds[0], old, checker, policy)
-                ignored_fields += count
-                changes.append(managed_as(renamed(change, old.name), policy))
-            elif policy.management == "observe":
-                changes.append(observed_missing(ds[0]))
-            else:
-                changes.append(_plan_create(ds[0]))
-        else:
-            owner = foreign_owner(rs[0], project)
-            if owner is not None and not take_ownership:
-                changes.append(owned_elsewhere(ds[0], rs[0], owner))
-            else:
-                change, count = _plan_existing(ds[0], rs[0], checker, policy)
-                ignored_fields += count
-                if owner is not None and change.action is not Action.ERROR:
-                    change = taken_over(change, owner)
-                changes.append(managed_as(change, policy))
-
-    ignored = 0
-    for name, rs in present.items():
-        if name in declared or name in taken_names:
-            continue
-        for r in rs:
-            if complete and managed(r) and ours(r, project):
-                changes.append(_plan_orphan(r, prune))
-            else:
-                ignored += 1
-
+    inputs = _Inputs(
+        checker=checker,
+        rules=policies if policies is not None else Policies(),
+        present=present,
+        declared=declared,
+        project=project,
+        take_ownership=take_ownership,
+        history=history if history is not None else AppliedHistory(),
+        remote_ids=frozenset(r.id for r in remote) if history else frozenset(),
+    )
+    planned = [_plan_declared(name, ds, inputs) for name, ds in declared.items()]
+    taken = {p.takes for p in planned if p.takes is not None}
+    changes = [p.change for p in planned]
+    undeclared, ignored = _plan_undeclared(inputs, taken, complete=complete, prune=prune)
+    changes.extend(undeclared)
     changes.sort(key=lambda c: (*c.sort_key, c.remote.id if c.remote else ""))
     owned = sum(1 for r in remote if managed(r) and ours(r, project))
     return Plan(
         changes=tuple(changes),
-        safety=_safety(changes, owned, limits),
+        safety=safety_verdict(changes, owned, limits),
         desired_digest=desired_digest,
         environment=environment,
         prune=prune,
         ignored=ignored,
-        ignored_fields=ignored_fields,
+        ignored_fields=sum(p.ignored_fields for p in planned),
     )
+
+
+def _plan_declared(name: str, ds: Sequence[DesiredConnector], inputs: _Inputs) -> _Planned:
+    """One declared name: an error for duplicates, else a rename, create or existing one."""
+    rs = inputs.present.get(name, [])
+    if len(ds) > 1:
+        where = ", ".join(str(d.source) for d in ds)
+        return _Planned(error_change(name, f"declared {len(ds)} times in git ({where}); keep one"))
+    if len(rs) > 1:
+        ids = ", ".join(r.id for r in rs)
+        return _Planned(
+            error_change(
+                name,
+                f"{len(rs)} connectors named {name!r} exist in CXone (ids {ids}); rename "
+                "or deactivate all but one in CXone, then plan again",
+            )
+        )
+    d = ds[0]
+    policy = inputs.rules.for_connector(name, management_of(d))
+    if rs:
+        return _plan_present(d, rs[0], policy, inputs)
+    old = previous_connector(d, inputs.present, inputs.declared, inputs.project)
+    if old is not None:
+        change, count = _plan_existing(d, old, inputs.checker, policy)
+        return _Planned(managed_as(renamed(change, old.name), policy), count, takes=old.name)
+    if policy.management == "observe":
+        return _Planned(observed_missing(d))
+    create = _plan_create(d)
+    applied = inputs.history.deleted(name, inputs.remote_ids)
+    if applied is None or create.action is not Action.CREATE:
+        return _Planned(create)
+    # Known to cxrecon, gone from CXone: a re-create, and a change made in CXone (drift), so
+    # the controller re-creates it only with --self-heal.
+    return _Planned(dataclasses.replace(create, deleted=applied, origin=Origin.DRIFT))
+
+
+def _plan_present(
+    d: DesiredConnector, r: RemoteConnector, policy: Policy, inputs: _Inputs
+) -> _Planned:
+    owner = foreign_owner(r, inputs.project)
+    if owner is not None and not inputs.take_ownership:
+        return _Planned(owned_elsewhere(d, r, owner))
+    change, count = _plan_existing(d, r, inputs.checker, policy)
+    if owner is not None and change.action is not Action.ERROR:
+        change = taken_over(change, owner)
+    return _Planned(managed_as(change, policy), count)
+
+
+def _plan_undeclared(
+    inputs: _Inputs, taken: set[str], *, complete: bool, prune: bool
+) -> tuple[list[ConnectorChange], int]:
+    """Orphans (managed by this project, no longer in git), and how many others were left
+    alone. With `complete=False` (one file planned) nothing is an orphan."""
+    changes: list[ConnectorChange] = []
+    ignored = 0
+    for name, rs in inputs.present.items():
+        if name in inputs.declared or name in taken:
+            continue
+        for r in rs:
+            if complete and managed(r) and ours(r, inputs.project):
+                changes.append(orphan_change(r, prune))
+            else:
+                ignored += 1
+    return changes, ignored
 
 
 def _fingerprint_jobs(
@@ -330,60 +380,3 @@ def _overall(fields: tuple[FieldChange, ...], creds: CredentialCheck) -> Origin 
     if len(known) == 1:
         return known.pop()
     return Origin.CONFLICT
-
-
-def _plan_orphan(r: RemoteConnector, prune: bool) -> ConnectorChange:
-    pin = RemotePin(id=r.id, etag=r.etag, spec=r.spec)
-    have = r.spec.lifecycle_status
-    if not prune or have == "INACTIVE":
-        return ConnectorChange(name=r.name, action=Action.ORPHAN, remote=pin, orphaned=True)
-    field = FieldChange(
-        path="lifecycleStatus",
-        parts=("lifecycleStatus",),
-        kind=ChangeKind.CHANGED,
-        before=have,
-        after="INACTIVE",
-        origin=Origin.PENDING,
-    )
-    return ConnectorChange(
-        name=r.name,
-        action=Action.DEACTIVATE,
-        remote=pin,
-        fields=(field,),
-        steps=(Step(StepKind.TRANSITION, target="INACTIVE"),),
-        transition=(have, "INACTIVE"),
-        origin=Origin.PENDING,
-        orphaned=True,
-    )
-
-
-def _safety(
-    changes: Sequence[ConnectorChange], managed: int, limits: SafetyLimitsLike
-) -> SafetyVerdict:
-    modified = [
-        c for c in changes if c.action in _MODIFYING and c.remote is not None and c.remote.managed
-    ]
-    reasons: list[str] = []
-    if managed >= limits.min_managed and modified:
-        fraction = len(modified) / managed
-        if fraction > limits.max_change_fraction:
-            reasons.append(
-                f"{len(modified)} of {managed} managed connectors would change "
-                f"({fraction:.0%} > {limits.max_change_fraction:.0%})"
-            )
-    if limits.gate_active_deactivation:
-        stopping = [c.name for c in changes if c.transition == ("ACTIVE", "INACTIVE")]
-        if stopping:
-            shown = ", ".join(stopping[:_NAMES_SHOWN])
-            more = (
-                f" and {len(stopping) - _NAMES_SHOWN} more" if len(stopping) > _NAMES_SHOWN else ""
-            )
-            reasons.append(f"ACTIVE connectors would be deactivated: {shown}{more}")
-    return SafetyVerdict(
-        over=bool(reasons),
-        reasons=tuple(reasons),
-        managed=managed,
-        modified=len(modified),
-        max_change_fraction=limits.max_change_fraction,
-        min_managed=limits.min_managed,
-    )

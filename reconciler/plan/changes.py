@@ -34,6 +34,7 @@ from reconciler.plan.essence import (
     essence_of,
     state_hash,
 )
+from reconciler.plan.history import Applied
 
 __all__ = [
     "Action",
@@ -172,6 +173,9 @@ class ConnectorChange:
     compared: Essence | None = None
     #: Why a change that writes nothing is what it is (observe, create-only).
     note: str | None = None
+    #: For a create: cxrecon applied this connector before and it is gone from CXone (what is
+    #: known of it); the create re-creates it.
+    deleted: Applied | None = None
 
     @property
     def sort_key(self) -> tuple[int, str]:

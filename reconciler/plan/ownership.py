@@ -19,6 +19,7 @@ from reconciler.plan.changes import (
     Action,
     ConnectorChange,
     RemotePin,
+    Step,
     StepKind,
     error_change,
     steps_for,
@@ -144,3 +145,30 @@ def taken_over(change: ConnectorChange, owner: str) -> ConnectorChange:
     steps = change.steps or steps_for(("labels",), None, adopt=False)
     action = change.action if change.action is not Action.NOOP else Action.UPDATE
     return dataclasses.replace(change, action=action, steps=steps, previous_owner=owner)
+
+
+def orphan_change(r: RemoteConnector, prune: bool) -> ConnectorChange:
+    """A managed connector of this project no longer in git: listed, or deactivated under
+    `--prune` (never deleted)."""
+    pin = RemotePin(id=r.id, etag=r.etag, spec=r.spec)
+    have = r.spec.lifecycle_status
+    if not prune or have == "INACTIVE":
+        return ConnectorChange(name=r.name, action=Action.ORPHAN, remote=pin, orphaned=True)
+    field = FieldChange(
+        path="lifecycleStatus",
+        parts=("lifecycleStatus",),
+        kind=ChangeKind.CHANGED,
+        before=have,
+        after="INACTIVE",
+        origin=Origin.PENDING,
+    )
+    return ConnectorChange(
+        name=r.name,
+        action=Action.DEACTIVATE,
+        remote=pin,
+        fields=(field,),
+        steps=(Step(StepKind.TRANSITION, target="INACTIVE"),),
+        transition=(have, "INACTIVE"),
+        origin=Origin.PENDING,
+        orphaned=True,
+    )
