@@ -23,6 +23,7 @@ from reconciler.apply.audit import AuditLog
 from reconciler.apply.calltrace import TracingStats
 from reconciler.apply.datasync import PollPolicy, SyncObserver, run_syncs
 from reconciler.apply.executor import ConnectorResult, ExecContext
+from reconciler.apply.history import read_history
 from reconciler.apply.run import ApplyReport, CredentialResolver, execute_plan
 from reconciler.config.project import EnvironmentConfig, Project, load_project
 from reconciler.config.settings import ConnectionSettings
@@ -38,6 +39,7 @@ from reconciler.plan.build import build_plan
 from reconciler.plan.changes import ConnectorChange, Plan
 from reconciler.plan.credentials import CredentialChecker
 from reconciler.plan.essence import desired_state_digest
+from reconciler.plan.history import AppliedHistory
 from reconciler.plan.saved import SavedPlan, verify
 
 
@@ -140,10 +142,13 @@ def plan_connectors(
     prune: bool = False,
     complete: bool = True,
     take_ownership: bool = False,
+    history: AppliedHistory | None = None,
 ) -> Plan:
     """The one way a plan is built from a loaded desired state and the tenant's connectors
     (pure; fingerprint checks may be slow: async callers run it in a thread).
-    `take_ownership`: plan connectors another project manages as this project's."""
+    `take_ownership`: plan connectors another project manages as this project's.
+    `history`: the connectors cxrecon applied here before (the audit log): one missing
+    from CXone is planned as a create marked deleted in CXone."""
     return build_plan(
         loaded.connectors,
         remote,
@@ -156,6 +161,7 @@ def plan_connectors(
         project=project.project_id,
         take_ownership=take_ownership,
         policies=project.policies(environment),
+        history=history,
     )
 
 
@@ -170,6 +176,7 @@ async def make_plan(
     secrets: SecretLookup | None = None,
     loaded: LoadResult | None = None,
     take_ownership: bool = False,
+    history: AppliedHistory | None = None,
 ) -> PlanRun:
     """Load (unless `loaded` is given), fetch every connector, plan.
 
@@ -199,6 +206,7 @@ async def make_plan(
         prune=prune,
         complete=complete,
         take_ownership=take_ownership,
+        history=history,
     )
     timings["diff"] = time.perf_counter() - start
     return PlanRun(plan=plan, loaded=loaded, remote=remote, checker=checker, timings=timings)
@@ -314,6 +322,7 @@ async def apply_desired(
     parallelism: int = 8,
     hooks: ApplyHooks = ApplyHooks(),
     sync: SyncRequest | None = None,
+    history: AppliedHistory | None = None,
 ) -> ApplyRun:
     """A whole apply: fetch the tenant, verify the saved plan (or plan afresh), let
     `hooks.confirm` see it, execute, sync.
@@ -354,6 +363,7 @@ async def apply_desired(
                 prune=prune,
                 complete=complete,
                 take_ownership=take_ownership,
+                history=history if history is not None else _history_of(audit),
             )
         )
     if hooks.confirm is not None:
@@ -379,11 +389,20 @@ async def check_drift(
     environment: str | None = None,
     path: Path | None = None,
     loaded: LoadResult | None = None,
+    history: AppliedHistory | None = None,
 ) -> tuple[DriftReport, PlanRun]:
     """What changed in CXone since cxrecon last applied each connector (not what is
-    pending in git), and the planning run it was read from."""
-    run = await make_plan(project, source, environment=environment, path=path, loaded=loaded)
+    pending in git; a connector `history` knows and CXone lost is deleted there), and the
+    planning run it was read from."""
+    run = await make_plan(
+        project, source, environment=environment, path=path, loaded=loaded, history=history
+    )
     return drift_of(run.plan), run
+
+
+def _history_of(audit: AuditLog | None) -> AppliedHistory | None:
+    """What the audit log an apply appends to says it applied before (its environment)."""
+    return read_history(audit.path, audit.environment) if audit is not None else None
 
 
 def connect(settings: ConnectionSettings, *, parallelism: int = 8) -> CxoneClient:
