@@ -15,7 +15,7 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Protocol
+from typing import Literal, Protocol
 
 import anyio
 
@@ -24,7 +24,7 @@ from reconciler.apply.calltrace import TracingStats
 from reconciler.apply.datasync import PollPolicy, SyncObserver, run_syncs
 from reconciler.apply.executor import ConnectorResult, ExecContext
 from reconciler.apply.history import read_history
-from reconciler.apply.run import ApplyReport, CredentialResolver, execute_plan
+from reconciler.apply.run import ApplyReport, CredentialResolver, execute_plan, held_results
 from reconciler.config.project import EnvironmentConfig, Project, load_project
 from reconciler.config.settings import ConnectionSettings
 from reconciler.cxone.client import CxoneClient
@@ -40,7 +40,12 @@ from reconciler.plan.changes import ConnectorChange, Plan
 from reconciler.plan.credentials import CredentialChecker
 from reconciler.plan.essence import desired_state_digest
 from reconciler.plan.history import AppliedHistory
+from reconciler.plan.reviewed import Review, review, reviewed_part
 from reconciler.plan.saved import SavedPlan, verify
+
+#: What an apply of a stale saved plan does: refuse it (Terraform's rule), plan afresh and
+#: confirm that plan unreviewed, or plan afresh and apply only what was reviewed.
+StaleRule = Literal["fail", "replan", "reviewed"]
 
 
 class ConnectorSource(Protocol):
@@ -246,6 +251,8 @@ class ApplyRun:
     plan: Plan
     reviewed: bool
     report: ApplyReport
+    #: A stale saved plan applied under `if_stale="reviewed"`: the fresh plan against it.
+    review: Review | None = None
 
     def __repr__(self) -> str:
         return f"ApplyRun(reviewed={self.reviewed}, report={self.report.outcome_counts()})"
@@ -314,7 +321,9 @@ async def apply_desired(
     environment: str | None = None,
     saved: SavedPlan | None = None,
     replan_stale: bool = False,
+    if_stale: StaleRule | None = None,
     on_stale: Callable[[StalePlanError], None] | None = None,
+    on_review: Callable[[Review], None] | None = None,
     prune: bool = False,
     complete: bool = True,
     take_ownership: bool = False,
@@ -327,14 +336,19 @@ async def apply_desired(
     """A whole apply: fetch the tenant, verify the saved plan (or plan afresh), let
     `hooks.confirm` see it, execute, sync.
 
-    A saved plan is applied exactly or refused as stale (StalePlanError), unless
-    `replan_stale`: then `on_stale` is told why and a fresh plan goes to `confirm`
-    unreviewed.
+    A saved plan is applied exactly or refused as stale (StalePlanError), unless `if_stale`
+    says otherwise (`replan_stale` is `if_stale="replan"`): `on_stale` is told why, then
+    "replan" sends a fresh plan to `confirm` unreviewed, and "reviewed" holds the fresh
+    plan against the saved one (`on_review` sees the comparison): only changes that are as
+    reviewed are confirmed (under the reviewed plan's safety verdict) and written; every
+    other change fails with the reason, and nothing is written for it.
     """
+    rule: StaleRule = if_stale or ("replan" if replan_stale else "fail")
     checker = CredentialChecker(lookup=secrets)
     remote = tuple(await client.list_connectors())
     plan: Plan | None = None
     reviewed = False
+    verdict: Review | None = None
     if saved is not None:
         try:
             digest = desired_state_digest(loaded.connectors, loaded.environment)
@@ -343,12 +357,13 @@ async def apply_desired(
                 desired_digest=digest,
                 remote=remote,
                 checker=checker,
+                desired=loaded.connectors,
                 project=project.project_id,
                 policies=project.policies(saved.environment),
             )
             reviewed = True
         except StalePlanError as exc:
-            if not replan_stale:
+            if rule == "fail":
                 raise
             if on_stale is not None:
                 on_stale(exc)
@@ -366,6 +381,11 @@ async def apply_desired(
                 history=history if history is not None else _history_of(audit),
             )
         )
+        if saved is not None and rule == "reviewed":
+            verdict = review(saved.shown, plan)
+            if on_review is not None:
+                on_review(verdict)
+            plan, reviewed = reviewed_part(plan, verdict, saved.safety), True
     if hooks.confirm is not None:
         hooks.confirm(plan, reviewed)
     report = await apply_changes(
@@ -379,7 +399,9 @@ async def apply_desired(
         hooks=hooks,
         sync=sync,
     )
-    return ApplyRun(plan=plan, reviewed=reviewed, report=report)
+    if verdict is not None and verdict.held:
+        report = replace(report, results=report.results + held_results(verdict))
+    return ApplyRun(plan=plan, reviewed=reviewed, report=report, review=verdict)
 
 
 async def check_drift(

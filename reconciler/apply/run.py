@@ -23,6 +23,7 @@ from reconciler.model import DesiredConnector
 from reconciler.plan.changes import Action, ConnectorChange, Plan
 from reconciler.plan.credentials import CredentialChecker, CredentialReason
 from reconciler.plan.essence import canonical_json
+from reconciler.plan.reviewed import Review
 
 log = logging.getLogger("cxrecon.apply")
 
@@ -180,4 +181,22 @@ def unchanged(change: ConnectorChange, credentials: CredentialResolver | None) -
         connector_id=pin.id if pin else None,
         lifecycle=pin.lifecycle if pin else None,
         warning=warning,
+    )
+
+
+def held_results(verdict: Review) -> tuple[ConnectorResult, ...]:
+    """A failed result per held change: nothing was written for it, and the reason says
+    what to do."""
+    return tuple(
+        ConnectorResult(
+            name=h.change.name,
+            action=h.change.action,
+            outcome=Outcome.FAILED,
+            connector_id=h.change.remote.id if h.change.remote else None,
+            reason=(
+                f"{h.reason}; not applied. Review it (`cxrecon plan`, or a pull request), "
+                "then apply again"
+            ),
+        )
+        for h in verdict.held
     )

@@ -41,6 +41,7 @@ if TYPE_CHECKING:
     from reconciler.apply.run import ApplyReport
     from reconciler.config.project import Project
     from reconciler.config.settings import ConnectionSettings
+    from reconciler.facade import StaleRule
     from reconciler.load.desired import LoadResult
     from reconciler.load.refs import SecretLookup
     from reconciler.plan.changes import Plan
@@ -55,7 +56,8 @@ class Options:
     sync: bool
     sync_type: str
     parallelism: int
-    replan: bool
+    #: A stale saved plan: "fail", "replan" or "reviewed" (reconciler.facade.StaleRule).
+    if_stale: str
     policy: PollPolicy
     complete: bool
     take_ownership: bool = False
@@ -110,6 +112,15 @@ class Options:
     help="Format of the run summary printed on stderr.",
 )
 @click.option("--replan", is_flag=True, help="With --plan: plan afresh if the saved plan is stale.")
+@click.option(
+    "--if-stale",
+    type=click.Choice(["fail", "replan", "reviewed"]),
+    default=None,
+    help="With --plan, when the saved plan is stale: fail (the default), replan (as "
+    "--replan: plan afresh and confirm that plan), or reviewed (plan afresh and apply only "
+    "the changes that are exactly as reviewed; every other change fails, unwritten). "
+    "--allow-unsafe covers the reviewed plan only.",
+)
 @strict_option
 @click.pass_context
 def apply(
@@ -133,6 +144,7 @@ def apply(
     metrics_file: Path | None,
     metrics_format: str,
     replan: bool,
+    if_stale: str | None,
     strict: bool,
 ) -> None:
     """Make CXone match git: create, update, (de)activate connectors, with ETag guards.
@@ -151,6 +163,12 @@ def apply(
 
     if plan_file is not None and path is not None:
         raise click.UsageError("give PATH or --plan FILE, not both")
+    if (replan or if_stale) and plan_file is None:
+        raise click.UsageError("--replan and --if-stale need a saved plan (--plan FILE)")
+    if replan and if_stale not in (None, "replan"):
+        raise click.UsageError(
+            f"--replan is --if-stale replan; it contradicts --if-stale {if_stale}"
+        )
     saved = read_saved_plan(plan_file) if plan_file is not None else None
     project = open_project(_saved_root(saved))
     if saved is not None:
@@ -171,7 +189,7 @@ def apply(
         sync=run_sync,
         sync_type=sync_type,
         parallelism=parallelism,
-        replan=replan,
+        if_stale=if_stale or ("replan" if replan else "fail"),
         policy=poll_policy(project, poll_base, poll_cap, poll_attempts, poll_timeout),
     )
     stats = TracingStats()
@@ -233,6 +251,8 @@ class _Run:
         self.audit = audit
         self.secrets = secrets
         self.stats = stats
+        #: The saved plan was stale and a fresh plan replaced it.
+        self.replanned = False
 
     async def main(self, settings: ConnectionSettings) -> ApplyReport:
         import asyncio
@@ -255,7 +275,7 @@ class _Run:
     async def _main(self, settings: ConnectionSettings) -> ApplyReport:
         from reconciler.cxone.client import CxoneClient
         from reconciler.facade import ApplyHooks, SyncRequest, apply_desired
-        from reconciler.render.apply import result_line
+        from reconciler.render.apply import result_line, review_text
         from reconciler.render.progress import progress_for
 
         opts = self.opts
@@ -274,10 +294,9 @@ class _Run:
                 secrets=self.secrets,
                 environment=self.env_name,
                 saved=self.saved,
-                replan_stale=opts.replan,
-                on_stale=lambda exc: click.echo(
-                    f"{exc}\nPlanning again because of --replan.", err=True
-                ),
+                if_stale=_stale_rule(opts.if_stale),
+                on_stale=self._stale,
+                on_review=lambda verdict: click.echo(review_text(verdict)),
                 prune=opts.prune,
                 complete=opts.complete,
                 take_ownership=opts.take_ownership,
@@ -291,6 +310,14 @@ class _Run:
             )
         return run.report
 
+    def _stale(self, exc: Exception) -> None:
+        self.replanned = True
+        how = {
+            "replan": "Planning again (--replan); the new plan has not been reviewed.",
+            "reviewed": "Planning again; only changes exactly as reviewed will be applied.",
+        }
+        click.echo(f"{exc}\n{how.get(self.opts.if_stale, '')}", err=True)
+
     def _show_and_confirm(self, plan: Plan, reviewed: bool) -> None:
         from reconciler.render.text import TextRenderer, use_color
 
@@ -301,6 +328,14 @@ class _Run:
 
     def _confirm(self, plan: Plan, reviewed: bool) -> None:
         gate = plan.safety.over
+        if gate and self.opts.allow_unsafe and self.replanned and not reviewed:
+            # The approval was given for the saved plan; this one replaced it unseen.
+            raise NotConfirmed(
+                f"the saved plan {self.saved.path if self.saved else ''} is stale and the new "
+                f"plan is over the safety gate ({'; '.join(plan.safety.reasons)}); "
+                "--allow-unsafe approved the saved plan, not this one. Review the new plan "
+                "(`cxrecon plan --out`), then apply it"
+            )
         if gate and not self.opts.allow_unsafe:
             reasons = "; ".join(plan.safety.reasons)
             if not _interactive():
@@ -321,6 +356,11 @@ class _Run:
         where = f" to environment {plan.environment}" if plan.environment else ""
         if not click.confirm(f"Apply these changes{where}?", default=False, err=True):
             raise NotConfirmed("apply cancelled; nothing was written")
+
+
+def _stale_rule(text: str) -> StaleRule:
+    rules: dict[str, StaleRule] = {"fail": "fail", "replan": "replan", "reviewed": "reviewed"}
+    return rules[text]
 
 
 def _saved_root(saved: SavedPlan | None) -> Path | None:

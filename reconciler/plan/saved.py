@@ -70,6 +70,10 @@ class SavedPlan:
     summary_text: str
     created_at: str
     entries: tuple[SavedEntry, ...]
+    #: Each changed connector's change as the reviewer saw it (the plan JSON's `changes`),
+    #: by name: what a fresh plan is held against when this one is stale
+    #: (reconciler.plan.reviewed).
+    shown: Mapping[str, Mapping[str, Any]] = dataclasses.field(default_factory=dict)
 
 
 def _desired_record(name: str, d: DesiredConnector) -> dict[str, Any]:
@@ -249,7 +253,30 @@ def _parse(path: Path, doc: Mapping[str, Any]) -> SavedPlan:
         summary_text=str(plan.get("summaryText", "")),
         created_at=str(doc["createdAt"]),
         entries=tuple(entries),
+        shown={str(c["name"]): c for c in plan.get("changes") or () if isinstance(c, dict)},
     )
+
+
+def _desired_now(
+    saved: SavedPlan, desired: Sequence[DesiredConnector] | None
+) -> list[DesiredConnector]:
+    """The desired connectors of the saved plan's entries: git's (`desired`) when given,
+    checked to be what the plan was made from."""
+    wanted = [e for e in saved.entries if e.desired is not None]
+    if desired is None:
+        return [e.desired for e in wanted if e.desired is not None]
+    by_name = {d.spec.name: d for d in desired}
+    out: list[DesiredConnector] = []
+    for entry in wanted:
+        assert entry.desired is not None
+        now = by_name.get(entry.name)
+        if now is None or essence_of(now.spec) != essence_of(entry.desired.spec):
+            raise StalePlanError(
+                f"{saved.path}: its copy of connector '{entry.name}' is not what git holds; "
+                "run `cxrecon plan --out` again and review the new plan"
+            )
+        out.append(now)
+    return out
 
 
 def _location(text: str) -> SourceLocation:
@@ -270,10 +297,16 @@ def verify(
     desired_digest: str,
     remote: Sequence[RemoteConnector],
     checker: CredentialChecker,
+    desired: Sequence[DesiredConnector] | None = None,
     project: str | None = None,
     policies: Policies | None = None,
 ) -> Plan:
     """The saved plan, rebuilt against the current tenant, if nothing it depends on moved.
+
+    `desired` is what git holds now: the rebuilt plan writes that (for the connectors the
+    saved plan changes), never the copy inside the file, so a saved plan only chooses and
+    pins; it cannot carry content of its own (the file is an artifact anyone who can push a
+    branch could have produced). Without `desired`, the file's copy is used.
 
     Raises StalePlanError naming every connector that changed in CXone (or the desired
     files) since the plan was made. Connectors the plan leaves alone are not pinned.
@@ -313,10 +346,10 @@ def verify(
             connectors=[name for name, _ in stale],
         )
 
-    desired = [e.desired for e in saved.entries if e.desired is not None]
+    rebuilt_from = _desired_now(saved, desired)
     limits = _Limits(saved.safety.max_change_fraction, saved.safety.min_managed)
     rebuilt = build_plan(
-        desired,
+        rebuilt_from,
         current,
         limits=limits,
         checker=checker,

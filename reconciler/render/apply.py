@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from reconciler.apply.executor import ConnectorResult, Outcome
 from reconciler.apply.run import ApplyReport
+from reconciler.plan.reviewed import Review
 from reconciler.render.escape import terminal
 
 
@@ -71,3 +72,16 @@ def render_report(report: ApplyReport) -> str:
             "sends only what is still missing."
         )
     return "\n".join(terminal(line) for line in lines)
+
+
+def review_text(review: Review) -> str:
+    """A fresh plan held against the reviewed one, a line per connector."""
+    lines = [
+        f"Compared with the reviewed plan: {len(review.as_reviewed)} as reviewed (applied), "
+        f"{len(review.held)} not reviewed (held, not applied), {len(review.dropped)} no "
+        "longer needed."
+    ]
+    lines += [f"  = {terminal(c.name)}: {c.action.value}, as reviewed" for c in review.as_reviewed]
+    lines += [f"  ! {terminal(h.change.name)}: {terminal(h.reason)}" for h in review.held]
+    lines += [f"  - {terminal(name)}: reviewed, no longer needed" for name in review.dropped]
+    return "\n".join(lines)

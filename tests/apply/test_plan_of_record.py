@@ -1,0 +1,179 @@
+"""The reviewed plan is the plan of record (issue 14): `apply --plan FILE --if-stale
+reviewed` applies what was reviewed and holds everything else, a saved plan cannot carry
+content of its own, and an approval over the safety gate covers the reviewed plan only.
+
+Against the emulator over a real port, through the CLI a merge job runs."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from reconciler.plan.saved import checksum
+from reconciler.testing import RunningEmulator
+
+from .helpers import Project, connector_doc, remote_connectors, run_cli, write_count
+
+
+def by_name(emulator: RunningEmulator) -> dict[str, dict[str, Any]]:
+    return {c["name"]: c for c in remote_connectors(emulator.control)}
+
+
+def applied(project: Project, *docs: dict[str, Any]) -> None:
+    for doc in docs:
+        project.write(doc)
+    result = run_cli(["apply", "--auto-approve"])
+    assert result.exit_code == 0, result.output
+
+
+def reviewed_plan(project: Project) -> Path:
+    saved = project.root / "reviewed.json"
+    result = run_cli(["plan", "--out", str(saved)])
+    assert result.exit_code == 0, result.output
+    return saved
+
+
+def test_a_saved_plan_cannot_write_what_git_does_not_hold(
+    project: Project, emulator: RunningEmulator
+) -> None:
+    alpha = connector_doc("Alpha")
+    applied(project, alpha)
+    project.write({**alpha, "description": "reviewed change"})
+    saved = reviewed_plan(project)
+    # Whoever produced the artifact rewrote the connector inside it and fixed the checksum.
+    doc = json.loads(saved.read_text())
+    doc["connectors"][0]["desired"]["spec"]["endpointUrl"] = "https://attacker.example/x"
+    doc["connectors"][0]["desired"]["spec"]["description"] = "forged"
+    doc["checksum"] = checksum(doc)
+    saved.write_text(json.dumps(doc))
+    writes = write_count(emulator.control)
+
+    result = run_cli(["apply", "--plan", str(saved)])
+
+    assert result.exit_code == 1
+    assert "Alpha" in result.output
+    assert "not what git holds" in result.output
+    assert write_count(emulator.control) == writes
+    assert by_name(emulator)["Alpha"]["endpointUrl"] == alpha["endpointUrl"]
+
+
+def test_a_fresh_reviewed_plan_is_applied_exactly(
+    project: Project, emulator: RunningEmulator
+) -> None:
+    alpha = connector_doc("Alpha")
+    applied(project, alpha)
+    project.write({**alpha, "description": "reviewed change"})
+    saved = reviewed_plan(project)
+
+    result = run_cli(["apply", "--plan", str(saved), "--if-stale", "reviewed"])
+
+    assert result.exit_code == 0, result.output
+    assert "stale" not in result.output
+    assert "Compared with the reviewed plan" not in result.output
+    assert by_name(emulator)["Alpha"]["description"] == "reviewed change"
+
+
+def test_after_git_moved_on_only_the_reviewed_changes_are_applied(
+    project: Project, emulator: RunningEmulator
+) -> None:
+    alpha, beta = connector_doc("Alpha"), connector_doc("Beta")
+    applied(project, alpha, beta)
+    project.write({**alpha, "description": "reviewed change"})
+    saved = reviewed_plan(project)
+    # Another commit reached main before the merge: nobody reviewed it in this plan.
+    project.write({**beta, "description": "not reviewed here"})
+    beta_writes = len([r for r in project.audit_records() if r["connector"] == "Beta"])
+
+    result = run_cli(["apply", "--plan", str(saved), "--if-stale", "reviewed", "--auto-approve"])
+
+    assert result.exit_code == 1, result.output
+    assert "1 as reviewed (applied), 1 not reviewed (held, not applied)" in result.output
+    assert "Beta: not in the reviewed plan: update: description" in result.output
+    remote = by_name(emulator)
+    assert remote["Alpha"]["description"] == "reviewed change"
+    assert remote["Beta"]["description"] == beta["description"]
+    assert len([r for r in project.audit_records() if r["connector"] == "Beta"]) == beta_writes
+
+
+def test_a_ui_edit_after_the_review_is_held_not_reverted(
+    project: Project, emulator: RunningEmulator
+) -> None:
+    alpha = connector_doc("Alpha")
+    applied(project, alpha)
+    project.write({**alpha, "description": "reviewed change"})
+    saved = reviewed_plan(project)
+    alpha_id = str(by_name(emulator)["Alpha"]["id"])
+    emulator.control.edit(alpha_id, {"endpointUrl": "https://ui-edit.example/api"})
+    writes = write_count(emulator.control)
+
+    result = run_cli(["apply", "--plan", str(saved), "--if-stale", "reviewed", "--auto-approve"])
+
+    assert result.exit_code == 1, result.output
+    assert "stale" in result.output
+    assert "Alpha: differs from the reviewed plan: endpointUrl" in result.output
+    assert write_count(emulator.control) == writes
+    assert by_name(emulator)["Alpha"]["endpointUrl"] == "https://ui-edit.example/api"
+
+
+def test_a_reviewed_change_no_longer_needed_is_said_and_not_a_failure(
+    project: Project, emulator: RunningEmulator
+) -> None:
+    alpha, beta = connector_doc("Alpha"), connector_doc("Beta")
+    applied(project, alpha, beta)
+    project.write({**alpha, "description": "reviewed change"})
+    project.write({**beta, "description": "also reviewed"})
+    saved = reviewed_plan(project)
+    project.write(beta)  # git took Beta's change back before the merge
+
+    result = run_cli(["apply", "--plan", str(saved), "--if-stale", "reviewed", "--auto-approve"])
+
+    assert result.exit_code == 0, result.output
+    assert "Beta: reviewed, no longer needed" in result.output
+    assert by_name(emulator)["Alpha"]["description"] == "reviewed change"
+
+
+def test_an_approval_over_the_gate_does_not_carry_to_an_unreviewed_replan(
+    project: Project, emulator: RunningEmulator
+) -> None:
+    alpha, beta = connector_doc("Alpha"), connector_doc("Beta")
+    applied(project, alpha, beta)
+    project.write({**alpha, "description": "reviewed change"})
+    saved = reviewed_plan(project)
+    # After the review, git also deactivates Beta: over the gate, and never reviewed.
+    project.write({**beta, "lifecycleStatus": "INACTIVE"})
+    writes = write_count(emulator.control)
+
+    replanned = run_cli(
+        ["apply", "--plan", str(saved), "--replan", "--auto-approve", "--allow-unsafe"]
+    )
+
+    assert replanned.exit_code == 1
+    assert "--allow-unsafe approved the saved plan, not this one" in replanned.output
+    assert write_count(emulator.control) == writes
+
+
+def test_an_approval_over_the_gate_carries_to_the_reviewed_changes(
+    project: Project, emulator: RunningEmulator
+) -> None:
+    alpha, beta = connector_doc("Alpha"), connector_doc("Beta")
+    applied(project, alpha, beta)
+    project.write({**alpha, "lifecycleStatus": "INACTIVE"})  # over the gate, reviewed
+    saved = reviewed_plan(project)
+    gated = run_cli(["plan", "--detailed-exitcode"])
+    assert gated.exit_code == 3, gated.output
+    project.write({**beta, "description": "not reviewed here"})
+
+    result = run_cli(["apply", "--plan", str(saved), "--if-stale", "reviewed", "--allow-unsafe"])
+
+    assert result.exit_code == 1, result.output  # Beta held
+    remote = by_name(emulator)
+    assert remote["Alpha"]["lifecycleStatus"] == "INACTIVE"
+    assert remote["Beta"]["description"] == beta["description"]
+
+
+def test_if_stale_needs_a_saved_plan(project: Project) -> None:
+    result = run_cli(["apply", "--if-stale", "reviewed", "--auto-approve"])
+
+    assert result.exit_code == 2
+    assert "need a saved plan" in result.output
