@@ -16,7 +16,7 @@ import pytest
 
 from reconciler.apply.executor import ConnectorResult, Outcome
 from reconciler.config.windows import SyncWindow
-from reconciler.controller.page import views
+from reconciler.controller.page import overview as overview_page
 from reconciler.controller.page.audit import AuditReader, parse_entry
 from reconciler.controller.page.charts import cycle_chart, nice_ceiling, sync_buckets, sync_chart
 from reconciler.controller.page.history import CycleHistory, summarize
@@ -409,7 +409,7 @@ def test_a_long_overview_lists_the_most_urgent_first(
     fine = [ConnectorReport(f"Fine-{i}", Action.NOOP, None, Decision.IN_SYNC) for i in range(5)]
     drifted = ConnectorReport("Zeta", Action.UPDATE, Origin.DRIFT, Decision.REPORT)
     page = make_page(tmp_path, (*fine, drifted))
-    monkeypatch.setattr(views, "ROWS", 3)
+    monkeypatch.setattr(overview_page, "ROWS", 3)
     html = page.overview_html().decode()
     assert html.count('<th scope="row"><a href="connectors/') == 3
     assert html.index("Zeta") < html.index("Fine-0")

@@ -21,10 +21,13 @@ from urllib.parse import parse_qs, unquote
 
 from reconciler.config.windows import SyncWindow, load_windows
 from reconciler.controller.backoff import ConnectorBackoff
-from reconciler.controller.page import views
+from reconciler.controller.page import overview as overview_page
 from reconciler.controller.page.audit import AuditReader
+from reconciler.controller.page.context import Backoff, Context, environment_name
+from reconciler.controller.page.detail import build_detail
 from reconciler.controller.page.history import CycleHistory
 from reconciler.controller.page.repolink import RepoInfo, repo_info
+from reconciler.controller.page.times import moment
 from reconciler.controller.report import Clock, ControllerOptions, CycleReport
 from reconciler.errors import CxreconError
 from reconciler.facade import open_project
@@ -75,7 +78,7 @@ class Snapshot:
     ready: bool
     readiness: str
     now: dt.datetime
-    backoff: tuple[views.Backoff, ...]
+    backoff: tuple[Backoff, ...]
     pull_failures: int
     cycles_started: int
     stopping: bool
@@ -203,7 +206,7 @@ class StatusPage:
         self.history.add(source.last)  # a cycle the follower has not seen yet
         ready, why = source.readiness()
         backoff = tuple(
-            views.Backoff(name, state.failures, source.backoff.remaining(state), state.last_error)
+            Backoff(name, state.failures, source.backoff.remaining(state), state.last_error)
             for name, state in source.backoff.states().items()
         )
         return Snapshot(
@@ -220,10 +223,10 @@ class StatusPage:
             repo=self.repo,
         )
 
-    def context(self, snapshot: Snapshot | None = None) -> views.Context:
+    def context(self, snapshot: Snapshot | None = None) -> Context:
         snap = snapshot or self.snapshot()
         project = snap.project
-        return views.Context(
+        return Context(
             options=self.source.options,
             environment=project.environment,
             last=snap.last,
@@ -247,10 +250,10 @@ class StatusPage:
     ) -> bytes:
         params = params or {}
         show = (params.get("show") or [""])[0]
-        page = views.overview(
+        page = overview_page.build_overview(
             self.context(snapshot),
             attention_only=show == "attention",
-            limit=None if show == "all" else views.ROWS,
+            limit=None if show == "all" else overview_page.ROWS,
         )
         return _render(
             "overview.html",
@@ -268,7 +271,7 @@ class StatusPage:
         params: dict[str, list[str]] | None = None,
         snapshot: Snapshot | None = None,
     ) -> bytes | None:
-        page = views.detail(self.context(snapshot), name)
+        page = build_detail(self.context(snapshot), name)
         if page is None:
             return None
         return _render(
@@ -285,8 +288,8 @@ class StatusPage:
         return _render(
             "not_found.html",
             name=name,
-            environment=views.environment_name(ctx),
-            generated=views.moment(ctx.now, ctx.now),
+            environment=environment_name(ctx),
+            generated=moment(ctx.now, ctx.now),
             cycled=ctx.last is not None,
             base="../",
             refresh=None,

@@ -144,3 +144,16 @@ async def _git(checkout: Path, *args: str) -> tuple[int, str]:
         if transport is not None:
             transport.close()
     return proc.returncode or 0, out.decode("utf-8", "replace").strip()
+
+
+@dataclass(frozen=True, slots=True)
+class Commit:
+    sha: str
+    short: str
+    href: str | None
+
+
+def commit_of(sha: str | None, repo: RepoInfo) -> Commit | None:
+    if not sha:
+        return None
+    return Commit(sha, sha[:12], repo.web.commit_url(sha) if repo.web else None)
