@@ -60,8 +60,8 @@ _EXPORTS: dict[str, str] = {
     "FieldChange": "reconciler.plan.diff",
     "SavedPlan": "reconciler.plan.saved",
     "ApplyReport": "reconciler.apply.run",
-    "ConnectorResult": "reconciler.apply.executor",
-    "Outcome": "reconciler.apply.executor",
+    "ConnectorResult": "reconciler.apply.results",
+    "Outcome": "reconciler.apply.results",
     "AuditLog": "reconciler.apply.audit",
     "DriftReport": "reconciler.gitops.drift",
     "Dump": "reconciler.gitops.dump",
@@ -131,7 +131,7 @@ def __dir__() -> list[str]:
 
 if TYPE_CHECKING:
     from reconciler.apply.audit import AuditLog
-    from reconciler.apply.executor import ConnectorResult, Outcome
+    from reconciler.apply.results import ConnectorResult, Outcome
     from reconciler.apply.run import ApplyReport
     from reconciler.config.project import Project
     from reconciler.config.settings import ConnectionSettings

@@ -14,7 +14,7 @@
      ├── EmulatorError              the local emulator cannot start, serve or be driven
      └── ApiError                   the CXone API (tree in reconciler.cxone.errors)
 
-A connector that fails to apply is a result (reconciler.apply.executor.ConnectorResult),
+A connector that fails to apply is a result (reconciler.apply.results.ConnectorResult),
 not an exception: one failure never ends the run for the others.
 
 Every message says what went wrong, where (file:line:col or connector name) and

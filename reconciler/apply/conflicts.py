@@ -16,7 +16,7 @@ from reconciler.plan.diff import diff_essences
 from reconciler.plan.essence import essence_of
 
 if TYPE_CHECKING:
-    from reconciler.apply.executor import ExecContext
+    from reconciler.apply.context import ExecContext
 
 
 class Reader(Protocol):

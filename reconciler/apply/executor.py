@@ -9,22 +9,21 @@ is there now (reconciler.apply.conflicts records what changed in the audit log),
 
 from __future__ import annotations
 
-import hashlib
-import json
 import random
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, replace
+from collections.abc import Sequence
+from dataclasses import replace
 from datetime import UTC, datetime
-from enum import StrEnum
-from typing import Any, Final, Protocol
+from typing import Any, Final
 
 import anyio
 
-from reconciler.apply.audit import AuditEvent, AuditLog
+from reconciler.apply.audit import AuditEvent
 from reconciler.apply.calltrace import CallTrace, traced
 from reconciler.apply.conflicts import plan_one, replan_event, reread
+from reconciler.apply.context import ExecContext
+from reconciler.apply.idempotency import idempotency_key
 from reconciler.apply.narrow import narrow
-from reconciler.config.policies import Policies
+from reconciler.apply.results import ConnectorResult, Outcome
 from reconciler.cxone.errors import (
     Conflict,
     CxoneApiError,
@@ -49,11 +48,9 @@ from reconciler.plan.changes import (
     Action,
     ConnectorChange,
     RemotePin,
-    SafetyLimitsLike,
     Step,
     StepKind,
 )
-from reconciler.plan.credentials import CredentialChecker
 from reconciler.plan.essence import (
     Essence,
     applied_digest,
@@ -62,6 +59,11 @@ from reconciler.plan.essence import (
     patch_body,
     transition_body,
 )
+
+#: Defined in reconciler.apply.results and .context; importable from here, where most
+#: callers (the facade, the controller, the renderers) import them.
+__all__ = ["MAX_REPLANS", "ConnectorResult", "ConnectorRun", "ExecContext", "Outcome", "pin_of"]
+
 
 #: Re-plans after a conflict before a connector is given up for this run.
 MAX_REPLANS: Final = 3
@@ -73,108 +75,10 @@ _MOVED: Final = (Conflict, NotFound)
 _UNSETTLED: Final = (ServerError, TransportError, RateLimited, ResponseTooLarge)
 
 
-class ConnectorApi(Protocol):
-    """The client calls the executor makes (reconciler.cxone.client.CxoneClient)."""
-
-    async def get_connector(self, connector_id: str) -> RemoteConnector: ...
-
-    async def find_by_name(self, name: str) -> list[RemoteConnector]: ...
-
-    async def create_connector(
-        self, body: Mapping[str, Any], *, idempotency_key: str
-    ) -> RemoteConnector: ...
-
-    async def patch_connector(
-        self, connector_id: str, *, etag: str, body: Mapping[str, Any]
-    ) -> RemoteConnector: ...
-
-
-class Outcome(StrEnum):
-    APPLIED = "applied"  # the tenant now matches git for this connector
-    UNCHANGED = "unchanged"  # nothing to write
-    FAILED = "failed"  # not (fully) applied; `reason` says why and what to do
-    SKIPPED = "skipped"  # deliberately left alone (an orphan without --prune)
-
-
-@dataclass(frozen=True, slots=True)
-class ConnectorResult:
-    name: str
-    action: Action  # as planned
-    outcome: Outcome
-    connector_id: str | None = None
-    lifecycle: str | None = None  # where the connector ended up
-    writes: int = 0
-    replans: int = 0
-    reason: str | None = None
-    #: Something the user should know that did not stop this connector (e.g. credentials
-    #: that could not be verified because a secret is not available here).
-    warning: str | None = None
-
-    @property
-    def changed(self) -> bool:
-        return self.outcome is Outcome.APPLIED
-
-
-class CredentialSource(Protocol):
-    """Resolves a desired connector's credentials and their fingerprint label, only when they
-    are about to be written (reconciler.apply.run.CredentialResolver)."""
-
-    async def for_write(self, desired: DesiredConnector) -> tuple[dict[str, str], str]: ...
-
-
-@dataclass(frozen=True)
-class ExecContext:
-    """What every connector's execution shares in one run."""
-
-    client: ConnectorApi
-    credentials: CredentialSource
-    checker: CredentialChecker
-    limits: SafetyLimitsLike
-    desired_digest: str
-    environment: str | None
-    prune: bool
-    audit: AuditLog | None = None
-    #: This project's id, stamped as the ownership label on every write (None: no label).
-    project: str | None = None
-    #: The project's ignore rules and management policies (a re-plan follows them too).
-    policies: Policies | None = None
-
-
 class _Replan(Exception):  # control flow inside this module; never escapes it
     def __init__(self, cause: CxoneApiError) -> None:
         super().__init__(str(cause))
         self.cause = cause
-
-
-def idempotency_key(body: Mapping[str, Any], environment: str | None, name: str) -> str:
-    """The Idempotency-Key of one create request: a hash of its exact body (as JSON) with the
-    environment and connector name. The client replays one POST with this key; any new
-    attempt (a re-run, a re-plan, a second apply racing this one) builds a new body (a fresh
-    credential-fingerprint salt, a new applied-at), so it gets a new key and is never
-    refused as a key reused for a different request. Duplicates are kept out by the name:
-    CXone refuses a second connector with one name (409), and a create whose answer was
-    lost is found by name before any replay (CxoneClient.create_connector, conflicts.reread).
-
-    Credential values are left out of the hash (the key travels in a header that proxies may
-    log, and a fast hash of a secret would let anyone test guesses of it): the body's
-    credential-fingerprint label, salted and slow, stands for them."""
-    raw = json.dumps(
-        [environment or "", name, _without_secret_values(body)],
-        sort_keys=True,
-        separators=(",", ":"),
-        ensure_ascii=True,
-        default=str,
-    ).encode()
-    return "cxrecon-" + hashlib.sha256(raw).hexdigest()[:48]
-
-
-def _without_secret_values(body: Mapping[str, Any]) -> dict[str, Any]:
-    auth = body.get("authentication")
-    credentials = auth.get("credentials") if isinstance(auth, Mapping) else None
-    if not isinstance(auth, Mapping) or not isinstance(credentials, Mapping):
-        return dict(body)
-    masked = dict.fromkeys(credentials, "")
-    return {**body, "authentication": {**auth, "credentials": masked}}
 
 
 def pin_of(remote: RemoteConnector) -> RemotePin:
@@ -211,26 +115,10 @@ class ConnectorRun:
             else:
                 outcome = Outcome.UNCHANGED if self.writes == self.replans == 0 else Outcome.APPLIED
                 return self._result(outcome, pin)
-            while True:  # re-read and re-plan; a re-read that fails transiently costs a round
-                if self.replans >= MAX_REPLANS:
-                    why = (
-                        f"changed in CXone {MAX_REPLANS + 1} times while being applied; run "
-                        "apply again once the other writer is done"
-                    )
-                    return self._failed(
-                        cause, change.remote, why if isinstance(cause, _MOVED) else None
-                    )
-                self.replans += 1
-                if isinstance(cause, _UNSETTLED):
-                    # The client's own backoff is spent: give the server a (jittered) moment.
-                    await anyio.sleep(random.uniform(0.0, 0.2 * 2**self.replans))
-                try:
-                    change = await self._replan(change, cause)
-                    break
-                except _UNSETTLED as exc:
-                    cause = exc
-                except CxreconError as exc:
-                    return self._failed(exc, change.remote)
+            replanned = await self._replan_until_read(change, cause)
+            if isinstance(replanned, ConnectorResult):
+                return replanned
+            change = replanned
             if change.action is Action.ERROR:
                 return self._result(Outcome.FAILED, change.remote, "; ".join(change.problems))
 
@@ -349,6 +237,31 @@ class ConnectorRun:
         return pin_of(updated)
 
     # --- conflicts ------------------------------------------------------------------
+
+    async def _replan_until_read(
+        self, change: ConnectorChange, cause: CxoneApiError
+    ) -> ConnectorChange | ConnectorResult:
+        """Re-read and re-plan after `cause`; a re-read that fails transiently costs a round.
+        The connector's failed result once `MAX_REPLANS` rounds are spent."""
+        while True:
+            if self.replans >= MAX_REPLANS:
+                why = (
+                    f"changed in CXone {MAX_REPLANS + 1} times while being applied; run "
+                    "apply again once the other writer is done"
+                )
+                return self._failed(
+                    cause, change.remote, why if isinstance(cause, _MOVED) else None
+                )
+            self.replans += 1
+            if isinstance(cause, _UNSETTLED):
+                # The client's own backoff is spent: give the server a (jittered) moment.
+                await anyio.sleep(random.uniform(0.0, 0.2 * 2**self.replans))
+            try:
+                return await self._replan(change, cause)
+            except _UNSETTLED as exc:
+                cause = exc
+            except CxreconError as exc:
+                return self._failed(exc, change.remote)
 
     async def _replan(self, change: ConnectorChange, cause: CxoneApiError) -> ConnectorChange:
         """Re-read the connector, record what others changed, plan it again from there, and
