@@ -11,7 +11,7 @@ from typing import Any, NoReturn, TypeVar
 
 import click
 
-from reconciler.errors import CxreconError
+from reconciler.errors import CxreconError, GitHubContextError
 from reconciler.github.actions import (
     ENVIRONMENT_NAME,
     ActionsContext,
@@ -29,6 +29,7 @@ from reconciler.github.plan_comment import (
     publish,
     render_comment,
 )
+from reconciler.github.reviewed_plan import find_reviewed_plan
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -215,6 +216,63 @@ def apply_summary(
     if outcome.fails_job:
         _announce("error", headline.replace("`", ""))
         raise SystemExit(1)
+
+
+@github.command("reviewed-plan")
+@click.option(
+    "-e",
+    "--environment",
+    required=True,
+    callback=_environment_name,
+    help="The cxrecon environment whose reviewed plan to fetch.",
+)
+@click.option(
+    "--plan-workflow",
+    default="plan.yml",
+    show_default=True,
+    help="File name of the workflow that plans pull requests and uploads the plans.",
+)
+@click.option(
+    "--dir",
+    "directory",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("reviewed"),
+    show_default=True,
+    help="Where to put the downloaded plan.",
+)
+def reviewed_plan(environment: str, plan_workflow: str, directory: Path) -> None:
+    """Fetch the plan reviewed for the merge that made this commit (outputs `plan-file`,
+    empty when there is none: then the apply plans afresh and the safety gate holds)."""
+    try:
+        context = ActionsContext.from_environ(os.environ)
+        if not context.sha:
+            raise GitHubContextError("GITHUB_SHA is not set: run this inside a workflow job")
+        found = find_reviewed_plan(
+            GhCli(context.repository),
+            sha=context.sha,
+            event=context.event_name,
+            environment=environment,
+            workflow=plan_workflow,
+            directory=directory,
+        )
+    except CxreconError as exc:
+        _fail(f"reviewed plan for {environment}: {exc}")
+    write_outputs(
+        context,
+        {
+            "plan-file": str(found.path) if found.path else "",
+            "pull-request": str(found.pull_request or ""),
+        },
+    )
+    if found.path is not None:
+        line = f"Applying {found.why} to `{environment}`."
+    else:
+        line = f"No reviewed plan for `{environment}` ({found.why}): planning afresh; the "
+        line += "safety gate holds."
+    append_summary(context, f"**cxrecon:** {line}")
+    click.echo(line.replace("`", ""))
+    if found.path is None and found.pull_request is not None:
+        _announce("warning", line.replace("`", ""))
 
 
 def _read_optional(path: Path | None) -> str:

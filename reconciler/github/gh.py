@@ -90,6 +90,30 @@ class GhCli:
         args = ["label", "create", name, "--color", color, "--description", description]
         self._run([*args, "--force", "--repo", self.repository], stdin=None, what=f"label {name}")
 
+    # -- the reviewed plan of a merge ------------------------------------------------------
+
+    def pulls_of_commit(self, sha: str) -> list[dict[str, object]]:
+        """The pull requests associated with commit `sha` (merged ones carry
+        `merge_commit_sha` and `merged_at`)."""
+        return self._api("GET", f"commits/{sha}/pulls?per_page=100")
+
+    def workflow_runs(self, workflow: str, *, head_sha: str) -> list[dict[str, object]]:
+        """Pull-request runs of `workflow` (a file name) for head commit `head_sha`."""
+        query = (
+            f"actions/workflows/{quote(workflow, safe='')}/runs?event=pull_request"
+            f"&head_sha={quote(head_sha, safe='')}&per_page=100"
+        )
+        runs: list[dict[str, object]] = []
+        for page in self._api("GET", query):
+            found = page.get("workflow_runs")
+            runs += [r for r in found if isinstance(r, dict)] if isinstance(found, list) else []
+        return runs
+
+    def download_artifact(self, run_id: int, name: str, directory: str) -> None:
+        """Download artifact `name` of run `run_id` into `directory` (gh unpacks it)."""
+        args = ["run", "download", str(run_id), "--repo", self.repository]
+        self._run([*args, "--name", name, "--dir", directory], stdin=None, what=f"artifact {name}")
+
     # -- plumbing -------------------------------------------------------------------------
 
     def _api(

@@ -52,10 +52,17 @@ class FakeGh:
         stdout: object = "",
         stderr: str = "",
         exit_code: int = 0,
+        files: dict[str, str] | None = None,
     ) -> None:
         text = stdout if isinstance(stdout, str) else json.dumps(stdout)
         self.rules.append(
-            {"contains": list(contains), "stdout": text, "stderr": stderr, "exit_code": exit_code}
+            {
+                "contains": list(contains),
+                "stdout": text,
+                "stderr": stderr,
+                "exit_code": exit_code,
+                "files": files or {},
+            }
         )
         (self.directory / "rules.json").write_text(json.dumps(self.rules), encoding="utf-8")
 

@@ -19,6 +19,11 @@ def main() -> int:
     joined = " ".join(argv)
     for rule in rules:
         if all(word in joined for word in rule["contains"]):
+            # Files the call leaves behind (`gh run download`), relative to its directory.
+            for name, text in rule.get("files", {}).items():
+                path = Path(name)
+                path.parent.mkdir(parents=True, exist_ok=True)
+                path.write_text(text, encoding="utf-8")
             sys.stdout.write(rule["stdout"])
             sys.stderr.write(rule["stderr"])
             return int(rule["exit_code"])

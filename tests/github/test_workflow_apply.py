@@ -183,16 +183,28 @@ def test_a_failed_lookup_fails_the_step_instead_of_guessing(job: ActionsJob) -> 
     assert "allow-unsafe" not in job.outputs()
 
 
-@pytest.mark.parametrize(("allow", "expected"), [("true", True), ("false", False), ("", False)])
-def test_the_apply_passes_allow_unsafe_only_when_approved(
-    tmp_path: Path, allow: str, expected: bool
+@pytest.mark.parametrize(
+    ("allow", "reviewed", "expected"),
+    [
+        ("true", "reviewed/plan-sandbox.json", True),
+        ("false", "reviewed/plan-sandbox.json", False),
+        ("", "reviewed/plan-sandbox.json", False),
+        # The approval covers the reviewed plan only: without one, the gate holds.
+        ("true", "", False),
+    ],
+)
+def test_the_apply_passes_allow_unsafe_only_for_an_approved_reviewed_plan(
+    tmp_path: Path, allow: str, reviewed: str, expected: bool
 ) -> None:
     workflow = load("apply-environment.yml")
     step = step_named(workflow, "Apply")
     assert step["env"]["ALLOW_UNSAFE"] == "${{ steps.approval.outputs.allow-unsafe }}"
+    assert step["env"]["REVIEWED_PLAN"] == "${{ steps.reviewed.outputs.plan-file }}"
     names = [s.get("name") for s in apply_job()["steps"]]
     assert names.index("Look up the over-gate approval") < names.index("Apply")
+    assert names.index("Fetch the reviewed plan") < names.index("Apply")
     assert step_named(workflow, "Look up the over-gate approval")["id"] == "approval"
+    assert step_named(workflow, "Fetch the reviewed plan")["id"] == "reviewed"
 
     bin_dir = tmp_path / "bin"
     log = fake_command(bin_dir, "cxrecon")
@@ -200,6 +212,7 @@ def test_the_apply_passes_allow_unsafe_only_when_approved(
     env = {
         "CXRECON_ENVIRONMENT": "sandbox",
         "ALLOW_UNSAFE": allow,
+        "REVIEWED_PLAN": reviewed,
         "GITHUB_OUTPUT": str(output),
         "DYNAMICS_CLIENT_SECRET": "s3cret",
     }
@@ -213,11 +226,23 @@ def test_the_apply_passes_allow_unsafe_only_when_approved(
     # Every option is one `cxrecon apply` knows.
     context = apply_command.make_context("apply", argv[1:])
     assert context.params["allow_unsafe"] is expected
+    if reviewed:
+        assert context.params["plan_file"] == Path(reviewed)
+        assert context.params["if_stale"] == "reviewed"
+    else:
+        assert context.params["plan_file"] is None
     assert output.read_text(encoding="utf-8") == "exit-code=0\n"
     assert not (tmp_path / ".secrets" / "dynamics-client-secret").exists()  # removed after
 
 
-def test_the_apply_job_may_read_pull_requests_and_write_nothing() -> None:
-    assert apply_job()["permissions"] == {"contents": "read", "pull-requests": "read"}
+def test_the_reviewed_plan_is_fetched_with_the_jobs_token() -> None:
+    step = step_named(load("apply-environment.yml"), "Fetch the reviewed plan")
+    assert step["env"] == {"GH_TOKEN": "${{ github.token }}"}
+    assert "cxrecon github reviewed-plan" in step["run"]
+
+
+def test_the_apply_job_may_read_pull_requests_and_runs_and_write_nothing() -> None:
+    expected = {"actions": "read", "contents": "read", "pull-requests": "read"}
+    assert apply_job()["permissions"] == expected
     for job in load("apply.yml")["jobs"].values():
-        assert job["permissions"] == {"contents": "read", "pull-requests": "read"}
+        assert job["permissions"] == expected
