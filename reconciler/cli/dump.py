@@ -15,7 +15,8 @@ from reconciler.cli.common import emulator_option, environment_option
 
 if TYPE_CHECKING:
     from reconciler.config.project import EnvironmentConfig
-    from reconciler.gitops.dump import Dump, Written
+    from reconciler.gitops.dump import Dump
+    from reconciler.gitops.dump_files import Written
     from reconciler.model import Diagnostic
 
 #: `reconciler.gitops.dump.SCHEMA_REF`, spelled out so that `--help` does not load the YAML
@@ -67,20 +68,20 @@ def dump(
     # Imported here, not at the top: `cxrecon dump --help` needs none of them.
     from reconciler.cli.tenant import list_tenant
     from reconciler.config.project import load_project
-    from reconciler.gitops.dump import (
-        SCHEMA_PATH,
-        build_dump,
-        check_out_dir,
-        schema_ref_for,
-        write_dump,
-    )
+    from reconciler.gitops.dump import SCHEMA_PATH, build_dump, schema_ref_for
+    from reconciler.gitops.dump_files import check_out_dir, write_dump
 
     project = load_project()
     env = project.environment(environment)
     check_out_dir(out)
     remote = list_tenant(environment, emulator, env)
     reference = schema_ref if schema_ref is not None else schema_ref_for(out, project.root)
-    result = build_dump(remote, schema_ref=reference, error_state=error_state)
+    result = build_dump(
+        remote,
+        schema_ref=reference,
+        error_state=error_state,
+        policies=project.policies(environment),
+    )
     written = write_dump(result, out, force=force)
     findings = _validate(out, result, env)
     text = _summary(result, written, out, findings)
@@ -111,7 +112,8 @@ def _validate(out: Path, result: Dump, env: EnvironmentConfig) -> list[Diagnosti
 
 
 def _summary(result: Dump, written: Written, out: Path, findings: list[Diagnostic]) -> str:
-    from reconciler.gitops.dump import ENV_EXAMPLE, Reference
+    from reconciler.gitops.dump_names import Reference
+    from reconciler.gitops.dump_yaml import ENV_EXAMPLE
     from reconciler.render.escape import terminal
 
     def rows(refs: tuple[Reference, ...]) -> list[str]:

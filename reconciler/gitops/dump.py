@@ -23,64 +23,24 @@ Decisions (README "Adopting cxrecon on a live tenant"):
 
 from __future__ import annotations
 
-import hashlib
 import os
-import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
 
-from reconciler.documents.yamlwrite import escape_literal, yaml_scalar
-from reconciler.errors import DumpError
-from reconciler.load.refs import is_reserved_variable
-from reconciler.model import (
-    CONNECTOR_FIELDS,
-    DEFAULT_SYNC_SETTINGS,
-    LABEL_MANAGED_BY,
-    LABEL_PROJECT,
-    MANAGED_BY_VALUE,
-    MAPPING_FIELDS,
-    ConnectorSpec,
-    RemoteConnector,
-)
-from reconciler.plan.essence import is_owned_label
-from reconciler.secret import MASK, is_secret_field
+from reconciler.config.policies import Policies
+from reconciler.gitops.dump_names import Names, Reference, credential_refs
+from reconciler.gitops.dump_yaml import SCHEMA_REF, LeaveOut, render_connector
+from reconciler.model import LABEL_MANAGED_BY, LABEL_PROJECT, MANAGED_BY_VALUE, RemoteConnector
+from reconciler.plan.policy import matcher
 
-#: Where editors find the connector schema from a connector file: the project's
-#: `schemas/connector.schema.json`, relative, as this repository's own connectors/*.yaml
-#: write it. This is the default for files one folder below the project folder;
-#: `cxrecon dump` works out the path for its --out (`schema_ref_for`), `--schema-ref`
-#: overrides it (a path or a URL such as SCHEMA_ID).
-SCHEMA_REF: Final = "../schemas/connector.schema.json"
-#: Where the schema lives inside a project, and its published `$id`.
+__all__ = ["SCHEMA_ID", "SCHEMA_PATH", "SCHEMA_REF", "Dump", "DumpedFile", "build_dump"]
+
+#: Where the schema lives inside a project, and its published `$id`. (SCHEMA_REF, the
+#: default `$schema` line, is the path from a connectors/ folder one below the project.)
 SCHEMA_PATH: Final = "schemas/connector.schema.json"
 SCHEMA_ID: Final = "https://cxrecon.dev/schemas/connector.schema.json"
-ENV_EXAMPLE: Final = ".env.example"
-#: Prefix for a variable name that would otherwise be one of cxrecon's or the CI runner's.
-RESERVED_PREFIX_ESCAPE: Final = "CRM_"
-
-#: Credential keys in the schema's order per authentication type; unknown keys follow, sorted.
-_CREDENTIAL_ORDER: Final = {
-    "BASIC": ("username", "password"),
-    "OAUTH2": ("tokenEndpoint", "clientId", "clientSecret", "scope", "audience"),
-    "API_KEY": ("apiKey", "headerName"),
-}
-
-
-@dataclass(frozen=True, slots=True)
-class Reference:
-    """A credential CXone did not return, written as `${env:NAME}`; `secret` tells a
-    secret-bearing key (clientSecret, password…) from a plain one (clientId, username…)."""
-
-    name: str
-    connector: str
-    key: str
-    secret: bool
-
-    @property
-    def text(self) -> str:
-        return "${env:" + self.name + "}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -136,20 +96,25 @@ def build_dump(
     *,
     schema_ref: str = SCHEMA_REF,
     error_state: str = "ACTIVE",
+    policies: Policies | None = None,
 ) -> Dump:
-    """Render every connector; pure (no I/O), deterministic for a given tenant state."""
+    """Render every connector; pure (no I/O), deterministic for a given tenant state.
+
+    Fields the project's ignoreDifferences rules (`policies`, for the dumped environment)
+    leave to CXone are not written, so git never claims them (required ones stay)."""
     ordered = sorted(remote, key=lambda r: (r.name, r.id))
     counts: dict[str, int] = {}
     for r in ordered:
         counts[r.name] = counts.get(r.name, 0) + 1
-    names = _Names()
+    names = Names()
     files: list[DumpedFile] = []
     references: list[Reference] = []
     notes: list[str] = []
     projects: dict[str, list[str]] = {}
+    left_out = 0
     for r in ordered:
         file_name = names.file(r.name)
-        refs = _credential_refs(r.spec, r.id, names)
+        refs = credential_refs(r.spec, r.id, names)
         references.extend(refs.values())
         header: list[str] = []
         if counts[r.name] > 1:
@@ -175,6 +140,7 @@ def build_dump(
                 "# moves it to (ACTIVE retries it; INACTIVE keeps it stopped)."
             )
             notes.append(f"{file_name}: {r.name} is in ERROR in CXone; written as {error_state}")
+        leave_out, counted = _ignored(policies, r.name)
         text = render_connector(
             r.spec,
             refs,
@@ -182,7 +148,9 @@ def build_dump(
             header=header,
             lifecycle=error_state if state_note else r.spec.lifecycle_status,
             lifecycle_note=state_note,
+            leave_out=leave_out,
         )
+        left_out += len(counted)
         files.append(DumpedFile(file_name, r.name, r.id, text))
     for project, file_names in sorted(projects.items()):
         shown = ", ".join(file_names[:3]) + (" …" if len(file_names) > 3 else "")
@@ -191,101 +159,30 @@ def build_dump(
             f"{project!r}: set `project: {project}` in cxrecon.yaml to go on managing them "
             "from here (a plan under another project id reports them as that project's)"
         )
+    if left_out:
+        notes.append(
+            f"{left_out} field(s) left out of the files: ignoreDifferences in cxrecon.yaml "
+            "leaves them to CXone"
+        )
     return Dump(tuple(files), tuple(references), tuple(notes))
 
 
-def render_connector(
-    spec: ConnectorSpec,
-    refs: Mapping[str, Reference],
-    *,
-    schema_ref: str = SCHEMA_REF,
-    header: Sequence[str] = (),
-    lifecycle: str | None = None,
-    lifecycle_note: str | None = None,
-) -> str:
-    """One connector file, keys in the schema's order; `refs` replace credential values."""
-    # Each top-level key's lines; emitted in CONNECTOR_FIELDS order, absent keys left out.
-    parts: dict[str, list[str]] = {"name": [f"name: {yaml_scalar(spec.name)}"]}
-    if spec.description is not None:
-        parts["description"] = [f"description: {_literal(spec.description)}"]
-    parts["lifecycleStatus"] = [f"# {lifecycle_note}"] if lifecycle_note else []
-    parts["lifecycleStatus"].append(
-        f"lifecycleStatus: {yaml_scalar(lifecycle or spec.lifecycle_status)}"
-    )
-    parts["connectorType"] = [f"connectorType: {yaml_scalar(spec.connector_type)}"]
-    parts["endpointUrl"] = [f"endpointUrl: {_literal(spec.endpoint_url)}"]
-    parts["authentication"] = _authentication_lines(spec, refs)
-    parts["mappings"] = _mapping_lines(spec) if spec.mappings else ["mappings: []"]
-    if spec.sync_settings is not None:
-        defaults = DEFAULT_SYNC_SETTINGS.to_api()
-        changed = {k: v for k, v in spec.sync_settings.to_api().items() if defaults[k] != v}
-        if changed:
-            parts["syncSettings"] = ["syncSettings:", *(f"  {k}: {v}" for k, v in changed.items())]
-    parts["version"] = [f"version: {yaml_scalar(spec.version)}"]
-    labels = {k: v for k, v in sorted(spec.labels.items()) if not is_owned_label(k)}
-    if labels:
-        parts["labels"] = [
-            "labels:",
-            *(f"  {yaml_scalar(k)}: {_literal(v)}" for k, v in labels.items()),
-        ]
-    out = [f"# yaml-language-server: $schema={schema_ref}"]
-    out += [f"# {line}" for line in header]
-    for key in CONNECTOR_FIELDS:
-        out += parts.get(key, ())
-    return "\n".join(out) + "\n"
+def _ignored(policies: Policies | None, name: str) -> tuple[LeaveOut, set[tuple[str, ...]]]:
+    """What the ignore rules leave out of one connector's file, and a record of each path
+    left out (to count them)."""
+    rules = policies.for_connector(name).ignore if policies is not None else ()
+    seen: set[tuple[str, ...]] = set()
+    if not rules:
+        return (lambda parts: False), seen
+    ignored = matcher(rules)
 
+    def leave_out(parts: tuple[str, ...]) -> bool:
+        if ignored(parts):
+            seen.add(parts)
+            return True
+        return False
 
-def _authentication_lines(spec: ConnectorSpec, refs: Mapping[str, Reference]) -> list[str]:
-    auth = spec.authentication
-    out = ["authentication:", f"  type: {yaml_scalar(auth.type)}"]
-    keys = _credential_keys(auth.type, auth.credentials)
-    if not keys:
-        out.append("  credentials: {}")
-        return out
-    if any(k in refs for k in keys):
-        out.append("  # CXone never returns credential values: set these variables (listed in")
-        out.append(f"  # {ENV_EXAMPLE}) before `cxrecon apply` writes the credentials.")
-    out.append("  credentials:")
-    for key in keys:
-        ref = refs.get(key)
-        value = ref.text if ref is not None else _literal(auth.credentials[key])
-        out.append(f"    {yaml_scalar(key)}: {value}")
-    return out
-
-
-def _mapping_lines(spec: ConnectorSpec) -> list[str]:
-    out = ["mappings:"]
-    for m in spec.mappings:
-        values = m.to_api()
-        present = [key for key in MAPPING_FIELDS if key in values]
-        for i, key in enumerate(present):
-            out.append(f"{'  - ' if i == 0 else '    '}{key}: {_literal(values[key])}")
-    return out
-
-
-def _literal(value: str) -> str:
-    return yaml_scalar(escape_literal(value))
-
-
-def _credential_keys(auth_type: str, credentials: Mapping[str, str]) -> list[str]:
-    known = [k for k in _CREDENTIAL_ORDER.get(auth_type, ()) if k in credentials]
-    return known + sorted(k for k in credentials if k not in known)
-
-
-def is_masked(value: str) -> bool:
-    """The API's mask for a write-only value (`***`, or any run of asterisks)."""
-    return value == MASK or (value != "" and set(value) == {"*"})
-
-
-def _credential_refs(spec: ConnectorSpec, connector_id: str, names: _Names) -> dict[str, Reference]:
-    refs: dict[str, Reference] = {}
-    credentials = spec.authentication.credentials
-    for key in _credential_keys(spec.authentication.type, credentials):
-        secret = is_secret_field(key)
-        if secret or is_masked(credentials[key]):
-            name = names.variable(spec.name, key, connector_id)
-            refs[key] = Reference(name, spec.name, key, secret)
-    return refs
+    return leave_out, seen
 
 
 def schema_ref_for(out: Path, root: Path) -> str:
@@ -296,130 +193,3 @@ def schema_ref_for(out: Path, root: Path) -> str:
     except ValueError:
         return SCHEMA_ID
     return Path(relative).as_posix()
-
-
-def slug(name: str) -> str:
-    """`Salesforce-Prod_EU` → `salesforce-prod-eu` (lower case, runs of other chars → '-')."""
-    return re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-") or "connector"
-
-
-def _words(text: str) -> str:
-    """`Salesforce-Prod_EU` → `SALESFORCE_PROD_EU`, `HubSpot-Lead` → `HUBSPOT_LEAD`: a
-    connector name is split at its own separators only (brand names keep their capitals
-    together: HubSpot, NetSuite, ServiceNow, S4HANA)."""
-    return re.sub(r"[^A-Za-z0-9]+", "_", text).strip("_").upper()
-
-
-def _key_words(key: str) -> str:
-    """`clientSecret` → `CLIENT_SECRET`, `tokenEndpoint` → `TOKEN_ENDPOINT`: a credential key
-    (camelCase in the API) is split where a lowercase letter meets an uppercase one."""
-    return _words(re.sub(r"(?<=[a-z])(?=[A-Z])", "_", key))
-
-
-def _short_hash(text: str, size: int = 6) -> str:
-    return hashlib.sha256(text.encode()).hexdigest()[:size]
-
-
-class _Names:
-    """Hands out file and variable names, unique within one dump, in call order."""
-
-    def __init__(self) -> None:
-        self._files: set[str] = set()
-        self._variables: set[str] = set()
-
-    def file(self, name: str) -> str:
-        base = slug(name)
-        candidate, n = base, 1
-        if candidate in self._files:
-            base = candidate = f"{base}-{_short_hash(name)}"
-        while candidate in self._files:
-            n += 1
-            candidate = f"{base}-{n}"
-        self._files.add(candidate)
-        return candidate + ".yaml"
-
-    def variable(self, connector: str, key: str, connector_id: str) -> str:
-        base = f"{_words(connector) or 'CONNECTOR'}_{_key_words(key) or 'VALUE'}"
-        if base[0].isdigit():
-            base = "CONNECTOR_" + base
-        if is_reserved_variable(base):
-            base = RESERVED_PREFIX_ESCAPE + base
-        candidate = base
-        if candidate.lower() in self._variables:
-            candidate = f"{base}_{_short_hash(connector_id + chr(0) + key).upper()}"
-        n = 1
-        while candidate.lower() in self._variables:
-            n += 1
-            candidate = f"{base}_{n}"
-        self._variables.add(candidate.lower())
-        return candidate
-
-
-# --- writing ---------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Written:
-    """Paths written, and connector files already in the directory that this dump did not
-    write (left alone, but they will be loaded with the new ones)."""
-
-    paths: tuple[Path, ...]
-    others: tuple[Path, ...]
-
-
-def check_out_dir(out: Path) -> None:
-    """Fail early, before the tenant is read, when `out` cannot be a dump directory."""
-    if out.exists() and not out.is_dir():
-        raise DumpError(f"--out {out} is a file; pass a directory (it is created if missing)")
-    probe = out
-    while not probe.exists() and probe != probe.parent:
-        probe = probe.parent
-    if not probe.is_dir():
-        raise DumpError(f"cannot create {out}: {probe} is not a directory; choose another --out")
-    if not os.access(probe, os.W_OK | os.X_OK):
-        raise DumpError(f"cannot write to {probe}: permission denied; choose another --out")
-
-
-def write_dump(dump: Dump, out: Path, *, force: bool = False) -> Written:
-    """Write every file, or none when one exists and `force` is not set."""
-    check_out_dir(out)
-    targets = {out / f.file_name: f.text for f in dump.files}
-    if dump.references:
-        targets[out / ENV_EXAMPLE] = dump.env_example()
-    existing = sorted(p for p in targets if p.exists() or p.is_symlink())
-    if existing and not force:
-        shown = ", ".join(p.name for p in existing[:5])
-        more = f" and {len(existing) - 5} more" if len(existing) > 5 else ""
-        raise DumpError(
-            f"{len(existing)} file(s) already exist in {out}: {shown}{more}; pass --force to "
-            "overwrite them, or choose an empty --out directory"
-        )
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise DumpError(
-            f"cannot create {out}: {exc.strerror or exc}; choose another --out"
-        ) from None
-    for path, text in targets.items():
-        _write_atomically(path, text)
-    others = tuple(
-        sorted(
-            p
-            for p in out.iterdir()
-            if p.suffix in (".yaml", ".yml") and not p.name.startswith(".") and p not in targets
-        )
-    )
-    return Written(tuple(targets), others)
-
-
-def _write_atomically(path: Path, text: str) -> None:
-    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        temporary.write_text(text, encoding="utf-8", newline="\n")
-        os.replace(temporary, path)
-    except OSError as exc:
-        temporary.unlink(missing_ok=True)
-        raise DumpError(
-            f"cannot write {path}: {exc.strerror or exc}; check its permissions or choose "
-            "another --out"
-        ) from None

@@ -175,7 +175,7 @@ def _plan_declared(name: str, ds: Sequence[DesiredConnector], inputs: _Inputs) -
         return _Planned(managed_as(renamed(change, old.name), policy), count, takes=old.name)
     if policy.management == "observe":
         return _Planned(observed_missing(d))
-    create = _plan_create(d)
+    create = _plan_create(d, policy)
     applied = inputs.history.deleted(name, inputs.remote_ids)
     if applied is None or create.action is not Action.CREATE:
         return _Planned(create)
@@ -226,7 +226,10 @@ def _fingerprint_jobs(
             yield auth.type, auth.credentials, label
 
 
-def _plan_create(d: DesiredConnector) -> ConnectorChange:
+def _plan_create(d: DesiredConnector, policy: Policy = FULL) -> ConnectorChange:
+    """POST as DRAFT, then the lifecycle step. A create writes git's values in full (CXone
+    has none yet); the applied digest leaves ignored fields out, as every later plan does,
+    or the first plan after the create would read them as changed in git."""
     essence = essence_of(d.spec)
     target = essence.lifecycle
     if target not in DESIRED_LIFECYCLE_STATES:
@@ -243,6 +246,7 @@ def _plan_create(d: DesiredConnector) -> ConnectorChange:
         steps=tuple(steps),
         transition=transition,
         origin=Origin.PENDING,
+        compared=compared(essence, essence, policy)[1] if policy.ignores else None,
     )
 
 

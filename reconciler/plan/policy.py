@@ -10,11 +10,13 @@ from __future__ import annotations
 import copy
 from collections.abc import Callable, Sequence
 from fnmatch import fnmatchcase
-from typing import Any
+from typing import Any, Final
 
 from reconciler.config.policies import Policy
 from reconciler.plan.diff import format_path
 from reconciler.plan.essence import Essence, EssenceDoc
+
+_LITERAL: Final = {"[": "[[]", "]": "[]]"}
 
 
 def matcher(patterns: Sequence[str]) -> Callable[[tuple[str, ...]], bool]:
@@ -22,11 +24,14 @@ def matcher(patterns: Sequence[str]) -> Callable[[tuple[str, ...]], bool]:
     plan's spelling (`mappings[contact.email].direction`) or dotted (`labels.team`), with
     shell-style wildcards."""
 
+    # `[` and `]` are the plan's spelling of a mapping key, not fnmatch's character sets.
+    literal = tuple("".join(_LITERAL.get(c, c) for c in p) for p in patterns)
+
     def ignored(parts: tuple[str, ...]) -> bool:
         for size in range(1, len(parts) + 1):
             head = parts[:size]
             spellings = (format_path(list(head)), ".".join(head))
-            if any(fnmatchcase(s, p) for s in spellings for p in patterns):
+            if any(fnmatchcase(s, p) for s in spellings for p in literal):
                 return True
         return False
 

@@ -14,7 +14,9 @@ from click.testing import CliRunner, Result
 
 from reconciler.cli.main import cli
 from reconciler.documents.yamlwrite import yaml_scalar
-from reconciler.gitops.dump import ENV_EXAMPLE, build_dump, slug
+from reconciler.gitops.dump import build_dump
+from reconciler.gitops.dump_names import slug
+from reconciler.gitops.dump_yaml import ENV_EXAMPLE
 from reconciler.load.desired import load_desired
 from reconciler.model import CONNECTOR_FIELDS, ConnectorSpec, RemoteConnector
 from reconciler.testing import RunningEmulator

@@ -1,0 +1,119 @@
+"""Names a dump hands out: file names (slugs of connector names) and `${env:}` variable
+names for the credentials CXone does not return, unique within one dump and independent of
+the order the tenant lists its connectors in."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Final
+
+from reconciler.load.refs import is_reserved_variable
+from reconciler.model import ConnectorSpec
+from reconciler.secret import MASK, is_secret_field
+
+#: Prefix for a variable name that would otherwise be one of cxrecon's or the CI runner's.
+RESERVED_PREFIX_ESCAPE: Final = "CRM_"
+
+#: Credential keys in the schema's order per authentication type; unknown keys follow, sorted.
+_CREDENTIAL_ORDER: Final = {
+    "BASIC": ("username", "password"),
+    "OAUTH2": ("tokenEndpoint", "clientId", "clientSecret", "scope", "audience"),
+    "API_KEY": ("apiKey", "headerName"),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Reference:
+    """A credential CXone did not return, written as `${env:NAME}`; `secret` tells a
+    secret-bearing key (clientSecret, password…) from a plain one (clientId, username…)."""
+
+    name: str
+    connector: str
+    key: str
+    secret: bool
+
+    @property
+    def text(self) -> str:
+        return "${env:" + self.name + "}"
+
+
+def credential_keys(auth_type: str, credentials: Mapping[str, str]) -> list[str]:
+    """The credential keys in the schema's order for the auth type, unknown ones after."""
+    known = [k for k in _CREDENTIAL_ORDER.get(auth_type, ()) if k in credentials]
+    return known + sorted(k for k in credentials if k not in known)
+
+
+def is_masked(value: str) -> bool:
+    """The API's mask for a write-only value (`***`, or any run of asterisks)."""
+    return value == MASK or (value != "" and set(value) == {"*"})
+
+
+def credential_refs(spec: ConnectorSpec, connector_id: str, names: Names) -> dict[str, Reference]:
+    refs: dict[str, Reference] = {}
+    credentials = spec.authentication.credentials
+    for key in credential_keys(spec.authentication.type, credentials):
+        secret = is_secret_field(key)
+        if secret or is_masked(credentials[key]):
+            name = names.variable(spec.name, key, connector_id)
+            refs[key] = Reference(name, spec.name, key, secret)
+    return refs
+
+
+def slug(name: str) -> str:
+    """`Salesforce-Prod_EU` → `salesforce-prod-eu` (lower case, runs of other chars → '-')."""
+    return re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-") or "connector"
+
+
+def _words(text: str) -> str:
+    """`Salesforce-Prod_EU` → `SALESFORCE_PROD_EU`, `HubSpot-Lead` → `HUBSPOT_LEAD`: a
+    connector name is split at its own separators only (brand names keep their capitals
+    together: HubSpot, NetSuite, ServiceNow, S4HANA)."""
+    return re.sub(r"[^A-Za-z0-9]+", "_", text).strip("_").upper()
+
+
+def _key_words(key: str) -> str:
+    """`clientSecret` → `CLIENT_SECRET`, `tokenEndpoint` → `TOKEN_ENDPOINT`: a credential key
+    (camelCase in the API) is split where a lowercase letter meets an uppercase one."""
+    return _words(re.sub(r"(?<=[a-z])(?=[A-Z])", "_", key))
+
+
+def _short_hash(text: str, size: int = 6) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()[:size]
+
+
+class Names:
+    """Hands out file and variable names, unique within one dump, in call order."""
+
+    def __init__(self) -> None:
+        self._files: set[str] = set()
+        self._variables: set[str] = set()
+
+    def file(self, name: str) -> str:
+        base = slug(name)
+        candidate, n = base, 1
+        if candidate in self._files:
+            base = candidate = f"{base}-{_short_hash(name)}"
+        while candidate in self._files:
+            n += 1
+            candidate = f"{base}-{n}"
+        self._files.add(candidate)
+        return candidate + ".yaml"
+
+    def variable(self, connector: str, key: str, connector_id: str) -> str:
+        base = f"{_words(connector) or 'CONNECTOR'}_{_key_words(key) or 'VALUE'}"
+        if base[0].isdigit():
+            base = "CONNECTOR_" + base
+        if is_reserved_variable(base):
+            base = RESERVED_PREFIX_ESCAPE + base
+        candidate = base
+        if candidate.lower() in self._variables:
+            candidate = f"{base}_{_short_hash(connector_id + chr(0) + key).upper()}"
+        n = 1
+        while candidate.lower() in self._variables:
+            n += 1
+            candidate = f"{base}_{n}"
+        self._variables.add(candidate.lower())
+        return candidate
