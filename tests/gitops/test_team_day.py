@@ -343,8 +343,12 @@ def test_a_team_adopts_its_tenant_and_changes_it_through_git(
     values = {name: known.get(name, f"value-of-{name.lower()}") for name in names}
     values["SUPPORT_DESK_API_KEY"] = "support-desk-key"
     secrets = {**env, **values}
-    applied = cx(secrets, "apply", "--plan", "plan.json")
+    # As apply-environment.yml runs it: the reviewed plan is the plan of record.
+    applied = cx(
+        secrets, "apply", "--plan", "plan.json", "--if-stale", "reviewed", "--auto-approve"
+    )
     assert applied.exit_code == 0, applied.output
+    assert "stale" not in applied.output
     after = cx(secrets, "plan", "--detailed-exitcode")
     assert after.exit_code == 0, after.output
     assert after.stdout.startswith("No changes. Plan: 6 unchanged.")
