@@ -42,6 +42,9 @@ _MARKDOWN: Final = {
     "](": "]&#40;",
     "|": "\\|",
 }
+#: An `@` that GitHub would read as a mention (`@user`, `@org/team`): a zero-width space
+#: after it keeps the text as it reads and notifies nobody.
+_MENTION: Final = re.compile(r"@(?=[A-Za-z0-9])")
 #: `](` is what makes brackets a link or an image (`[text](url)`, `![alt](src)`); reference
 #: definitions (`[ref]: url`) must start a line, which escaped text never does.
 _MARKDOWN_SPECIAL: Final = re.compile(r"[&<>`\\|]|\]\(")
@@ -94,9 +97,10 @@ def markdown(text: str) -> str:
     """Inline text for GitHub Markdown, also inside a table cell or an HTML element: no
     HTML (`<` `>` `&` as entities), no code spans, links or images (backticks, backslashes
     and the `(` of `](` as entities), no cell breaks (`\\|`), one line (LF → space), other
-    unsafe characters shown as escapes."""
+    unsafe characters shown as escapes, no mentions (`@name` notifies nobody)."""
     one_line = text.replace("\r\n", " ").replace("\n", " ")
     inert = _MARKDOWN_SPECIAL.sub(lambda m: _MARKDOWN[m.group()], one_line)
+    inert = _MENTION.sub("@&#8203;", inert)
     # Then the visible escapes: a backslash before a letter is no Markdown escape.
     return _UNSAFE.sub(_visible, inert)
 

@@ -354,3 +354,16 @@ def test_an_error_message_quoting_a_hostile_name_is_escaped(tmp_path: Path) -> N
     result = CliRunner().invoke(cli, ["plan", str(folder)], env={"GITHUB_ACTIONS": "true"})
     assert result.exit_code == 1
     assert not any(line.startswith("::error file=README.md") for line in result.output.splitlines())
+
+
+def test_plan_markdown_mentions_nobody() -> None:
+    # A pull request's plan comment is posted by the workflow's token: a connector name or
+    # value written as a mention would notify that user or team.
+    hostile = "ping @acme/admins and @octocat, mail ops@acme.example"
+    plan = make_plan([spec("@acme/owners", description=hostile)], [remote(spec("x"), "x")])
+    md = markdown.render(plan)
+    assert re.search(r"@[A-Za-z0-9]", md) is None, md
+    assert "@&#8203;acme/admins" in md
+    assert "ops@&#8203;acme.example" in md
+    assert escape.markdown("a @b") == "a @&#8203;b"
+    assert escape.markdown("@ alone, a@") == "@ alone, a@"
