@@ -14,12 +14,14 @@ from typing import TYPE_CHECKING
 import click
 
 from reconciler.cli.common import (
+    audit_log_option,
     emulator_option,
     environment_option,
     format_option,
     parallelism_option,
     strict_option,
 )
+from reconciler.cli.plan import HISTORY_HELP
 
 if TYPE_CHECKING:
     from reconciler.gitops.drift import DriftReport
@@ -39,6 +41,7 @@ if TYPE_CHECKING:
 )
 @parallelism_option()
 @strict_option
+@audit_log_option(HISTORY_HELP, None)
 @click.pass_context
 def drift(
     ctx: click.Context,
@@ -49,6 +52,7 @@ def drift(
     adopt: bool,
     parallelism: int,
     strict: bool,
+    audit_log: Path | None,
 ) -> None:
     """Show changes made in CXone since cxrecon last applied each connector. Read-only
     unless --write-back.
@@ -66,7 +70,9 @@ def drift(
 
     if adopt and output_format != "text":
         raise click.UsageError("--write-back reports what it changed as text; drop --format")
-    planned = plan_from_tenant(path, environment, emulator, parallelism=parallelism, strict=strict)
+    planned = plan_from_tenant(
+        path, environment, emulator, parallelism=parallelism, strict=strict, audit_log=audit_log
+    )
     report = drift_of(planned.run.plan)
     hint_flags = " --emulator" if emulator else ""
     if not adopt:
@@ -81,7 +87,7 @@ def drift(
 
 
 def _summary(result: WriteBackResult, report: DriftReport) -> str:
-    if not report.connectors:
+    if not report.connectors and not result.left:
         return "\nNothing to write back.\n"
     lines = [""]
     if result.adopted:

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 import click
 
 from reconciler.cli.common import (
+    audit_log_option,
     emulator_option,
     environment_option,
     format_option,
@@ -20,6 +21,12 @@ from reconciler.cli.common import (
     prune_option,
     strict_option,
     take_ownership_option,
+)
+
+#: `--audit-log` of plan and drift: read, never written.
+HISTORY_HELP = (
+    "The audit log `cxrecon apply` wrote, read to recognise connectors deleted in CXone "
+    "[default: .cxrecon/audit.jsonl]."
 )
 
 if TYPE_CHECKING:
@@ -46,6 +53,7 @@ if TYPE_CHECKING:
 @strict_option
 @click.option("--show-unchanged", is_flag=True, help="Also list connectors already in sync.")
 @parallelism_option()
+@audit_log_option(HISTORY_HELP, None)
 @click.pass_context
 def plan(
     ctx: click.Context,
@@ -60,6 +68,7 @@ def plan(
     strict: bool,
     show_unchanged: bool,
     parallelism: int,
+    audit_log: Path | None,
 ) -> None:
     """Show what `apply` would change in CXone. Read-only.
 
@@ -80,6 +89,7 @@ def plan(
         strict=strict,
         prune=prune,
         take_ownership=take_ownership,
+        audit_log=audit_log,
     )
     result = planned.run.plan
     click.echo(_render(result, output_format, show_unchanged), nl=False)

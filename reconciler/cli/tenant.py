@@ -8,6 +8,8 @@ import asyncio
 from dataclasses import dataclass
 from pathlib import Path
 
+from reconciler.apply.audit import DEFAULT_AUDIT_LOG
+from reconciler.apply.history import read_history
 from reconciler.cli.common import open_target
 from reconciler.config.project import EnvironmentConfig, Project
 from reconciler.config.settings import ConnectionSettings
@@ -15,6 +17,7 @@ from reconciler.cxone.client import CxoneClient
 from reconciler.facade import PlanRun, load_desired, make_plan, open_project, plan_scope
 from reconciler.load.desired import LoadResult
 from reconciler.model import RemoteConnector
+from reconciler.plan.history import AppliedHistory
 
 
 @dataclass(frozen=True, repr=False)
@@ -35,10 +38,17 @@ def plan_from_tenant(
     strict: bool = False,
     prune: bool = False,
     take_ownership: bool = False,
+    audit_log: Path | None = None,
 ) -> Planned:
-    """Load the project and the desired state, then fetch the tenant and plan."""
+    """Load the project and the desired state, then fetch the tenant and plan. The audit
+    log `cxrecon apply` appends to (default .cxrecon/audit.jsonl) tells which connectors
+    missing from CXone were applied before: those were deleted in CXone."""
     project = open_project()
     env = project.environment(environment)
+    history = read_history(
+        audit_log if audit_log is not None else DEFAULT_AUDIT_LOG,
+        project.environment_label(environment),
+    )
     # Invalid requests and desired state fail here, before any connection is opened.
     plan_scope(path, prune)
     loaded = load_desired(project, env, path, strict=strict)
@@ -53,6 +63,7 @@ def plan_from_tenant(
                 prune,
                 parallelism,
                 take_ownership,
+                history,
             )
         )
     return Planned(env, run, project)
@@ -75,6 +86,7 @@ async def _plan(
     prune: bool,
     parallelism: int,
     take_ownership: bool = False,
+    history: AppliedHistory | None = None,
 ) -> PlanRun:
     async with CxoneClient(settings, parallelism=parallelism) as client:
         return await make_plan(
@@ -85,6 +97,7 @@ async def _plan(
             prune=prune,
             loaded=loaded,
             take_ownership=take_ownership,
+            history=history,
         )
 
 

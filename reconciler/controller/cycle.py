@@ -23,6 +23,7 @@ from reconciler.config.settings import ConnectionSettings
 from reconciler.config.windows import SyncWindow, evaluate, load_windows
 from reconciler.controller.backoff import ConnectorBackoff
 from reconciler.controller.gitrepo import GitRepo, PullResult
+from reconciler.controller.known import KnownConnectors
 from reconciler.controller.report import (
     Clock,
     ConnectorReport,
@@ -123,6 +124,8 @@ class CycleRunner:
         self.run_prefix = run_prefix
         self.repo = GitRepo(options.repo) if options.pull else None
         self._warned: set[str] = set()
+        #: Connectors this controller knows it manages (to tell "deleted in CXone").
+        self.known = KnownConnectors(options.audit_log)
 
     async def run(self, number: int) -> CycleReport:
         started = self.clock.now()
@@ -245,10 +248,12 @@ class CycleRunner:
                     audit=audit,
                     parallelism=opts.parallelism,
                     hooks=ApplyHooks(select=select, should_start=lambda: not self.stopping()),
+                    history=self.known.history(env_name),
                 )
         finally:
             if audit is not None:
                 audit.close()  # flush + fsync: the cycle's records are durable before it ends
+        self.known.remember(run.plan, project.project_id, self.clock.now())
         results = {r.name: r for r in run.report.results}
         reports = self._reports(decided, results)
         self.backoff.keep_only(c.name for c in run.plan.changes)
@@ -286,6 +291,8 @@ class CycleRunner:
             return Decision.ORPHAN, note.replace("plan with --prune", "run with --prune")
         if opts.dry_run:
             return Decision.DRY_RUN, "planned only (--dry-run)"
+        if not opts.self_heal and change.deleted is not None:
+            return Decision.REPORT, f"{change.deleted.describe()}; --self-heal re-creates it"
         if not opts.self_heal and change.origin is not Origin.PENDING:
             return Decision.REPORT, _report_reason(change.origin)
         if plan.safety.over and not opts.allow_unsafe:
@@ -342,6 +349,7 @@ class CycleRunner:
                     result=result,
                     changes=change.fields,
                     lifecycle=change.remote.lifecycle if change.remote else None,
+                    deleted=change.deleted is not None,
                     applied_at=(
                         change.remote.spec.labels.get(LABEL_APPLIED_AT) if change.remote else None
                     ),

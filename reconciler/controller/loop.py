@@ -254,6 +254,7 @@ def _report_json(report: CycleReport) -> dict[str, Any]:
         "error": report.error,
         "interrupted": report.interrupted,
         "drifted": report.drifted,
+        "deleted": len(report.deleted),
         "writes": report.writes,
         "phaseSeconds": {p.value: round(s, 3) for p, s in report.phases.items()},
         "filesParsed": report.files_parsed,
@@ -266,6 +267,7 @@ def _report_json(report: CycleReport) -> dict[str, Any]:
                 "outcome": None if c.result is None else c.result.outcome.value,
                 "reason": c.reason,
                 "fields": list(c.fields),
+                "deletedInCxone": c.deleted,
             }
             for c in report.connectors
         ],
@@ -279,6 +281,12 @@ def _short(commit: str | None) -> str:
 def _log_report(report: CycleReport) -> None:
     level = logging.WARNING if report.result is not CycleResult.SUCCESS else logging.INFO
     log.log(level, "%s", report.summary())
+    for c in report.deleted:
+        log.warning(
+            "%s: deleted in CXone; %s",
+            c.name,
+            "re-created" if c.written else (c.reason or "reported"),
+        )
     for c in report.connectors:
         if c.decision is Decision.IN_SYNC:
             continue

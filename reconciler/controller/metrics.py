@@ -102,6 +102,7 @@ class ControllerMetrics:
         self.last_success = _gauge(names.LAST_SUCCESS, r)
         self.last_cycle = _gauge(names.LAST_CYCLE, r)
         self.drifted = _gauge(names.DRIFTED, r)
+        self.deleted = _gauge(names.DELETED, r)
         self.out_of_sync = _gauge(names.OUT_OF_SYNC, r)
         self.applied = _counter(names.APPLIED, r)
         self.writes = _counter(names.WRITES, r)
@@ -128,6 +129,7 @@ class ControllerMetrics:
         if report.result is not CycleResult.FAILED:
             self.last_success.set(finished)
             self.drifted.set(report.drifted)
+            self.deleted.set(len(report.deleted))
             waiting: dict[str, int] = {}
             for c in report.connectors:
                 if c.decision not in (Decision.IN_SYNC, Decision.APPLY):

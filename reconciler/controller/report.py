@@ -93,10 +93,17 @@ class ConnectorReport:
     applied_at: str | None = None
     source: str | None = None
     description: str | None = None
+    #: cxrecon managed it and it was deleted in CXone (the change re-creates it).
+    deleted: bool = False
 
     @property
     def failed(self) -> bool:
         return self.result is not None and self.result.outcome is Outcome.FAILED
+
+    @property
+    def written(self) -> bool:
+        """Applied this cycle (for a connector deleted in CXone: re-created)."""
+        return self.result is not None and self.result.outcome is Outcome.APPLIED
 
 
 @dataclass(frozen=True)
@@ -118,6 +125,11 @@ class CycleReport:
     @property
     def drifted(self) -> int:
         return sum(1 for c in self.connectors if c.origin in (Origin.DRIFT, Origin.CONFLICT))
+
+    @property
+    def deleted(self) -> tuple[ConnectorReport, ...]:
+        """Connectors cxrecon managed that the plan found deleted in CXone."""
+        return tuple(c for c in self.connectors if c.deleted)
 
     @property
     def applied(self) -> tuple[ConnectorReport, ...]:
@@ -158,5 +170,6 @@ class CycleReport:
             extra += f"; {self.pull.message}"
         return (
             f"{head}: {self.result.value}: {parts}; {self.drifted} drifted, "
+            f"{f'{len(self.deleted)} deleted in CXone, ' if self.deleted else ''}"
             f"{self.writes} writes in {self.duration:.1f}s{extra}"
         )

@@ -4,9 +4,13 @@ pending in git by the `cxrecon.io/applied-digest` label the planner reads.
 `drift_of(run)` turns one planning run into a `DriftReport`; the CLI renders it
 (reconciler.render.drift) and `--write-back` adopts it into the files (reconciler.gitops.writeback).
 
+A connector cxrecon applied before (the audit log, or the controller's memory) that is
+gone from CXone is drift of its own: deleted in CXone.
+
 What cannot be seen: credential values (write-only in CXone; only a changed set of keys or
-auth type shows), a connector deleted or renamed in CXone (it reads as "not created yet"),
-and connectors cxrecon never applied (no digest to compare with).
+auth type shows), a deletion nobody recorded (no audit log here: it reads as "not created
+yet") or a rename in CXone, and connectors cxrecon never applied (no digest to compare
+with).
 """
 
 from __future__ import annotations
@@ -74,6 +78,17 @@ class ConnectorDrift:
 
 
 @dataclass(frozen=True, slots=True)
+class DeletedConnector:
+    """A declared connector cxrecon applied before that is no longer in CXone."""
+
+    name: str
+    connector_id: str | None
+    file: str | None
+    last_applied: str | None
+    source: str  # where cxrecon knows it from: "audit log" or "controller"
+
+
+@dataclass(frozen=True, slots=True)
 class Unchecked:
     """A declared connector drift could not judge; `error` ones make the run fail."""
 
@@ -91,11 +106,12 @@ class DriftReport:
     pending: tuple[str, ...] = ()  # changed in git, not applied yet: not drift
     missing: tuple[str, ...] = ()  # declared, not in CXone (not applied yet, or deleted there)
     unmanaged: tuple[str, ...] = ()  # declared, in CXone, never applied by cxrecon
+    deleted: tuple[DeletedConnector, ...] = ()  # applied by cxrecon, deleted in CXone since
 
     @property
     def status(self) -> DriftStatus:
         # Drift found is reported even when some connectors could not be checked.
-        if self.connectors:
+        if self.connectors or self.deleted:
             return DriftStatus.DRIFT
         if any(u.error for u in self.unchecked):
             return DriftStatus.ERROR
@@ -116,6 +132,7 @@ def drift_of(plan: Plan) -> DriftReport:
     unchecked: list[Unchecked] = []
     pending: list[str] = []
     missing: list[str] = []
+    deleted: list[DeletedConnector] = []
     unmanaged: list[str] = []
     checked = 0
     for change in plan.changes:
@@ -123,6 +140,16 @@ def drift_of(plan: Plan) -> DriftReport:
             continue  # removed from git: a pending change, never drift
         if change.action is Action.ERROR:
             unchecked.append(Unchecked(change.name, "; ".join(change.problems), error=True))
+        elif change.deleted is not None and change.desired is not None:
+            deleted.append(
+                DeletedConnector(
+                    name=change.name,
+                    connector_id=change.deleted.connector_id,
+                    file=change.desired.source.path,
+                    last_applied=change.deleted.time,
+                    source=change.deleted.source,
+                )
+            )
         elif change.remote is None or change.desired is None:
             missing.append(change.name)
         elif change.action is Action.ADOPT:
@@ -154,6 +181,7 @@ def drift_of(plan: Plan) -> DriftReport:
         pending=tuple(pending),
         missing=tuple(missing),
         unmanaged=tuple(unmanaged),
+        deleted=tuple(deleted),
     )
 
 
@@ -211,6 +239,7 @@ def to_json(report: DriftReport) -> dict[str, object]:
             "pending": len(report.pending),
             "missing": len(report.missing),
             "unmanaged": len(report.unmanaged),
+            "deleted": len(report.deleted),
         },
         "connectors": [
             {
@@ -228,6 +257,16 @@ def to_json(report: DriftReport) -> dict[str, object]:
         "pending": list(report.pending),
         "missing": list(report.missing),
         "unmanaged": list(report.unmanaged),
+        "deleted": [
+            {
+                "name": d.name,
+                "id": d.connector_id,
+                "file": d.file,
+                "lastApplied": d.last_applied,
+                "source": d.source,
+            }
+            for d in report.deleted
+        ],
     }
 
 

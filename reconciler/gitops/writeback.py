@@ -72,6 +72,16 @@ def write_back(
     adopted: list[Adopted] = []
     left: list[LeftOver] = []
     files: list[Path] = []
+    for gone in report.deleted:
+        left.append(
+            LeftOver(
+                gone.name,
+                "(connector)",
+                gone.file or gone.name,
+                "deleted in CXone; remove its file in a pull request to keep it deleted, or "
+                "re-create it with `cxrecon apply`",
+            )
+        )
     for drift in report.connectors:
         connector = desired.get(drift.name)
         if connector is None:  # pragma: no cover - drift is only found on declared connectors

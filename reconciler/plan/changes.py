@@ -198,6 +198,13 @@ class ConnectorChange:
         return any(field.parts[: len(p)] == p for p in overridden)
 
     @property
+    def deleted_note(self) -> str | None:
+        """What is known of a connector deleted in CXone that this change re-creates."""
+        if self.deleted is None:
+            return None
+        return f"{self.deleted.describe()}; apply re-creates it"
+
+    @property
     def orphan_note(self) -> str | None:
         """What to do about an orphan (managed, no longer in git), or None for others."""
         if self.action is not Action.ORPHAN:
@@ -260,6 +267,10 @@ class Plan:
         """`Plan: 1 to create, 2 to update, 40 unchanged.` (zero counts left out)."""
         counts = self.summary
         parts = [f"{counts[a]} {_PHRASES[a]}" for a in Action if counts[a] and a is not Action.NOOP]
+        if self.deleted:
+            # Among the creates: a connector cxrecon applied before that CXone lost.
+            at = parts.index(f"{counts[Action.CREATE]} {_PHRASES[Action.CREATE]}")
+            parts[at] += f" ({len(self.deleted)} deleted in CXone)"
         parts.append(f"{counts[Action.NOOP]} unchanged")
         text = "Plan: " + ", ".join(parts) + "."
         if not self.has_changes and not self.has_errors:
@@ -288,6 +299,11 @@ class Plan:
         if not detailed or not self.has_changes:
             return 0
         return 3 if self.safety.over else 2
+
+    @property
+    def deleted(self) -> tuple[ConnectorChange, ...]:
+        """Creates that re-create a connector cxrecon applied before and CXone lost."""
+        return tuple(c for c in self.changes if c.deleted is not None)
 
     def changed(self) -> tuple[ConnectorChange, ...]:
         return tuple(c for c in self.changes if c.action is not Action.NOOP)

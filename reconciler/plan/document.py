@@ -102,6 +102,15 @@ def change_document(change: ConnectorChange) -> dict[str, Any]:
         "orphaned": change.orphaned,
         "previousOwner": change.previous_owner,
         "renamedFrom": change.rename_from,
+        "deletedInCxone": (
+            None
+            if change.deleted is None
+            else {
+                "id": change.deleted.connector_id,
+                "lastApplied": change.deleted.time,
+                "source": change.deleted.source,
+            }
+        ),
         "note": change.note,
         "transition": (
             {"from": change.transition[0], "to": change.transition[1]}
@@ -137,6 +146,7 @@ def plan_document(plan: Plan) -> dict[str, Any]:
         "hasErrors": plan.has_errors,
         "ignored": plan.ignored,
         "ignoredFields": plan.ignored_fields,
+        "deletedInCxone": len(plan.deleted),
         "safety": {
             "over": safety.over,
             "reasons": list(safety.reasons),

@@ -27,7 +27,8 @@ SYMBOLS: Final = {
 
 def headline(change: ConnectorChange) -> str:
     """`update crm-b (ACTIVE → INACTIVE) [drift]` — the action, name and the key facts."""
-    text = f"{change.action.value} {change.name}"
+    verb = "re-create" if change.deleted is not None else change.action.value
+    text = f"{verb} {change.name}"
     if change.transition is not None:
         text += f" ({change.transition[0]} → {change.transition[1]})"
     if change.orphaned:
@@ -36,7 +37,9 @@ def headline(change: ConnectorChange) -> str:
         text += f" (from {change.rename_from})"
     if change.previous_owner is not None:
         text += f" [taken over from project {change.previous_owner}]"
-    if change.origin is not None and change.action not in (Action.CREATE, Action.ERROR):
+    if change.deleted is not None:
+        text += " [deleted in CXone]"
+    elif change.origin is not None and change.action not in (Action.CREATE, Action.ERROR):
         text += f" [{change.origin.value}]"
     return text
 

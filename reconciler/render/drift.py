@@ -9,7 +9,14 @@ import re
 from collections.abc import Callable, Sequence
 from typing import Final
 
-from reconciler.gitops.drift import ConnectorDrift, DriftedField, DriftReport, DriftStatus, to_json
+from reconciler.gitops.drift import (
+    ConnectorDrift,
+    DeletedConnector,
+    DriftedField,
+    DriftReport,
+    DriftStatus,
+    to_json,
+)
 from reconciler.plan.diff import format_value
 from reconciler.render.escape import json_text, markdown, terminal
 
@@ -48,10 +55,15 @@ def _env_flag(report: DriftReport) -> str:
 def _headline(report: DriftReport) -> str:
     where = f" in {report.environment}" if report.environment else ""
     if report.status is DriftStatus.DRIFT:
-        return (
-            f"Drift{where}: {len(report.connectors)} connector(s) changed in CXone since the "
-            f"last apply ({report.field_count} field(s))."
-        )
+        parts = []
+        if report.connectors:
+            parts.append(
+                f"{len(report.connectors)} connector(s) changed in CXone since the last apply "
+                f"({report.field_count} field(s))"
+            )
+        if report.deleted:
+            parts.append(f"{len(report.deleted)} connector(s) deleted in CXone")
+        return f"Drift{where}: {'; '.join(parts)}."
     if report.status is DriftStatus.ERROR:
         return f"Drift{where} could not be checked for every connector."
     return f"No drift{where}: {report.checked} managed connector(s) match their last apply."
@@ -69,11 +81,24 @@ def _note(field: DriftedField) -> str:
 
 def _resolution(report: DriftReport, hint_flags: str = "") -> list[str]:
     flag = _env_flag(report) + hint_flags
-    return [
-        f"revert CXone to git: `cxrecon apply{flag}` (review `cxrecon plan{flag}` first)",
-        f"or adopt CXone's values into git: `cxrecon drift{flag} --write-back`, then commit "
-        "and open a pull request",
-    ]
+    lines = [f"revert CXone to git: `cxrecon apply{flag}` (review `cxrecon plan{flag}` first)"]
+    if report.connectors:
+        lines.append(
+            f"or adopt CXone's values into git: `cxrecon drift{flag} --write-back`, then commit "
+            "and open a pull request"
+        )
+    if report.deleted:
+        lines.append(
+            "to keep a deleted connector deleted, remove its file from git in a pull request"
+        )
+    return lines
+
+
+def _deleted_line(d: DeletedConnector) -> str:
+    facts = [f"id {d.connector_id}"] if d.connector_id else []
+    facts.append(f"last applied {d.last_applied or 'not recorded'}")
+    where = f" — {d.file}" if d.file else ""
+    return f"- {d.name}{where}: deleted in CXone ({', '.join(facts)}, from the {d.source})"
 
 
 def _names(names: Sequence[str], escape: Callable[[str], str]) -> str:
@@ -122,13 +147,15 @@ def render_text(report: DriftReport, hint_flags: str = "") -> str:
             note = _note(f)
             if note:
                 lines.append(f"      ({note})")
+    if report.deleted:
+        lines += ["", "Deleted in CXone:", *(_deleted_line(d) for d in report.deleted)]
     # Names, values and file names are the repository's or the tenant's: no raw control
     # characters (a forged `::error` line, a terminal sequence) on a terminal or in a log.
     lines = [terminal(line) for line in lines]
     footnotes = _footnotes(report, terminal)
     if footnotes:
         lines += ["", *footnotes]
-    if report.connectors:
+    if report.connectors or report.deleted:
         lines += ["", "To resolve:"] + [f"  - {line}" for line in _resolution(report, hint_flags)]
     return "\n".join(lines) + "\n"
 
@@ -187,9 +214,13 @@ def _frame(report: DriftReport, hint_flags: str, sections: list[str], note: str)
                 f"{_code(c.file) if c.file else '—'} |\n"
             )
         out.append("\n")
+    if report.deleted:
+        out.append("### Deleted in CXone\n\n")
+        out += [f"- {_cell(_deleted_line(d).removeprefix('- '))}\n" for d in report.deleted]
+        out.append("\n")
     out.append(note)
     out.extend(sections)
-    if report.connectors:
+    if report.connectors or report.deleted:
         out.append("### How to resolve\n\n")
         out += [f"- {line[0].upper()}{line[1:]}.\n" for line in _resolution(report, hint_flags)]
         out.append(

@@ -125,6 +125,15 @@ class MarkdownRenderer:
             out.append("> **Safety gate: over** — apply will ask for confirmation:")
             out.extend(f"> - {_cell(reason)}" for reason in plan.safety.reasons)
             out.append("")
+        if plan.deleted:
+            names = ", ".join(c.name for c in plan.deleted[:10])
+            more = f" and {len(plan.deleted) - 10} more" if len(plan.deleted) > 10 else ""
+            out.append("> [!IMPORTANT]")
+            out.append(
+                f"> **Deleted in CXone** — cxrecon applied these before; apply re-creates them: "
+                f"{_cell(names + more)}"
+            )
+            out.append("")
         if note:
             out.append(f"_Note: {note}._")  # the renderer's own words (with `code`)
             out.append("")
@@ -137,6 +146,8 @@ class MarkdownRenderer:
         count = f" — {len(fields)} field(s)" if fields else ""
         body: list[str] = []
         body.extend(f"- ❗ {_cell(problem)}" for problem in change.problems)
+        if change.deleted_note is not None:
+            body.append(f"- ⚠️ {_cell(change.deleted_note)}")
         if change.action is Action.CREATE:
             body.extend(self._created(change, fields, limit, created))
         elif change.fields:

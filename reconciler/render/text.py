@@ -106,7 +106,7 @@ class TextRenderer:
         creds = credentials_line(change)
         if creds is not None and (change.action is not Action.NOOP or self.show_unchanged):
             lines.append(terminal(f"      {creds}"))
-        for note in (change.orphan_note, change.note):
+        for note in (change.deleted_note, change.orphan_note, change.note):
             if note is not None:
                 lines.append(f"    {note}")
         return lines

@@ -65,6 +65,12 @@ DRIFTED: Final = _m(
     "gauge",
     "Connectors changed in CXone since the last apply (drift or conflict), last plan",
 )
+DELETED: Final = _m(
+    "deleted_connectors",
+    "gauge",
+    "Connectors cxrecon managed that were deleted in CXone, last plan (re-created only "
+    "with --self-heal)",
+)
 OUT_OF_SYNC: Final = _m(
     "out_of_sync_connectors",
     "gauge",
