@@ -49,7 +49,7 @@ _EXPORTS: dict[str, str] = {
     "Project": "reconciler.config.project",
     "ConnectionSettings": "reconciler.config.settings",
     "LoadResult": "reconciler.load.desired",
-    "SecretLookup": "reconciler.load.refs",
+    "SecretLookup": "reconciler.load.secret_lookup",
     "DesiredConnector": "reconciler.model",
     "RemoteConnector": "reconciler.model",
     "ConnectorSpec": "reconciler.model",
@@ -161,7 +161,7 @@ if TYPE_CHECKING:
     from reconciler.gitops.drift import DriftReport
     from reconciler.gitops.dump import Dump
     from reconciler.load.desired import LoadResult
-    from reconciler.load.refs import SecretLookup
+    from reconciler.load.secret_lookup import SecretLookup
     from reconciler.model import ConnectorSpec, DesiredConnector, Diagnostic, RemoteConnector
     from reconciler.plan.changes import Action, ConnectorChange, Plan
     from reconciler.plan.diff import FieldChange
