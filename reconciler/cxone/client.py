@@ -370,7 +370,20 @@ class CxoneClient:
                     path=self.paths.connectors,
                     hint="remove the extra ones by hand; cxrecon will not create another",
                 )
-            return found[0] if found else None
+            if not found:
+                return None
+            if not _made_by(found[0], body):
+                # Someone else created this name meanwhile (the CXone UI): never taken as
+                # ours. The caller re-reads and plans it again, recording what they set.
+                raise Conflict(
+                    f"a connector named {name!r} was created in CXone meanwhile (id "
+                    f"{found[0].id}), not by this request",
+                    operation="create_connector",
+                    method="POST",
+                    path=self.paths.connectors,
+                    hint="run `cxrecon plan` to see it (it is planned as adopt), then apply",
+                )
+            return found[0]
 
         def parse(response: httpx.Response, origin: Origin) -> RemoteConnector:
             created = connector_of(
@@ -437,3 +450,12 @@ class CxoneClient:
             return got
 
         return parse
+
+
+def _made_by(found: RemoteConnector, body: Mapping[str, Any]) -> bool:
+    """Whether `found` is what the create `body` made: it carries every label the body set
+    (cxrecon's bookkeeping labels, the credentials fingerprint among them)."""
+    labels = body.get("labels")
+    if not isinstance(labels, Mapping) or not labels:
+        return True  # nothing to tell them apart by: the name decides, as it always has
+    return all(found.spec.labels.get(key) == value for key, value in labels.items())

@@ -131,17 +131,6 @@ def test_a_reverted_partly_applied_commit_is_pending_not_drift(repo: Repo) -> No
     assert outcome is Outcome.APPLIED, plan.changes
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "a create answered 5xx is 'recovered' by looking the name up, and any connector of "
-        "that name is taken as the one cxrecon created: when someone creates the same name in "
-        "the CXone UI meanwhile, the audit log records a create that never happened (with "
-        "every field), the run reports the connector applied, and the lifecycle PATCH stamps "
-        "managed-by and git's applied-digest onto the UI's connector, whose fields and "
-        "credentials cxrecon never wrote (the next plan shows them as drift)"
-    ),
-)
 def test_a_lost_create_never_claims_a_connector_made_in_the_ui(
     repo: Repo, harness: Harness, tmp_path: Path
 ) -> None:
@@ -208,17 +197,6 @@ def test_a_library_apply_audits_each_writes_http_status(repo: Repo, tmp_path: Pa
     assert writes == [("create", 201), ("activate", 200)]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "a create raced by the same name made in the CXone UI is re-planned as an adopt and "
-        "overwrites the UI's values, but its conflict record says nothing was changed by the "
-        "other writer (outOfBand [], overwrites null): the re-plan compares against the "
-        "remote the plan saw, and a create saw none; the README promises git's value is "
-        "written only after the audit log recorded what the other writer changed and which "
-        "of those fields git overwrites"
-    ),
-)
 def test_a_create_raced_by_the_ui_records_what_it_overwrites(
     repo: Repo, harness: Harness, tmp_path: Path
 ) -> None:
