@@ -6,11 +6,12 @@ reconciler.apply.executor); this module only decides which planned changes may b
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import datetime as dt
 import functools
 import logging
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from types import MappingProxyType
 
 import anyio
@@ -36,7 +37,9 @@ from reconciler.controller.report import (
 from reconciler.cxone.client import CxoneClient
 from reconciler.cxone.stats import ApiStats
 from reconciler.errors import CxreconError
-from reconciler.facade import ApplyHooks, apply_desired, load_desired, open_project, secrets_for
+from reconciler.facade import ApplyHooks, apply_desired, open_project, secrets_for
+from reconciler.load.desired import raise_if_invalid
+from reconciler.load.incremental import KeptFiles, real_paths
 from reconciler.model import LABEL_APPLIED_AT, RemoteConnector
 from reconciler.plan.changes import Action, ConnectorChange, Plan
 from reconciler.plan.diff import Origin
@@ -77,20 +80,14 @@ class _MeteredClient(CxoneClient):
     """The API client, telling the cycle when the tenant's connectors are read: inside
     `apply_desired`, that is where fetching ends and planning begins."""
 
-    def __init__(
-        self,
-        settings: ConnectionSettings,
-        *,
-        parallelism: int,
-        stats: ApiStats,
-        listed: Callable[[], None],
-    ) -> None:
+    def __init__(self, settings: ConnectionSettings, *, parallelism: int, stats: ApiStats) -> None:
         super().__init__(settings, parallelism=parallelism, stats=stats)
-        self._listed = listed
+        #: Called once the connectors are listed (each cycle sets its own).
+        self.listed: Callable[[], None] = lambda: None
 
     async def list_connectors(self) -> list[RemoteConnector]:
         connectors = await super().list_connectors()
-        self._listed()
+        self.listed()
         return connectors
 
 
@@ -123,9 +120,56 @@ class CycleRunner:
         #: Audit records of cycle N carry run id "<run_prefix>-N".
         self.run_prefix = run_prefix
         self.repo = GitRepo(options.repo) if options.pull else None
+        #: The desired state of the last cycle: a new commit re-reads only what changed.
+        self.kept = KeptFiles()
         self._warned: set[str] = set()
         #: Connectors this controller knows it manages (to tell "deleted in CXone").
         self.known = KnownConnectors(options.audit_log)
+        #: One client (and token) for every cycle while `keep_client()` is open.
+        self._keeping = False
+        self._client: _MeteredClient | None = None
+        self._client_settings: ConnectionSettings | None = None
+
+    @contextlib.asynccontextmanager
+    async def keep_client(self) -> AsyncIterator[None]:
+        """Cycles run inside share one API client, its connections and its token (refreshed
+        by the client as it expires); a change of connection settings opens a new one."""
+        self._keeping = True
+        try:
+            yield
+        finally:
+            self._keeping = False
+            await self._close_client()
+
+    async def _close_client(self) -> None:
+        client, self._client, self._client_settings = self._client, None, None
+        if client is not None:
+            await client.__aexit__(None, None, None)
+
+    @contextlib.asynccontextmanager
+    async def _api(
+        self, settings: ConnectionSettings, meter: CycleMeter
+    ) -> AsyncIterator[_MeteredClient]:
+        listed = functools.partial(meter.enter, Phase.PLAN)
+        if not self._keeping:
+            api = _MeteredClient(settings, parallelism=self.options.parallelism, stats=self.stats)
+            api.listed = listed
+            async with api:
+                yield api
+            return
+        if self._client is not None and self._client_settings != settings:
+            await self._close_client()
+        if self._client is None:
+            client = _MeteredClient(
+                settings, parallelism=self.options.parallelism, stats=self.stats
+            )
+            await client.__aenter__()
+            self._client, self._client_settings = client, settings
+        self._client.listed = listed
+        try:
+            yield self._client
+        finally:
+            self._client.listed = lambda: None
 
     async def run(self, number: int) -> CycleReport:
         started = self.clock.now()
@@ -147,7 +191,7 @@ class CycleRunner:
                     log.warning("%s; using the last good commit %s", pull.message, commit)
             else:
                 commit = await GitRepo(self.options.repo).head()  # None outside a checkout
-            connectors, interrupted = await self._reconcile(number, commit, meter)
+            connectors, interrupted = await self._reconcile(number, commit, pull, meter)
         except CxreconError as exc:
             return self._failed(number, started, t0, commit, pull, str(exc), meter)
         except Exception as exc:  # an internal bug must not end the loop
@@ -194,18 +238,39 @@ class CycleRunner:
             files_parsed=meter.files_parsed,
         )
 
+    async def _changed(self, commit: str | None, pull: PullResult | None) -> frozenset[str] | None:
+        """The files git says changed since the kept desired state was loaded (real paths);
+        None when that cannot be told (then every file is read again)."""
+        if commit is None:
+            return frozenset()  # not a git checkout: each file's own lstat tells
+        kept = self.kept.commit
+        if kept is None:
+            return None
+        discarded = pull.discarded if pull is not None else ()
+        if kept == commit and not discarded:
+            return frozenset()
+        found = await GitRepo(self.options.repo).changed_files(kept, commit)
+        if found is None:
+            return None
+        top, names = found
+        return real_paths(top, (*names, *discarded))
+
     async def _reconcile(
-        self, number: int, commit: str | None, meter: CycleMeter
+        self, number: int, commit: str | None, pull: PullResult | None, meter: CycleMeter
     ) -> tuple[tuple[ConnectorReport, ...], bool]:
         opts = self.options
         meter.enter(Phase.LOAD)
         project = await anyio.to_thread.run_sync(open_project, opts.repo)
         windows = load_windows(project)
         env = project.environment(opts.environment)
+        changed = await self._changed(commit, pull)
         loaded = await anyio.to_thread.run_sync(
-            functools.partial(load_desired, project, env, strict=opts.strict)
+            functools.partial(
+                self.kept.load, project, env, strict=opts.strict, commit=commit, changed=changed
+            )
         )
-        meter.files_parsed = len(loaded.files)
+        meter.files_parsed = loaded.parsed
+        raise_if_invalid(loaded)
         meter.enter(Phase.FETCH)
         env_name = project.environment_label(opts.environment)
         settings = self.settings_for(project, env)
@@ -232,12 +297,7 @@ class CycleRunner:
             secrets = secrets_for(
                 project, environ=self.environ, emulated=self.emulated, warn=self._warn, audit=audit
             )
-            async with _MeteredClient(
-                settings,
-                parallelism=opts.parallelism,
-                stats=self.stats,
-                listed=functools.partial(meter.enter, Phase.PLAN),
-            ) as api:
+            async with self._api(settings, meter) as api:
                 run = await apply_desired(
                     project,
                     api,

@@ -149,6 +149,21 @@ class GitRepo:
             log.warning("%s: %s", self.path, message)
         return PullResult(True, commit, previous, message, rewritten, discarded)
 
+    async def changed_files(self, old: str, new: str) -> tuple[Path, tuple[str, ...]] | None:
+        """The top of the working tree and the files that differ between commits `old` and
+        `new` (relative to it; a rename is its old and its new name), or None when git cannot
+        tell (`old` gone after a rewrite, say): then nothing kept from `old` is trusted."""
+        code, out, _ = await self._git("rev-parse", "--show-toplevel")
+        top = out.strip()
+        if code != 0 or not top:
+            return None
+        code, out, _ = await self._git(
+            "diff", "--name-only", "-z", "--no-renames", "--no-ext-diff", old, new, "--"
+        )
+        if code != 0:
+            return None
+        return Path(top), tuple(name for name in out.split("\0") if name)
+
     async def _config(self, key: str) -> str:
         code, out, _ = await self._git("config", "--get", key)
         return out.strip() if code == 0 else ""

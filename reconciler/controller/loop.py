@@ -136,15 +136,16 @@ class Controller:
             bound = self.listening = await server.start()
             log.info("serving /healthz /readyz /metrics /status on http://%s", bound)
         try:
-            while not self._stopping:
-                started = self.clock.monotonic()
-                self._wake.clear()
-                await self.cycle()
-                if once or self._stopping:
-                    break
-                delay = max(0.0, self.options.interval - (self.clock.monotonic() - started))
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wake.wait(), delay)
+            async with self.runner.keep_client():
+                while not self._stopping:
+                    started = self.clock.monotonic()
+                    self._wake.clear()
+                    await self.cycle()
+                    if once or self._stopping:
+                        break
+                    delay = max(0.0, self.options.interval - (self.clock.monotonic() - started))
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(self._wake.wait(), delay)
         finally:
             if server is not None:
                 await server.close()

@@ -83,8 +83,11 @@ async def test_the_file_gauge_follows_the_repository(
     await controller.cycle()
 
     m = await scrape(controller)
-    assert value(m, FILES, FILES) == 3
+    assert value(m, FILES, FILES) == 2  # the two new files; alpha.yaml is kept
     assert phase_count(m, "load") == 2
+
+    await controller.cycle()  # nothing new
+    assert value(await scrape(controller), FILES, FILES) == 0
 
 
 async def test_a_cycle_that_fails_to_load_times_only_the_phases_it_reached(
@@ -98,7 +101,7 @@ async def test_a_cycle_that_fails_to_load_times_only_the_phases_it_reached(
 
     assert failed.result is CycleResult.FAILED
     assert set(failed.phases) == {Phase.PULL, Phase.LOAD}
-    assert failed.files_parsed is None
+    assert failed.files_parsed == 1  # the broken file, parsed and found invalid
     m = await scrape(controller)
     assert [phase_count(m, p) for p in ("pull", "load", "fetch", "plan", "apply")] == [
         2,
@@ -107,7 +110,6 @@ async def test_a_cycle_that_fails_to_load_times_only_the_phases_it_reached(
         1,
         1,
     ]
-    # Like the other gauges, the file count keeps the last figure a cycle produced.
     assert value(m, FILES, FILES) == 1
 
 

@@ -1,0 +1,282 @@
+"""What one connector file loads to (`CheckedFile`: its diagnostics and, when valid, its
+connector) under a `LoadContext`: the file's bytes and the context decide it entirely, which
+is what lets the controller keep it between cycles and one-shot runs cache it on disk."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, replace
+from functools import cached_property
+from pathlib import Path
+from sys import intern
+from typing import Any, Final
+
+from reconciler.config.overrides import Override
+from reconciler.config.project import EnvironmentConfig
+from reconciler.documents.schema import connector_checker, to_diagnostic
+from reconciler.documents.yamlload import LoadedDocument, parse_yaml
+from reconciler.load.lint import lint_connector, place, secrets_in_urls
+from reconciler.load.substitute import (
+    OVERRIDDEN_KEY,
+    Substitution,
+    credential_references,
+    overridden,
+)
+from reconciler.model import (
+    Authentication,
+    ConnectorSpec,
+    DesiredConnector,
+    Diagnostic,
+    FieldMapping,
+    SourceLocation,
+    SyncSettings,
+)
+
+_VAR_NAMES: Final = re.compile(rb"(?<!\$)\$\{var:([^}]*)\}")
+#: `${file:PATH}` anywhere (in a file's bytes or a ${var:} value): what it may reach depends
+#: on the file system (links), not only on the bytes.
+_FILE_REFS: Final = re.compile(r"\$\{file:([^}]+)\}")
+
+Path_ = tuple[str | int, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class CheckedFile:
+    """One connector file, loaded: every finding about it and, when it has no error in the
+    primary environment, its connector."""
+
+    #: sha256 of the file's bytes (the load's digest is built from these).
+    content: str
+    diagnostics: tuple[Diagnostic, ...]
+    #: The `name:` it declares (duplicates across files are found from these), and where.
+    name: str | None = None
+    name_location: SourceLocation | None = None
+    connector: DesiredConnector | None = None
+    #: Where its `${file:}` references led when it was checked (LoadContext.reach).
+    reach: str = ""
+
+
+@dataclass(frozen=True)
+class LoadContext:
+    """Everything besides a file's bytes that decides what it loads to: the environments it
+    is checked under (the primary first), --strict, whether cxrecon.yaml exists, and the
+    project folder `${file:}` references must stay inside."""
+
+    envs: tuple[EnvironmentConfig | None, ...]
+    strict: bool = False
+    project_file: bool = True
+    root: Path | None = None
+
+    @cached_property
+    def fingerprint(self) -> str:
+        """A sha256 naming this context (part of every cache key)."""
+        envs = [
+            None
+            if env is None
+            else [env.name, sorted(env.vars.items()), [repr(o) for o in env.overrides]]
+            for env in self.envs
+        ]
+        root = None if self.root is None else os.path.realpath(self.root)
+        text = json.dumps([envs, self.strict, self.project_file, root], default=repr)
+        return hashlib.sha256(text.encode()).hexdigest()
+
+    @cached_property
+    def _var_file_refs(self) -> tuple[str, ...]:
+        # A ${var:} value may bring a ${file:} reference into a file that writes none.
+        found = {
+            name
+            for env in self.envs
+            if env is not None
+            for value in env.vars.values()
+            for name in _FILE_REFS.findall(value)
+        }
+        return tuple(sorted(found))
+
+    def reach(self, raw: bytes) -> str:
+        """Where the `${file:}` references a file (or its vars) may name lead now, links
+        resolved: "" when there are none. Checking them depends on this, not on the bytes."""
+        if self.root is None or (b"${file:" not in raw and not self._var_file_refs):
+            return ""
+        names = set(self._var_file_refs)
+        names.update(_FILE_REFS.findall(raw.decode("utf-8", "replace")))
+        return self._reach_of(sorted(names))
+
+    def still_reaches(self, reach: str) -> bool:
+        """Whether the references behind `reach` (from `reach()`) still lead where they did."""
+        if not reach:
+            return True
+        try:
+            names = [name for name, _ in json.loads(reach)]
+        except (ValueError, TypeError):
+            return False
+        return self._reach_of(names) == reach
+
+    def _reach_of(self, names: Sequence[str]) -> str:
+        if not names or self.root is None:
+            return ""
+        base = os.path.realpath(self.root)
+        return json.dumps([[name, os.path.realpath(os.path.join(base, name))] for name in names])
+
+
+def content_hash(raw: bytes) -> str:
+    return hashlib.sha256(raw).hexdigest()
+
+
+def check_file(raw: bytes, display: str, context: LoadContext) -> CheckedFile:
+    """Parse, substitute, check references, schema and lint one file's bytes (`display`:
+    how messages name the file)."""
+    content = content_hash(raw)
+    reach = context.reach(raw)
+    parsed = parse_yaml(raw, display)
+    if parsed.document is None:
+        return CheckedFile(content, parsed.diagnostics, reach=reach)
+    name, connector, found = _check_file(
+        parsed.document, raw, context.envs, context.strict, context.project_file, context.root
+    )
+    # `connector` is None when the file has errors in the primary environment.
+    clean = not any(d.severity == "error" for d in parsed.diagnostics)
+    return CheckedFile(
+        content,
+        (*parsed.diagnostics, *found),
+        name,
+        parsed.document.location_of(("name",)) if name is not None else None,
+        connector if clean else None,
+        reach,
+    )
+
+
+def _check_file(
+    document: LoadedDocument,
+    raw: bytes,
+    envs: Sequence[EnvironmentConfig | None],
+    strict: bool,
+    project_file: bool,
+    root: Path | None = None,
+) -> tuple[str | None, DesiredConnector | None, list[Diagnostic]]:
+    """Check one document under each distinct set of var values; build the primary's spec."""
+    used = sorted({m.decode("utf-8", "replace") for m in _VAR_NAMES.findall(raw)})
+    groups: dict[tuple[str | None, ...], list[EnvironmentConfig | None]] = {}
+    for env in envs:
+        values = tuple(env.vars.get(n) if env is not None else None for n in used)
+        # Environments missing a var are told which vars they do define: keep them apart.
+        defined = tuple(sorted(env.vars)) if env is not None and None in values else ()
+        # Environments with overrides differ by them too.
+        patches = tuple(repr(o) for o in env.overrides) if env is not None else ()
+        groups.setdefault((*values, *defined, *patches), []).append(env)
+    results: list[tuple[list[EnvironmentConfig | None], Any, list[Diagnostic]]] = []
+    for members in groups.values():
+        env = members[0]
+        variables = None if env is None else env.vars
+        overrides = () if env is None else env.overrides
+        data, found = _check_document(document, variables, strict, project_file, root, overrides)
+        results.append((members, data, found))
+    connector: DesiredConnector | None = None
+    primary_data = results[0][1]
+    primary_errors = any(d.severity == "error" for d in results[0][2])
+    if not primary_errors:
+        connector = build_connector(primary_data, document.location_of(()), document.locations)
+    name = primary_data.get("name") if isinstance(primary_data, dict) else None
+    name = name if isinstance(name, str) else None
+    if len(results) == 1:
+        return name, connector, results[0][2]
+    # A finding in every group is about the file; one in some groups names the environments.
+    merged: list[Diagnostic] = []
+    everywhere = set.intersection(*(set(found) for _, _, found in results))
+    merged.extend(everywhere)
+    for members, _, found in results:
+        names = ", ".join(e.name for e in members if e is not None)
+        for d in found:
+            if d not in everywhere:
+                merged.append(replace(d, message=f"{d.message} [environment: {names}]"))
+    return name, connector, merged
+
+
+def _check_document(
+    document: LoadedDocument,
+    variables: Mapping[str, str] | None,
+    strict: bool,
+    project_file: bool = True,
+    root: Path | None = None,
+    overrides: Sequence[Override] = (),
+) -> tuple[Any, list[Diagnostic]]:
+    substitution = Substitution(document, variables, project_file, root)
+    data = substitution.value(document.data, [], None)
+    data, overridden_paths = overridden(data, overrides)
+    found = substitution.found
+    ref_paths = substitution.ref_paths
+    for leak in secrets_in_urls(data):
+        if leak.path not in ref_paths:
+            # Before the schema, whose messages would repeat the value.
+            ref_paths.add(leak.path)
+            found.append(place(leak, document))
+    schema_paths: set[Path_] = set()
+    references = credential_references(data)
+    for finding in connector_checker().findings(data):
+        if finding.path in ref_paths and not finding.at_key:
+            continue  # the reference problem says it better
+        if finding.path in references and not finding.at_key:
+            continue  # a reference's value is checked by apply, once resolved
+        schema_paths.add(finding.path)
+        found.append(to_diagnostic(finding, document))
+    suppress = ref_paths | {p for p in schema_paths if p}
+    for lint in lint_connector(data, document):
+        if not _under_any(lint.path, suppress):
+            found.append(place(lint, document))
+    if strict:
+        found = [replace(d, severity="error") if d.severity == "warning" else d for d in found]
+    if overridden_paths:
+        data = {**data, OVERRIDDEN_KEY: overridden_paths}
+    return data, found
+
+
+def _under_any(path: Path_, prefixes: Iterable[Path_]) -> bool:
+    return any(path[: len(p)] == p for p in prefixes)
+
+
+def build_connector(
+    data: Any, source: SourceLocation, locations: Mapping[Path_, SourceLocation]
+) -> DesiredConnector | None:
+    """The typed connector; only called for data the schema accepted (or the cache wrote)."""
+    if not isinstance(data, dict):
+        return None
+    auth = data["authentication"]
+    sync = data.get("syncSettings")
+    spec = ConnectorSpec(
+        name=data["name"],
+        description=data.get("description"),
+        lifecycle_status=intern(data["lifecycleStatus"]),
+        connector_type=intern(data["connectorType"]),
+        endpoint_url=data["endpointUrl"],
+        authentication=Authentication(
+            type=intern(auth["type"]),
+            credentials={intern(k): v for k, v in auth["credentials"].items()},
+        ),
+        mappings=tuple(_mapping(m) for m in data["mappings"]),
+        sync_settings=None if sync is None else SyncSettings.from_api(sync),
+        version=intern(data.get("version", "1.0.0")),
+        labels={intern(k): intern(v) for k, v in (data.get("labels") or {}).items()},
+    )
+    return DesiredConnector(
+        spec=spec,
+        source=source,
+        locations=locations,
+        management=str(data.get("management", "full")),
+        previous_names=tuple(data.get("previousNames") or ()),
+        overridden=tuple(tuple(p) for p in data.get(OVERRIDDEN_KEY, ())),
+    )
+
+
+def _mapping(data: Mapping[str, str]) -> FieldMapping:
+    # Field names, directions and transformations repeat across thousands of connectors:
+    # one shared string each instead of a copy per mapping (~40 MB at 10,000 connectors).
+    transformation = data.get("transformation")
+    return FieldMapping(
+        cxone_field=intern(data["cxoneField"]),
+        crm_field=intern(data["crmField"]),
+        direction=intern(data["direction"]),
+        transformation=None if transformation is None else intern(transformation),
+    )
