@@ -20,6 +20,7 @@ from reconciler.emulator.api import apply_patch, json_response, name_conflict, r
 from reconciler.emulator.config import INTEGER_KNOBS, KNOB_NAMES, check_knobs
 from reconciler.emulator.faults import parse_script
 from reconciler.emulator.problem import ApiProblem, Detail, bad_request, dumps, not_found
+from reconciler.emulator.request_checks import check_content_type, parse_json_object
 from reconciler.emulator.resource import (
     build_row,
     digest_credentials,
@@ -27,13 +28,7 @@ from reconciler.emulator.resource import (
     new_connector_id,
 )
 from reconciler.emulator.store import NameTaken
-from reconciler.emulator.validation import (
-    check_content_type,
-    check_document,
-    check_read_only,
-    parse_json_object,
-    with_defaults,
-)
+from reconciler.emulator.validation import check_document, check_read_only, with_defaults
 
 YEAR_S: Final = 365 * 24 * 3600
 #: How far one `POST /_emulator/clock` may move the clock, and how far it may move in all.

@@ -15,6 +15,12 @@ from starlette.responses import Response
 from reconciler.emulator.auth import Principal
 from reconciler.emulator.gateway import PRINCIPAL_KEY
 from reconciler.emulator.problem import JSON, ApiProblem, Detail, bad_request, not_found
+from reconciler.emulator.request_checks import (
+    check_content_type,
+    check_idempotency_key,
+    paging,
+    parse_json_object,
+)
 from reconciler.emulator.resource import (
     build_row,
     digest_credentials,
@@ -27,14 +33,10 @@ from reconciler.emulator.runtime import Runtime
 from reconciler.emulator.store import NameTaken, StoredResponse, Tx
 from reconciler.emulator.validation import (
     NAME_MAX,
-    check_content_type,
     check_document,
-    check_idempotency_key,
     check_read_only,
     credential_mismatches,
     merge_patch,
-    paging,
-    parse_json_object,
     with_defaults,
 )
 from reconciler.model import ALLOWED_TRANSITIONS

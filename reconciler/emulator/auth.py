@@ -21,9 +21,9 @@ from starlette.responses import Response
 
 from reconciler.emulator.config import TOKEN_BODY_MAX, EmulatorConfig, Knobs, OAuthClient
 from reconciler.emulator.problem import JSON, ApiProblem, Detail, dumps
+from reconciler.emulator.request_checks import check_content_type, parse_json_object
 from reconciler.emulator.resource import Clock
 from reconciler.emulator.store import Store, TokenRow
-from reconciler.emulator.validation import check_content_type, parse_json_object
 
 FORM: Final = "application/x-www-form-urlencoded"
 REALM: Final = 'realm="cxone"'

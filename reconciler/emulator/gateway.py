@@ -23,8 +23,8 @@ from reconciler.emulator.config import READ_SCOPE, TOKEN_BODY_MAX, WRITE_SCOPE
 from reconciler.emulator.faults import kill_connection
 from reconciler.emulator.guard import ADMIN_PREFIX, admin_write_problem, header
 from reconciler.emulator.problem import ApiProblem
+from reconciler.emulator.request_checks import too_large
 from reconciler.emulator.runtime import Runtime
-from reconciler.emulator.validation import too_large
 
 API_PREFIX: Final = "/api/v2"
 TOKEN_PATH: Final = API_PREFIX + "/oauth/token"

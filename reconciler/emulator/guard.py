@@ -25,7 +25,7 @@ from urllib.parse import urlsplit
 from starlette.types import Scope
 
 from reconciler.emulator.problem import ApiProblem
-from reconciler.emulator.validation import JSON_TYPES, check_content_type
+from reconciler.emulator.request_checks import JSON_TYPES, check_content_type
 
 ADMIN_PREFIX: Final = "/_emulator/"
 SAFE_METHODS: Final = frozenset({"GET", "HEAD", "OPTIONS"})

@@ -22,13 +22,10 @@ from reconciler.emulator.api import (
     runtime_of,
 )
 from reconciler.emulator.problem import ApiProblem, dumps, not_found
+from reconciler.emulator.request_checks import check_content_type, check_idempotency_key
 from reconciler.emulator.resource import fingerprint, iso, load_document, new_sync_id
 from reconciler.emulator.store import StoredResponse, SyncRow, Tx
-from reconciler.emulator.validation import (
-    check_content_type,
-    check_idempotency_key,
-    check_sync_request,
-)
+from reconciler.emulator.validation import check_sync_request
 
 #: Label that decides a job's outcome: "FAILED" makes every sync of the connector fail.
 OUTCOME_LABEL: Final = "emulator/sync-outcome"
