@@ -29,7 +29,8 @@ def same_decisions(kept: CycleReport, fresh: CycleReport) -> None:
     assert kept.result is fresh.result
     assert kept.error == fresh.error
     assert kept.connectors == fresh.connectors
-    assert fresh.files_parsed is not None and kept.files_parsed is not None
+    assert fresh.files_parsed is not None
+    assert kept.files_parsed is not None
 
 
 async def test_an_unchanged_commit_parses_nothing_and_a_one_file_commit_parses_one(
@@ -84,7 +85,8 @@ async def test_renames_deletions_and_additions_are_followed(
     assert report.files_parsed == 2  # the renamed file under its new name, and delta
     assert sorted(c.name for c in report.connectors) == ["Alpha", "Beta", "Delta"]
     beta = next(c for c in report.connectors if c.name == "Beta")
-    assert beta.source is not None and beta.source.endswith("team/beta-renamed.yaml")
+    assert beta.source is not None
+    assert beta.source.endswith("team/beta-renamed.yaml")
     same_decisions(report, await fresh_cycle(make_controller))
 
 
@@ -114,7 +116,8 @@ async def test_a_broken_file_fails_the_cycle_until_it_is_fixed(
     broken = await controller.cycle()
     assert broken.result is CycleResult.FAILED
     assert broken.files_parsed == 1
-    assert broken.error is not None and "connectors/beta.yaml:" in broken.error
+    assert broken.error is not None
+    assert "connectors/beta.yaml:" in broken.error
     same_decisions(broken, await fresh_cycle(make_controller))
     # Still broken on the next cycle, from what was kept.
     again = await controller.cycle()
