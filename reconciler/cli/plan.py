@@ -15,7 +15,6 @@ import click
 from reconciler.cli.common import (
     audit_log_option,
     emulator_option,
-    environment_option,
     format_option,
     parallelism_option,
     prune_option,
@@ -35,7 +34,17 @@ if TYPE_CHECKING:
 
 @click.command()
 @click.argument("path", required=False, type=click.Path(path_type=Path))
-@environment_option
+@click.option(
+    "-e",
+    "--environment",
+    "environments",
+    metavar="NAME",
+    multiple=True,
+    help=(
+        "Environment from cxrecon.yaml (tenant, base URL, ${var:} values). Repeat it, or "
+        "give `all`, for one report comparing the environments' plans."
+    ),
+)
 @emulator_option
 @format_option("Output format (markdown: for a pull-request comment).")
 @click.option(
@@ -58,7 +67,7 @@ if TYPE_CHECKING:
 def plan(
     ctx: click.Context,
     path: Path | None,
-    environment: str | None,
+    environments: tuple[str, ...],
     emulator: bool,
     output_format: str,
     out: Path | None,
@@ -75,12 +84,37 @@ def plan(
     PATH is a directory of connector files (default: the project's connectors path) or
     one file. Secrets are never needed; when the environment provides them, rotated
     credentials are detected too (otherwise they show as `unknown`).
+
+    With several environments (`-e sandbox -e production`, or `-e all`) it plans each and
+    shows where they differ: per connector and field, the value each would have after apply.
     """
     # Imported here, not at the top: `cxrecon plan --help` needs none of them.
+    from reconciler.cli.plan_across import environments_to_compare, plan_across
     from reconciler.cli.tenant import plan_from_tenant
     from reconciler.plan.saved import PlanSource, write
     from reconciler.render import markdown
 
+    compared = environments_to_compare(environments)
+    if compared is not None:
+        if out is not None:
+            raise click.UsageError(
+                "--out saves the plan of one environment; run `cxrecon plan -e NAME --out FILE` "
+                "for each"
+            )
+        code = plan_across(
+            compared,
+            path,
+            emulator,
+            output_format=output_format,
+            detailed_exitcode=detailed_exitcode,
+            parallelism=parallelism,
+            strict=strict,
+            prune=prune,
+            take_ownership=take_ownership,
+            audit_log=audit_log,
+        )
+        ctx.exit(code)
+    environment = environments[0] if environments else None
     planned = plan_from_tenant(
         path,
         environment,
