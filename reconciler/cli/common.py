@@ -145,3 +145,23 @@ def open_target(
         return
     settings = ConnectionSettings.from_sources(os.environ, project_connection)
     yield Target(settings=settings, environment=environment, emulated=False)
+
+
+def cache_option(func: F) -> F:
+    return click.option(
+        "--no-cache",
+        "no_cache",
+        is_flag=True,
+        envvar="CXRECON_NO_CACHE",
+        help="Parse and check every connector file, without reading or writing the cache "
+        "of checked files (.cxrecon/cache/ by cxrecon.yaml; env CXRECON_NO_CACHE=1).",
+    )(func)
+
+
+def metrics_format_option(func: F) -> F:
+    return click.option(
+        "--metrics-format",
+        type=click.Choice(["text", "json"]),
+        default=None,
+        help="Print the run summary (API calls, cache hits and misses) on stderr in this format.",
+    )(func)

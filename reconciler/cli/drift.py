@@ -15,9 +15,11 @@ import click
 
 from reconciler.cli.common import (
     audit_log_option,
+    cache_option,
     emulator_option,
     environment_option,
     format_option,
+    metrics_format_option,
     parallelism_option,
     strict_option,
 )
@@ -42,6 +44,8 @@ if TYPE_CHECKING:
 @parallelism_option()
 @strict_option
 @audit_log_option(HISTORY_HELP, None)
+@cache_option
+@metrics_format_option
 @click.pass_context
 def drift(
     ctx: click.Context,
@@ -53,6 +57,8 @@ def drift(
     parallelism: int,
     strict: bool,
     audit_log: Path | None,
+    no_cache: bool,
+    metrics_format: str | None,
 ) -> None:
     """Show changes made in CXone since cxrecon last applied each connector. Read-only
     unless --write-back.
@@ -63,7 +69,7 @@ def drift(
     credential keys or auth type shows as drift.
     """
     # Imported here, not at the top: `cxrecon drift --help` needs none of them.
-    from reconciler.cli.tenant import plan_from_tenant
+    from reconciler.cli.tenant import plan_from_tenant, print_summary
     from reconciler.gitops.drift import DriftStatus, drift_of
     from reconciler.gitops.writeback import write_back
     from reconciler.render.drift import render, render_text
@@ -71,8 +77,15 @@ def drift(
     if adopt and output_format != "text":
         raise click.UsageError("--write-back reports what it changed as text; drop --format")
     planned = plan_from_tenant(
-        path, environment, emulator, parallelism=parallelism, strict=strict, audit_log=audit_log
+        path,
+        environment,
+        emulator,
+        parallelism=parallelism,
+        strict=strict,
+        audit_log=audit_log,
+        cache=not no_cache,
     )
+    print_summary(planned, "drift", metrics_format)
     report = drift_of(planned.run.plan)
     hint_flags = " --emulator" if emulator else ""
     if not adopt:

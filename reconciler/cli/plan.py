@@ -14,8 +14,10 @@ import click
 
 from reconciler.cli.common import (
     audit_log_option,
+    cache_option,
     emulator_option,
     format_option,
+    metrics_format_option,
     parallelism_option,
     prune_option,
     strict_option,
@@ -63,6 +65,8 @@ if TYPE_CHECKING:
 @click.option("--show-unchanged", is_flag=True, help="Also list connectors already in sync.")
 @parallelism_option()
 @audit_log_option(HISTORY_HELP, None)
+@cache_option
+@metrics_format_option
 @click.pass_context
 def plan(
     ctx: click.Context,
@@ -78,6 +82,8 @@ def plan(
     show_unchanged: bool,
     parallelism: int,
     audit_log: Path | None,
+    no_cache: bool,
+    metrics_format: str | None,
 ) -> None:
     """Show what `apply` would change in CXone. Read-only.
 
@@ -90,7 +96,7 @@ def plan(
     """
     # Imported here, not at the top: `cxrecon plan --help` needs none of them.
     from reconciler.cli.plan_across import environments_to_compare, plan_across
-    from reconciler.cli.tenant import plan_from_tenant
+    from reconciler.cli.tenant import plan_from_tenant, print_summary
     from reconciler.plan.saved import PlanSource, write
     from reconciler.render import markdown
 
@@ -112,6 +118,7 @@ def plan(
             prune=prune,
             take_ownership=take_ownership,
             audit_log=audit_log,
+            cache=not no_cache,
         )
         ctx.exit(code)
     environment = environments[0] if environments else None
@@ -124,6 +131,7 @@ def plan(
         prune=prune,
         take_ownership=take_ownership,
         audit_log=audit_log,
+        cache=not no_cache,
     )
     result = planned.run.plan
     click.echo(_render(result, output_format, show_unchanged), nl=False)
@@ -133,6 +141,7 @@ def plan(
             f"Saved the plan to {out}; apply it with `cxrecon apply --plan {out}`.", err=True
         )
     markdown.write_job_summary(result)
+    print_summary(planned, "plan", metrics_format)
     ctx.exit(result.exit_code(detailed_exitcode))
 
 

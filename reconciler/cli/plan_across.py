@@ -57,6 +57,7 @@ def plan_across(
     prune: bool,
     take_ownership: bool,
     audit_log: Path | None,
+    cache: bool = True,
 ) -> int:
     """Plan each environment, print the comparison, return the exit code."""
     from reconciler.cli.tenant import plan_from_tenant
@@ -74,6 +75,7 @@ def plan_across(
             prune=prune,
             take_ownership=take_ownership,
             audit_log=audit_log,
+            cache=cache,
         )
         plans[name] = planned.run.plan
     click.echo(render(compare(plans), output_format), nl=False)

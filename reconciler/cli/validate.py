@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from reconciler.cli.common import environment_option, format_option, strict_option
+from reconciler.cli.common import cache_option, environment_option, format_option, strict_option
 from reconciler.errors import ConfigError
 from reconciler.model import Diagnostic
 from reconciler.render.escape import terminal, terminal_lines, workflow_data, workflow_property
@@ -27,6 +27,7 @@ if TYPE_CHECKING:
 @environment_option
 @strict_option
 @format_option("Output format.", ("text", "json"))
+@cache_option
 @click.pass_context
 def validate(
     ctx: click.Context,
@@ -34,6 +35,7 @@ def validate(
     environment: str | None,
     strict: bool,
     output_format: str,
+    no_cache: bool,
 ) -> None:
     """Check connector files: YAML, JSON Schema, references and lint. No network.
 
@@ -45,6 +47,7 @@ def validate(
     # Imported here, not at the top: `cxrecon validate --help` needs none of them.
     from reconciler.config.project import load_project
     from reconciler.config.windows import load_windows
+    from reconciler.load.cache import FileCache
     from reconciler.load.desired import load_desired
 
     annotate = os.environ.get("GITHUB_ACTIONS") == "true"
@@ -57,9 +60,16 @@ def validate(
         _report_config_error(exc, output_format, annotate)
         ctx.exit(1)
     target = path if path is not None else project.connectors_path
-    result = load_desired(target, env, strict=strict, check_environments=others, project=project)
+    cache = None if no_cache else FileCache.for_project(project.root)
+    result = load_desired(
+        target, env, strict=strict, check_environments=others, project=project, cache=cache
+    )
+    if cache is not None:
+        cache.close()
     if output_format == "json":
-        click.echo(json.dumps(_as_json(result), indent=2))
+        body = _as_json(result)
+        body["cache"] = None if cache is None else {"hits": cache.hits, "misses": cache.misses}
+        click.echo(json.dumps(body, indent=2))
     else:
         # Values and file names are the repository's: a newline there must not start a
         # forged `::error` line in the job log, nor ESC a terminal sequence.
@@ -138,6 +148,7 @@ def _report_config_error(exc: ConfigError, output_format: str, annotate: bool) -
             "warnings": sum(1 for d in diagnostics if d.severity == "warning"),
             "digest": None,
             "diagnostics": [_diagnostic_json(d) for d in diagnostics],
+            "cache": None,
         }
         click.echo(json.dumps(payload, indent=2))
     else:

@@ -127,6 +127,12 @@ RUN_API_LATENCY: Final = _m(
 RUN_CONNECTORS: Final = _m(
     "run_connectors", "gauge", "Connectors by outcome in the last run", "result"
 )
+RUN_CACHE_HITS: Final = _m(
+    "run_cache_hits", "gauge", "Connector files the last run found checked in .cxrecon/cache/"
+)
+RUN_CACHE_MISSES: Final = _m(
+    "run_cache_misses", "gauge", "Connector files the last run parsed and checked (cache misses)"
+)
 RUN_SECONDS: Final = _m("run_duration_seconds", "gauge", "Wall time of the last run")
 RUN_SUCCESS: Final = _m("run_success", "gauge", "1 when the last run had no failure")
 RUN_FINISHED: Final = _m(

@@ -52,6 +52,15 @@ class OperationSummary:
 
 
 @dataclass(frozen=True, slots=True)
+class CacheUse:
+    """How the run used the cache of checked connector files (.cxrecon/cache/): files found
+    there (hits) and files parsed and checked (misses)."""
+
+    hits: int
+    misses: int
+
+
+@dataclass(frozen=True, slots=True)
 class RunSummary:
     """Everything a run reports about itself besides its result table."""
 
@@ -63,6 +72,8 @@ class RunSummary:
     overall: OperationSummary
     outcomes: Mapping[str, int] = field(default_factory=dict)
     finished_at: float = 0.0
+    #: None when the run did not use the cache (--no-cache, or a command without one).
+    cache: CacheUse | None = None
 
     @property
     def succeeded(self) -> bool:
@@ -77,6 +88,7 @@ def summarize(
     environment: str | None,
     duration_seconds: float,
     outcomes: Mapping[str, int] | None = None,
+    cache: CacheUse | None = None,
 ) -> RunSummary:
     ops = tuple(OperationSummary.from_stats(op) for op in snapshot.operations.values())
     everything = OperationStats(
@@ -96,6 +108,7 @@ def summarize(
         overall=OperationSummary.from_stats(everything),
         outcomes=dict(outcomes or {}),
         finished_at=time.time(),
+        cache=cache,
     )
 
 
@@ -118,6 +131,10 @@ def render_text(summary: RunSummary) -> str:
     if summary.outcomes:
         counts = ", ".join(f"{v} {k}" for k, v in summary.outcomes.items())
         lines.append(f"connectors: {counts}")
+    if summary.cache is not None:
+        lines.append(
+            f"cache: {summary.cache.hits} hits, {summary.cache.misses} misses (files parsed)"
+        )
     return "\n".join(lines)
 
 
@@ -146,6 +163,9 @@ def to_json(summary: RunSummary) -> dict[str, Any]:
         "total": op_json(summary.overall),
         "operations": [op_json(op) for op in summary.operations],
         "outcomes": dict(summary.outcomes),
+        "cache": None
+        if summary.cache is None
+        else {"hits": summary.cache.hits, "misses": summary.cache.misses},
     }
 
 
@@ -185,6 +205,9 @@ def write_prometheus(summary: RunSummary, path: Path) -> None:
     connectors = gauge(names.RUN_CONNECTORS)
     for result, count in summary.outcomes.items():
         connectors.labels(summary.command, env, result).set(count)
+    if summary.cache is not None:
+        gauge(names.RUN_CACHE_HITS).labels(summary.command, env).set(summary.cache.hits)
+        gauge(names.RUN_CACHE_MISSES).labels(summary.command, env).set(summary.cache.misses)
     gauge(names.RUN_SECONDS).labels(summary.command, env).set(summary.duration_seconds)
     gauge(names.RUN_SUCCESS).labels(summary.command, env).set(1 if summary.succeeded else 0)
     gauge(names.RUN_FINISHED).labels(summary.command, env).set(summary.finished_at)
