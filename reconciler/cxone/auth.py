@@ -18,14 +18,13 @@ from urllib.parse import quote_plus
 import httpx
 
 from reconciler.config.settings import ConnectionSettings
-from reconciler.cxone.bounded import MAX_JSON_DEPTH, ResponseLimits, TooDeep, load_json, receive
+from reconciler.cxone.bounded import MAX_JSON_DEPTH, ResponseLimits, TooDeep, load_json
 from reconciler.cxone.discovery import DISCOVERED_OAUTH_URL_HINT
 from reconciler.cxone.errors import (
     OAUTH_URL_HINT,
     AuthError,
     CxoneApiError,
     MalformedResponse,
-    ResponseTimeout,
     TransportError,
     error_for_status,
     failure_reason,
@@ -34,14 +33,8 @@ from reconciler.cxone.errors import (
     server_message,
     summary_for_status,
 )
-from reconciler.cxone.retry import (
-    Replay,
-    RetryBudget,
-    RetryPolicy,
-    delivery_of,
-    may_retry,
-    status_delivery,
-)
+from reconciler.cxone.retry import RetryPolicy
+from reconciler.cxone.safe_fetch import SafeFetch, fetch_with_retries
 from reconciler.cxone.stats import ApiStats
 from reconciler.secret import Secret
 
@@ -149,61 +142,41 @@ class TokenProvider:
 
     async def _fetch(self) -> AccessToken:
         body, basic = self._request_parts()
-        path = httpx.URL(self._settings.token_url).path
+        url = self._settings.token_url
+        path = httpx.URL(url).path
         kwargs: dict[str, Any] = {}
         if self._settings.token_body == "json":  # noqa: S105 - an encoding name
             kwargs["json"] = body
         else:
             kwargs["data"] = body
-        budget = RetryBudget(self._retry, OPERATION, self._stats)
-        while True:
-            attempt = budget.begin_attempt()
-            sent = self._clock()
-            request = self._http.build_request("POST", self._settings.token_url, **kwargs)
-            try:
-                response = await receive(
-                    self._http,
-                    request,
-                    self._limits,
-                    operation=OPERATION,
-                    path=path,
-                    attempt=attempt,
-                    auth=basic,
-                )
-            except (ResponseTimeout, MalformedResponse) as exc:
-                # Out of bounds (too slow, too large, badly encoded): not worth a retry.
-                self._stats.record_request(OPERATION, self._clock() - sent, exc.status)
-                budget.fail(exc)
-            except httpx.TransportError as exc:
-                self._stats.record_request(OPERATION, self._clock() - sent, None)
-                error: CxoneApiError = TransportError(
-                    f"could not reach the token endpoint ({host_of(self._settings.token_url)}; "
-                    f"{failure_reason(exc, self.secrets())})",
-                    operation=OPERATION,
-                    method="POST",
-                    path=path,
-                    attempts=attempt,
-                )
-                await budget.wait_or_fail(
-                    error,
-                    retryable=may_retry(Replay.SAFE, delivery_of(exc)),
-                    retry_after=None,
-                    reason=type(exc).__name__,
-                )
-                continue
-            status = response.status_code
-            self._stats.record_request(OPERATION, self._clock() - sent, status)
-            if response.is_success:
-                try:
-                    return self._parse(response, path)
-                except MalformedResponse as malformed:
-                    budget.fail(malformed)
-            await budget.wait_or_fail(
-                self._status_error(response, path, attempt),
-                retryable=may_retry(Replay.SAFE, status_delivery(status), status),
-                retry_after=self._retry.retry_after_from(response),
-                reason=f"HTTP {status}",
+
+        def unreachable(exc: httpx.TransportError, attempt: int) -> CxoneApiError:
+            return TransportError(
+                f"could not reach the token endpoint ({host_of(url)}; "
+                f"{failure_reason(exc, self.secrets())})",
+                operation=OPERATION,
+                method="POST",
+                path=path,
+                attempts=attempt,
             )
+
+        fetch = SafeFetch(
+            operation=OPERATION,
+            path=path,
+            build=lambda: self._http.build_request("POST", url, **kwargs),
+            parse=lambda response, _attempt: self._parse(response, path),
+            refused=lambda response, attempt: self._status_error(response, path, attempt),
+            unreachable=unreachable,
+            auth=basic,
+        )
+        return await fetch_with_retries(
+            fetch,
+            self._http,
+            limits=self._limits,
+            retry=self._retry,
+            stats=self._stats,
+            clock=self._clock,
+        )
 
     def _status_error(self, response: httpx.Response, path: str, attempt: int) -> CxoneApiError:
         status = response.status_code

@@ -48,11 +48,9 @@ from reconciler.cxone.bounded import (
     TooDeep,
     describe_size,
     load_json,
-    receive,
 )
 from reconciler.cxone.errors import (
     CxoneApiError,
-    MalformedResponse,
     ResponseTimeout,
     ResponseTooLarge,
     failure_reason,
@@ -62,14 +60,8 @@ from reconciler.cxone.errors import (
     shorten,
     summary_for_status,
 )
-from reconciler.cxone.retry import (
-    Replay,
-    RetryBudget,
-    RetryPolicy,
-    delivery_of,
-    may_retry,
-    status_delivery,
-)
+from reconciler.cxone.retry import RetryPolicy
+from reconciler.cxone.safe_fetch import SafeFetch, fetch_with_retries
 from reconciler.cxone.stats import ApiStats
 
 log = logging.getLogger(__name__)
@@ -178,99 +170,74 @@ async def _fetch(
     clock: Callable[[], float],
 ) -> dict[str, Any]:
     parsed = httpx.URL(url)
-    path = parsed.path
     # Never quoted back: a query or user info in the URL may carry something private.
     hidden = tuple(part for part in (parsed.query.decode(), parsed.password or "") if part)
-    budget = RetryBudget(retry, OPERATION, stats)
-    while True:
-        attempt = budget.begin_attempt()
-        request = http.build_request("GET", url, headers={"Accept": "application/json"})
-        sent = clock()
-        try:
-            response = await receive(
-                http, request, limits, operation=OPERATION, path=path, attempt=attempt
+
+    def out_of_bounds(exc: CxoneApiError, attempt: int) -> CxoneApiError:
+        if isinstance(exc, ResponseTooLarge):
+            summary = (
+                f"the document is larger than {describe_size(limits.max_bytes)}, so it is not "
+                "a discovery document"
             )
-        except ResponseTooLarge as exc:
-            stats.record_request(OPERATION, clock() - sent, exc.status)
-            budget.fail(
-                DiscoveryError(
-                    f"the document is larger than {describe_size(limits.max_bytes)}, so it "
-                    "is not a discovery document",
-                    url=url,
-                    status=exc.status,
-                    attempts=attempt,
-                )
-            )
-        except ResponseTimeout as exc:
-            stats.record_request(OPERATION, clock() - sent, exc.status)
-            budget.fail(
-                DiscoveryError(
-                    f"the document did not arrive within {limits.deadline:g} s",
-                    url=url,
-                    status=exc.status,
-                    attempts=attempt,
-                    hint=UNREACHABLE_HINT,
-                )
-            )
-        except MalformedResponse as exc:
-            stats.record_request(OPERATION, clock() - sent, exc.status)
-            budget.fail(
-                DiscoveryError(
-                    exc.summary.replace("the answer", "the document", 1),
-                    url=url,
-                    status=exc.status,
-                    attempts=attempt,
-                )
-            )
-        except httpx.TransportError as exc:
-            stats.record_request(OPERATION, clock() - sent, None)
-            error = DiscoveryError(
-                f"could not read the discovery document ({failure_reason(exc, hidden)})",
+            return DiscoveryError(summary, url=url, status=exc.status, attempts=attempt)
+        if isinstance(exc, ResponseTimeout):
+            return DiscoveryError(
+                f"the document did not arrive within {limits.deadline:g} s",
                 url=url,
+                status=exc.status,
                 attempts=attempt,
                 hint=UNREACHABLE_HINT,
             )
-            await budget.wait_or_fail(
-                error,
-                retryable=may_retry(Replay.SAFE, delivery_of(exc)),
-                retry_after=None,
-                reason=type(exc).__name__,
-            )
-            continue
-        status = response.status_code
-        stats.record_request(OPERATION, clock() - sent, status)
-        if response.is_success:
-            try:
-                return _parse(response, url, attempt)
-            except DiscoveryError as malformed:
-                budget.fail(malformed)
-        if response.is_redirect:
-            where = response.headers.get("Location", "")
-            target = display_url(str(response.url.join(where))) if where else "nowhere"
-            budget.fail(
-                DiscoveryError(
-                    f"the discovery URL redirects to {target}; cxrecon does not follow "
-                    "redirects there",
-                    url=url,
-                    status=status,
-                    attempts=attempt,
-                    hint=f"set {_URL_VAR} to the document's own URL",
-                )
-            )
-        error = DiscoveryError(
-            f"the discovery document could not be read: {summary_for_status(status)}",
+        return DiscoveryError(
+            exc.summary.replace("the answer", "the document", 1),
+            url=url,
+            status=exc.status,
+            attempts=attempt,
+        )
+
+    def unreachable(exc: httpx.TransportError, attempt: int) -> CxoneApiError:
+        return DiscoveryError(
+            f"could not read the discovery document ({failure_reason(exc, hidden)})",
+            url=url,
+            attempts=attempt,
+            hint=UNREACHABLE_HINT,
+        )
+
+    fetch = SafeFetch(
+        operation=OPERATION,
+        path=parsed.path,
+        build=lambda: http.build_request("GET", url, headers={"Accept": "application/json"}),
+        parse=lambda response, attempt: _parse(response, url, attempt),
+        refused=lambda response, attempt: _refused(response, url, attempt),
+        unreachable=unreachable,
+        out_of_bounds=out_of_bounds,
+    )
+    return await fetch_with_retries(
+        fetch, http, limits=limits, retry=retry, stats=stats, clock=clock
+    )
+
+
+def _refused(response: httpx.Response, url: str, attempt: int) -> DiscoveryError:
+    """A redirect (never followed: fails at once), or a status (retried when it allows)."""
+    status = response.status_code
+    if response.is_redirect:
+        where = response.headers.get("Location", "")
+        target = display_url(str(response.url.join(where))) if where else "nowhere"
+        return DiscoveryError(
+            f"the discovery URL redirects to {target}; cxrecon does not follow redirects there",
             url=url,
             status=status,
-            server_message=server_message(quotable_text(response)),
             attempts=attempt,
-            hint=URL_HINT if status in (400, 404, 405, 410) else UNREACHABLE_HINT,
+            hint=f"set {_URL_VAR} to the document's own URL",
         )
-        await budget.wait_or_fail(
-            error,
-            retryable=may_retry(Replay.SAFE, status_delivery(status), status),
-            retry_after=retry.retry_after_from(response),
-            reason=f"HTTP {status}",
-        )
+    return DiscoveryError(
+        f"the discovery document could not be read: {summary_for_status(status)}",
+        url=url,
+        status=status,
+        server_message=server_message(quotable_text(response)),
+        attempts=attempt,
+        hint=URL_HINT if status in (400, 404, 405, 410) else UNREACHABLE_HINT,
+    )
 
 
 def _parse(response: httpx.Response, url: str, attempt: int) -> dict[str, Any]:
