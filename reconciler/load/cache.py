@@ -57,14 +57,21 @@ _CODE_MODULES: Final = ("model.py", "secret.py", "config/overrides.py", "config/
 
 @cache
 def code_fingerprint() -> str:
-    """cxrecon's version, the connector schema, and the size and modification time of each
-    module that checks a file: an upgrade, or an edit of a checkout, is a new cache."""
+    """This installation's `fingerprint_of`: an upgrade, or an edit of a checkout, is a new
+    cache."""
     import reconciler
 
-    hasher = hashlib.sha256(f"{reconciler.__version__}\0".encode())
     schema = resource_files("reconciler.schemas").joinpath("connector.schema.json")
-    hasher.update(schema.read_bytes())
-    package = Path(reconciler.__file__).parent
+    return fingerprint_of(
+        reconciler.__version__, schema.read_bytes(), Path(reconciler.__file__).parent
+    )
+
+
+def fingerprint_of(version: str, schema: bytes, package: Path) -> str:
+    """cxrecon's version, the connector schema, and the size and modification time of each
+    module (under `package`) that checks a file."""
+    hasher = hashlib.sha256(f"{version}\0".encode())
+    hasher.update(schema)
     modules = [package / m for m in _CODE_MODULES]
     for sub in _CODE_PACKAGES:
         modules.extend(sorted((package / sub).glob("*.py")))
@@ -73,9 +80,8 @@ def code_fingerprint() -> str:
             info = module.stat()
         except OSError:
             continue
-        hasher.update(
-            f"{module.relative_to(package)}\0{info.st_size}\0{info.st_mtime_ns}\0".encode()
-        )
+        name = module.relative_to(package).as_posix()
+        hasher.update(f"{name}\0{info.st_size}\0{info.st_mtime_ns}\0".encode())
     return hasher.hexdigest()
 
 
