@@ -52,10 +52,12 @@ from reconciler.plan.changes import (
     StepKind,
 )
 from reconciler.plan.essence import (
+    SECTIONS,
     Essence,
     applied_digest,
     create_body,
     essence_of,
+    partly_applied_digest,
     patch_body,
     transition_body,
 )
@@ -128,9 +130,15 @@ class ConnectorRun:
         pin = change.remote
         steps = _fold(change.steps)
         desired = change.digest_essence
+        written: set[str] = set()
         for index, step in enumerate(steps):
             last = index == len(steps) - 1
+            written |= _sections_of(step)
             labels = self._labels(desired, last)
+            if not last and desired is not None and change.remote is not None:
+                # Stopped after this write, the label tells what it applied (not drift).
+                before = change.remote.essence
+                labels[LABEL_APPLIED_DIGEST] = partly_applied_digest(desired, written, before)
             if step.kind is StepKind.CREATE:
                 pin = await self._create(change, labels)
             elif pin is None:
@@ -336,6 +344,15 @@ class ConnectorRun:
                 },
             )
         )
+
+
+def _sections_of(step: Step) -> set[str]:
+    """The essence sections a step writes."""
+    if step.kind is StepKind.CREATE:
+        return set(SECTIONS)
+    if step.kind is StepKind.TRANSITION:
+        return {"lifecycleStatus"}
+    return set(step.sections)
 
 
 def _require(change: ConnectorChange) -> tuple[DesiredConnector, Essence]:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final, TypedDict
 
@@ -177,6 +177,21 @@ def applied_digest(essence: Essence) -> str:
     """
     whole = _short(canonical_json(essence.doc), 9)
     parts = section_digests(essence)
+    return f"{_DIGEST_VERSION}.{whole}." + "".join(parts[s] for s in SECTIONS)
+
+
+def partly_applied_digest(desired: Essence, written: Iterable[str], before: Essence) -> str:
+    """The applied-digest label for a write that is not the last of its change: the
+    `written` sections as git has them, every other section as the label `before` the change
+    said (as found, where it had none). A run stopped after it then reads as what it is:
+    the sections it wrote are applied (not drift when git is reverted), the others pending.
+    The whole-state part digests the section digests (nothing compares it)."""
+    prior = applied_digest_of(before)
+    found = prior.sections if prior is not None else section_digests(before)
+    wanted = section_digests(desired)
+    done = set(written)
+    parts = {s: wanted[s] if s in done else found[s] for s in SECTIONS}
+    whole = _short("".join(parts[s] for s in SECTIONS).encode(), 9)
     return f"{_DIGEST_VERSION}.{whole}." + "".join(parts[s] for s in SECTIONS)
 
 

@@ -1,6 +1,6 @@
-"""Product bugs the convergence machine ran into, each pinned as a minimal strict xfail: when
-one starts passing the bug is fixed; remove its mark and the machine's allowance for it
-(`ConvergenceMachine.partial`, `ConvergenceMachine.claimed`)."""
+"""Product bugs the convergence machine ran into, each pinned first as a minimal strict xfail
+and kept, now that it is fixed, as its regression test: a partly applied commit reverted in
+git, a lost create that met a connector made in the UI, a create raced by the UI."""
 
 from __future__ import annotations
 
@@ -105,16 +105,6 @@ def repo(harness: Harness, tmp_path: Path) -> Repo:
     return Repo(tmp_path / "repo", harness)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "a partly applied commit reads as drift once git reverts it: the field PATCH lands "
-        "(labels: managed-by only), the lifecycle PATCH fails, so the applied-digest still "
-        "describes the commit before; after the revert, git matches that digest and CXone "
-        "does not, so `drift` blames CXone for cxrecon's own write and a controller without "
-        "--self-heal never puts git's value back"
-    ),
-)
 def test_a_reverted_partly_applied_commit_is_pending_not_drift(repo: Repo) -> None:
     before = base_doc("Alpha", "INACTIVE")
     repo.commit(before)
