@@ -44,6 +44,7 @@ from reconciler.cxone.retry import (
     status_delivery,
 )
 from reconciler.cxone.stats import ApiStats
+from reconciler.secret import Secret
 
 log = logging.getLogger(__name__)
 
@@ -67,6 +68,16 @@ class Request:
     secrets: tuple[str, ...] = field(default=(), repr=False)
     #: What a 404 means here when not "that connector is gone" (e.g. a wrong base URL).
     not_found_hint: str | None = None
+
+
+@dataclass
+class _SoFar:
+    """What one call's earlier attempts showed."""
+
+    #: The token was refreshed once after a 401.
+    refreshed: bool = False
+    #: An attempt may have reached the server (its answer was lost, or a gateway 5xx).
+    maybe_landed: bool = False
 
 
 class Session:
@@ -105,114 +116,146 @@ class Session:
         `recover` runs before any replay that follows an attempt which may have landed;
         a non-None result means it did land and is returned instead of sending again.
         """
-        op, method = request.operation, request.method
+        op = request.operation
         budget = RetryBudget(self._retry, op, self.stats)
         content = None if request.body is None else json.dumps(request.body).encode()
-        refreshed = False
-        maybe_landed = False
+        so_far = _SoFar()
         while True:
-            if maybe_landed and recover is not None and budget.attempt > 0:
+            if so_far.maybe_landed and recover is not None and budget.attempt > 0:
                 found = await recover()
                 if found is not None:
                     log.info("%s: the earlier attempt had landed; not sending it again", op)
                     return found
             attempt = budget.begin_attempt()
             token = await self._auth.token()
-            headers = {"Authorization": f"Bearer {token.reveal()}", "Accept": "application/json"}
-            headers.update(request.headers)
-            if content is not None:
-                headers["Content-Type"] = request.content_type
-            outgoing = self._http.build_request(
-                method,
-                self._base + request.path,
-                params=dict(request.params) or None,
-                content=content,
-                headers=headers,
-            )
-            async with self.pacer.slot():
-                sent = self._clock()
-                try:
-                    response = await receive(
-                        self._http,
-                        outgoing,
-                        self._limits,
-                        operation=op,
-                        path=request.path,
-                        attempt=attempt,
-                        may_have_landed=request.replay is not Replay.SAFE,
-                    )
-                except httpx.TransportError as exc:
-                    response = None
-                    failure: httpx.TransportError | None = exc
-                except (ResponseTimeout, MalformedResponse) as exc:
-                    # Out of bounds (too slow, too large, badly encoded): not worth a retry.
-                    self.stats.record_request(op, self._clock() - sent, exc.status)
-                    budget.fail(exc)
-                else:
-                    failure = None
-                latency = self._clock() - sent
-            if response is None:
-                assert failure is not None
-                self.stats.record_request(op, latency, None)
-                self.pacer.observe(None, {})
-                delivery = delivery_of(failure)
-                maybe_landed = maybe_landed or delivery is Delivery.MAYBE_LANDED
-                error: CxoneApiError = TransportError(
-                    _transport_summary(failure, host_of(self._base), self._auth.secrets()),
-                    operation=op,
-                    method=method,
-                    path=request.path,
-                    attempts=attempt,
-                )
-                await budget.wait_or_fail(
-                    error,
-                    retryable=may_retry(request.replay, delivery),
-                    retry_after=None,
-                    reason=type(failure).__name__,
-                )
+            answer, latency = await self._send(request, token, content, attempt, budget)
+            if isinstance(answer, httpx.TransportError):
+                await self._after_failure(request, answer, latency, attempt, budget, so_far)
                 continue
-
+            response = answer
             status = response.status_code
             retry_after = self._retry.retry_after_from(response)
             self.stats.record_request(op, latency, status)
             self.pacer.observe(status, response.headers, retry_after)
-            log.debug("%s %s → %d in %.3fs", method, request.path, status, latency)
+            log.debug("%s %s → %d in %.3fs", request.method, request.path, status, latency)
             if response.is_success:
                 try:
                     secrets = self._auth.secrets() + request.secrets
-                    origin = Origin(op, method, request.path, status, secrets, self._host)
+                    origin = Origin(op, request.method, request.path, status, secrets, self._host)
                     return parse(response, origin)
                 except MalformedResponse as malformed:
                     budget.fail(malformed)
-            if status == 401 and not refreshed:
+            if status == 401 and not so_far.refreshed:
                 # One refresh and one more try: the token may have expired in flight.
-                refreshed = True
+                so_far.refreshed = True
                 self.stats.record_retry(op, "HTTP 401")
                 await self._auth.refresh(token)
                 budget.refund()
                 continue
-            error = self._status_error(request, response, attempt, maybe_landed, refreshed)
-            delivery = status_delivery(status)
-            retryable = may_retry(request.replay, delivery, status)
-            await budget.wait_or_fail(
-                error, retryable=retryable, retry_after=retry_after, reason=f"HTTP {status}"
-            )
-            maybe_landed = maybe_landed or delivery is Delivery.MAYBE_LANDED
+            await self._after_refusal(request, response, retry_after, attempt, budget, so_far)
+
+    async def _send(
+        self,
+        request: Request,
+        token: Secret,
+        content: bytes | None,
+        attempt: int,
+        budget: RetryBudget,
+    ) -> tuple[httpx.Response | httpx.TransportError, float]:
+        """One attempt in a pacer slot: the answer (or the connection failure) and its
+        latency. An answer out of bounds fails the call."""
+        headers = {"Authorization": f"Bearer {token.reveal()}", "Accept": "application/json"}
+        headers.update(request.headers)
+        if content is not None:
+            headers["Content-Type"] = request.content_type
+        outgoing = self._http.build_request(
+            request.method,
+            self._base + request.path,
+            params=dict(request.params) or None,
+            content=content,
+            headers=headers,
+        )
+        async with self.pacer.slot():
+            sent = self._clock()
+            try:
+                answer: httpx.Response | httpx.TransportError = await receive(
+                    self._http,
+                    outgoing,
+                    self._limits,
+                    operation=request.operation,
+                    path=request.path,
+                    attempt=attempt,
+                    may_have_landed=request.replay is not Replay.SAFE,
+                )
+            except httpx.TransportError as exc:
+                answer = exc
+            except (ResponseTimeout, MalformedResponse) as exc:
+                # Out of bounds (too slow, too large, badly encoded): not worth a retry.
+                self.stats.record_request(request.operation, self._clock() - sent, exc.status)
+                budget.fail(exc)
+            latency = self._clock() - sent
+        return answer, latency
+
+    async def _after_failure(
+        self,
+        request: Request,
+        failure: httpx.TransportError,
+        latency: float,
+        attempt: int,
+        budget: RetryBudget,
+        so_far: _SoFar,
+    ) -> None:
+        """A connection failure: wait for the next attempt, or raise when none may follow."""
+        self.stats.record_request(request.operation, latency, None)
+        self.pacer.observe(None, {})
+        delivery = delivery_of(failure)
+        so_far.maybe_landed = so_far.maybe_landed or delivery is Delivery.MAYBE_LANDED
+        error = TransportError(
+            _transport_summary(failure, host_of(self._base), self._auth.secrets()),
+            operation=request.operation,
+            method=request.method,
+            path=request.path,
+            attempts=attempt,
+        )
+        await budget.wait_or_fail(
+            error,
+            retryable=may_retry(request.replay, delivery),
+            retry_after=None,
+            reason=type(failure).__name__,
+        )
+
+    async def _after_refusal(
+        self,
+        request: Request,
+        response: httpx.Response,
+        retry_after: float | None,
+        attempt: int,
+        budget: RetryBudget,
+        so_far: _SoFar,
+    ) -> None:
+        """An answer that is not a success: wait for the next attempt, or raise."""
+        status = response.status_code
+        error = self._status_error(request, response, attempt, so_far)
+        delivery = status_delivery(status)
+        retryable = may_retry(request.replay, delivery, status)
+        await budget.wait_or_fail(
+            error, retryable=retryable, retry_after=retry_after, reason=f"HTTP {status}"
+        )
+        so_far.maybe_landed = so_far.maybe_landed or delivery is Delivery.MAYBE_LANDED
 
     def _status_error(
         self,
         request: Request,
         response: httpx.Response,
         attempt: int,
-        maybe_landed: bool,
-        refreshed: bool,
+        so_far: _SoFar,
     ) -> CxoneApiError:
         status = response.status_code
         cls = error_for_status(status)
         summary = summary_for_status(status)
-        if cls is AuthError and refreshed:
+        if cls is AuthError and so_far.refreshed:
             summary = "the API refused a freshly issued token"
-        if cls is Conflict and maybe_landed:
+        if cls is Conflict and so_far.maybe_landed:
             summary += "; an earlier attempt whose answer was lost may have applied this change"
         text = _text(response)
         return cls(
