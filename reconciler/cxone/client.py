@@ -8,9 +8,6 @@ credentials in the HTTP stack's own DEBUG logs (reconciler.cxone.logmask).
 
 from __future__ import annotations
 
-import asyncio
-import ipaddress
-import ssl
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from types import TracebackType
@@ -22,8 +19,10 @@ from reconciler import __version__
 from reconciler.config.settings import ConnectionSettings
 from reconciler.cxone.auth import TokenProvider
 from reconciler.cxone.bounded import ACCEPT_ENCODING, DEFAULT_DEADLINE, ResponseLimits
+from reconciler.cxone.connection import require_secure_url, tls_verify
 from reconciler.cxone.discovery import DISCOVERED_BASE_URL_HINT, discover
-from reconciler.cxone.errors import BASE_URL_HINT, Conflict, InconsistentListing
+from reconciler.cxone.errors import BASE_URL_HINT, Conflict
+from reconciler.cxone.listing import Page, list_all, page_of
 from reconciler.cxone.logmask import install_log_masking
 from reconciler.cxone.pacing import AdaptivePacer
 from reconciler.cxone.parse import (
@@ -39,8 +38,6 @@ from reconciler.cxone.stats import ApiStats
 from reconciler.errors import ConfigError
 from reconciler.model import SYNC_TYPES, RemoteConnector, SyncJob
 
-#: How often a listing is re-read when the tenant changed while its pages were fetched.
-LISTING_ATTEMPTS: Final = 3
 _MAX_KEY_LENGTH: Final = 255
 
 # httpcore logs response headers verbatim at DEBUG: a server echoing our Authorization
@@ -55,54 +52,6 @@ class ApiPaths:
     connectors: str = "/crm/connectors"
     page_size: int = 100  # `top`; the API's maximum
     max_records: int = 1_000_000  # a totalRecords above this is treated as a broken server
-
-
-@dataclass(frozen=True)
-class _Page:
-    items: tuple[RemoteConnector, ...]
-    total: int | None
-
-
-def require_secure_url(url: str, setting: str) -> None:
-    """HTTPS, or plain HTTP to this machine only; ConfigError naming the setting otherwise."""
-    try:
-        parsed = httpx.URL(url)
-    except httpx.InvalidURL:
-        raise ConfigError(f"{setting} is not a valid URL: {url!r}") from None
-    if not parsed.scheme or not parsed.host:
-        raise ConfigError(
-            f"{setting} is not a full URL: {url!r}; write it with its scheme and host, "
-            "e.g. https://api-na1.niceincontact.com/api/v2"
-        )
-    if parsed.scheme == "https":
-        return
-    if parsed.scheme == "http" and _is_loopback(parsed.host):
-        return
-    raise ConfigError(
-        f"{setting} must use https:// (plain http is only allowed to 127.0.0.1, ::1 or "
-        f"localhost), got {parsed.scheme}://{parsed.host}"
-    )
-
-
-def _is_loopback(host: str) -> bool:
-    if host.lower() == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
-def _tls(settings: ConnectionSettings) -> ssl.SSLContext | bool:
-    if not settings.ca_bundle:
-        return True
-    try:
-        return ssl.create_default_context(cafile=settings.ca_bundle)
-    except (OSError, ssl.SSLError) as exc:
-        raise ConfigError(
-            f"CXONE_CA_BUNDLE {settings.ca_bundle!r} cannot be used as a CA bundle "
-            f"({type(exc).__name__}); point it at a PEM file of trusted certificates"
-        ) from None
 
 
 def _sent_secrets(body: Mapping[str, Any]) -> tuple[str, ...]:
@@ -150,7 +99,7 @@ class CxoneClient:
             deadline=max(DEFAULT_DEADLINE, 2 * settings.timeout)
         )
         self._transport = transport
-        self._verify = _tls(settings)
+        self._verify = tls_verify(settings)
         self._http: httpx.AsyncClient | None = None
         self._session: Session | None = None
 
@@ -221,71 +170,16 @@ class CxoneClient:
     # --- reads ---------------------------------------------------------------
 
     async def list_connectors(self) -> list[RemoteConnector]:
-        """Every connector: the first page gives totalRecords, the rest come concurrently.
-
-        A listing that shifts underneath us (totals change, ids repeat or go missing) is
-        read again; after `LISTING_ATTEMPTS` it raises InconsistentListing rather than
-        hand an incomplete picture to the planner.
-        """
-        reason = ""
-        for _ in range(LISTING_ATTEMPTS):
-            listed, reason = await self._list_once()
-            if listed is not None:
-                return listed
-        raise InconsistentListing(
-            f"the connector list kept changing while it was read ({reason})",
-            operation="list_connectors",
-            method="GET",
-            path=self.paths.connectors,
-            attempts=LISTING_ATTEMPTS,
+        """Every connector (reconciler.cxone.listing.list_all)."""
+        paths = self.paths
+        return await list_all(
+            lambda skip: self._page("list_connectors", skip),
+            path=paths.connectors,
+            page_size=paths.page_size,
+            max_records=paths.max_records,
         )
 
-    async def _list_once(self) -> tuple[list[RemoteConnector] | None, str]:
-        top = self.paths.page_size
-        first = await self._page("list_connectors", 0)
-        if first.total is None:
-            return await self._walk(first), ""
-        skips = range(top, first.total, top)
-        async with asyncio.TaskGroup() as group:
-            tasks = [group.create_task(self._page("list_connectors", s)) for s in skips]
-        pages = [first, *(t.result() for t in tasks)]
-        if any(p.total != first.total for p in pages):
-            return None, "totalRecords changed between pages"
-        for index, page in enumerate(pages):
-            expected = min(top, first.total - index * top)
-            if len(page.items) != expected:
-                return None, f"page at skip={index * top} had {len(page.items)} of {expected}"
-        return self._unique(pages)
-
-    async def _walk(self, first: _Page) -> list[RemoteConnector]:
-        """Without totalRecords: read page after page until a short one."""
-        pages = [first]
-        while len(pages[-1].items) == self.paths.page_size:
-            skip = len(pages) * self.paths.page_size
-            if skip >= self.paths.max_records:
-                break
-            pages.append(await self._page("list_connectors", skip))
-        listed, reason = self._unique(pages)
-        if listed is None:
-            raise InconsistentListing(
-                f"the connector list changed while it was read ({reason})",
-                operation="list_connectors",
-                method="GET",
-                path=self.paths.connectors,
-            )
-        return listed
-
-    @staticmethod
-    def _unique(pages: list[_Page]) -> tuple[list[RemoteConnector] | None, str]:
-        seen: dict[str, RemoteConnector] = {}
-        for page in pages:
-            for item in page.items:
-                if item.id in seen:
-                    return None, f"connector {item.id} appeared twice"
-                seen[item.id] = item
-        return list(seen.values()), ""
-
-    async def _page(self, operation: str, skip: int, name: str | None = None) -> _Page:
+    async def _page(self, operation: str, skip: int, name: str | None = None) -> Page:
         top = self.paths.page_size
         params: dict[str, str | int] = {"skip": skip, "top": top}
         if name is not None:
@@ -298,27 +192,10 @@ class CxoneClient:
             params=params,
             not_found_hint=DISCOVERED_BASE_URL_HINT if self.settings.discovery else BASE_URL_HINT,
         )
-
-        def parse(response: httpx.Response, origin: Origin) -> _Page:
-            data = object_of(response, origin)
-            items = data.get("items")
-            if not isinstance(items, list):
-                raise origin.malformed("the page has no items array")
-            if len(items) > top:
-                raise origin.malformed(f"the page has {len(items)} items, more than top={top}")
-            total = data.get("totalRecords")
-            if total is not None and (
-                isinstance(total, bool)
-                or not isinstance(total, int)
-                or not 0 <= total <= self.paths.max_records
-            ):
-                raise origin.malformed(
-                    f"totalRecords is not a count up to {self.paths.max_records}"
-                )
-            connectors = tuple(connector_of(item, origin) for item in items)
-            return _Page(items=connectors, total=total)
-
-        return await self._s.call(request, parse)
+        max_records = self.paths.max_records
+        return await self._s.call(
+            request, lambda response, origin: page_of(response, origin, top, max_records)
+        )
 
     async def get_connector(self, connector_id: str) -> RemoteConnector:
         path = self._connector_path(connector_id, "get_connector")

@@ -25,7 +25,6 @@ URL, and what to do; nothing is sent to a host the document names until it passe
 
 from __future__ import annotations
 
-import ipaddress
 import logging
 import time
 from collections.abc import Callable
@@ -49,6 +48,7 @@ from reconciler.cxone.bounded import (
     describe_size,
     load_json,
 )
+from reconciler.cxone.connection import is_loopback
 from reconciler.cxone.errors import (
     CxoneApiError,
     ResponseTimeout,
@@ -344,10 +344,10 @@ def _check_endpoint(
         raise refuse("has a fragment", URL_HINT)
     host = parsed.host.lower()
     shown = f"{parsed.scheme}://{host_of(str(parsed))}"
-    local_source = _is_loopback(httpx.URL(discovery.url).host)
-    if parsed.scheme == "http" and not (_is_loopback(host) and local_source):
+    local_source = is_loopback(httpx.URL(discovery.url).host)
+    if parsed.scheme == "http" and not (is_loopback(host) and local_source):
         raise refuse(f"uses plain http for {shown}")
-    if _is_loopback(host) and not local_source:
+    if is_loopback(host) and not local_source:
         raise refuse(f"names this machine ({shown}) though the document came from another host")
     if discovery.allowed_hosts and not any(
         fnmatchcase(host, pattern) for pattern in discovery.allowed_hosts
@@ -358,12 +358,3 @@ def _check_endpoint(
             f"{_HOSTS_VAR}; otherwise check {_URL_VAR}",
         )
     return parsed
-
-
-def _is_loopback(host: str) -> bool:
-    if host.lower() == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
