@@ -23,6 +23,7 @@ import logging
 import os
 import tempfile
 import time
+from collections.abc import Iterator, Mapping
 from dataclasses import replace
 from functools import cache
 from importlib.resources import files as resource_files
@@ -244,10 +245,14 @@ def _encode(checked: CheckedFile, display: str) -> dict[str, Any]:
             "previousNames": list(connector.previous_names),
             "overridden": [list(p) for p in connector.overridden],
             "source": _loc(connector.source, display),
-            "locations": [
-                [list(path), *(_loc(where, display) or ())]
-                for path, where in connector.locations.items()
-            ],
+            # A string inside the entry: decoded only when a location is looked up.
+            "locations": json.dumps(
+                [
+                    [list(path), *(_loc(where, display) or ())]
+                    for path, where in connector.locations.items()
+                ],
+                separators=(",", ":"),
+            ),
         }
     return out
 
@@ -287,14 +292,8 @@ def _connector(data: Any, display: str) -> DesiredConnector:
     source = _location(data["source"], display)
     if source is None:
         raise ValueError("source")
-    locations: dict[tuple[str | int, ...], SourceLocation] = {}
-    for path, *where in data["locations"]:
-        if not all(isinstance(p, str | int) and not isinstance(p, bool) for p in path):
-            raise TypeError("location path")
-        found = _location(where, display)
-        if found is None:
-            raise ValueError("location")
-        locations[tuple(intern(p) if isinstance(p, str) else p for p in path)] = found
+    if not isinstance(data["locations"], str):
+        raise TypeError("locations")
     built = build_connector(
         {
             **spec,
@@ -303,11 +302,46 @@ def _connector(data: Any, display: str) -> DesiredConnector:
             OVERRIDDEN_KEY: [[_str(p) for p in path] for path in data["overridden"]],
         },
         source,
-        locations,
+        _Locations(data["locations"], display),
     )
     if built is None:
         raise ValueError("connector")
     return built
+
+
+class _Locations(Mapping[tuple[str | int, ...], SourceLocation]):
+    """Where each value of a cached connector is written, built on first use: a plan looks
+    up the locations of the few connectors it changes, and building all of them took most
+    of a warm load (a hundred per connector)."""
+
+    __slots__ = ("_built", "_display", "_encoded")
+
+    def __init__(self, encoded: str, display: str) -> None:
+        self._encoded: str | None = encoded
+        self._display = display
+        self._built: dict[tuple[str | int, ...], SourceLocation] | None = None
+
+    def _locations(self) -> dict[tuple[str | int, ...], SourceLocation]:
+        if self._built is None:
+            built: dict[tuple[str | int, ...], SourceLocation] = {}
+            for path, *where in json.loads(self._encoded or "[]"):
+                found = _location(where, self._display)
+                if found is not None:
+                    built[tuple(intern(p) if isinstance(p, str) else p for p in path)] = found
+            self._built, self._encoded = built, None
+        return self._built
+
+    def __getitem__(self, key: tuple[str | int, ...]) -> SourceLocation:
+        return self._locations()[key]
+
+    def __iter__(self) -> Iterator[tuple[str | int, ...]]:
+        return iter(self._locations())
+
+    def __len__(self) -> int:
+        return len(self._locations())
+
+    def __repr__(self) -> str:
+        return repr(self._locations())
 
 
 def _location(where: Any, display: str) -> SourceLocation | None:

@@ -162,7 +162,9 @@ def load_desired(
     duplicates = duplicate_names(named)
     diagnostics.extend(duplicates)
     duplicated = {d.location for d in duplicates}
-    connectors = tuple(c for c in built if c.location_of("name") not in duplicated)
+    connectors = tuple(
+        c for c in built if not duplicated or c.location_of("name") not in duplicated
+    )
     variables = dict(primary.vars) if primary is not None else {}
     hasher.update(b"\0vars\0" + json.dumps(variables, sort_keys=True).encode())
     return LoadResult(
