@@ -11,6 +11,7 @@ import pytest
 
 from reconciler.documents import marks as yamlmarks
 from reconciler.documents import yamlload as yamlload
+from reconciler.documents.yamlbuild import Builder
 from reconciler.documents.yamlload import compose, parse_yaml
 from reconciler.load.desired import load_desired
 
@@ -21,10 +22,10 @@ YAML_FILES = sorted((FIXTURES / "bad").glob("*.yaml")) + sorted((FIXTURES / "goo
 LOADABLE = [p for p in YAML_FILES if parse_yaml(p.read_bytes(), "f.yaml").document is not None]
 
 
-def _walk(raw: bytes, depth: int) -> yamlload._Builder:
+def _walk(raw: bytes, depth: int) -> Builder:
     """The loader's own walk (private: the test compares its two depths)."""
     text = raw.decode("utf-8").removeprefix("\ufeff")
-    builder = yamlload._Builder("f.yaml", depth=depth)
+    builder = Builder("f.yaml", depth=depth)
     root = compose(text)
     assert root is not None
     builder.build(root, ())
