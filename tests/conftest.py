@@ -8,9 +8,11 @@ one list, so `pytest -m "not slow"` is a fast inner loop; the default `pytest` (
 from __future__ import annotations
 
 import faulthandler
+import os
 import sys
 from collections.abc import Callable, Generator, Iterator
 from pathlib import Path
+from typing import IO
 
 import pytest
 
@@ -54,9 +56,27 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 HANG_SECONDS = 420
 
 
+_REAL_STDERR: list[IO[str]] = []
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    # The stderr the run was started with: during a test, fd 2 is pytest's capture file,
+    # which is lost when the watchdog ends the process.
+    capture = getattr(config.pluginmanager.getplugin("capturemanager"), "_global_capturing", None)
+    saved = getattr(getattr(capture, "err", None), "targetfd_save", None)
+    fd = saved if isinstance(saved, int) else sys.__stderr__.fileno()
+    _REAL_STDERR.append(os.fdopen(os.dup(fd), "w"))
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    while _REAL_STDERR:
+        _REAL_STDERR.pop().close()
+
+
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_protocol(item: pytest.Item) -> Generator[None]:
-    faulthandler.dump_traceback_later(HANG_SECONDS, exit=True, file=sys.__stderr__)
+    out = _REAL_STDERR[0] if _REAL_STDERR else sys.__stderr__
+    faulthandler.dump_traceback_later(HANG_SECONDS, exit=True, file=out)
     try:
         yield
     finally:
