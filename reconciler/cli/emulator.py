@@ -7,6 +7,7 @@ lazily in `reconciler.cli.main`, so other commands never pay for it.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
@@ -14,6 +15,11 @@ from reconciler.cli.common import EMULATOR_DB
 from reconciler.config.settings import DEFAULT_SCOPES, EMULATOR_CLIENT_ID, EMULATOR_CLIENT_SECRET
 from reconciler.emulator.config import FAULT_KINDS, EmulatorConfig, OAuthClient
 from reconciler.errors import ConfigError, CxreconError
+
+if TYPE_CHECKING:
+    import socket
+
+    from starlette.applications import Starlette
 
 
 class EmulatorServeError(CxreconError):
@@ -183,8 +189,8 @@ def serve(
     access_log: bool,
 ) -> None:
     """Serve the CXone API under http://HOST:PORT/api/v2 until interrupted."""
-    from reconciler.emulator.app import create_app, runtime_of
-    from reconciler.emulator.server import ReadyServer, bind_socket, uvicorn_config
+    from reconciler.emulator.app import runtime_of
+    from reconciler.emulator.server import ReadyServer, uvicorn_config
 
     kinds = tuple(k.strip() for k in fault_kinds.split(",") if k.strip())
     try:
@@ -209,23 +215,46 @@ def serve(
         )
     except ValueError as exc:
         raise ConfigError(f"{exc} (see cxrecon emulator serve --help)") from None
+    app = _open_app(config, db_path)
+    sock = _bind(app, host, port)
+    bound = sock.getsockname()[1]
+    _announce(host, bound, db_path, client_id)
+    server = ReadyServer(uvicorn_config(app, host=host, port=bound, access_log=access_log))
     try:
-        app = create_app(config)
+        server.run(sockets=[sock])
+    finally:
+        sock.close()
+        runtime_of(app).close()
+
+
+def _open_app(config: EmulatorConfig, db_path: Path) -> Starlette:
+    from reconciler.emulator.app import create_app
+
+    try:
+        return create_app(config)
     except Exception as exc:  # sqlite3.Error, OSError: an unusable --db
         raise EmulatorServeError(
             f"cannot open the emulator state {db_path}: {exc}; pass --db a file in a writable "
             "directory"
         ) from None
+
+
+def _bind(app: Starlette, host: str, port: int) -> socket.socket:
+    from reconciler.emulator.app import runtime_of
+    from reconciler.emulator.server import bind_socket
+
     try:
-        sock = bind_socket(host, port)
+        return bind_socket(host, port)
     except OSError as exc:
         runtime_of(app).close()
         raise EmulatorServeError(
             f"cannot listen on {host}:{port}: {exc.strerror or exc}; pick another --port"
         ) from None
-    bound = sock.getsockname()[1]
+
+
+def _announce(host: str, port: int, db_path: Path, client_id: str) -> None:
     click.echo(
-        f"CXone emulator on http://{host}:{bound}/api/v2 (state in {db_path}); "
+        f"CXone emulator on http://{host}:{port}/api/v2 (state in {db_path}); "
         f"OAuth client {client_id}; admin routes under /_emulator/. Ctrl-C stops it.",
         err=True,
     )
@@ -235,12 +264,6 @@ def serve(
             "authentication, so anyone who can reach this port can change or wipe its state.",
             err=True,
         )
-    server = ReadyServer(uvicorn_config(app, host=host, port=bound, access_log=access_log))
-    try:
-        server.run(sockets=[sock])
-    finally:
-        sock.close()
-        runtime_of(app).close()
 
 
 @emulator.command()

@@ -127,19 +127,13 @@ def reconcile(
     SIGHUP starts a cycle at once; SIGTERM/SIGINT finish the connectors in flight and exit 0.
     """
     # Imported here, not at the top: `cxrecon reconcile --help` needs none of them.
-    import asyncio
-
-    from reconciler.controller.backoff import BackoffPolicy
     from reconciler.controller.health import parse_listen
     from reconciler.controller.report import ControllerOptions
 
     seconds = parse_duration(interval, what="--interval")
     if seconds <= 0:
         raise ConfigError("--interval must be longer than zero, e.g. 30s or 5m")
-    policy = BackoffPolicy(
-        base_seconds=parse_duration(backoff_base, what="--backoff-base"),
-        cap_seconds=parse_duration(backoff_cap, what="--backoff-cap"),
-    )
+    policy = _backoff_policy(backoff_base, backoff_cap)
     address = parse_listen(listen)
     if pull and not repo.is_dir():
         # Without --pull the directory may appear later (a git-sync sidecar's first clone).
@@ -161,15 +155,37 @@ def reconcile(
         parallelism=parallelism,
         ready_factor=ready_after,
     )
+    report = _run(options, policy, address, once, emulator=emulator)
+    ctx.exit(_exit_code(report) if once else 0)
+
+
+def _backoff_policy(base: str, cap: str) -> BackoffPolicy:
+    from reconciler.controller.backoff import BackoffPolicy
+
+    return BackoffPolicy(
+        base_seconds=parse_duration(base, what="--backoff-base"),
+        cap_seconds=parse_duration(cap, what="--backoff-cap"),
+    )
+
+
+def _run(
+    options: ControllerOptions,
+    policy: BackoffPolicy,
+    address: ListenAddress | None,
+    once: bool,
+    *,
+    emulator: bool,
+) -> CycleReport | None:
+    """Run the controller against the embedded emulator or the tenant the environment names."""
+    import asyncio
+
     if emulator:
-        with open_target(environment, True) as target:
+        with open_target(options.environment, True) as target:
             fixed = target.settings
-            report = asyncio.run(
+            return asyncio.run(
                 _main(options, lambda _p, _e: fixed, policy, address, once, emulated=True)
             )
-    else:
-        report = asyncio.run(_main(options, _settings_from_env, policy, address, once))
-    ctx.exit(_exit_code(report) if once else 0)
+    return asyncio.run(_main(options, _settings_from_env, policy, address, once))
 
 
 def _settings_from_env(project: Project, env: EnvironmentConfig) -> ConnectionSettings:
