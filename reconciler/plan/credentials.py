@@ -54,7 +54,7 @@ _PUBLIC_BYTES: Final = 9
 _FULL_BYTES: Final = 12
 
 #: Resolves one credential value (a reference or a literal) to its plain value; raises
-#: SecretResolutionError when the environment cannot provide it (load.refs.SecretLookup).
+#: SecretResolutionError when the environment cannot provide it (load.secret_lookup.SecretLookup).
 ResolveValue = Callable[[str], str]
 
 
