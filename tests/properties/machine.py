@@ -14,7 +14,10 @@ against the emulator on a real port, checking after every step that
   agrees with a model of what was last applied;
 - every 2xx write has exactly one successful audit record with that status (the POST/PATCH
   counts of /_emulator/stats against the audit log), and no secret value reaches the audit
-  log or a saved plan.
+  log or a saved plan;
+- under the example's cxrecon.yaml (policies.py: ignoreDifferences on some fields of some
+  connectors, `management: observe` on others), an ignored field of an existing connector
+  and an observed connector are never written: not in an audit record, not on the tenant.
 
 test_found_bugs.py pins, as strict xfails, the product bugs the machine ran into; the
 machine allows for them where noted (`partial`, `claimed`).
@@ -36,7 +39,7 @@ import httpx
 import yaml
 from hypothesis import note
 from hypothesis import strategies as st
-from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
+from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
 
 from reconciler.apply.audit import Actor, AuditLog
 from reconciler.apply.calltrace import TracingStats
@@ -63,6 +66,7 @@ from reconciler.plan.changes import Action, ConnectorChange, Origin, Plan
 from reconciler.plan.diff import diff_essences
 from reconciler.testing import RunningEmulator
 
+from .policies import ProjectPolicies, project_policies
 from .support import (
     NAMES,
     Edit,
@@ -228,6 +232,19 @@ class ConvergenceMachine(RuleBasedStateMachine):
         #: that connector as its own lost create, audited with no write (test_found_bugs.py
         #: pins the bug; drop this allowance when it is fixed).
         self.claimed = 0
+        #: What this example's cxrecon.yaml leaves to CXone (drawn by `leave_to_cxone`).
+        self.policies = ProjectPolicies()
+
+    @initialize(policies=project_policies)
+    def leave_to_cxone(self, policies: ProjectPolicies) -> None:
+        """The project's ignoreDifferences and managementPolicies, fixed per example."""
+        self.policies = policies
+        config = policies.config()
+        if config:
+            text = yaml.safe_dump(config, sort_keys=False)
+            (self.root / "cxrecon.yaml").write_text(text, encoding="utf-8")
+        self.h.seen["examples with ignore rules"] += bool(policies.ignored and policies.ignored_on)
+        self.h.seen["examples with observed connectors"] += bool(policies.observed)
 
     # --- git ---------------------------------------------------------------------------
 
@@ -244,6 +261,8 @@ class ConvergenceMachine(RuleBasedStateMachine):
         kinds = ["git", "git", "git", "apply", "apply", "apply", "plan"]
         if self.tenant:
             kinds += ["cxone", "cxone", "cxone"]
+        if self._left_to_cxone():
+            kinds += ["cxone-ignored", "cxone-ignored"]
         if self.pending_fault is None:
             kinds.append("fault")
         kind = data.draw(st.sampled_from(kinds), label="step")
@@ -251,6 +270,8 @@ class ConvergenceMachine(RuleBasedStateMachine):
             self.git_commit(data)
         elif kind == "cxone":
             self.cxone_change(data, data.draw(st.sampled_from(CXONE_OPS), label="op"))
+        elif kind == "cxone-ignored":
+            self.cxone_ignored(data)
         elif kind == "fault":
             self.inject_fault(data.draw(faults, label="fault"))
         elif kind == "plan":
@@ -358,6 +379,21 @@ class ConvergenceMachine(RuleBasedStateMachine):
             self._track(str(again["id"]), public, again, None)
             if keep_labels and applied is not None:
                 self.applied[str(again["id"])] = applied
+
+    def _left_to_cxone(self) -> list[dict[str, Any]]:
+        """Connectors in CXone with a field this project leaves to CXone."""
+        if not self.policies.ui_edits():
+            return []
+        ours = [c for c in self.tenant.values() if c["name"] in self.policies.ignored_on]
+        return sorted(ours, key=lambda c: (c["name"], c["id"]))
+
+    def cxone_ignored(self, data: st.DataObject) -> None:
+        """Someone in the CXone UI changes a field the project leaves to them: no run may
+        write it back (the tracked value must stay)."""
+        public = data.draw(st.sampled_from(self._left_to_cxone()), label="connector")
+        edit = data.draw(st.sampled_from(self.policies.ui_edits()), label="ignored edit")
+        if self._cx_edit(str(public["id"]), public, edit, None):
+            self.h.seen["cxone edit of an ignored field"] += 1
 
     # --- faults ------------------------------------------------------------------------
 
@@ -619,8 +655,11 @@ class ConvergenceMachine(RuleBasedStateMachine):
             assert change is not None, f"{name} written, not in the plan"
             assert writes(change), f"{name} written, planned as {change.action.value}"
             assert name in selected, f"{name} written but not selected for this run"
+            assert name not in self.policies.observed, f"{name} is observed, yet written"
             if change.action is Action.CREATE:
                 continue  # a create shows every field it sets
+            ignored = [p for p in record["fields"] if self.policies.ignores(name, p)]
+            assert not ignored, f"{name}: the {record['action']} wrote ignored {ignored}"
             shown = shown_paths(change)
             for path in record["fields"]:
                 assert is_owned_label_path(path) or covers(shown, path), (
@@ -640,10 +679,19 @@ class ConvergenceMachine(RuleBasedStateMachine):
             was = before.get(cid)
             change = by_id.get(cid) or creates.get(now["name"])
             if was is None:
+                assert now["name"] not in self.policies.observed, f"{now['name']} observed"
                 assert now["name"] in creates, f"{now['name']} ({cid}) created, not planned"
                 assert now["name"] in selected, f"{now['name']} created, not selected"
                 continue
             assert was["name"] == now["name"], f"{cid} renamed by apply"
+            assert now["name"] not in self.policies.observed or was == now, (
+                f"{now['name']} is observed, yet the apply changed it"
+            )
+            if change is None or change.action is not Action.CREATE:
+                old, new = essence_of_public(was).doc, essence_of_public(now).doc
+                moved = self.policies.changed(now["name"], dict(old), dict(new))
+                assert not moved, f"{now['name']}: the apply wrote ignored {moved}"
+                self.h.seen["ignored fields kept"] += bool(self.policies.paths(now["name"]))
             changed = diff_essences(essence_of_public(was), essence_of_public(now))
             if not changed:
                 continue
@@ -700,7 +748,7 @@ class ConvergenceMachine(RuleBasedStateMachine):
         done = {r.name for r in results if r.outcome in (Outcome.APPLIED, Outcome.UNCHANGED)}
         failed = {r.name for r in results if r.outcome is Outcome.FAILED}
         for change in fresh.changes:
-            if change.name in done:
+            if change.name in done and change.name not in self.policies.observed:
                 assert change.action in (Action.NOOP, Action.ORPHAN), (
                     f"{change.name} was applied, yet the next plan says {change.action.value}: "
                     f"{[(f.path, f.before, f.after) for f in change.fields]}"
@@ -722,13 +770,16 @@ class ConvergenceMachine(RuleBasedStateMachine):
         was last applied: changed in git since → pending, in CXone → drift, both → conflict."""
         for change in plan.changes:
             remote, want = change.remote, change.desired_essence
-            if remote is None or want is None or change.action in (Action.ADOPT, Action.ERROR):
+            skipped = (Action.ADOPT, Action.ERROR, Action.OBSERVE)  # observe: all is drift
+            if remote is None or want is None or change.action in skipped:
                 continue
             model = self.applied.get(remote.id)
             if model is None:
                 continue
-            git: dict[str, Any] = dict(want.doc)
-            cx: dict[str, Any] = dict(remote.essence.doc)
+            # Fields left to CXone are out of what the tags judge, on every side.
+            model = self.policies.strip(change.name, model)
+            git = self.policies.strip(change.name, want.doc)
+            cx = self.policies.strip(change.name, remote.essence.doc)
             for f in change.fields:
                 in_git, in_cx = (
                     git[f.section] != model[f.section],
@@ -787,7 +838,8 @@ class ConvergenceMachine(RuleBasedStateMachine):
             return {c.name for c in report.connectors}
 
         drifted = asyncio.run(drift())
-        unexplained = drifted - self.dirty - self.partial
+        # An observed connector's differences are all drift, git's changes included.
+        unexplained = drifted - self.dirty - self.partial - self.policies.observed
         assert not unexplained, f"drift on {sorted(unexplained)}, never edited in CXone"
 
 
