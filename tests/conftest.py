@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import faulthandler
 import os
-import sys
 from collections.abc import Callable, Generator, Iterator
 from pathlib import Path
 from typing import IO
@@ -64,7 +63,7 @@ def pytest_configure(config: pytest.Config) -> None:
     # which is lost when the watchdog ends the process.
     capture = getattr(config.pluginmanager.getplugin("capturemanager"), "_global_capturing", None)
     saved = getattr(getattr(capture, "err", None), "targetfd_save", None)
-    fd = saved if isinstance(saved, int) else sys.__stderr__.fileno()
+    fd = saved if isinstance(saved, int) else 2
     _REAL_STDERR.append(os.fdopen(os.dup(fd), "w"))
 
 
@@ -75,7 +74,7 @@ def pytest_unconfigure(config: pytest.Config) -> None:
 
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_protocol(item: pytest.Item) -> Generator[None]:
-    out = _REAL_STDERR[0] if _REAL_STDERR else sys.__stderr__
+    out: IO[str] | int = _REAL_STDERR[0] if _REAL_STDERR else 2
     faulthandler.dump_traceback_later(HANG_SECONDS, exit=True, file=out)
     try:
         yield

@@ -130,11 +130,13 @@ class HealthServer:
         finally:
             writer.close()
             with contextlib.suppress(ConnectionError, TimeoutError):
-                await asyncio.wait_for(writer.wait_closed(), READ_TIMEOUT_SECONDS)
+                async with asyncio.timeout(READ_TIMEOUT_SECONDS):
+                    await writer.wait_closed()
 
     async def _respond(self, reader: asyncio.StreamReader) -> tuple[int, bytes, str, bool]:
         try:
-            head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), READ_TIMEOUT_SECONDS)
+            async with asyncio.timeout(READ_TIMEOUT_SECONDS):
+                head = await reader.readuntil(b"\r\n\r\n")
         except asyncio.LimitOverrunError:
             return (*_text(431, "request header too large\n"), False)
         request_line = head.split(b"\r\n", 1)[0].decode("latin-1")

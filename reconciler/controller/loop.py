@@ -145,7 +145,8 @@ class Controller:
                         break
                     delay = max(0.0, self.options.interval - (self.clock.monotonic() - started))
                     with contextlib.suppress(TimeoutError):
-                        await asyncio.wait_for(self._wake.wait(), delay)
+                        async with asyncio.timeout(delay):  # not wait_for (see gitrepo.py)
+                            await self._wake.wait()
         finally:
             if server is not None:
                 await server.close()

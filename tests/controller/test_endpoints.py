@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 
 import httpx
 import pytest
@@ -245,3 +246,38 @@ async def test_pull_failures_do_not_count_without_pull(
     assert report.pull is None
     assert report.result is CycleResult.SUCCESS
     assert controller.readiness()[0] is True
+
+
+async def test_closing_the_server_ends_a_page_whose_cancellation_was_swallowed(
+    make_controller: ControllerFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Python 3.11's asyncio.wait_for returns the inner result when it finishes just as the
+    # task is cancelled: the cancellation is lost. The status page then went back to waiting
+    # for a cycle that never came, and close() (SIGTERM, a test's teardown) hung forever.
+    import reconciler.controller.page.app as page_app
+    from reconciler.controller.page import repolink
+
+    entered = asyncio.Event()
+    real_repo_info = repolink.repo_info
+
+    async def repo_info_losing_one_cancellation(checkout: object) -> object:
+        entered.set()
+        # What wait_for does when the git call completes at that moment: carry on.
+        with contextlib.suppress(asyncio.CancelledError):
+            await asyncio.sleep(3600)
+        return await real_repo_info(checkout)  # type: ignore[arg-type]
+
+    controller = make_controller()
+    server = HealthServer(ListenAddress("127.0.0.1", 0), controller)
+    await server.start()
+    try:
+        monkeypatch.setattr(page_app, "repo_info", repo_info_losing_one_cancellation)
+        await controller.cycle()  # the page follows it and reads the repository again
+        await asyncio.wait_for(entered.wait(), 10)
+    finally:
+        closing = asyncio.create_task(server.close())
+        done, _ = await asyncio.wait({closing}, timeout=10)
+        while not closing.done():  # do not leave it behind
+            closing.cancel()
+            await asyncio.wait({closing}, timeout=1)
+    assert done, "HealthServer.close() did not end the status page"

@@ -9,7 +9,6 @@ page never plans, never calls CXone and has no state of its own beyond the cycle
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import datetime as dt
 import functools
 import importlib.resources
@@ -140,9 +139,7 @@ class StatusPage:
     async def close(self) -> None:
         task, self._task = self._task, None
         if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+            await stop_task(task)
 
     async def refresh(self) -> None:
         """Read the repository's links and cxrecon.yaml again if the commit changed."""
@@ -330,3 +327,15 @@ def _render(template: str, **values: Any) -> bytes:
 @functools.cache
 def _static(name: str) -> bytes:
     return (importlib.resources.files("reconciler.controller.page") / "static" / name).read_bytes()
+
+
+async def stop_task(task: asyncio.Task[Any]) -> None:
+    """Cancel `task` and wait until it has ended, cancelling again while it has not: on
+    Python 3.11 a cancellation can be lost (asyncio.wait_for returns the inner result when
+    it finishes at that moment), and a task that lost one waits for its next cycle forever.
+    A cancellation of the caller itself is passed on, never swallowed."""
+    while not task.done():
+        task.cancel()
+        await asyncio.wait({task}, timeout=1.0)
+    if not task.cancelled() and task.exception() is not None:
+        log.error("status page task ended with an error", exc_info=task.exception())

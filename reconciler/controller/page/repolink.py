@@ -7,13 +7,14 @@ ssh remotes, query strings and fragments never reach a link.
 
 from __future__ import annotations
 
-import asyncio
 import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Final, Literal
 from urllib.parse import quote, urlsplit
+
+from reconciler.controller.gitrepo import run_git
 
 Forge = Literal["github", "gitlab"]
 
@@ -117,33 +118,8 @@ async def repo_info(checkout: Path) -> RepoInfo:
 
 
 async def _git(checkout: Path, *args: str) -> tuple[int, str]:
-    env = {**os.environ, "GIT_TERMINAL_PROMPT": "0", "LC_ALL": "C"}
-    env.pop("GIT_DIR", None)
-    env.pop("GIT_WORK_TREE", None)
-    try:
-        proc = await asyncio.create_subprocess_exec(
-            "git",
-            "-C",
-            str(checkout),
-            *args,
-            stdin=asyncio.subprocess.DEVNULL,
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.DEVNULL,
-            env=env,
-        )
-    except OSError:
-        return 127, ""
-    try:
-        out, _ = await asyncio.wait_for(proc.communicate(), GIT_TIMEOUT_SECONDS)
-    except TimeoutError:
-        proc.kill()
-        await proc.wait()
-        return 124, ""
-    finally:
-        transport = getattr(proc, "_transport", None)  # as controller/gitrepo.py does
-        if transport is not None:
-            transport.close()
-    return proc.returncode or 0, out.decode("utf-8", "replace").strip()
+    code, out, _ = await run_git(checkout, *args, limit=GIT_TIMEOUT_SECONDS)
+    return code, out.strip()
 
 
 @dataclass(frozen=True, slots=True)
