@@ -243,6 +243,14 @@ class ConvergenceMachine(RuleBasedStateMachine):
         if config:
             text = yaml.safe_dump(config, sort_keys=False)
             (self.root / "cxrecon.yaml").write_text(text, encoding="utf-8")
+        for name in sorted(policies.observed):
+            # Observed: declared in git, made by hand in CXone before, and never written.
+            doc = base_doc(name, "ACTIVE")
+            self._write(name, doc)
+            body = copy.deepcopy(doc)
+            body["description"] = "made by hand before cxrecon"
+            body["authentication"]["credentials"] = {"apiKey": "typed-in-the-ui"}
+            self.control.seed(body)
         self.h.seen["examples with ignore rules"] += bool(policies.ignored and policies.ignored_on)
         self.h.seen["examples with observed connectors"] += bool(policies.observed)
 
