@@ -93,6 +93,9 @@ def change_document(change: ConnectorChange) -> dict[str, Any]:
                 "override": change.from_override(field),
             }
         )
+        key = credential_key(field)
+        if key is not None:
+            fields[-1]["source"] = credential_source(change, key)
     return {
         "name": change.name,
         "action": change.action.value,

@@ -326,6 +326,10 @@ def test_a_team_adopts_its_tenant_and_changes_it_through_git(
     [new] = [c for c in as_json["changes"] if c["action"] == "create"]
     assert len(new["fields"]) == 14
     assert {f["kind"] for f in new["fields"]} == {"added"}
+    # The JSON says where each credential comes from, as text and Markdown do.
+    (api_key,) = [f for f in new["fields"] if f["path"] == "authentication.credentials[apiKey]"]
+    assert (api_key["after"], api_key["source"]) == ("***", "${env:SUPPORT_DESK_API_KEY}")
+    assert all("source" not in f for f in new["fields"] if "credentials" not in f["path"])
 
     # 5. Merged: the saved plan is applied with the values the team keeps in CI secrets.
     saved = cx(env, "plan", "--out", "plan.json")
