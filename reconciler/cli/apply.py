@@ -20,8 +20,9 @@ import click
 
 # Only what the options need is imported here (light modules): `cxrecon apply --help` and
 # the command list load without the client, the planner or the renderers.
-from reconciler.apply.audit import DEFAULT_AUDIT_LOG, AuditLog, detect_actor
+from reconciler.apply.audit import AuditLog, detect_actor
 from reconciler.cli.common import (
+    audit_log_at,
     audit_log_option,
     emulator_option,
     environment_option,
@@ -98,7 +99,11 @@ class Options:
 )
 @poll_options
 @parallelism_option()
-@audit_log_option("Append one JSON line per write and per sync here.", DEFAULT_AUDIT_LOG)
+@audit_log_option(
+    "Append one JSON line per write and per sync here [default: .cxrecon/audit.jsonl in the "
+    "project folder].",
+    None,
+)
 @click.option(
     "--metrics-file",
     type=click.Path(dir_okay=False, path_type=Path),
@@ -140,7 +145,7 @@ def apply(
     poll_attempts: int | None,
     poll_timeout: float | None,
     parallelism: int,
-    audit_log: Path,
+    audit_log: Path | None,
     metrics_file: Path | None,
     metrics_format: str,
     replan: bool,
@@ -194,7 +199,8 @@ def apply(
     )
     stats = TracingStats()
     started = time.monotonic()
-    with open_target(environment, emulator, dict(env.connection)) as target:
+    audit_log = audit_log_at(project.root, audit_log)
+    with open_target(environment, emulator, dict(env.connection), root=project.root) as target:
         actor = detect_actor(os.environ, project.root)
         with AuditLog(audit_log, actor=actor, environment=env_name, command="apply") as audit:
             secrets = secrets_for(

@@ -37,7 +37,7 @@ def emulator_option(func: F) -> F:
         "--emulator",
         is_flag=True,
         default=False,
-        help=f"Run against an embedded CXone emulator (state in {EMULATOR_DB}).",
+        help=f"Run against an embedded CXone emulator (state in {EMULATOR_DB} of the project).",
     )(func)
 
 
@@ -86,6 +86,14 @@ def prune_option(func: F) -> F:
     )(func)
 
 
+def audit_log_at(root: Path, given: Path | None) -> Path:
+    """The audit log a command writes: `given` (--audit-log, as typed), else
+    `.cxrecon/audit.jsonl` in the project folder `root`, wherever the command runs from."""
+    from reconciler.apply.audit import DEFAULT_AUDIT_LOG
+
+    return given if given is not None else root / DEFAULT_AUDIT_LOG
+
+
 def audit_log_option(help: str, default: Path | None) -> Callable[[F], F]:
     """`--audit-log FILE`; without a `default`, the help text states where it goes."""
     return click.option(
@@ -127,16 +135,20 @@ def open_target(
     environment: str | None,
     emulator: bool,
     project_connection: dict[str, str] | None = None,
+    *,
+    root: Path | None = None,
 ) -> Iterator[Target]:
-    """Yield connection settings; with `emulator`, an embedded emulator runs meanwhile.
+    """Yield connection settings; with `emulator`, an embedded emulator runs meanwhile, its
+    state in `.cxrecon/` of the project folder `root` (default: the working directory).
 
     The emulator is imported only here, lazily: the reconcile path never depends on it.
     """
     if emulator:
         from reconciler.emulator.embedded import EmbeddedEmulator
 
-        EMULATOR_STATE_DIR.mkdir(parents=True, exist_ok=True)
-        with EmbeddedEmulator(db_path=EMULATOR_DB) as running:
+        state = (root or Path()) / EMULATOR_STATE_DIR
+        state.mkdir(parents=True, exist_ok=True)
+        with EmbeddedEmulator(db_path=(root or Path()) / EMULATOR_DB) as running:
             yield Target(
                 settings=ConnectionSettings.for_emulator(running.base_url),
                 environment=environment,

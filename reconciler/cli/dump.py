@@ -74,7 +74,7 @@ def dump(
     project = load_project()
     env = project.environment(environment)
     check_out_dir(out)
-    remote = list_tenant(environment, emulator, env)
+    remote = list_tenant(environment, emulator, env, project.root)
     reference = schema_ref if schema_ref is not None else schema_ref_for(out, project.root)
     result = build_dump(
         remote,

@@ -15,8 +15,9 @@ import click
 
 # Only what the options need is imported here (light modules): `cxrecon sync --help` and
 # the command list load without the client or the sync poller.
-from reconciler.apply.audit import DEFAULT_AUDIT_LOG, AuditLog, detect_actor
+from reconciler.apply.audit import AuditLog, detect_actor
 from reconciler.cli.common import (
+    audit_log_at,
     audit_log_option,
     emulator_option,
     environment_option,
@@ -75,7 +76,10 @@ def poll_policy(
     help="Do not start a sync: poll this one (as printed by --no-wait) until it ends.",
 )
 @poll_options
-@audit_log_option("Append one JSON line per sync here.", DEFAULT_AUDIT_LOG)
+@audit_log_option(
+    "Append one JSON line per sync here [default: .cxrecon/audit.jsonl in the project folder].",
+    None,
+)
 @click.pass_context
 def sync(
     ctx: click.Context,
@@ -89,7 +93,7 @@ def sync(
     poll_cap: float | None,
     poll_attempts: int | None,
     poll_timeout: float | None,
-    audit_log: Path,
+    audit_log: Path | None,
 ) -> None:
     """Trigger a CRM data sync on connector NAME (it must be ACTIVE) and wait for it.
 
@@ -106,7 +110,8 @@ def sync(
     env = project.environment(environment)
     policy = poll_policy(project, poll_base, poll_cap, poll_attempts, poll_timeout)
     env_name = project.environment_label(environment)
-    with open_target(environment, emulator, dict(env.connection)) as target:
+    audit_log = audit_log_at(project.root, audit_log)
+    with open_target(environment, emulator, dict(env.connection), root=project.root) as target:
         actor = detect_actor(os.environ, project.root)
         with AuditLog(audit_log, actor=actor, environment=env_name, command="sync") as audit:
             outcome = asyncio.run(

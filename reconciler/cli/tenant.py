@@ -12,9 +12,8 @@ from pathlib import Path
 
 import click
 
-from reconciler.apply.audit import DEFAULT_AUDIT_LOG
 from reconciler.apply.history import read_history
-from reconciler.cli.common import open_target
+from reconciler.cli.common import audit_log_at, open_target
 from reconciler.config.project import EnvironmentConfig, Project
 from reconciler.config.settings import ConnectionSettings
 from reconciler.cxone.client import CxoneClient
@@ -61,14 +60,14 @@ def plan_from_tenant(
     project = open_project()
     env = project.environment(environment)
     history = read_history(
-        audit_log if audit_log is not None else DEFAULT_AUDIT_LOG,
+        audit_log_at(project.root, audit_log),
         project.environment_label(environment),
     )
     # Invalid requests and desired state fail here, before any connection is opened.
     plan_scope(path, prune)
     loaded, use = load_valid(project, env, path, strict=strict, cache=cache)
     stats = ApiStats()
-    with open_target(environment, emulator, dict(env.connection)) as target:
+    with open_target(environment, emulator, dict(env.connection), root=project.root) as target:
         run = asyncio.run(
             _plan(
                 project,
@@ -140,10 +139,11 @@ def print_summary(planned: Planned, command: str, metrics_format: str | None) ->
 
 
 def list_tenant(
-    environment: str | None, emulator: bool, env: EnvironmentConfig
+    environment: str | None, emulator: bool, env: EnvironmentConfig, root: Path | None = None
 ) -> list[RemoteConnector]:
-    """Every connector in the tenant `env` (or the embedded emulator) points at."""
-    with open_target(environment, emulator, dict(env.connection)) as target:
+    """Every connector in the tenant `env` (or the project `root`'s embedded emulator)
+    points at."""
+    with open_target(environment, emulator, dict(env.connection), root=root) as target:
         return asyncio.run(_list(target.settings))
 
 
