@@ -27,7 +27,7 @@ from reconciler.cli.common import (
 #: `--audit-log` of plan and drift: read, never written.
 HISTORY_HELP = (
     "The audit log `cxrecon apply` wrote, read to recognise connectors deleted in CXone "
-    "[default: .cxrecon/audit.jsonl]."
+    "[default: .cxrecon/audit.jsonl in the project folder]."
 )
 
 if TYPE_CHECKING:
