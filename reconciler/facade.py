@@ -1,0 +1,441 @@
+"""The library entry point: open a project, load the desired state, plan against a tenant,
+apply a plan, report drift, dump a tenant. `reconciler.__all__` exports these.
+
+The CLI, the controller, the tests and the benchmarks all call these functions, so the
+sequence fetch → plan (or verify a saved plan) → confirm → execute → sync exists once. Hooks
+(`ApplyHooks`) let a caller decide what is shown, confirmed and written: the CLI prints and
+asks; the controller chooses per connector (sync windows, backoff). See
+docs/architecture.md.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Literal, Protocol
+
+import anyio
+
+from reconciler.apply.audit import AuditLog
+from reconciler.apply.calltrace import TracingStats
+from reconciler.apply.datasync import PollPolicy, SyncObserver, run_syncs
+from reconciler.apply.executor import ConnectorResult, ExecContext
+from reconciler.apply.history import read_history
+from reconciler.apply.run import ApplyReport, CredentialResolver, execute_plan, held_results
+from reconciler.config.project import EnvironmentConfig, Project, load_project
+from reconciler.config.settings import ConnectionSettings
+from reconciler.cxone.client import CxoneClient
+from reconciler.errors import ConfigError, StalePlanError
+from reconciler.gitops.drift import DriftReport, drift_of
+from reconciler.gitops.dump import SCHEMA_REF, Dump, build_dump
+from reconciler.load.desired import LoadResult, raise_if_invalid
+from reconciler.load.desired import load_desired as _load_desired
+from reconciler.load.refs import SecretLookup
+from reconciler.model import RemoteConnector
+from reconciler.plan.build import build_plan
+from reconciler.plan.changes import ConnectorChange, Plan
+from reconciler.plan.credentials import CredentialChecker
+from reconciler.plan.essence import desired_state_digest
+from reconciler.plan.history import AppliedHistory
+from reconciler.plan.reviewed import Review, review, reviewed_part
+from reconciler.plan.saved import SavedPlan, verify
+
+#: What an apply of a stale saved plan does: refuse it (Terraform's rule), plan afresh and
+#: confirm that plan unreviewed, or plan afresh and apply only what was reviewed.
+StaleRule = Literal["fail", "replan", "reviewed"]
+
+
+class ConnectorSource(Protocol):
+    """What planning needs from the API client (reconciler.cxone.client.CxoneClient)."""
+
+    async def list_connectors(self) -> list[RemoteConnector]: ...
+
+
+@dataclass(frozen=True, repr=False)
+class PlanRun:
+    """A plan and what it was made from; `timings` are seconds per phase."""
+
+    plan: Plan
+    loaded: LoadResult
+    remote: tuple[RemoteConnector, ...]
+    checker: CredentialChecker
+    timings: Mapping[str, float] = field(default_factory=dict)
+
+    def __repr__(self) -> str:
+        # Short on purpose: Python 3.11's asyncio.run formats the repr of the main task's
+        # result when it restores the SIGINT handler; the generated repr of 10,000 desired
+        # and remote connectors took 2 s and 300 MB there.
+        counts = ", ".join(f"{a.value}={n}" for a, n in self.plan.summary.items() if n)
+        return (
+            f"PlanRun(desired={len(self.loaded.connectors)}, remote={len(self.remote)}, "
+            f"changes=[{counts}])"
+        )
+
+
+def open_project(root: Path | None = None) -> Project:
+    """`cxrecon.yaml` of the project at `root` (default: the working directory); defaults
+    when there is none. ConfigError with every problem of the file."""
+    return load_project(root)
+
+
+def load_desired(
+    project: Project,
+    environment: str | EnvironmentConfig | None = None,
+    path: Path | None = None,
+    *,
+    strict: bool = False,
+) -> LoadResult:
+    """Load and validate the connector files (`path`: a directory or one file; default the
+    project's connectors path); ConfigError with every diagnostic when invalid."""
+    env = (
+        environment
+        if isinstance(environment, EnvironmentConfig)
+        else project.environment(environment)
+    )
+    target = path if path is not None else project.connectors_path
+    loaded = _load_desired(target, env, strict=strict, project=project)
+    raise_if_invalid(loaded)
+    return loaded
+
+
+def secrets_for(
+    project: Project,
+    *,
+    environ: Mapping[str, str] | None = None,
+    emulated: bool = False,
+    warn: Callable[[str], None] | None = None,
+    audit: AuditLog | None = None,
+) -> SecretLookup:
+    """The run's one secret lookup: `${env:}` from `environ` (default the process
+    environment), `${file:}` relative to the project root; every value resolved is
+    registered with `audit` so the audit log masks it."""
+    return SecretLookup(
+        os.environ if environ is None else environ,
+        project.root,
+        emulated=emulated,
+        warn=warn,
+        register=audit.register_secret if audit is not None else None,
+    )
+
+
+def plan_scope(path: Path | None, prune: bool) -> bool:
+    """Whether PATH holds the whole desired state (True) or one file of it (False).
+
+    One file is a subset of the repository: every other managed connector would look
+    deleted from git, so it is neither an orphan nor something to prune.
+    """
+    complete = path is None or not path.is_file()
+    if prune and not complete:
+        raise ConfigError(
+            f"--prune needs the whole connectors directory, but {path} is one file: every "
+            "other managed connector would be deactivated. Run without PATH (or with the "
+            "directory), or drop --prune"
+        )
+    return complete
+
+
+def plan_connectors(
+    project: Project,
+    loaded: LoadResult,
+    remote: Sequence[RemoteConnector],
+    *,
+    checker: CredentialChecker,
+    environment: str | None = None,
+    prune: bool = False,
+    complete: bool = True,
+    take_ownership: bool = False,
+    history: AppliedHistory | None = None,
+) -> Plan:
+    """The one way a plan is built from a loaded desired state and the tenant's connectors
+    (pure; fingerprint checks may be slow: async callers run it in a thread).
+    `take_ownership`: plan connectors another project manages as this project's.
+    `history`: the connectors cxrecon applied here before (the audit log): one missing
+    from CXone is planned as a create marked deleted in CXone."""
+    return build_plan(
+        loaded.connectors,
+        remote,
+        limits=project.safety,
+        checker=checker,
+        desired_digest=desired_state_digest(loaded.connectors, loaded.environment),
+        prune=prune,
+        environment=project.environment_label(environment),
+        complete=complete,
+        project=project.project_id,
+        take_ownership=take_ownership,
+        policies=project.policies(environment),
+        history=history,
+    )
+
+
+async def make_plan(
+    project: Project,
+    source: ConnectorSource,
+    *,
+    environment: str | None = None,
+    path: Path | None = None,
+    prune: bool = False,
+    strict: bool = False,
+    secrets: SecretLookup | None = None,
+    loaded: LoadResult | None = None,
+    take_ownership: bool = False,
+    history: AppliedHistory | None = None,
+) -> PlanRun:
+    """Load (unless `loaded` is given), fetch every connector, plan.
+
+    Secrets (`secrets`, default: the process environment) are only used to compare
+    credential fingerprints; one that cannot be resolved just makes credentials `unknown`
+    (a lookup over an empty environment plans without any secret).
+    """
+    timings: dict[str, float] = {}
+    complete = plan_scope(path, prune)
+    start = time.perf_counter()
+    if loaded is None:
+        loaded = load_desired(project, environment, path, strict=strict)
+    timings["load"] = time.perf_counter() - start
+
+    start = time.perf_counter()
+    remote = tuple(await source.list_connectors())
+    timings["fetch"] = time.perf_counter() - start
+
+    start = time.perf_counter()
+    checker = CredentialChecker(lookup=secrets if secrets is not None else secrets_for(project))
+    plan = plan_connectors(
+        project,
+        loaded,
+        remote,
+        checker=checker,
+        environment=environment,
+        prune=prune,
+        complete=complete,
+        take_ownership=take_ownership,
+        history=history,
+    )
+    timings["diff"] = time.perf_counter() - start
+    return PlanRun(plan=plan, loaded=loaded, remote=remote, checker=checker, timings=timings)
+
+
+@dataclass(frozen=True)
+class SyncRequest:
+    """Run a CRM data sync on every connector an apply created or changed that is ACTIVE."""
+
+    sync_type: str = "INCREMENTAL"
+    policy: PollPolicy = field(default_factory=PollPolicy)
+    progress: Callable[[int], SyncObserver] | None = None
+
+
+@dataclass(frozen=True)
+class ApplyHooks:
+    """Where a caller takes part in an apply; every hook is optional.
+
+    - `confirm(plan, reviewed)`: shown the plan before anything is written (`reviewed`: a
+      verified saved plan); raise a CxreconError to stop with nothing written.
+    - `select(plan)`: the changes this run may write (the controller's windows and backoff);
+      default all. Changes not selected get no result.
+    - `on_result(result)`: as each connector finishes.
+    - `should_start()`: asked as each connector gets its turn (a stopping controller).
+    """
+
+    confirm: Callable[[Plan, bool], None] | None = None
+    select: Callable[[Plan], Sequence[ConnectorChange]] | None = None
+    on_result: Callable[[ConnectorResult], None] | None = None
+    should_start: Callable[[], bool] | None = None
+
+
+@dataclass(frozen=True, repr=False)
+class ApplyRun:
+    """An apply's plan (`reviewed`: a verified saved plan), and what happened."""
+
+    plan: Plan
+    reviewed: bool
+    report: ApplyReport
+    #: A stale saved plan applied under `if_stale="reviewed"`: the fresh plan against it.
+    review: Review | None = None
+
+    def __repr__(self) -> str:
+        return f"ApplyRun(reviewed={self.reviewed}, report={self.report.outcome_counts()})"
+
+
+async def apply_changes(
+    project: Project,
+    client: CxoneClient,
+    plan: Plan,
+    *,
+    secrets: SecretLookup,
+    checker: CredentialChecker | None = None,
+    audit: AuditLog | None = None,
+    parallelism: int = 8,
+    hooks: ApplyHooks = ApplyHooks(),
+    sync: SyncRequest | None = None,
+) -> ApplyReport:
+    """Execute `plan` (or the part `hooks.select` chooses), then the requested CRM syncs."""
+    checker = checker if checker is not None else CredentialChecker(lookup=secrets)
+    resolver = CredentialResolver(secrets, checker)
+    ctx = ExecContext(
+        client=client,
+        credentials=resolver,
+        checker=checker,
+        limits=project.safety,
+        desired_digest=plan.desired_digest,
+        environment=plan.environment,
+        prune=plan.prune,
+        audit=audit,
+        project=project.project_id,
+        policies=project.policies(plan.environment),
+    )
+    chosen = plan
+    if hooks.select is not None:
+        chosen = replace(plan, changes=tuple(hooks.select(plan)))
+    results = await execute_plan(
+        chosen,
+        ctx,
+        parallelism=parallelism,
+        credentials=resolver,
+        on_result=hooks.on_result,
+        should_start=hooks.should_start,
+    )
+    report = ApplyReport(results=results)
+    targets = report.sync_targets()
+    if sync is not None and targets:
+        syncs = await run_syncs(
+            client,
+            targets,
+            sync_type=sync.sync_type,
+            policy=sync.policy,
+            parallelism=parallelism,
+            progress=sync.progress(len(targets)) if sync.progress else None,
+            audit=audit,
+        )
+        report = ApplyReport(results=results, syncs=syncs)
+    return report
+
+
+async def apply_desired(
+    project: Project,
+    client: CxoneClient,
+    loaded: LoadResult,
+    *,
+    secrets: SecretLookup,
+    environment: str | None = None,
+    saved: SavedPlan | None = None,
+    replan_stale: bool = False,
+    if_stale: StaleRule | None = None,
+    on_stale: Callable[[StalePlanError], None] | None = None,
+    on_review: Callable[[Review], None] | None = None,
+    prune: bool = False,
+    complete: bool = True,
+    take_ownership: bool = False,
+    audit: AuditLog | None = None,
+    parallelism: int = 8,
+    hooks: ApplyHooks = ApplyHooks(),
+    sync: SyncRequest | None = None,
+    history: AppliedHistory | None = None,
+) -> ApplyRun:
+    """A whole apply: fetch the tenant, verify the saved plan (or plan afresh), let
+    `hooks.confirm` see it, execute, sync.
+
+    A saved plan is applied exactly or refused as stale (StalePlanError), unless `if_stale`
+    says otherwise (`replan_stale` is `if_stale="replan"`): `on_stale` is told why, then
+    "replan" sends a fresh plan to `confirm` unreviewed, and "reviewed" holds the fresh
+    plan against the saved one (`on_review` sees the comparison): only changes that are as
+    reviewed are confirmed (under the reviewed plan's safety verdict) and written; every
+    other change fails with the reason, and nothing is written for it.
+    """
+    rule: StaleRule = if_stale or ("replan" if replan_stale else "fail")
+    checker = CredentialChecker(lookup=secrets)
+    remote = tuple(await client.list_connectors())
+    plan: Plan | None = None
+    reviewed = False
+    verdict: Review | None = None
+    if saved is not None:
+        try:
+            digest = desired_state_digest(loaded.connectors, loaded.environment)
+            plan = verify(
+                saved,
+                desired_digest=digest,
+                remote=remote,
+                checker=checker,
+                desired=loaded.connectors,
+                project=project.project_id,
+                policies=project.policies(saved.environment),
+            )
+            reviewed = True
+        except StalePlanError as exc:
+            if rule == "fail":
+                raise
+            if on_stale is not None:
+                on_stale(exc)
+    if plan is None:
+        plan = await anyio.to_thread.run_sync(
+            lambda: plan_connectors(
+                project,
+                loaded,
+                remote,
+                checker=checker,
+                environment=environment,
+                prune=prune,
+                complete=complete,
+                take_ownership=take_ownership,
+                history=history if history is not None else _history_of(audit),
+            )
+        )
+        if saved is not None and rule == "reviewed":
+            verdict = review(saved.shown, plan)
+            if on_review is not None:
+                on_review(verdict)
+            plan, reviewed = reviewed_part(plan, verdict, saved.safety), True
+    if hooks.confirm is not None:
+        hooks.confirm(plan, reviewed)
+    report = await apply_changes(
+        project,
+        client,
+        plan,
+        secrets=secrets,
+        checker=checker,
+        audit=audit,
+        parallelism=parallelism,
+        hooks=hooks,
+        sync=sync,
+    )
+    if verdict is not None and verdict.held:
+        report = replace(report, results=report.results + held_results(verdict))
+    return ApplyRun(plan=plan, reviewed=reviewed, report=report, review=verdict)
+
+
+async def check_drift(
+    project: Project,
+    source: ConnectorSource,
+    *,
+    environment: str | None = None,
+    path: Path | None = None,
+    loaded: LoadResult | None = None,
+    history: AppliedHistory | None = None,
+) -> tuple[DriftReport, PlanRun]:
+    """What changed in CXone since cxrecon last applied each connector (not what is
+    pending in git; a connector `history` knows and CXone lost is deleted there), and the
+    planning run it was read from."""
+    run = await make_plan(
+        project, source, environment=environment, path=path, loaded=loaded, history=history
+    )
+    return drift_of(run.plan), run
+
+
+def _history_of(audit: AuditLog | None) -> AppliedHistory | None:
+    """What the audit log an apply appends to says it applied before (its environment)."""
+    return read_history(audit.path, audit.environment) if audit is not None else None
+
+
+def connect(settings: ConnectionSettings, *, parallelism: int = 8) -> CxoneClient:
+    """A client for the tenant `settings` name; use it as `async with connect(...) as c`.
+    Its request accounting also feeds the audit log (each write's HTTP status, attempts)."""
+    return CxoneClient(settings, parallelism=parallelism, stats=TracingStats())
+
+
+async def dump_tenant(
+    source: ConnectorSource, *, schema_ref: str = SCHEMA_REF, error_state: str = "ACTIVE"
+) -> Dump:
+    """The tenant's connectors as connector files (not yet written: `write_dump` does)."""
+    remote = await source.list_connectors()
+    return build_dump(remote, schema_ref=schema_ref, error_state=error_state)
