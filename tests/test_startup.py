@@ -51,7 +51,8 @@ sys.stderr.write("\\n" + json.dumps({"exit": code, "modules": sorted(sys.modules
 
 def imported_by(*args: str) -> tuple[int | str | None, set[str]]:
     """(exit code, modules in sys.modules) after `cxrecon ARGS` in a fresh interpreter."""
-    env = {**os.environ, "GITHUB_ACTIONS": "false", "COLUMNS": "80"}
+    # No cache: whether an earlier run in this folder left entries must not matter.
+    env = {**os.environ, "GITHUB_ACTIONS": "false", "COLUMNS": "80", "CXRECON_NO_CACHE": "1"}
     done = subprocess.run(
         [sys.executable, "-c", _RUN, *args],
         cwd=ROOT,
@@ -125,7 +126,14 @@ def test_validate_still_explains_a_rejected_connector_at_its_line() -> None:
     # The one path that needs jsonschema imports it: in a fresh process, not one where a
     # test module has imported it already.
     fixture = "tests/fixtures/bad/schema-unknown-key-typo.yaml"
-    env = {**os.environ, "GITHUB_ACTIONS": "false", "COLUMNS": "200", "NO_COLOR": "1"}
+    # No cache: a warm entry (an earlier run in this folder) would skip the schema check.
+    env = {
+        **os.environ,
+        "GITHUB_ACTIONS": "false",
+        "COLUMNS": "200",
+        "NO_COLOR": "1",
+        "CXRECON_NO_CACHE": "1",
+    }
     done = subprocess.run(
         [sys.executable, "-c", _RUN, "validate", fixture],
         cwd=ROOT,

@@ -1,0 +1,51 @@
+"""The library entry point: open a project, load the desired state, plan against a tenant,
+apply a plan, report drift, dump a tenant. `reconciler.__all__` exports these.
+
+The CLI, the controller, the tests and the benchmarks all call these functions, so the
+sequence fetch → plan (or verify a saved plan) → confirm → execute → sync exists once. Hooks
+(`ApplyHooks`) let a caller decide what is shown, confirmed and written: the CLI prints and
+asks; the controller chooses per connector (sync windows, backoff). See
+docs/architecture.md.
+"""
+
+from reconciler.facade.applying import (
+    ApplyHooks,
+    ApplyRun,
+    StaleRule,
+    SyncRequest,
+    apply_changes,
+    apply_desired,
+)
+from reconciler.facade.planning import (
+    ConnectorSource,
+    PlanRun,
+    check_drift,
+    connect,
+    dump_tenant,
+    load_desired,
+    make_plan,
+    open_project,
+    plan_connectors,
+    plan_scope,
+    secrets_for,
+)
+
+__all__ = [
+    "ApplyHooks",
+    "ApplyRun",
+    "ConnectorSource",
+    "PlanRun",
+    "StaleRule",
+    "SyncRequest",
+    "apply_changes",
+    "apply_desired",
+    "check_drift",
+    "connect",
+    "dump_tenant",
+    "load_desired",
+    "make_plan",
+    "open_project",
+    "plan_connectors",
+    "plan_scope",
+    "secrets_for",
+]

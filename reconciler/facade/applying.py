@@ -1,0 +1,225 @@
+"""The facade's writing half: apply a plan, or the whole sequence fetch → plan (or verify a
+saved plan) → confirm → execute → sync, with the hooks a caller takes part through
+(reconciler.facade re-exports these)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
+from typing import Literal
+
+import anyio
+
+from reconciler.apply.audit import AuditLog
+from reconciler.apply.datasync import PollPolicy, SyncObserver, run_syncs
+from reconciler.apply.executor import ConnectorResult, ExecContext
+from reconciler.apply.history import read_history
+from reconciler.apply.run import ApplyReport, CredentialResolver, execute_plan, held_results
+from reconciler.config.project import Project
+from reconciler.cxone.client import CxoneClient
+from reconciler.errors import StalePlanError
+from reconciler.facade.planning import plan_connectors
+from reconciler.load.desired import LoadResult
+from reconciler.load.refs import SecretLookup
+from reconciler.plan.changes import ConnectorChange, Plan
+from reconciler.plan.credentials import CredentialChecker
+from reconciler.plan.essence import desired_state_digest
+from reconciler.plan.history import AppliedHistory
+from reconciler.plan.reviewed import Review, review, reviewed_part
+from reconciler.plan.saved import SavedPlan, verify
+
+#: What an apply of a stale saved plan does: refuse it (Terraform's rule), plan afresh and
+#: confirm that plan unreviewed, or plan afresh and apply only what was reviewed.
+StaleRule = Literal["fail", "replan", "reviewed"]
+
+
+@dataclass(frozen=True)
+class SyncRequest:
+    """Run a CRM data sync on every connector an apply created or changed that is ACTIVE."""
+
+    sync_type: str = "INCREMENTAL"
+    policy: PollPolicy = field(default_factory=PollPolicy)
+    progress: Callable[[int], SyncObserver] | None = None
+
+
+@dataclass(frozen=True)
+class ApplyHooks:
+    """Where a caller takes part in an apply; every hook is optional.
+
+    - `confirm(plan, reviewed)`: shown the plan before anything is written (`reviewed`: a
+      verified saved plan); raise a CxreconError to stop with nothing written.
+    - `select(plan)`: the changes this run may write (the controller's windows and backoff);
+      default all. Changes not selected get no result.
+    - `on_result(result)`: as each connector finishes.
+    - `should_start()`: asked as each connector gets its turn (a stopping controller).
+    """
+
+    confirm: Callable[[Plan, bool], None] | None = None
+    select: Callable[[Plan], Sequence[ConnectorChange]] | None = None
+    on_result: Callable[[ConnectorResult], None] | None = None
+    should_start: Callable[[], bool] | None = None
+
+
+@dataclass(frozen=True, repr=False)
+class ApplyRun:
+    """An apply's plan (`reviewed`: a verified saved plan), and what happened."""
+
+    plan: Plan
+    reviewed: bool
+    report: ApplyReport
+    #: A stale saved plan applied under `if_stale="reviewed"`: the fresh plan against it.
+    review: Review | None = None
+
+    def __repr__(self) -> str:
+        return f"ApplyRun(reviewed={self.reviewed}, report={self.report.outcome_counts()})"
+
+
+async def apply_changes(
+    project: Project,
+    client: CxoneClient,
+    plan: Plan,
+    *,
+    secrets: SecretLookup,
+    checker: CredentialChecker | None = None,
+    audit: AuditLog | None = None,
+    parallelism: int = 8,
+    hooks: ApplyHooks = ApplyHooks(),
+    sync: SyncRequest | None = None,
+) -> ApplyReport:
+    """Execute `plan` (or the part `hooks.select` chooses), then the requested CRM syncs."""
+    checker = checker if checker is not None else CredentialChecker(lookup=secrets)
+    resolver = CredentialResolver(secrets, checker)
+    ctx = ExecContext(
+        client=client,
+        credentials=resolver,
+        checker=checker,
+        limits=project.safety,
+        desired_digest=plan.desired_digest,
+        environment=plan.environment,
+        prune=plan.prune,
+        audit=audit,
+        project=project.project_id,
+        policies=project.policies(plan.environment),
+    )
+    chosen = plan
+    if hooks.select is not None:
+        chosen = replace(plan, changes=tuple(hooks.select(plan)))
+    results = await execute_plan(
+        chosen,
+        ctx,
+        parallelism=parallelism,
+        credentials=resolver,
+        on_result=hooks.on_result,
+        should_start=hooks.should_start,
+    )
+    report = ApplyReport(results=results)
+    targets = report.sync_targets()
+    if sync is not None and targets:
+        syncs = await run_syncs(
+            client,
+            targets,
+            sync_type=sync.sync_type,
+            policy=sync.policy,
+            parallelism=parallelism,
+            progress=sync.progress(len(targets)) if sync.progress else None,
+            audit=audit,
+        )
+        report = ApplyReport(results=results, syncs=syncs)
+    return report
+
+
+async def apply_desired(
+    project: Project,
+    client: CxoneClient,
+    loaded: LoadResult,
+    *,
+    secrets: SecretLookup,
+    environment: str | None = None,
+    saved: SavedPlan | None = None,
+    replan_stale: bool = False,
+    if_stale: StaleRule | None = None,
+    on_stale: Callable[[StalePlanError], None] | None = None,
+    on_review: Callable[[Review], None] | None = None,
+    prune: bool = False,
+    complete: bool = True,
+    take_ownership: bool = False,
+    audit: AuditLog | None = None,
+    parallelism: int = 8,
+    hooks: ApplyHooks = ApplyHooks(),
+    sync: SyncRequest | None = None,
+    history: AppliedHistory | None = None,
+) -> ApplyRun:
+    """A whole apply: fetch the tenant, verify the saved plan (or plan afresh), let
+    `hooks.confirm` see it, execute, sync.
+
+    A saved plan is applied exactly or refused as stale (StalePlanError), unless `if_stale`
+    says otherwise (`replan_stale` is `if_stale="replan"`): `on_stale` is told why, then
+    "replan" sends a fresh plan to `confirm` unreviewed, and "reviewed" holds the fresh
+    plan against the saved one (`on_review` sees the comparison): only changes that are as
+    reviewed are confirmed (under the reviewed plan's safety verdict) and written; every
+    other change fails with the reason, and nothing is written for it.
+    """
+    rule: StaleRule = if_stale or ("replan" if replan_stale else "fail")
+    checker = CredentialChecker(lookup=secrets)
+    remote = tuple(await client.list_connectors())
+    plan: Plan | None = None
+    reviewed = False
+    verdict: Review | None = None
+    if saved is not None:
+        try:
+            digest = desired_state_digest(loaded.connectors, loaded.environment)
+            plan = verify(
+                saved,
+                desired_digest=digest,
+                remote=remote,
+                checker=checker,
+                desired=loaded.connectors,
+                project=project.project_id,
+                policies=project.policies(saved.environment),
+            )
+            reviewed = True
+        except StalePlanError as exc:
+            if rule == "fail":
+                raise
+            if on_stale is not None:
+                on_stale(exc)
+    if plan is None:
+        plan = await anyio.to_thread.run_sync(
+            lambda: plan_connectors(
+                project,
+                loaded,
+                remote,
+                checker=checker,
+                environment=environment,
+                prune=prune,
+                complete=complete,
+                take_ownership=take_ownership,
+                history=history if history is not None else _history_of(audit),
+            )
+        )
+        if saved is not None and rule == "reviewed":
+            verdict = review(saved.shown, plan)
+            if on_review is not None:
+                on_review(verdict)
+            plan, reviewed = reviewed_part(plan, verdict, saved.safety), True
+    if hooks.confirm is not None:
+        hooks.confirm(plan, reviewed)
+    report = await apply_changes(
+        project,
+        client,
+        plan,
+        secrets=secrets,
+        checker=checker,
+        audit=audit,
+        parallelism=parallelism,
+        hooks=hooks,
+        sync=sync,
+    )
+    if verdict is not None and verdict.held:
+        report = replace(report, results=report.results + held_results(verdict))
+    return ApplyRun(plan=plan, reviewed=reviewed, report=report, review=verdict)
+
+
+def _history_of(audit: AuditLog | None) -> AppliedHistory | None:
+    """What the audit log an apply appends to says it applied before (its environment)."""
+    return read_history(audit.path, audit.environment) if audit is not None else None
