@@ -12,7 +12,6 @@ import datetime as dt
 import functools
 import logging
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
-from types import MappingProxyType
 
 import anyio
 
@@ -25,6 +24,7 @@ from reconciler.config.windows import SyncWindow, evaluate, load_windows
 from reconciler.controller.backoff import ConnectorBackoff
 from reconciler.controller.gitrepo import GitRepo, PullResult
 from reconciler.controller.known import KnownConnectors
+from reconciler.controller.metering import CycleMeter, MeteredClient
 from reconciler.controller.report import (
     Clock,
     ConnectorReport,
@@ -34,61 +34,18 @@ from reconciler.controller.report import (
     Decision,
     Phase,
 )
-from reconciler.cxone.client import CxoneClient
 from reconciler.cxone.stats import ApiStats
 from reconciler.errors import CxreconError
 from reconciler.facade import ApplyHooks, apply_desired, open_project, secrets_for
 from reconciler.load.desired import raise_if_invalid
 from reconciler.load.incremental import KeptFiles, real_paths
-from reconciler.model import LABEL_APPLIED_AT, RemoteConnector
+from reconciler.model import LABEL_APPLIED_AT
 from reconciler.plan.changes import Action, ConnectorChange, Plan
 from reconciler.plan.diff import Origin
 
 log = logging.getLogger("cxrecon.controller")
 
 SettingsFor = Callable[[Project, EnvironmentConfig], ConnectionSettings]
-
-
-class CycleMeter:
-    """What one cycle measures about itself: seconds per phase (each `enter` ends the phase
-    before; `finish` the last), and how many connector files it parsed. Kept when the cycle
-    fails part-way, so a failing phase is timed too."""
-
-    def __init__(self, monotonic: Callable[[], float]) -> None:
-        self._monotonic = monotonic
-        self._phase: Phase | None = None
-        self._since = 0.0
-        self._seconds: dict[Phase, float] = {}
-        self.files_parsed: int | None = None
-
-    def enter(self, phase: Phase) -> None:
-        now = self._monotonic()
-        self._close(now)
-        self._phase, self._since = phase, now
-
-    def finish(self) -> Mapping[Phase, float]:
-        self._close(self._monotonic())
-        self._phase = None
-        return MappingProxyType(dict(self._seconds))
-
-    def _close(self, now: float) -> None:
-        if self._phase is not None:
-            self._seconds[self._phase] = self._seconds.get(self._phase, 0.0) + now - self._since
-
-
-class _MeteredClient(CxoneClient):
-    """The API client, telling the cycle when the tenant's connectors are read: inside
-    `apply_desired`, that is where fetching ends and planning begins."""
-
-    def __init__(self, settings: ConnectionSettings, *, parallelism: int, stats: ApiStats) -> None:
-        super().__init__(settings, parallelism=parallelism, stats=stats)
-        #: Called once the connectors are listed (each cycle sets its own).
-        self.listed: Callable[[], None] = lambda: None
-
-    async def list_connectors(self) -> list[RemoteConnector]:
-        connectors = await super().list_connectors()
-        self.listed()
-        return connectors
 
 
 class CycleRunner:
@@ -127,7 +84,7 @@ class CycleRunner:
         self.known = KnownConnectors(options.audit_log)
         #: One client (and token) for every cycle while `keep_client()` is open.
         self._keeping = False
-        self._client: _MeteredClient | None = None
+        self._client: MeteredClient | None = None
         self._client_settings: ConnectionSettings | None = None
 
     @contextlib.asynccontextmanager
@@ -149,10 +106,10 @@ class CycleRunner:
     @contextlib.asynccontextmanager
     async def _api(
         self, settings: ConnectionSettings, meter: CycleMeter
-    ) -> AsyncIterator[_MeteredClient]:
+    ) -> AsyncIterator[MeteredClient]:
         listed = functools.partial(meter.enter, Phase.PLAN)
         if not self._keeping:
-            api = _MeteredClient(settings, parallelism=self.options.parallelism, stats=self.stats)
+            api = MeteredClient(settings, parallelism=self.options.parallelism, stats=self.stats)
             api.listed = listed
             async with api:
                 yield api
@@ -160,9 +117,7 @@ class CycleRunner:
         if self._client is not None and self._client_settings != settings:
             await self._close_client()
         if self._client is None:
-            client = _MeteredClient(
-                settings, parallelism=self.options.parallelism, stats=self.stats
-            )
+            client = MeteredClient(settings, parallelism=self.options.parallelism, stats=self.stats)
             await client.__aenter__()
             self._client, self._client_settings = client, settings
         self._client.listed = listed

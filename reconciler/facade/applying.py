@@ -165,6 +165,7 @@ async def apply_desired(
     plan: Plan | None = None
     reviewed = False
     verdict: Review | None = None
+    history = history if history is not None else _history_of(audit)
     if saved is not None:
         try:
             digest = desired_state_digest(loaded.connectors, loaded.environment)
@@ -176,6 +177,7 @@ async def apply_desired(
                 desired=loaded.connectors,
                 project=project.project_id,
                 policies=project.policies(saved.environment),
+                history=history,
             )
             reviewed = True
         except StalePlanError as exc:
@@ -194,7 +196,7 @@ async def apply_desired(
                 prune=prune,
                 complete=complete,
                 take_ownership=take_ownership,
-                history=history if history is not None else _history_of(audit),
+                history=history,
             )
         )
         if saved is not None and rule == "reviewed":

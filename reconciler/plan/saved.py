@@ -31,6 +31,7 @@ from reconciler.plan.changes import Action, Plan, SafetyVerdict
 from reconciler.plan.credentials import CredentialChecker
 from reconciler.plan.document import plan_document
 from reconciler.plan.essence import canonical_json, essence_of, state_hash
+from reconciler.plan.history import AppliedHistory
 from reconciler.secret import is_secret_field
 
 KIND: Final = "cxrecon-saved-plan"
@@ -300,6 +301,7 @@ def verify(
     desired: Sequence[DesiredConnector] | None = None,
     project: str | None = None,
     policies: Policies | None = None,
+    history: AppliedHistory | None = None,
 ) -> Plan:
     """The saved plan, rebuilt against the current tenant, if nothing it depends on moved.
 
@@ -360,6 +362,8 @@ def verify(
         policies=policies,
         # A takeover reviewed in the saved plan is applied as reviewed, and only that one.
         take_ownership=any(e.previous_owner is not None for e in saved.entries),
+        # A re-create of a connector deleted in CXone is shown (and audited) as such.
+        history=history,
     )
     expected = {(e.name, e.action) for e in saved.entries}
     got = {(c.name, c.action) for c in rebuilt.changes}

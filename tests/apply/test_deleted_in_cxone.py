@@ -110,3 +110,19 @@ def test_a_connector_renamed_in_cxone_is_not_reported_deleted(
     changes = {c["name"]: c for c in document["changes"]}
     assert changes["Alpha"]["deletedInCxone"] is None  # its id is still there, as an orphan
     assert changes["Alpha-Renamed-In-UI"]["action"] == "orphan"
+
+
+def test_a_reviewed_re_create_is_applied_as_reviewed_from_a_saved_plan(
+    project: Project, emulator: RunningEmulator
+) -> None:
+    project.write(connector_doc("Alpha"))
+    assert run_cli(["apply", "--auto-approve"]).exit_code == 0
+    delete(emulator, "Alpha")
+    saved = project.root / "plan.json"
+    assert run_cli(["plan", "--out", str(saved)]).exit_code == 0
+
+    applied = run_cli(["apply", "--plan", str(saved)])
+
+    assert applied.exit_code == 0, applied.output
+    assert "re-create Alpha (DRAFT → ACTIVE) [deleted in CXone]" in applied.output
+    assert "Alpha" in {c["name"] for c in remote_connectors(emulator.control)}
