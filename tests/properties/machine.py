@@ -19,8 +19,8 @@ against the emulator on a real port, checking after every step that
   connectors, `management: observe` on others), an ignored field of an existing connector
   and an observed connector are never written: not in an audit record, not on the tenant.
 
-test_found_bugs.py pins, as strict xfails, the product bugs the machine ran into; the
-machine allows for them where noted (`partial`, `claimed`).
+test_found_bugs.py keeps a minimal regression test of each product bug the machine ran
+into (all fixed: the machine makes no allowance for them).
 """
 
 from __future__ import annotations
@@ -219,19 +219,12 @@ class ConvergenceMachine(RuleBasedStateMachine):
         self.tracked: dict[tuple[str, Parts], Tracked] = {}
         #: Names edited in CXone since cxrecon last applied them: only these may drift.
         self.dirty: set[str] = set()
-        #: Names a failed run wrote part of: after a revert in git they read as drift
-        #: (test_found_bugs.py pins that bug; drop this allowance when it is fixed).
-        self.partial: set[str] = set()
         #: The model of the applied-digest label: by connector id, the essence of the git
         #: state cxrecon last applied to it completely (unknown ids are not judged).
         self.applied: dict[str, dict[str, Any]] = {}
         self.pending_fault: Fault | None = None
         self.runs = 0
         self.drops = 0  # dropped writes so far: each may be an audited write with no 2xx
-        #: Creates raced by the same name made in the UI under faults: cxrecon may claim
-        #: that connector as its own lost create, audited with no write (test_found_bugs.py
-        #: pins the bug; drop this allowance when it is fixed).
-        self.claimed = 0
         #: What this example's cxrecon.yaml leaves to CXone (drawn by `leave_to_cxone`).
         self.policies = ProjectPolicies()
 
@@ -571,9 +564,7 @@ class ConvergenceMachine(RuleBasedStateMachine):
                 self.h.seen["re-planned after a conflict"] += 1
             assert not (r.reason or "").startswith("internal error"), r.reason
 
-        claimed = len(box.made_in_ui) if fault is not None and fault.kind == "rate" else 0
-        self.claimed += claimed
-        self._check_accounting(ok_before, records, self.drops - drops_before + claimed)
+        self._check_accounting(ok_before, records, self.drops - drops_before)
         if box.shown is None:
             assert not [r for r in records if r["action"] in _WRITE_VERBS], "wrote without a plan"
             return box, results, records
@@ -589,9 +580,6 @@ class ConvergenceMachine(RuleBasedStateMachine):
         for r in results:
             if r.outcome in (Outcome.APPLIED, Outcome.UNCHANGED) and r.name not in box.raced:
                 self.dirty.discard(r.name)
-                self.partial.discard(r.name)
-            elif r.outcome is Outcome.FAILED and r.writes:
-                self.partial.add(r.name)
             if r.connector_id is None or r.outcome in (Outcome.UNCHANGED, Outcome.SKIPPED):
                 continue
             change = shown.get(r.name)
@@ -827,7 +815,7 @@ class ConvergenceMachine(RuleBasedStateMachine):
     def writes_are_audited(self) -> None:
         written = ok_writes(self.control.stats())
         audited = successful_writes(audit_records(self.audit_path))
-        slack = self.drops + self.claimed
+        slack = self.drops
         assert written <= audited <= written + slack, (written, audited, slack)
         # ...and neither the audit log nor a saved plan ever holds a secret value.
         files = [self.audit_path, *sorted((self.root / "plans").glob("*.json"))]
@@ -847,7 +835,7 @@ class ConvergenceMachine(RuleBasedStateMachine):
 
         drifted = asyncio.run(drift())
         # An observed connector's differences are all drift, git's changes included.
-        unexplained = drifted - self.dirty - self.partial - self.policies.observed
+        unexplained = drifted - self.dirty - self.policies.observed
         assert not unexplained, f"drift on {sorted(unexplained)}, never edited in CXone"
 
 
