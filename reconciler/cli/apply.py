@@ -47,6 +47,7 @@ if TYPE_CHECKING:
     from reconciler.load.refs import SecretLookup
     from reconciler.plan.changes import Plan
     from reconciler.plan.saved import SavedPlan
+    from reconciler.telemetry.summary import RunSummary
 
 
 @dataclass(frozen=True)
@@ -164,16 +165,9 @@ def apply(
     from reconciler.facade import load_desired, open_project, plan_scope, secrets_for
     from reconciler.plan.saved import read as read_saved_plan
     from reconciler.render.apply import render_report
-    from reconciler.telemetry.summary import render_text, summarize, to_json, write_prometheus
+    from reconciler.telemetry.summary import summarize
 
-    if plan_file is not None and path is not None:
-        raise click.UsageError("give PATH or --plan FILE, not both")
-    if (replan or if_stale) and plan_file is None:
-        raise click.UsageError("--replan and --if-stale need a saved plan (--plan FILE)")
-    if replan and if_stale not in (None, "replan"):
-        raise click.UsageError(
-            f"--replan is --if-stale replan; it contradicts --if-stale {if_stale}"
-        )
+    _check_plan_options(path, plan_file, replan, if_stale)
     saved = read_saved_plan(plan_file) if plan_file is not None else None
     project = open_project(_saved_root(saved))
     if saved is not None:
@@ -225,13 +219,32 @@ def apply(
         duration_seconds=time.monotonic() - started,
         outcomes=report.outcome_counts(),
     )
+    _print_summary(summary, metrics_format, metrics_file)
+    ctx.exit(0 if report.ok else 1)
+
+
+def _check_plan_options(
+    path: Path | None, plan_file: Path | None, replan: bool, if_stale: str | None
+) -> None:
+    """Usage errors among PATH, --plan, --replan and --if-stale."""
+    if plan_file is not None and path is not None:
+        raise click.UsageError("give PATH or --plan FILE, not both")
+    if (replan or if_stale) and plan_file is None:
+        raise click.UsageError("--replan and --if-stale need a saved plan (--plan FILE)")
+    if replan and if_stale not in (None, "replan"):
+        raise click.UsageError(f"--replan means --if-stale replan, not --if-stale {if_stale}")
+
+
+def _print_summary(summary: RunSummary, metrics_format: str, metrics_file: Path | None) -> None:
+    """The run summary on stderr (text or JSON), and the Prometheus file if asked for."""
+    from reconciler.telemetry.summary import render_text, to_json, write_prometheus
+
     if metrics_format == "json":
         click.echo(json.dumps(to_json(summary), indent=2), err=True)
     else:
         click.echo(render_text(summary), err=True)
     if metrics_file is not None:
         write_prometheus(summary, metrics_file)
-    ctx.exit(0 if report.ok else 1)
 
 
 class _Run:

@@ -4,6 +4,7 @@ saved plan) → confirm → execute → sync, with the hooks a caller takes part
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Literal
@@ -21,6 +22,7 @@ from reconciler.errors import StalePlanError
 from reconciler.facade.planning import plan_connectors
 from reconciler.load.desired import LoadResult
 from reconciler.load.refs import SecretLookup
+from reconciler.model import RemoteConnector
 from reconciler.plan.changes import ConnectorChange, Plan
 from reconciler.plan.credentials import CredentialChecker
 from reconciler.plan.essence import desired_state_digest
@@ -167,38 +169,22 @@ async def apply_desired(
     verdict: Review | None = None
     history = history if history is not None else _history_of(audit)
     if saved is not None:
-        try:
-            digest = desired_state_digest(loaded.connectors, loaded.environment)
-            plan = verify(
-                saved,
-                desired_digest=digest,
-                remote=remote,
-                checker=checker,
-                desired=loaded.connectors,
-                project=project.project_id,
-                policies=project.policies(saved.environment),
-                history=history,
-            )
-            reviewed = True
-        except StalePlanError as exc:
-            if rule == "fail":
-                raise
-            if on_stale is not None:
-                on_stale(exc)
+        plan = _verified(project, loaded, saved, remote, checker, history, rule, on_stale)
+        reviewed = plan is not None
     if plan is None:
-        plan = await anyio.to_thread.run_sync(
-            lambda: plan_connectors(
-                project,
-                loaded,
-                remote,
-                checker=checker,
-                environment=environment,
-                prune=prune,
-                complete=complete,
-                take_ownership=take_ownership,
-                history=history,
-            )
+        fresh = functools.partial(
+            plan_connectors,
+            project,
+            loaded,
+            remote,
+            checker=checker,
+            environment=environment,
+            prune=prune,
+            complete=complete,
+            take_ownership=take_ownership,
+            history=history,
         )
+        plan = await anyio.to_thread.run_sync(fresh)
         if saved is not None and rule == "reviewed":
             verdict = review(saved.shown, plan)
             if on_review is not None:
@@ -220,6 +206,37 @@ async def apply_desired(
     if verdict is not None and verdict.held:
         report = replace(report, results=report.results + held_results(verdict))
     return ApplyRun(plan=plan, reviewed=reviewed, report=report, review=verdict)
+
+
+def _verified(
+    project: Project,
+    loaded: LoadResult,
+    saved: SavedPlan,
+    remote: Sequence[RemoteConnector],
+    checker: CredentialChecker,
+    history: AppliedHistory | None,
+    rule: StaleRule,
+    on_stale: Callable[[StalePlanError], None] | None,
+) -> Plan | None:
+    """The saved plan rebuilt against the tenant, or None when it is stale and `rule` lets
+    the apply plan afresh (StalePlanError otherwise)."""
+    try:
+        return verify(
+            saved,
+            desired_digest=desired_state_digest(loaded.connectors, loaded.environment),
+            remote=remote,
+            checker=checker,
+            desired=loaded.connectors,
+            project=project.project_id,
+            policies=project.policies(saved.environment),
+            history=history,
+        )
+    except StalePlanError as exc:
+        if rule == "fail":
+            raise
+        if on_stale is not None:
+            on_stale(exc)
+        return None
 
 
 def _history_of(audit: AuditLog | None) -> AppliedHistory | None:

@@ -51,8 +51,28 @@ def find_reviewed_plan(
     workflow: str,
     directory: Path,
 ) -> Found:
+    """The reviewed plan of the merge that made `sha`, downloaded into `directory`, or why
+    there is none."""
     if event != "push":
         return Found(None, f"run by {event or 'hand'}, not by a merge: no reviewed plan")
+    merged = _merged_pull(gh, sha)
+    if isinstance(merged, Found):
+        return merged
+    number, head_sha = merged
+    runs = [
+        r
+        for r in gh.workflow_runs(workflow, head_sha=head_sha)
+        if r.get("head_sha") == head_sha and isinstance(r.get("id"), int)
+    ]
+    if not runs:
+        why = f"{workflow} has no run for pull request #{number} at {head_sha[:12]}"
+        return Found(None, f"{why}: no reviewed plan", number, head_sha)
+    latest = max(runs, key=lambda r: (_int(r.get("run_number")), _int(r.get("run_attempt"))))
+    return _download(gh, _int(latest.get("id")), number, head_sha, environment, directory)
+
+
+def _merged_pull(gh: ReviewSource, sha: str) -> tuple[int | None, str] | Found:
+    """The number and head commit of the pull request whose merge made `sha`."""
     merged = [
         pr
         for pr in gh.pulls_of_commit(sha)
@@ -67,53 +87,34 @@ def find_reviewed_plan(
     head_sha = head.get("sha") if isinstance(head, dict) else None
     if not isinstance(head_sha, str) or not head_sha:
         return Found(None, f"pull request #{number} has no head commit in GitHub's answer")
-    runs = [
-        r
-        for r in gh.workflow_runs(workflow, head_sha=head_sha)
-        if r.get("head_sha") == head_sha and isinstance(r.get("id"), int)
-    ]
-    if not runs:
-        return Found(
-            None,
-            f"{workflow} has no run for pull request #{number} at {head_sha[:12]}: no "
-            "reviewed plan",
-            number,
-            head_sha,
-        )
-    latest = max(runs, key=lambda r: (_int(r.get("run_number")), _int(r.get("run_attempt"))))
-    run_id = _int(latest.get("id"))
+    return number, head_sha
+
+
+def _download(
+    gh: ReviewSource,
+    run_id: int,
+    number: int | None,
+    head_sha: str,
+    environment: str,
+    directory: Path,
+) -> Found:
+    """The run's plan artifact for `environment`, checked to be a saved plan for it."""
     directory.mkdir(parents=True, exist_ok=True)
     try:
         gh.download_artifact(run_id, artifact_name(environment), str(directory))
     except CxreconError as exc:
-        return Found(
-            None,
-            f"the plan of pull request #{number} (run {run_id}) could not be downloaded "
-            f"({exc}); it may have expired",
-            number,
-            head_sha,
-            run_id,
-        )
+        why = f"the plan of pull request #{number} (run {run_id}) could not be downloaded"
+        return Found(None, f"{why} ({exc}); it may have expired", number, head_sha, run_id)
     path = directory / f"plan-{environment}.json"
     try:
         saved = read(path)
     except CxreconError as exc:
         return Found(None, f"the reviewed plan is unusable: {exc}", number, head_sha, run_id)
     if saved.environment not in (None, environment):
-        return Found(
-            None,
-            f"the reviewed plan is for environment {saved.environment}, not {environment}",
-            number,
-            head_sha,
-            run_id,
-        )
-    return Found(
-        path,
-        f"the plan reviewed in pull request #{number} (run {run_id}, commit {head_sha[:12]})",
-        number,
-        head_sha,
-        run_id,
-    )
+        why = f"the reviewed plan is for environment {saved.environment}, not {environment}"
+        return Found(None, why, number, head_sha, run_id)
+    why = f"the plan reviewed in pull request #{number} (run {run_id}, commit {head_sha[:12]})"
+    return Found(path, why, number, head_sha, run_id)
 
 
 def _int(value: object) -> int:

@@ -258,6 +258,39 @@ def _parse(path: Path, doc: Mapping[str, Any]) -> SavedPlan:
     )
 
 
+def _pinned_now(saved: SavedPlan, remote: Sequence[RemoteConnector]) -> list[RemoteConnector]:
+    """The connectors the saved plan pinned, as CXone has them now; StaleSavedPlanError
+    naming each one that moved (or appeared, or is gone) since the plan was made."""
+    by_id = {r.id: r for r in remote}
+    names = {r.name for r in remote}
+    stale: list[tuple[str, str]] = []
+    current: list[RemoteConnector] = []
+    for entry in saved.entries:
+        if entry.remote is None:
+            if entry.name in names:
+                stale.append((entry.name, "now exists in CXone"))
+            continue
+        now = by_id.get(entry.remote.id)
+        if now is None:
+            stale.append((entry.name, f"id {entry.remote.id} no longer exists in CXone"))
+            continue
+        current.append(now)
+        # A strong ETag that did not move is proof enough; otherwise compare the essence,
+        # so a server-side touch that changes nothing meaningful does not block apply.
+        if now.etag != entry.remote.etag and (
+            state_hash(essence_of(now.spec)) != entry.remote.state_hash
+        ):
+            stale.append((entry.name, f"changed in CXone: ETag {entry.remote.etag} → {now.etag}"))
+    if stale:
+        listed = "; ".join(f"{name} ({why})" for name, why in stale)
+        raise StaleSavedPlanError(
+            f"{saved.path} is stale: {listed}. Run `cxrecon plan --out` again and "
+            "review it (or apply without --plan to plan afresh)",
+            connectors=[name for name, _ in stale],
+        )
+    return current
+
+
 def _desired_now(
     saved: SavedPlan, desired: Sequence[DesiredConnector] | None
 ) -> list[DesiredConnector]:
@@ -318,36 +351,7 @@ def verify(
             f"{saved.path}: the desired files changed since this plan was made; run "
             "`cxrecon plan --out` again and review the new plan"
         )
-    by_id = {r.id: r for r in remote}
-    by_name: dict[str, list[RemoteConnector]] = {}
-    for r in remote:
-        by_name.setdefault(r.name, []).append(r)
-    stale: list[tuple[str, str]] = []
-    current: list[RemoteConnector] = []
-    for entry in saved.entries:
-        if entry.remote is None:
-            if entry.name in by_name:
-                stale.append((entry.name, "now exists in CXone"))
-            continue
-        now = by_id.get(entry.remote.id)
-        if now is None:
-            stale.append((entry.name, f"id {entry.remote.id} no longer exists in CXone"))
-            continue
-        current.append(now)
-        # A strong ETag that did not move is proof enough; otherwise compare the essence,
-        # so a server-side touch that changes nothing meaningful does not block apply.
-        if now.etag != entry.remote.etag and (
-            state_hash(essence_of(now.spec)) != entry.remote.state_hash
-        ):
-            stale.append((entry.name, f"changed in CXone: ETag {entry.remote.etag} → {now.etag}"))
-    if stale:
-        listed = "; ".join(f"{name} ({why})" for name, why in stale)
-        raise StaleSavedPlanError(
-            f"{saved.path} is stale: {listed}. Run `cxrecon plan --out` again and "
-            "review it (or apply without --plan to plan afresh)",
-            connectors=[name for name, _ in stale],
-        )
-
+    current = _pinned_now(saved, remote)
     rebuilt_from = _desired_now(saved, desired)
     limits = _Limits(saved.safety.max_change_fraction, saved.safety.min_managed)
     rebuilt = build_plan(
