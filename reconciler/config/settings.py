@@ -138,87 +138,100 @@ class ConnectionSettings:
 
         Raises ConfigError naming the missing setting and how to provide it.
         """
-        project = project or {}
-
-        def get(name: str) -> str | None:
-            env_var, key = SETTING_NAMES[name]
-            value = environ.get(env_var)
-            if value:
-                return value
-            if key is not None and project.get(key):
-                return str(project[key])
-            return None
-
-        def need(name: str, alternative: str = "") -> str:
-            value = get(name)
-            if value is None:
-                env_var, key = SETTING_NAMES[name]
-                where = f"set {env_var}"
-                if key is not None:
-                    where += f" or `{key}` for the environment in cxrecon.yaml"
-                raise ConfigError(
-                    f"missing connection setting {name}: {where} "
-                    f"({alternative}or pass --emulator to use the embedded emulator)"
-                )
-            return value
-
-        discovery_url = get("discovery_url")
-        base_url = get("base_url")
-        if base_url is not None and discovery_url is not None:
-            log.debug(
-                "both %s and %s are set: the base URL wins, so the discovery document %s "
-                "is not read",
-                _source("base_url", environ),
-                _source("discovery_url", environ),
-                display_url(discovery_url),
-            )
-        discovery: DiscoverySettings | None = None
-        if base_url is None and discovery_url is not None:
-            discovery = _discovery_settings(discovery_url, environ)
-            base_url = ""
-        else:
-            base_url = need(
-                "base_url",
-                "or CXONE_DISCOVERY_URL / `discovery` to read it from the tenant's "
-                "discovery document, ",
-            ).rstrip("/")
-        grant = get("grant") or "client_credentials"
+        sources = _Sources(environ, project or {})
+        base_url, discovery = _endpoint(sources)
+        grant = sources.get("grant") or "client_credentials"
         if grant not in ("client_credentials", "password"):
             raise ConfigError(f"CXONE_GRANT must be client_credentials or password, not {grant!r}")
-        token_body = get("token_body") or "form"
+        token_body = sources.get("token_body") or "form"
         if token_body not in ("form", "json"):
             raise ConfigError(f"CXONE_TOKEN_BODY must be form or json, not {token_body!r}")
         username: str | None = None
         password: Secret | None = None
         if grant == "password":
-            username = need("username")
-            password = Secret(need("password"))
-        scopes_raw = get("scopes")
+            username = sources.need("username")
+            password = Secret(sources.need("password"))
+        scopes_raw = sources.get("scopes")
         scopes = tuple(scopes_raw.replace(",", " ").split()) if scopes_raw else DEFAULT_SCOPES
-        timeout_raw = get("timeout")
-        try:
-            timeout = float(timeout_raw) if timeout_raw else 10.0
-        except ValueError:
-            timeout = math.nan
-        if not math.isfinite(timeout) or timeout <= 0:
-            raise ConfigError(
-                f"CXONE_TIMEOUT must be a positive number of seconds, not {timeout_raw!r}"
-            )
-        token_url = get("token_url") or (f"{base_url}/oauth/token" if base_url else "")
+        timeout = _timeout(sources.get("timeout"))
+        token_url = sources.get("token_url") or (f"{base_url}/oauth/token" if base_url else "")
         return cls(
             base_url=base_url,
             token_url=token_url,
-            client_id=need("client_id"),
-            client_secret=Secret(need("client_secret")),
+            client_id=sources.need("client_id"),
+            client_secret=Secret(sources.need("client_secret")),
             grant=grant,  # type: ignore[arg-type]
             username=username,
             password=password,
             token_body=token_body,  # type: ignore[arg-type]
             scopes=scopes,
-            ca_bundle=get("ca_bundle"),
+            ca_bundle=sources.get("ca_bundle"),
             timeout=timeout,
             discovery=discovery,
         )
+
+
+@dataclass(frozen=True)
+class _Sources:
+    """The environment and the project file's values, read setting by setting."""
+
+    environ: Mapping[str, str]
+    project: Mapping[str, str]
+
+    def get(self, name: str) -> str | None:
+        """Setting `name` from its variable, else its project-file key; None if neither."""
+        env_var, key = SETTING_NAMES[name]
+        value = self.environ.get(env_var)
+        if value:
+            return value
+        if key is not None and self.project.get(key):
+            return str(self.project[key])
+        return None
+
+    def need(self, name: str, alternative: str = "") -> str:
+        """Setting `name`; ConfigError naming how to provide it when it is missing."""
+        value = self.get(name)
+        if value is None:
+            env_var, key = SETTING_NAMES[name]
+            where = f"set {env_var}"
+            if key is not None:
+                where += f" or `{key}` for the environment in cxrecon.yaml"
+            raise ConfigError(
+                f"missing connection setting {name}: {where} "
+                f"({alternative}or pass --emulator to use the embedded emulator)"
+            )
+        return value
+
+
+def _endpoint(sources: _Sources) -> tuple[str, DiscoverySettings | None]:
+    """The base URL ("" when it is to be discovered) and the discovery settings, if used."""
+    discovery_url = sources.get("discovery_url")
+    base_url = sources.get("base_url")
+    if base_url is not None and discovery_url is not None:
+        log.debug(
+            "both %s and %s are set: the base URL wins, so the discovery document %s is not read",
+            _source("base_url", sources.environ),
+            _source("discovery_url", sources.environ),
+            display_url(discovery_url),
+        )
+    if base_url is None and discovery_url is not None:
+        return "", _discovery_settings(discovery_url, sources.environ)
+    base_url = sources.need(
+        "base_url",
+        "or CXONE_DISCOVERY_URL / `discovery` to read it from the tenant's discovery document, ",
+    ).rstrip("/")
+    return base_url, None
+
+
+def _timeout(raw: str | None) -> float:
+    """The request timeout in seconds (10 when unset); ConfigError unless positive and finite."""
+    try:
+        timeout = float(raw) if raw else 10.0
+    except ValueError:
+        timeout = math.nan
+    if not math.isfinite(timeout) or timeout <= 0:
+        raise ConfigError(f"CXONE_TIMEOUT must be a positive number of seconds, not {raw!r}")
+    return timeout
 
 
 def _source(name: str, environ: Mapping[str, str]) -> str:
