@@ -54,8 +54,10 @@ def narrow(
     reviewed: ConnectorChange, fresh: RemoteConnector | None, replanned: ConnectorChange
 ) -> Narrowed:
     """`replanned` (the connector planned again against `fresh`) cut down to `reviewed`."""
+    if reviewed.orphaned and reviewed.transition is not None:
+        return _orphan(reviewed, fresh, replanned)
     if reviewed.action in (Action.CREATE, Action.ORPHAN) or reviewed.remote is None:
-        # A create showed every field it sets; an orphan deactivation has no fields.
+        # A create showed every field it sets; an orphan left alone writes nothing.
         return Narrowed(replanned)
     if reviewed.desired is None or reviewed.desired_essence is None:
         return Narrowed(replanned)
@@ -133,7 +135,30 @@ def _rebuild(
         origin=replanned.origin,
         orphaned=reviewed.orphaned,
         target=target,
+        # Under ignore rules: what the applied-digest records is git's state with the
+        # ignored fields left out, as for the change that was shown.
+        effective=replanned.effective,
+        compared=replanned.compared,
     )
+
+
+def _orphan(
+    reviewed: ConnectorChange, fresh: RemoteConnector | None, replanned: ConnectorChange
+) -> Narrowed:
+    """A shown deactivation of an orphan (`--prune`): written only while CXone still has
+    the lifecycle the plan saw, or already the one it moves to."""
+    assert reviewed.transition is not None
+    seen, wanted = reviewed.transition
+    if fresh is None:
+        return Narrowed(replanned)  # gone: nothing is left to deactivate
+    now = essence_of(fresh.spec).lifecycle
+    if now in (seen, wanted):
+        return Narrowed(replanned)
+    why = (
+        f"changed in CXone since the plan: lifecycleStatus ({seen} → {now}); nothing was "
+        "written for it. Run `cxrecon plan` to see it, then apply again"
+    )
+    return Narrowed(_refused(reviewed, why, fresh), ("lifecycleStatus",))
 
 
 def _refused(

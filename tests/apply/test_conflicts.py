@@ -232,3 +232,80 @@ def test_a_pruned_connector_put_back_in_git_is_a_pending_change_not_drift(
     (change,) = json.loads(plan.output)["changes"]
     assert (change["action"], change["origin"]) == ("activate", "pending")
     assert drift.exit_code == 0, drift.output
+
+
+def test_an_orphan_moved_in_the_ui_during_a_prune_is_a_conflict_not_overwritten(
+    project: Project, emulator: RunningEmulator
+) -> None:
+    # Found by the convergence machine: the shown deactivation ACTIVE → INACTIVE was written
+    # over a lifecycle someone had changed to DRAFT meanwhile.
+    project.write(connector_doc("Alpha"))
+    project.write(connector_doc("Zulu"))
+    assert run_cli(["apply", "--auto-approve"]).exit_code == 0
+    project.remove("Zulu")
+    zulu = connector_id(emulator, "Zulu")
+
+    async def prune_while_the_ui_moves_it() -> tuple[ConnectorResult, ...]:
+        proj = reconciler.open_project(project.root)
+        settings = reconciler.ConnectionSettings.for_emulator(emulator.base_url)
+        async with reconciler.connect(settings) as client:
+            run = await reconciler.apply_desired(
+                proj,
+                client,
+                reconciler.load_desired(proj),
+                secrets=reconciler.secrets_for(proj),
+                prune=True,
+                hooks=reconciler.ApplyHooks(
+                    confirm=lambda _plan, _reviewed: emulator.control.edit(
+                        zulu, {"lifecycleStatus": "DRAFT"}
+                    )
+                ),
+            )
+        return run.report.results
+
+    results = asyncio.run(prune_while_the_ui_moves_it())
+
+    (result,) = [r for r in results if r.name == "Zulu"]
+    assert result.outcome is Outcome.FAILED
+    assert "changed in CXone since the plan: lifecycleStatus (ACTIVE → DRAFT)" in (
+        result.reason or ""
+    )
+    remote = {c["name"]: c["lifecycleStatus"] for c in remote_connectors(emulator.control)}
+    assert remote["Zulu"] == "DRAFT"
+
+
+def test_after_a_narrowed_write_under_ignore_rules_a_later_ui_edit_reads_as_drift(
+    project: Project, emulator: RunningEmulator
+) -> None:
+    # Found by the convergence machine: a write cut down after a conflict stamped the
+    # applied-digest with the ignored fields in it, so later UI edits read as conflicts.
+    (project.root / "cxrecon.yaml").write_text(
+        "connectors: connectors/\n"
+        "ignoreDifferences:\n"
+        '  - connectors: ["*"]\n'
+        '    fields: ["description", "mappings[*].transformation"]\n',
+        encoding="utf-8",
+    )
+    doc = connector_doc("Alpha")
+    project.write(doc)
+    assert run_cli(["apply", "--auto-approve"]).exit_code == 0
+    project.write({**doc, "syncSettings": {"batchSize": 250}})
+    cid = connector_id(emulator, "Alpha")
+
+    def someone_edits_an_ignored_field(plan: Plan) -> None:
+        emulator.control.edit(cid, {"description": "owned by the admins"})
+
+    _, results = asyncio.run(apply_with_hook(project, emulator, someone_edits_an_ignored_field))
+    (result,) = results
+    assert (result.outcome, result.replans) == (Outcome.APPLIED, 1)
+    (remote,) = remote_connectors(emulator.control)
+    mappings = [{**m, "direction": "BIDIRECTIONAL"} for m in remote["mappings"]]
+    emulator.control.edit(cid, {"mappings": mappings})
+
+    planned = run_cli(["plan", "--format", "json"])
+
+    assert planned.exit_code == 0, planned.output
+    (change,) = json.loads(planned.output)["changes"]
+    origins = {f["path"]: f["origin"] for f in change["fields"]}
+    assert origins, change
+    assert set(origins.values()) == {"drift"}, origins

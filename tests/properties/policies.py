@@ -102,12 +102,21 @@ class ProjectPolicies:
         return out
 
     def changed(self, name: str, before: Mapping[str, Any], after: Mapping[str, Any]) -> list[str]:
-        """The ignored paths whose values differ between two essence documents."""
+        """The ignored paths whose values differ between two essence documents. A field of a
+        mapping that is added or removed as a whole (a shown change of the mapping itself,
+        e.g. self-heal removing one added in CXone) comes and goes with it: not a write of
+        the ignored field."""
         return [
             "/".join(parts)
             for parts in self.paths(name, before, after)
             if value_at(before, parts) != value_at(after, parts)
             and not (value_at(before, parts) is ABSENT and value_at(after, parts) is ABSENT)
+            and not (
+                len(parts) > 2
+                and (
+                    value_at(before, parts[:-1]) is ABSENT or value_at(after, parts[:-1]) is ABSENT
+                )
+            )
         ]
 
 
