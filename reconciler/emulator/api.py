@@ -282,28 +282,54 @@ def apply_patch(
     if row is None:
         raise not_found(f"connector {connector_id}")
     if if_match is not None and not etag_matches(if_match, row.etag):
-        shown = ", ".join(if_match)
-        if all(tag.startswith("W/") for tag in if_match):
-            message = (
-                f"If-Match {shown} is a weak ETag, and If-Match compares strongly, so it never "
-                "matches; send the connector's ETag exactly as returned (no W/)"
-            )
-        else:
-            message = (
-                f"connector {row.name!r} changed since you read it (If-Match {shown} is "
-                "stale); GET it again and re-apply your change"
-            )
-        raise ApiProblem(
-            runtime.knobs.conflict_status,
-            "precondition_failed",
-            message,
-            (Detail("If-Match", "does not match the current ETag"),),
-        )
+        raise _stale_if_match(runtime, row.name, if_match)
     current = load_document(row)
-    if (
-        not admin
-        and patch.get("connectorType", current["connectorType"]) != current["connectorType"]
-    ):
+    if not admin:
+        _check_connector_type(current, patch)
+    merged = merge_patch(current, patch)
+    check_document(merged, credentials_by_type=False)
+    _check_credentials(merged)
+    before, after = current["lifecycleStatus"], merged.get("lifecycleStatus", "DRAFT")
+    if not admin:
+        _check_transition(before, after)
+    auth_patch = patch.get("authentication")
+    written = auth_patch.get("credentials") if isinstance(auth_patch, dict) else None
+    doc = digest_credentials(connector_id, with_defaults(merged), written)
+    if doc == current:
+        return row.etag, row.public  # nothing changed: no new revision
+    now = iso(runtime.clock.now())
+    new_row = build_row(connector_id, doc, row.revision + 1, row.created_time, now)
+    try:
+        tx.update_connector(new_row)
+    except NameTaken:
+        raise name_conflict(new_row.name) from None
+    return new_row.etag, new_row.public
+
+
+def _stale_if_match(runtime: Runtime, name: str, if_match: list[str]) -> ApiProblem:
+    """The precondition failure for an If-Match that does not match the current ETag."""
+    shown = ", ".join(if_match)
+    if all(tag.startswith("W/") for tag in if_match):
+        message = (
+            f"If-Match {shown} is a weak ETag, and If-Match compares strongly, so it never "
+            "matches; send the connector's ETag exactly as returned (no W/)"
+        )
+    else:
+        message = (
+            f"connector {name!r} changed since you read it (If-Match {shown} is "
+            "stale); GET it again and re-apply your change"
+        )
+    return ApiProblem(
+        runtime.knobs.conflict_status,
+        "precondition_failed",
+        message,
+        (Detail("If-Match", "does not match the current ETag"),),
+    )
+
+
+def _check_connector_type(current: dict[str, Any], patch: dict[str, Any]) -> None:
+    """ApiProblem (422) when the patch would change the immutable connectorType."""
+    if patch.get("connectorType", current["connectorType"]) != current["connectorType"]:
         raise ApiProblem(
             422,
             "immutable_field",
@@ -311,8 +337,10 @@ def apply_patch(
             f"{patch['connectorType']}); create a new connector instead",
             (Detail("/connectorType", "is immutable"),),
         )
-    merged = merge_patch(current, patch)
-    check_document(merged, credentials_by_type=False)
+
+
+def _check_credentials(merged: dict[str, Any]) -> None:
+    """ApiProblem (422) when the patched credentials do not fit the authentication type."""
     mismatches = credential_mismatches(merged.get("authentication"))
     if mismatches:
         auth_type = merged["authentication"]["type"]
@@ -325,8 +353,11 @@ def apply_patch(
             '"credentials": {"<old key>": null, ...}}}',
             mismatches,
         )
-    before, after = current["lifecycleStatus"], merged.get("lifecycleStatus", "DRAFT")
-    if not admin and before != after and after not in ALLOWED_TRANSITIONS.get(before, ()):
+
+
+def _check_transition(before: str, after: str) -> None:
+    """ApiProblem (422) when lifecycleStatus may not go from `before` to `after`."""
+    if before != after and after not in ALLOWED_TRANSITIONS.get(before, ()):
         hint = (
             "ERROR is set only by the server"
             if after == "ERROR"
@@ -340,15 +371,3 @@ def apply_patch(
             f"lifecycleStatus cannot change from {before} to {after}: {hint}",
             (Detail("/lifecycleStatus", f"{before} → {after} is not allowed"),),
         )
-    auth_patch = patch.get("authentication")
-    written = auth_patch.get("credentials") if isinstance(auth_patch, dict) else None
-    doc = digest_credentials(connector_id, with_defaults(merged), written)
-    if doc == current:
-        return row.etag, row.public  # nothing changed: no new revision
-    now = iso(runtime.clock.now())
-    new_row = build_row(connector_id, doc, row.revision + 1, row.created_time, now)
-    try:
-        tx.update_connector(new_row)
-    except NameTaken:
-        raise name_conflict(new_row.name) from None
-    return new_row.etag, new_row.public
