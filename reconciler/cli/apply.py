@@ -171,8 +171,8 @@ def apply(
     saved = read_saved_plan(plan_file) if plan_file is not None else None
     project = open_project(_saved_root(saved))
     if saved is not None:
+        _check_saved_against_flags(saved, project, environment, prune)
         environment = environment or saved.environment
-        prune = prune or saved.prune
         # The PATH the plan was made from, when it is still there (else the default).
         path = Path(saved.target) if saved.target and Path(saved.target).exists() else None
     env = project.environment(environment)
@@ -335,7 +335,9 @@ class _Run:
             "replan": "Planning again (--replan); the new plan has not been reviewed.",
             "reviewed": "Planning again; only changes exactly as reviewed will be applied.",
         }
-        click.echo(f"{exc}\n{how.get(self.opts.if_stale, '')}", err=True)
+        from reconciler.render.escape import terminal_lines
+
+        click.echo(terminal_lines(f"{exc}\n{how.get(self.opts.if_stale, '')}"), err=True)
 
     def _show_and_confirm(self, plan: Plan, reviewed: bool) -> None:
         from reconciler.render.text import TextRenderer, use_color
@@ -383,13 +385,42 @@ def _stale_rule(text: str) -> StaleRule:
 
 
 def _saved_root(saved: SavedPlan | None) -> Path | None:
-    """The project a saved plan was made in, when it is still where the plan says (relative
-    to the working directory, as `cxrecon plan` recorded it); otherwise the usual discovery
-    of cxrecon.yaml from the working directory."""
+    """The project a saved plan was made in, when it is still where the plan says, inside
+    the working directory (as `cxrecon plan` recorded it, relative); otherwise the usual
+    discovery of cxrecon.yaml from the working directory. A root elsewhere is never taken
+    from the file: applying a plan must not switch to another project unseen."""
     if saved is None or saved.root is None:
         return None
     root = Path(saved.root)
+    if root.is_absolute() or ".." in root.parts:
+        return None
     return root if root.is_dir() else None
+
+
+def _check_saved_against_flags(
+    saved: SavedPlan, project: Project, environment: str | None, prune: bool
+) -> None:
+    """What the command line says wins over the file: refuse a plan made for another
+    environment, or with --prune when this apply does not prune."""
+    from reconciler.errors import SavedPlanError
+    from reconciler.render.escape import terminal
+
+    made_for = saved.environment
+    if (
+        environment is not None
+        and made_for is not None
+        and project.environment_label(environment) != made_for
+    ):
+        raise SavedPlanError(
+            f"{saved.path} was planned for environment {terminal(made_for)}, not "
+            f"{terminal(environment)}: apply it with -e {terminal(made_for)}, or plan "
+            f"-e {terminal(environment)} --out FILE and review that plan"
+        )
+    if saved.prune and not prune:
+        raise SavedPlanError(
+            f"{saved.path} was planned with --prune (it deactivates connectors removed from "
+            "git): apply it with --prune, or plan without --prune and review that plan"
+        )
 
 
 def _interactive() -> bool:

@@ -30,6 +30,7 @@ from reconciler.github.plan_comment import (
     render_comment,
 )
 from reconciler.github.reviewed_plan import find_reviewed_plan
+from reconciler.render.escape import markdown, terminal
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -257,6 +258,25 @@ def reviewed_plan(environment: str, plan_workflow: str, directory: Path) -> None
         )
     except CxreconError as exc:
         _fail(f"reviewed plan for {environment}: {exc}")
+    why_md, why_text = markdown(found.why), terminal(found.why)
+    if found.path is not None:
+        write_outputs(
+            context, {"plan-file": str(found.path), "pull-request": str(found.pull_request or "")}
+        )
+        append_summary(context, f"**cxrecon:** Applying {why_md} to `{environment}`.")
+        click.echo(f"Applying {why_text} to {environment}.")
+        return
+    if found.unusable:
+        # A merged pull request's plan exists but cannot be used: fail rather than apply a
+        # plan nobody reviewed.
+        line = f"the reviewed plan for {environment} cannot be used: {why_text}"
+        append_summary(
+            context,
+            f"**cxrecon:** the reviewed plan for `{environment}` cannot "
+            f"be used: {why_md}. Re-run the plan job of the pull request, or run "
+            "the apply workflow by hand (it plans afresh with the safety gate).",
+        )
+        _fail(f"{line}. Re-run the pull request's plan job, or run the apply workflow by hand")
     write_outputs(
         context,
         {
@@ -264,15 +284,16 @@ def reviewed_plan(environment: str, plan_workflow: str, directory: Path) -> None
             "pull-request": str(found.pull_request or ""),
         },
     )
-    if found.path is not None:
-        line = f"Applying {found.why} to `{environment}`."
-    else:
-        line = f"No reviewed plan for `{environment}` ({found.why}): planning afresh; the "
-        line += "safety gate holds."
-    append_summary(context, f"**cxrecon:** {line}")
-    click.echo(line.replace("`", ""))
-    if found.path is None and found.pull_request is not None:
-        _announce("warning", line.replace("`", ""))
+    append_summary(
+        context,
+        f"**cxrecon:** No reviewed plan for `{environment}` ({why_md}): planning afresh; the "
+        "safety gate holds.",
+    )
+    line = f"No reviewed plan for {environment} ({why_text}): planning afresh; the safety "
+    line += "gate holds."
+    click.echo(line)
+    if found.pull_request is not None:
+        _announce("warning", line)
 
 
 def _read_optional(path: Path | None) -> str:

@@ -168,28 +168,32 @@ async def apply_desired(
     reviewed = False
     verdict: Review | None = None
     history = history if history is not None else _history_of(audit)
+    fresh = functools.partial(
+        plan_connectors,
+        project,
+        loaded,
+        remote,
+        checker=checker,
+        environment=environment,
+        prune=prune,
+        complete=complete,
+        take_ownership=take_ownership,
+        history=history,
+    )
     if saved is not None:
         plan = _verified(project, loaded, saved, remote, checker, history, rule, on_stale)
-        reviewed = plan is not None
+        if plan is not None:
+            # The safety gate is judged on git and the tenant as they are, never taken from
+            # the file (a saved plan is an artifact whoever produced it could have edited).
+            whole = await anyio.to_thread.run_sync(fresh)
+            plan, reviewed = replace(plan, safety=whole.safety), True
     if plan is None:
-        fresh = functools.partial(
-            plan_connectors,
-            project,
-            loaded,
-            remote,
-            checker=checker,
-            environment=environment,
-            prune=prune,
-            complete=complete,
-            take_ownership=take_ownership,
-            history=history,
-        )
         plan = await anyio.to_thread.run_sync(fresh)
         if saved is not None and rule == "reviewed":
             verdict = review(saved.shown, plan)
             if on_review is not None:
                 on_review(verdict)
-            plan, reviewed = reviewed_part(plan, verdict, saved.safety), True
+            plan, reviewed = reviewed_part(plan, verdict, plan.safety), True
     if hooks.confirm is not None:
         hooks.confirm(plan, reviewed)
     report = await apply_changes(

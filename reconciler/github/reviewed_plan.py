@@ -5,9 +5,10 @@ head commit, and its saved-plan artifact for one environment.
 The artifact is input from a pull-request run, so it is only ever a choice: `cxrecon apply
 --plan FILE --if-stale reviewed` checks its checksum, rebuilds every change from the merged
 commit's files (never from the file), pins each connector's ETag, and writes only changes
-exactly as reviewed. When nothing is found (a push without a pull request, a run by hand, an
-expired artifact, a fork's pull request that got no plan job), the apply plans afresh and
-the safety gate holds.
+exactly as reviewed. When there is none (a push without a pull request, a run by hand, a
+fork's pull request that got no plan job), the apply plans afresh and the safety gate holds;
+when the merged pull request's plan exists but cannot be used (`Found.unusable`: expired,
+damaged, for another environment), the apply must stop.
 """
 
 from __future__ import annotations
@@ -35,6 +36,9 @@ class Found:
     pull_request: int | None = None
     head_sha: str | None = None
     run_id: int | None = None
+    #: A plan of the merged pull request exists but cannot be used (not downloadable,
+    #: damaged, for another environment): the apply must stop, not plan afresh.
+    unusable: bool = False
 
 
 def artifact_name(environment: str) -> str:
@@ -104,15 +108,17 @@ def _download(
         gh.download_artifact(run_id, artifact_name(environment), str(directory))
     except CxreconError as exc:
         why = f"the plan of pull request #{number} (run {run_id}) could not be downloaded"
-        return Found(None, f"{why} ({exc}); it may have expired", number, head_sha, run_id)
+        why += f" ({exc}); it may have expired"
+        return Found(None, why, number, head_sha, run_id, unusable=True)
     path = directory / f"plan-{environment}.json"
     try:
         saved = read(path)
     except CxreconError as exc:
-        return Found(None, f"the reviewed plan is unusable: {exc}", number, head_sha, run_id)
+        why = f"the reviewed plan is unusable: {exc}"
+        return Found(None, why, number, head_sha, run_id, unusable=True)
     if saved.environment not in (None, environment):
         why = f"the reviewed plan is for environment {saved.environment}, not {environment}"
-        return Found(None, why, number, head_sha, run_id)
+        return Found(None, why, number, head_sha, run_id, unusable=True)
     why = f"the plan reviewed in pull request #{number} (run {run_id}, commit {head_sha[:12]})"
     return Found(path, why, number, head_sha, run_id)
 

@@ -23,6 +23,7 @@ from typing import Any, Final
 
 from reconciler import __version__
 from reconciler.config.policies import Policies
+from reconciler.documents.regular import UnreadableFile, read_regular
 from reconciler.errors import PlanError, SavedPlanError, StalePlanError, StaleSavedPlanError
 from reconciler.load.refs import is_secret_reference
 from reconciler.model import ConnectorSpec, DesiredConnector, RemoteConnector, SourceLocation
@@ -177,9 +178,16 @@ def write(plan: Plan, path: Path, source: PlanSource | None = None) -> None:
 def read(path: Path) -> SavedPlan:
     """Read and verify the checksum; raises SavedPlanError saying what to do."""
     try:
-        doc = json.loads(path.read_text(encoding="utf-8"))
+        doc = json.loads(read_regular(path, MAX_SAVED_PLAN_BYTES).decode("utf-8"))
+    except UnreadableFile as exc:
+        raise SavedPlanError(f"{path} cannot be a saved plan: {exc}") from None
     except OSError as exc:
         raise SavedPlanError(f"cannot read saved plan {path}: {exc.strerror or exc}") from None
+    except RecursionError:
+        raise SavedPlanError(
+            f"{path} is not a saved plan (nested too deeply); create one with `cxrecon plan "
+            f"--out {path}`"
+        ) from None
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise SavedPlanError(
             f"{path} is not a saved plan ({exc}); create one with `cxrecon plan --out {path}`"
@@ -203,6 +211,11 @@ def read(path: Path) -> SavedPlan:
         return _parse(path, doc)
     except (KeyError, TypeError, ValueError) as exc:
         raise SavedPlanError(f"{path}: malformed saved plan ({exc}); re-run plan") from None
+
+
+#: The largest saved plan read (a 10,000-connector plan with every connector changed is
+#: about 60 MB); anything bigger is refused before it is read.
+MAX_SAVED_PLAN_BYTES: Final = 128 * 1024 * 1024
 
 
 def _parse(path: Path, doc: Mapping[str, Any]) -> SavedPlan:

@@ -245,6 +245,9 @@ def test_an_orphan_moved_in_the_ui_during_a_prune_is_a_conflict_not_overwritten(
     project.remove("Zulu")
     zulu = connector_id(emulator, "Zulu")
 
+    def someone_moves_it_in_the_ui(plan: Plan, reviewed: bool) -> None:
+        emulator.control.edit(zulu, {"lifecycleStatus": "DRAFT"})
+
     async def prune_while_the_ui_moves_it() -> tuple[ConnectorResult, ...]:
         proj = reconciler.open_project(project.root)
         settings = reconciler.ConnectionSettings.for_emulator(emulator.base_url)
@@ -255,11 +258,7 @@ def test_an_orphan_moved_in_the_ui_during_a_prune_is_a_conflict_not_overwritten(
                 reconciler.load_desired(proj),
                 secrets=reconciler.secrets_for(proj),
                 prune=True,
-                hooks=reconciler.ApplyHooks(
-                    confirm=lambda _plan, _reviewed: emulator.control.edit(
-                        zulu, {"lifecycleStatus": "DRAFT"}
-                    )
-                ),
+                hooks=reconciler.ApplyHooks(confirm=someone_moves_it_in_the_ui),
             )
         return run.report.results
 

@@ -7,6 +7,7 @@ Against the emulator over a real port, through the CLI a merge job runs."""
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import Any
 
@@ -177,3 +178,78 @@ def test_if_stale_needs_a_saved_plan(project: Project) -> None:
 
     assert result.exit_code == 2
     assert "need a saved plan" in result.output
+
+
+def forge(saved: Path, change: Any) -> None:
+    """Edit a saved plan and sign it again: the checksum is no key (anyone can recompute it)."""
+    doc = json.loads(saved.read_text())
+    change(doc)
+    doc["checksum"] = checksum(doc)
+    saved.write_text(json.dumps(doc))
+
+
+def test_the_safety_gate_is_judged_again_not_taken_from_the_file(
+    project: Project, emulator: RunningEmulator
+) -> None:
+    alpha = connector_doc("Alpha")
+    applied(project, alpha, connector_doc("Beta"))
+    project.write({**alpha, "lifecycleStatus": "INACTIVE"})  # over the gate
+    saved = reviewed_plan(project)
+    forge(saved, lambda doc: doc["plan"]["safety"].update(over=False, reasons=[]))
+    writes = write_count(emulator.control)
+
+    result = run_cli(["apply", "--plan", str(saved)])
+
+    assert result.exit_code == 1, result.output
+    assert "safety gate" in result.output
+    assert write_count(emulator.control) == writes
+
+
+def test_a_plan_made_with_prune_is_not_applied_without_it(
+    project: Project, emulator: RunningEmulator
+) -> None:
+    applied(project, connector_doc("Alpha"), connector_doc("Beta", lifecycleStatus="INACTIVE"))
+    project.remove("Beta")
+    saved = project.root / "pruned.json"
+    assert run_cli(["plan", "--prune", "--out", str(saved)]).exit_code == 0
+    writes = write_count(emulator.control)
+
+    refused = run_cli(["apply", "--plan", str(saved)])
+
+    assert refused.exit_code == 1
+    assert "planned with --prune" in refused.output
+    assert write_count(emulator.control) == writes
+
+
+def test_a_plan_for_another_environment_is_refused(
+    project: Project, emulator: RunningEmulator
+) -> None:
+    (project.root / "cxrecon.yaml").write_text(
+        "connectors: connectors/\ndefaultEnvironment: sandbox\n"
+        "environments:\n  sandbox: {}\n  production: {}\n",
+        encoding="utf-8",
+    )
+    alpha = connector_doc("Alpha")
+    applied(project, alpha)
+    project.write({**alpha, "description": "for sandbox"})
+    saved = project.root / "sandbox.json"
+    assert run_cli(["plan", "-e", "sandbox", "--out", str(saved)]).exit_code == 0
+    writes = write_count(emulator.control)
+
+    refused = run_cli(["apply", "-e", "production", "--plan", str(saved), "--auto-approve"])
+
+    assert refused.exit_code == 1
+    assert "planned for environment sandbox, not production" in refused.output
+    assert write_count(emulator.control) == writes
+
+
+def test_a_saved_plan_that_is_no_file_or_hostile_is_a_clear_error(project: Project) -> None:
+    fifo = project.root / "fifo.json"
+    os.mkfifo(fifo)
+    deep = project.root / "deep.json"
+    deep.write_text("[" * 100_000 + "]" * 100_000)
+    for path, expected in ((fifo, "not a regular file"), (deep, "nested too deeply")):
+        result = run_cli(["apply", "--plan", str(path)])
+        assert result.exit_code == 1, (path, result.output)
+        assert expected in result.output
+        assert "Traceback" not in result.output

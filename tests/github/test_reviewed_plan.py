@@ -4,7 +4,6 @@ request is fetched as the plan of record; anything else leaves the apply to plan
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 from reconciler.plan.changes import Plan, SafetyVerdict
 from reconciler.plan.saved import checksum, document
@@ -89,7 +88,8 @@ def test_a_run_by_hand_asks_github_nothing(job: ActionsJob) -> None:
     assert job.gh.calls() == []
 
 
-def test_an_expired_artifact_means_planning_afresh_with_a_warning(job: ActionsJob) -> None:
+def test_an_artifact_that_cannot_be_downloaded_stops_the_apply(job: ActionsJob) -> None:
+    # A merged pull request's plan exists: planning afresh would apply what nobody reviewed.
     job.use_event("event_push.json", "push")
     job.gh.respond(f"commits/{SHA}/pulls", stdout=[merged_pull()])
     job.gh.respond(RUNS, stdout={"workflow_runs": [run(1, 500)]})
@@ -97,13 +97,14 @@ def test_an_expired_artifact_means_planning_afresh_with_a_warning(job: ActionsJo
 
     done = job.run("reviewed-plan", "-e", "sandbox")
 
-    assert done.returncode == 0, done.stderr
-    assert job.outputs()["plan-file"] == ""
-    assert "::warning::" in done.stdout
+    assert done.returncode == 1
+    assert "::error::" in done.stdout
     assert "may have expired" in done.stdout
+    assert "run the apply workflow by hand" in done.stdout
+    assert "plan-file" not in job.outputs()
 
 
-def test_a_tampered_artifact_is_not_used(job: ActionsJob) -> None:
+def test_a_tampered_artifact_stops_the_apply(job: ActionsJob) -> None:
     job.use_event("event_push.json", "push")
     job.gh.respond(f"commits/{SHA}/pulls", stdout=[merged_pull()])
     job.gh.respond(RUNS, stdout={"workflow_runs": [run(1, 500)]})
@@ -113,20 +114,37 @@ def test_a_tampered_artifact_is_not_used(job: ActionsJob) -> None:
 
     done = job.run("reviewed-plan", "-e", "sandbox")
 
-    assert done.returncode == 0, done.stderr
-    assert job.outputs()["plan-file"] == ""
+    assert done.returncode == 1
     assert "checksum mismatch" in done.stdout
 
 
-def test_a_plan_for_another_environment_is_not_used(job: ActionsJob, tmp_path: Path) -> None:
+def test_a_plan_for_another_environment_stops_the_apply_and_prints_nothing_raw(
+    job: ActionsJob,
+) -> None:
     job.use_event("event_push.json", "push")
     job.gh.respond(f"commits/{SHA}/pulls", stdout=[merged_pull()])
     job.gh.respond(RUNS, stdout={"workflow_runs": [run(1, 500)]})
-    other = json.loads(saved_plan_text("production"))
+    other = json.loads(saved_plan_text("zz\n::error title=x::FORGED"))
     other["checksum"] = checksum(other)
     job.gh.respond("run download", files={"reviewed/plan-sandbox.json": json.dumps(other)})
 
     done = job.run("reviewed-plan", "-e", "sandbox")
 
+    assert done.returncode == 1
+    assert "for environment zz" in done.stdout
+    assert not [line for line in done.stdout.splitlines() if line.startswith("::error title=x")]
+    assert "\n::error title=x" not in job.summary()
+
+
+def test_a_pull_request_without_a_plan_run_plans_afresh_with_a_warning(job: ActionsJob) -> None:
+    # e.g. a pull request from a fork: validated only, never planned.
+    job.use_event("event_push.json", "push")
+    job.gh.respond(f"commits/{SHA}/pulls", stdout=[merged_pull()])
+    job.gh.respond(RUNS, stdout={"workflow_runs": []})
+
+    done = job.run("reviewed-plan", "-e", "sandbox")
+
+    assert done.returncode == 0, done.stderr
     assert job.outputs()["plan-file"] == ""
-    assert "for environment production, not sandbox" in done.stdout
+    assert "::warning::" in done.stdout
+    assert "safety gate holds" in done.stdout
