@@ -75,7 +75,10 @@ def pytest_unconfigure(config: pytest.Config) -> None:
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_protocol(item: pytest.Item) -> Generator[None]:
     out: IO[str] | int = _REAL_STDERR[0] if _REAL_STDERR else 2
-    faulthandler.dump_traceback_later(HANG_SECONDS, exit=True, file=out)
+    # A test allowed longer by its own pytest-timeout mark gets that long, plus a margin.
+    marker = item.get_closest_marker("timeout")
+    allowed = float(marker.args[0]) + 120 if marker is not None and marker.args else 0.0
+    faulthandler.dump_traceback_later(max(HANG_SECONDS, allowed), exit=True, file=out)
     try:
         yield
     finally:
