@@ -24,7 +24,6 @@ import os
 import tempfile
 import time
 from collections.abc import Iterator, Mapping
-from dataclasses import replace
 from functools import cache
 from importlib.resources import files as resource_files
 from pathlib import Path
@@ -42,7 +41,7 @@ CACHE_DIR: Final = Path(".cxrecon") / "cache"
 #: The default bound on the entries' total size.
 DEFAULT_MAX_BYTES: Final = 256 * 1024 * 1024
 #: Bumped whenever the layout of an entry changes: older entries are then never read.
-FORMAT: Final = 1
+FORMAT: Final = 2
 _MAGIC: Final = f"cxrecon-cache {FORMAT} ".encode()
 #: The largest entry read back (a connector file is at most 1 MiB; its entry is smaller).
 _MAX_ENTRY_BYTES: Final = 8 * 1024 * 1024
@@ -104,8 +103,8 @@ class FileCache:
     def for_project(cls, root: Path, *, max_bytes: int = DEFAULT_MAX_BYTES) -> FileCache:
         return cls(root / CACHE_DIR, max_bytes=max_bytes)
 
-    def key(self, raw: bytes, display: str, context: LoadContext, reach: str) -> str:
-        parts = (code_fingerprint(), context.fingerprint, reach, display)
+    def key(self, raw: bytes, display: str, context: LoadContext) -> str:
+        parts = (code_fingerprint(), context.fingerprint, display)
         hasher = hashlib.sha256("\0".join(parts).encode("utf-8", "surrogatepass"))
         hasher.update(b"\0")
         hasher.update(raw)
@@ -113,8 +112,7 @@ class FileCache:
 
     def get(self, raw: bytes, display: str, context: LoadContext) -> CheckedFile | None:
         """The file as checked before in the same context; None (a miss) otherwise."""
-        reach = context.reach(raw)
-        key = self.key(raw, display, context, reach)
+        key = self.key(raw, display, context)
         entry = self._path(key)
         try:
             with open(entry, "rb") as handle:
@@ -127,6 +125,10 @@ class FileCache:
             checked = _decode_entry(data, key, display)
             if checked.content != content_hash(raw):
                 raise ValueError("content hash")
+            if not context.still_reaches(checked.reach):
+                # A ${file:} reference leads elsewhere now (a link changed): check again.
+                self.misses += 1
+                return None
         except (ValueError, TypeError, KeyError, AttributeError, IndexError) as exc:
             log.debug("cache entry %s ignored: %s", entry, exc)
             self.ignored += 1
@@ -136,14 +138,14 @@ class FileCache:
             with contextlib.suppress(OSError):
                 os.utime(entry)
         self.hits += 1
-        return replace(checked, reach=reach)
+        return checked
 
     def put(self, raw: bytes, display: str, context: LoadContext, checked: CheckedFile) -> None:
         """Store how a file checked; never fails the run (a cache that cannot be written is
         only a slower next run)."""
         if not self._writable:
             return
-        key = self.key(raw, display, context, checked.reach)
+        key = self.key(raw, display, context)
         body = json.dumps(_encode(checked, display), separators=(",", ":")).encode()
         data = _MAGIC + f"{key} {hashlib.sha256(body).hexdigest()}\n".encode() + body
         entry = self._path(key)
@@ -236,6 +238,8 @@ def _encode(checked: CheckedFile, display: str) -> dict[str, Any]:
         "name": checked.name,
         "nameAt": _loc(checked.name_location, display),
         "connector": None,
+        # Where its ${file:} references led (checked again on every hit).
+        "reach": checked.reach,
     }
     connector = checked.connector
     if connector is not None:
@@ -282,6 +286,7 @@ def _decode(data: Any, display: str) -> CheckedFile:
         None if name is None else _str(name),
         _location(data["nameAt"], display),
         None if data["connector"] is None else _connector(data["connector"], display),
+        _str(data["reach"]),
     )
 
 

@@ -8,7 +8,7 @@ import hashlib
 import json
 import os
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from functools import cached_property
 from pathlib import Path
@@ -96,13 +96,15 @@ class LoadContext:
         }
         return tuple(sorted(found))
 
-    def reach(self, raw: bytes) -> str:
-        """Where the `${file:}` references a file (or its vars) may name lead now, links
-        resolved: "" when there are none. Checking them depends on this, not on the bytes."""
-        if self.root is None or (b"${file:" not in raw and not self._var_file_refs):
+    def reach(self, data: Any) -> str:
+        """Where the `${file:}` references in a parsed document (or its vars) lead now, links
+        resolved: "" when there are none. Checking them depends on this, not on the bytes.
+        Read from the parsed values, never the bytes: YAML escapes (`"\\u0024{file:…}"`)
+        would hide a reference from a scan of the bytes."""
+        if self.root is None:
             return ""
         names = set(self._var_file_refs)
-        names.update(_FILE_REFS.findall(raw.decode("utf-8", "replace")))
+        names.update(name for text in _strings(data) for name in _FILE_REFS.findall(text))
         return self._reach_of(sorted(names))
 
     def still_reaches(self, reach: str) -> bool:
@@ -122,6 +124,20 @@ class LoadContext:
         return json.dumps([[name, os.path.realpath(os.path.join(base, name))] for name in names])
 
 
+def _strings(data: Any) -> Iterator[str]:
+    """Every string in a parsed document, keys included."""
+    stack = [data]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, str):
+            yield node
+        elif isinstance(node, dict):
+            stack.extend(node.keys())
+            stack.extend(node.values())
+        elif isinstance(node, list):
+            stack.extend(node)
+
+
 def content_hash(raw: bytes) -> str:
     return hashlib.sha256(raw).hexdigest()
 
@@ -130,10 +146,10 @@ def check_file(raw: bytes, display: str, context: LoadContext) -> CheckedFile:
     """Parse, substitute, check references, schema and lint one file's bytes (`display`:
     how messages name the file)."""
     content = content_hash(raw)
-    reach = context.reach(raw)
     parsed = parse_yaml(raw, display)
     if parsed.document is None:
-        return CheckedFile(content, parsed.diagnostics, reach=reach)
+        return CheckedFile(content, parsed.diagnostics, reach=context.reach(None))
+    reach = context.reach(parsed.document.data)
     name, connector, found = _check_file(
         parsed.document, raw, context.envs, context.strict, context.project_file, context.root
     )

@@ -15,7 +15,7 @@ import pytest
 import reconciler
 from reconciler.config.project import EnvironmentConfig
 from reconciler.load import cache as cache_module
-from reconciler.load.cache import FileCache, code_fingerprint
+from reconciler.load.cache import FORMAT, FileCache, code_fingerprint
 from reconciler.load.desired import LoadResult, load_desired
 
 from .helpers import CANARY, ENVIRONMENT, FIXTURES, connector_yaml
@@ -108,7 +108,8 @@ def test_a_damaged_entry_is_ignored_and_rewritten(project: Path, damage: str) ->
     elif damage == "empty":
         first.write_bytes(b"")
     else:
-        first.write_bytes(first.read_bytes().replace(b"cxrecon-cache 1 ", b"cxrecon-cache 9 "))
+        magic = f"cxrecon-cache {FORMAT} ".encode()
+        first.write_bytes(first.read_bytes().replace(magic, b"cxrecon-cache 99 "))
 
     warm, files = load(project)
 
@@ -189,6 +190,34 @@ def test_a_file_reference_is_followed_again_when_its_target_moves(
     warm, files = load(project)
     cold = load_desired(Path("connectors"), ENVIRONMENT)
     assert files.misses == 1
+    assert [d.rule for d in cold.errors] == ["ref-outside-project"]
+    same_load(warm, cold)
+
+
+@pytest.mark.parametrize(
+    "written",
+    [
+        '"${file:.secrets/key}"',
+        '"\\u0024{file:.secrets/key}"',  # a YAML escape hides it from a scan of the bytes
+        '"\\x24{fi\\x6ce:.secrets/key}"',
+    ],
+)
+def test_a_file_reference_however_written_is_followed_again(
+    project: Path, tmp_path: Path, written: str
+) -> None:
+    (project / ".secrets").mkdir()
+    (project / ".secrets" / "key").write_text("value\n")
+    text = connector_yaml("Alpha").replace("${env:CRM_API_KEY}", written)
+    (project / "connectors" / "alpha.yaml").write_text(text)
+    assert load(project)[0].ok, load(project)[0].errors
+    assert load(project)[1].misses == 0
+
+    outside = tmp_path.parent / f"{tmp_path.name}-outside"
+    outside.mkdir()
+    shutil.rmtree(project / ".secrets")
+    os.symlink(outside, project / ".secrets")
+    warm, _ = load(project)
+    cold = load_desired(Path("connectors"), ENVIRONMENT)
     assert [d.rule for d in cold.errors] == ["ref-outside-project"]
     same_load(warm, cold)
 
