@@ -79,7 +79,7 @@ def review(reviewed: Mapping[str, Mapping[str, Any]], fresh: Plan) -> Review:
         elif signature(shown) == signature(now):
             as_reviewed.append(change)
         else:
-            held.append(Held(change, f"differs from the reviewed plan: {_difference(shown, now)}"))
+            held.append(Held(change, f"differs from the reviewed plan ({_difference(shown, now)})"))
     dropped = tuple(sorted(name for name in reviewed if name not in seen))
     return Review(tuple(as_reviewed), tuple(held), dropped)
 
@@ -94,18 +94,35 @@ def _what(document: Mapping[str, Any]) -> str:
 
 
 def _difference(shown: Mapping[str, Any], now: Mapping[str, Any]) -> str:
-    """What differs between the reviewed change and the fresh one, by field path."""
+    """What differs between the reviewed change and the fresh one, by field path: values
+    CXone changed since the review, changes the review did not show, and the rest."""
     if shown.get("action") != now.get("action"):
         return f"reviewed {shown.get('action')}, now {now.get('action')}"
     before = _by_path(shown.get("fields") or ())
     after = _by_path(now.get("fields") or ())
-    paths = sorted(p for p in before.keys() | after.keys() if before.get(p) != after.get(p))
+    moved, unshown, other = [], [], []
+    for path in sorted(before.keys() | after.keys()):
+        was, found = before.get(path), after.get(path)
+        if was == found:
+            continue
+        if was is None:
+            unshown.append(path)
+        elif found is not None and (was[1], was[3]) == (found[1], found[3]):
+            # Same path, kind and new value: only the value CXone holds moved.
+            moved.append(path)
+        else:
+            other.append(path)
     if shown.get("transition") != now.get("transition"):
-        paths.append("lifecycle")
-    for key in ("renamedFrom", "previousOwner", "orphaned"):
-        if shown.get(key) != now.get(key):
-            paths.append(key)
-    return ", ".join(paths) if paths else "the change"
+        other.append("lifecycle")
+    other += [k for k in ("renamedFrom", "previousOwner", "orphaned") if shown.get(k) != now.get(k)]
+    parts = []
+    if moved:
+        parts.append("changed in CXone since the review: " + ", ".join(moved))
+    if unshown:
+        parts.append("not reviewed: " + ", ".join(unshown))
+    if other:
+        parts.append("differs: " + ", ".join(other))
+    return "; ".join(parts) if parts else "the change"
 
 
 def _by_path(fields: Sequence[Mapping[str, Any]]) -> dict[str, tuple[str, ...]]:

@@ -112,9 +112,28 @@ def test_a_ui_edit_after_the_review_is_held_not_reverted(
 
     assert result.exit_code == 1, result.output
     assert "stale" in result.output
-    assert "Alpha: differs from the reviewed plan: endpointUrl" in result.output
+    assert "Alpha: differs from the reviewed plan (not reviewed: endpointUrl)" in result.output
     assert write_count(emulator.control) == writes
     assert by_name(emulator)["Alpha"]["endpointUrl"] == "https://ui-edit.example/api"
+
+
+def test_a_reviewed_field_changed_in_the_ui_after_the_review_is_held_and_named(
+    project: Project, emulator: RunningEmulator
+) -> None:
+    alpha = connector_doc("Alpha")
+    applied(project, alpha)
+    project.write({**alpha, "description": "reviewed change"})
+    saved = reviewed_plan(project)
+    alpha_id = str(by_name(emulator)["Alpha"]["id"])
+    emulator.control.edit(alpha_id, {"description": "someone else's text"})
+    writes = write_count(emulator.control)
+
+    result = run_cli(["apply", "--plan", str(saved), "--if-stale", "reviewed", "--auto-approve"])
+
+    assert result.exit_code == 1, result.output
+    assert "(changed in CXone since the review: description)" in result.output
+    assert write_count(emulator.control) == writes
+    assert by_name(emulator)["Alpha"]["description"] == "someone else's text"
 
 
 def test_a_reviewed_change_no_longer_needed_is_said_and_not_a_failure(
