@@ -171,6 +171,7 @@ def _print_controller(body: Mapping[str, Any], base: str, environment: str | Non
             origin=_opt(c.get("origin")),
             decision=_opt(c.get("decision")),
             outcome=_opt(c.get("outcome")),
+            deleted=c.get("deletedInCxone") is True,
         )
         fields = [str(f) for f in c.get("fields") or ()]
         rows.append(Row(c["name"], state, _detail(fields, _opt(c.get("reason")))))
@@ -215,7 +216,9 @@ def _print_plan(changes: Sequence[Any], environment: str, emulator: bool) -> int
         Row(
             c.name,
             connector_state(
-                action=c.action.value, origin=None if c.origin is None else c.origin.value
+                action=c.action.value,
+                origin=None if c.origin is None else c.origin.value,
+                deleted=c.deleted is not None,
             ),
             _detail([f.path for f in c.fields], "; ".join(c.problems) or c.orphan_note or c.note),
         )

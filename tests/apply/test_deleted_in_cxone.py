@@ -126,3 +126,15 @@ def test_a_reviewed_re_create_is_applied_as_reviewed_from_a_saved_plan(
     assert applied.exit_code == 0, applied.output
     assert "re-create Alpha (DRAFT → ACTIVE) [deleted in CXone]" in applied.output
     assert "Alpha" in {c["name"] for c in remote_connectors(emulator.control)}
+
+
+def test_status_says_deleted_in_cxone(project: Project, emulator: RunningEmulator) -> None:
+    project.write(connector_doc("Alpha"))
+    assert run_cli(["apply", "--auto-approve"]).exit_code == 0
+    delete(emulator, "Alpha")
+
+    status = run_cli(["status", "--plan"])
+
+    row = next(line for line in status.output.splitlines() if "Alpha" in line)
+    assert "Deleted in CXone" in row, status.output
+    assert "Changed in CXone" not in row

@@ -173,6 +173,8 @@ def connector_state(
         return ORPHAN
     if decision == "backoff":
         return RETRYING
+    if action == "create" and deleted:
+        return DELETED  # a re-create is also drift (CXone lost it): say which drift
     if origin == "drift":
         return DRIFT
     if origin == "conflict":
