@@ -23,7 +23,7 @@ from reconciler.facade.planning import plan_connectors
 from reconciler.load.desired import LoadResult
 from reconciler.load.refs import SecretLookup
 from reconciler.model import RemoteConnector
-from reconciler.plan.changes import ConnectorChange, Plan
+from reconciler.plan.changes import Action, ConnectorChange, Plan
 from reconciler.plan.credentials import CredentialChecker
 from reconciler.plan.essence import desired_state_digest
 from reconciler.plan.history import AppliedHistory
@@ -186,7 +186,7 @@ async def apply_desired(
             # The safety gate is judged on git and the tenant as they are, never taken from
             # the file (a saved plan is an artifact whoever produced it could have edited).
             whole = await anyio.to_thread.run_sync(fresh)
-            plan, reviewed = replace(plan, safety=whole.safety), True
+            plan, reviewed = _with_whole(plan, whole), True
     if plan is None:
         plan = await anyio.to_thread.run_sync(fresh)
         if saved is not None and rule == "reviewed":
@@ -241,6 +241,15 @@ def _verified(
         if on_stale is not None:
             on_stale(exc)
         return None
+
+
+def _with_whole(verified: Plan, whole: Plan) -> Plan:
+    """The verified saved plan with the whole tenant's safety verdict and its unchanged
+    connectors (so its summary counts them, as the plan that was reviewed did)."""
+    mine = {c.name for c in verified.changes}
+    unchanged = [c for c in whole.changes if c.action is Action.NOOP and c.name not in mine]
+    changes = tuple(sorted((*verified.changes, *unchanged), key=lambda c: c.sort_key))
+    return replace(verified, changes=changes, safety=whole.safety)
 
 
 def _history_of(audit: AuditLog | None) -> AppliedHistory | None:

@@ -63,7 +63,7 @@ def test_a_fresh_reviewed_plan_is_applied_exactly(
     project: Project, emulator: RunningEmulator
 ) -> None:
     alpha = connector_doc("Alpha")
-    applied(project, alpha)
+    applied(project, alpha, connector_doc("Beta"), connector_doc("Gamma"))
     project.write({**alpha, "description": "reviewed change"})
     saved = reviewed_plan(project)
 
@@ -71,6 +71,8 @@ def test_a_fresh_reviewed_plan_is_applied_exactly(
 
     assert result.exit_code == 0, result.output
     assert "stale" not in result.output
+    # The summary counts what the reviewed plan counted, unchanged connectors included.
+    assert "Plan: 1 to update, 2 unchanged." in result.output
     assert "Compared with the reviewed plan" not in result.output
     assert by_name(emulator)["Alpha"]["description"] == "reviewed change"
 
