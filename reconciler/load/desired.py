@@ -105,27 +105,13 @@ def load_desired(
     `result.ok`. `project` (the loaded cxrecon.yaml) tailors the advice in messages.
     `cache` and `memo` supply files checked before (see the module docstring).
     """
-    envs: list[EnvironmentConfig | None] = [environment]
-    for extra in check_environments:
-        if environment is None or extra.name != environment.name:
-            envs.append(extra)
-    if environment is None and check_environments:
-        envs = list(check_environments)
+    envs = _environments(environment, check_environments)
     primary = envs[0]
-    configured = project.connectors_location if project is not None else None
-    from_project = project is not None and path == project.connectors_path
     root = project.root if project is not None else Path.cwd()
     context = LoadContext(
         tuple(envs), strict, project_file=project is None or project.file is not None, root=root
     )
-    confine, outside = confinement(path, root, from_project)
-    if outside is not None:
-        files: list[Path] = []
-        diagnostics = [
-            Diagnostic("error", outside, configured if from_project else None, OUTSIDE_PROJECT)
-        ]
-    else:
-        files, diagnostics = discover(path, configured if from_project else None)
+    files, diagnostics, confine = _find_files(path, project, root)
     hasher = hashlib.sha256()
     named: list[tuple[str, SourceLocation]] = []
     built: list[DesiredConnector] = []
@@ -134,22 +120,12 @@ def load_desired(
     parsed = reused = 0
     for file in files:
         display = displayed(file)
-        checked = memo.recall(file, display, context) if memo is not None else None
-        if checked is None:
-            raw = read(file, display, confine)
-            if isinstance(raw, Diagnostic):
-                diagnostics.append(raw)
-                continue
-            checked = cache.get(raw, display, context) if cache is not None else None
-            if checked is None:
-                checked = check_file(raw, display, context)
-                parsed += 1
-                if cache is not None:
-                    cache.put(raw, display, context, checked)
-            else:
-                reused += 1
-            if memo is not None:
-                memo.keep(file, display, context, checked)
+        checked, fresh = _check_one(file, display, context, confine, cache, memo)
+        if isinstance(checked, Diagnostic):
+            diagnostics.append(checked)
+            continue
+        if fresh:
+            parsed += 1
         else:
             reused += 1
         relative = file.relative_to(path).as_posix() if in_directory else file.name
@@ -159,12 +135,8 @@ def load_desired(
             named.append((checked.name, checked.name_location))
         if checked.connector is not None:
             built.append(checked.connector)
-    duplicates = duplicate_names(named)
+    connectors, duplicates = _unique(built, named)
     diagnostics.extend(duplicates)
-    duplicated = {d.location for d in duplicates}
-    connectors = tuple(
-        c for c in built if not duplicated or c.location_of("name") not in duplicated
-    )
     variables = dict(primary.vars) if primary is not None else {}
     hasher.update(b"\0vars\0" + json.dumps(variables, sort_keys=True).encode())
     return LoadResult(
@@ -177,6 +149,75 @@ def load_desired(
         parsed=parsed,
         reused=reused,
     )
+
+
+def _environments(
+    environment: EnvironmentConfig | None, check_environments: Sequence[EnvironmentConfig]
+) -> list[EnvironmentConfig | None]:
+    """The environments to check, the one the connectors are built with first."""
+    envs: list[EnvironmentConfig | None] = [environment]
+    for extra in check_environments:
+        if environment is None or extra.name != environment.name:
+            envs.append(extra)
+    if environment is None and check_environments:
+        envs = list(check_environments)
+    return envs
+
+
+def _find_files(
+    path: Path, project: Project | None, root: Path
+) -> tuple[list[Path], list[Diagnostic], Path | None]:
+    """The connector files under `path`, the problems finding them, and the folder they
+    must really be in."""
+    configured = project.connectors_location if project is not None else None
+    from_project = project is not None and path == project.connectors_path
+    confine, outside = confinement(path, root, from_project)
+    if outside is not None:
+        diagnostic = Diagnostic(
+            "error", outside, configured if from_project else None, OUTSIDE_PROJECT
+        )
+        return [], [diagnostic], confine
+    files, diagnostics = discover(path, configured if from_project else None)
+    return files, diagnostics, confine
+
+
+def _check_one(
+    file: Path,
+    display: str,
+    context: LoadContext,
+    confine: Path | None,
+    cache: FileCache | None,
+    memo: FileMemo | None,
+) -> tuple[CheckedFile | Diagnostic, bool]:
+    """One file checked, from `memo` or `cache` when they have it, and whether it was
+    parsed afresh; a Diagnostic when it cannot be read."""
+    checked = memo.recall(file, display, context) if memo is not None else None
+    if checked is not None:
+        return checked, False
+    raw = read(file, display, confine)
+    if isinstance(raw, Diagnostic):
+        return raw, False
+    checked = cache.get(raw, display, context) if cache is not None else None
+    fresh = checked is None
+    if checked is None:
+        checked = check_file(raw, display, context)
+        if cache is not None:
+            cache.put(raw, display, context, checked)
+    if memo is not None:
+        memo.keep(file, display, context, checked)
+    return checked, fresh
+
+
+def _unique(
+    built: list[DesiredConnector], named: list[tuple[str, SourceLocation]]
+) -> tuple[tuple[DesiredConnector, ...], list[Diagnostic]]:
+    """The connectors whose name no other file uses, and a diagnostic per duplicate."""
+    duplicates = duplicate_names(named)
+    duplicated = {d.location for d in duplicates}
+    connectors = tuple(
+        c for c in built if not duplicated or c.location_of("name") not in duplicated
+    )
+    return connectors, duplicates
 
 
 def _order(d: Diagnostic) -> tuple[str, int, int, str, str]:
