@@ -325,17 +325,9 @@ def _plan_existing(
     if not adopt:
         fields = _with_origins(fields, have, want, credentials)
     steps = steps_for(sections, transition, adopt)
-    if adopt:
-        action = Action.ADOPT
-    elif sections:
-        action = Action.UPDATE
-    elif transition is not None:
-        action = Action.ACTIVATE if transition[1] == "ACTIVE" else Action.DEACTIVATE
-    else:
-        action = Action.NOOP
     return ConnectorChange(
         name=d.name,
-        action=action,
+        action=_action(sections, transition, adopt),
         desired=d,
         remote=pin,
         fields=fields,
@@ -346,6 +338,17 @@ def _plan_existing(
         effective=effective,
         compared=compared_want,
     ), ignored
+
+
+def _action(sections: tuple[str, ...], transition: tuple[str, str] | None, adopt: bool) -> Action:
+    """What the change to an existing connector is: adopt, update, (de)activate or nothing."""
+    if adopt:
+        return Action.ADOPT
+    if sections:
+        return Action.UPDATE
+    if transition is not None:
+        return Action.ACTIVATE if transition[1] == "ACTIVE" else Action.DEACTIVATE
+    return Action.NOOP
 
 
 def _with_origins(
