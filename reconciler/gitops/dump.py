@@ -152,6 +152,13 @@ def build_dump(
         )
         left_out += len(counted)
         files.append(DumpedFile(file_name, r.name, r.id, text))
+    notes.extend(_closing_notes(projects, left_out))
+    return Dump(tuple(files), tuple(references), tuple(notes))
+
+
+def _closing_notes(projects: dict[str, list[str]], left_out: int) -> list[str]:
+    """The notes about the whole dump: other cxrecon projects' connectors, fields left out."""
+    notes: list[str] = []
     for project, file_names in sorted(projects.items()):
         shown = ", ".join(file_names[:3]) + (" …" if len(file_names) > 3 else "")
         notes.append(
@@ -164,7 +171,7 @@ def build_dump(
             f"{left_out} field(s) left out of the files: ignoreDifferences in cxrecon.yaml "
             "leaves them to CXone"
         )
-    return Dump(tuple(files), tuple(references), tuple(notes))
+    return notes
 
 
 def _ignored(policies: Policies | None, name: str) -> tuple[LeaveOut, set[tuple[str, ...]]]:
