@@ -109,59 +109,16 @@ class TokenService:
     async def endpoint(self, request: Request) -> Response:
         """POST /oauth/token."""
         params = await _token_params(request)
-        grant = params.get("grant_type")
-        if not grant:
-            raise oauth_error(400, "invalid_request", "grant_type is required")
-        if grant not in ("client_credentials", "password"):
-            raise oauth_error(
-                400,
-                "unsupported_grant_type",
-                f"grant_type {grant!r} is not supported; use client_credentials or password",
-            )
-        basic = _basic_credentials(request.headers.get("authorization"))
-        in_body = "client_id" in params or "client_secret" in params
-        if basic is not None and in_body:
-            raise oauth_error(
-                400,
-                "invalid_request",
-                "authenticate the client either by HTTP Basic or in the body",
-            )
-        if grant == "password" and basic is None:
-            raise oauth_error(
-                401,
-                "invalid_client",
-                "the password grant needs HTTP Basic client authentication",
-                basic=True,
-            )
-        client_id, secret = (
-            basic
-            if basic is not None
-            else (
-                params.get("client_id", ""),
-                params.get("client_secret", ""),
-            )
-        )
+        grant = _grant_of(params)
+        client_id, secret = _client_of(request, params, grant)
         client = self.clients.get(client_id)
         if client is None or not hmac.compare_digest(client.secret.encode(), secret.encode()):
             raise oauth_error(
                 401, "invalid_client", "unknown client or wrong client secret", basic=True
             )
         if grant == "password":
-            username, password = params.get("username", ""), params.get("password", "")
-            if not username or not password:
-                raise oauth_error(400, "invalid_request", "username and password are required")
-            expected = self.users.get(username)
-            if expected is None or not hmac.compare_digest(expected.encode(), password.encode()):
-                raise oauth_error(400, "invalid_grant", "wrong username or password")
-        scopes = client.scopes
-        if params.get("scope"):
-            asked = frozenset(params["scope"].split())
-            extra = sorted(asked - client.scopes)
-            if extra:
-                raise oauth_error(
-                    400, "invalid_scope", f"scope(s) not granted to this client: {' '.join(extra)}"
-                )
-            scopes = asked
+            self._check_user(params)
+        scopes = _granted_scopes(client, params)
         token, ttl = self.issue(client_id, scopes)
         body = {
             "access_token": token,
@@ -175,6 +132,64 @@ class TokenService:
             headers={"Cache-Control": "no-store", "Pragma": "no-cache"},
             media_type=JSON,
         )
+
+    def _check_user(self, params: Mapping[str, str]) -> None:
+        """The password grant's username and password, checked against the known users."""
+        username, password = params.get("username", ""), params.get("password", "")
+        if not username or not password:
+            raise oauth_error(400, "invalid_request", "username and password are required")
+        expected = self.users.get(username)
+        if expected is None or not hmac.compare_digest(expected.encode(), password.encode()):
+            raise oauth_error(400, "invalid_grant", "wrong username or password")
+
+
+def _grant_of(params: Mapping[str, str]) -> str:
+    """The request's grant_type; an OAuth error unless client_credentials or password."""
+    grant = params.get("grant_type")
+    if not grant:
+        raise oauth_error(400, "invalid_request", "grant_type is required")
+    if grant not in ("client_credentials", "password"):
+        raise oauth_error(
+            400,
+            "unsupported_grant_type",
+            f"grant_type {grant!r} is not supported; use client_credentials or password",
+        )
+    return grant
+
+
+def _client_of(request: Request, params: Mapping[str, str], grant: str) -> tuple[str, str]:
+    """The client id and secret, from HTTP Basic or the body (one of them, not both)."""
+    basic = _basic_credentials(request.headers.get("authorization"))
+    in_body = "client_id" in params or "client_secret" in params
+    if basic is not None and in_body:
+        raise oauth_error(
+            400,
+            "invalid_request",
+            "authenticate the client either by HTTP Basic or in the body",
+        )
+    if grant == "password" and basic is None:
+        raise oauth_error(
+            401,
+            "invalid_client",
+            "the password grant needs HTTP Basic client authentication",
+            basic=True,
+        )
+    if basic is not None:
+        return basic
+    return params.get("client_id", ""), params.get("client_secret", "")
+
+
+def _granted_scopes(client: OAuthClient, params: Mapping[str, str]) -> frozenset[str]:
+    """The scopes asked for (all the client's when none are); an error for any not granted."""
+    if not params.get("scope"):
+        return client.scopes
+    asked = frozenset(params["scope"].split())
+    extra = sorted(asked - client.scopes)
+    if extra:
+        raise oauth_error(
+            400, "invalid_scope", f"scope(s) not granted to this client: {' '.join(extra)}"
+        )
+    return asked
 
 
 def _hash(token: str) -> str:
