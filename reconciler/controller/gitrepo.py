@@ -132,21 +132,7 @@ class GitRepo:
         commit = await self.head()
         if commit != target:
             return failed(f"HEAD is not {_short(target)} of {where} after git reset")
-        notes: list[str] = []
-        if rewritten:
-            notes.append(
-                f"history of {where} was rewritten (force-push): {_short(last)} → "
-                f"{_short(commit)}, which does not contain the old commit; following {where}"
-            )
-        elif commit != previous:
-            notes.append(f"pulled {_short(previous)}..{_short(commit)}")
-        else:
-            notes.append(f"up to date at {_short(commit)}")
-        if local:
-            notes.append(f"discarded {local} local commit{'s' if local > 1 else ''} not on {where}")
-        if discarded:
-            notes.append(_discarded(discarded))
-        message = "; ".join(notes)
+        message = _pull_message(where, previous, last, commit, rewritten, local, discarded)
         if rewritten or local or discarded:
             log.warning("%s: %s", self.path, message)
         return PullResult(True, commit, previous, message, rewritten, discarded)
@@ -200,6 +186,34 @@ def _reason(text: str) -> str:
     chosen = (errors or plain or lines or [""])[0]
     # A remote URL may carry a token (https://user:token@host/...): never report it.
     return _CREDENTIALS_IN_URL.sub(r"\1***@", chosen)[:300]
+
+
+def _pull_message(
+    where: str,
+    previous: str | None,
+    last: str | None,
+    commit: str | None,
+    rewritten: bool,
+    local: int,
+    discarded: tuple[str, ...],
+) -> str:
+    """What a pull did, for the result and the log: pulled, rewritten or up to date, and
+    what it discarded."""
+    notes: list[str] = []
+    if rewritten:
+        notes.append(
+            f"history of {where} was rewritten (force-push): {_short(last)} → "
+            f"{_short(commit)}, which does not contain the old commit; following {where}"
+        )
+    elif commit != previous:
+        notes.append(f"pulled {_short(previous)}..{_short(commit)}")
+    else:
+        notes.append(f"up to date at {_short(commit)}")
+    if local:
+        notes.append(f"discarded {local} local commit{'s' if local > 1 else ''} not on {where}")
+    if discarded:
+        notes.append(_discarded(discarded))
+    return "; ".join(notes)
 
 
 def _short(sha: str | None) -> str:
