@@ -21,6 +21,7 @@ import click
 # Only what the options need is imported here (light modules): `cxrecon apply --help` and
 # the command list load without the client, the planner or the renderers.
 from reconciler.apply.audit import AuditLog, detect_actor
+from reconciler.cli.apply_saved import check_plan_options, from_saved, saved_root, stale_rule
 from reconciler.cli.common import (
     audit_log_at,
     audit_log_option,
@@ -42,7 +43,6 @@ if TYPE_CHECKING:
     from reconciler.apply.run import ApplyReport
     from reconciler.config.project import Project
     from reconciler.config.settings import ConnectionSettings
-    from reconciler.facade import StaleRule
     from reconciler.load.desired import LoadResult
     from reconciler.load.refs import SecretLookup
     from reconciler.plan.changes import Plan
@@ -167,14 +167,11 @@ def apply(
     from reconciler.render.apply import render_report
     from reconciler.telemetry.summary import summarize
 
-    _check_plan_options(path, plan_file, replan, if_stale)
+    check_plan_options(path, plan_file, replan, if_stale)
     saved = read_saved_plan(plan_file) if plan_file is not None else None
-    project = open_project(_saved_root(saved))
+    project = open_project(saved_root(saved))
     if saved is not None:
-        _check_saved_against_flags(saved, project, environment, prune)
-        environment = environment or saved.environment
-        # The PATH the plan was made from, when it is still there (else the default).
-        path = Path(saved.target) if saved.target and Path(saved.target).exists() else None
+        environment, path = from_saved(saved, project, environment, prune)
     env = project.environment(environment)
     env_name = project.environment_label(environment)
     complete = plan_scope(path, prune)
@@ -221,18 +218,6 @@ def apply(
     )
     _print_summary(summary, metrics_format, metrics_file)
     ctx.exit(0 if report.ok else 1)
-
-
-def _check_plan_options(
-    path: Path | None, plan_file: Path | None, replan: bool, if_stale: str | None
-) -> None:
-    """Usage errors among PATH, --plan, --replan and --if-stale."""
-    if plan_file is not None and path is not None:
-        raise click.UsageError("give PATH or --plan FILE, not both")
-    if (replan or if_stale) and plan_file is None:
-        raise click.UsageError("--replan and --if-stale need a saved plan (--plan FILE)")
-    if replan and if_stale not in (None, "replan"):
-        raise click.UsageError(f"--replan means --if-stale replan, not --if-stale {if_stale}")
 
 
 def _print_summary(summary: RunSummary, metrics_format: str, metrics_file: Path | None) -> None:
@@ -313,7 +298,7 @@ class _Run:
                 secrets=self.secrets,
                 environment=self.env_name,
                 saved=self.saved,
-                if_stale=_stale_rule(opts.if_stale),
+                if_stale=stale_rule(opts.if_stale),
                 on_stale=self._stale,
                 on_review=lambda verdict: click.echo(review_text(verdict)),
                 prune=opts.prune,
@@ -377,50 +362,6 @@ class _Run:
         where = f" to environment {plan.environment}" if plan.environment else ""
         if not click.confirm(f"Apply these changes{where}?", default=False, err=True):
             raise NotConfirmed("apply cancelled; nothing was written")
-
-
-def _stale_rule(text: str) -> StaleRule:
-    rules: dict[str, StaleRule] = {"fail": "fail", "replan": "replan", "reviewed": "reviewed"}
-    return rules[text]
-
-
-def _saved_root(saved: SavedPlan | None) -> Path | None:
-    """The project a saved plan was made in, when it is still where the plan says, inside
-    the working directory (as `cxrecon plan` recorded it, relative); otherwise the usual
-    discovery of cxrecon.yaml from the working directory. A root elsewhere is never taken
-    from the file: applying a plan must not switch to another project unseen."""
-    if saved is None or saved.root is None:
-        return None
-    root = Path(saved.root)
-    if root.is_absolute() or ".." in root.parts:
-        return None
-    return root if root.is_dir() else None
-
-
-def _check_saved_against_flags(
-    saved: SavedPlan, project: Project, environment: str | None, prune: bool
-) -> None:
-    """What the command line says wins over the file: refuse a plan made for another
-    environment, or with --prune when this apply does not prune."""
-    from reconciler.errors import SavedPlanError
-    from reconciler.render.escape import terminal
-
-    made_for = saved.environment
-    if (
-        environment is not None
-        and made_for is not None
-        and project.environment_label(environment) != made_for
-    ):
-        raise SavedPlanError(
-            f"{saved.path} was planned for environment {terminal(made_for)}, not "
-            f"{terminal(environment)}: apply it with -e {terminal(made_for)}, or plan "
-            f"-e {terminal(environment)} --out FILE and review that plan"
-        )
-    if saved.prune and not prune:
-        raise SavedPlanError(
-            f"{saved.path} was planned with --prune (it deactivates connectors removed from "
-            "git): apply it with --prune, or plan without --prune and review that plan"
-        )
 
 
 def _interactive() -> bool:
