@@ -578,7 +578,11 @@ class ConvergenceMachine(RuleBasedStateMachine):
             self._check_no_spurious_failure(box, results)
         shown = {c.name: c for c in box.shown.changes}
         for r in results:
-            if r.outcome in (Outcome.APPLIED, Outcome.UNCHANGED) and r.name not in box.raced:
+            orphan = r.name in shown and shown[r.name].orphaned
+            # A pruned orphan's deactivation stamps no applied-digest (it has no git state):
+            # whatever was edited in CXone before is still there to be reported.
+            settled = r.outcome in (Outcome.APPLIED, Outcome.UNCHANGED)
+            if settled and r.name not in box.raced and not orphan:
                 self.dirty.discard(r.name)
             if r.connector_id is None or r.outcome in (Outcome.UNCHANGED, Outcome.SKIPPED):
                 continue
