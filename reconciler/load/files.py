@@ -9,6 +9,7 @@ import stat
 from pathlib import Path
 from typing import Final
 
+from reconciler.documents.regular import UnreadableFile, read_regular
 from reconciler.documents.yamlload import MAX_FILE_BYTES
 from reconciler.model import Diagnostic, SourceLocation
 
@@ -122,17 +123,6 @@ def discover(path: Path, configured: SourceLocation | None) -> tuple[list[Path],
     return found, diagnostics
 
 
-#: Opening never waits (a named pipe with no writer would block forever) and never follows
-#: a link the checks before it did not see.
-_OPEN_FLAGS: Final = (
-    os.O_RDONLY
-    | getattr(os, "O_NONBLOCK", 0)
-    | getattr(os, "O_NOFOLLOW", 0)
-    | getattr(os, "O_CLOEXEC", 0)
-    | getattr(os, "O_BINARY", 0)
-)
-
-
 def read(file: Path, display: str, confine: Path | None) -> bytes | Diagnostic:
     """The bytes of one connector file; a Diagnostic for anything that is not a regular
     file of sensible size (checked before opening, and again on what was opened), or that
@@ -149,21 +139,11 @@ def read(file: Path, display: str, confine: Path | None) -> bytes | Diagnostic:
                     "cxrecon.yaml): not read; keep connector files inside the project"
                 )
                 return Diagnostic("error", message, where, OUTSIDE_PROJECT)
-            info = os.stat(target)
-        if not stat.S_ISREG(info.st_mode):
-            return _not_regular(info.st_mode, where)
-        # Checked before reading: a huge file is refused without loading it into memory.
-        if info.st_size > MAX_FILE_BYTES:
-            return _too_large(info.st_size, where)
-        descriptor = os.open(target, _OPEN_FLAGS)
-        with os.fdopen(descriptor, "rb") as handle:
-            opened = os.fstat(handle.fileno())
-            if not stat.S_ISREG(opened.st_mode):  # replaced since the check above
-                return _not_regular(opened.st_mode, where)
-            raw = handle.read(MAX_FILE_BYTES + 1)
-        if len(raw) > MAX_FILE_BYTES:  # grew since the check above
-            return _too_large(len(raw), where)
-        return raw
+        return read_regular(target, MAX_FILE_BYTES)
+    except UnreadableFile as exc:
+        if exc.mode is not None:
+            return _not_regular(exc.mode, where)
+        return _too_large(exc.size if exc.size is not None else MAX_FILE_BYTES + 1, where)
     except OSError as exc:
         return Diagnostic("error", f"cannot read file: {exc.strerror or exc}", where, "input")
 

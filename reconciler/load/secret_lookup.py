@@ -6,11 +6,11 @@ that carries them is built; against the emulator a missing secret becomes a fake
 from __future__ import annotations
 
 import os
-import stat
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Final
 
+from reconciler.documents.regular import UnreadableFile, read_regular
 from reconciler.errors import SecretResolutionError
 from reconciler.load.secret_refs import (
     SECRET_REF,
@@ -22,14 +22,6 @@ from reconciler.load.secret_refs import (
 from reconciler.secret import Secret
 
 MAX_SECRET_FILE_BYTES: Final = 64 * 1024
-#: Opening never waits on a named pipe and never follows a link the checks did not see.
-_OPEN_FLAGS: Final = (
-    os.O_RDONLY
-    | getattr(os, "O_NONBLOCK", 0)
-    | getattr(os, "O_NOFOLLOW", 0)
-    | getattr(os, "O_CLOEXEC", 0)
-    | getattr(os, "O_BINARY", 0)
-)
 
 
 class RefusedReferenceError(SecretResolutionError):
@@ -65,6 +57,17 @@ def resolve_secret(value: str, environ: Mapping[str, str], base_dir: Path) -> Se
     return _read_secret_file(file_name, base_dir)
 
 
+def _unreadable(shown: str, exc: UnreadableFile) -> SecretResolutionError:
+    if exc.mode is not None:
+        return SecretResolutionError(f"secret file {shown} is not a regular file")
+    if exc.size is not None:
+        return SecretResolutionError(
+            f"secret file {shown} is {exc.size:,} bytes, over the "
+            f"{MAX_SECRET_FILE_BYTES:,}-byte limit for a secret"
+        )
+    return SecretResolutionError(f"secret file {shown} is over the size limit")
+
+
 def _read_secret_file(file_name: str, base_dir: Path) -> Secret:
     """The content of `${file:FILE_NAME}`: a regular file inside the project, within the size
     limit, UTF-8, without its trailing newline, not empty."""
@@ -74,22 +77,9 @@ def _read_secret_file(file_name: str, base_dir: Path) -> Secret:
     path = Path(os.path.realpath(Path(os.path.realpath(base_dir)) / file_name))
     shown = file_name
     try:
-        info = os.stat(path)
-        if not stat.S_ISREG(info.st_mode):
-            raise SecretResolutionError(f"secret file {shown} is not a regular file")
-        if info.st_size > MAX_SECRET_FILE_BYTES:
-            raise SecretResolutionError(
-                f"secret file {shown} is {info.st_size:,} bytes, over the "
-                f"{MAX_SECRET_FILE_BYTES:,}-byte limit for a secret"
-            )
-        descriptor = os.open(path, _OPEN_FLAGS)
-        with os.fdopen(descriptor, "rb") as handle:
-            if not stat.S_ISREG(os.fstat(handle.fileno()).st_mode):
-                raise SecretResolutionError(f"secret file {shown} is not a regular file")
-            raw = handle.read(MAX_SECRET_FILE_BYTES + 1)
-        if len(raw) > MAX_SECRET_FILE_BYTES:
-            raise SecretResolutionError(f"secret file {shown} is over the size limit")
-        content = raw.decode("utf-8")
+        content = read_regular(path, MAX_SECRET_FILE_BYTES).decode("utf-8")
+    except UnreadableFile as exc:
+        raise _unreadable(shown, exc) from None
     except FileNotFoundError:
         raise SecretResolutionError(f"secret file {shown} does not exist") from None
     except (OSError, UnicodeDecodeError) as exc:

@@ -178,7 +178,9 @@ def write(plan: Plan, path: Path, source: PlanSource | None = None) -> None:
 def read(path: Path) -> SavedPlan:
     """Read and verify the checksum; raises SavedPlanError saying what to do."""
     try:
-        doc = json.loads(read_regular(path, MAX_SAVED_PLAN_BYTES).decode("utf-8"))
+        # Resolved first: the reader never follows a link itself.
+        resolved = Path(os.path.realpath(path))
+        doc = json.loads(read_regular(resolved, MAX_SAVED_PLAN_BYTES).decode("utf-8"))
     except UnreadableFile as exc:
         raise SavedPlanError(f"{path} cannot be a saved plan: {exc}") from None
     except OSError as exc:
