@@ -12,8 +12,9 @@ from reconciler.cxone.errors import Conflict, CxoneApiError, NotFound
 from reconciler.model import RemoteConnector
 from reconciler.plan.build import build_plan
 from reconciler.plan.changes import Action, ConnectorChange
-from reconciler.plan.diff import ChangeKind, FieldChange, diff_essences, format_path
-from reconciler.plan.essence import SECTIONS, essence_of
+from reconciler.plan.diff import diff_essences
+from reconciler.plan.document import every_value
+from reconciler.plan.essence import essence_of
 
 if TYPE_CHECKING:
     from reconciler.apply.context import ExecContext
@@ -86,7 +87,8 @@ def replan_event(
         observed = observed_changes((f.path, f.before, f.after) for f in found)
     elif fresh is not None:
         # A create found the name taken meanwhile: every value there is the other writer's.
-        observed = observed_changes((f.path, None, f.after) for f in every_value(fresh))
+        found_all = every_value(essence_of(fresh.spec))
+        observed = observed_changes((f.path, None, f.after) for f in found_all)
     overwrites = sorted({f.path for f in replanned.fields} & {o.path for o in observed})
     if narrowed.conflicts:
         resolution = "refused: changed in CXone since the plan: " + ", ".join(narrowed.conflicts)
@@ -120,21 +122,3 @@ def replan_event(
         out_of_band=observed,
         details=details,
     )
-
-
-def every_value(remote: RemoteConnector) -> list[FieldChange]:
-    """Each value `remote` holds, as a field change from nothing (credentials as masked)."""
-    doc = essence_of(remote.spec).doc
-    out: list[FieldChange] = []
-
-    def walk(parts: tuple[str, ...], value: Any) -> None:
-        if isinstance(value, dict):
-            for key, item in value.items():
-                walk((*parts, str(key)), item)
-        elif value is not None:
-            path = format_path(list(parts))
-            out.append(FieldChange(path, parts, ChangeKind.ADDED, before=None, after=value))
-
-    for section in SECTIONS:
-        walk((section,), doc[section])
-    return out

@@ -14,7 +14,7 @@ from typing import Any, Final
 from reconciler.load.refs import is_secret_reference
 from reconciler.plan.changes import Action, ConnectorChange, Plan
 from reconciler.plan.diff import ChangeKind, FieldChange, JsonValue, format_path, safe_values
-from reconciler.plan.essence import SECTIONS
+from reconciler.plan.essence import SECTIONS, Essence
 from reconciler.secret import is_secret_path
 
 
@@ -34,6 +34,13 @@ def create_fields(change: ConnectorChange) -> tuple[FieldChange, ...]:
     essence = change.desired_essence
     if change.action is not Action.CREATE or essence is None:
         return change.fields
+    return every_value(essence)
+
+
+def every_value(essence: Essence) -> tuple[FieldChange, ...]:
+    """Each value `essence` holds as an `added` field change from nothing, one per leaf, in
+    the order of the connector file's sections (what a create sets, or what another writer
+    set on a connector cxrecon found already made)."""
     found: list[FieldChange] = []
     for section in SECTIONS:
         _leaves((section,), essence.doc[section], found)
