@@ -175,9 +175,12 @@ def applied_digest(essence: Essence) -> str:
     Compact (< 63 characters) so it fits label limits; the per-section part lets a plan
     tell "changed in git" from "changed in CXone" per field section.
     """
-    whole = _short(canonical_json(essence.doc), 9)
-    parts = section_digests(essence)
-    return f"{_DIGEST_VERSION}.{whole}." + "".join(parts[s] for s in SECTIONS)
+    return _digest_label(_short(canonical_json(essence.doc), 9), section_digests(essence))
+
+
+def _digest_label(whole: str, sections: Mapping[str, str]) -> str:
+    """`1.<whole>.<section digests in SECTIONS order>` (AppliedDigest.parse reads it)."""
+    return f"{_DIGEST_VERSION}.{whole}." + "".join(sections[s] for s in SECTIONS)
 
 
 def partly_applied_digest(desired: Essence, written: Iterable[str], before: Essence) -> str:
@@ -191,8 +194,7 @@ def partly_applied_digest(desired: Essence, written: Iterable[str], before: Esse
     wanted = section_digests(desired)
     done = set(written)
     parts = {s: wanted[s] if s in done else found[s] for s in SECTIONS}
-    whole = _short("".join(parts[s] for s in SECTIONS).encode(), 9)
-    return f"{_DIGEST_VERSION}.{whole}." + "".join(parts[s] for s in SECTIONS)
+    return _digest_label(_short("".join(parts[s] for s in SECTIONS).encode(), 9), parts)
 
 
 @dataclass(frozen=True, slots=True)
