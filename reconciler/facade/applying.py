@@ -25,7 +25,6 @@ from reconciler.load.refs import SecretLookup
 from reconciler.model import RemoteConnector
 from reconciler.plan.changes import Action, ConnectorChange, Plan
 from reconciler.plan.credentials import CredentialChecker
-from reconciler.plan.essence import desired_state_digest
 from reconciler.plan.history import AppliedHistory
 from reconciler.plan.reviewed import Review, review, reviewed_part
 from reconciler.plan.saved import SavedPlan, verify
@@ -164,7 +163,6 @@ async def apply_desired(
     rule: StaleRule = if_stale or ("replan" if replan_stale else "fail")
     checker = CredentialChecker(lookup=secrets)
     remote = tuple(await client.list_connectors())
-    plan: Plan | None = None
     reviewed = False
     verdict: Review | None = None
     history = history if history is not None else _history_of(audit)
@@ -180,16 +178,14 @@ async def apply_desired(
         take_ownership=take_ownership,
         history=history,
     )
+    plan = await anyio.to_thread.run_sync(fresh)
     if saved is not None:
-        plan = _verified(project, loaded, saved, remote, checker, history, rule, on_stale)
-        if plan is not None:
-            # The safety gate is judged on git and the tenant as they are, never taken from
-            # the file (a saved plan is an artifact whoever produced it could have edited).
-            whole = await anyio.to_thread.run_sync(fresh)
-            plan, reviewed = _with_whole(plan, whole), True
-    if plan is None:
-        plan = await anyio.to_thread.run_sync(fresh)
-        if saved is not None and rule == "reviewed":
+        verified = _verified(project, loaded, saved, plan, remote, checker, history, rule, on_stale)
+        if verified is not None:
+            # The safety gate is judged on git and the tenant as they are (the fresh plan),
+            # never taken from the file (an artifact whoever produced it could have edited).
+            plan, reviewed = _with_whole(verified, plan), True
+        elif rule == "reviewed":
             verdict = review(saved.shown, plan)
             if on_review is not None:
                 on_review(verdict)
@@ -216,6 +212,7 @@ def _verified(
     project: Project,
     loaded: LoadResult,
     saved: SavedPlan,
+    fresh: Plan,
     remote: Sequence[RemoteConnector],
     checker: CredentialChecker,
     history: AppliedHistory | None,
@@ -223,11 +220,11 @@ def _verified(
     on_stale: Callable[[StalePlanError], None] | None,
 ) -> Plan | None:
     """The saved plan rebuilt against the tenant, or None when it is stale and `rule` lets
-    the apply plan afresh (StalePlanError otherwise)."""
+    the apply use the `fresh` plan instead (StalePlanError otherwise)."""
     try:
         return verify(
             saved,
-            desired_digest=desired_state_digest(loaded.connectors, loaded.environment),
+            desired_digest=fresh.desired_digest,
             remote=remote,
             checker=checker,
             desired=loaded.connectors,
