@@ -259,24 +259,19 @@ def reviewed_plan(environment: str, plan_workflow: str, directory: Path) -> None
     except CxreconError as exc:
         _fail(f"reviewed plan for {environment}: {exc}")
     why_md, why_text = markdown(found.why), terminal(found.why)
-    if found.path is not None:
-        write_outputs(
-            context, {"plan-file": str(found.path), "pull-request": str(found.pull_request or "")}
-        )
-        append_summary(context, f"**cxrecon:** Applying {why_md} to `{environment}`.")
-        click.echo(f"Applying {why_text} to {environment}.")
-        return
     if found.unusable:
         # A merged pull request's plan exists but cannot be used: fail rather than apply a
         # plan nobody reviewed.
-        line = f"the reviewed plan for {environment} cannot be used: {why_text}"
         append_summary(
             context,
-            f"**cxrecon:** the reviewed plan for `{environment}` cannot "
-            f"be used: {why_md}. Re-run the plan job of the pull request, or run "
-            "the apply workflow by hand (it plans afresh with the safety gate).",
+            f"**cxrecon:** the reviewed plan for `{environment}` cannot be used: {why_md}. "
+            "Re-run the plan job of the pull request, or run the apply workflow by hand (it "
+            "plans afresh with the safety gate).",
         )
-        _fail(f"{line}. Re-run the pull request's plan job, or run the apply workflow by hand")
+        _fail(
+            f"the reviewed plan for {environment} cannot be used: {why_text}. Re-run the pull "
+            "request's plan job, or run the apply workflow by hand"
+        )
     write_outputs(
         context,
         {
@@ -284,6 +279,10 @@ def reviewed_plan(environment: str, plan_workflow: str, directory: Path) -> None
             "pull-request": str(found.pull_request or ""),
         },
     )
+    if found.path is not None:
+        append_summary(context, f"**cxrecon:** Applying {why_md} to `{environment}`.")
+        click.echo(f"Applying {why_text} to {environment}.")
+        return
     append_summary(
         context,
         f"**cxrecon:** No reviewed plan for `{environment}` ({why_md}): planning afresh; the "
