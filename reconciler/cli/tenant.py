@@ -5,6 +5,7 @@ target (`-e`, `--emulator`), then list its connectors, or list them and plan aga
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 import uuid
 from dataclasses import dataclass
@@ -18,9 +19,9 @@ from reconciler.config.project import EnvironmentConfig, Project
 from reconciler.config.settings import ConnectionSettings
 from reconciler.cxone.client import CxoneClient
 from reconciler.cxone.stats import ApiStats, StatsSnapshot
-from reconciler.facade import PlanRun, make_plan, open_project, plan_scope
+from reconciler.errors import ConfigError
+from reconciler.facade import PlanRun, load_desired, make_plan, open_project, plan_scope
 from reconciler.load.cache import FileCache
-from reconciler.load.desired import LoadResult, load_desired, raise_if_invalid
 from reconciler.model import RemoteConnector
 from reconciler.plan.history import AppliedHistory
 from reconciler.telemetry.summary import CacheUse
@@ -53,7 +54,7 @@ def plan_from_tenant(
     audit_log: Path | None = None,
     cache: bool = True,
 ) -> Planned:
-    """Load the project and the desired state, then fetch the tenant and plan. The audit
+    """Load the project, then the desired state while the tenant is fetched, and plan. The audit
     log `cxrecon apply` appends to (default .cxrecon/audit.jsonl) tells which connectors
     missing from CXone were applied before: those were deleted in CXone."""
     started = time.monotonic()
@@ -63,57 +64,42 @@ def plan_from_tenant(
         audit_log_at(project.root, audit_log),
         project.environment_label(environment),
     )
-    # Invalid requests and desired state fail here, before any connection is opened.
+    # An invalid request fails here, before any connection is opened. The desired state is
+    # loaded while the tenant is read (an invalid one stops the run with its errors).
     plan_scope(path, prune)
-    loaded, use = load_valid(project, env, path, strict=strict, cache=cache)
+    files = FileCache.for_project(project.root) if cache else None
     stats = ApiStats()
-    with open_target(environment, emulator, dict(env.connection), root=project.root) as target:
-        run = asyncio.run(
-            _plan(
-                project,
-                stats,
-                target.settings,
-                environment,
-                path,
-                loaded,
-                prune,
-                parallelism,
-                take_ownership,
-                history,
+    request = _Request(environment, path, strict, prune, take_ownership)
+    with contextlib.ExitStack() as stack:
+        try:
+            target = stack.enter_context(
+                open_target(environment, emulator, dict(env.connection), root=project.root)
             )
+        except ConfigError:
+            # The desired state's errors come first: they are what a new user must fix.
+            load_desired(project, env, path, strict=strict, cache=files)
+            raise
+        run = asyncio.run(
+            _plan(project, stats, target.settings, request, files, parallelism, history)
         )
+    use = None
+    if files is not None:
+        files.close()
+        use = CacheUse(hits=files.hits, misses=files.misses)
     seconds = time.monotonic() - started
     label = project.environment_label(environment)
     return Planned(env, run, project, stats.snapshot(), seconds, use, label)
 
 
-def load_checked(
-    project: Project,
-    env: EnvironmentConfig | None,
-    path: Path | None,
-    *,
-    strict: bool,
-    cache: bool,
-) -> tuple[LoadResult, CacheUse | None]:
-    """The desired state, with files unchanged since an earlier run read from the project's
-    cache (`cache`), and how the cache served; not yet checked for errors."""
-    files = FileCache.for_project(project.root) if cache else None
-    target = path if path is not None else project.connectors_path
-    loaded = load_desired(target, env, strict=strict, project=project, cache=files)
-    if files is None:
-        return loaded, None
-    files.close()
-    return loaded, CacheUse(hits=files.hits, misses=files.misses)
+@dataclass(frozen=True)
+class _Request:
+    """What the command asked to plan."""
 
-
-def load_valid(
-    project: Project, env: EnvironmentConfig, path: Path | None, *, strict: bool, cache: bool
-) -> tuple[LoadResult, CacheUse | None]:
-    """`load_checked`, then ConfigError with every diagnostic when it is invalid (as the
-    facade's load_desired)."""
-    loaded, use = load_checked(project, env, path, strict=strict, cache=cache)
-    raise_if_invalid(loaded)
-    return loaded, use
+    environment: str | None
+    path: Path | None
+    strict: bool
+    prune: bool
+    take_ownership: bool
 
 
 def print_summary(planned: Planned, command: str, metrics_format: str | None) -> None:
@@ -151,23 +137,21 @@ async def _plan(
     project: Project,
     stats: ApiStats,
     settings: ConnectionSettings,
-    environment: str | None,
-    path: Path | None,
-    loaded: LoadResult,
-    prune: bool,
+    request: _Request,
+    files: FileCache | None,
     parallelism: int,
-    take_ownership: bool = False,
     history: AppliedHistory | None = None,
 ) -> PlanRun:
     async with CxoneClient(settings, parallelism=parallelism, stats=stats) as client:
         return await make_plan(
             project,
             client,
-            environment=environment,
-            path=path,
-            prune=prune,
-            loaded=loaded,
-            take_ownership=take_ownership,
+            environment=request.environment,
+            path=request.path,
+            prune=request.prune,
+            strict=request.strict,
+            cache=files,
+            take_ownership=request.take_ownership,
             history=history,
         )
 

@@ -3,12 +3,13 @@ tenant, report drift, dump a tenant (reconciler.facade re-exports these)."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol
+from typing import Protocol, TypeVar
 
 from reconciler.apply.audit import AuditLog
 from reconciler.apply.calltrace import TracingStats
@@ -18,6 +19,7 @@ from reconciler.cxone.client import CxoneClient
 from reconciler.errors import ConfigError
 from reconciler.gitops.drift import DriftReport, drift_of
 from reconciler.gitops.dump import SCHEMA_REF, Dump, build_dump
+from reconciler.load.cache import FileCache
 from reconciler.load.desired import LoadResult, raise_if_invalid
 from reconciler.load.desired import load_desired as _load_desired
 from reconciler.load.refs import SecretLookup
@@ -27,6 +29,8 @@ from reconciler.plan.changes import Plan
 from reconciler.plan.credentials import CredentialChecker
 from reconciler.plan.essence import desired_state_digest
 from reconciler.plan.history import AppliedHistory
+
+_T = TypeVar("_T")
 
 
 class ConnectorSource(Protocol):
@@ -68,16 +72,18 @@ def load_desired(
     path: Path | None = None,
     *,
     strict: bool = False,
+    cache: FileCache | None = None,
 ) -> LoadResult:
     """Load and validate the connector files (`path`: a directory or one file; default the
-    project's connectors path); ConfigError with every diagnostic when invalid."""
+    project's connectors path; files unchanged since an earlier run from `cache`);
+    ConfigError with every diagnostic when invalid."""
     env = (
         environment
         if isinstance(environment, EnvironmentConfig)
         else project.environment(environment)
     )
     target = path if path is not None else project.connectors_path
-    loaded = _load_desired(target, env, strict=strict, project=project)
+    loaded = _load_desired(target, env, strict=strict, project=project, cache=cache)
     raise_if_invalid(loaded)
     return loaded
 
@@ -163,8 +169,12 @@ async def make_plan(
     loaded: LoadResult | None = None,
     take_ownership: bool = False,
     history: AppliedHistory | None = None,
+    cache: FileCache | None = None,
 ) -> PlanRun:
-    """Load (unless `loaded` is given), fetch every connector, plan.
+    """Load (unless `loaded` is given; files unchanged since an earlier run from `cache`),
+    fetch every connector, plan. Loading runs while the connectors are fetched (the fetch
+    mostly waits for the network); a desired state with errors cancels the fetch and
+    raises ConfigError, as `load_desired` does.
 
     Secrets (`secrets`, default: the process environment) are only used to compare
     credential fingerprints; one that cannot be resolved just makes credentials `unknown`
@@ -172,14 +182,15 @@ async def make_plan(
     """
     timings: dict[str, float] = {}
     complete = plan_scope(path, prune)
-    start = time.perf_counter()
     if loaded is None:
-        loaded = load_desired(project, environment, path, strict=strict)
-    timings["load"] = time.perf_counter() - start
-
-    start = time.perf_counter()
-    remote = tuple(await source.list_connectors())
-    timings["fetch"] = time.perf_counter() - start
+        loaded, remote = await _load_while_fetching(
+            source,
+            timings,
+            lambda: load_desired(project, environment, path, strict=strict, cache=cache),
+        )
+    else:
+        timings["load"] = 0.0
+        remote = tuple(await _timed(source.list_connectors(), timings, "fetch"))
 
     start = time.perf_counter()
     checker = CredentialChecker(lookup=secrets if secrets is not None else secrets_for(project))
@@ -196,6 +207,29 @@ async def make_plan(
     )
     timings["diff"] = time.perf_counter() - start
     return PlanRun(plan=plan, loaded=loaded, remote=remote, checker=checker, timings=timings)
+
+
+async def _load_while_fetching(
+    source: ConnectorSource, timings: dict[str, float], load: Callable[[], LoadResult]
+) -> tuple[LoadResult, tuple[RemoteConnector, ...]]:
+    """`load()` in a thread while the connectors are fetched; the load's error first (the
+    fetch is then cancelled: its outcome no longer matters)."""
+    fetching = asyncio.ensure_future(_timed(source.list_connectors(), timings, "fetch"))
+    try:
+        loaded = await _timed(asyncio.to_thread(load), timings, "load")
+    except BaseException:
+        fetching.cancel()
+        await asyncio.gather(fetching, return_exceptions=True)
+        raise
+    return loaded, tuple(await fetching)
+
+
+async def _timed(work: Awaitable[_T], timings: dict[str, float], phase: str) -> _T:
+    start = time.perf_counter()
+    try:
+        return await work
+    finally:
+        timings[phase] = time.perf_counter() - start
 
 
 async def check_drift(

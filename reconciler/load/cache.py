@@ -32,7 +32,7 @@ from typing import Any, Final
 
 from reconciler.load.checked import CheckedFile, LoadContext, build_connector, content_hash
 from reconciler.load.substitute import OVERRIDDEN_KEY
-from reconciler.model import DesiredConnector, Diagnostic, SourceLocation
+from reconciler.model import DesiredConnector, Diagnostic, FieldMapping, SourceLocation
 
 log = logging.getLogger(__name__)
 
@@ -41,7 +41,7 @@ CACHE_DIR: Final = Path(".cxrecon") / "cache"
 #: The default bound on the entries' total size.
 DEFAULT_MAX_BYTES: Final = 256 * 1024 * 1024
 #: Bumped whenever the layout of an entry changes: older entries are then never read.
-FORMAT: Final = 2
+FORMAT: Final = 3
 _MAGIC: Final = f"cxrecon-cache {FORMAT} ".encode()
 #: The largest entry read back (a connector file is at most 1 MiB; its entry is smaller).
 _MAX_ENTRY_BYTES: Final = 8 * 1024 * 1024
@@ -98,21 +98,26 @@ class FileCache:
         self.ignored = 0
         self.written = 0
         self._writable = True
+        self._entries = os.path.join(os.fspath(directory), f"v{FORMAT}")
+        #: Mappings built so far, by value: connectors repeat them (one CRM's fields), and
+        #: a FieldMapping is immutable, so equal ones are one object.
+        self._mappings: dict[tuple[Any, ...], FieldMapping] = {}
 
     @classmethod
     def for_project(cls, root: Path, *, max_bytes: int = DEFAULT_MAX_BYTES) -> FileCache:
         return cls(root / CACHE_DIR, max_bytes=max_bytes)
 
     def key(self, raw: bytes, display: str, context: LoadContext) -> str:
-        parts = (code_fingerprint(), context.fingerprint, display)
-        hasher = hashlib.sha256("\0".join(parts).encode("utf-8", "surrogatepass"))
-        hasher.update(b"\0")
-        hasher.update(raw)
-        return hasher.hexdigest()
+        return self._key(content_hash(raw), display, context)
+
+    def _key(self, content: str, display: str, context: LoadContext) -> str:
+        parts = (code_fingerprint(), context.fingerprint, display, content)
+        return hashlib.sha256("\0".join(parts).encode("utf-8", "surrogatepass")).hexdigest()
 
     def get(self, raw: bytes, display: str, context: LoadContext) -> CheckedFile | None:
         """The file as checked before in the same context; None (a miss) otherwise."""
-        key = self.key(raw, display, context)
+        content = content_hash(raw)
+        key = self._key(content, display, context)
         entry = self._path(key)
         try:
             with open(entry, "rb") as handle:
@@ -122,8 +127,8 @@ class FileCache:
             self.misses += 1
             return None
         try:
-            checked = _decode_entry(data, key, display)
-            if checked.content != content_hash(raw):
+            checked = _decode_entry(data, key, display, self._mappings)
+            if checked.content != content:
                 raise ValueError("content hash")
             if not context.still_reaches(checked.reach):
                 # A ${file:} reference leads elsewhere now (a link changed): check again.
@@ -146,14 +151,15 @@ class FileCache:
         if not self._writable:
             return
         key = self.key(raw, display, context)
-        body = json.dumps(_encode(checked, display), separators=(",", ":")).encode()
+        body = _encode(checked, display)
         data = _MAGIC + f"{key} {hashlib.sha256(body).hexdigest()}\n".encode() + body
         entry = self._path(key)
+        shard = os.path.dirname(entry)
         try:
-            if not entry.parent.is_dir():
+            if not os.path.isdir(shard):
                 self._prepare()
-                entry.parent.mkdir(parents=True, exist_ok=True)
-            descriptor, temporary = tempfile.mkstemp(dir=entry.parent, prefix=".tmp-")
+                os.makedirs(shard, exist_ok=True)
+            descriptor, temporary = tempfile.mkstemp(dir=shard, prefix=".tmp-")
             try:
                 with os.fdopen(descriptor, "wb") as handle:
                     handle.write(data)
@@ -177,9 +183,8 @@ class FileCache:
         """Delete the oldest entries until the cache is within its bound; how many went."""
         entries: list[tuple[float, int, str]] = []
         total = 0
-        root = self.directory / f"v{FORMAT}"
         try:
-            shards = [s.path for s in os.scandir(root) if s.is_dir(follow_symlinks=False)]
+            shards = [s.path for s in os.scandir(self._entries) if s.is_dir(follow_symlinks=False)]
         except OSError:
             return 0
         for shard in shards:
@@ -202,8 +207,9 @@ class FileCache:
                 removed += 1
         return removed
 
-    def _path(self, key: str) -> Path:
-        return self.directory / f"v{FORMAT}" / key[:2] / key[2:]
+    def _path(self, key: str) -> str:
+        # Strings, not Path: joining three Paths per file was a tenth of a warm load.
+        return f"{self._entries}{os.sep}{key[:2]}{os.sep}{key[2:]}"
 
     def _prepare(self) -> None:
         """The cache folder, ignored by git whatever the project's .gitignore says."""
@@ -214,10 +220,15 @@ class FileCache:
 
 
 # --- entries -------------------------------------------------------------------------------
-# JSON, not pickle: an entry is data read back, never code that could run.
+# JSON, not pickle: an entry is data read back, never code that could run. The body is two
+# JSON documents on two lines: what loading produced, then where each value is written (a
+# plan looks up the locations of the few connectors it changes, so they are decoded only
+# then; kept out of the first document, the decoder does not even scan them).
 
 
-def _decode_entry(data: bytes, key: str, display: str) -> CheckedFile:
+def _decode_entry(
+    data: bytes, key: str, display: str, mappings: dict[tuple[Any, ...], FieldMapping]
+) -> CheckedFile:
     if len(data) > _MAX_ENTRY_BYTES or not data.startswith(_MAGIC):
         raise ValueError("not an entry of this format")
     header, _, body = data.partition(b"\n")
@@ -226,10 +237,11 @@ def _decode_entry(data: bytes, key: str, display: str) -> CheckedFile:
         raise ValueError("foreign entry")
     if hashlib.sha256(body).hexdigest() != fields[1].decode("ascii", "replace"):
         raise ValueError("truncated or corrupted")
-    return _decode(json.loads(body), display)
+    checked, _, locations = body.partition(b"\n")
+    return _decode(json.loads(checked), locations, display, mappings)
 
 
-def _encode(checked: CheckedFile, display: str) -> dict[str, Any]:
+def _encode(checked: CheckedFile, display: str) -> bytes:
     out: dict[str, Any] = {
         "content": checked.content,
         "diagnostics": [
@@ -241,24 +253,34 @@ def _encode(checked: CheckedFile, display: str) -> dict[str, Any]:
         # Where its ${file:} references led (checked again on every hit).
         "reach": checked.reach,
     }
+    locations: list[Any] = []
     connector = checked.connector
     if connector is not None:
+        spec = connector.spec.to_api()
+        del spec["mappings"]
         out["connector"] = {
-            "spec": connector.spec.to_api(),
+            "spec": spec,
+            # Ready to build: [cxoneField, crmField, direction, transformation or null].
+            "mappings": [
+                [m.cxone_field, m.crm_field, m.direction, m.transformation]
+                for m in connector.spec.mappings
+            ],
             "management": connector.management,
             "previousNames": list(connector.previous_names),
             "overridden": [list(p) for p in connector.overridden],
             "source": _loc(connector.source, display),
-            # A string inside the entry: decoded only when a location is looked up.
-            "locations": json.dumps(
-                [
-                    [list(path), *(_loc(where, display) or ())]
-                    for path, where in connector.locations.items()
-                ],
-                separators=(",", ":"),
-            ),
         }
-    return out
+        locations = [
+            [list(path), *(_loc(where, display) or ())]
+            for path, where in connector.locations.items()
+        ]
+    return b"%s\n%s" % (_dumps(out), _dumps(locations))
+
+
+def _dumps(value: Any) -> bytes:
+    # ensure_ascii (the default) keeps every line break inside a value escaped: the body's
+    # one raw newline is the separator.
+    return json.dumps(value, separators=(",", ":")).encode()
 
 
 def _loc(where: SourceLocation | None, display: str) -> list[Any] | None:
@@ -270,7 +292,9 @@ def _loc(where: SourceLocation | None, display: str) -> list[Any] | None:
     return [where.path, where.line, where.col]
 
 
-def _decode(data: Any, display: str) -> CheckedFile:
+def _decode(
+    data: Any, locations: bytes, display: str, mappings: dict[tuple[Any, ...], FieldMapping]
+) -> CheckedFile:
     content = _str(data["content"])
     diagnostics = []
     for severity, message, where, rule in data["diagnostics"]:
@@ -285,20 +309,22 @@ def _decode(data: Any, display: str) -> CheckedFile:
         tuple(diagnostics),
         None if name is None else _str(name),
         _location(data["nameAt"], display),
-        None if data["connector"] is None else _connector(data["connector"], display),
+        None
+        if data["connector"] is None
+        else _connector(data["connector"], locations, display, mappings),
         _str(data["reach"]),
     )
 
 
-def _connector(data: Any, display: str) -> DesiredConnector:
+def _connector(
+    data: Any, locations: bytes, display: str, mappings: dict[tuple[Any, ...], FieldMapping]
+) -> DesiredConnector:
     spec = data["spec"]
     if not isinstance(spec, dict):
         raise TypeError("spec")
     source = _location(data["source"], display)
     if source is None:
         raise ValueError("source")
-    if not isinstance(data["locations"], str):
-        raise TypeError("locations")
     built = build_connector(
         {
             **spec,
@@ -307,11 +333,28 @@ def _connector(data: Any, display: str) -> DesiredConnector:
             OVERRIDDEN_KEY: [[_str(p) for p in path] for path in data["overridden"]],
         },
         source,
-        _Locations(data["locations"], display),
+        _Locations(locations, display),
+        tuple(_mapping(m, mappings) for m in data["mappings"]),
     )
     if built is None:
         raise ValueError("connector")
     return built
+
+
+def _mapping(values: Any, built: dict[tuple[Any, ...], FieldMapping]) -> FieldMapping:
+    key = tuple(values)
+    found = built.get(key)
+    if found is None:
+        cxone, crm, direction, transformation = key
+        # Shared strings, as a fresh load has them (see load.checked._mapping); intern()
+        # also refuses anything but a string.
+        found = built[key] = FieldMapping(
+            intern(cxone),
+            intern(crm),
+            intern(direction),
+            None if transformation is None else intern(transformation),
+        )
+    return found
 
 
 class _Locations(Mapping[tuple[str | int, ...], SourceLocation]):
@@ -321,15 +364,15 @@ class _Locations(Mapping[tuple[str | int, ...], SourceLocation]):
 
     __slots__ = ("_built", "_display", "_encoded")
 
-    def __init__(self, encoded: str, display: str) -> None:
-        self._encoded: str | None = encoded
+    def __init__(self, encoded: bytes, display: str) -> None:
+        self._encoded: bytes | None = encoded
         self._display = display
         self._built: dict[tuple[str | int, ...], SourceLocation] | None = None
 
     def _locations(self) -> dict[tuple[str | int, ...], SourceLocation]:
         if self._built is None:
             built: dict[tuple[str | int, ...], SourceLocation] = {}
-            for path, *where in json.loads(self._encoded or "[]"):
+            for path, *where in json.loads(self._encoded or b"[]"):
                 found = _location(where, self._display)
                 if found is not None:
                     built[tuple(intern(p) if isinstance(p, str) else p for p in path)] = found

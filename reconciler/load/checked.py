@@ -138,6 +138,14 @@ def _strings(data: Any) -> Iterator[str]:
             stack.extend(node)
 
 
+def _may_reference_files(raw: bytes) -> bool:
+    """Whether the parsed document may hold a `${file:}` reference. The bytes are UTF-8
+    (parse_yaml refuses anything else), so without one written out YAML can only make one
+    from an escape (a backslash in a double-quoted scalar); folding only adds spaces and
+    line breaks. Walking every string of every file was a tenth of a cold load."""
+    return b"${file:" in raw or b"\\" in raw
+
+
 def content_hash(raw: bytes) -> str:
     return hashlib.sha256(raw).hexdigest()
 
@@ -149,7 +157,7 @@ def check_file(raw: bytes, display: str, context: LoadContext) -> CheckedFile:
     parsed = parse_yaml(raw, display)
     if parsed.document is None:
         return CheckedFile(content, parsed.diagnostics, reach=context.reach(None))
-    reach = context.reach(parsed.document.data)
+    reach = context.reach(parsed.document.data if _may_reference_files(raw) else None)
     name, connector, found = _check_file(
         parsed.document, raw, context.envs, context.strict, context.project_file, context.root
     )
@@ -254,13 +262,20 @@ def _under_any(path: Path_, prefixes: Iterable[Path_]) -> bool:
 
 
 def build_connector(
-    data: Any, source: SourceLocation, locations: Mapping[Path_, SourceLocation]
+    data: Any,
+    source: SourceLocation,
+    locations: Mapping[Path_, SourceLocation],
+    mappings: tuple[FieldMapping, ...] | None = None,
 ) -> DesiredConnector | None:
-    """The typed connector; only called for data the schema accepted (or the cache wrote)."""
+    """The typed connector; only called for data the schema accepted (or the cache wrote).
+    `mappings`, when given, are used instead of `data["mappings"]` (the cache stores them
+    ready to build)."""
     if not isinstance(data, dict):
         return None
     auth = data["authentication"]
     sync = data.get("syncSettings")
+    if mappings is None:
+        mappings = tuple(_mapping(m) for m in data["mappings"])
     spec = ConnectorSpec(
         name=data["name"],
         description=data.get("description"),
@@ -271,7 +286,7 @@ def build_connector(
             type=intern(auth["type"]),
             credentials={intern(k): v for k, v in auth["credentials"].items()},
         ),
-        mappings=tuple(_mapping(m) for m in data["mappings"]),
+        mappings=mappings,
         sync_settings=None if sync is None else SyncSettings.from_api(sync),
         version=intern(data.get("version", "1.0.0")),
         labels={intern(k): intern(v) for k, v in (data.get("labels") or {}).items()},

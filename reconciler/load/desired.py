@@ -25,6 +25,7 @@ from reconciler.load.files import (
     confinement,
     discover,
     read,
+    relative_name,
 )
 from reconciler.load.lint import duplicate_names
 from reconciler.model import DesiredConnector, Diagnostic, SourceLocation
@@ -128,7 +129,7 @@ def load_desired(
             parsed += 1
         else:
             reused += 1
-        relative = file.relative_to(path).as_posix() if in_directory else file.name
+        relative = relative_name(file, path) if in_directory else file.name
         hasher.update(f"{relative}\0{checked.content}\0".encode())
         diagnostics.extend(checked.diagnostics)
         if checked.name is not None and checked.name_location is not None:

@@ -34,18 +34,27 @@ class DisplayPaths:
 
     def __init__(self) -> None:
         self._cwd = Path.cwd().resolve()
-        self._folders: dict[Path, Path] = {}
+        #: Per folder as written: how its files are named ("" for the working directory
+        #: itself), or None when it is outside the working directory.
+        self._folders: dict[Path, str | None] = {}
 
     def __call__(self, path: Path) -> str:
         # A link is named as itself (where it is in the repository), not by its target.
-        folder = self._folders.get(path.parent)
-        if folder is None:
-            folder = self._folders[path.parent] = path.parent.resolve()
-        resolved = folder / path.name
+        parent = path.parent
         try:
-            return resolved.relative_to(self._cwd).as_posix()
-        except ValueError:
+            prefix = self._folders[parent]
+        except KeyError:
+            prefix = self._folders[parent] = self._prefix(parent)
+        if prefix is None:
             return path.as_posix()
+        return prefix + path.name
+
+    def _prefix(self, folder: Path) -> str | None:
+        try:
+            relative = folder.resolve().relative_to(self._cwd).as_posix()
+        except ValueError:
+            return None
+        return "" if relative == "." else relative + "/"
 
 
 def confinement(path: Path, root: Path, from_project: bool) -> tuple[Path | None, str | None]:
@@ -116,11 +125,21 @@ def discover(path: Path, configured: SourceLocation | None) -> tuple[list[Path],
             # Names only: pipes, sockets and devices are listed too, and refused by `read`.
             if name.endswith(SUFFIXES) and not name.startswith("."):
                 found.append(Path(dirpath) / name)
-    found.sort(key=lambda p: p.relative_to(path).as_posix())
+    found.sort(key=lambda p: relative_name(p, path))
     if not found:
         message = f"no connector files (*.yaml, *.yml) under {display_path(path)}"
         return [], [*diagnostics, Diagnostic("warning", message, None, "input")]
     return found, diagnostics
+
+
+def relative_name(file: Path, folder: Path) -> str:
+    """`file.relative_to(folder).as_posix()` for a file found under `folder` (a string
+    slice: Path.relative_to was a tenth of a warm load)."""
+    text, top = os.fspath(file), os.fspath(folder)
+    if text.startswith(top) and text[len(top) : len(top) + 1] == os.sep:
+        rest = text[len(top) + 1 :]
+        return rest if os.sep == "/" else rest.replace(os.sep, "/")
+    return file.relative_to(folder).as_posix()
 
 
 def read(file: Path, display: str, confine: Path | None) -> bytes | Diagnostic:

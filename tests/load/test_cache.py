@@ -198,6 +198,8 @@ def test_a_file_reference_is_followed_again_when_its_target_moves(
     "written",
     [
         '"${file:.secrets/key}"',
+        "'${file:.secrets/key}'",
+        "${file:.secrets/key}",
         '"\\u0024{file:.secrets/key}"',  # a YAML escape hides it from a scan of the bytes
         '"\\x24{fi\\x6ce:.secrets/key}"',
     ],
