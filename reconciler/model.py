@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from functools import lru_cache
+from sys import intern
 from typing import Any, Final, Literal
 
 # --- vocabulary ------------------------------------------------------------
@@ -144,12 +146,28 @@ class FieldMapping:
     @classmethod
     def from_api(cls, data: Mapping[str, Any]) -> FieldMapping:
         transformation = data.get("transformation")
-        return cls(
-            cxone_field=str(data["cxoneField"]),
-            crm_field=str(data["crmField"]),
-            direction=str(data["direction"]),
-            transformation=None if transformation is None else str(transformation),
+        return shared_mapping(
+            str(data["cxoneField"]),
+            str(data["crmField"]),
+            str(data["direction"]),
+            None if transformation is None else str(transformation),
         )
+
+
+@lru_cache(maxsize=1 << 16)
+def shared_mapping(
+    cxone_field: str, crm_field: str, direction: str, transformation: str | None
+) -> FieldMapping:
+    """The FieldMapping of these values, one object for equal ones: connectors repeat their
+    CRM's mappings (10,000 connectors × 20 mappings held 200,000 copies of a few hundred),
+    and git's and CXone's equal mappings then compare by identity. Immutable, so sharing
+    is safe; bounded, so a long-running controller keeps at most 65,536."""
+    return FieldMapping(
+        intern(cxone_field),
+        intern(crm_field),
+        intern(direction),
+        None if transformation is None else intern(transformation),
+    )
 
 
 @dataclass(frozen=True, slots=True)

@@ -32,7 +32,13 @@ from typing import Any, Final
 
 from reconciler.load.checked import CheckedFile, LoadContext, build_connector, content_hash
 from reconciler.load.substitute import OVERRIDDEN_KEY
-from reconciler.model import DesiredConnector, Diagnostic, FieldMapping, SourceLocation
+from reconciler.model import (
+    DesiredConnector,
+    Diagnostic,
+    FieldMapping,
+    SourceLocation,
+    shared_mapping,
+)
 
 log = logging.getLogger(__name__)
 
@@ -99,9 +105,6 @@ class FileCache:
         self.written = 0
         self._writable = True
         self._entries = os.path.join(os.fspath(directory), f"v{FORMAT}")
-        #: Mappings built so far, by value: connectors repeat them (one CRM's fields), and
-        #: a FieldMapping is immutable, so equal ones are one object.
-        self._mappings: dict[tuple[Any, ...], FieldMapping] = {}
 
     @classmethod
     def for_project(cls, root: Path, *, max_bytes: int = DEFAULT_MAX_BYTES) -> FileCache:
@@ -127,7 +130,7 @@ class FileCache:
             self.misses += 1
             return None
         try:
-            checked = _decode_entry(data, key, display, self._mappings)
+            checked = _decode_entry(data, key, display)
             if checked.content != content:
                 raise ValueError("content hash")
             if not context.still_reaches(checked.reach):
@@ -226,9 +229,7 @@ class FileCache:
 # then; kept out of the first document, the decoder does not even scan them).
 
 
-def _decode_entry(
-    data: bytes, key: str, display: str, mappings: dict[tuple[Any, ...], FieldMapping]
-) -> CheckedFile:
+def _decode_entry(data: bytes, key: str, display: str) -> CheckedFile:
     if len(data) > _MAX_ENTRY_BYTES or not data.startswith(_MAGIC):
         raise ValueError("not an entry of this format")
     header, _, body = data.partition(b"\n")
@@ -238,7 +239,7 @@ def _decode_entry(
     if hashlib.sha256(body).hexdigest() != fields[1].decode("ascii", "replace"):
         raise ValueError("truncated or corrupted")
     checked, _, locations = body.partition(b"\n")
-    return _decode(json.loads(checked), locations, display, mappings)
+    return _decode(json.loads(checked), locations, display)
 
 
 def _encode(checked: CheckedFile, display: str) -> bytes:
@@ -292,9 +293,7 @@ def _loc(where: SourceLocation | None, display: str) -> list[Any] | None:
     return [where.path, where.line, where.col]
 
 
-def _decode(
-    data: Any, locations: bytes, display: str, mappings: dict[tuple[Any, ...], FieldMapping]
-) -> CheckedFile:
+def _decode(data: Any, locations: bytes, display: str) -> CheckedFile:
     content = _str(data["content"])
     diagnostics = []
     for severity, message, where, rule in data["diagnostics"]:
@@ -309,16 +308,12 @@ def _decode(
         tuple(diagnostics),
         None if name is None else _str(name),
         _location(data["nameAt"], display),
-        None
-        if data["connector"] is None
-        else _connector(data["connector"], locations, display, mappings),
+        None if data["connector"] is None else _connector(data["connector"], locations, display),
         _str(data["reach"]),
     )
 
 
-def _connector(
-    data: Any, locations: bytes, display: str, mappings: dict[tuple[Any, ...], FieldMapping]
-) -> DesiredConnector:
+def _connector(data: Any, locations: bytes, display: str) -> DesiredConnector:
     spec = data["spec"]
     if not isinstance(spec, dict):
         raise TypeError("spec")
@@ -334,27 +329,19 @@ def _connector(
         },
         source,
         _Locations(locations, display),
-        tuple(_mapping(m, mappings) for m in data["mappings"]),
+        tuple(_mapping(*m) for m in data["mappings"]),
     )
     if built is None:
         raise ValueError("connector")
     return built
 
 
-def _mapping(values: Any, built: dict[tuple[Any, ...], FieldMapping]) -> FieldMapping:
-    key = tuple(values)
-    found = built.get(key)
-    if found is None:
-        cxone, crm, direction, transformation = key
-        # Shared strings, as a fresh load has them (see load.checked._mapping); intern()
-        # also refuses anything but a string.
-        found = built[key] = FieldMapping(
-            intern(cxone),
-            intern(crm),
-            intern(direction),
-            None if transformation is None else intern(transformation),
-        )
-    return found
+def _mapping(cxone: Any, crm: Any, direction: Any, transformation: Any) -> FieldMapping:
+    for value in (cxone, crm, direction):
+        _str(value)
+    return shared_mapping(
+        cxone, crm, direction, None if transformation is None else _str(transformation)
+    )
 
 
 class _Locations(Mapping[tuple[str | int, ...], SourceLocation]):

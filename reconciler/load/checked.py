@@ -34,6 +34,7 @@ from reconciler.model import (
     FieldMapping,
     SourceLocation,
     SyncSettings,
+    shared_mapping,
 )
 
 _VAR_NAMES: Final = re.compile(rb"(?<!\$)\$\{var:([^}]*)\}")
@@ -302,12 +303,6 @@ def build_connector(
 
 
 def _mapping(data: Mapping[str, str]) -> FieldMapping:
-    # Field names, directions and transformations repeat across thousands of connectors:
-    # one shared string each instead of a copy per mapping (~40 MB at 10,000 connectors).
-    transformation = data.get("transformation")
-    return FieldMapping(
-        cxone_field=intern(data["cxoneField"]),
-        crm_field=intern(data["crmField"]),
-        direction=intern(data["direction"]),
-        transformation=None if transformation is None else intern(transformation),
+    return shared_mapping(
+        data["cxoneField"], data["crmField"], data["direction"], data.get("transformation")
     )
