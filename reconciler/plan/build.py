@@ -291,13 +291,14 @@ def _plan_existing(
     owner = have.owned_labels.get(LABEL_MANAGED_BY)
     effective: Essence | None = None
     compared_want: Essence | None = None
-    ignored = 0
     if policy.ignores:
         full = len(diff_essences(have, want)) if have.doc != want.doc else 0
         effective = to_write(have, want, policy)
         have, compared_want = compared(have, want, policy)
         want = compared_want
-    fields = diff_essences(have, want)
+    # Usually nothing changed: one comparison then stands for the diff and the sections.
+    same = have.doc == want.doc
+    fields = () if same else diff_essences(have, want)
     ignored = max(0, full - len(fields)) if policy.ignores else 0
     if owner is not None and owner != MANAGED_BY_VALUE:
         return error_change(
@@ -317,7 +318,8 @@ def _plan_existing(
     credentials = checker.check(
         auth.type, auth.credentials, have.owned_labels.get(LABEL_CREDENTIALS_FINGERPRINT)
     )
-    sections = tuple(s for s in changed_sections(have, want) if s not in NOT_PATCHED)
+    changed = () if same else changed_sections(have, want)
+    sections = tuple(s for s in changed if s not in NOT_PATCHED)
     if credentials.will_write and "authentication" not in sections:
         sections = (*sections, "authentication")
     transition = None if have.lifecycle == want.lifecycle else (have.lifecycle, want.lifecycle)

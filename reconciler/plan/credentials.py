@@ -56,6 +56,8 @@ _FULL_BYTES: Final = 12
 #: Resolves one credential value (a reference or a literal) to its plain value; raises
 #: SecretResolutionError when the environment cannot provide it (load.secret_lookup.SecretLookup).
 ResolveValue = Callable[[str], str]
+#: A fingerprint label with the credentials (references unresolved) it is compared to.
+_RecordedKey = tuple[str, str, frozenset[tuple[str, str]]]
 
 
 class CredentialStatus(StrEnum):
@@ -149,7 +151,8 @@ class ParsedFingerprint:
 
 @dataclass
 class CredentialChecker:
-    """Checks and computes fingerprints for one run; resolutions and KDF results are cached.
+    """Checks and computes fingerprints for one run; resolutions, read labels and KDF
+    results are cached.
 
     `lookup` None means "do not try to resolve secrets" (e.g. validate, or a CI job without
     the production environment). `is_secret_key` tells secret-named keys from plain ones.
@@ -160,6 +163,9 @@ class CredentialChecker:
     log2_n: int = DEFAULT_LOG2_N
     _resolved: dict[str, str | None] = field(default_factory=dict, repr=False)
     _kdf: dict[tuple[bytes, int, bytes], str] = field(default_factory=dict, repr=False)
+    _recorded: dict[_RecordedKey, tuple[ParsedFingerprint | None, bool]] = field(
+        default_factory=dict, repr=False
+    )
 
     def resolve_all(self, credentials: Mapping[str, str]) -> dict[str, str] | None:
         """Every value in plain form, or None if any reference cannot be resolved here."""
@@ -198,11 +204,9 @@ class CredentialChecker:
         self, auth_type: str, credentials: Mapping[str, str], label: str | None
     ) -> CredentialCheck:
         """Compare git's credentials (references unresolved) with a recorded fingerprint."""
-        recorded = ParsedFingerprint.parse(label)
+        recorded, public_matches = self._read_label(auth_type, credentials, label)
         if recorded is None:
             return CredentialCheck(CredentialStatus.UNKNOWN, CredentialReason.NO_FINGERPRINT)
-        public = _public_digest(recorded.salt, auth_type, credentials, self.is_secret_key)
-        public_matches = hmac.compare_digest(public, recorded.public)
         if not public_matches and not self._plain_references(credentials):
             # Every non-secret value is a literal here: what `public` covers did change.
             return CredentialCheck(CredentialStatus.ROTATED, CredentialReason.DIFFERS)
@@ -214,6 +218,25 @@ class CredentialChecker:
             return CredentialCheck(CredentialStatus.UNCHANGED, CredentialReason.MATCH)
         return CredentialCheck(CredentialStatus.ROTATED, CredentialReason.DIFFERS)
 
+    def _read_label(
+        self, auth_type: str, credentials: Mapping[str, str], label: str | None
+    ) -> tuple[ParsedFingerprint | None, bool]:
+        """The recorded fingerprint (None: none readable) and whether its public digest
+        matches git's credentials. Kept for the run: `prefetch` and then `check` ask it for
+        every connector, and the digest is an HMAC over canonical JSON each time."""
+        if not label:
+            return None, False
+        key = (label, auth_type, frozenset(credentials.items()))
+        known = self._recorded.get(key)
+        if known is None:
+            recorded = ParsedFingerprint.parse(label)
+            matches = recorded is not None and hmac.compare_digest(
+                _public_digest(recorded.salt, auth_type, credentials, self.is_secret_key),
+                recorded.public,
+            )
+            known = self._recorded[key] = (recorded, matches)
+        return known
+
     def _plain_references(self, credentials: Mapping[str, str]) -> bool:
         """Whether a non-secret key holds a reference (`clientId: ${env:X}`): the recorded
         `public` may hold its value as a literal, so `public` alone cannot tell a change."""
@@ -223,11 +246,10 @@ class CredentialChecker:
         """Compute the slow digests `check` will need, on all cores (scrypt drops the GIL)."""
         jobs: list[tuple[bytes, int, str, dict[str, str]]] = []
         for auth_type, credentials, label in items:
-            recorded = ParsedFingerprint.parse(label)
+            recorded, public_matches = self._read_label(auth_type, credentials, label)
             if recorded is None:
                 continue
-            public = _public_digest(recorded.salt, auth_type, credentials, self.is_secret_key)
-            if public != recorded.public and not self._plain_references(credentials):
+            if not public_matches and not self._plain_references(credentials):
                 continue
             plain = self.resolve_all(credentials)
             if plain is not None:

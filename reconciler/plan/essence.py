@@ -24,6 +24,7 @@ from reconciler.model import (
     ConnectorSpec,
     DesiredConnector,
 )
+from reconciler.plan.spec_json import spec_json
 from reconciler.secret import MASK
 
 #: What a credential value reads as in an essence: the API never returns them.
@@ -140,14 +141,27 @@ def essence_of(spec: ConnectorSpec) -> Essence:
 def desired_state_digest(connectors: Sequence[DesiredConnector], environment: str | None) -> str:
     """A digest of what git asks for (every connector's spec, secret references unresolved),
     not of the file bytes: a comment or a reordered key does not change it, so it does not
-    make a saved plan stale."""
-    specs = sorted((d.spec.to_api() for d in connectors), key=lambda s: str(s["name"]))
-    return hashlib.sha256(canonical_json([environment, specs])).hexdigest()
+    make a saved plan stale.
+
+    Saved plans compare it, so its bytes never change: `canonical_json([environment, specs])`
+    with the specs in API shape sorted by name. They are hashed connector by connector, so
+    no document of every connector is built (tests/plan/test_desired_digest.py pins it)."""
+    digest = hashlib.sha256(b"[" + canonical_json(environment) + b",[")
+    for i, d in enumerate(sorted(connectors, key=lambda d: str(d.spec.name))):
+        text = spec_json(d.spec)
+        body = canonical_json(d.spec.to_api()) if text is None else text.encode()
+        digest.update(b"," + body if i else body)
+    digest.update(b"]]")
+    return digest.hexdigest()
+
+
+#: Made once: json.dumps builds an encoder on every call with these options.
+_CANONICAL: Final = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
 
 def canonical_json(value: Any) -> bytes:
     """Deterministic JSON bytes (sorted keys, no spaces) for hashing."""
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+    return _CANONICAL.encode(value).encode()
 
 
 def state_hash(essence: Essence) -> str:
