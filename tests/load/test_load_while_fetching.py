@@ -15,7 +15,8 @@ from reconciler.errors import ApiError, ConfigError
 from reconciler.facade import PlanRun, load_desired, make_plan, open_project, secrets_for
 from reconciler.load.cache import FileCache
 from reconciler.model import RemoteConnector
-from tests.load.helpers import connector_yaml
+
+from .helpers import connector_yaml
 
 
 class Tenant:
