@@ -19,6 +19,7 @@ from reconciler.config.project import EnvironmentConfig, Project
 from reconciler.errors import ConfigError
 from reconciler.load.cache import FileCache
 from reconciler.load.checked import CheckedFile, LoadContext, check_file
+from reconciler.load.collector import collecting_less
 from reconciler.load.files import (
     OUTSIDE_PROJECT,
     DisplayPaths,
@@ -106,6 +107,19 @@ def load_desired(
     `result.ok`. `project` (the loaded cxrecon.yaml) tailors the advice in messages.
     `cache` and `memo` supply files checked before (see the module docstring).
     """
+    with collecting_less():
+        return _load(path, environment, strict, check_environments, project, cache, memo)
+
+
+def _load(
+    path: Path,
+    environment: EnvironmentConfig | None,
+    strict: bool,
+    check_environments: Sequence[EnvironmentConfig],
+    project: Project | None,
+    cache: FileCache | None,
+    memo: FileMemo | None,
+) -> LoadResult:
     envs = _environments(environment, check_environments)
     primary = envs[0]
     root = project.root if project is not None else Path.cwd()
