@@ -261,6 +261,8 @@ class Plan:
     prune: bool = False
     ignored: int = 0  # remote connectors neither declared nor managed: left alone
     ignored_fields: int = 0  # differing fields that ignoreDifferences rules left out
+    #: Changes left out because they are not as a reviewed plan showed them (plan.reviewed).
+    held: int = 0
 
     @property
     def summary_text(self) -> str:
@@ -271,9 +273,11 @@ class Plan:
             # Among the creates: a connector cxrecon applied before that CXone lost.
             at = parts.index(f"{counts[Action.CREATE]} {_PHRASES[Action.CREATE]}")
             parts[at] += f" ({len(self.deleted)} deleted in CXone)"
+        if self.held:
+            parts.append(f"{self.held} held (not as reviewed)")
         parts.append(f"{counts[Action.NOOP]} unchanged")
         text = "Plan: " + ", ".join(parts) + "."
-        if not self.has_changes and not self.has_errors:
+        if not self.has_changes and not self.has_errors and not self.held:
             text = "No changes. " + text
         return text
 

@@ -138,4 +138,4 @@ def reviewed_part(fresh: Plan, verdict: Review, safety: SafetyVerdict) -> Plan:
     safety verdict (its approval over the gate covers these, and only these)."""
     keep = {c.name for c in verdict.as_reviewed}
     changes = tuple(c for c in fresh.changes if c.action is Action.NOOP or c.name in keep)
-    return dataclasses.replace(fresh, changes=changes, safety=safety)
+    return dataclasses.replace(fresh, changes=changes, safety=safety, held=len(verdict.held))

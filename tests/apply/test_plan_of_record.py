@@ -115,6 +115,9 @@ def test_a_ui_edit_after_the_review_is_held_not_reverted(
     assert result.exit_code == 1, result.output
     assert "stale" in result.output
     assert "Alpha: differs from the reviewed plan (not reviewed: endpointUrl)" in result.output
+    # Nothing is left to apply, but that is not "no changes": one was held.
+    assert "No changes" not in result.output
+    assert "Plan: 1 held (not as reviewed), 0 unchanged." in result.output
     assert write_count(emulator.control) == writes
     assert by_name(emulator)["Alpha"]["endpointUrl"] == "https://ui-edit.example/api"
 
