@@ -197,10 +197,13 @@ def main() -> int:
                         git(author, "push", "-q", "origin", "main")
                         figures.commits += 1
                     if seen % 10 == 5:  # someone edits a connector in the UI: healed
-                        listing = httpx.get(
-                            f"{emulator.base_url}/crm/connectors?top=100",
-                            headers=control.auth_headers(),
-                        )
+                        try:
+                            listing = httpx.get(
+                                f"{emulator.base_url}/crm/connectors?top=100",
+                                headers=control.auth_headers(),
+                            )
+                        except httpx.TransportError:
+                            continue  # the injected faults hit this listing too: next time
                         if listing.status_code == 200 and listing.json()["items"]:
                             target = rng.choice(listing.json()["items"])
                             control.edit(target["id"], {"description": f"ui edit {seen}"})
@@ -296,7 +299,10 @@ def report(
         print(f"  failed cycle: {line[:240]}")
     checks = {
         "exit 0 after SIGTERM": code == 0,
-        "started == finished == metrics": started == finished == by_metrics == started_metric,
+        # Read while the controller runs: when a cycle outlasts the interval (fault backoff)
+        # the next starts at once, so one may be in flight; none may go missing.
+        "every cycle accounted for": 0 <= started - finished <= 1
+        and finished <= by_metrics <= started <= started_metric <= started + 1,
         "every finished cycle logged": logged >= finished,
         f"RSS growth < {RSS_GROWTH_LIMIT_MIB} MiB": rss_late - rss_early < RSS_GROWTH_LIMIT_MIB,
         # A sample may land while the next cycle runs (git pipes, API connections): judge the
