@@ -71,6 +71,8 @@ def plan_from_tenant(
     stats = ApiStats()
     request = _Request(environment, path, strict, prune, take_ownership)
     with contextlib.ExitStack() as stack:
+        if files is not None:
+            stack.callback(files.close)  # over its bound, the cache sheds old entries
         try:
             target = stack.enter_context(
                 open_target(environment, emulator, dict(env.connection), root=project.root)
@@ -82,10 +84,7 @@ def plan_from_tenant(
         run = asyncio.run(
             _plan(project, stats, target.settings, request, files, parallelism, history)
         )
-    use = None
-    if files is not None:
-        files.close()
-        use = CacheUse(hits=files.hits, misses=files.misses)
+    use = None if files is None else CacheUse(hits=files.hits, misses=files.misses)
     seconds = time.monotonic() - started
     label = project.environment_label(environment)
     return Planned(env, run, project, stats.snapshot(), seconds, use, label)
