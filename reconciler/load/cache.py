@@ -110,9 +110,6 @@ class FileCache:
     def for_project(cls, root: Path, *, max_bytes: int = DEFAULT_MAX_BYTES) -> FileCache:
         return cls(root / CACHE_DIR, max_bytes=max_bytes)
 
-    def key(self, raw: bytes, display: str, context: LoadContext) -> str:
-        return self._key(content_hash(raw), display, context)
-
     def _key(self, content: str, display: str, context: LoadContext) -> str:
         parts = (code_fingerprint(), context.fingerprint, display, content)
         return hashlib.sha256("\0".join(parts).encode("utf-8", "surrogatepass")).hexdigest()
@@ -148,12 +145,13 @@ class FileCache:
         self.hits += 1
         return checked
 
-    def put(self, raw: bytes, display: str, context: LoadContext, checked: CheckedFile) -> None:
-        """Store how a file checked; never fails the run (a cache that cannot be written is
-        only a slower next run)."""
+    def put(self, display: str, context: LoadContext, checked: CheckedFile) -> None:
+        """Store how a file checked (keyed by `checked.content`, the hash of the bytes it was
+        checked from); never fails the run (a cache that cannot be written is only a slower
+        next run)."""
         if not self._writable:
             return
-        key = self.key(raw, display, context)
+        key = self._key(checked.content, display, context)
         body = _encode(checked, display)
         data = _MAGIC + f"{key} {hashlib.sha256(body).hexdigest()}\n".encode() + body
         entry = self._path(key)
@@ -337,11 +335,9 @@ def _connector(data: Any, locations: bytes, display: str) -> DesiredConnector:
 
 
 def _mapping(cxone: Any, crm: Any, direction: Any, transformation: Any) -> FieldMapping:
-    for value in (cxone, crm, direction):
-        _str(value)
-    return shared_mapping(
-        cxone, crm, direction, None if transformation is None else _str(transformation)
-    )
+    # shared_mapping interns each value, and intern() refuses anything but a string
+    # (TypeError: the entry is ignored).
+    return shared_mapping(cxone, crm, direction, transformation)
 
 
 class _Locations(Mapping[tuple[str | int, ...], SourceLocation]):

@@ -217,7 +217,7 @@ def _check_one(
     if checked is None:
         checked = check_file(raw, display, context)
         if cache is not None:
-            cache.put(raw, display, context, checked)
+            cache.put(display, context, checked)
     if memo is not None:
         memo.keep(file, display, context, checked)
     return checked, fresh
