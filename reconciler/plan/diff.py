@@ -15,6 +15,7 @@ import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
+from functools import lru_cache
 from typing import Any, Final
 
 from reconciler.plan.essence import SECTIONS, Essence
@@ -25,6 +26,8 @@ _KEYED_SECTIONS: Final = frozenset({"mappings", "labels"})
 _SECTION_ORDER: Final = {name: i for i, name in enumerate(SECTIONS)}
 #: Longest value a message shows before shortening it with `…`.
 MAX_VALUE_CHARS: Final = 200
+#: How a value is shown (json.dumps with these options builds a new encoder on every call).
+_COMPACT: Final = json.JSONEncoder(ensure_ascii=False, sort_keys=True, separators=(", ", ": "))
 
 JsonValue = str | int | float | bool | None | list[Any] | dict[str, Any]
 
@@ -67,6 +70,11 @@ class FieldChange:
 
 def format_path(parts: Sequence[str]) -> str:
     """Human path: dotted, with user-chosen keys in brackets."""
+    return _format_parts(tuple(parts))
+
+
+@lru_cache(maxsize=4096)  # paths repeat across connectors; each is formatted once
+def _format_parts(parts: tuple[str, ...]) -> str:
     out = parts[0] if parts else ""
     for i, part in enumerate(parts[1:], start=1):
         keyed = parts[0] in _KEYED_SECTIONS and i == 1
@@ -87,7 +95,7 @@ def format_value(value: JsonValue, limit: int = MAX_VALUE_CHARS) -> str:
     """Compact JSON, shortened past `limit` characters; None reads as `(absent)`."""
     if value is None:
         return "(absent)"
-    text = json.dumps(value, ensure_ascii=False, sort_keys=True, separators=(", ", ": "))
+    text = _COMPACT.encode(value)
     if len(text) > limit:
         text = text[: limit - 1] + "…"
     return text

@@ -68,6 +68,8 @@ def terminal(text: str) -> str:
     and a line that would start a workflow command (`::`, `##[`) defused by escaping its
     first character (`\\x3a:error…`)."""
     escaped = _UNSAFE.sub(_visible, text)
+    if "::" not in escaped and "##[" not in escaped:
+        return escaped  # nothing that could start a command (most lines): no second pass
     return _COMMAND_START.sub(
         lambda m: m.group(1) + visible(m.group(2)[0]) + m.group(2)[1:], escaped
     )
