@@ -114,6 +114,19 @@ def test_validate_of_the_sample_connectors_imports_no_network_stack() -> None:
     assert "reconciler.cxone.client" not in modules
 
 
+def test_the_facade_leaves_drift_and_dump_to_the_commands_that_use_them() -> None:
+    # apply and plan go through reconciler.facade; drift reports and dumps (and the
+    # comment-preserving YAML writer under them) are other commands' work.
+    code = (
+        "import sys, reconciler.facade; "
+        "print(sorted(m for m in sys.modules if m.startswith(('ruamel', 'reconciler.gitops'))))"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True
+    )
+    assert done.stdout.strip() == "[]"
+
+
 def test_validate_of_valid_connectors_imports_neither_jsonschema_nor_croniter() -> None:
     # jsonschema only explains a document the Rust validator rejects; croniter only reads
     # sync windows, and the sample cxrecon.yaml has none.

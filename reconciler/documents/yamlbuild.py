@@ -71,13 +71,13 @@ class Builder:
                 "alias-expansion bomb?); write the values out or simplify the anchors",
                 where,
             )
-        if id(node) in self._active:
-            raise TooComplexError("recursive alias: this anchor refers to itself", self.loc(node))
         if path not in self.marks:
             mark = node.start_mark
             self.marks[path] = (mark.line + 1, mark.column + 1)
         if isinstance(node, ScalarNode):
-            return self.scalar(node)
+            return self.scalar(node)  # a scalar holds nothing an alias could loop through
+        if id(node) in self._active:
+            raise TooComplexError("recursive alias: this anchor refers to itself", self.loc(node))
         self._active.add(id(node))
         try:
             if isinstance(node, SequenceNode):

@@ -52,18 +52,16 @@ def _memoized(base: type[yaml.SafeLoader] | type[yaml.CSafeLoader]) -> type[Any]
         return base
     resolver = base("")
     plain: Callable[[Any, str | None, Any], str] = resolver.resolve
-    resolve = lru_cache(maxsize=4096)(plain)
     resolver.dispose()
 
     class Memoized(base):  # type: ignore[valid-type,misc]
-        def resolve(self, kind: Any, value: str | None, implicit: Any) -> str:
-            return resolve(kind, value, implicit)
-
-        def descend_resolver(self, current_node: Node | None, current_index: Any) -> None:
-            return None  # only path resolvers need the walk
-
-        def ascend_resolver(self) -> None:
-            return None
+        # Called for every node: the cache and the no-ops are C callables, so no Python
+        # frame is entered per node (~8% of composing).
+        resolve = staticmethod(lru_cache(maxsize=4096)(plain))
+        # Only path resolvers need the walk: `slice(node, index)` and `tuple()` take the
+        # arguments and do nothing with them.
+        descend_resolver = staticmethod(slice)
+        ascend_resolver = staticmethod(tuple)
 
     return Memoized
 

@@ -9,7 +9,7 @@ import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol, TypeVar
+from typing import TYPE_CHECKING, Protocol, TypeVar
 
 from reconciler.apply.audit import AuditLog
 from reconciler.apply.calltrace import TracingStats
@@ -17,9 +17,6 @@ from reconciler.config.project import EnvironmentConfig, Project, load_project
 from reconciler.config.settings import ConnectionSettings
 from reconciler.cxone.client import CxoneClient
 from reconciler.errors import ConfigError
-from reconciler.gitops.drift import DriftReport, drift_of
-from reconciler.gitops.dump import SCHEMA_REF, Dump, build_dump
-from reconciler.load.cache import FileCache
 from reconciler.load.desired import LoadResult, raise_if_invalid
 from reconciler.load.desired import load_desired as _load_desired
 from reconciler.load.refs import SecretLookup
@@ -29,6 +26,13 @@ from reconciler.plan.changes import Plan
 from reconciler.plan.credentials import CredentialChecker
 from reconciler.plan.essence import desired_state_digest
 from reconciler.plan.history import AppliedHistory
+
+if TYPE_CHECKING:
+    # Imported where used: drift and dump are other commands' work (`apply` and `plan`
+    # start without them), and the cache module is only passed through here.
+    from reconciler.gitops.drift import DriftReport
+    from reconciler.gitops.dump import Dump
+    from reconciler.load.cache import FileCache
 
 _T = TypeVar("_T")
 
@@ -247,6 +251,8 @@ async def check_drift(
     run = await make_plan(
         project, source, environment=environment, path=path, loaded=loaded, history=history
     )
+    from reconciler.gitops.drift import drift_of
+
     return drift_of(run.plan), run
 
 
@@ -257,8 +263,12 @@ def connect(settings: ConnectionSettings, *, parallelism: int = 8) -> CxoneClien
 
 
 async def dump_tenant(
-    source: ConnectorSource, *, schema_ref: str = SCHEMA_REF, error_state: str = "ACTIVE"
+    source: ConnectorSource, *, schema_ref: str | None = None, error_state: str = "ACTIVE"
 ) -> Dump:
-    """The tenant's connectors as connector files (not yet written: `write_dump` does)."""
+    """The tenant's connectors as connector files (not yet written: `write_dump` does);
+    `schema_ref` defaults to the published connector schema's address."""
+    from reconciler.gitops.dump import SCHEMA_REF, build_dump
+
     remote = await source.list_connectors()
-    return build_dump(remote, schema_ref=schema_ref, error_state=error_state)
+    ref = SCHEMA_REF if schema_ref is None else schema_ref
+    return build_dump(remote, schema_ref=ref, error_state=error_state)

@@ -459,3 +459,21 @@ def test_the_repositorys_own_files_use_the_dump_default() -> None:
     assert (root / "connectors" / SCHEMA_REF).resolve() == (
         root / "schemas" / "connector.schema.json"
     )
+
+
+def test_the_facade_dumps_with_the_published_schema_unless_told_otherwise() -> None:
+    import asyncio
+
+    from reconciler.facade import dump_tenant
+    from reconciler.gitops.dump_yaml import SCHEMA_REF
+
+    class Tenant:
+        async def list_connectors(self) -> list[RemoteConnector]:
+            body = connectors(1)[0]
+            return [RemoteConnector(id="c-1", etag="e", spec=ConnectorSpec.from_api(body))]
+
+    default = asyncio.run(dump_tenant(Tenant()))
+    assert SCHEMA_REF in default.files[0].text
+    mine = asyncio.run(dump_tenant(Tenant(), schema_ref="./schemas/connector.schema.json"))
+    assert "./schemas/connector.schema.json" in mine.files[0].text
+    assert SCHEMA_REF not in mine.files[0].text
