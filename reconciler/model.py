@@ -143,6 +143,15 @@ class FieldMapping:
             out["transformation"] = self.transformation
         return out
 
+    def __reduce__(self) -> tuple[Any, tuple[str, str, str, str | None]]:
+        # Unpickled (a load's helper process sent it) as the one shared object, too.
+        return shared_mapping, (
+            self.cxone_field,
+            self.crm_field,
+            self.direction,
+            self.transformation,
+        )
+
     @classmethod
     def from_api(cls, data: Mapping[str, Any]) -> FieldMapping:
         transformation = data.get("transformation")

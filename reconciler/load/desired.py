@@ -18,7 +18,7 @@ from typing import Protocol
 from reconciler.config.project import EnvironmentConfig, Project
 from reconciler.errors import ConfigError
 from reconciler.load.cache import FileCache
-from reconciler.load.checked import CheckedFile, LoadContext, check_file
+from reconciler.load.checked import CheckedFile, LoadContext
 from reconciler.load.collector import collecting_less
 from reconciler.load.files import (
     OUTSIDE_PROJECT,
@@ -28,6 +28,7 @@ from reconciler.load.files import (
     read,
     relative_name,
 )
+from reconciler.load.helpers import check_all
 from reconciler.load.lint import duplicate_names
 from reconciler.model import DesiredConnector, Diagnostic, SourceLocation
 
@@ -49,6 +50,8 @@ class LoadResult:
     #: (kept from the controller's last cycle, or found in the cache).
     parsed: int = 0
     reused: int = 0
+    #: Helper processes that checked part of the files (reconciler.load.helpers).
+    helpers: int = 0
 
     @property
     def ok(self) -> bool:
@@ -68,11 +71,12 @@ class FileMemo(Protocol):
 
     def recall(self, file: Path, display: str, context: LoadContext) -> CheckedFile | None:
         """The file as checked before in `context`, when it cannot have changed since (asked
-        right before the file would be read); else None."""
+        before the file is read; a load asks about every file before it checks any); else
+        None."""
         ...
 
     def keep(self, file: Path, display: str, context: LoadContext, checked: CheckedFile) -> None:
-        """Remember how `file` checked now."""
+        """Remember how `file` checked now (after `recall` of it, perhaps of others since)."""
         ...
 
 
@@ -127,29 +131,33 @@ def _load(
         tuple(envs), strict, project_file=project is None or project.file is not None, root=root
     )
     files, diagnostics, confine = _find_files(path, project, root)
+    displayed = DisplayPaths()
+    shown = [displayed(file) for file in files]
+    slots, pending = _reuse(files, shown, context, confine, cache, memo)
+    # What nothing had checked before is checked now (by helper processes too, when large).
+    checked_now, helpers = check_all([(raw, shown[i]) for i, raw in pending], context)
+    for (index, _), checked in zip(pending, checked_now, strict=True):
+        if cache is not None:
+            cache.put(shown[index], context, checked)
+        if memo is not None:
+            memo.keep(files[index], shown[index], context, checked)
+        slots[index] = checked
     hasher = hashlib.sha256()
     named: list[tuple[str, SourceLocation]] = []
     built: list[DesiredConnector] = []
     in_directory = path.is_dir()
-    displayed = DisplayPaths()
-    parsed = reused = 0
-    for file in files:
-        display = displayed(file)
-        checked, fresh = _check_one(file, display, context, confine, cache, memo)
-        if isinstance(checked, Diagnostic):
-            diagnostics.append(checked)
+    for file, slot in zip(files, slots, strict=True):
+        if isinstance(slot, Diagnostic):
+            diagnostics.append(slot)
             continue
-        if fresh:
-            parsed += 1
-        else:
-            reused += 1
+        assert slot is not None  # reused above or checked just now
         relative = relative_name(file, path) if in_directory else file.name
-        hasher.update(f"{relative}\0{checked.content}\0".encode())
-        diagnostics.extend(checked.diagnostics)
-        if checked.name is not None and checked.name_location is not None:
-            named.append((checked.name, checked.name_location))
-        if checked.connector is not None:
-            built.append(checked.connector)
+        hasher.update(f"{relative}\0{slot.content}\0".encode())
+        diagnostics.extend(slot.diagnostics)
+        if slot.name is not None and slot.name_location is not None:
+            named.append((slot.name, slot.name_location))
+        if slot.connector is not None:
+            built.append(slot.connector)
     connectors, duplicates = _unique(built, named)
     diagnostics.extend(duplicates)
     variables = dict(primary.vars) if primary is not None else {}
@@ -161,8 +169,9 @@ def _load(
         files=tuple(files),
         environment=primary.name if primary is not None else None,
         environments=tuple(e.name for e in envs if e is not None),
-        parsed=parsed,
-        reused=reused,
+        parsed=len(pending),
+        reused=sum(1 for slot in slots if not isinstance(slot, Diagnostic)) - len(pending),
+        helpers=helpers,
     )
 
 
@@ -196,31 +205,35 @@ def _find_files(
     return files, diagnostics, confine
 
 
-def _check_one(
-    file: Path,
-    display: str,
+def _reuse(
+    files: Sequence[Path],
+    shown: Sequence[str],
     context: LoadContext,
     confine: Path | None,
     cache: FileCache | None,
     memo: FileMemo | None,
-) -> tuple[CheckedFile | Diagnostic, bool]:
-    """One file checked, from `memo` or `cache` when they have it, and whether it was
-    parsed afresh; a Diagnostic when it cannot be read."""
-    checked = memo.recall(file, display, context) if memo is not None else None
-    if checked is not None:
-        return checked, False
-    raw = read(file, display, confine)
-    if isinstance(raw, Diagnostic):
-        return raw, False
-    checked = cache.get(raw, display, context) if cache is not None else None
-    fresh = checked is None
-    if checked is None:
-        checked = check_file(raw, display, context)
-        if cache is not None:
-            cache.put(display, context, checked)
-    if memo is not None:
-        memo.keep(file, display, context, checked)
-    return checked, fresh
+) -> tuple[list[CheckedFile | Diagnostic | None], list[tuple[int, bytes]]]:
+    """Per file, how it checked before (from `memo`, else from `cache` by its bytes) or a
+    Diagnostic when it cannot be read; and the bytes of the files left to check (None in
+    the first list, their index in the second)."""
+    slots: list[CheckedFile | Diagnostic | None] = []
+    pending: list[tuple[int, bytes]] = []
+    for index, (file, display) in enumerate(zip(files, shown, strict=True)):
+        checked = memo.recall(file, display, context) if memo is not None else None
+        if checked is None:
+            raw = read(file, display, confine)
+            if isinstance(raw, Diagnostic):
+                slots.append(raw)
+                continue
+            checked = cache.get(raw, display, context) if cache is not None else None
+            if checked is None:
+                pending.append((index, raw))
+                slots.append(None)
+                continue
+            if memo is not None:
+                memo.keep(file, display, context, checked)
+        slots.append(checked)
+    return slots, pending
 
 
 def _unique(

@@ -47,7 +47,8 @@ class KeptFiles:
         self._changed: frozenset[str] = frozenset()
         self._key: str | None = None
         self._folders: dict[Path, str] = {}
-        self._seen: tuple[str, _Signature] | None = None
+        #: Each file's lstat as `recall` took it, before the file was read (by real path).
+        self._seen: dict[str, _Signature] = {}
         #: The commit the kept files were loaded at (None: not from git, or nothing kept).
         self.commit: str | None = None
 
@@ -68,13 +69,13 @@ class KeptFiles:
             self._kept = {}
         self._key = key
         self._changed = frozenset(changed or ())
-        self._next, self._folders, self._seen = {}, {}, None
+        self._next, self._folders, self._seen = {}, {}, {}
         result = load_desired(
             project.connectors_path, environment, strict=strict, project=project, memo=self
         )
         # Only a load that completed replaces what is kept: files deleted or renamed since
         # drop out here, as they were not seen.
-        self._kept, self._next = self._next, {}
+        self._kept, self._next, self._seen = self._next, {}, {}
         self.commit = commit
         return result
 
@@ -86,11 +87,11 @@ class KeptFiles:
         try:
             info = os.lstat(file)
         except OSError:
-            self._seen = None
+            self._seen.pop(real, None)
             return None
         signature = (info.st_mode, info.st_size, info.st_mtime_ns, info.st_ctime_ns, info.st_ino)
         # Taken before the file is read: an edit while it is read shows next time.
-        self._seen = (real, signature)
+        self._seen[real] = signature
         kept = self._kept.get(real)
         if (
             kept is None
@@ -107,9 +108,10 @@ class KeptFiles:
 
     def keep(self, file: Path, display: str, context: LoadContext, checked: CheckedFile) -> None:
         real = self._real(file)
-        if self._seen is None or self._seen[0] != real:
+        signature = self._seen.get(real)
+        if signature is None:
             return  # not stat'ed before reading: check it again next time
-        self._next[real] = _Kept(checked, display, context.fingerprint, self._seen[1])
+        self._next[real] = _Kept(checked, display, context.fingerprint, signature)
 
     def _real(self, file: Path) -> str:
         folder = self._folders.get(file.parent)

@@ -1,0 +1,175 @@
+"""Helper processes share a large load: the result is exactly that of checking every file in
+this process, a helper that cannot start or dies loses nothing, none outlives the load, and
+a helper does not import code from the folder under review."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import stat
+import sys
+from pathlib import Path
+
+import pytest
+
+from reconciler.load import helpers
+from reconciler.load.desired import LoadResult, load_desired
+from reconciler.load.helpers import CHUNK_BYTES, MIN_BYTES, SETTING, helper_count
+
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
+
+
+@pytest.fixture
+def repository(tmp_path: Path) -> Path:
+    """Every good and bad fixture ten times over (names repeat: duplicate-name errors
+    too), in more than two chunks."""
+    folder = tmp_path / "connectors"
+    folder.mkdir()
+    for round_ in range(10):
+        for kind in ("good", "bad"):
+            for source in sorted((FIXTURES / kind).glob("*.yaml")):
+                shutil.copyfile(source, folder / f"{round_}-{kind}-{source.name}")
+    total = sum(p.stat().st_size for p in folder.iterdir())
+    assert total > 2 * CHUNK_BYTES
+    return folder
+
+
+def load(folder: Path, monkeypatch: pytest.MonkeyPatch, setting: str) -> LoadResult:
+    monkeypatch.setenv(SETTING, setting)
+    return load_desired(folder)
+
+
+def same(a: LoadResult, b: LoadResult) -> None:
+    assert a.digest == b.digest
+    assert a.diagnostics == b.diagnostics
+    assert a.connectors == b.connectors
+    assert a.files == b.files
+    assert (a.parsed, a.reused) == (b.parsed, b.reused)
+
+
+def test_helpers_load_exactly_what_this_process_loads(
+    repository: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    alone = load(repository, monkeypatch, "0")
+    shared = load(repository, monkeypatch, "2")
+    assert alone.helpers == 0
+    assert shared.helpers == 2
+    assert alone.errors  # the bad fixtures' diagnostics, in the same order both ways
+    assert len(alone.connectors) > 0
+    same(alone, shared)
+
+
+def test_equal_mappings_from_a_helper_are_the_shared_objects(
+    repository: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    shared = load(repository, monkeypatch, "2")
+    mappings = [m for c in shared.connectors for m in c.spec.mappings]
+    by_value: dict[object, object] = {}
+    for mapping in mappings:
+        assert by_value.setdefault(mapping, mapping) is mapping
+
+
+@pytest.mark.parametrize("helper", ["exits at once", "dies after reading a little"])
+def test_a_helper_that_fails_loses_nothing(
+    repository: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, helper: str
+) -> None:
+    expected = load(repository, monkeypatch, "0")
+    fake = tmp_path / "fake-python"
+    body = "exit 3" if helper == "exits at once" else "head -c 4096 >/dev/null; exit 3"
+    fake.write_text(f"#!/bin/sh\n{body}\n", encoding="utf-8")
+    fake.chmod(fake.stat().st_mode | stat.S_IXUSR)
+    monkeypatch.setattr(sys, "executable", str(fake))
+    got = load(repository, monkeypatch, "2")
+    same(expected, got)
+    assert got.helpers == 0  # none took part: this process checked every file
+
+
+def test_a_helper_that_cannot_be_started_loses_nothing(
+    repository: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    expected = load(repository, monkeypatch, "0")
+    monkeypatch.setattr(sys, "executable", str(tmp_path / "no-such-python"))
+    got = load(repository, monkeypatch, "2")
+    same(expected, got)
+    assert got.helpers == 0
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads /proc")
+def test_no_helper_outlives_the_load(repository: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    assert load(repository, monkeypatch, "2").helpers == 2
+    assert _children() == []
+
+
+def test_a_helper_imports_nothing_from_the_folder_under_review(
+    repository: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    # A pull request could add yaml.py (or reconciler/) next to its connector files; the
+    # helper runs in that working directory, but with -P it is not on the import path.
+    marker = tmp_path / "imported"
+    planted = f"open({str(marker)!r}, 'w').close()\nraise SystemExit(9)\n"
+    (repository / "yaml.py").write_text(planted, encoding="utf-8")
+    (repository / "reconciler").mkdir()
+    (repository / "reconciler" / "__init__.py").write_text(planted, encoding="utf-8")
+    monkeypatch.chdir(repository)
+    result = load(repository, monkeypatch, "2")
+    assert result.helpers == 2
+    assert not marker.exists()
+
+
+def test_how_many_helpers() -> None:
+    env = dict(os.environ)
+    try:
+        os.environ.pop(SETTING, None)
+        assert helper_count(MIN_BYTES - 1, 100) == 0  # small: not worth starting one
+        assert helper_count(100 * MIN_BYTES, 1) == 0  # one chunk: nothing to share
+        big = helper_count(100 * MIN_BYTES, 1000)
+        cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else 1
+        assert big == min(cores - 1, helpers.MAX_HELPERS)
+        assert helper_count(2 * MIN_BYTES, 1000) == min(cores - 1, 2)
+        os.environ[SETTING] = "0"
+        assert helper_count(100 * MIN_BYTES, 1000) == 0
+        os.environ[SETTING] = "3"
+        assert helper_count(10, 2) == 1  # at most one per chunk beyond this process's
+        assert helper_count(10, 100) == 3
+        os.environ[SETTING] = "lots"  # unreadable: as auto
+        assert helper_count(MIN_BYTES - 1, 100) == 0
+    finally:
+        os.environ.clear()
+        os.environ.update(env)
+
+
+def _children() -> list[str]:
+    """Command lines of this process's live children that are load helpers."""
+    mine = str(os.getpid())
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+        except OSError:
+            continue
+        if fields[1] == mine and "reconciler.load.helper" in cmdline and fields[0] != "Z":
+            found.append(cmdline)
+    return found
+
+
+def test_what_helpers_checked_is_kept_for_the_next_cycle(
+    repository: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The controller's first cycle of a large repository is shared with helpers; its next
+    # cycle on an unchanged commit parses nothing.
+    from reconciler.config.project import load_project
+    from reconciler.load.incremental import KeptFiles
+
+    monkeypatch.setenv(SETTING, "2")
+    project = load_project(repository.parent)
+    kept = KeptFiles()
+    first = kept.load(project, None, commit="c1", changed=None)
+    assert first.helpers == 2
+    again = kept.load(project, None, commit="c1", changed=())
+    assert (again.parsed, again.helpers) == (0, 0)
+    assert again.reused == first.parsed
+    same_state = (again.digest, again.diagnostics, again.connectors)
+    assert same_state == (first.digest, first.diagnostics, first.connectors)
