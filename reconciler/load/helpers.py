@@ -10,13 +10,15 @@ over a pipe no one else holds. The result is exactly that of checking every file
 `check_file` depends only on the bytes, the context and the files `${file:}` references
 reach, which a helper on the same machine sees the same way.
 
-Nothing is lost when a helper fails (it cannot start, dies, or its check raises): its chunk
-is checked here instead, and it gets no more. Helpers ignore Ctrl-C (this process stops them
-on the way out) and exit when their stdin closes, so none outlives the load.
+Nothing is lost when a helper fails (it cannot start, dies, its check raises, or it answers
+nothing for `STALL_SECONDS`): its chunks are checked here instead, and it gets no more.
+Helpers ignore Ctrl-C (this process stops them on the way out) and exit when their stdin
+closes, so none outlives the load.
 
 `CXRECON_LOAD_WORKERS`: unset or `auto` chooses by size (helpers only from `MIN_BYTES` on,
 one per `MIN_BYTES`, at most one per spare core and `MAX_HELPERS`); `0` never starts one;
-a number N starts N whenever there are at least two chunks (tests, benchmarks).
+a number N starts N whenever there are at least two chunks (tests, benchmarks). Not on
+Windows, whose pipes `select` cannot wait on: there every load stays in one process.
 """
 
 from __future__ import annotations
@@ -24,10 +26,10 @@ from __future__ import annotations
 import contextlib
 import os
 import pickle
+import select
 import struct
 import subprocess
 import sys
-import threading
 from collections import deque
 from collections.abc import Sequence
 from typing import IO, Any, Final
@@ -38,9 +40,12 @@ from reconciler.load.checked import CheckedFile, LoadContext, check_file
 #: the loader) takes ~0.2 s and checking 2 MiB ~0.6 s, so from here a helper's share of the
 #: work outweighs its start.
 MIN_BYTES: Final = 2 * 1024 * 1024
-#: Bytes per chunk (~40 ms of checking): both sides finish within one chunk of each other.
-CHUNK_BYTES: Final = 128 * 1024
+#: Bytes per chunk (~20 ms of checking): this process serves the helpers between its own
+#: chunks, and one chunk fits in a pipe's buffer beside the one a helper works on.
+CHUNK_BYTES: Final = 48 * 1024
 MAX_HELPERS: Final = 8
+#: A helper that answers nothing for this long (a chunk takes milliseconds) is given up on.
+STALL_SECONDS: Final = 60.0
 SETTING: Final = "CXRECON_LOAD_WORKERS"
 _HEADER: Final = struct.Struct(">Q")
 
@@ -59,8 +64,8 @@ def check_all(items: Sequence[Item], context: LoadContext) -> tuple[list[Checked
 
 def helper_count(total_bytes: int, chunks: int) -> int:
     """How many helpers a load of `total_bytes` in `chunks` chunks gets (see the module)."""
-    if chunks < 2 or not sys.executable:
-        return 0
+    if chunks < 2 or not sys.executable or os.name == "nt":
+        return 0  # (Windows: its pipes cannot be waited on with select)
     setting = os.environ.get(SETTING, "").strip().lower()
     if setting not in ("", "auto"):
         try:
@@ -97,98 +102,100 @@ def _chunks(items: Sequence[Item]) -> list[list[Item]]:
 
 
 class _Shared:
-    """The chunks, taken from the front by this process and from the back by helpers."""
+    """The chunks, taken from the front by this process and from the back by helpers. This
+    process also does the helpers' pipe I/O, between its own chunks: a thread doing it would
+    wait for the interpreter lock every time the checks hold it, and leave the helpers idle."""
 
     def __init__(self, chunks: list[list[Item]], context: LoadContext) -> None:
         self.context = context
         self.todo: deque[int] = deque(range(len(chunks)))
         self.chunks = chunks
         self.done: list[list[CheckedFile] | None] = [None] * len(chunks)
-        self.busy = 0  # chunks a helper holds
-        self.changed = threading.Condition()
 
     def run(self, count: int) -> tuple[list[CheckedFile], int]:
-        helpers = [_Helper(self) for _ in range(count)]
+        helpers: list[_Helper] = []
         try:
-            for helper in helpers:
-                helper.start()
+            for _ in range(count):
+                helper = _Helper.start(self.context)
+                if helper is not None:
+                    helpers.append(helper)
             while True:
-                with self.changed:
-                    while not self.todo and self.busy:
-                        self.changed.wait()
-                    if not self.todo:
-                        break
+                live = [h for h in helpers if h.alive]
+                for helper in live:
+                    self._feed(helper)
+                if self.todo:
+                    self._collect(live, wait=False)
                     index = self.todo.popleft()
-                chunk = self.chunks[index]
-                self.done[index] = [check_file(raw, name, self.context) for raw, name in chunk]
-        except BaseException:
+                    chunk = self.chunks[index]
+                    self.done[index] = [check_file(raw, name, self.context) for raw, name in chunk]
+                elif any(h.holding for h in live):
+                    self._collect(live, wait=True)
+                else:
+                    break
+        finally:
             for helper in helpers:
-                helper.stop(interrupted=True)
-            raise
-        for helper in helpers:
-            helper.stop(interrupted=False)
+                helper.stop()
         out: list[CheckedFile] = []
         for checked in self.done:
-            assert checked is not None  # every chunk was taken by someone who finished it
+            assert checked is not None  # every chunk was checked here or by a helper
             out.extend(checked)
         return out, sum(1 for helper in helpers if helper.answered)
 
-    def take(self) -> int | None:
-        """The next chunk for a helper (from the back), or None when none is left."""
-        with self.changed:
-            if not self.todo:
-                return None
-            self.busy += 1
-            return self.todo.pop()
+    def _feed(self, helper: _Helper) -> None:
+        """Up to two chunks queued with `helper` (it works on one while the next waits)."""
+        while len(helper.holding) < _QUEUED and self.todo:
+            index = self.todo.pop()
+            if not helper.send_chunk(index, self.chunks[index]):
+                self.todo.append(index)
+                self._give_back(helper)
+                return
 
-    def finish(self, index: int, checked: list[CheckedFile] | None) -> None:
-        """A helper's answer for chunk `index`; None gives the chunk back (the helper failed)."""
-        with self.changed:
-            self.busy -= 1
+    def _collect(self, live: list[_Helper], wait: bool) -> None:
+        """Take in the answers that are ready (with `wait`: wait for at least one)."""
+        waiting = {h.stdout.fileno(): h for h in live if h.holding}
+        if not waiting:
+            return
+        ready, _, _ = select.select(list(waiting), [], [], STALL_SECONDS if wait else 0)
+        if wait and not ready:
+            for helper in waiting.values():  # stuck: whatever they hold is checked here
+                self._give_back(helper)
+            return
+        for fileno in ready:
+            helper = waiting[fileno]
+            index, checked = helper.receive_answer()
             if checked is None:
-                self.todo.appendleft(index)  # checked here next
+                self._give_back(helper)
             else:
                 self.done[index] = checked
-            self.changed.notify_all()
+
+    def _give_back(self, helper: _Helper) -> None:
+        """A failed helper's chunks go back to this process; it gets no more."""
+        self.todo.extendleft(reversed(helper.holding))
+        helper.holding.clear()
+        helper.alive = False
+
+
+#: Chunks queued with one helper at a time: one it works on, one waiting in the pipe.
+_QUEUED: Final = 2
 
 
 class _Helper:
-    """One helper process and the thread that feeds it (the thread waits on the pipe, so
-    it holds no core while the helper works)."""
+    """One helper process: the chunks sent to it and not yet answered, in order."""
 
-    def __init__(self, shared: _Shared) -> None:
-        self.shared = shared
-        self.process: subprocess.Popen[bytes] | None = None
-        self.started = threading.Event()  # `process` is set (or will never be)
-        self.stopping = threading.Event()
+    def __init__(
+        self, process: subprocess.Popen[bytes], stdin: IO[bytes], stdout: IO[bytes]
+    ) -> None:
+        self.process = process
+        self.stdin = stdin
+        self.stdout = stdout
+        self.holding: deque[int] = deque()
+        self.alive = True
         self.answered = 0  # chunks it checked
-        self.thread = threading.Thread(target=self._feed, name="cxrecon-load-helper", daemon=True)
 
-    def start(self) -> None:
-        self.thread.start()
-
-    def stop(self, interrupted: bool) -> None:
-        """Wait for the thread and the process; when the load was `interrupted`, kill the
-        process first (its chunk no longer matters)."""
-        self.stopping.set()
-        if self.thread.ident is None:
-            return  # never started
-        self.started.wait()
-        process = self.process
-        if process is not None and interrupted:
-            process.kill()  # the thread's read ends at once
-        self.thread.join()
-        if process is None:
-            return
+    @classmethod
+    def start(cls, context: LoadContext) -> _Helper | None:
         try:
-            process.wait(timeout=5)  # its stdin is closed: it is on its way out
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-
-    def _feed(self) -> None:
-        try:
-            self.process = subprocess.Popen(
+            process = subprocess.Popen(
                 [sys.executable, "-P", "-m", "reconciler.load.helper"],
                 stdin=subprocess.PIPE,
                 stdout=subprocess.PIPE,
@@ -196,32 +203,54 @@ class _Helper:
                 close_fds=True,
             )
         except (OSError, ValueError):
-            return  # no helper: this process checks everything
-        finally:
-            self.started.set()
-        stdin, stdout = self.process.stdin, self.process.stdout
-        assert stdin is not None
-        assert stdout is not None
+            return None  # no helper: this process checks its share
+        assert process.stdin is not None
+        assert process.stdout is not None
+        helper = cls(process, process.stdin, process.stdout)
+        if not helper._send(context):
+            helper.stop()
+            return None
+        return helper
+
+    def send_chunk(self, index: int, chunk: list[Item]) -> bool:
+        if not self._send(chunk):
+            return False
+        self.holding.append(index)
+        return True
+
+    def receive_answer(self) -> tuple[int, list[CheckedFile] | None]:
+        """The answer to the oldest chunk held: its index and the checked files, or None
+        when the helper failed (then it is no longer alive)."""
+        index = self.holding[0]
         try:
-            send(stdin, self.shared.context)
-            while not self.stopping.is_set() and (index := self.shared.take()) is not None:
-                checked: list[CheckedFile] | None = None
-                try:
-                    send(stdin, self.shared.chunks[index])
-                    answer = receive(stdout)
-                    if isinstance(answer, list):
-                        checked = answer
-                        self.answered += 1
-                finally:
-                    self.shared.finish(index, checked)
-                if checked is None:
-                    return  # it failed once: it gets no more
+            answer = receive(self.stdout)
         except (OSError, EOFError, ValueError, pickle.UnpicklingError):
-            return  # a broken pipe or a dead helper: its chunk went back above
-        finally:
-            for stream in (stdin, stdout):
-                with contextlib.suppress(OSError):
-                    stream.close()  # a closed stdin tells the helper to exit
+            answer = None
+        if not isinstance(answer, list):
+            return index, None
+        self.holding.popleft()
+        self.answered += 1
+        return index, answer
+
+    def stop(self) -> None:
+        """Close its stdin (it exits); kill it when it has not within a few seconds (a load
+        interrupted while it worked)."""
+        self.alive = False
+        for stream in (self.stdin, self.stdout):
+            with contextlib.suppress(OSError):
+                stream.close()
+        try:
+            self.process.wait(timeout=0 if self.holding else 5)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+
+    def _send(self, value: Any) -> bool:
+        try:
+            send(self.stdin, value)
+        except (OSError, ValueError):
+            return False
+        return True
 
 
 def send(stream: IO[bytes], value: Any) -> None:

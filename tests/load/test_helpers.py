@@ -84,6 +84,24 @@ def test_a_helper_that_fails_loses_nothing(
     assert got.helpers == 0  # none took part: this process checked every file
 
 
+def test_a_helper_that_never_answers_is_given_up_on(
+    repository: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    expected = load(repository, monkeypatch, "0")
+    fake = tmp_path / "stuck-python"
+    # Reads everything it is sent, answers nothing, exits when its stdin closes.
+    reads = "import sys; sys.stdin.buffer.read()"
+    script = f'#!/bin/sh\nexec {sys.executable} -c "{reads}" stuck-helper\n'
+    fake.write_text(script, encoding="utf-8")
+    fake.chmod(fake.stat().st_mode | stat.S_IXUSR)
+    monkeypatch.setattr(sys, "executable", str(fake))
+    monkeypatch.setattr(helpers, "STALL_SECONDS", 0.5)
+    got = load(repository, monkeypatch, "2")
+    same(expected, got)
+    assert got.helpers == 0
+    assert _children("stuck-helper") == []
+
+
 def test_a_helper_that_cannot_be_started_loses_nothing(
     repository: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
@@ -138,8 +156,8 @@ def test_how_many_helpers() -> None:
         os.environ.update(env)
 
 
-def _children() -> list[str]:
-    """Command lines of this process's live children that are load helpers."""
+def _children(marker: str = "reconciler.load.helper") -> list[str]:
+    """Command lines of this process's live children with `marker` in them."""
     mine = str(os.getpid())
     found = []
     for entry in Path("/proc").iterdir():
@@ -150,7 +168,7 @@ def _children() -> list[str]:
             cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode()
         except OSError:
             continue
-        if fields[1] == mine and "reconciler.load.helper" in cmdline and fields[0] != "Z":
+        if fields[1] == mine and marker in cmdline and fields[0] != "Z":
             found.append(cmdline)
     return found
 
