@@ -173,6 +173,7 @@ class _Shared:
         self.todo.extendleft(reversed(helper.holding))
         helper.holding.clear()
         helper.alive = False
+        helper.failed = True
 
 
 #: Chunks queued with one helper at a time: one it works on, one waiting in the pipe.
@@ -190,6 +191,7 @@ class _Helper:
         self.stdout = stdout
         self.holding: deque[int] = deque()
         self.alive = True
+        self.failed = False
         self.answered = 0  # chunks it checked
 
     @classmethod
@@ -233,14 +235,14 @@ class _Helper:
         return index, answer
 
     def stop(self) -> None:
-        """Close its stdin (it exits); kill it when it has not within a few seconds (a load
-        interrupted while it worked)."""
+        """Close its stdin (it exits); kill it at once when it failed or still holds work (an
+        interrupted load), else when it has not exited within a few seconds."""
         self.alive = False
         for stream in (self.stdin, self.stdout):
             with contextlib.suppress(OSError):
                 stream.close()
         try:
-            self.process.wait(timeout=0 if self.holding else 5)
+            self.process.wait(timeout=0 if self.holding or self.failed else 5)
         except subprocess.TimeoutExpired:
             self.process.kill()
             self.process.wait()

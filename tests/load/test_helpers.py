@@ -69,6 +69,49 @@ def test_equal_mappings_from_a_helper_are_the_shared_objects(
         assert by_value.setdefault(mapping, mapping) is mapping
 
 
+@pytest.mark.timeout(120)
+def test_chunks_and_answers_larger_than_a_pipe_do_not_deadlock(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Two 40 KiB files per chunk: each chunk and each answer is more than a pipe holds, so
+    # this process writes the next chunk while the helper writes an answer.
+    folder = tmp_path / "connectors"
+    folder.mkdir()
+    for i in range(24):
+        (folder / f"big-{i:02d}.yaml").write_text(_big_connector(i, 400), encoding="utf-8")
+    assert all(p.stat().st_size > 32 * 1024 for p in folder.iterdir())
+    alone = load(folder, monkeypatch, "0")
+    shared = load(folder, monkeypatch, "1")
+    assert shared.helpers == 1
+    assert len(alone.connectors) == 24
+    same(alone, shared)
+
+
+def _big_connector(index: int, mappings: int) -> str:
+    lines = [
+        f"name: Big-{index:02d}",
+        "connectorType: CUSTOM",
+        "lifecycleStatus: DRAFT",
+        f"endpointUrl: https://crm{index}.example.com/api",
+        "authentication:",
+        "  type: API_KEY",
+        "  credentials:",
+        "    apiKey: ${env:BIG_API_KEY}",
+        "    headerName: X-Api-Key",
+        "mappings:",
+        "  - cxoneField: contact.external_id",
+        "    crmField: id",
+        "    direction: INBOUND",
+    ]
+    for m in range(mappings):
+        lines += [
+            f"  - cxoneField: contact.custom.field_{m:03d}",
+            f"    crmField: custom_field_{m:03d}",
+            "    direction: INBOUND",
+        ]
+    return "\n".join(lines) + "\n"
+
+
 @pytest.mark.parametrize("helper", ["exits at once", "dies after reading a little"])
 def test_a_helper_that_fails_loses_nothing(
     repository: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, helper: str
