@@ -16,7 +16,8 @@ Helpers ignore Ctrl-C (this process stops them on the way out) and exit when the
 closes, so none outlives the load.
 
 `CXRECON_LOAD_WORKERS`: unset or `auto` chooses by size (helpers only from `MIN_BYTES` on,
-one per `MIN_BYTES`, at most one per spare core and `MAX_HELPERS`); `0` never starts one;
+one per `MIN_BYTES`, at most one per spare core, a container's CPU quota counted, and
+`MAX_HELPERS`); `0` never starts one;
 a number N starts N whenever there are at least two chunks (tests, benchmarks). Not on
 Windows, whose pipes `select` cannot wait on: there every load stays in one process.
 """
@@ -32,6 +33,7 @@ import subprocess
 import sys
 from collections import deque
 from collections.abc import Sequence
+from pathlib import Path
 from typing import IO, Any, Final
 
 from reconciler.load.checked import CheckedFile, LoadContext, check_file
@@ -81,9 +83,30 @@ def helper_count(total_bytes: int, chunks: int) -> int:
 
 
 def _cores() -> int:
+    """The cores this process may use: its CPU affinity, and a container's CPU quota."""
     if hasattr(os, "sched_getaffinity"):
-        return len(os.sched_getaffinity(0))
-    return os.cpu_count() or 1
+        cores = len(os.sched_getaffinity(0))
+    else:
+        cores = os.cpu_count() or 1
+    quota = quota_cpus()
+    return min(cores, quota) if quota is not None else cores
+
+
+def quota_cpus(root: Path = Path("/sys/fs/cgroup")) -> int | None:
+    """Whole CPUs a cgroup CPU quota allows (at least 1), None without one: a container
+    limited to 2 CPUs on a 64-core host sees 64 in its affinity (cgroup v2 `cpu.max`,
+    v1 `cpu.cfs_quota_us` / `cpu.cfs_period_us`)."""
+    try:
+        limit, period = (root / "cpu.max").read_text(encoding="ascii").split()[:2]
+        return None if limit == "max" else max(1, int(limit) // int(period))
+    except (OSError, ValueError):
+        pass
+    try:
+        quota = int((root / "cpu" / "cpu.cfs_quota_us").read_text(encoding="ascii"))
+        each = int((root / "cpu" / "cpu.cfs_period_us").read_text(encoding="ascii"))
+    except (OSError, ValueError):
+        return None
+    return max(1, quota // each) if quota > 0 and each > 0 else None
 
 
 def _chunks(items: Sequence[Item]) -> list[list[Item]]:

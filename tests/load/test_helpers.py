@@ -184,7 +184,7 @@ def test_how_many_helpers() -> None:
         assert helper_count(MIN_BYTES - 1, 100) == 0  # small: not worth starting one
         assert helper_count(100 * MIN_BYTES, 1) == 0  # one chunk: nothing to share
         big = helper_count(100 * MIN_BYTES, 1000)
-        cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else 1
+        cores = helpers._cores()  # affinity and any container quota (tested below)
         assert big == min(cores - 1, helpers.MAX_HELPERS)
         assert helper_count(2 * MIN_BYTES, 1000) == min(cores - 1, 2)
         os.environ[SETTING] = "0"
@@ -234,3 +234,25 @@ def test_what_helpers_checked_is_kept_for_the_next_cycle(
     assert again.reused == first.parsed
     same_state = (again.digest, again.diagnostics, again.connectors)
     assert same_state == (first.digest, first.diagnostics, first.connectors)
+
+
+@pytest.mark.parametrize(
+    ("files", "expected"),
+    [
+        ({"cpu.max": "200000 100000\n"}, 2),
+        ({"cpu.max": "150000 100000\n"}, 1),
+        ({"cpu.max": "50000 100000\n"}, 1),
+        ({"cpu.max": "max 100000\n"}, None),
+        ({"cpu/cpu.cfs_quota_us": "400000\n", "cpu/cpu.cfs_period_us": "100000\n"}, 4),
+        ({"cpu/cpu.cfs_quota_us": "-1\n", "cpu/cpu.cfs_period_us": "100000\n"}, None),
+        ({"cpu.max": "garbage"}, None),
+        ({}, None),
+    ],
+)
+def test_a_containers_cpu_quota_counts(
+    tmp_path: Path, files: dict[str, str], expected: int | None
+) -> None:
+    for name, text in files.items():
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_text(text, encoding="ascii")
+    assert helpers.quota_cpus(tmp_path) == expected
