@@ -256,3 +256,63 @@ def test_a_containers_cpu_quota_counts(
         (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
         (tmp_path / name).write_text(text, encoding="ascii")
     assert helpers.quota_cpus(tmp_path) == expected
+
+
+@pytest.mark.skipif(not Path("/proc/self/environ").exists(), reason="reads /proc")
+@pytest.mark.parametrize("how", ["SIGINT", "SIGTERM", "SIGKILL"])
+def test_helpers_end_with_the_process_that_started_them(tmp_path: Path, how: str) -> None:
+    # Ctrl-C stops the load (exit 130, no traceback from anyone); a terminated or killed
+    # process leaves no helper behind either: each exits when its stdin closes.
+    import signal
+    import subprocess
+    import time
+    import uuid
+
+    folder = tmp_path / "connectors"
+    folder.mkdir()
+    for i in range(600):
+        (folder / f"big-{i:03d}.yaml").write_text(_big_connector(i, 100), encoding="utf-8")
+    mark = uuid.uuid4().hex
+    env = {**os.environ, SETTING: "1", "CXRECON_NO_CACHE": "1", "CXRECON_TEST_MARK": mark}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "reconciler", "validate", str(folder)],
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        # Whoever started pytest may have left Ctrl-C ignored (a background job): not here.
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+        start_new_session=True,  # its own process group, as a terminal's foreground job
+    )
+    deadline = time.monotonic() + 60
+    while not _marked(mark) and process.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert _marked(mark), "no helper started"
+    if how == "SIGINT":
+        os.killpg(process.pid, signal.SIGINT)  # Ctrl-C reaches the whole group, helpers too
+    else:
+        process.send_signal(getattr(signal, how))  # only the process (an OOM kill, a stop)
+    _, err = process.communicate(timeout=60)
+    if how == "SIGINT":
+        assert process.returncode == 130
+        assert "Traceback" not in err.decode()
+    while _marked(mark) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert _marked(mark) == []
+
+
+def _marked(mark: str) -> list[int]:
+    """Live load helpers (any parent) whose environment carries `mark`."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            cmdline = (entry / "cmdline").read_bytes()
+            environ = (entry / "environ").read_bytes()
+            state = (entry / "stat").read_text().rsplit(")", 1)[1].split()[0]
+        except OSError:
+            continue
+        if b"reconciler.load.helper" in cmdline and mark.encode() in environ and state != "Z":
+            found.append(int(entry.name))
+    return found
