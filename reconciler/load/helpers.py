@@ -46,6 +46,9 @@ MIN_BYTES: Final = 2 * 1024 * 1024
 #: chunks, and one chunk fits in a pipe's buffer beside the one a helper works on.
 CHUNK_BYTES: Final = 48 * 1024
 MAX_HELPERS: Final = 8
+#: Larger than any chunk or answer (files are at most 1 MiB each): a header saying more is
+#: not ours (whatever printed it is not a helper), and is not read.
+MAX_MESSAGE_BYTES: Final = 1 << 30
 #: A helper that answers nothing for this long (a chunk takes milliseconds) is given up on.
 STALL_SECONDS: Final = 60.0
 SETTING: Final = "CXRECON_LOAD_WORKERS"
@@ -249,7 +252,7 @@ class _Helper:
         index = self.holding[0]
         try:
             answer = receive(self.stdout)
-        except (OSError, EOFError, ValueError, pickle.UnpicklingError):
+        except Exception:  # a closed pipe, or not our answer: no helper of ours
             answer = None
         if not isinstance(answer, list):
             return index, None
@@ -292,6 +295,8 @@ def receive(stream: IO[bytes]) -> Any:
     if len(header) < _HEADER.size:
         raise EOFError("the other side closed the pipe")
     (size,) = _HEADER.unpack(header)
+    if size > MAX_MESSAGE_BYTES:
+        raise ValueError(f"a message of {size:,} bytes is not one of ours")
     data = stream.read(size)
     if len(data) < size:
         raise EOFError("the other side closed the pipe mid-message")

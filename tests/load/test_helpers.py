@@ -112,13 +112,20 @@ def _big_connector(index: int, mappings: int) -> str:
     return "\n".join(lines) + "\n"
 
 
-@pytest.mark.parametrize("helper", ["exits at once", "dies after reading a little"])
+@pytest.mark.parametrize(
+    "helper", ["exits at once", "dies after reading a little", "answers with text"]
+)
 def test_a_helper_that_fails_loses_nothing(
     repository: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, helper: str
 ) -> None:
     expected = load(repository, monkeypatch, "0")
     fake = tmp_path / "fake-python"
-    body = "exit 3" if helper == "exits at once" else "head -c 4096 >/dev/null; exit 3"
+    body = {
+        "exits at once": "exit 3",
+        "dies after reading a little": "head -c 4096 >/dev/null; exit 3",
+        # Not a helper: a wrapper's banner where the answers should be, then silence.
+        "answers with text": "echo 'Python 3.11.7 (main) ready for anything'; cat >/dev/null",
+    }[helper]
     fake.write_text(f"#!/bin/sh\n{body}\n", encoding="utf-8")
     fake.chmod(fake.stat().st_mode | stat.S_IXUSR)
     monkeypatch.setattr(sys, "executable", str(fake))
