@@ -63,6 +63,35 @@ class EnvironmentConfig:
     #: `overrides`: JSON merge patches (RFC 7396) for the connectors whose names match.
     overrides: tuple[Override, ...] = ()
 
+    def __reduce__(self) -> tuple[Any, tuple[Any, ...]]:
+        # Pickled for a load's helper processes; read-only mappings are rebuilt as such.
+        return _environment_config, (
+            self.name,
+            dict(self.connection),
+            dict(self.vars),
+            self.tenant,
+            self.description,
+            self.overrides,
+        )
+
+
+def _environment_config(
+    name: str,
+    connection: dict[str, str],
+    variables: dict[str, str],
+    tenant: str | None,
+    description: str | None,
+    overrides: tuple[Override, ...],
+) -> EnvironmentConfig:
+    return EnvironmentConfig(
+        name,
+        MappingProxyType(connection),
+        MappingProxyType(variables),
+        tenant,
+        description,
+        overrides,
+    )
+
 
 @dataclass(frozen=True, slots=True)
 class Project:

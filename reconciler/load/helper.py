@@ -1,6 +1,7 @@
 """A helper process of a large load (reconciler.load.helpers starts it): reads a LoadContext,
-then chunks of (bytes, display name) on stdin, answers each with the checked files on
-stdout, exits when stdin closes. Ctrl-C is left to the process that started it.
+then chunks of (bytes, display name) on stdin, answers each with the checked files (and
+which code checked them) on stdout, exits when stdin closes. Ctrl-C is left to the process
+that started it.
 
 Requests are read by a thread as they come, so the starting process never waits to write
 the next chunk while this one writes an answer (with both pipes full, each would wait for
@@ -17,7 +18,7 @@ from typing import IO, Any
 
 from reconciler.load.checked import check_file
 from reconciler.load.collector import collecting_less
-from reconciler.load.helpers import receive, send
+from reconciler.load.helpers import IDENTITY, receive, send
 
 _END = object()
 
@@ -39,7 +40,7 @@ def main() -> int:
                     checked = [check_file(raw, name, context) for raw, name in chunk]
                 except Exception:  # the starting process checks this chunk itself
                     checked = None
-                send(answers, checked)
+                send(answers, (IDENTITY, checked))
     except BrokenPipeError:
         pass  # the starting process is gone
     return 0

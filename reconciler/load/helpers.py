@@ -27,7 +27,7 @@ from __future__ import annotations
 import contextlib
 import os
 import pickle
-import select
+import selectors
 import struct
 import subprocess
 import sys
@@ -36,6 +36,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import IO, Any, Final
 
+import reconciler
 from reconciler.load.checked import CheckedFile, LoadContext, check_file
 
 #: Bytes of YAML below which no helper is started: starting one (an interpreter importing
@@ -55,6 +56,8 @@ SETTING: Final = "CXRECON_LOAD_WORKERS"
 _HEADER: Final = struct.Struct(">Q")
 
 Item = tuple[bytes, str]  # a file's bytes and how messages name it
+#: Which code checks: a helper answers with it, and an answer from other code is refused.
+IDENTITY: Final = f"{reconciler.__version__} {Path(reconciler.__file__).resolve().parent}"
 
 
 def check_all(items: Sequence[Item], context: LoadContext) -> tuple[list[CheckedFile], int]:
@@ -62,9 +65,17 @@ def check_all(items: Sequence[Item], context: LoadContext) -> tuple[list[Checked
     least one chunk)."""
     chunks = _chunks(items)
     count = helper_count(sum(len(raw) for raw, _ in items), len(chunks))
-    if count == 0:
+    payload = _pickled(context) if count else None
+    if payload is None:
         return [check_file(raw, display, context) for raw, display in items], 0
-    return _Shared(chunks, context).run(count)
+    return _Shared(chunks, context).run(count, payload)
+
+
+def _pickled(context: LoadContext) -> bytes | None:
+    try:
+        return pickle.dumps(context, protocol=pickle.HIGHEST_PROTOCOL)
+    except Exception:  # something in it does not travel: everything is checked here
+        return None
 
 
 def helper_count(total_bytes: int, chunks: int) -> int:
@@ -129,8 +140,9 @@ def _chunks(items: Sequence[Item]) -> list[list[Item]]:
 
 class _Shared:
     """The chunks, taken from the front by this process and from the back by helpers. This
-    process also does the helpers' pipe I/O, between its own chunks: a thread doing it would
-    wait for the interpreter lock every time the checks hold it, and leave the helpers idle."""
+    process also does the helpers' pipe I/O, without blocking, between its own chunks: a
+    thread doing it would wait for the interpreter lock every time the checks hold it, and
+    leave the helpers idle."""
 
     def __init__(self, chunks: list[list[Item]], context: LoadContext) -> None:
         self.context = context
@@ -138,26 +150,29 @@ class _Shared:
         self.chunks = chunks
         self.done: list[list[CheckedFile] | None] = [None] * len(chunks)
 
-    def run(self, count: int) -> tuple[list[CheckedFile], int]:
+    def run(self, count: int, payload: bytes) -> tuple[list[CheckedFile], int]:
         helpers: list[_Helper] = []
         try:
             for _ in range(count):
-                helper = _Helper.start(self.context)
-                if helper is not None:
-                    helpers.append(helper)
-            while True:
-                live = [h for h in helpers if h.alive]
-                for helper in live:
-                    self._feed(helper)
-                if self.todo:
-                    self._collect(live, wait=False)
-                    index = self.todo.popleft()
-                    chunk = self.chunks[index]
-                    self.done[index] = [check_file(raw, name, self.context) for raw, name in chunk]
-                elif any(h.holding for h in live):
-                    self._collect(live, wait=True)
-                else:
-                    break
+                _Helper.start(payload, helpers)
+            with selectors.DefaultSelector() as selector:
+                while True:
+                    live = [h for h in helpers if h.alive]
+                    for helper in live:
+                        self._feed(helper)
+                    if self.todo:
+                        self._exchange(selector, live, 0)
+                        index = self.todo.popleft()
+                        chunk = self.chunks[index]
+                        self.done[index] = [
+                            check_file(raw, name, self.context) for raw, name in chunk
+                        ]
+                    elif any(h.holding for h in live):
+                        if not self._exchange(selector, live, STALL_SECONDS):
+                            for helper in live:  # stuck: what they hold is checked here
+                                self._give_back(helper)
+                    else:
+                        break
         finally:
             for helper in helpers:
                 helper.stop()
@@ -171,33 +186,45 @@ class _Shared:
         """Up to two chunks queued with `helper` (it works on one while the next waits)."""
         while len(helper.holding) < _QUEUED and self.todo:
             index = self.todo.pop()
-            if not helper.send_chunk(index, self.chunks[index]):
-                self.todo.append(index)
-                self._give_back(helper)
-                return
+            helper.queue(index, self.chunks[index])
+        if not helper.flush():
+            self._give_back(helper)
 
-    def _collect(self, live: list[_Helper], wait: bool) -> None:
-        """Take in the answers that are ready (with `wait`: wait for at least one)."""
-        waiting = {h.stdout.fileno(): h for h in live if h.holding}
-        if not waiting:
-            return
-        ready, _, _ = select.select(list(waiting), [], [], STALL_SECONDS if wait else 0)
-        if wait and not ready:
-            for helper in waiting.values():  # stuck: whatever they hold is checked here
-                self._give_back(helper)
-            return
-        for fileno in ready:
-            helper = waiting[fileno]
-            index, checked = helper.receive_answer()
-            if checked is None:
-                self._give_back(helper)
+    def _exchange(
+        self, selector: selectors.BaseSelector, live: list[_Helper], timeout: float
+    ) -> bool:
+        """Write what the helpers can take and read what they answered, waiting up to
+        `timeout` for something to happen; whether anything did."""
+        for helper in live:
+            if helper.holding:
+                selector.register(helper.reader, selectors.EVENT_READ, helper)
+            if helper.outbox:
+                selector.register(helper.writer, selectors.EVENT_WRITE, helper)
+        try:
+            ready = selector.select(timeout) if selector.get_map() else []
+        finally:
+            for key in list(selector.get_map().values()):
+                selector.unregister(key.fileobj)
+        for key, _ in ready:
+            helper = key.data
+            if not helper.alive:
+                continue
+            if key.fileobj == helper.writer:
+                ok = helper.flush()
             else:
-                self.done[index] = checked
+                answers = helper.pull()
+                ok = answers is not None
+                for index, checked in answers or ():
+                    self.done[index] = checked
+            if not ok:
+                self._give_back(helper)
+        return bool(ready)
 
     def _give_back(self, helper: _Helper) -> None:
         """A failed helper's chunks go back to this process; it gets no more."""
         self.todo.extendleft(reversed(helper.holding))
         helper.holding.clear()
+        helper.outbox.clear()
         helper.alive = False
         helper.failed = True
 
@@ -207,82 +234,117 @@ _QUEUED: Final = 2
 
 
 class _Helper:
-    """One helper process: the chunks sent to it and not yet answered, in order."""
+    """One helper process: its pipes (unbuffered, writes non-blocking), what is still to be
+    written to it and read from it, and the chunks it holds (sent and not yet answered)."""
 
-    def __init__(
-        self, process: subprocess.Popen[bytes], stdin: IO[bytes], stdout: IO[bytes]
-    ) -> None:
+    def __init__(self, process: subprocess.Popen[bytes]) -> None:
+        assert process.stdin is not None
+        assert process.stdout is not None
         self.process = process
-        self.stdin = stdin
-        self.stdout = stdout
+        self.writer = process.stdin.fileno()
+        self.reader = process.stdout.fileno()
+        os.set_blocking(self.writer, False)
+        self.outbox = bytearray()
+        self.inbox = bytearray()
         self.holding: deque[int] = deque()
         self.alive = True
         self.failed = False
         self.answered = 0  # chunks it checked
 
     @classmethod
-    def start(cls, context: LoadContext) -> _Helper | None:
+    def start(cls, payload: bytes, started: list[_Helper]) -> None:
+        """A helper that gets `payload` (the pickled context) first, added to `started`
+        (or nothing when it cannot be started: this process checks its share)."""
+        env = dict(os.environ)
+        # The code this process runs, whatever put it on the path here (-P leaves out the
+        # working directory; an editable checkout or a zipapp is not on the default path).
+        here = str(Path(reconciler.__file__).resolve().parent.parent)
+        env["PYTHONPATH"] = os.pathsep.join(p for p in (here, env.get("PYTHONPATH")) if p)
         try:
             process = subprocess.Popen(
                 [sys.executable, "-P", "-m", "reconciler.load.helper"],
                 stdin=subprocess.PIPE,
                 stdout=subprocess.PIPE,
                 stderr=subprocess.DEVNULL,
+                bufsize=0,
                 close_fds=True,
+                env=env,
             )
         except (OSError, ValueError):
-            return None  # no helper: this process checks its share
-        assert process.stdin is not None
-        assert process.stdout is not None
-        helper = cls(process, process.stdin, process.stdout)
-        if not helper._send(context):
-            helper.stop()
-            return None
-        return helper
+            return
+        helper = cls(process)
+        started.append(helper)
+        helper.outbox += _frame(payload)
 
-    def send_chunk(self, index: int, chunk: list[Item]) -> bool:
-        if not self._send(chunk):
-            return False
+    def queue(self, index: int, chunk: list[Item]) -> None:
+        self.outbox += _frame(pickle.dumps(chunk, protocol=pickle.HIGHEST_PROTOCOL))
         self.holding.append(index)
+
+    def flush(self) -> bool:
+        """Write what the pipe takes now; False when the helper is gone."""
+        while self.outbox:
+            try:
+                written = os.write(self.writer, self.outbox)
+            except BlockingIOError:
+                return True  # full: the rest when it has read some
+            except OSError:
+                return False
+            del self.outbox[:written]
         return True
 
-    def receive_answer(self) -> tuple[int, list[CheckedFile] | None]:
-        """The answer to the oldest chunk held: its index and the checked files, or None
-        when the helper failed (then it is no longer alive)."""
-        index = self.holding[0]
+    def pull(self) -> list[tuple[int, list[CheckedFile]]] | None:
+        """Read what has arrived; the answers it completes (index, checked files), or None
+        when the helper is gone or sent something that is not one of its answers."""
         try:
-            answer = receive(self.stdout)
-        except Exception:  # a closed pipe, or not our answer: no helper of ours
-            answer = None
-        if not isinstance(answer, list):
-            return index, None
-        self.holding.popleft()
-        self.answered += 1
-        return index, answer
+            data = os.read(self.reader, 1 << 20)
+        except OSError:
+            return None
+        if not data:
+            return None
+        self.inbox += data
+        answers: list[tuple[int, list[CheckedFile]]] = []
+        while len(self.inbox) >= _HEADER.size:
+            (size,) = _HEADER.unpack_from(self.inbox)
+            if size > MAX_MESSAGE_BYTES or not self.holding:
+                return None  # not a length of ours, or an answer to nothing
+            if len(self.inbox) < _HEADER.size + size:
+                break
+            message = bytes(self.inbox[_HEADER.size : _HEADER.size + size])
+            del self.inbox[: _HEADER.size + size]
+            try:
+                # Both ends of the pipe are cxrecon: this process and the helper it started.
+                identity, checked = pickle.loads(message)  # noqa: S301
+            except Exception:
+                return None
+            if identity != IDENTITY or not isinstance(checked, list):
+                return None  # other code than this process runs, or its check raised
+            answers.append((self.holding.popleft(), checked))
+            self.answered += 1
+        return answers
 
     def stop(self) -> None:
         """Close its stdin (it exits); kill it at once when it failed or still holds work (an
         interrupted load), else when it has not exited within a few seconds."""
         self.alive = False
-        for stream in (self.stdin, self.stdout):
-            with contextlib.suppress(OSError):
-                stream.close()
+        for stream in (self.process.stdin, self.process.stdout):
+            if stream is not None:
+                with contextlib.suppress(OSError):
+                    stream.close()
         try:
             self.process.wait(timeout=0 if self.holding or self.failed else 5)
         except subprocess.TimeoutExpired:
             self.process.kill()
             self.process.wait()
 
-    def _send(self, value: Any) -> bool:
-        try:
-            send(self.stdin, value)
-        except (OSError, ValueError):
-            return False
-        return True
+
+def _frame(data: bytes) -> bytes:
+    if len(data) > MAX_MESSAGE_BYTES:
+        raise ValueError(f"a message of {len(data):,} bytes is more than a helper takes")
+    return _HEADER.pack(len(data)) + data
 
 
 def send(stream: IO[bytes], value: Any) -> None:
-    """One message: its length, then its pickle."""
+    """One message: its length, then its pickle (the helper's side of the pipes)."""
     data = pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL)
     stream.write(_HEADER.pack(len(data)))
     stream.write(data)
@@ -290,7 +352,7 @@ def send(stream: IO[bytes], value: Any) -> None:
 
 
 def receive(stream: IO[bytes]) -> Any:
-    """The next message; EOFError when the stream ends."""
+    """The next message; EOFError when the stream ends (the helper's side of the pipes)."""
     header = stream.read(_HEADER.size)
     if len(header) < _HEADER.size:
         raise EOFError("the other side closed the pipe")

@@ -69,6 +69,96 @@ def test_equal_mappings_from_a_helper_are_the_shared_objects(
         assert by_value.setdefault(mapping, mapping) is mapping
 
 
+def test_a_project_with_environments_and_overrides_loads_the_same_with_helpers(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The context a helper gets holds the environments (read-only mappings of vars and
+    # connection settings, overrides): they must travel, or the load ended in a TypeError.
+    import yaml
+
+    from reconciler.config.project import load_project
+
+    root = Path(__file__).resolve().parents[2]
+    config = yaml.safe_load((root / "cxrecon.yaml").read_text(encoding="utf-8"))
+    production = config["environments"]["production"]
+    production["overrides"] = {"Salesforce*": {"description": "overridden in production"}}
+    (tmp_path / "cxrecon.yaml").write_text(yaml.safe_dump(config), encoding="utf-8")
+    folder = tmp_path / "connectors"
+    folder.mkdir()
+    for round_ in range(40):
+        for source in sorted((root / "connectors").glob("*.yaml")):
+            shutil.copyfile(source, folder / f"{round_:02d}-{source.name}")
+    project = load_project(tmp_path)
+    assert project.environments["production"].overrides
+    everywhere = tuple(project.environments.values())
+
+    def load_all(setting: str) -> LoadResult:
+        monkeypatch.setenv(SETTING, setting)
+        env = project.environment("production")
+        return load_desired(folder, env, check_environments=everywhere, project=project)
+
+    alone, shared = load_all("0"), load_all("1")
+    assert shared.helpers == 1
+    assert alone.environments == shared.environments
+    assert set(shared.environments) == set(project.environments)
+    same(alone, shared)
+
+
+@pytest.mark.timeout(60)
+def test_small_answers_arriving_together_are_all_read(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # This process takes the slow files at the front; the helper, fed from the back, gets
+    # files that fail at their first line: tiny answers, several of which can arrive while
+    # this process is busy and be read at once. Every one is taken (a reader that buffered
+    # the next answer where select cannot see it waited here for the stall timeout; that
+    # race is not reproduced reliably, the timeout marks it if it comes back).
+    monkeypatch.setattr(helpers, "STALL_SECONDS", 600.0)
+    folder = tmp_path / "connectors"
+    folder.mkdir()
+    for i in range(16):
+        (folder / f"a-big-{i:02d}.yaml").write_text(_big_connector(i, 400), encoding="utf-8")
+    padding = "# " + "x" * 30_000 + "\n"
+    for i in range(60):
+        (folder / f"z-broken-{i:02d}.yaml").write_text("name: [unclosed\n" + padding)
+    alone = load(folder, monkeypatch, "0")
+    shared = load(folder, monkeypatch, "1")
+    assert shared.helpers == 1
+    assert len(alone.errors) == 60
+    same(alone, shared)
+
+
+def test_answers_from_other_code_are_refused(
+    repository: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    # A "helper" that speaks the protocol but is not this code (another installed version):
+    # its answers are not used; this process checks everything.
+    expected = load(repository, monkeypatch, "0")
+    impostor = tmp_path / "impostor.py"
+    impostor.write_text(
+        "import pickle, struct, sys\n"
+        "inp, out = sys.stdin.buffer, sys.stdout.buffer\n"
+        "def read():\n"
+        "    head = inp.read(8)\n"
+        "    if len(head) < 8: sys.exit(0)\n"
+        "    return inp.read(struct.unpack('>Q', head)[0])\n"
+        "read()\n"
+        "while True:\n"
+        "    read()\n"
+        "    data = pickle.dumps(('0.0.0 elsewhere', []))\n"
+        "    out.write(struct.pack('>Q', len(data)) + data)\n"
+        "    out.flush()\n",
+        encoding="utf-8",
+    )
+    fake = tmp_path / "impostor-python"
+    fake.write_text(f"#!/bin/sh\nexec {sys.executable} {impostor}\n", encoding="utf-8")
+    fake.chmod(fake.stat().st_mode | stat.S_IXUSR)
+    monkeypatch.setattr(sys, "executable", str(fake))
+    got = load(repository, monkeypatch, "2")
+    same(expected, got)
+    assert got.helpers == 0
+
+
 @pytest.mark.timeout(120)
 def test_chunks_and_answers_larger_than_a_pipe_do_not_deadlock(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
