@@ -3,23 +3,25 @@ part of a large load (the checks are pure Python, so threads would share one cor
 
 The files are cut into chunks of about `CHUNK_BYTES`. This process checks chunks from the
 front while each helper is fed chunks from the back, so both sides finish together whatever
-the files cost. A helper is a fresh interpreter (`python -P -m reconciler.load.helper`: the
-working directory, a repository under review, is not on its import path) that reads pickled
-chunks on stdin and answers with the checked files on stdout; it is ours, started by us,
-over a pipe no one else holds. The result is exactly that of checking every file here:
-`check_file` depends only on the bytes, the context and the files `${file:}` references
-reach, which a helper on the same machine sees the same way.
+the files cost; between its own chunks it writes to and reads from the helpers' pipes
+without blocking. A helper is a fresh interpreter (`python -P -m reconciler.load.helper`:
+the working directory, a repository under review, is not on its import path; this process's
+own code is) that reads pickled chunks on stdin and answers with the checked files on
+stdout, each answer naming the code that checked (an answer from other code is refused).
+The pipes are ours: started by us, held by no one else. The result is exactly that of
+checking every file here: `check_file` depends only on the bytes, the context and the files
+`${file:}` references reach, which a helper on the same machine sees the same way.
 
-Nothing is lost when a helper fails (it cannot start, dies, its check raises, or it answers
-nothing for `STALL_SECONDS`): its chunks are checked here instead, and it gets no more.
-Helpers ignore Ctrl-C (this process stops them on the way out) and exit when their stdin
-closes, so none outlives the load.
+Nothing is lost when a helper fails (it cannot start, dies, its check raises, it answers
+with anything but an answer, or nothing for `STALL_SECONDS`): its chunks are checked here
+instead, and it gets no more. Helpers ignore Ctrl-C (this process stops them on the way
+out) and exit when their stdin closes, so none outlives the load.
 
 `CXRECON_LOAD_WORKERS`: unset or `auto` chooses by size (helpers only from `MIN_BYTES` on,
 one per `MIN_BYTES`, at most one per spare core, a container's CPU quota counted, and
-`MAX_HELPERS`); `0` never starts one;
-a number N starts N whenever there are at least two chunks (tests, benchmarks). Not on
-Windows, whose pipes `select` cannot wait on: there every load stays in one process.
+`MAX_HELPERS`); `0` never starts one; a number N starts N whenever there are at least two
+chunks (tests, benchmarks). Not on Windows, whose pipes cannot be waited on: there every
+load stays in one process.
 """
 
 from __future__ import annotations
@@ -272,7 +274,12 @@ class _Helper:
             )
         except (OSError, ValueError):
             return
-        helper = cls(process)
+        try:
+            helper = cls(process)
+        except OSError:  # its pipe cannot be made non-blocking: no helper after all
+            process.kill()
+            process.communicate()  # closes the pipes too
+            return
         started.append(helper)
         helper.outbox += _frame(payload)
 
