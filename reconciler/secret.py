@@ -61,13 +61,9 @@ def is_secret_path(path: str | Sequence[str | int]) -> bool:
     """True for a field path under `credentials` (write-only in the API, so every key there
     is masked, `tokenEndpoint` included) or with any key that names a secret
     (`labels.clientSecret`). `path` is a plan path string or its parts."""
-    if isinstance(path, tuple):
-        return _secret_parts(path)  # the diff's and the renderers' form: asked once per key
     if isinstance(path, str):
-        parts = [p for p in re.split(r"[.\[\]]+", path) if p]
-    else:
-        parts = [str(p) for p in path]
-    return any(p == CREDENTIALS_KEY or is_secret_field(p) for p in parts)
+        return _secret_parts(tuple(p for p in re.split(r"[.\[\]]+", path) if p))
+    return _secret_parts(tuple(path))  # a tuple (the diff's form) is used as it is
 
 
 @lru_cache(maxsize=4096)  # paths repeat across connectors (a plan of 1,000 creates: ~20)
