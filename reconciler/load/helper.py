@@ -16,9 +16,8 @@ import sys
 import threading
 from typing import IO, Any
 
-from reconciler.load.checked import check_file
 from reconciler.load.collector import collecting_less
-from reconciler.load.helpers import IDENTITY, receive, send
+from reconciler.load.helpers import IDENTITY, check_chunk, receive, send
 
 _END = object()
 
@@ -37,7 +36,7 @@ def main() -> int:
         with collecting_less():
             while (chunk := requests.get()) is not _END:
                 try:
-                    checked = [check_file(raw, name, context) for raw, name in chunk]
+                    checked = check_chunk(chunk, context)
                 except Exception:  # the starting process checks this chunk itself
                     checked = None
                 send(answers, (IDENTITY, checked))

@@ -58,8 +58,15 @@ SETTING: Final = "CXRECON_LOAD_WORKERS"
 _HEADER: Final = struct.Struct(">Q")
 
 Item = tuple[bytes, str]  # a file's bytes and how messages name it
+#: The package this process runs: helpers are started on it.
+_PACKAGE: Final = Path(reconciler.__file__).resolve().parent
 #: Which code checks: a helper answers with it, and an answer from other code is refused.
-IDENTITY: Final = f"{reconciler.__version__} {Path(reconciler.__file__).resolve().parent}"
+IDENTITY: Final = f"{reconciler.__version__} {_PACKAGE}"
+
+
+def check_chunk(chunk: Sequence[Item], context: LoadContext) -> list[CheckedFile]:
+    """Each item of `chunk` checked, here (this process's share, or a helper's)."""
+    return [check_file(raw, display, context) for raw, display in chunk]
 
 
 def check_all(items: Sequence[Item], context: LoadContext) -> tuple[list[CheckedFile], int]:
@@ -69,7 +76,7 @@ def check_all(items: Sequence[Item], context: LoadContext) -> tuple[list[Checked
     count = helper_count(sum(len(raw) for raw, _ in items), len(chunks))
     payload = _pickled(context) if count else None
     if payload is None:
-        return [check_file(raw, display, context) for raw, display in items], 0
+        return check_chunk(items, context), 0
     return _Shared(chunks, context).run(count, payload)
 
 
@@ -165,10 +172,7 @@ class _Shared:
                     if self.todo:
                         self._exchange(selector, live, 0)
                         index = self.todo.popleft()
-                        chunk = self.chunks[index]
-                        self.done[index] = [
-                            check_file(raw, name, self.context) for raw, name in chunk
-                        ]
+                        self.done[index] = check_chunk(self.chunks[index], self.context)
                     elif any(h.holding for h in live):
                         if not self._exchange(selector, live, STALL_SECONDS):
                             for helper in live:  # stuck: what they hold is checked here
@@ -260,7 +264,7 @@ class _Helper:
         env = dict(os.environ)
         # The code this process runs, whatever put it on the path here (-P leaves out the
         # working directory; an editable checkout or a zipapp is not on the default path).
-        here = str(Path(reconciler.__file__).resolve().parent.parent)
+        here = str(_PACKAGE.parent)
         env["PYTHONPATH"] = os.pathsep.join(p for p in (here, env.get("PYTHONPATH")) if p)
         try:
             process = subprocess.Popen(
@@ -352,9 +356,7 @@ def _frame(data: bytes) -> bytes:
 
 def send(stream: IO[bytes], value: Any) -> None:
     """One message: its length, then its pickle (the helper's side of the pipes)."""
-    data = pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL)
-    stream.write(_HEADER.pack(len(data)))
-    stream.write(data)
+    stream.write(_frame(pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL)))
     stream.flush()
 
 
