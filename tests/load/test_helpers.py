@@ -8,6 +8,7 @@ import os
 import shutil
 import stat
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -298,19 +299,8 @@ def test_how_many_helpers() -> None:
 
 def _children(marker: str = "reconciler.load.helper") -> list[str]:
     """Command lines of this process's live children with `marker` in them."""
-    mine = str(os.getpid())
-    found = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
-            cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode()
-        except OSError:
-            continue
-        if fields[1] == mine and marker in cmdline and fields[0] != "Z":
-            found.append(cmdline)
-    return found
+    mine = os.getpid()
+    return [c for _, parent, c, _ in _processes() if parent == mine and marker in c]
 
 
 def test_what_helpers_checked_is_kept_for_the_next_cycle(
@@ -400,16 +390,23 @@ def test_helpers_end_with_the_process_that_started_them(tmp_path: Path, how: str
 
 def _marked(mark: str) -> list[int]:
     """Live load helpers (any parent) whose environment carries `mark`."""
-    found = []
+    return [
+        pid
+        for pid, _, command, environ in _processes()
+        if "reconciler.load.helper" in command and mark.encode() in environ
+    ]
+
+
+def _processes() -> Iterator[tuple[int, int, str, bytes]]:
+    """(pid, parent pid, command line, environment) of each live process /proc lets us read."""
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
             continue
         try:
-            cmdline = (entry / "cmdline").read_bytes()
+            state, parent = (entry / "stat").read_text().rsplit(")", 1)[1].split()[:2]
+            command = (entry / "cmdline").read_bytes().replace(b"\0", b" ")
             environ = (entry / "environ").read_bytes()
-            state = (entry / "stat").read_text().rsplit(")", 1)[1].split()[0]
         except OSError:
             continue
-        if b"reconciler.load.helper" in cmdline and mark.encode() in environ and state != "Z":
-            found.append(int(entry.name))
-    return found
+        if state != "Z":
+            yield int(entry.name), int(parent), command.decode(errors="replace"), environ
