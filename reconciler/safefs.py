@@ -1,0 +1,171 @@
+"""Writing files in a repository cxrecon does not trust: no symlink is followed, temporary
+files get unpredictable names made with O_EXCL, and a full disk is one line, not a traceback.
+
+The repository's files are input like any other: a committed `.cxrecon` that links outside
+the project, a link planted at a temporary file's name or at the audit log's must never make
+cxrecon write, append to or delete a file it did not create. Every file cxrecon writes inside
+a project goes through here (cache, audit log, write-back, dump, plan files, .gitignore).
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import stat
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
+from pathlib import Path
+from typing import Final
+
+from reconciler.errors import CxreconError
+
+_NOFOLLOW: Final = getattr(os, "O_NOFOLLOW", 0)
+_CLOEXEC: Final = getattr(os, "O_CLOEXEC", 0)
+_FULL: Final = {
+    errno.ENOSPC: "no space left on the device",
+    errno.EFBIG: "the file is over its size limit",
+    errno.EDQUOT: "the disk quota is used up",
+}
+
+
+class UnsafePathError(CxreconError):
+    """A path cxrecon would write through is a symbolic link (or not a regular file)."""
+
+
+class FileWriteError(CxreconError):
+    """A file could not be written: full disk, size limit, permission; nothing half-written."""
+
+
+def write_failure(path: Path | str, exc: OSError, *, what: str = "file") -> FileWriteError:
+    """One line for an OSError while writing `path`: what, where, what to do."""
+    reason = _FULL.get(exc.errno or 0) or (exc.strerror or type(exc).__name__).lower()
+    action = (
+        "free space (or raise the limit) and run again"
+        if exc.errno in _FULL
+        else "check the folder's permissions and run again"
+    )
+    return FileWriteError(f"cannot write {what} {path}: {reason}; {action}")
+
+
+def refuse_links(root: Path, path: Path) -> None:
+    """Raise UnsafePathError when `path` or any folder between `root` (excluded: a project
+    may itself live behind a link) and it is a symbolic link. Missing parts are fine."""
+    try:
+        relative = path.relative_to(root)
+    except ValueError:
+        relative = None
+    if relative is None:
+        parts = [path]
+    else:
+        parts = [root.joinpath(*relative.parts[: i + 1]) for i in range(len(relative.parts))]
+    for part in parts:
+        try:
+            mode = part.lstat().st_mode
+        except FileNotFoundError:
+            return
+        except OSError:
+            continue
+        if stat.S_ISLNK(mode):
+            raise UnsafePathError(
+                f"{part} is a symbolic link; cxrecon never writes through links in a "
+                "repository: remove it (git rm) and run again"
+            )
+
+
+def ensure_dir(root: Path, path: Path, *, mode: int = 0o755) -> Path:
+    """Create `path` (and its parents below `root`) as real folders; refuse any link."""
+    refuse_links(root, path)
+    try:
+        relative = path.relative_to(root)
+        parts = [root.joinpath(*relative.parts[: i + 1]) for i in range(len(relative.parts))]
+    except ValueError:
+        parts = [path]
+    for part in parts:
+        try:
+            os.mkdir(part, mode)
+        except FileExistsError:
+            pass
+        except OSError as exc:
+            raise write_failure(part, exc, what="folder") from None
+        if stat.S_ISLNK(part.lstat().st_mode) or not part.is_dir():
+            raise UnsafePathError(
+                f"{part} is not a folder cxrecon can write in (a link or a file); "
+                "remove it and run again"
+            )
+    return path
+
+
+def open_append(path: Path, *, mode: int = 0o600) -> int:
+    """A descriptor for appending to `path` (created if missing), never through a link."""
+    flags = os.O_WRONLY | os.O_APPEND | os.O_CREAT | _NOFOLLOW | _CLOEXEC
+    try:
+        fd = os.open(path, flags, mode)
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            raise UnsafePathError(
+                f"{path} is a symbolic link; cxrecon never appends through links in a "
+                "repository: remove it (git rm) and run again"
+            ) from None
+        raise write_failure(path, exc) from None
+    if not stat.S_ISREG(os.fstat(fd).st_mode):
+        os.close(fd)
+        raise UnsafePathError(f"{path} is not a regular file; remove it and run again")
+    return fd
+
+
+def read_bytes(path: Path) -> bytes:
+    """The bytes of a regular file, never through a final link (FileNotFoundError if none)."""
+    fd = os.open(path, os.O_RDONLY | _NOFOLLOW | _CLOEXEC)
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise UnsafePathError(f"{path} is not a regular file; remove it and run again")
+        chunks = []
+        while chunk := os.read(fd, 1 << 20):
+            chunks.append(chunk)
+        return b"".join(chunks)
+    finally:
+        os.close(fd)
+
+
+@contextmanager
+def _temporary_beside(path: Path, mode: int) -> Iterator[tuple[int, str]]:
+    fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        os.fchmod(fd, mode)
+        yield fd, temporary
+    except BaseException:
+        with suppress(OSError):
+            os.close(fd)
+        with suppress(OSError):
+            os.unlink(temporary)
+        raise
+
+
+def write_atomic(path: Path, data: bytes, *, mode: int = 0o644, what: str = "file") -> None:
+    """Replace `path` with `data` whole or not at all: a temporary file with an unpredictable
+    name made with O_EXCL in the same folder, flushed, then renamed over `path`. A link at
+    `path` is replaced by the file, never followed; a full disk leaves `path` as it was."""
+    try:
+        with _temporary_beside(path, mode) as (fd, temporary):
+            view = memoryview(data)
+            while view:
+                view = view[os.write(fd, view) :]
+            os.fsync(fd)
+            os.close(fd)
+            os.replace(temporary, path)
+    except CxreconError:
+        raise
+    except OSError as exc:
+        raise write_failure(path, exc, what=what) from None
+
+
+def remove_regular(path: Path) -> bool:
+    """Delete `path` only when it is a regular file (never a link's target, never a folder)."""
+    try:
+        if not stat.S_ISREG(path.lstat().st_mode):
+            return False
+        path.unlink()
+    except OSError:
+        return False
+    return True
