@@ -1,17 +1,20 @@
 """Environment overrides (`environments.NAME.overrides` in cxrecon.yaml): JSON merge patches
-for the connectors whose names match, and their check against the connector schema at
-their line in cxrecon.yaml. The loader (reconciler.load.desired) applies them."""
+for the connectors whose names match, where each of their values is written in cxrecon.yaml,
+and their check against the connector schema there. The loader (reconciler.load.checked)
+applies them and checks what they set like the connector file's own values."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from fnmatch import fnmatchcase
 from typing import Any
 
 from reconciler.documents.schema import partial_connector_checker
 from reconciler.documents.yamlload import LoadedDocument
 from reconciler.model import Diagnostic, SourceLocation
+
+Path_ = tuple[str | int, ...]
 
 
 @dataclass(frozen=True, slots=True)
@@ -21,9 +24,36 @@ class Override:
     connectors: str  # a glob on connector names
     patch: Mapping[str, Any]
     location: SourceLocation | None = None
+    #: Where each value of `patch` is written in cxrecon.yaml, by its path in the patch (a
+    #: plain dict: environments are pickled for the load's helper processes).
+    locations: Mapping[Path_, SourceLocation] = field(default_factory=dict)
+
+    @classmethod
+    def at(
+        cls,
+        glob: str,
+        patch: Mapping[str, Any],
+        base: Path_,
+        locations: Mapping[Path_, SourceLocation],
+    ) -> Override:
+        """The override whose patch is at `base` in cxrecon.yaml (`locations`: the project
+        document's, by path), with the locations of its values."""
+        size = len(base)
+        inside = {
+            path[size:]: where
+            for path, where in locations.items()
+            if len(path) > size and path[:size] == base
+        }
+        return cls(glob, patch, locations.get(base), inside)
 
     def applies(self, name: str) -> bool:
         return fnmatchcase(name, self.connectors)
+
+    def document(self, fallback: str) -> LoadedDocument:
+        """The patch as a document whose locations are in cxrecon.yaml (`fallback`: the
+        path named when the override's own location is unknown)."""
+        where = self.location or SourceLocation(fallback, 1, 1)
+        return LoadedDocument(where.path, self.patch, {(): where, **self.locations})
 
 
 def check_overrides(document: LoadedDocument) -> list[Diagnostic]:

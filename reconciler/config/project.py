@@ -416,7 +416,7 @@ def _environment(
         tenant=env.get("tenant"),
         description=env.get("description"),
         overrides=tuple(
-            Override(str(glob), patch, locations.get(("environments", name, "overrides", glob)))
+            Override.at(str(glob), patch, ("environments", name, "overrides", glob), locations)
             for glob, patch in (env.get("overrides") or {}).items()
             if isinstance(patch, dict)
         ),

@@ -24,7 +24,7 @@ from reconciler.load.substitute import (
     OVERRIDDEN_KEY,
     Substitution,
     credential_references,
-    overridden,
+    with_overrides,
 )
 from reconciler.model import (
     Authentication,
@@ -230,14 +230,17 @@ def _check_document(
 ) -> tuple[Any, list[Diagnostic]]:
     substitution = Substitution(document, variables, project_file, root)
     data = substitution.value(document.data, [], None)
-    data, overridden_paths = overridden(data, overrides)
-    found = substitution.found
-    ref_paths = substitution.ref_paths
+    # Every check below sees what apply would send: the file's values and the environment's
+    # overrides, each located where it is written (the file, or cxrecon.yaml).
+    merged = with_overrides(data, document, overrides, variables, project_file, root)
+    data, located = merged.data, merged.document
+    found = [*substitution.found, *merged.found]
+    ref_paths = substitution.ref_paths | merged.ref_paths
     for leak in secrets_in_urls(data):
         if leak.path not in ref_paths:
             # Before the schema, whose messages would repeat the value.
             ref_paths.add(leak.path)
-            found.append(place(leak, document))
+            found.append(place(leak, located))
     schema_paths: set[Path_] = set()
     references = credential_references(data)
     for finding in connector_checker().findings(data):
@@ -246,15 +249,15 @@ def _check_document(
         if finding.path in references and not finding.at_key:
             continue  # a reference's value is checked by apply, once resolved
         schema_paths.add(finding.path)
-        found.append(to_diagnostic(finding, document))
+        found.append(to_diagnostic(finding, located))
     suppress = ref_paths | {p for p in schema_paths if p}
-    for lint in lint_connector(data, document):
+    for lint in lint_connector(data, located):
         if not _under_any(lint.path, suppress):
-            found.append(place(lint, document))
+            found.append(place(lint, located))
     if strict:
         found = [replace(d, severity="error") if d.severity == "warning" else d for d in found]
-    if overridden_paths:
-        data = {**data, OVERRIDDEN_KEY: overridden_paths}
+    if merged.paths:
+        data = {**data, OVERRIDDEN_KEY: merged.paths}
     return data, found
 
 

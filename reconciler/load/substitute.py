@@ -1,10 +1,11 @@
 """What a connector file means in one environment: `${var:}` values substituted, secret and
-credential references checked where they are written, environment overrides (JSON merge
-patches from cxrecon.yaml) merged in."""
+credential references checked where they are written (the file, or the override in
+cxrecon.yaml that sets them), environment overrides (JSON merge patches) merged in."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
 
@@ -28,18 +29,60 @@ Path_ = tuple[str | int, ...]
 OVERRIDDEN_KEY: Final = "\0overridden"
 
 
-def overridden(data: Any, overrides: Sequence[Override]) -> tuple[Any, tuple[tuple[str, ...], ...]]:
-    """`data` with every matching environment override merged in (RFC 7396), and the paths
-    they set (the plan marks them)."""
+@dataclass(frozen=True, slots=True)
+class Overridden:
+    """A connector's data with its environment's overrides merged in, and what checking
+    their values found."""
+
+    data: Any
+    #: The paths the overrides set (the plan marks them).
+    paths: tuple[tuple[str, ...], ...]
+    #: The file's document, except that what an override set is located in cxrecon.yaml:
+    #: every later finding about such a value points at the override's line.
+    document: LoadedDocument
+    found: tuple[Diagnostic, ...] = ()
+    #: Where the values' reference problems are (the schema and lint say no more there).
+    ref_paths: frozenset[Path_] = frozenset()
+
+
+def with_overrides(
+    data: Any,
+    document: LoadedDocument,
+    overrides: Sequence[Override],
+    variables: Mapping[str, str] | None,
+    project_file: bool = True,
+    root: Path | None = None,
+) -> Overridden:
+    """`data` (the file's, `${var:}` substituted) with every matching environment override
+    merged in (RFC 7396). Each override's values get the environment's `${var:}` values and
+    the checks the file's own get (secret fields, references and what they may reach),
+    before they are merged: apply sends them as it sends the file's."""
     name = data.get("name") if isinstance(data, dict) else None
-    if not isinstance(name, str) or not overrides:
-        return data, ()
+    matching = [o for o in overrides if isinstance(name, str) and o.applies(name)]
+    if not matching:
+        return Overridden(data, (), document)
+    locations = dict(document.locations)
+    key_locations = dict(document.key_locations)
     paths: list[tuple[str, ...]] = []
-    for override in overrides:
-        if override.applies(name):
-            data = merge_patch(data, override.patch)
-            paths.extend(_leaves(override.patch, ()))
-    return data, tuple(paths)
+    found: list[Diagnostic] = []
+    ref_paths: set[Path_] = set()
+    for override in matching:
+        values = override.document(document.path)
+        substitution = Substitution(values, variables, project_file, root)
+        data = merge_patch(data, substitution.value(override.patch, [], None))
+        found.extend(substitution.found)
+        ref_paths.update(substitution.ref_paths)
+        for leaf in _leaves(override.patch, ()):
+            paths.append(leaf)
+            for where in (locations, key_locations):
+                for path in [p for p in where if p[: len(leaf)] == leaf]:
+                    del where[path]  # the file's value there is replaced (or removed)
+            locations[leaf] = values.location_of(leaf)
+            locations.update(
+                (path, at) for path, at in override.locations.items() if path[: len(leaf)] == leaf
+            )
+    located = LoadedDocument(document.path, document.data, locations, key_locations)
+    return Overridden(data, tuple(paths), located, tuple(found), frozenset(ref_paths))
 
 
 def merge_patch(target: Any, patch: Any) -> Any:
