@@ -13,8 +13,8 @@ import errno
 import os
 import stat
 import tempfile
-from collections.abc import Iterator
-from contextlib import contextmanager, suppress
+from collections.abc import Sequence
+from contextlib import suppress
 from pathlib import Path
 from typing import Final
 
@@ -27,6 +27,8 @@ _FULL: Final = {
     errno.EFBIG: "the file is over its size limit",
     errno.EDQUOT: "the disk quota is used up",
 }
+#: The errors that mean "the disk (or the process's file-size limit) is full".
+FULL_DISK_ERRNOS: Final = frozenset(_FULL)
 
 
 class UnsafePathError(CxreconError):
@@ -128,36 +130,72 @@ def read_bytes(path: Path) -> bytes:
         os.close(fd)
 
 
-@contextmanager
-def _temporary_beside(path: Path, mode: int) -> Iterator[tuple[int, str]]:
+def _temporary_beside(path: Path, mode: int) -> tuple[int, str]:
+    """A new file beside `path` with an unpredictable name, made with O_EXCL (so never a
+    link planted at that name); its descriptor and name."""
     fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         os.fchmod(fd, mode)
-        yield fd, temporary
     except BaseException:
-        with suppress(OSError):
-            os.close(fd)
+        os.close(fd)
         with suppress(OSError):
             os.unlink(temporary)
         raise
+    return fd, temporary
+
+
+def _write_temporary(path: Path, data: bytes, mode: int) -> str:
+    """`data` in a flushed temporary file beside `path`; its name (nothing left on failure)."""
+    fd, temporary = _temporary_beside(path, mode)
+    try:
+        try:
+            view = memoryview(data)
+            while view:
+                view = view[os.write(fd, view) :]
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+    except BaseException:
+        with suppress(OSError):
+            os.unlink(temporary)
+        raise
+    return temporary
 
 
 def write_atomic(path: Path, data: bytes, *, mode: int = 0o644, what: str = "file") -> None:
     """Replace `path` with `data` whole or not at all: a temporary file with an unpredictable
     name made with O_EXCL in the same folder, flushed, then renamed over `path`. A link at
     `path` is replaced by the file, never followed; a full disk leaves `path` as it was."""
+    write_all_atomic([(path, data)], mode=mode, what=what)
+
+
+def write_all_atomic(
+    files: Sequence[tuple[Path, bytes]],
+    *,
+    mode: int | Sequence[int] = 0o644,
+    what: str = "file",
+) -> None:
+    """Write every file or none: each to a temporary file beside it (as `write_atomic`), and
+    only once all are written whole are they renamed into place. A full disk (or any other
+    failure while writing) leaves every target as it was and no temporary file behind.
+    `mode` is one mode for all, or one per file."""
+    modes = [mode] * len(files) if isinstance(mode, int) else list(mode)
+    staged: list[tuple[str, Path]] = []
+    current = files[0][0] if files else Path()
     try:
-        with _temporary_beside(path, mode) as (fd, temporary):
-            view = memoryview(data)
-            while view:
-                view = view[os.write(fd, view) :]
-            os.fsync(fd)
-            os.close(fd)
+        for (path, data), file_mode in zip(files, modes, strict=True):
+            current = path
+            staged.append((_write_temporary(path, data, file_mode), path))
+        for temporary, path in staged:
+            current = path
             os.replace(temporary, path)
-    except CxreconError:
+    except BaseException as exc:
+        for temporary, _ in staged:
+            with suppress(OSError):
+                os.unlink(temporary)
+        if isinstance(exc, OSError) and not isinstance(exc, CxreconError):
+            raise write_failure(current, exc, what=what) from None
         raise
-    except OSError as exc:
-        raise write_failure(path, exc, what=what) from None
 
 
 def remove_regular(path: Path) -> bool:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import faulthandler
 import os
+import tempfile
 from collections.abc import Callable, Generator, Iterator
 from pathlib import Path
 from typing import IO
@@ -65,6 +66,11 @@ def pytest_configure(config: pytest.Config) -> None:
     saved = getattr(getattr(capture, "err", None), "targetfd_save", None)
     fd = saved if isinstance(saved, int) else 2
     _REAL_STDERR.append(os.fdopen(os.dup(fd), "w"))
+    # The cache's key (reconciler.load.cache_key) in a folder of this run, not in the home
+    # folder of whoever runs the tests; commands started as processes inherit it.
+    if "CXRECON_CACHE_KEY_FILE" not in os.environ:
+        keys = tempfile.mkdtemp(prefix="cxrecon-test-keys-")
+        os.environ["CXRECON_CACHE_KEY_FILE"] = os.path.join(keys, "cache.key")
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:

@@ -8,49 +8,61 @@ warm run reports exactly what a cold run would, and anything that could change a
 makes a new key. What an entry holds is what loading produces, never a resolved secret:
 loading never resolves `${env:}` / `${file:}`, it only checks them.
 
+The repository is untrusted input: every entry carries an HMAC made with a key kept outside
+it (reconciler.load.cache_key), so an entry committed, copied or forged is a miss, never a hit;
+a `.cxrecon`, cache folder, shard or `.gitignore` that is a symbolic link is refused (one line);
+nothing is opened through a link, and eviction deletes only entries whose HMAC proves this
+user's cxrecon wrote them.
+
 Safe to delete at any time. Entries are written whole (a temporary file renamed into place);
 one that is truncated, corrupted, foreign or of another format is ignored and rewritten.
 Past `max_bytes` the oldest entries are deleted at the end of the run. A cache that cannot be
-written (a read-only checkout) just makes every run cold.
+written (a read-only checkout, a key that cannot be made) just makes every run cold; a full
+disk says so in one warning line.
 """
 
 from __future__ import annotations
 
 import contextlib
 import hashlib
-import json
 import logging
 import os
+import re
+import stat
 import tempfile
 import time
-from collections.abc import Iterator, Mapping
 from functools import cache
 from importlib.resources import files as resource_files
 from pathlib import Path
-from sys import intern
-from typing import Any, Final
+from typing import Final
 
-from reconciler.load.checked import CheckedFile, LoadContext, build_connector, content_hash
-from reconciler.load.substitute import OVERRIDDEN_KEY
-from reconciler.model import (
-    DesiredConnector,
-    Diagnostic,
-    FieldMapping,
-    SourceLocation,
-    shared_mapping,
+from reconciler.load.cache_entries import (
+    FORMAT,
+    decode_entry,
+    entry_bytes,
+    read_entry,
+    written_by,
+)
+from reconciler.load.cache_key import CacheKey, KeyUnavailable, load_key
+from reconciler.load.checked import CheckedFile, LoadContext, content_hash
+from reconciler.safefs import (
+    FULL_DISK_ERRNOS,
+    FileWriteError,
+    UnsafePathError,
+    ensure_dir,
+    refuse_links,
+    write_atomic,
+    write_failure,
 )
 
 log = logging.getLogger(__name__)
+
+__all__ = ["CACHE_DIR", "DEFAULT_MAX_BYTES", "FORMAT", "FileCache", "code_fingerprint"]
 
 #: Where the cache lives, relative to the project folder (the folder of cxrecon.yaml).
 CACHE_DIR: Final = Path(".cxrecon") / "cache"
 #: The default bound on the entries' total size.
 DEFAULT_MAX_BYTES: Final = 256 * 1024 * 1024
-#: Bumped whenever the layout of an entry changes: older entries are then never read.
-FORMAT: Final = 3
-_MAGIC: Final = f"cxrecon-cache {FORMAT} ".encode()
-#: The largest entry read back (a connector file is at most 1 MiB; its entry is smaller).
-_MAX_ENTRY_BYTES: Final = 8 * 1024 * 1024
 #: An entry read that was written longer ago than this is touched, so eviction (oldest
 #: first) spares entries still in use at the cost of one syscall per hour per entry.
 _TOUCH_AFTER_SECONDS: Final = 3600.0
@@ -59,6 +71,9 @@ _EVICT_TO: Final = 0.75
 #: The modules and schema whose content decides what a file loads to.
 _CODE_PACKAGES: Final = ("load", "documents")
 _CODE_MODULES: Final = ("model.py", "secret.py", "config/overrides.py", "config/settings.py")
+#: An entry's file name under its shard: the rest of its 64-digit key.
+_ENTRY_NAME: Final = re.compile(r"[0-9a-f]{62}")
+_IGNORE_TEXT: Final = b"# cxrecon's cache: safe to delete, never committed\n*\n"
 
 
 @cache
@@ -93,22 +108,68 @@ def fingerprint_of(version: str, schema: bytes, package: Path) -> str:
 
 class FileCache:
     """Checked connector files on disk, by key (see the module docstring); counts its hits
-    and misses for the run summary."""
+    and misses for the run summary.
 
-    def __init__(self, directory: Path, *, max_bytes: int = DEFAULT_MAX_BYTES) -> None:
+    `root` is the project folder (no part of the cache below it may be a link); `key`
+    authenticates entries (default: the user's key, made on first use). Raises
+    UnsafePathError (one line) when a part of the cache is a symbolic link."""
+
+    def __init__(
+        self,
+        directory: Path,
+        *,
+        max_bytes: int = DEFAULT_MAX_BYTES,
+        root: Path | None = None,
+        key: CacheKey | None = None,
+    ) -> None:
         self.directory = directory
         self.max_bytes = max_bytes
         self.hits = 0
         self.misses = 0
-        #: Entries found but not usable (truncated, corrupted, foreign): each is rewritten.
+        #: Entries found but not usable (truncated, corrupted, foreign, forged): rewritten.
         self.ignored = 0
         self.written = 0
-        self._writable = True
+        #: Why the cache is off for this run (shown once as a warning), if it is.
+        self.note: str | None = None
+        self._root = directory.parent if root is None else root
         self._entries = os.path.join(os.fspath(directory), f"v{FORMAT}")
+        self._refuse_links()
+        if key is None:
+            try:
+                key = load_key()
+            except KeyUnavailable as exc:
+                self._off(f"warning: cache off: {exc}")
+        self._key_of_entries = key
+        self._writable = key is not None
+        self._shards: set[str] = set()
 
     @classmethod
     def for_project(cls, root: Path, *, max_bytes: int = DEFAULT_MAX_BYTES) -> FileCache:
-        return cls(root / CACHE_DIR, max_bytes=max_bytes)
+        return cls(root / CACHE_DIR, max_bytes=max_bytes, root=root)
+
+    def _refuse_links(self) -> None:
+        """No part of the cache (its folders, shards, `.gitignore`) may be a link: a link
+        committed there would send entries, and eviction's deletions, out of the project."""
+        try:
+            refuse_links(self._root, Path(self._entries))
+            refuse_links(self._root, self.directory / ".gitignore")
+            with contextlib.suppress(OSError), os.scandir(self._entries) as found:
+                shards = sorted(item.path for item in found if item.is_symlink())
+                if shards:
+                    refuse_links(self._root, Path(shards[0]))
+        except UnsafePathError as exc:
+            link = str(exc).partition(" is a symbolic link")[0]
+            raise UnsafePathError(
+                f"{_shown(link)} is a symbolic link: cxrecon's cache is never written through "
+                "links in a repository (one committed there could send it out of the project); "
+                "remove it (git rm), or run with --no-cache"
+            ) from None
+
+    def _off(self, note: str) -> None:
+        self._writable = False
+        if self.note is None:
+            self.note = note
+            log.warning("%s", note)
 
     def _key(self, content: str, display: str, context: LoadContext) -> str:
         parts = (code_fingerprint(), context.fingerprint, display, content)
@@ -116,18 +177,20 @@ class FileCache:
 
     def get(self, raw: bytes, display: str, context: LoadContext) -> CheckedFile | None:
         """The file as checked before in the same context; None (a miss) otherwise."""
+        secret = self._key_of_entries
+        if secret is None:
+            self.misses += 1
+            return None
         content = content_hash(raw)
         key = self._key(content, display, context)
         entry = self._path(key)
         try:
-            with open(entry, "rb") as handle:
-                data = handle.read(_MAX_ENTRY_BYTES + 1)
-                written = os.fstat(handle.fileno()).st_mtime
+            data, written = read_entry(entry)
         except OSError:
             self.misses += 1
             return None
         try:
-            checked = _decode_entry(data, key, display)
+            checked = decode_entry(data, key, display, secret)
             if checked.content != content:
                 raise ValueError("content hash")
             if not context.still_reaches(checked.reach):
@@ -141,7 +204,7 @@ class FileCache:
             return None
         if time.time() - written > _TOUCH_AFTER_SECONDS:
             with contextlib.suppress(OSError):
-                os.utime(entry)
+                os.utime(entry, follow_symlinks=False)
         self.hits += 1
         return checked
 
@@ -149,17 +212,21 @@ class FileCache:
         """Store how a file checked (keyed by `checked.content`, the hash of the bytes it was
         checked from); never fails the run (a cache that cannot be written is only a slower
         next run)."""
-        if not self._writable:
+        secret = self._key_of_entries
+        if not self._writable or secret is None:
             return
         key = self._key(checked.content, display, context)
-        body = _encode(checked, display)
-        data = _MAGIC + f"{key} {hashlib.sha256(body).hexdigest()}\n".encode() + body
+        data = entry_bytes(key, checked, display, secret)
         entry = self._path(key)
         shard = os.path.dirname(entry)
         try:
-            if not os.path.isdir(shard):
+            if shard not in self._shards:
                 self._prepare()
-                os.makedirs(shard, exist_ok=True)
+                ensure_dir(self._root, Path(shard))
+                self._shards.add(shard)
+            # No fsync: a torn entry fails its HMAC and is a miss. mkstemp's O_EXCL never
+            # opens a link planted at its (unpredictable) name; the rename replaces a link
+            # at the entry's name instead of writing through it.
             descriptor, temporary = tempfile.mkstemp(dir=shard, prefix=".tmp-")
             try:
                 with os.fdopen(descriptor, "wb") as handle:
@@ -169,9 +236,18 @@ class FileCache:
                 with contextlib.suppress(OSError):
                     os.unlink(temporary)
                 raise
+        except (UnsafePathError, FileWriteError) as exc:
+            # A part of the cache is a file (or became a link since the run started), or
+            # the disk is full: the run goes on without the cache, saying why once.
+            self._off(f"warning: cache not written: {exc}")
+            return
         except OSError as exc:
-            log.debug("cache not written (%s): every run stays cold", exc)
-            self._writable = False
+            if exc.errno in FULL_DISK_ERRNOS:
+                failure = write_failure(self.directory, exc, what="cache")
+                self._off(f"warning: cache not written: {failure}")
+            else:
+                log.debug("cache not written (%s): every run stays cold", exc)
+                self._writable = False
             return
         self.written += 1
 
@@ -181,27 +257,39 @@ class FileCache:
             self.evict()
 
     def evict(self) -> int:
-        """Delete the oldest entries until the cache is within its bound; how many went."""
-        entries: list[tuple[float, int, str]] = []
+        """Delete the oldest entries until the cache is within its bound; how many went.
+        Only regular files named like an entry whose HMAC verifies are deleted: whatever
+        else is in the folder (a committed file, a link) is never touched."""
+        secret = self._key_of_entries
+        if secret is None:
+            return 0
+        entries: list[tuple[float, int, str, str]] = []
         total = 0
         try:
-            shards = [s.path for s in os.scandir(self._entries) if s.is_dir(follow_symlinks=False)]
+            with os.scandir(self._entries) as found:
+                shards = [s for s in found if s.is_dir(follow_symlinks=False)]
         except OSError:
             return 0
         for shard in shards:
-            with contextlib.suppress(OSError), os.scandir(shard) as found:
+            with contextlib.suppress(OSError), os.scandir(shard.path) as found:
                 for item in found:
+                    if not _ENTRY_NAME.fullmatch(item.name):
+                        continue
                     with contextlib.suppress(OSError):
                         info = item.stat(follow_symlinks=False)
-                        entries.append((info.st_mtime, info.st_size, item.path))
-                        total += info.st_size
+                        if stat.S_ISREG(info.st_mode):
+                            entries.append((info.st_mtime, info.st_size, item.path, shard.name))
+                            total += info.st_size
         if total <= self.max_bytes:
             return 0
         removed = 0
         goal = self.max_bytes * _EVICT_TO
-        for _, size, path in sorted(entries):
+        for _, size, path, shard_name in sorted(entries):
             if total <= goal:
                 break
+            if not written_by(secret, path, shard_name + os.path.basename(path)):
+                log.debug("cache: %s is not an entry this user wrote; left alone", path)
+                continue
             with contextlib.suppress(OSError):
                 os.unlink(path)
                 total -= size
@@ -214,181 +302,18 @@ class FileCache:
 
     def _prepare(self) -> None:
         """The cache folder, ignored by git whatever the project's .gitignore says."""
-        self.directory.mkdir(parents=True, exist_ok=True)
+        ensure_dir(self._root, self.directory)
         ignore = self.directory / ".gitignore"
-        if not ignore.exists():
-            ignore.write_text("# cxrecon's cache: safe to delete, never committed\n*\n")
+        try:
+            ignore.lstat()
+        except FileNotFoundError:
+            # Written whole, never through a link (one planted meanwhile is replaced).
+            write_atomic(ignore, _IGNORE_TEXT, what="the cache's .gitignore")
 
 
-# --- entries -------------------------------------------------------------------------------
-# JSON, not pickle: an entry is data read back, never code that could run. The body is two
-# JSON documents on two lines: what loading produced, then where each value is written (a
-# plan looks up the locations of the few connectors it changes, so they are decoded only
-# then; kept out of the first document, the decoder does not even scan them).
-
-
-def _decode_entry(data: bytes, key: str, display: str) -> CheckedFile:
-    if len(data) > _MAX_ENTRY_BYTES or not data.startswith(_MAGIC):
-        raise ValueError("not an entry of this format")
-    header, _, body = data.partition(b"\n")
-    fields = header[len(_MAGIC) :].split(b" ")
-    if len(fields) != 2 or fields[0].decode("ascii", "replace") != key:
-        raise ValueError("foreign entry")
-    if hashlib.sha256(body).hexdigest() != fields[1].decode("ascii", "replace"):
-        raise ValueError("truncated or corrupted")
-    checked, _, locations = body.partition(b"\n")
-    return _decode(json.loads(checked), locations, display)
-
-
-def _encode(checked: CheckedFile, display: str) -> bytes:
-    out: dict[str, Any] = {
-        "content": checked.content,
-        "diagnostics": [
-            [d.severity, d.message, _loc(d.location, display), d.rule] for d in checked.diagnostics
-        ],
-        "name": checked.name,
-        "nameAt": _loc(checked.name_location, display),
-        "connector": None,
-        # Where its ${file:} references led (checked again on every hit).
-        "reach": checked.reach,
-    }
-    locations: list[Any] = []
-    connector = checked.connector
-    if connector is not None:
-        spec = connector.spec.to_api()
-        del spec["mappings"]
-        out["connector"] = {
-            "spec": spec,
-            # Ready to build: [cxoneField, crmField, direction, transformation or null].
-            "mappings": [
-                [m.cxone_field, m.crm_field, m.direction, m.transformation]
-                for m in connector.spec.mappings
-            ],
-            "management": connector.management,
-            "previousNames": list(connector.previous_names),
-            "overridden": [list(p) for p in connector.overridden],
-            "source": _loc(connector.source, display),
-        }
-        locations = [
-            [list(path), *(_loc(where, display) or ())]
-            for path, where in connector.locations.items()
-        ]
-    return b"%s\n%s" % (_dumps(out), _dumps(locations))
-
-
-def _dumps(value: Any) -> bytes:
-    # ensure_ascii (the default) keeps every line break inside a value escaped: the body's
-    # one raw newline is the separator.
-    return json.dumps(value, separators=(",", ":")).encode()
-
-
-def _loc(where: SourceLocation | None, display: str) -> list[Any] | None:
-    """[line, col] in the file itself (nearly every location), else [path, line, col]."""
-    if where is None:
-        return None
-    if where.path == display:
-        return [where.line, where.col]
-    return [where.path, where.line, where.col]
-
-
-def _decode(data: Any, locations: bytes, display: str) -> CheckedFile:
-    content = _str(data["content"])
-    diagnostics = []
-    for severity, message, where, rule in data["diagnostics"]:
-        if severity not in ("error", "warning"):
-            raise ValueError("severity")
-        diagnostics.append(
-            Diagnostic(severity, _str(message), _location(where, display), _str(rule))
-        )
-    name = data["name"]
-    return CheckedFile(
-        content,
-        tuple(diagnostics),
-        None if name is None else _str(name),
-        _location(data["nameAt"], display),
-        None if data["connector"] is None else _connector(data["connector"], locations, display),
-        _str(data["reach"]),
-    )
-
-
-def _connector(data: Any, locations: bytes, display: str) -> DesiredConnector:
-    spec = data["spec"]
-    if not isinstance(spec, dict):
-        raise TypeError("spec")
-    source = _location(data["source"], display)
-    if source is None:
-        raise ValueError("source")
-    built = build_connector(
-        {
-            **spec,
-            "management": _str(data["management"]),
-            "previousNames": [_str(n) for n in data["previousNames"]],
-            OVERRIDDEN_KEY: [[_str(p) for p in path] for path in data["overridden"]],
-        },
-        source,
-        _Locations(locations, display),
-        tuple(_mapping(*m) for m in data["mappings"]),
-    )
-    if built is None:
-        raise ValueError("connector")
-    return built
-
-
-def _mapping(cxone: Any, crm: Any, direction: Any, transformation: Any) -> FieldMapping:
-    # shared_mapping interns each value, and intern() refuses anything but a string
-    # (TypeError: the entry is ignored).
-    return shared_mapping(cxone, crm, direction, transformation)
-
-
-class _Locations(Mapping[tuple[str | int, ...], SourceLocation]):
-    """Where each value of a cached connector is written, built on first use: a plan looks
-    up the locations of the few connectors it changes, and building all of them took most
-    of a warm load (a hundred per connector)."""
-
-    __slots__ = ("_built", "_display", "_encoded")
-
-    def __init__(self, encoded: bytes, display: str) -> None:
-        self._encoded: bytes | None = encoded
-        self._display = display
-        self._built: dict[tuple[str | int, ...], SourceLocation] | None = None
-
-    def _locations(self) -> dict[tuple[str | int, ...], SourceLocation]:
-        if self._built is None:
-            built: dict[tuple[str | int, ...], SourceLocation] = {}
-            for path, *where in json.loads(self._encoded or b"[]"):
-                found = _location(where, self._display)
-                if found is not None:
-                    built[tuple(intern(p) if isinstance(p, str) else p for p in path)] = found
-            self._built, self._encoded = built, None
-        return self._built
-
-    def __getitem__(self, key: tuple[str | int, ...]) -> SourceLocation:
-        return self._locations()[key]
-
-    def __iter__(self) -> Iterator[tuple[str | int, ...]]:
-        return iter(self._locations())
-
-    def __len__(self) -> int:
-        return len(self._locations())
-
-    def __repr__(self) -> str:
-        return repr(self._locations())
-
-
-def _location(where: Any, display: str) -> SourceLocation | None:
-    if where is None:
-        return None
-    if len(where) == 2:
-        line, col = where
-        path = display
-    else:
-        path, line, col = where
-    if not (isinstance(line, int) and isinstance(col, int)):
-        raise TypeError("line:col")
-    return SourceLocation(_str(path), line, col)
-
-
-def _str(value: Any) -> str:
-    if not isinstance(value, str):
-        raise TypeError("expected a string")
-    return value
+def _shown(path: str) -> str:
+    """`path` as messages name it: relative to the working directory when inside it."""
+    try:
+        return Path(path).relative_to(Path.cwd()).as_posix()
+    except ValueError:
+        return path
