@@ -243,7 +243,7 @@ class FileCache:
             return
         except OSError as exc:
             if exc.errno in FULL_DISK_ERRNOS:
-                failure = write_failure(self.directory, exc, what="cache")
+                failure = write_failure(_shown(str(self.directory)), exc, what="cache")
                 self._off(f"warning: cache not written: {failure}")
             else:
                 log.debug("cache not written (%s): every run stays cold", exc)

@@ -58,7 +58,10 @@ def key_file(environ: Mapping[str, str] | None = None) -> Path:
         return Path(given).expanduser()
     state = env.get("XDG_STATE_HOME", "").strip()
     # The XDG spec: a relative XDG_STATE_HOME is invalid and ignored.
-    base = Path(state) if state and os.path.isabs(state) else Path.home() / ".local" / "state"
+    if state and os.path.isabs(state):
+        return Path(state) / "cxrecon" / "cache.key"
+    home = Path(env["HOME"]) if env.get("HOME") else Path.home()
+    base = home / ".local" / "state"
     return base / "cxrecon" / "cache.key"
 
 
@@ -84,6 +87,8 @@ def _read(path: Path) -> bytes:
         fd = os.open(path, os.O_RDONLY | _NOFOLLOW | _CLOEXEC)
     except FileNotFoundError:
         raise
+    except NotADirectoryError:
+        raise FileNotFoundError(path) from None  # a file where a folder should be: make it
     except OSError as exc:
         raise _unavailable(path, exc, "cannot read") from None
     try:
