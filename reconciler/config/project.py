@@ -11,6 +11,7 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any, Final
 
+from reconciler.celpolicy.compile import PolicySet, policies_from
 from reconciler.config.overrides import Override, check_overrides
 from reconciler.config.policies import Policies, Rule, rules_from
 from reconciler.config.settings import SETTING_NAMES
@@ -113,6 +114,8 @@ class Project:
     name: str | None = None
     #: `ignoreDifferences` and `managementPolicies`, in file order.
     rules: tuple[Rule, ...] = ()
+    #: `policies:` (CEL rules every connector must meet: reconciler.celpolicy), checked.
+    cel_policies: PolicySet = field(default_factory=PolicySet)
 
     def policies(self, environment: str | None) -> Policies:
         """The rules as they apply in `environment` (a name, or None for the default)."""
@@ -247,6 +250,7 @@ def _check(document: LoadedDocument) -> list[Diagnostic]:
         out.extend(secrets)
     out.extend(_default_environment_problems(document, data, envs))
     out.extend(check_overrides(document))
+    out.extend(policies_from(document)[1])
     schema_problems, schema_paths = _schema_problems(document, secret_paths)
     out.extend(schema_problems)
     # What the schema cannot see (cron fields, time zones, zero durations), in the same run;
@@ -384,6 +388,7 @@ def _build(document: LoadedDocument, root: Path, path: Path) -> Project:
     return Project(
         name=data.get("project"),
         rules=rules_from(data),
+        cel_policies=policies_from(document)[0],
         root=root,
         connectors_path=connectors,
         environments=MappingProxyType(environments),

@@ -15,6 +15,7 @@ from reconciler.apply.audit import AuditLog
 from reconciler.apply.datasync import PollPolicy, SyncObserver, run_syncs
 from reconciler.apply.executor import ConnectorResult, ExecContext
 from reconciler.apply.history import read_history
+from reconciler.apply.policy_hold import hold_violations
 from reconciler.apply.run import ApplyReport, CredentialResolver, execute_plan, held_results
 from reconciler.config.project import Project
 from reconciler.cxone.client import CxoneClient
@@ -105,6 +106,9 @@ async def apply_changes(
     chosen = plan
     if hooks.select is not None:
         chosen = replace(plan, changes=tuple(hooks.select(plan)))
+    chosen, refused = hold_violations(
+        plan, chosen, project.cel_policies.rules, project.project_id
+    )
     results = await execute_plan(
         chosen,
         ctx,
@@ -113,7 +117,7 @@ async def apply_changes(
         on_result=hooks.on_result,
         should_start=hooks.should_start,
     )
-    report = ApplyReport(results=results)
+    report = ApplyReport(results=results + refused)
     targets = report.sync_targets()
     if sync is not None and targets:
         syncs = await run_syncs(
@@ -125,7 +129,7 @@ async def apply_changes(
             progress=sync.progress(len(targets)) if sync.progress else None,
             audit=audit,
         )
-        report = ApplyReport(results=results, syncs=syncs)
+        report = ApplyReport(results=results + refused, syncs=syncs)
     return report
 
 

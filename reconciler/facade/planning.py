@@ -7,12 +7,13 @@ import asyncio
 import os
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol, TypeVar
 
 from reconciler.apply.audit import AuditLog
 from reconciler.apply.calltrace import TracingStats
+from reconciler.celpolicy.evaluate import check_changes
 from reconciler.config.project import EnvironmentConfig, Project, load_project
 from reconciler.config.settings import ConnectionSettings
 from reconciler.cxone.client import CxoneClient
@@ -145,7 +146,7 @@ def plan_connectors(
     `take_ownership`: plan connectors another project manages as this project's.
     `history`: the connectors cxrecon applied here before (the audit log): one missing
     from CXone is planned as a create marked deleted in CXone."""
-    return build_plan(
+    plan = build_plan(
         loaded.connectors,
         remote,
         limits=project.safety,
@@ -159,6 +160,20 @@ def plan_connectors(
         policies=project.policies(environment),
         history=history,
     )
+    return with_policy_check(project, plan)
+
+
+def with_policy_check(project: Project, plan: Plan) -> Plan:
+    """`plan` with the violations of the project's `policies:` (docs/policies.md)."""
+    if not project.cel_policies:
+        return plan
+    violations = check_changes(
+        project.cel_policies.rules,
+        plan.changes,
+        environment=plan.environment,
+        project=project.project_id,
+    )
+    return replace(plan, violations=violations)
 
 
 async def make_plan(

@@ -26,6 +26,7 @@ from enum import StrEnum
 from functools import cached_property
 from typing import Final, Protocol
 
+from reconciler.celpolicy.evaluate import Violation
 from reconciler.model import LABEL_MANAGED_BY, MANAGED_BY_VALUE, ConnectorSpec, DesiredConnector
 from reconciler.plan.credentials import CredentialCheck
 from reconciler.plan.diff import FieldChange, Origin
@@ -263,6 +264,8 @@ class Plan:
     ignored_fields: int = 0  # differing fields that ignoreDifferences rules left out
     #: Changes left out because they are not as a reviewed plan showed them (plan.reviewed).
     held: int = 0
+    #: `policies:` of cxrecon.yaml this plan breaks (reconciler.celpolicy), by connector.
+    violations: tuple[Violation, ...] = ()
 
     @property
     def summary_text(self) -> str:
@@ -298,7 +301,7 @@ class Plan:
 
     def exit_code(self, detailed: bool) -> int:
         """1 on any error; with `detailed`: 0 no changes, 2 changes, 3 over the gate."""
-        if self.has_errors:
+        if self.has_errors or any(v.severity == "error" for v in self.violations):
             return 1
         if not detailed or not self.has_changes:
             return 0

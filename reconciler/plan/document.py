@@ -166,4 +166,9 @@ def plan_document(plan: Plan) -> dict[str, Any]:
             "minManaged": safety.min_managed,
         },
         "changes": [change_document(c) for c in plan.changed()],
+        "policy": {
+            "errors": sum(1 for v in plan.violations if v.severity == "error"),
+            "warnings": sum(1 for v in plan.violations if v.severity == "warning"),
+            "violations": [v.as_json() for v in plan.violations],
+        },
     }

@@ -17,6 +17,7 @@ from typing import Final
 from reconciler.plan.changes import Action, ConnectorChange, Plan
 from reconciler.plan.diff import ChangeKind, FieldChange, format_value, safe_values
 from reconciler.plan.document import summary_line
+from reconciler.render import policy
 from reconciler.render.common import (
     SYMBOLS,
     create_details,
@@ -125,6 +126,7 @@ class MarkdownRenderer:
             out.append("> **Safety gate: over** — apply will ask for confirmation:")
             out.extend(f"> - {_cell(reason)}" for reason in plan.safety.reasons)
             out.append("")
+        out.extend(policy.markdown_section(plan))
         if plan.deleted:
             names = ", ".join(c.name for c in plan.deleted[:10])
             more = f" and {len(plan.deleted) - 10} more" if len(plan.deleted) > 10 else ""

@@ -1,0 +1,6 @@
+"""Policies as code: the `policies:` of cxrecon.yaml, rules in CEL that every connector must
+meet, checked by validate, plan, apply and the controller (docs/policies.md).
+
+Not to be confused with `config/policies.py` (ignoreDifferences and managementPolicies:
+what cxrecon leaves to CXone) nor `plan/policy.py` (those ignore rules applied to essences).
+"""

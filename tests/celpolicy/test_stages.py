@@ -1,0 +1,127 @@
+"""Policies at every stage against the emulator: plan (text, Markdown, JSON against the
+published schema), apply (a violating connector is held, the others are written), validate."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import jsonschema
+
+from reconciler.testing import RunningEmulator
+from apply.helpers import Project, connector_doc, remote_connectors, run_cli
+
+POLICIES = """
+project: demo
+policies:
+  - name: crm-hosts
+    rule: connector.endpointUrl.startsWith("https://alpha.")
+    message: connectors talk only to the company's CRM hosts
+  - name: owning-team
+    severity: warning
+    rule: has(connector.labels.owner)
+  - name: no-big-deactivation
+    rule: "!change.deactivates || project.deactivations <= 2"
+"""
+
+
+def write_project(root: Path, text: str = POLICIES) -> None:
+    (root / "cxrecon.yaml").write_text(text, encoding="utf-8")
+
+
+def test_plan_json_lists_each_violation_located_and_matches_the_schema(project: Project) -> None:
+    write_project(project.root)
+    project.write(connector_doc("Alpha"))
+    project.write(connector_doc("Beta"))
+
+    result = run_cli(["plan", "--format", "json"])
+
+    assert result.exit_code == 1, result.output
+    document = json.loads(result.output)
+    schema = json.loads(Path("../../../..", "schemas/plan.schema.json").read_text()) if False else None
+    schema = json.loads((Path(__file__).parents[2] / "schemas/plan.schema.json").read_text())
+    jsonschema.validate(document, schema)
+    found = {(v["policy"], v["connector"], v["severity"]) for v in document["policy"]["violations"]}
+    assert found == {
+        ("crm-hosts", "Beta", "error"),
+        ("owning-team", "Alpha", "warning"),
+        ("owning-team", "Beta", "warning"),
+    }
+    beta = next(v for v in document["policy"]["violations"] if v["policy"] == "crm-hosts")
+    assert beta["message"] == "connectors talk only to the company's CRM hosts"
+    assert beta["location"].endswith("beta.yaml:1:1") or beta["line"] >= 1
+    assert document["policy"]["errors"] == 1
+
+
+def test_plan_text_and_markdown_show_a_policy_section(project: Project) -> None:
+    write_project(project.root)
+    project.write(connector_doc("Beta"))
+
+    text = run_cli(["plan"])
+    markdown = run_cli(["plan", "--format", "markdown"])
+
+    assert "Policy: 1 error(s), 1 warning(s)" in text.output
+    assert "error: policy 'crm-hosts': Beta" in text.output
+    assert "### Policy" in markdown.output
+    assert "| error | crm-hosts | Beta |" in markdown.output
+
+
+def test_apply_holds_the_violating_connector_and_writes_the_others(
+    project: Project, emulator: RunningEmulator
+) -> None:
+    write_project(project.root)
+    project.write(connector_doc("Alpha"))
+    project.write(connector_doc("Beta"))
+
+    result = run_cli(["apply", "--auto-approve"])
+
+    assert result.exit_code == 1, result.output
+    names = {c["name"] for c in remote_connectors(emulator.control)}
+    assert names == {"Alpha"}
+    assert "policy 'crm-hosts'" in result.output
+
+
+def test_a_merge_may_not_deactivate_more_than_two(
+    project: Project, emulator: RunningEmulator
+) -> None:
+    write_project(project.root, "project: demo\n")
+    for name in ("Alpha", "Alpha2", "Alpha3"):
+        project.write(connector_doc(name))
+    assert run_cli(["apply", "--auto-approve"]).exit_code == 0
+    write_project(project.root, "project: demo\n" + POLICIES.split("policies:\n")[1].join(["policies:\n", ""]))
+    for name in ("Alpha", "Alpha2", "Alpha3"):
+        project.write(connector_doc(name, lifecycleStatus="INACTIVE", labels={"owner": "x"}))
+
+    result = run_cli(["apply", "--auto-approve"])
+
+    assert result.exit_code == 1, result.output
+    states = {c["name"]: c["lifecycleStatus"] for c in remote_connectors(emulator.control)}
+    assert states == {"Alpha": "ACTIVE", "Alpha2": "ACTIVE", "Alpha3": "ACTIVE"}
+
+
+def test_validate_checks_offline_and_skips_rules_that_need_a_plan(project: Project) -> None:
+    write_project(project.root)
+    project.write(connector_doc("Beta"))
+
+    result = run_cli(["validate", "--format", "json"])
+
+    assert result.exit_code == 1, result.output
+    body = json.loads(result.output)
+    assert [v["policy"] for v in body["policy"]["violations"]] == ["crm-hosts", "owning-team"]
+    assert body["policy"]["skipped"] == [
+        {"policy": "no-big-deactivation", "reason": "reads change (only a plan knows it)"}
+    ]
+
+
+def test_a_rule_that_does_not_compile_is_located_in_cxrecon_yaml(project: Project) -> None:
+    write_project(
+        project.root,
+        "project: demo\npolicies:\n  - name: typo\n    rule: connector.endpointUr == ''\n",
+    )
+    project.write(connector_doc("Alpha"))
+
+    for command in (["validate"], ["plan"]):
+        result = run_cli(command)
+        assert result.exit_code == 1
+        assert "cxrecon.yaml:4:11: error: policy 'typo': unknown field 'endpointUr'" in result.output
+        assert "Traceback" not in result.output
