@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from fnmatch import fnmatchcase
 from typing import TYPE_CHECKING, Any, Final, Literal
 
@@ -73,14 +73,6 @@ class PolicySet:
         return tuple(
             r for r in self.rules if r.environments is None or environment in r.environments
         )
-
-
-@dataclass(frozen=True, slots=True)
-class _Entry:
-    index: int
-    raw: Mapping[str, Any]
-    location: SourceLocation | None = None
-    problems: list[str] = field(default_factory=list)
 
 
 def policies_from(document: LoadedDocument) -> tuple[PolicySet, tuple[Diagnostic, ...]]:

@@ -45,6 +45,7 @@ def validate(
     is checked first, its syncWindows included (cron schedules, time zones, durations).
     """
     # Imported here, not at the top: `cxrecon validate --help` needs none of them.
+    from reconciler.cli import validate_policies
     from reconciler.config.project import load_project
     from reconciler.config.windows import load_windows
     from reconciler.load.cache import FileCache
@@ -66,19 +67,23 @@ def validate(
     )
     if cache is not None:
         cache.close()
+    violations = validate_policies.check(project, target, result, env, others)
     if output_format == "json":
         body = _as_json(result)
         body["cache"] = None if cache is None else {"hits": cache.hits, "misses": cache.misses}
+        body["policy"] = validate_policies.as_json(project, violations)
         click.echo(json.dumps(body, indent=2))
     else:
         # Values and file names are the repository's: a newline there must not start a
         # forged `::error` line in the job log, nor ESC a terminal sequence.
         for diagnostic in result.diagnostics:
             click.echo(terminal(str(diagnostic)))
+        for violation in violations:
+            click.echo(terminal(str(violation)))
         click.echo(_summary(result))
     if annotate:
         _annotate(result.diagnostics, to_stderr=output_format == "json")
-    if not result.ok:
+    if not result.ok or any(v.severity == "error" for v in violations):
         ctx.exit(1)
 
 

@@ -1,0 +1,58 @@
+"""`cxrecon validate`'s policy check: the `policies:` that can be judged offline, over each
+environment's desired connectors; rules reading `current` or `change` are listed as skipped.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from reconciler.celpolicy.evaluate import Violation, check_desired, skipped_offline
+from reconciler.config.project import EnvironmentConfig, Project
+from reconciler.load.desired import LoadResult, load_desired
+
+
+def check(
+    project: Project,
+    target: Path,
+    result: LoadResult,
+    env: EnvironmentConfig | None,
+    others: Sequence[EnvironmentConfig],
+) -> tuple[Violation, ...]:
+    """Violations over `result` (the environment it was loaded for) and, when validating
+    every environment, over each other environment's connectors (its vars and overrides)."""
+    rules = project.cel_policies.rules
+    if not rules or not result.ok:
+        return ()
+    label = env.name if env is not None else result.environment
+    out = list(
+        check_desired(rules, result.connectors, environment=label, project=project.project_id)
+    )
+    for other in others:
+        if env is not None and other.name == env.name:
+            continue
+        loaded = load_desired(target, other, project=project)
+        if loaded.ok:
+            out.extend(
+                check_desired(
+                    rules, loaded.connectors, environment=other.name, project=project.project_id
+                )
+            )
+    return tuple(out)
+
+
+def as_json(project: Project, violations: Sequence[Violation]) -> dict[str, Any]:
+    return {
+        "errors": sum(1 for v in violations if v.severity == "error"),
+        "warnings": sum(1 for v in violations if v.severity == "warning"),
+        "violations": [v.as_json() for v in violations],
+        "skipped": [
+            {
+                "policy": r.name,
+                "reason": f"reads {' and '.join(sorted(r.reads & {'current', 'change'}))} "
+                "(only a plan knows it)",
+            }
+            for r in skipped_offline(project.cel_policies.rules)
+        ],
+    }
