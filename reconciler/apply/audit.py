@@ -1,16 +1,20 @@
-"""The compliance trail of `cxrecon apply` and `cxrecon sync`: one JSON line per write and per sync.
+"""The compliance trail of `cxrecon apply`, `sync` and the controller: a write-ahead JSON
+Lines log; before each write to CXone an intent record reaches the disk, after it its outcome.
 
-Append-only, each line flushed as it is written and the file fsynced on close (also on
-Ctrl-C and SIGTERM); values under secret-bearing paths and any registered secret are masked.
+Each record is one `write` of a whole line through an O_NOFOLLOW descriptor (never through a
+link), fsynced; a last line cut short by a crash or a full disk is detected and the next record
+starts on a new line. Secret-bearing values and any registered secret are masked (docs/audit.md).
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import errno
 import getpass
 import json
 import os
 import re
+import socket
 import subprocess
 import threading
 import uuid
@@ -18,14 +22,36 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
-from typing import IO, Any, Final, Literal
+from typing import Any, Final, Literal
 
+from reconciler.safefs import FileWriteError, ensure_dir, open_append, write_failure
 from reconciler.secret import MASK, Secret, mask_value, spellings
 
 DEFAULT_AUDIT_LOG: Final = Path(".cxrecon") / "audit.jsonl"
-SCHEMA_VERSION: Final = 1
+SCHEMA_VERSION: Final = 2
 
-Result = Literal["success", "failure", "conflict", "skipped"]
+#: `unknown`: the write was sent and its answer never came (interrupted, lost connection);
+#: a later run reads the connector back and records a `resolution` (reconciler.apply.pending).
+Result = Literal["success", "failure", "conflict", "skipped", "unknown"]
+#: What a record is: a write's `intent` (before it is sent) and its `outcome`; the
+#: `resolution` of an unknown outcome; a `note` (a conflict's re-read) or a CRM `sync`.
+Kind = Literal["intent", "outcome", "resolution", "note", "sync"]
+
+#: Write ids of intents this process has written whose outcome is not recorded yet: a
+#: resolver in this process (a concurrent apply, the controller's next cycle) leaves them be.
+_IN_FLIGHT: set[str] = set()
+_IN_FLIGHT_LOCK = threading.Lock()
+
+
+class AuditWriteError(FileWriteError):
+    """A record could not be appended to the audit log (full disk, size limit, I/O error)."""
+
+
+def in_flight() -> frozenset[str]:
+    """Write ids whose intent this process wrote and whose outcome is not recorded yet."""
+    with _IN_FLIGHT_LOCK:
+        return frozenset(_IN_FLIGHT)
+
 
 #: Environment variables that name the person or bot behind a CI run, first match wins.
 CI_ACTOR_VARIABLES: Final = (
@@ -109,10 +135,41 @@ class AuditEvent:
     error_message: str | None = None
     out_of_band: tuple[ObservedChange, ...] = ()
     details: Mapping[str, str | int | float | bool | None] = field(default_factory=dict)
+    kind: Kind = "outcome"
+    #: The intent this outcome (or resolution) answers.
+    write_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Expectation:
+    """What a connector holds once a write has landed, as a digest of the written sections
+    and cxrecon's labels it set (no value, so no secret): read back, it tells whether a write
+    whose answer never came reached CXone (reconciler.apply.pending)."""
+
+    sections: tuple[str, ...]
+    labels: tuple[str, ...]
+    digest: str
+
+    def to_json(self) -> dict[str, Any]:
+        return {"sections": list(self.sections), "labels": list(self.labels), "digest": self.digest}
+
+
+@dataclass(frozen=True, slots=True)
+class WriteIntent:
+    """A write about to be sent: appended (and fsynced) before the request leaves."""
+
+    connector: str
+    action: str
+    method: str  # POST or PATCH
+    fields: tuple[str, ...]
+    connector_id: str | None = None
+    etag_before: str | None = None
+    expect: Expectation | None = None
 
 
 class AuditLog:
-    """An append-only JSON Lines file; thread-safe; `close()` is idempotent and fsyncs."""
+    """An append-only JSON Lines file; thread-safe; `close()` is idempotent, fsyncs, and never
+    raises for a full disk (`failure` says what went wrong, once)."""
 
     def __init__(
         self,
@@ -122,6 +179,7 @@ class AuditLog:
         environment: str | None,
         run_id: str | None = None,
         command: str = "apply",
+        root: Path | None = None,
     ) -> None:
         self.path = path
         self.actor = actor
@@ -129,11 +187,28 @@ class AuditLog:
         self.run_id = run_id or uuid.uuid4().hex
         self.command = command
         self.records_written = 0
+        #: Records that could not be appended (after the first failure, in order).
+        self.records_lost = 0
+        #: The first reason a record could not be appended, as one line; None while all went.
+        self.failure: str | None = None
+        #: One line per earlier unknown write this run settled (reconciler.apply.pending).
+        self.settled: list[str] = []
         self._secrets: set[str] = set()
         self._lock = threading.Lock()
-        path.parent.mkdir(parents=True, exist_ok=True)
-        # "a" is O_APPEND: concurrent runs interleave whole lines, never overwrite each other.
-        self._fh: IO[str] | None = path.open("a", encoding="utf-8")
+        self._writes = 0
+        self._host = socket.gethostname()
+        if root is not None and _inside(path, root):
+            # A committed `.cxrecon` link must not carry the log outside the project.
+            ensure_dir(root, path.parent, mode=0o700)
+        else:
+            try:
+                path.parent.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise write_failure(path.parent, exc, what="folder") from None
+        # O_APPEND: concurrent runs interleave whole lines, never overwrite each other.
+        self._fd: int | None = open_append(path)
+        #: The file ends in a line cut short (a crash, a full disk): start on a new line.
+        self._torn = _ends_torn(path, self._fd)
 
     def register_secret(self, secret: Secret) -> None:
         """A resolved secret value that must never reach the file, even inside a message."""
@@ -144,30 +219,56 @@ class AuditLog:
             with self._lock:
                 self._secrets.update(forms)
 
-    def record(self, event: AuditEvent) -> None:
-        line = self._scrub(json.dumps(self._to_json(event), sort_keys=False, default=str))
+    def intent(self, intent: WriteIntent) -> str:
+        """Append (and fsync) the intent of a write; its write id. AuditWriteError when it
+        cannot be written: then the write must not be sent."""
         with self._lock:
-            if self._fh is None:
-                raise RuntimeError(f"audit log {self.path} is closed")
-            self._fh.write(line + "\n")
-            # Flush each line to the OS: a killed process loses no record already written.
-            self._fh.flush()
-            self.records_written += 1
+            self._writes += 1
+            write_id = f"{self.run_id}-w{self._writes}"
+        record = {
+            **self._head("intent", write_id),
+            "connector": intent.connector,
+            "connectorId": intent.connector_id,
+            "action": intent.action,
+            "method": intent.method,
+            "fields": list(intent.fields),
+            "etagBefore": intent.etag_before,
+            "result": "pending",
+            "expect": None if intent.expect is None else intent.expect.to_json(),
+            "pid": os.getpid(),
+            "host": self._host,
+        }
+        self._append(record, strict=True)
+        with _IN_FLIGHT_LOCK:
+            _IN_FLIGHT.add(write_id)
+        return write_id
+
+    def record(self, event: AuditEvent) -> bool:
+        """Append an outcome, resolution, note or sync record; False (and `failure` set)
+        when it could not be written: the caller carries on, the run reports it."""
+        if event.write_id is not None and event.kind == "outcome":
+            with _IN_FLIGHT_LOCK:
+                _IN_FLIGHT.discard(event.write_id)
+        return self._append(self._to_json(event), strict=False)
 
     def close(self) -> None:
         with self._lock:
-            fh, self._fh = self._fh, None
-        if fh is None:
+            fd, self._fd = self._fd, None
+        if fd is None:
             return
         try:
-            fh.flush()
-            os.fsync(fh.fileno())
+            os.fsync(fd)
+        except OSError as exc:
+            self._note_failure(exc)
         finally:
-            fh.close()
+            try:
+                os.close(fd)
+            except OSError as exc:  # NFS reports a full disk at close
+                self._note_failure(exc)
 
     @property
     def closed(self) -> bool:
-        return self._fh is None
+        return self._fd is None
 
     def __enter__(self) -> AuditLog:
         return self
@@ -180,14 +281,52 @@ class AuditLog:
     ) -> None:
         self.close()
 
-    def _to_json(self, event: AuditEvent) -> dict[str, Any]:
+    def _append(self, record: Mapping[str, Any], *, strict: bool) -> bool:
+        line = self._scrub(json.dumps(record, sort_keys=False, default=str)).encode()
+        with self._lock:
+            if self._fd is None:
+                raise RuntimeError(f"audit log {self.path} is closed")
+            # One write of a whole line: a reader never sees half a record next to a
+            # whole one, and concurrent appenders never interleave inside a line.
+            data = (b"\n" if self._torn else b"") + line + b"\n"
+            try:
+                _write_all(self._fd, data)
+                os.fsync(self._fd)  # on disk before the write it announces is sent
+            except _Torn as torn:
+                self._torn = True
+                error = self._note_failure(torn.cause)
+            except OSError as exc:
+                error = self._note_failure(exc)
+            else:
+                self._torn = False
+                self.records_written += 1
+                return True
+            self.records_lost += 1
+        if strict:
+            raise error
+        return False
+
+    def _note_failure(self, exc: OSError) -> AuditWriteError:
+        error = AuditWriteError(str(write_failure(self.path, exc, what="the audit log")))
+        if self.failure is None:
+            self.failure = str(error)
+        return error
+
+    def _head(self, kind: Kind, write_id: str | None) -> dict[str, Any]:
         return {
             "v": SCHEMA_VERSION,
+            "event": kind,
+            "writeId": write_id,
             "time": dt.datetime.now(dt.UTC).isoformat(timespec="milliseconds"),
             "runId": self.run_id,
             "command": self.command,
             "actor": self.actor.to_json(),
             "environment": self.environment,
+        }
+
+    def _to_json(self, event: AuditEvent) -> dict[str, Any]:
+        return {
+            **self._head(event.kind, event.write_id),
             "connector": event.connector,
             "connectorId": event.connector_id,
             "action": event.action,
@@ -224,3 +363,51 @@ def observed_changes(
         ObservedChange(path=p, seen=mask_value(p, seen), found=mask_value(p, found))
         for p, seen, found in changes
     )
+
+
+class _Torn(Exception):
+    """Part of a line reached the file before the write failed."""
+
+    def __init__(self, cause: OSError) -> None:
+        super().__init__(str(cause))
+        self.cause = cause
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    """`data` appended whole; _Torn when only part of it could be (a size limit is reached
+    part-way: the kernel takes what fits, then refuses the rest)."""
+    view = memoryview(data)
+    written = 0
+    while written < len(data):
+        try:
+            n = os.write(fd, view[written:])
+        except OSError as exc:
+            if written:
+                raise _Torn(exc) from None
+            raise
+        if n == 0:
+            raise _Torn(OSError(errno.ENOSPC, os.strerror(errno.ENOSPC)))
+        written += n
+
+
+def _ends_torn(path: Path, fd: int) -> bool:
+    """Whether the file's last byte is not a newline (a record cut short)."""
+    size = os.fstat(fd).st_size
+    if size == 0:
+        return False
+    try:
+        reader = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
+    except OSError:
+        return True  # cannot tell: an empty line costs a reader nothing
+    try:
+        return os.pread(reader, 1, size - 1) != b"\n"
+    finally:
+        os.close(reader)
+
+
+def _inside(path: Path, root: Path) -> bool:
+    try:
+        path.relative_to(root)
+    except ValueError:
+        return False
+    return True

@@ -4,7 +4,7 @@ project's label and policies."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -54,3 +54,5 @@ class ExecContext:
     project: str | None = None
     #: The project's ignore rules and management policies (a re-plan follows them too).
     policies: Policies | None = None
+    #: Asked before each write: once it says no (an interrupted apply), no write starts.
+    should_write: Callable[[], bool] | None = None

@@ -5,25 +5,30 @@ someone else moved the connector, and a write whose fate is unknown (a 500, a lo
 the client's retries) may or may not have landed: either way, re-read it, re-plan it from what
 is there now (reconciler.apply.conflicts records what changed in the audit log), and go on — at most
 `MAX_REPLANS` times per connector.
+
+Every write is accounted for in the audit log (reconciler.apply.audit): its intent before it is
+sent (no intent on disk, no write), its outcome after (`unknown` when the answer never came,
+settled by the read-back that follows or by the next run: reconciler.apply.pending). A create
+never takes over a same-named connector it cannot prove it made.
 """
 
 from __future__ import annotations
 
 import random
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any, Final
 
 import anyio
 
-from reconciler.apply.audit import AuditEvent
-from reconciler.apply.calltrace import CallTrace, traced
 from reconciler.apply.conflicts import plan_one, replan_event, reread
 from reconciler.apply.context import ExecContext
 from reconciler.apply.idempotency import idempotency_key
-from reconciler.apply.narrow import narrow
+from reconciler.apply.narrow import Narrowed, narrow
 from reconciler.apply.results import ConnectorResult, Outcome
+from reconciler.apply.sender import LandedUnread, Sender, Stopped, Write
+from reconciler.apply.writes import CREATE_SECTIONS, expectation, of_sections, taken_over
 from reconciler.cxone.errors import (
     Conflict,
     CxoneApiError,
@@ -52,6 +57,7 @@ from reconciler.plan.changes import (
     StepKind,
 )
 from reconciler.plan.essence import (
+    NOT_PATCHED,
     SECTIONS,
     Essence,
     applied_digest,
@@ -83,6 +89,12 @@ class _Replan(Exception):  # control flow inside this module; never escapes it
         self.cause = cause
 
 
+class _TakenOver(Exception):  # a create met a same-named connector it did not make
+    def __init__(self, found: RemoteConnector) -> None:
+        super().__init__(found.id)
+        self.found = found
+
+
 def pin_of(remote: RemoteConnector) -> RemotePin:
     return RemotePin(id=remote.id, etag=remote.etag, spec=remote.spec)
 
@@ -97,8 +109,11 @@ class ConnectorRun:
     def __init__(self, ctx: ExecContext, change: ConnectorChange) -> None:
         self.ctx = ctx
         self.planned = change
-        self.writes = 0
         self.replans = 0
+        self.sender = Sender(ctx, self._write_details)
+        #: The labels and id of this run's create: what proves a same-named connector ours.
+        self._created_labels: dict[str, str] | None = None
+        self._created_id: str | None = None
 
     async def run(self) -> ConnectorResult:
         change = self.planned
@@ -112,12 +127,16 @@ class ConnectorRun:
                 pin = await self._execute(change)
             except _Replan as conflict:
                 cause: CxoneApiError = conflict.cause
+            except Stopped:
+                return self._stopped(change.remote)
             except CxreconError as exc:
                 return self._failed(exc, change.remote)
             else:
-                outcome = Outcome.UNCHANGED if self.writes == self.replans == 0 else Outcome.APPLIED
-                return self._result(outcome, pin)
-            replanned = await self._replan_until_read(change, cause)
+                return self._result(self._outcome(), pin)
+            try:
+                replanned = await self._replan_until_read(change, cause)
+            except _TakenOver as taken:
+                return self._result(Outcome.FAILED, None, taken_over(change.name, taken.found))
             if isinstance(replanned, ConnectorResult):
                 return replanned
             change = replanned
@@ -164,20 +183,17 @@ class ConnectorRun:
     async def _create(self, change: ConnectorChange, labels: dict[str, str]) -> RemotePin:
         desired, essence = _require(change)
         values, fingerprint = await self.ctx.credentials.for_write(desired)
-        body = create_body(essence, values, {**labels, LABEL_CREDENTIALS_FINGERPRINT: fingerprint})
+        owned = {**labels, LABEL_CREDENTIALS_FINGERPRINT: fingerprint}
+        body = create_body(essence, values, owned)
         key = idempotency_key(body, self.ctx.environment, change.name)
         fields = tuple(sorted(body))  # a create writes every top-level field
-        with traced() as trace:
-            try:
-                created = await self.ctx.client.create_connector(body, idempotency_key=key)
-            except (*_MOVED, *_UNSETTLED) as exc:
-                self._audit_write(change, "create", fields, None, None, trace, "create", exc)
-                raise _Replan(exc) from exc
-            except CxreconError as exc:
-                self._audit_write(change, "create", fields, None, None, trace, "create", exc)
-                raise
-        self.writes += 1
-        self._audit_write(change, "create", fields, None, created, trace, "create")
+        self._created_labels = owned
+        expect = expectation(of_sections(essence, CREATE_SECTIONS), owned)
+        created = await self._send(
+            Write(change.name, "create", fields, None, expect),
+            lambda: self.ctx.client.create_connector(body, idempotency_key=key),
+        )
+        self._created_id = created.id
         return pin_of(created)
 
     async def _patch(
@@ -201,9 +217,11 @@ class ConnectorRun:
         if not body:
             return pin  # e.g. a label refresh whose labels are already there
         fields = _paths(change, sections) + tuple(f"labels[{k}]" for k in sorted(owned))
+        values = of_sections(essence, tuple(s for s in sections if s not in NOT_PATCHED))
         if "name" in body:
             fields = ("name", *fields)
-        return await self._send_patch(change, _verb(change), fields, pin, body)
+            values["name"] = change.name
+        return await self._send_patch(change, _verb(change), fields, pin, body, owned, values)
 
     async def _transition(
         self, change: ConnectorChange, step: Step, pin: RemotePin, labels: dict[str, str]
@@ -221,7 +239,8 @@ class ConnectorRun:
             body["labels"] = owned
         verb = "activate" if step.target == "ACTIVE" else "deactivate"
         fields = ("lifecycleStatus", *(f"labels[{k}]" for k in sorted(body.get("labels", {}))))
-        return await self._send_patch(change, verb, fields, pin, body)
+        values = {"lifecycleStatus": step.target}
+        return await self._send_patch(change, verb, fields, pin, body, owned, values)
 
     async def _send_patch(
         self,
@@ -230,19 +249,25 @@ class ConnectorRun:
         fields: tuple[str, ...],
         pin: RemotePin,
         body: dict[str, Any],
+        owned: dict[str, str],
+        values: dict[str, Any],
     ) -> RemotePin:
-        with traced() as trace:
-            try:
-                updated = await self.ctx.client.patch_connector(pin.id, etag=pin.etag, body=body)
-            except (*_MOVED, *_UNSETTLED) as exc:
-                self._audit_write(change, verb, fields, pin, None, trace, "patch", exc)
-                raise _Replan(exc) from exc
-            except CxreconError as exc:
-                self._audit_write(change, verb, fields, pin, None, trace, "patch", exc)
-                raise
-        self.writes += 1
-        self._audit_write(change, verb, fields, pin, updated, trace, "patch")
+        expect = expectation(values, owned)
+        updated = await self._send(
+            Write(change.name, verb, fields, pin, expect),
+            lambda: self.ctx.client.patch_connector(pin.id, etag=pin.etag, body=body),
+        )
         return pin_of(updated)
+
+    async def _send(
+        self, write: Write, call: Callable[[], Awaitable[RemoteConnector]]
+    ) -> RemoteConnector:
+        try:
+            return await self.sender.send(write, call)
+        except LandedUnread as unread:
+            raise _Replan(unread.cause) from unread
+        except (*_MOVED, *_UNSETTLED) as exc:
+            raise _Replan(exc) from exc
 
     # --- conflicts ------------------------------------------------------------------
 
@@ -275,6 +300,15 @@ class ConnectorRun:
         """Re-read the connector, record what others changed, plan it again from there, and
         keep only what the plan that was shown changes (apply.narrow)."""
         fresh = await reread(self.ctx.client, change)
+        self.sender.settle(fresh)
+        if change.action is Action.CREATE and fresh is not None and not self._ours(fresh):
+            if self.ctx.audit is not None:  # what the other writer set, as out-of-band values
+                why = "created in CXone meanwhile"
+                refused = replace(change, action=Action.ERROR, steps=(), problems=(why,))
+                held = Narrowed(refused, conflicts=(why,))
+                event = replan_event(self.planned, fresh, held, cause, self.replans, moved=True)
+                self.ctx.audit.record(event)
+            raise _TakenOver(fresh)
         replanned = await anyio.to_thread.run_sync(plan_one, self.ctx, change, fresh)
         narrowed = narrow(self.planned, fresh, replanned)
         if self.ctx.audit is not None:
@@ -284,7 +318,51 @@ class ConnectorRun:
             self.ctx.audit.record(event)
         return narrowed.change
 
+    def _ours(self, fresh: RemoteConnector) -> bool:
+        """Whether `fresh`, found under the name this run is creating, is cxrecon's to go on
+        with: the one this create made (its id, or every label its body set, a salted
+        credentials fingerprint and the applied-at time among them), or one another run of
+        this project created (a concurrent apply: the name converges, no duplicate)."""
+        if self._created_id is not None and fresh.id == self._created_id:
+            return True
+        labels = self._created_labels or {}
+        if labels and all(fresh.spec.labels.get(k) == v for k, v in labels.items()):
+            return True
+        found = fresh.spec.labels
+        if found.get(LABEL_MANAGED_BY) != MANAGED_BY_VALUE:
+            return False
+        return self.ctx.project is None or found.get(LABEL_PROJECT) == self.ctx.project
+
     # --- results and audit ----------------------------------------------------------
+
+    @property
+    def writes(self) -> int:
+        """Writes of this connector that landed in this run."""
+        return self.sender.writes
+
+    def _write_details(self) -> dict[str, str | int | None]:
+        return {
+            "plan": self.planned.action.value,
+            "replan": self.replans,
+            # `--take-ownership`: the write moved the connector to this project.
+            "tookOwnershipFrom": self.planned.previous_owner,
+        }
+
+    def _outcome(self) -> Outcome:
+        """Applied when this run wrote; in line when another writer had already done it
+        (a conflict, then nothing left to write)."""
+        if self.writes:
+            return Outcome.APPLIED
+        return Outcome.IN_LINE if self.replans else Outcome.UNCHANGED
+
+    def _stopped(self, pin: RemotePin | None) -> ConnectorResult:
+        if self.writes == 0:
+            return self._result(Outcome.SKIPPED, pin, "not written: the run was interrupted")
+        why = (
+            f"interrupted after {self.writes} of its writes; run apply again to finish it "
+            "(it sends only what is still missing)"
+        )
+        return self._result(Outcome.FAILED, pin, why)
 
     def _result(
         self, outcome: Outcome, pin: RemotePin | None, reason: str | None = None
@@ -304,46 +382,6 @@ class ConnectorRun:
         self, exc: CxreconError, pin: RemotePin | None, reason: str | None = None
     ) -> ConnectorResult:
         return self._result(Outcome.FAILED, pin, reason or str(exc))
-
-    def _audit_write(
-        self,
-        change: ConnectorChange,
-        verb: str,
-        fields: tuple[str, ...],
-        before: RemotePin | None,
-        after: RemoteConnector | None,
-        trace: CallTrace,
-        kind: str,
-        error: CxreconError | None = None,
-    ) -> None:
-        if self.ctx.audit is None:
-            return
-        operation = "create_connector" if kind == "create" else "patch_connector"
-        status = trace.last_status(operation)
-        if error is not None and isinstance(error, CxoneApiError) and error.status is not None:
-            status = error.status
-        self.ctx.audit.record(
-            AuditEvent(
-                connector=change.name,
-                connector_id=after.id if after else (before.id if before else None),
-                action=verb,
-                result="success" if error is None else "failure",
-                fields=fields,
-                etag_before=before.etag if before else None,
-                etag_after=after.etag if after else None,
-                http_status=status,
-                attempts=max(trace.attempts(operation), 1),
-                latency_ms=trace.elapsed * 1000.0,
-                error_class=None if error is None else type(error).__name__,
-                error_message=None if error is None else str(error),
-                details={
-                    "plan": self.planned.action.value,
-                    "replan": self.replans,
-                    # `--take-ownership`: the write moved the connector to this project.
-                    "tookOwnershipFrom": self.planned.previous_owner,
-                },
-            )
-        )
 
 
 def _sections_of(step: Step) -> set[str]:

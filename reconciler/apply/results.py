@@ -12,6 +12,9 @@ from reconciler.plan.changes import Action
 class Outcome(StrEnum):
     APPLIED = "applied"  # the tenant now matches git for this connector
     UNCHANGED = "unchanged"  # nothing to write
+    #: Nothing left to write once a conflict was re-read: another writer (a concurrent
+    #: apply, the controller) had already brought it in line. Not counted as applied.
+    IN_LINE = "in line"
     FAILED = "failed"  # not (fully) applied; `reason` says why and what to do
     SKIPPED = "skipped"  # deliberately left alone (an orphan without --prune)
 

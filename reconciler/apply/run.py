@@ -17,6 +17,7 @@ import anyio
 
 from reconciler.apply.datasync import SyncOutcome, SyncTarget
 from reconciler.apply.executor import ConnectorResult, ConnectorRun, ExecContext, Outcome
+from reconciler.apply.pending import settle_pending
 from reconciler.errors import SecretResolutionError
 from reconciler.load.refs import SecretLookup
 from reconciler.model import DesiredConnector
@@ -122,8 +123,14 @@ async def execute_plan(
 
     `should_start` is asked as each connector gets its turn: once it says no (the controller
     is stopping), no new connector starts and those in flight finish all their steps, so none
-    is left half-applied. Connectors not started have no result.
+    is left half-applied. Connectors not started have no result. `ctx.should_write` is
+    stricter (an interrupted apply): once it says no, no write starts, even mid-connector;
+    connectors not started are skipped, "not written".
+
+    First, writes earlier runs left with an unknown outcome are read back and recorded
+    (reconciler.apply.pending).
     """
+    await settle_pending(ctx)
     results: list[ConnectorResult | None] = [None] * len(plan.changes)
     limiter = anyio.CapacityLimiter(max(1, parallelism))
 
@@ -131,7 +138,10 @@ async def execute_plan(
         async with limiter:
             if should_start is not None and not should_start():
                 return
-            result = await _contained(run)
+            if ctx.should_write is not None and not ctx.should_write():
+                result = _not_started(run.planned)
+            else:
+                result = await _contained(run)
         results[index] = result
         if on_result is not None:
             on_result(result)
@@ -159,6 +169,16 @@ async def _contained(run: ConnectorRun) -> ConnectorResult:
             outcome=Outcome.FAILED,
             reason=f"internal error {type(exc).__name__}: {exc}; please report it",
         )
+
+
+def _not_started(change: ConnectorChange) -> ConnectorResult:
+    return ConnectorResult(
+        name=change.name,
+        action=change.action,
+        outcome=Outcome.SKIPPED,
+        connector_id=change.remote.id if change.remote else None,
+        reason="not written: the run was interrupted",
+    )
 
 
 def unchanged(change: ConnectorChange, credentials: CredentialResolver | None) -> ConnectorResult:

@@ -6,15 +6,25 @@ from __future__ import annotations
 
 from reconciler.apply.executor import ConnectorResult, Outcome
 from reconciler.apply.run import ApplyReport
-from reconciler.plan.reviewed import Review
+from reconciler.plan.reviewed import Review, credentials_note
 from reconciler.render.escape import terminal
 
 
 def result_line(result: ConnectorResult) -> str:
     """One progress line as a connector finishes."""
-    mark = {"applied": "+", "failed": "!", "skipped": "-", "unchanged": "="}[result.outcome]
+    mark = {"applied": "+", "failed": "!", "skipped": "-", "unchanged": "=", "in line": "="}
     detail = _detail(result)
-    return terminal(f"{mark} {result.name}: {result.outcome.value} ({result.action.value}){detail}")
+    said = _said(result.outcome)
+    return terminal(f"{mark[result.outcome]} {result.name}: {said} ({result.action.value}){detail}")
+
+
+def _said(outcome: Outcome) -> str:
+    return IN_LINE_WORDS if outcome is Outcome.IN_LINE else outcome.value
+
+
+#: A connector another run (a concurrent apply, the controller) had already brought in line:
+#: this run wrote nothing for it, so it is not counted as applied.
+IN_LINE_WORDS = "already in line (by another writer)"
 
 
 def _detail(result: ConnectorResult) -> str:
@@ -31,13 +41,15 @@ def _detail(result: ConnectorResult) -> str:
 def render_report(report: ApplyReport) -> str:
     """The end-of-run table: applied, failed (why) and skipped connectors, then syncs."""
     counts = report.outcome_counts()
+    in_line = f"{counts['in line']} {IN_LINE_WORDS}, " if counts["in line"] else ""
     head = (
-        f"Apply finished: {counts['applied']} applied, {counts['failed']} failed, "
+        f"Apply finished: {counts['applied']} applied, {in_line}{counts['failed']} failed, "
         f"{counts['skipped']} skipped, {counts['unchanged']} unchanged "
         f"({report.writes} write{'' if report.writes == 1 else 's'})."
     )
     lines = [head]
-    listed = [r for r in report.results if r.outcome is not Outcome.UNCHANGED]
+    quiet = (Outcome.UNCHANGED, Outcome.IN_LINE)
+    listed = [r for r in report.results if r.outcome not in quiet]
     if listed:
         width = min(max(len(r.name) for r in listed), 48)
         lines.append("")
@@ -81,7 +93,10 @@ def review_text(review: Review) -> str:
         f"{len(review.held)} not reviewed (held, not applied), {len(review.dropped)} no "
         "longer needed."
     ]
-    lines += [f"  = {terminal(c.name)}: {c.action.value}, as reviewed" for c in review.as_reviewed]
+    lines += [
+        terminal(f"  = {c.name}: {c.action.value}, as reviewed{credentials_note(c)}")
+        for c in review.as_reviewed
+    ]
     lines += [f"  ! {terminal(h.change.name)}: {terminal(h.reason)}" for h in review.held]
     lines += [f"  - {terminal(name)}: reviewed, no longer needed" for name in review.dropped]
     return "\n".join(lines)

@@ -82,6 +82,10 @@ class Project:
         (self.connectors / f"{name.lower()}.yaml").unlink()
 
     def audit_records(self) -> list[dict[str, Any]]:
+        """Every record but the intents written ahead of each write (see all_audit_records)."""
+        return [r for r in self.all_audit_records() if r.get("event") != "intent"]
+
+    def all_audit_records(self) -> list[dict[str, Any]]:
         if not self.audit_log.exists():
             return []
         lines = self.audit_log.read_text(encoding="utf-8").splitlines()

@@ -130,7 +130,7 @@ def test_a_saved_plan_never_reactivates_or_reverts_what_it_did_not_show(
     assert remote["description"] == "from the UI"  # not reverted
 
 
-def test_an_edit_that_already_reached_git_state_counts_as_applied_without_a_write(
+def test_an_edit_that_already_reached_git_state_is_in_line_by_another_writer(
     project: Project, emulator: RunningEmulator
 ) -> None:
     doc = connector_doc("Alpha")
@@ -146,7 +146,8 @@ def test_an_edit_that_already_reached_git_state_counts_as_applied_without_a_writ
     _, results = asyncio.run(apply_with_hook(project, emulator, someone_makes_the_same_change))
 
     (result,) = results
-    assert result.outcome is Outcome.APPLIED
+    # This run wrote nothing: "applied" counts this run's writes only (issue 23, break 8).
+    assert result.outcome is Outcome.IN_LINE
     assert result.writes == 0
     # Only the rejected PATCH reached the server; nothing was written after re-reading.
     assert write_count(emulator.control) == writes + 1
