@@ -34,7 +34,7 @@ from reconciler.cli.common import (
     strict_option,
     take_ownership_option,
 )
-from reconciler.errors import NotConfirmed
+from reconciler.errors import CxreconError, NotConfirmed
 from reconciler.model import SYNC_TYPES
 
 if TYPE_CHECKING:
@@ -163,6 +163,7 @@ def apply(
     from reconciler.apply.calltrace import TracingStats
     from reconciler.cli.sync import poll_policy
     from reconciler.facade import load_desired, open_project, plan_scope, secrets_for
+    from reconciler.notify.runs import notify_apply, notify_apply_error
     from reconciler.plan.saved import read as read_saved_plan
     from reconciler.render.apply import render_report
     from reconciler.telemetry.summary import summarize
@@ -207,7 +208,12 @@ def apply(
                 # SIGTERM cancelled the run (see _Run.main): unwind like Ctrl-C, so the audit
                 # log is fsynced on the way out and the exit code is 130.
                 raise KeyboardInterrupt from None
+            except CxreconError as exc:
+                # `notifications:` hear of an apply that stopped (bounded; never changes it)
+                notify_apply_error(project, env_name, exc, warn=_stderr, commit=actor.git_commit)
+                raise
     click.echo(render_report(report))
+    notify_apply(project, env_name, report, run.plan, warn=_stderr, commit=actor.git_commit)
     summary = summarize(
         stats.snapshot(),
         command="apply",
@@ -257,6 +263,8 @@ class _Run:
         self.stats = stats
         #: The saved plan was stale and a fresh plan replaced it.
         self.replanned = False
+        #: The plan that was applied (what `notifications:` say was written).
+        self.plan: Plan | None = None
 
     async def main(self, settings: ConnectionSettings) -> ApplyReport:
         import asyncio
@@ -312,6 +320,7 @@ class _Run:
                 ),
                 sync=sync,
             )
+        self.plan = run.plan
         return run.report
 
     def _stale(self, exc: Exception) -> None:
@@ -366,3 +375,7 @@ class _Run:
 
 def _interactive() -> bool:
     return sys.stdin.isatty()
+
+
+def _stderr(message: str) -> None:
+    click.echo(message, err=True)

@@ -72,6 +72,7 @@ def drift(
     from reconciler.cli.tenant import plan_from_tenant, print_summary
     from reconciler.gitops.drift import DriftStatus, drift_of
     from reconciler.gitops.writeback import write_back
+    from reconciler.notify.runs import notify_drift
     from reconciler.render.drift import render, render_text
 
     if adopt and output_format != "text":
@@ -87,6 +88,8 @@ def drift(
     )
     print_summary(planned, "drift", metrics_format)
     report = drift_of(planned.run.plan)
+    # `notifications:` (bounded in time; a destination that fails is a warning, nothing more)
+    notify_drift(planned.project, planned.label, report, warn=lambda m: click.echo(m, err=True))
     hint_flags = " --emulator" if emulator else ""
     if not adopt:
         click.echo(render(report, output_format, hint_flags), nl=False)

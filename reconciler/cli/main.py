@@ -32,6 +32,7 @@ COMMANDS: Final = {
     "sync": "reconciler.cli.sync:sync",
     "reconcile": "reconciler.cli.reconcile:reconcile",
     "status": "reconciler.cli.status:status",
+    "notify": "reconciler.cli.notify:notify",
     "emulator": "reconciler.cli.emulator:emulator",
     "github": "reconciler.cli.github:github",
 }
@@ -51,6 +52,7 @@ SUMMARIES: Final = {
     "sync": "Trigger a CRM data sync on connector NAME (it must be ACTIVE) and wait for it.",
     "reconcile": "Keep CXone in line with git: a reconcile loop (controller mode).",
     "status": "Show each connector's state (in sync, drift, waiting, failed, …).",
+    "notify": "Notifications of cxrecon.yaml: `notify test` sends each destination a test message.",
     "emulator": "The local CXone API emulator (OAuth, connectors, sync jobs, faults).",
     "github": "Report cxrecon results to GitHub from a workflow (uses the `gh` CLI and GH_TOKEN).",
 }

@@ -12,6 +12,7 @@ from types import MappingProxyType
 from typing import Any, Final
 
 from reconciler.celpolicy.compile import PolicySet, policies_from
+from reconciler.config.notifications import Notification, check_notifications
 from reconciler.config.overrides import Override, check_overrides
 from reconciler.config.policies import Policies, Rule, rules_from
 from reconciler.config.settings import SETTING_NAMES
@@ -116,6 +117,8 @@ class Project:
     rules: tuple[Rule, ...] = ()
     #: `policies:` (CEL rules every connector must meet: reconciler.celpolicy), checked.
     cel_policies: PolicySet = field(default_factory=PolicySet)
+    #: `notifications`: where events are told (reconciler.notify), in file order.
+    notifications: tuple[Notification, ...] = ()
 
     def policies(self, environment: str | None) -> Policies:
         """The rules as they apply in `environment` (a name, or None for the default)."""
@@ -253,6 +256,7 @@ def _check(document: LoadedDocument) -> list[Diagnostic]:
     out.extend(policies_from(document)[1])
     schema_problems, schema_paths = _schema_problems(document, secret_paths)
     out.extend(schema_problems)
+    out.extend(check_notifications(document, schema_paths)[1])
     # What the schema cannot see (cron fields, time zones, zero durations), in the same run;
     # a problem the schema already reported at that spot is not repeated.
     for problem in check_windows(document)[1]:
@@ -398,6 +402,7 @@ def _build(document: LoadedDocument, root: Path, path: Path) -> Project:
         file=path,
         connectors_location=connectors_location,
         sync_windows=check_windows(document)[0],
+        notifications=check_notifications(document, set())[0],
     )
 
 

@@ -82,6 +82,8 @@ class CycleRunner:
         self._warned: set[str] = set()
         #: Connectors this controller knows it manages (to tell "deleted in CXone").
         self.known = KnownConnectors(options.audit_log)
+        #: The project of the last cycle that read it (what `notifications:` it has).
+        self.project: Project | None = None
         #: One client (and token) for every cycle while `keep_client()` is open.
         self._keeping = False
         self._client: MeteredClient | None = None
@@ -215,7 +217,7 @@ class CycleRunner:
     ) -> tuple[tuple[ConnectorReport, ...], bool]:
         opts = self.options
         meter.enter(Phase.LOAD)
-        project = await anyio.to_thread.run_sync(open_project, opts.repo)
+        project = self.project = await anyio.to_thread.run_sync(open_project, opts.repo)
         windows = load_windows(project)
         env = project.environment(opts.environment)
         changed = await self._changed(commit, pull)

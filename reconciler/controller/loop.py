@@ -28,6 +28,7 @@ from reconciler.controller.backoff import BackoffPolicy, ConnectorBackoff
 from reconciler.controller.cycle import CycleRunner, SettingsFor
 from reconciler.controller.health import HealthServer, ListenAddress
 from reconciler.controller.metrics import CONTENT_TYPE, ControllerMetrics
+from reconciler.controller.notices import Notices
 from reconciler.controller.report import (
     Clock,
     ControllerOptions,
@@ -83,6 +84,8 @@ class Controller:
             run_prefix=uuid.uuid4().hex[:12],
             emulated=emulated,
         )
+        #: `notifications:` of what each cycle found (once per event, see notices.py).
+        self.notices = Notices(options, environ=self.environ, count=self.prometheus.notified)
         self.cycles_started = 0
         self.cycles_finished = 0
         self.last: CycleReport | None = None
@@ -165,6 +168,7 @@ class Controller:
         _log_report(report)
         async with self._done:
             self._done.notify_all()
+        await self.notices.after_cycle(report, self.readiness(), self.runner.project)
         return report
 
     def _count_pull(self, report: CycleReport) -> CycleReport:

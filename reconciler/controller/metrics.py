@@ -110,6 +110,7 @@ class ControllerMetrics:
         self.backoff = _gauge(names.BACKOFF, r)
         self.pulls = _counter(names.PULLS, r)
         self.commit = Info(names.GIT_INFO.name, names.GIT_INFO.help, registry=r)
+        self.notifications = _counter(names.NOTIFICATIONS, r)
         r.register(ApiStatsCollector(stats))
         if process:
             ProcessCollector(registry=r)
@@ -150,6 +151,10 @@ class ControllerMetrics:
             self.pulls.labels("success" if report.pull.ok else "failure").inc()
         if report.commit:
             self.commit.info({"commit": report.commit})
+
+    def notified(self, event: str, result: str) -> None:
+        """One message of `notifications:` sent (or not): reconciler.notify."""
+        self.notifications.labels(event, result).inc()
 
     def render(self) -> bytes:
         return generate_latest(self.registry)

@@ -128,4 +128,8 @@ def _send(
     if not events:
         return []
     notifier = Notifier(project.notifications, warn=warn, environ=environ, project=project.name)
-    return notifier.send(events)
+    try:
+        return notifier.send(events)
+    except Exception as exc:  # a bug here must not change the command's result either
+        warn(f"warning: notifications not sent ({type(exc).__name__}); the result is unchanged")
+        return []

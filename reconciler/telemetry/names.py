@@ -92,6 +92,13 @@ PULLS: Final = _m(
     "git_pulls", "counter", "git pulls of the desired-state repository, by result", "result"
 )
 GIT_INFO: Final = _m("git", "info", "The commit the last cycle used")
+NOTIFICATIONS: Final = _m(
+    "notifications",
+    "counter",
+    "Messages to the destinations of `notifications:`, by event and result (sent, failed, timeout)",
+    "event",
+    "result",
+)
 API_REQUESTS: Final = _m("api_requests", "counter", "HTTP requests sent to CXone", "operation")
 API_RETRIES: Final = _m(
     "api_retries", "counter", "Requests re-sent after a transient failure", "operation"

@@ -1,0 +1,138 @@
+"""What the controller tells `notifications:` after each cycle: drift, deletions and failures
+once until they change or are resolved, what it applied, and its readiness going and coming.
+
+What was told is remembered per destination (reconciler.notify.memory), in memory and in the
+state directory beside the audit log, so neither the next cycle nor a restart repeats it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable, Mapping
+
+from reconciler.config.project import Project
+from reconciler.controller.report import ControllerOptions, CycleReport, CycleResult, Decision
+from reconciler.errors import CxreconError
+from reconciler.notify.events import (
+    Event,
+    EventKind,
+    Item,
+    Where,
+    applied_item,
+    deleted_item,
+    drift_item_of_changes,
+    failed_item,
+    not_ready_event,
+    recovered_event,
+)
+from reconciler.notify.memory import FILE_NAME, NoticeMemory
+from reconciler.notify.send import MISSING_APPRISE, Notifier
+from reconciler.plan.diff import Origin
+
+log = logging.getLogger("cxrecon.controller")
+
+_DRIFT: frozenset[Origin | None] = frozenset({Origin.DRIFT, Origin.CONFLICT})
+
+
+class Notices:
+    """Tells each cycle's news to the project's destinations; lives as long as the loop."""
+
+    def __init__(
+        self,
+        options: ControllerOptions,
+        *,
+        environ: Mapping[str, str],
+        count: Callable[[str, str], None] | None = None,
+    ) -> None:
+        self.options = options
+        self.environ = environ
+        self.count = count
+        self._memory: NoticeMemory | None = None
+        self._warned_missing = False
+
+    @property
+    def memory(self) -> NoticeMemory:
+        """Read from the state directory on first use (only when something is configured)."""
+        if self._memory is None:
+            self._memory = NoticeMemory(self.options.audit_log.parent / FILE_NAME)
+        return self._memory
+
+    async def after_cycle(
+        self, report: CycleReport, readiness: tuple[bool, str], project: Project | None
+    ) -> None:
+        """Send what this cycle found that was not told yet (bounded: notify.send)."""
+        if project is None or not project.notifications:
+            return
+        try:
+            environment = project.environment_label(self.options.environment)
+        except CxreconError:
+            environment = self.options.environment
+        where = Where.of(
+            self.environ, environment=environment, commit=report.commit, project=project.name
+        )
+        events = self._events(report, readiness, where)
+        notifier = Notifier(
+            project.notifications,
+            warn=self._warn,
+            environ=self.environ,
+            count=self.count,
+            project=project.name,
+        )
+        memory = self.memory
+        if events:
+            await asyncio.to_thread(notifier.send, events, choose=memory.unsaid, sent=memory.said)
+        memory.save()
+
+    def _events(
+        self, report: CycleReport, readiness: tuple[bool, str], where: Where
+    ) -> list[Event]:
+        memory, environment = self.memory, where.environment
+        events: list[Event] = []
+        if report.result is not CycleResult.FAILED:
+            drifted = [
+                drift_item_of_changes(c.name, [f for f in c.changes if f.origin in _DRIFT])
+                for c in report.connectors
+                if c.origin in _DRIFT and not c.deleted
+            ]
+            deleted = [deleted_item(c.name, c.applied_at) for c in report.deleted]
+            failed = [
+                failed_item(c.name, c.result.reason)
+                for c in report.connectors
+                if c.failed and c.result is not None
+            ]
+            applied = [
+                applied_item(c.result, c.fields) for c in report.applied if c.result is not None
+            ]
+            # Backing off is still failing: told once, not again after each wait.
+            failing = [i.name for i in failed] + [c.name for c in report.of(Decision.BACKOFF)]
+            memory.settle(EventKind.DRIFT, environment, (i.name for i in drifted))
+            memory.settle(EventKind.DELETED, environment, (i.name for i in deleted))
+            memory.settle(EventKind.APPLY_FAILED, environment, failing)
+            events += _event(EventKind.DRIFT, drifted, where)
+            events += _event(EventKind.DELETED, deleted, where)
+            events += _event(EventKind.APPLIED, applied, where)
+            events += _event(EventKind.APPLY_FAILED, failed, where)
+        ready, why = readiness
+        if not ready:
+            memory.not_ready = True
+            events.append(not_ready_event(why.removeprefix("not ready: "), where))
+        elif memory.not_ready:
+            memory.not_ready = False
+            memory.settle(EventKind.NOT_READY, environment, ())
+            events.append(recovered_event(why.removeprefix("ready: "), where))
+        return events
+
+    def _warn(self, message: str) -> None:
+        if MISSING_APPRISE in message:
+            if self._warned_missing:
+                return  # once per process, not once per cycle
+            self._warned_missing = True
+        log.warning("%s", message.removeprefix("warning: "))
+
+
+def _event(kind: EventKind, items: list[Item], where: Where) -> list[Event]:
+    """One event about `items` (none without items); its summary counts them."""
+    if not items:
+        return []
+    return [Event(kind, "", where).only(items)]
