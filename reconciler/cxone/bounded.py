@@ -46,7 +46,7 @@ ACCEPT_ENCODING: Final = "gzip, deflate"
 #: Most bytes one inflate step produces (deflate expands up to ~1032:1 per input byte).
 _STEP: Final = 64 * 1024
 #: Headers that describe the body as sent, not the decoded body `receive` hands on.
-_WIRE_HEADERS: Final = frozenset({"content-encoding", "content-length", "transfer-encoding"})
+_WIRE_HEADERS: Final = frozenset({b"content-encoding", b"content-length", b"transfer-encoding"})
 
 
 @dataclass(frozen=True)
@@ -219,7 +219,10 @@ async def receive(
                 **error_args(),
             ) from None
         raise MalformedResponse(f"the answer {breach.detail}{landed}", **error_args()) from None
-    headers = [(k, v) for k, v in response.headers.multi_items() if k.lower() not in _WIRE_HEADERS]
+    # The raw bytes, never decoded and encoded again: a proxy's `X-Trace: café` made the
+    # round trip through str fail (httpx encodes str headers as ASCII). Readers decode the
+    # few headers they use through httpx, which falls back to Latin-1 and never fails.
+    headers = [(k, v) for k, v in response.headers.raw if k.lower() not in _WIRE_HEADERS]
     return httpx.Response(status, headers=headers, content=bytes(body), request=request)
 
 
@@ -246,7 +249,7 @@ def _declared_length(response: httpx.Response) -> int:
     if response.headers.get("Content-Encoding", "identity").strip().lower() != "identity":
         return 0  # the length on the wire says nothing about the decoded size
     value = response.headers.get("Content-Length", "")
-    return int(value) if value.isdigit() else 0
+    return int(value) if value.isascii() and value.isdigit() else 0
 
 
 async def _decoded(response: httpx.Response) -> AsyncGenerator[bytes, None]:

@@ -8,6 +8,7 @@ credentials in the HTTP stack's own DEBUG logs (reconciler.cxone.logmask).
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from types import TracebackType
@@ -21,14 +22,23 @@ from reconciler.cxone.auth import TokenProvider
 from reconciler.cxone.bounded import ACCEPT_ENCODING, DEFAULT_DEADLINE, ResponseLimits
 from reconciler.cxone.connection import require_secure_url, tls_verify
 from reconciler.cxone.discovery import DISCOVERED_BASE_URL_HINT, discover
-from reconciler.cxone.errors import BASE_URL_HINT, Conflict
+from reconciler.cxone.errors import (
+    BASE_URL_HINT,
+    Conflict,
+    CxoneApiError,
+    WeakETag,
+    host_of,
+    shorten,
+)
 from reconciler.cxone.listing import Page, list_all, page_of
 from reconciler.cxone.logmask import install_log_masking
 from reconciler.cxone.pacing import AdaptivePacer
 from reconciler.cxone.parse import (
+    ETAG_UNKNOWN,
     Origin,
     check_id,
     connector_of,
+    is_weak_etag,
     object_of,
     sync_job_of,
 )
@@ -37,6 +47,8 @@ from reconciler.cxone.session import Request, Session
 from reconciler.cxone.stats import ApiStats
 from reconciler.errors import ConfigError
 from reconciler.model import SYNC_TYPES, RemoteConnector, SyncJob
+
+log = logging.getLogger(__name__)
 
 _MAX_KEY_LENGTH: Final = 255
 
@@ -263,14 +275,12 @@ class CxoneClient:
             return found[0]
 
         def parse(response: httpx.Response, origin: Origin) -> RemoteConnector:
-            created = connector_of(
-                object_of(response, origin), origin, response.headers.get("ETag")
-            )
+            created = _written(response, origin)
             if created.name != name:
                 raise origin.malformed(f"asked to create {name!r}, got {created.name!r}")
             return created
 
-        return await self._s.call(request, parse, recover=recover)
+        return await self._versioned(await self._s.call(request, parse, recover=recover))
 
     async def patch_connector(
         self, connector_id: str, *, etag: str, body: Mapping[str, Any]
@@ -278,7 +288,26 @@ class CxoneClient:
         """JSON merge-patch guarded by If-Match: a replay of a landed write gets 412, which
         surfaces as Conflict so the caller re-reads. Never sent without an ETag."""
         path = self._connector_path(connector_id, "patch_connector")
-        if not etag or not etag.strip() or not (etag.isascii() and etag.isprintable()):
+        if is_weak_etag(etag):
+            raise WeakETag(
+                f"the connector's ETag is weak ({shorten(etag, 40)}), and an If-Match "
+                "header compares ETags strongly (RFC 9110), so the server would refuse "
+                "every attempt; nothing was sent",
+                operation="patch_connector",
+                method="PATCH",
+                path=path,
+                host=host_of(self.settings.base_url),
+            )
+        if etag == ETAG_UNKNOWN:
+            raise Conflict(
+                "the connector changed again right after cxrecon's last write, before its "
+                "ETag could be read back; nothing was sent",
+                operation="patch_connector",
+                method="PATCH",
+                path=path,
+                host=host_of(self.settings.base_url),
+            )
+        if not etag.strip() or not (etag.isascii() and etag.isprintable()):
             raise ValueError("patch_connector needs the connector's ETag for If-Match")
         request = Request(
             "patch_connector",
@@ -290,7 +319,25 @@ class CxoneClient:
             headers={"If-Match": etag},
             secrets=_sent_secrets(body),
         )
-        return await self._s.call(request, self._parse_one(connector_id))
+        return await self._versioned(await self._s.call(request, _written_as(connector_id)))
+
+    async def _versioned(self, written: RemoteConnector) -> RemoteConnector:
+        """`written` (a write's answer) with an ETag. An answer without one (a proxy may drop
+        it) is read back: the write landed and is never taken for a failure. The read-back
+        ETag is used only when the connector reads as the write left it; otherwise (changed
+        again meanwhile, or unreadable) the ETag stays unknown, and the next conditional
+        write is refused as a conflict instead of passing over another writer's change."""
+        if written.etag != ETAG_UNKNOWN:
+            return written
+        try:
+            fresh = await self.get_connector(written.id)
+        except CxoneApiError as exc:
+            log.warning("connector %s: written, but not read back (%s)", written.id, exc.summary)
+            return written
+        if fresh.spec == written.spec:
+            return fresh
+        log.warning("connector %s: written, then changed again before it was read back", written.id)
+        return written
 
     async def start_sync(self, connector_id: str, sync_type: str = "FULL") -> str:
         """Trigger a CRM data sync (202 → syncId). Not replayed once it may have landed."""
@@ -327,6 +374,22 @@ class CxoneClient:
             return got
 
         return parse
+
+
+def _written(response: httpx.Response, origin: Origin) -> RemoteConnector:
+    """The connector a write's answer holds; its ETag may be missing (`ETAG_UNKNOWN`)."""
+    data = object_of(response, origin)
+    return connector_of(data, origin, response.headers.get("ETag"), etag_required=False)
+
+
+def _written_as(connector_id: str) -> Callable[[httpx.Response, Origin], RemoteConnector]:
+    def parse(response: httpx.Response, origin: Origin) -> RemoteConnector:
+        got = _written(response, origin)
+        if got.id != connector_id:
+            raise origin.malformed(f"asked for connector {connector_id}, got {got.id}")
+        return got
+
+    return parse
 
 
 def _made_by(found: RemoteConnector, body: Mapping[str, Any]) -> bool:

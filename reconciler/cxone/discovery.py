@@ -58,6 +58,7 @@ from reconciler.cxone.errors import (
     quotable_text,
     server_message,
     shorten,
+    shown_header,
     summary_for_status,
 )
 from reconciler.cxone.retry import RetryPolicy
@@ -221,8 +222,7 @@ def _refused(response: httpx.Response, url: str, attempt: int) -> DiscoveryError
     """A redirect (never followed: fails at once), or a status (retried when it allows)."""
     status = response.status_code
     if response.is_redirect:
-        where = response.headers.get("Location", "")
-        target = display_url(str(response.url.join(where))) if where else "nowhere"
+        target = _redirect_target(response)
         return DiscoveryError(
             f"the discovery URL redirects to {target}; cxrecon does not follow redirects there",
             url=url,
@@ -240,6 +240,19 @@ def _refused(response: httpx.Response, url: str, attempt: int) -> DiscoveryError
     )
 
 
+def _redirect_target(response: httpx.Response) -> str:
+    """Where a redirect points, as a message shows a URL; a Location that is no URL (any
+    byte can arrive there) is not quoted."""
+    where = response.headers.get("Location", "")
+    if not where:
+        return "nowhere"
+    try:
+        target = str(response.url.join(where))
+    except (httpx.InvalidURL, ValueError):
+        return "a Location that is not a URL"
+    return display_url(target)  # httpx percent-encodes what is not ASCII
+
+
 def _parse(response: httpx.Response, url: str, attempt: int) -> dict[str, Any]:
     def bad(what: str) -> DiscoveryError:
         return DiscoveryError(
@@ -251,7 +264,7 @@ def _parse(response: httpx.Response, url: str, attempt: int) -> dict[str, Any]:
     except TooDeep:
         raise bad(f"nests JSON deeper than {MAX_JSON_DEPTH} levels") from None
     except ValueError:
-        kind = shorten(response.headers.get("Content-Type", "no Content-Type"), 60)
+        kind = shown_header(response, "Content-Type", "no Content-Type")
         raise bad(f"is not JSON ({kind})") from None
     if not isinstance(data, dict):
         raise bad("is not a JSON object")

@@ -7,6 +7,8 @@
           ├── NotFound                404
           ├── Conflict                409 / 412: stale ETag or a clashing resource (`.status`)
           ├── PreconditionRequired    428: a write reached the server without If-Match
+          ├── WeakETag                a weak ETag (W/"…") can never satisfy If-Match: not sent
+          ├── ListingTooLarge         the listing passed CXONE_MAX_CONNECTORS / _LISTING_BYTES
           ├── ValidationFailed        400 / 422, with the server's own message
           ├── RateLimited             429 after the retry budget was spent
           ├── ServerError             5xx after the retry budget was spent
@@ -71,6 +73,15 @@ def shorten(text: str, limit: int = BODY_LIMIT) -> str:
     head = text.strip()[: limit + 1]
     flat = "".join(ch if ch.isprintable() else ascii(ch)[1:-1] for ch in head)
     return flat if len(flat) <= limit else flat[: limit - 1] + "…"
+
+
+def shown_header(response: httpx.Response, name: str, default: str, limit: int = 60) -> str:
+    """Header `name` as a message may quote it: ASCII only (a proxy may put any byte in a
+    header; others are escaped, never echoed raw), one line, at most `limit` characters."""
+    value = response.headers.get(name)
+    if not value:
+        return default
+    return shorten(value.encode("ascii", "backslashreplace").decode("ascii"), limit)
 
 
 def quotable_text(response: httpx.Response) -> str:
@@ -199,6 +210,26 @@ class Conflict(CxoneApiError):
 
 class PreconditionRequired(CxoneApiError):
     hint = "a proxy may be stripping If-Match; cxrecon never writes without it"
+
+
+class WeakETag(CxoneApiError):
+    """The ETag to send in If-Match is weak: RFC 9110 compares If-Match strongly, so the
+    server would answer 412 to every attempt. Refused before sending, never retried."""
+
+    hint = (
+        "a proxy between cxrecon and CXone probably weakened it (proxies that compress "
+        "answers do): let cxrecon reach the API around it, or turn its compression off "
+        "for the API, then run again"
+    )
+
+
+class ListingTooLarge(CxoneApiError):
+    """The connector listing passed a bound the user can raise (the setting is named)."""
+
+    hint = (
+        "if the tenant really holds that much, raise the setting; otherwise check that "
+        "CXONE_BASE_URL (and any proxy in between) leads to the CXone API"
+    )
 
 
 #: A 422 idempotency_key_reused is about the request's key, never the connector's content.

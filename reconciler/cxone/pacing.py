@@ -23,8 +23,9 @@ def _header_int(headers: Mapping[str, str], name: str) -> int | None:
     if raw is None:
         return None
     try:
+        # `inf` and `1e999` parse as floats but have no int (OverflowError).
         return int(float(raw.strip()))
-    except ValueError:
+    except (ValueError, OverflowError):
         return None
 
 

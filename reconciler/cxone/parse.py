@@ -20,11 +20,16 @@ from reconciler.cxone.errors import (
     UnsafeIdentifier,
     quotable_text,
     scrub,
+    shown_header,
 )
 from reconciler.model import SYNC_STATES, ConnectorSpec, RemoteConnector, SyncJob
 
 MAX_ID_LENGTH: Final = 128
 MAX_ETAG_LENGTH: Final = 256
+#: The ETag of a connector a write answered without one, when reading it back did not
+#: settle it: no conditional write is sent with it (the client refuses it as a conflict).
+#: It holds spaces, so no entity tag (RFC 9110 etagc) is ever equal to it.
+ETAG_UNKNOWN: Final = "unknown (not read back)"
 _ID_CHARS: Final = re.compile(r"[A-Za-z0-9._:~-]+")
 
 #: Top-level connector fields whose JSON type is checked before building the spec.
@@ -114,7 +119,7 @@ def json_of(response: httpx.Response, origin: Origin) -> Any:
             f"the answer nests JSON deeper than {MAX_JSON_DEPTH} levels"
         ) from None
     except ValueError:  # UnicodeDecodeError included
-        kind = response.headers.get("Content-Type", "no content type")
+        kind = shown_header(response, "Content-Type", "no content type")
         raise origin.malformed(
             f"the response is not JSON ({kind})", quotable_text(response)
         ) from None
@@ -135,8 +140,16 @@ def _etag(value: object, origin: Origin) -> str:
     return value
 
 
-def connector_of(data: object, origin: Origin, etag_header: str | None = None) -> RemoteConnector:
-    """A RemoteConnector from one connector object (ETag from the header, else the body)."""
+def is_weak_etag(etag: str) -> bool:
+    """`W/"…"`: an entity tag that RFC 9110's strong comparison (If-Match) never matches."""
+    return etag.startswith("W/")
+
+
+def connector_of(
+    data: object, origin: Origin, etag_header: str | None = None, *, etag_required: bool = True
+) -> RemoteConnector:
+    """A RemoteConnector from one connector object (ETag from the header, else the body).
+    Without `etag_required`, a connector with neither has the ETag `ETAG_UNKNOWN`."""
     if not isinstance(data, dict):
         raise origin.malformed(f"expected a connector object, got {_json_type(data)}")
     missing = [key for key in _REQUIRED if key not in data]
@@ -160,9 +173,10 @@ def connector_of(data: object, origin: Origin, etag_header: str | None = None) -
         if not isinstance(value, str):
             raise origin.malformed(f"connector {connector_id}: {key} is not a string")
         times[key] = value
+    etag = etag_header or data.get("etag")
     return RemoteConnector(
         id=connector_id,
-        etag=_etag(etag_header or data.get("etag"), origin),
+        etag=_etag(etag, origin) if etag or etag_required else ETAG_UNKNOWN,
         spec=spec,
         created_time=times["createdTime"],
         last_modified_time=times["lastModifiedTime"],

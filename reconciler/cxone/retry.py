@@ -90,7 +90,7 @@ def parse_retry_after(value: str | None, *, now: float) -> float | None:
     if value is None:
         return None
     text = value.strip()
-    if text.isdigit():
+    if text.isascii() and text.isdigit():  # not `²` or `٣`, digits float() refuses
         return float(text)
     try:
         when = parsedate_to_datetime(text)

@@ -1,0 +1,213 @@
+"""A reverse proxy on 127.0.0.1 in front of the emulator that bends its answers as proxies in
+the field do: non-ASCII header bytes, weak ETags, ETags dropped from write answers.
+
+`BendingProxy(upstream_root).base_url(bend)` is a CXONE_BASE_URL whose every answer (token,
+discovery document, listing, GET, POST, PATCH) comes from the emulator bent by `bend` (see
+`BENDS`). Answers are written byte for byte, so a header may carry any byte at all.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from types import TracebackType
+from typing import Final
+
+import httpx
+
+#: Seconds after which the proxy shuts itself down, whatever the test does.
+LIFETIME: Final = 300.0
+#: What `non-ascii` adds to every answer: UTF-8 (as `X-Trace: café` from a tracing proxy)
+#: and bytes that are not UTF-8 at all.
+NON_ASCII_HEADERS: Final = (
+    (b"X-Trace", "café".encode()),
+    (b"X-Proxy-Note", b"\xff\xfe r\xe9seau \x80"),
+)
+
+BENDS: Final = {
+    "clean": "passes every answer on as the emulator sent it",
+    "non-ascii": "adds headers holding non-ASCII bytes (UTF-8 and not) to every answer",
+    "weak-etag": 'turns every ETag header into a weak one, W/"…" (as a compressing proxy)',
+    "weak-server": "weakens the ETag header and the body's etag field (a server whose ETags are)",
+    "drop-write-etag": "removes the ETag (header and body field) from POST and PATCH answers",
+}
+#: Hop-by-hop headers and those the proxy sets itself.
+_NOT_FORWARDED: Final = frozenset(
+    {"host", "connection", "keep-alive", "content-length", "transfer-encoding", "accept-encoding"}
+)
+_NOT_RETURNED: Final = frozenset(
+    {"connection", "keep-alive", "content-length", "transfer-encoding", "content-encoding"}
+)
+
+
+@dataclass(frozen=True)
+class Passed:
+    """One request the proxy passed on, and the status it answered with."""
+
+    bend: str
+    method: str
+    path: str
+    status: int
+
+
+@dataclass
+class BendingProxy:
+    """Use as a context manager around a running emulator's root URL."""
+
+    upstream: str
+    passed: list[Passed] = field(default_factory=list)
+    port: int = 0
+    _loop: asyncio.AbstractEventLoop | None = None
+    _stop: asyncio.Event | None = None
+    _thread: threading.Thread | None = None
+    _ready: threading.Event = field(default_factory=threading.Event)
+
+    def root_url(self, bend: str) -> str:
+        if bend not in BENDS:
+            raise ValueError(f"unknown bend {bend!r}")
+        return f"http://127.0.0.1:{self.port}/{bend}"
+
+    def base_url(self, bend: str) -> str:
+        return self.root_url(bend) + "/api/v2"
+
+    def writes(self, bend: str) -> list[Passed]:
+        """POSTs and PATCHes of connectors (not the token's POST) passed on for `bend`."""
+        return [
+            p
+            for p in self.passed
+            if p.bend == bend and p.method in ("POST", "PATCH") and "/crm/connectors" in p.path
+        ]
+
+    def __enter__(self) -> BendingProxy:
+        self._thread = threading.Thread(target=self._run, name="bending-proxy", daemon=True)
+        self._thread.start()
+        if not self._ready.wait(30):
+            raise RuntimeError("the bending proxy did not start")
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if self._thread is None or not self._thread.is_alive():
+            return
+        if self._loop is not None and self._stop is not None:
+            self._loop.call_soon_threadsafe(self._stop.set)
+        self._thread.join(30)
+
+    def _run(self) -> None:
+        asyncio.run(self._serve())
+
+    async def _serve(self) -> None:
+        self._loop = asyncio.get_running_loop()
+        self._stop = asyncio.Event()
+        handlers: set[asyncio.Task[None]] = set()
+        async with httpx.AsyncClient(base_url=self.upstream, timeout=30) as upstream:
+
+            async def accept(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+                task = asyncio.current_task()
+                assert task is not None
+                handlers.add(task)
+                try:
+                    while await self._exchange(upstream, reader, writer):
+                        pass
+                except (ConnectionError, asyncio.IncompleteReadError, asyncio.CancelledError):
+                    pass  # the client hung up, or the proxy is stopping
+                finally:
+                    handlers.discard(task)
+                    writer.close()
+
+            server = await asyncio.start_server(accept, "127.0.0.1", 0)
+            self.port = server.sockets[0].getsockname()[1]
+            self._ready.set()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stop.wait(), LIFETIME)
+            server.close()
+            for task in list(handlers):
+                task.cancel()
+            await asyncio.gather(*handlers, return_exceptions=True)
+            await server.wait_closed()
+
+    async def _exchange(
+        self,
+        upstream: httpx.AsyncClient,
+        reader: asyncio.StreamReader,
+        writer: asyncio.StreamWriter,
+    ) -> bool:
+        """Pass one request on and write its bent answer; False at the end of the stream."""
+        try:
+            head = await reader.readuntil(b"\r\n\r\n")
+        except asyncio.IncompleteReadError:
+            return False
+        lines = head.decode("latin-1").split("\r\n")
+        method, target, _ = lines[0].split(" ", 2)
+        headers: list[tuple[str, str]] = []
+        length = 0
+        for line in lines[1:]:
+            if ":" not in line:
+                continue
+            name, value = (part.strip() for part in line.split(":", 1))
+            if name.lower() == "content-length":
+                length = int(value)
+            if name.lower() not in _NOT_FORWARDED:
+                headers.append((name, value))
+        body = await reader.readexactly(length) if length else b""
+        bend, _, rest = target.lstrip("/").partition("/")
+        if bend not in BENDS:
+            writer.write(b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n")
+            await writer.drain()
+            return True
+        answer = await upstream.request(method, "/" + rest, headers=headers, content=body or None)
+        self.passed.append(Passed(bend, method, "/" + rest.split("?", 1)[0], answer.status_code))
+        writer.write(self._bent(bend, method, answer))
+        await writer.drain()
+        return True
+
+    def _bent(self, bend: str, method: str, answer: httpx.Response) -> bytes:
+        """The answer as bytes on the wire, bent by `bend`."""
+        mine = self.root_url(bend)
+        content = answer.content.replace(self.upstream.encode(), mine.encode())
+        out: list[tuple[bytes, bytes]] = []
+        for name, value in answer.headers.raw:
+            if name.decode("latin-1").lower() in _NOT_RETURNED:
+                continue
+            value = value.replace(self.upstream.encode(), mine.encode())
+            if name.lower() == b"etag":
+                if bend in ("weak-etag", "weak-server"):
+                    value = b"W/" + value
+                elif bend == "drop-write-etag" and method in ("POST", "PATCH"):
+                    continue
+            out.append((name, value))
+        if bend == "non-ascii":
+            out.extend(NON_ASCII_HEADERS)
+        if bend == "drop-write-etag" and method in ("POST", "PATCH"):
+            content = _rewrite_etags(content, lambda etag: None)
+        elif bend == "weak-server":
+            content = _rewrite_etags(content, lambda etag: "W/" + etag)
+        status = f"HTTP/1.1 {answer.status_code} {answer.reason_phrase}\r\n".encode("latin-1")
+        head = b"".join(name + b": " + value + b"\r\n" for name, value in out)
+        return status + head + f"Content-Length: {len(content)}\r\n\r\n".encode() + content
+
+
+def _rewrite_etags(content: bytes, change: Callable[[str], str | None]) -> bytes:
+    """`content` with the `etag` field of the connector (or of each listed one) changed,
+    or removed where `change` gives None."""
+    try:
+        data = json.loads(content)
+    except ValueError:
+        return content
+    if not isinstance(data, dict):
+        return content
+    items = data.get("items")
+    for item in items if isinstance(items, list) else [data]:
+        if isinstance(item, dict) and isinstance(item.get("etag"), str):
+            changed = change(item.pop("etag"))
+            if changed is not None:
+                item["etag"] = changed
+    return json.dumps(data).encode()

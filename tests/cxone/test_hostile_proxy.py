@@ -1,0 +1,276 @@
+"""What proxies do to HTTP does not break a run: a real proxy (bending_proxy.py) in front of
+the emulator adds non-ASCII header bytes, weakens ETags or drops them from write answers, and
+`cxrecon plan`, `drift`, `apply` and `reconcile --once` give a clear answer, never a traceback.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any, Final
+
+import httpx
+import pytest
+import yaml
+from click.testing import CliRunner, Result
+
+from reconciler.cli.main import cli
+from reconciler.cxone.errors import MalformedResponse
+from reconciler.cxone.pacing import AdaptivePacer
+from reconciler.cxone.parse import Origin, object_of
+from reconciler.cxone.retry import parse_retry_after
+from reconciler.testing import RunningEmulator
+
+from .bending_proxy import BendingProxy
+
+pytestmark = pytest.mark.timeout(120)
+
+SECRET: Final = "proxy-suite-client-secret-51be"
+API_KEY: Final = "proxy-suite-api-key-c07d2"
+
+
+@pytest.fixture
+def proxy(emulator: RunningEmulator) -> Iterator[BendingProxy]:
+    with BendingProxy(emulator.root_url) as running:
+        yield running
+
+
+@pytest.fixture
+def repo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    root = tmp_path / "repo"
+    (root / "connectors").mkdir(parents=True)
+    (root / "cxrecon.yaml").write_text("project: proxy-suite\n", encoding="utf-8")
+    monkeypatch.chdir(root)
+    for name in ("GITHUB_ACTOR", "GITHUB_SHA", "CI", "GITHUB_STEP_SUMMARY"):
+        monkeypatch.delenv(name, raising=False)
+    return root
+
+
+def connector(name: str, **changes: Any) -> dict[str, Any]:
+    doc: dict[str, Any] = {
+        "name": name,
+        "description": f"{name} behind a proxy",
+        "lifecycleStatus": "ACTIVE",
+        "connectorType": "CUSTOM",
+        "endpointUrl": f"https://{name.lower()}.crm.example/api",
+        "authentication": {"type": "API_KEY", "credentials": {"apiKey": "${env:PROXY_API_KEY}"}},
+        "mappings": [
+            {"cxoneField": "contact.external_id", "crmField": "id", "direction": "INBOUND"}
+        ],
+    }
+    doc.update(changes)
+    return doc
+
+
+def write(repo: Path, doc: dict[str, Any]) -> None:
+    path = repo / "connectors" / f"{doc['name'].lower()}.yaml"
+    path.write_text(yaml.safe_dump(doc, sort_keys=False), encoding="utf-8")
+
+
+def env_for(base_url: str) -> dict[str, str]:
+    return {
+        "CXONE_BASE_URL": base_url,
+        "CXONE_CLIENT_ID": "demo-client",
+        "CXONE_CLIENT_SECRET": "demo-secret",
+        "PROXY_API_KEY": API_KEY,
+        "NO_COLOR": "1",
+    }
+
+
+def run(args: list[str], env: dict[str, str]) -> Result:
+    result = CliRunner().invoke(cli, args, env=env)
+    assert "Traceback" not in result.output, result.output
+    assert isinstance(result.exception, SystemExit | None), repr(result.exception)
+    assert API_KEY not in result.output
+    return result
+
+
+def assert_no_raw_header_bytes(result: Result) -> None:
+    for echoed in ("café", "caf\xc3", "\xff", "r\xe9seau", "\ufffd"):
+        assert echoed not in result.output
+
+
+def audit(repo: Path) -> list[dict[str, Any]]:
+    """The audit log's records of what happened (a write-ahead intent is left out)."""
+    path = repo / ".cxrecon" / "audit.jsonl"
+    lines = path.read_text(encoding="utf-8").splitlines() if path.exists() else []
+    records = [json.loads(line) for line in lines if line.strip()]
+    return [r for r in records if r.get("event") != "intent"]
+
+
+def error_class(record: dict[str, Any]) -> object:
+    error = record.get("error")
+    return error.get("class") if isinstance(error, dict) else record.get("errorClass")
+
+
+# --- non-ASCII bytes in response headers ------------------------------------------------
+
+
+def test_non_ascii_header_bytes_on_every_answer_break_no_command(
+    proxy: BendingProxy, repo: Path
+) -> None:
+    env = env_for(proxy.base_url("non-ascii"))
+    write(repo, connector("Alpha"))
+    write(repo, connector("Beta", lifecycleStatus="DRAFT"))
+
+    planned = run(["plan", "--detailed-exitcode"], env)
+    assert planned.exit_code == 2, planned.output
+
+    applied = run(["apply", "--auto-approve"], env)  # POST and PATCH answers
+    assert applied.exit_code == 0, applied.output
+    assert "2 applied, 0 failed" in applied.output
+    assert [r["result"] for r in audit(repo)] == ["success"] * 3
+
+    write(repo, connector("Alpha", description="changed behind the proxy"))
+    updated = run(["apply", "--auto-approve"], env)
+    assert updated.exit_code == 0, updated.output
+
+    drift = run(["drift"], env)
+    assert drift.exit_code == 0, drift.output
+    for result in (planned, applied, updated, drift):
+        assert_no_raw_header_bytes(result)
+    bent = {(p.method, p.path.rsplit("/", 1)[-1]) for p in proxy.passed}
+    assert {("POST", "token"), ("GET", "connectors"), ("POST", "connectors")} <= bent
+    assert any(p.method == "PATCH" for p in proxy.passed)
+
+
+def test_non_ascii_header_bytes_on_the_discovery_document(proxy: BendingProxy, repo: Path) -> None:
+    env = env_for("")
+    del env["CXONE_BASE_URL"]
+    env["CXONE_DISCOVERY_URL"] = proxy.root_url("non-ascii") + "/.well-known/cxone-configuration"
+    write(repo, connector("Alpha"))
+
+    planned = run(["plan", "--detailed-exitcode"], env)
+
+    assert planned.exit_code == 2, planned.output
+    assert any(p.path.endswith("cxone-configuration") for p in proxy.passed)
+    assert any(p.path.endswith("/crm/connectors") for p in proxy.passed)
+    assert_no_raw_header_bytes(planned)
+
+
+def test_non_ascii_header_bytes_in_a_controller_cycle(proxy: BendingProxy, repo: Path) -> None:
+    write(repo, connector("Alpha"))
+    for args in (
+        ("init", "-q", "-b", "main"),
+        ("add", "."),
+        ("-c", "user.name=ci", "-c", "user.email=ci@example.invalid", "commit", "-qm", "c"),
+    ):
+        subprocess.run(("git", *args), cwd=repo, check=True, capture_output=True)
+    env = env_for(proxy.base_url("non-ascii"))
+    once = ["reconcile", "--repo", str(repo), "--once", "--listen", "off", "--no-pull"]
+
+    result = run([*once, "--audit-log", str(repo.parent / "audit.jsonl")], env)
+
+    assert result.exit_code == 0, result.output
+    assert [p.method for p in proxy.writes("non-ascii")] == ["POST", "PATCH"]
+    assert_no_raw_header_bytes(result)
+
+
+# --- weak ETags ------------------------------------------------------------------------
+
+
+def weak_lines(result: Result) -> list[str]:
+    """The failure lines naming a weak ETag (the summary table repeats them as DETAIL)."""
+    return [
+        line for line in result.output.splitlines() if line.startswith("! ") and "is weak" in line
+    ]
+
+
+def assert_named_once(result: Result) -> None:
+    said = weak_lines(result)
+    assert len(said) == 1, result.output
+    assert "ETag" in said[0]
+    assert "W/" in said[0]
+    assert "If-Match" in said[0]
+    assert "compress" in said[0]  # the likely cause
+    assert "changed in CXone" not in result.output
+
+
+def test_a_weak_etag_from_a_server_is_named_once_and_never_sent_in_if_match(
+    proxy: BendingProxy, repo: Path
+) -> None:
+    write(repo, connector("Alpha"))
+    assert run(["apply", "--auto-approve"], env_for(proxy.base_url("clean"))).exit_code == 0
+    write(repo, connector("Alpha", description="changed behind a weak server"))
+    weak = env_for(proxy.base_url("weak-server"))
+
+    result = run(["apply", "--auto-approve"], weak)
+
+    assert result.exit_code == 1, result.output
+    assert proxy.writes("weak-server") == []  # no PATCH at all, so no 412 and no retry
+    assert_named_once(result)
+    records = [r for r in audit(repo) if r["action"] == "update"]
+    assert [(r["result"], error_class(r)) for r in records] == [("failure", "WeakETag")]
+    # Read-only commands do not need If-Match: they work through the same server.
+    assert run(["plan", "--detailed-exitcode"], weak).exit_code == 2
+
+
+def test_a_compressing_proxy_weakening_a_create_answer_stops_before_the_next_write(
+    proxy: BendingProxy, repo: Path
+) -> None:
+    write(repo, connector("Alpha"))  # ACTIVE: a POST as DRAFT, then a PATCH
+
+    result = run(["apply", "--auto-approve"], env_for(proxy.base_url("weak-etag")))
+
+    assert result.exit_code == 1, result.output
+    assert [p.method for p in proxy.writes("weak-etag")] == ["POST"]
+    assert_named_once(result)
+    assert [(r["action"], r["result"]) for r in audit(repo)] == [
+        ("create", "success"),
+        ("activate", "failure"),
+    ]
+
+
+# --- ETags missing from write answers ---------------------------------------------------
+
+
+def test_a_write_answer_without_an_etag_is_read_back_not_failed(
+    proxy: BendingProxy, repo: Path
+) -> None:
+    env = env_for(proxy.base_url("drop-write-etag"))
+    write(repo, connector("Alpha"))
+
+    created = run(["apply", "--auto-approve"], env)
+
+    assert created.exit_code == 0, created.output
+    assert "1 applied, 0 failed" in created.output
+    assert [p.method for p in proxy.writes("drop-write-etag")] == ["POST", "PATCH"]
+    records = audit(repo)
+    assert [(r["action"], r["result"], r["httpStatus"]) for r in records] == [
+        ("create", "success", 201),
+        ("activate", "success", 200),
+    ]
+    assert records[0]["etagAfter"]
+    assert records[0]["etagAfter"] == records[1]["etagBefore"]
+
+    write(repo, connector("Alpha", description="updated, answer without ETag"))
+    updated = run(["apply", "--auto-approve"], env)
+    assert updated.exit_code == 0, updated.output
+    assert audit(repo)[-1]["result"] == "success"
+    assert run(["drift"], env).exit_code == 0
+
+
+# --- header values no parser expects -----------------------------------------------------
+
+
+@pytest.mark.parametrize("value", ["²", "café", "1e999", "inf", "nan", "-"])
+def test_odd_numeric_header_values_are_ignored_not_raised(value: str) -> None:
+    assert parse_retry_after(value, now=0.0) is None or value.isascii()
+    pacer = AdaptivePacer(2)
+    pacer.observe(200, {"X-RateLimit-Limit": value, "X-RateLimit-Remaining": value})
+    assert pacer.state().server_limit is None
+
+
+def test_a_header_quoted_in_an_error_is_ascii_and_one_line() -> None:
+    raw = [(b"Content-Type", "text/plain; café\r\x1b[31m".encode()), (b"X-Other", b"\xff")]
+    response = httpx.Response(200, headers=raw, content=b"not json")
+    origin = Origin("list_connectors", "GET", "/crm/connectors")
+    with pytest.raises(MalformedResponse) as caught:
+        object_of(response, origin)
+    message = str(caught.value)
+    assert message.isascii()
+    assert "\x1b" not in message
+    assert "\n" not in message
+    assert "caf\\x" in message  # escaped, whichever way the bytes were decoded
