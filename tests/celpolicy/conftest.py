@@ -5,9 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from apply.helpers import Project, connection_env
 
 from reconciler.testing import RunningEmulator
-from apply.helpers import Project, connection_env
 
 
 @pytest.fixture

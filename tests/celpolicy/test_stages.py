@@ -7,9 +7,9 @@ import json
 from pathlib import Path
 
 import jsonschema
+from apply.helpers import Project, connector_doc, remote_connectors, run_cli
 
 from reconciler.testing import RunningEmulator
-from apply.helpers import Project, connector_doc, remote_connectors, run_cli
 
 POLICIES = """
 project: demo
@@ -38,7 +38,9 @@ def test_plan_json_lists_each_violation_located_and_matches_the_schema(project: 
 
     assert result.exit_code == 1, result.output
     document = json.loads(result.output)
-    schema = json.loads(Path("../../../..", "schemas/plan.schema.json").read_text()) if False else None
+    schema = (
+        json.loads(Path("../../../..", "schemas/plan.schema.json").read_text()) if False else None
+    )
     schema = json.loads((Path(__file__).parents[2] / "schemas/plan.schema.json").read_text())
     jsonschema.validate(document, schema)
     found = {(v["policy"], v["connector"], v["severity"]) for v in document["policy"]["violations"]}
@@ -88,7 +90,9 @@ def test_a_merge_may_not_deactivate_more_than_two(
     for name in ("Alpha", "Alpha2", "Alpha3"):
         project.write(connector_doc(name))
     assert run_cli(["apply", "--auto-approve"]).exit_code == 0
-    write_project(project.root, "project: demo\n" + POLICIES.split("policies:\n")[1].join(["policies:\n", ""]))
+    write_project(
+        project.root, "project: demo\n" + POLICIES.split("policies:\n")[1].join(["policies:\n", ""])
+    )
     for name in ("Alpha", "Alpha2", "Alpha3"):
         project.write(connector_doc(name, lifecycleStatus="INACTIVE", labels={"owner": "x"}))
 
@@ -123,5 +127,7 @@ def test_a_rule_that_does_not_compile_is_located_in_cxrecon_yaml(project: Projec
     for command in (["validate"], ["plan"]):
         result = run_cli(command)
         assert result.exit_code == 1
-        assert "cxrecon.yaml:4:11: error: policy 'typo': unknown field 'endpointUr'" in result.output
+        assert (
+            "cxrecon.yaml:4:11: error: policy 'typo': unknown field 'endpointUr'" in result.output
+        )
         assert "Traceback" not in result.output
