@@ -94,7 +94,7 @@ def drift(
     if not adopt:
         click.echo(render(report, output_format, hint_flags), nl=False)
         ctx.exit(report.exit_code)
-    result = write_back(report, planned.run.plan, planned.env)
+    result = write_back(report, planned.run.plan, planned.env, root=planned.project.root)
     click.echo(render_text(report, hint_flags), nl=False)
     click.echo(_summary(result, report), nl=False)
     if report.status is DriftStatus.ERROR:

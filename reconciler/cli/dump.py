@@ -73,7 +73,7 @@ def dump(
 
     project = load_project()
     env = project.environment(environment)
-    check_out_dir(out)
+    check_out_dir(out, project.root)
     remote = list_tenant(environment, emulator, env, project.root)
     reference = schema_ref if schema_ref is not None else schema_ref_for(out, project.root)
     result = build_dump(
@@ -82,7 +82,7 @@ def dump(
         error_state=error_state,
         policies=project.policies(environment),
     )
-    written = write_dump(result, out, force=force)
+    written = write_dump(result, out, force=force, root=project.root)
     findings = _validate(out, result, env)
     text = _summary(result, written, out, findings)
     schema = project.root / SCHEMA_PATH

@@ -1,5 +1,12 @@
-"""Writing a dump to disk: every file or none (an existing one needs --force), each one
-atomically, and the connector files already there named (they load with the new ones)."""
+"""Writing a dump to disk: every file or none (an existing one needs --force; a full disk
+leaves the folder as it was), and the connector files already there named (they load with
+the new ones).
+
+--out is often a folder of a repository cxrecon does not trust: a folder on the way that is
+a link (below the project folder or the working directory) is refused, a link at a file's
+name is replaced by the file, never written through, and temporary files get unpredictable
+names made with O_EXCL (reconciler.safefs).
+"""
 
 from __future__ import annotations
 
@@ -10,6 +17,7 @@ from pathlib import Path
 from reconciler.errors import DumpError
 from reconciler.gitops.dump import Dump
 from reconciler.gitops.dump_yaml import ENV_EXAMPLE
+from reconciler.safefs import UnsafePathError, ensure_dir, refuse_links, write_all_atomic
 
 
 @dataclass(frozen=True)
@@ -21,8 +29,11 @@ class Written:
     others: tuple[Path, ...]
 
 
-def check_out_dir(out: Path) -> None:
-    """Fail early, before the tenant is read, when `out` cannot be a dump directory."""
+def check_out_dir(out: Path, root: Path | None = None) -> None:
+    """Fail early, before the tenant is read, when `out` cannot be a dump directory. `root`
+    is the project folder: no part of `out` below it (or below the working directory) may
+    be a symbolic link."""
+    _refuse_links(out, root)
     if out.exists() and not out.is_dir():
         raise DumpError(f"--out {out} is a file; pass a directory (it is created if missing)")
     probe = out
@@ -34,9 +45,10 @@ def check_out_dir(out: Path) -> None:
         raise DumpError(f"cannot write to {probe}: permission denied; choose another --out")
 
 
-def write_dump(dump: Dump, out: Path, *, force: bool = False) -> Written:
-    """Write every file, or none when one exists and `force` is not set."""
-    check_out_dir(out)
+def write_dump(dump: Dump, out: Path, *, force: bool = False, root: Path | None = None) -> Written:
+    """Write every file, or none when one exists and `force` is not set (or the disk is
+    full: FileWriteError, one line, nothing changed)."""
+    check_out_dir(out, root)
     targets = {out / f.file_name: f.text for f in dump.files}
     if dump.references:
         targets[out / ENV_EXAMPLE] = dump.env_example()
@@ -48,14 +60,20 @@ def write_dump(dump: Dump, out: Path, *, force: bool = False) -> Written:
             f"{len(existing)} file(s) already exist in {out}: {shown}{more}; pass --force to "
             "overwrite them, or choose an empty --out directory"
         )
+    base = _base(out, root)
     try:
-        out.mkdir(parents=True, exist_ok=True)
+        if base is not None:
+            ensure_dir(base, out.absolute())
+        else:
+            out.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise DumpError(
             f"cannot create {out}: {exc.strerror or exc}; choose another --out"
         ) from None
-    for path, text in targets.items():
-        _write_atomically(path, text)
+    write_all_atomic(
+        [(path, text.encode("utf-8")) for path, text in targets.items()],
+        what="dump file",
+    )
     others = tuple(
         sorted(
             p
@@ -66,14 +84,29 @@ def write_dump(dump: Dump, out: Path, *, force: bool = False) -> Written:
     return Written(tuple(targets), others)
 
 
-def _write_atomically(path: Path, text: str) -> None:
-    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+def _base(out: Path, root: Path | None) -> Path | None:
+    """The folder below which no part of `out` may be a link: the project folder when `out`
+    is in it, else the working directory when it is in that; None for a path elsewhere
+    (the caller's own choice of place)."""
+    target = out.absolute()
+    for folder in (root, Path.cwd()):
+        if folder is None:
+            continue
+        folder = folder.absolute()
+        if target == folder or folder in target.parents:
+            return folder
+    return None
+
+
+def _refuse_links(out: Path, root: Path | None) -> None:
+    base = _base(out, root)
+    if base is None:
+        return
     try:
-        temporary.write_text(text, encoding="utf-8", newline="\n")
-        os.replace(temporary, path)
-    except OSError as exc:
-        temporary.unlink(missing_ok=True)
+        refuse_links(base, out.absolute())
+    except UnsafePathError as exc:
+        link = str(exc).partition(" is a symbolic link")[0]
         raise DumpError(
-            f"cannot write {path}: {exc.strerror or exc}; check its permissions or choose "
-            "another --out"
+            f"--out {out}: {link} is a symbolic link; a dump is never written through links "
+            "in a repository: remove the link, or choose another --out"
         ) from None

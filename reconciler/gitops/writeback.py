@@ -7,13 +7,19 @@ a value written with `${var:}` is not replaced by a literal (the per-environment
 belongs in cxrecon.yaml); a field that changed in git too (conflict), a server-set ERROR
 state and an immutable connectorType are reported, not written. Every edited file is loaded
 again and must now declare exactly CXone's values before it is saved.
+
+The repository is untrusted input: a connector file that is a link, or behind a linked folder
+of the project, is left for a hand edit (never written through); the edited files are
+written together, every one or none (reconciler.safefs: temporary files with unpredictable
+names, made with O_EXCL, renamed into place), so a full disk is one line and no file half
+written; the edited text is checked in memory, with no file in a temporary folder.
 """
 
 from __future__ import annotations
 
 import os
 import re
-import tempfile
+import stat
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,11 +30,12 @@ from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from reconciler.config.project import EnvironmentConfig
 from reconciler.documents.yamlwrite import RoundTrip, insert_ordered, quoted_like
 from reconciler.gitops.drift import ConnectorDrift, DriftedField, DriftReport, document_path
-from reconciler.load.desired import load_desired
+from reconciler.load.checked import LoadContext, check_file
 from reconciler.model import CONNECTOR_FIELDS, MAPPING_FIELDS, DesiredConnector
 from reconciler.plan.changes import Plan
 from reconciler.plan.diff import JsonValue, Origin, format_value
 from reconciler.plan.essence import essence_of
+from reconciler.safefs import UnsafePathError, read_bytes, refuse_links, write_all_atomic
 
 _SYNC_KEYS: Final = ("batchSize", "retryAttempts", "syncIntervalMinutes")
 #: One order for every level (the key sets do not overlap): where a missing key is inserted.
@@ -64,14 +71,31 @@ class WriteBackResult:
         return not self.left
 
 
+@dataclass(frozen=True, slots=True)
+class _Edit:
+    """One file's new text, not yet written, and the mode it keeps."""
+
+    path: Path
+    text: str
+    mode: int
+
+
 def write_back(
-    report: DriftReport, plan: Plan, environment: EnvironmentConfig | None
+    report: DriftReport,
+    plan: Plan,
+    environment: EnvironmentConfig | None,
+    *,
+    root: Path | None = None,
 ) -> WriteBackResult:
-    """Adopt every adoptable drifted field into its file; report the rest."""
+    """Adopt every adoptable drifted field into its file; report the rest. `root` is the
+    project folder (default: the working directory): no link below it is written through.
+    Raises FileWriteError (one line, no file changed) when the files cannot be written."""
+    base = Path.cwd() if root is None else root
     desired = {c.name: c.desired for c in plan.changes if c.desired is not None}
     adopted: list[Adopted] = []
     left: list[LeftOver] = []
     files: list[Path] = []
+    edits: list[_Edit] = []
     for gone in report.deleted:
         left.append(
             LeftOver(
@@ -86,11 +110,18 @@ def write_back(
         connector = desired.get(drift.name)
         if connector is None:  # pragma: no cover - drift is only found on declared connectors
             continue
-        done, rest = _connector(drift, connector, environment)
+        done, rest, edit = _connector(drift, connector, environment, base)
         left.extend(rest)
-        if done:
+        if done and edit is not None:
             adopted.extend(done)
-            files.append(Path(connector.source.path))
+            files.append(edit.path)
+            edits.append(edit)
+    # Every edited file or none: a full disk leaves the files as they were (one line).
+    write_all_atomic(
+        [(e.path, e.text.encode("utf-8")) for e in edits],
+        mode=[e.mode for e in edits],
+        what="connector file",
+    )
     return WriteBackResult(tuple(adopted), tuple(left), tuple(files))
 
 
@@ -123,8 +154,11 @@ def _refusal(f: DriftedField) -> str | None:
 
 
 def _connector(
-    drift: ConnectorDrift, desired: DesiredConnector, environment: EnvironmentConfig | None
-) -> tuple[list[Adopted], list[LeftOver]]:
+    drift: ConnectorDrift,
+    desired: DesiredConnector,
+    environment: EnvironmentConfig | None,
+    root: Path,
+) -> tuple[list[Adopted], list[LeftOver], _Edit | None]:
     left: list[LeftOver] = []
     wanted: list[DriftedField] = []
     for f in drift.fields:
@@ -134,19 +168,27 @@ def _connector(
         else:
             left.append(_left(drift, f, reason))
     if not wanted:
-        return [], left
+        return [], left, None
     path = Path(desired.source.path)
     try:
-        original = path.read_bytes().decode("utf-8")
+        refuse_links(root.absolute(), path.absolute())
+        mode = stat.S_IMODE(os.lstat(path).st_mode)
+        original = read_bytes(path).decode("utf-8")
+    except UnsafePathError:
+        reason = (
+            f"{path} is a symbolic link (or behind one); write-back edits only regular files "
+            "of the project: change it by hand"
+        )
+        return [], left + [_left(drift, f, reason) for f in wanted], None
     except (OSError, UnicodeDecodeError) as exc:
         reason = f"cannot read {path}: {getattr(exc, 'strerror', None) or exc}"
-        return [], left + [_left(drift, f, reason) for f in wanted]
+        return [], left + [_left(drift, f, reason) for f in wanted], None
     doc = RoundTrip.open(original)
     if doc is None:
         reason = (
             f"{path} cannot be edited without reformatting it; change it by hand to CXone's value"
         )
-        return [], left + [_left(drift, f, f"{reason} {_show(f.cxone)}") for f in wanted]
+        return [], left + [_left(drift, f, f"{reason} {_show(f.cxone)}") for f in wanted], None
     editor = _Editor(doc)
     done: list[DriftedField] = []
     for f in _ordered(wanted, desired):
@@ -156,17 +198,13 @@ def _connector(
         else:
             left.append(_left(drift, f, problem))
     if not done:
-        return [], left
+        return [], left, None
     text = doc.text()
-    problem = _verify(path, text, done, environment)
+    problem = _verify(path, text, done, environment, root)
     if problem is not None:
-        return [], left + [_left(drift, f, problem) for f in done]
-    try:
-        _write(path, text)
-    except OSError as exc:
-        reason = f"cannot write {path}: {exc.strerror or exc}; check its permissions"
-        return [], left + [_left(drift, f, reason) for f in done]
-    return [Adopted(drift.name, str(path), f.path) for f in done], left
+        return [], left + [_left(drift, f, problem) for f in done], None
+    adopted = [Adopted(drift.name, str(path), f.path) for f in done]
+    return adopted, left, _Edit(path, text, mode)
 
 
 def _ordered(fields: Iterable[DriftedField], desired: DesiredConnector) -> list[DriftedField]:
@@ -313,17 +351,16 @@ def _var_value(raw: str, value: JsonValue) -> str | None:
 
 
 def _verify(
-    path: Path, text: str, done: list[DriftedField], env: EnvironmentConfig | None
+    path: Path, text: str, done: list[DriftedField], env: EnvironmentConfig | None, root: Path
 ) -> str | None:
-    """Load the edited text like `plan` would: every adopted field must read as CXone's."""
-    with tempfile.TemporaryDirectory(prefix="cxrecon-writeback-") as scratch:
-        probe = Path(scratch) / path.name
-        probe.write_bytes(text.encode("utf-8"))
-        loaded = load_desired(probe, env)
-    if not loaded.ok or len(loaded.connectors) != 1:
-        first = loaded.errors[0].message if loaded.errors else "no connector"
+    """Check the edited text like `plan` would (in memory: a check file in a temporary
+    folder failed on a full disk): every adopted field must read as CXone's."""
+    checked = check_file(text.encode("utf-8"), path.as_posix(), LoadContext((env,), root=root))
+    errors = [d for d in checked.diagnostics if d.severity == "error"]
+    if errors or checked.connector is None:
+        first = errors[0].message if errors else "no connector"
         return f"the edited file would not be valid ({first}); change it by hand"
-    doc: Mapping[str, Any] = essence_of(loaded.connectors[0].spec).doc
+    doc: Mapping[str, Any] = essence_of(checked.connector.spec).doc
     for f in done:
         node: Any = doc
         for part in f.parts:
@@ -331,12 +368,3 @@ def _verify(
         if node != f.cxone:
             return f"the edit did not produce CXone's value for {f.path}; change it by hand"
     return None
-
-
-def _write(path: Path, text: str) -> None:
-    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        temporary.write_bytes(text.encode("utf-8"))
-        os.replace(temporary, path)
-    finally:
-        temporary.unlink(missing_ok=True)
