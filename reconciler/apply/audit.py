@@ -193,6 +193,8 @@ class AuditLog:
         self.failure: str | None = None
         #: One line per earlier unknown write this run settled (reconciler.apply.pending).
         self.settled: list[str] = []
+        self._outcomes: dict[str, int] = {}
+        self._unknown: list[str] = []
         self._secrets: set[str] = set()
         self._lock = threading.Lock()
         self._writes = 0
@@ -249,7 +251,21 @@ class AuditLog:
         if event.write_id is not None and event.kind == "outcome":
             with _IN_FLIGHT_LOCK:
                 _IN_FLIGHT.discard(event.write_id)
+            with self._lock:
+                self._outcomes[event.result] = self._outcomes.get(event.result, 0) + 1
+                if event.result == "unknown":
+                    self._unknown.append(event.connector)
         return self._append(self._to_json(event), strict=False)
+
+    def outcome_count(self, result: Result) -> int:
+        """Writes of this run whose outcome was recorded as `result` (or would have been)."""
+        with self._lock:
+            return self._outcomes.get(result, 0)
+
+    def unknown_connectors(self) -> tuple[str, ...]:
+        """Connectors with a write of this run whose answer never came."""
+        with self._lock:
+            return tuple(self._unknown)
 
     def close(self) -> None:
         with self._lock:

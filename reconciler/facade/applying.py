@@ -54,12 +54,14 @@ class ApplyHooks:
       default all. Changes not selected get no result.
     - `on_result(result)`: as each connector finishes.
     - `should_start()`: asked as each connector gets its turn (a stopping controller).
+    - `should_write()`: asked before each write (an interrupted apply stops at once).
     """
 
     confirm: Callable[[Plan, bool], None] | None = None
     select: Callable[[Plan], Sequence[ConnectorChange]] | None = None
     on_result: Callable[[ConnectorResult], None] | None = None
     should_start: Callable[[], bool] | None = None
+    should_write: Callable[[], bool] | None = None
 
 
 @dataclass(frozen=True, repr=False)
@@ -102,6 +104,7 @@ async def apply_changes(
         audit=audit,
         project=project.project_id,
         policies=project.policies(plan.environment),
+        should_write=hooks.should_write,
     )
     chosen = plan
     if hooks.select is not None:
