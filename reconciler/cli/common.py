@@ -145,9 +145,11 @@ def open_target(
     """
     if emulator:
         from reconciler.emulator.embedded import EmbeddedEmulator
+        from reconciler.safefs import ensure_dir
 
-        state = (root or Path()) / EMULATOR_STATE_DIR
-        state.mkdir(parents=True, exist_ok=True)
+        # A `.cxrecon` committed as a link is refused: the database would be written through it.
+        base = root if root is not None else Path.cwd()
+        ensure_dir(base, base / EMULATOR_STATE_DIR)
         with EmbeddedEmulator(db_path=(root or Path()) / EMULATOR_DB) as running:
             yield Target(
                 settings=ConnectionSettings.for_emulator(running.base_url),

@@ -1,12 +1,15 @@
 """`EmbeddedEmulator`: the emulator on a background thread on a free loopback port.
 
 Used by `--emulator`, by the test fixtures and by benchmarks: `with EmbeddedEmulator(db) as e:
-e.base_url` is ready to serve when the block starts and shut down when it ends.
+e.base_url` is ready to serve when the block starts and shut down when it ends. A database
+(or one of SQLite's files beside it) that is a symbolic link is refused: in a repository, one
+could send the emulator's writes out of the project.
 """
 
 from __future__ import annotations
 
 import socket
+import stat
 import threading
 from dataclasses import replace
 from pathlib import Path
@@ -21,6 +24,8 @@ from reconciler.emulator.server import ReadyServer, bind_socket, uvicorn_config
 from reconciler.errors import CxreconError
 
 START_TIMEOUT_S = 30.0
+#: The files SQLite keeps beside a database (WAL mode, and the rollback journal).
+SIDE_FILES = ("-wal", "-shm", "-journal")
 
 
 class EmulatorStartError(CxreconError):
@@ -74,6 +79,7 @@ class EmbeddedEmulator:
         self.stop()
 
     def start(self) -> None:
+        refuse_linked_database(self.config.db_path)
         try:
             self.app = create_app(self.config)
             self._socket = bind_socket(self.host, 0)
@@ -130,3 +136,19 @@ class EmbeddedEmulator:
         self._server = None
         self._thread = None
         self._socket = None
+
+
+def refuse_linked_database(db_path: Path) -> None:
+    """EmulatorStartError (one line) when the database or a file SQLite keeps beside it is a
+    symbolic link: SQLite opens them through links."""
+    for path in (db_path, *(db_path.with_name(db_path.name + s) for s in SIDE_FILES)):
+        try:
+            mode = path.lstat().st_mode
+        except OSError:
+            continue
+        if stat.S_ISLNK(mode):
+            raise EmulatorStartError(
+                f"{path} is a symbolic link; the embedded emulator never writes its database "
+                "through links (one committed to a repository could send it out of the "
+                "project): remove it and run again"
+            )
