@@ -1,9 +1,12 @@
-"""What is secret, in one place: the field names and paths whose values are secret, the mask
-shown instead of them, and `Secret`, a wrapper that keeps values out of reprs and logs.
+"""What is secret, in one place: the credential fields `schemas/connector.schema.json` marks
+`writeOnly`, the mask every output shows instead of them, and `Secret`, a value kept out of reprs.
 
-Refs (literal-secret checks), the diff, the audit log, dump and the renderers all ask
-`is_secret_field` / `is_secret_path` here, so a field is never plain to one and masked by
-another.
+The schema's `writeOnly` annotation is the one definition: the emulator masks exactly those
+fields on read, and plans, dumps, the audit log and the status page mask exactly those
+(`is_secret_field` / `is_secret_path` / `mask_value`). Everything else is shown in clear; a
+secret is shown by its `${env:}` / `${file:}` reference. `looks_secret` is a separate, name-based
+guess used only to refuse input that could commit a secret where it would be shown (a
+cxrecon.yaml key or variable, a label, a URL's query); it never decides what is masked.
 """
 
 from __future__ import annotations
@@ -11,7 +14,8 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Mapping, Sequence
-from functools import lru_cache
+from functools import cache, lru_cache
+from importlib.resources import files
 from typing import Any, Final
 from urllib.parse import quote, quote_plus
 
@@ -19,8 +23,108 @@ from urllib.parse import quote, quote_plus
 MASK: Final = "***"
 _MASK: Final = MASK
 
-#: Field names that carry secrets (compared case-insensitively, ignoring `_` and `-`).
-SECRET_FIELD_NAMES: Final = frozenset(
+#: Where the connector schema lives (the same resource reconciler.documents.schema reads).
+_SCHEMA_PACKAGE: Final = "reconciler.schemas"
+_CONNECTOR_SCHEMA: Final = "connector.schema.json"
+#: The essence and plan path of the credentials: `authentication.credentials.KEY`.
+CREDENTIALS_PATH: Final = ("authentication", "credentials")
+
+
+@cache
+def credential_fields() -> Mapping[str, Mapping[str, bool]]:
+    """Per authentication type (BASIC, OAUTH2, API_KEY), each credential key the connector
+    schema describes and whether it is `writeOnly` (secret). Read from the schema's `$defs`
+    (`basicCredentials`, …) through the `if type == X then credentials: $ref` rules, so a key
+    added to the schema is classified by its annotation alone."""
+    text = files(_SCHEMA_PACKAGE).joinpath(_CONNECTOR_SCHEMA).read_text(encoding="utf-8")
+    schema: dict[str, Any] = json.loads(text)
+    defs: Mapping[str, Any] = schema["$defs"]
+    auth: Mapping[str, Any] = schema["properties"]["authentication"]
+    found: dict[str, Mapping[str, bool]] = {}
+    for rule in auth.get("allOf", ()):
+        auth_type = rule["if"]["properties"]["type"]["const"]
+        ref: str = rule["then"]["properties"]["credentials"]["$ref"]
+        properties: Mapping[str, Any] = defs[ref.rsplit("/", 1)[-1]]["properties"]
+        found[auth_type] = {key: prop.get("writeOnly") is True for key, prop in properties.items()}
+    if not found:  # a schema without the rules would silently make every credential plain
+        raise RuntimeError(f"{_CONNECTOR_SCHEMA} describes no credential fields")
+    return found
+
+
+@cache
+def secret_fields() -> frozenset[str]:
+    """Every credential key the schema marks `writeOnly` (password, clientSecret, apiKey)."""
+    return frozenset(k for keys in credential_fields().values() for k, w in keys.items() if w)
+
+
+@cache
+def described_fields() -> frozenset[str]:
+    """Every credential key the schema describes, secret or not."""
+    return frozenset(k for keys in credential_fields().values() for k in keys)
+
+
+def is_secret_field(key: str) -> bool:
+    """True for a credential key the schema marks `writeOnly` (its value is secret)."""
+    return key in secret_fields()
+
+
+def is_masked_field(key: str) -> bool:
+    """True for a credential key whose value no output shows: a secret one, or one the
+    schema does not describe at all (it can only come from a tenant, since a connector file
+    with it does not validate, and nothing says its value may be shown)."""
+    return key in secret_fields() or key not in described_fields()
+
+
+def is_secret_path(path: str | Sequence[str | int]) -> bool:
+    """True for `authentication.credentials.KEY` where KEY is masked (`is_masked_field`);
+    every other path is shown in clear. `path` is a plan path string (`…credentials[KEY]`
+    or `…credentials.KEY`) or its parts."""
+    if isinstance(path, str):
+        return _secret_parts(tuple(p for p in re.split(r"[.\[\]]+", path) if p))
+    return _secret_parts(tuple(path))  # a tuple (the diff's form) is used as it is
+
+
+@lru_cache(maxsize=4096)  # paths repeat across connectors (a plan of 1,000 creates: ~20)
+def _secret_parts(parts: tuple[Any, ...]) -> bool:
+    return (
+        len(parts) >= 3
+        and tuple(str(p) for p in parts[:2]) == CREDENTIALS_PATH
+        and is_masked_field(str(parts[2]))
+    )
+
+
+def mask_value(path: str | Sequence[str | int], value: Any) -> Any:
+    """`value`, or MASK where it is (or holds) a secret credential: a mapping keeps its keys
+    (key names are not secret) with the secret ones' values masked; None stays None."""
+    if value is None:
+        return None
+    base = _parts(path)
+    if _secret_parts(base):
+        if isinstance(value, Mapping):
+            return {str(k): MASK for k in value}
+        return MASK
+    if isinstance(value, Mapping):
+        return {str(k): mask_value((*base, str(k)), v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [mask_value(base, v) for v in value]
+    return value
+
+
+def _parts(path: str | Sequence[str | int]) -> tuple[Any, ...]:
+    if isinstance(path, str):
+        return tuple(p for p in re.split(r"[.\[\]]+", path) if p)
+    return tuple(path)
+
+
+def is_server_mask(value: object) -> bool:
+    """A value a server returned in place of a credential it does not reveal: `***`, the
+    emulator's `********`, or any run of asterisks (older servers mask every credential)."""
+    return isinstance(value, str) and value != "" and set(value) == {"*"}
+
+
+#: Name-based guesses, for input guards only (see `looks_secret`): compared
+#: case-insensitively, ignoring `_` and `-`.
+_SECRET_LOOKING_NAMES: Final = frozenset(
     {
         "clientsecret",
         "password",
@@ -44,48 +148,17 @@ SECRET_FIELD_NAMES: Final = frozenset(
         "webhooksecret",
     }
 )
-#: Any name ending like these is treated as secret too (e.g. `salesforcePassword`, `idToken`).
-SECRET_SUFFIXES: Final = ("secret", "password", "passwd", "token", "apikey", "privatekey")
-#: The API's write-only section: every value under it is secret, whatever its key.
-CREDENTIALS_KEY: Final = "credentials"
+_SECRET_LOOKING_SUFFIXES: Final = ("secret", "password", "passwd", "token", "apikey", "privatekey")
 
 
-@lru_cache(maxsize=1024)  # asked for every key of every file; the keys are few
-def is_secret_field(key: str) -> bool:
-    """True for a field name whose value is a secret (clientSecret, password, apiKey, …)."""
-    folded = key.replace("_", "").replace("-", "").lower()
-    return folded in SECRET_FIELD_NAMES or folded.endswith(SECRET_SUFFIXES)
-
-
-def is_secret_path(path: str | Sequence[str | int]) -> bool:
-    """True for a field path under `credentials` (write-only in the API, so every key there
-    is masked, `tokenEndpoint` included) or with any key that names a secret
-    (`labels.clientSecret`). `path` is a plan path string or its parts."""
-    if isinstance(path, str):
-        return _secret_parts(tuple(p for p in re.split(r"[.\[\]]+", path) if p))
-    return _secret_parts(tuple(path))  # a tuple (the diff's form) is used as it is
-
-
-@lru_cache(maxsize=4096)  # paths repeat across connectors (a plan of 1,000 creates: ~20)
-def _secret_parts(parts: tuple[Any, ...]) -> bool:
-    return any(str(p) == CREDENTIALS_KEY or is_secret_field(str(p)) for p in parts)
-
-
-def mask_value(path: str | Sequence[str | int], value: Any) -> Any:
-    """`value`, or MASK when `path` is secret-bearing; a mapping keeps its keys (key names
-    are not secret) with secret values masked; None stays None (absent)."""
-    if value is None:
-        return None
-    if is_secret_path(path):
-        if isinstance(value, Mapping):
-            return {str(k): MASK for k in value}
-        return MASK
-    if isinstance(value, Mapping):
-        base = [path] if isinstance(path, str) else list(path)
-        return {str(k): mask_value([*base, str(k)], v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [mask_value(path, v) for v in value]
-    return value
+@lru_cache(maxsize=1024)  # asked for every key of cxrecon.yaml, labels and URL queries
+def looks_secret(name: str) -> bool:
+    """True for a name that suggests a secret (`db_password`, `api-key`, `idToken`). Only
+    for refusing input that would put a secret where it is stored or shown in clear
+    (cxrecon.yaml keys and `vars`, label keys, URL query parameters): a false alarm there
+    costs a rename, a miss a leaked secret. Never used to mask output."""
+    folded = name.replace("_", "").replace("-", "").lower()
+    return folded in _SECRET_LOOKING_NAMES or folded.endswith(_SECRET_LOOKING_SUFFIXES)
 
 
 class Secret:

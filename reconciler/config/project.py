@@ -21,7 +21,7 @@ from reconciler.documents.schema import project_checker
 from reconciler.documents.yamlload import LoadedDocument, parse_yaml
 from reconciler.errors import ConfigError
 from reconciler.model import Diagnostic, SourceLocation
-from reconciler.secret import is_secret_field
+from reconciler.secret import looks_secret
 
 PROJECT_FILE: Final = "cxrecon.yaml"
 DEFAULT_CONNECTORS: Final = "connectors"
@@ -287,7 +287,7 @@ def _secret_keys(env_name: Any, env: Mapping[Any, Any]) -> list[tuple[_Path, str
     """The environment's secret keys (outside `vars`), with the message for each."""
     found: list[tuple[_Path, str]] = []
     for key in env:
-        if key != "vars" and is_secret_field(key):
+        if key != "vars" and looks_secret(key):
             variable = _SECRET_ENV_VARS.get(key.lower(), "an environment variable")
             found.append(
                 (
@@ -310,7 +310,7 @@ def _secret_vars(env_name: Any, env: Mapping[Any, Any]) -> list[tuple[_Path, str
             "${env:NAME} or ${file:PATH} in the connector instead",
         )
         for var in (variables if isinstance(variables, dict) else ())
-        if is_secret_field(var)
+        if looks_secret(var)
     ]
 
 

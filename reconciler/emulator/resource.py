@@ -1,7 +1,9 @@
 """The connector resource: ids, strong ETags, timestamps, write-only credentials.
 
-A write turns a validated document into a `ConnectorRow` whose `public` JSON (credentials
-masked, server fields added) is what every read returns byte for byte.
+A write turns a validated document into a `ConnectorRow` whose `public` JSON (secret
+credentials masked, server fields added) is what every read returns byte for byte. Secret
+means what `schemas/connector.schema.json` marks `writeOnly` (reconciler.secret): only those
+are stored as digests and masked on read; every other credential is kept and returned.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from typing import Any, Final
 from reconciler.emulator.problem import dumps
 from reconciler.emulator.store import ConnectorRow
 from reconciler.emulator.validation import MASK, Document
+from reconciler.secret import is_masked_field
 
 DIGEST_PREFIX: Final = "sha256:"
 
@@ -57,15 +60,27 @@ def digest_credential(connector_id: str, value: str) -> str:
 def digest_credentials(
     connector_id: str, doc: Document, written: Mapping[str, Any] | None
 ) -> Document:
-    """Replace the credential values present in `written` (the request's credentials) by
-    digests; values not written in this request are digests already."""
+    """Replace the secret credential values present in `written` (the request's
+    credentials) by digests; values not written in this request are digests already, and a
+    credential that is not secret is kept as it is (reads return it)."""
     if not written:
         return doc
     creds = doc["authentication"]["credentials"]
     for key, value in written.items():
-        if isinstance(value, str) and key in creds:
+        if isinstance(value, str) and key in creds and is_masked_field(key):
             creds[key] = digest_credential(connector_id, value)
     return doc
+
+
+def public_credential(key: str, value: Any) -> Any:
+    """A stored credential as reads return it: the mask for a secret one, the value for any
+    other. A value that is a digest (stored by an emulator that digested every credential)
+    reads as the mask too: the value it stands for is gone."""
+    if is_masked_field(key):
+        return MASK
+    if isinstance(value, str) and value.startswith(DIGEST_PREFIX) and len(value) == 71:
+        return MASK
+    return value
 
 
 def build_row(
@@ -87,7 +102,9 @@ def build_row(
         if key == "authentication":
             value = {
                 "type": value["type"],
-                "credentials": dict.fromkeys(value["credentials"], MASK),
+                "credentials": {
+                    k: public_credential(k, v) for k, v in value["credentials"].items()
+                },
             }
         public[key] = value
     public["etag"] = etag

@@ -2,13 +2,15 @@
 schema-valid and deterministic, with credentials as references and never as values.
 
 Decisions (README "Adopting cxrecon on a live tenant"):
-- Credentials are write-only in CXone: reads return a mask. Every masked value becomes a
-  `${env:CONNECTOR_KEY}` reference, secret-bearing keys (password, clientSecret, apiKey, …)
-  and plain ones (username, clientId, tokenEndpoint, scope, …) alike, listed in
-  `.env.example` and in the summary. So a dump validates and plans as it is: the plan cannot
-  compare credential values anyway (they are `unknown` until the values are set), and apply
-  asks for them only where it writes credentials (adopting a connector does), naming each
-  one that is missing. A value the API does return in clear is kept.
+- Secret credentials (the keys the connector schema marks `writeOnly`: password,
+  clientSecret, apiKey) are write-only in CXone: reads return a mask. Each becomes a
+  `${env:CONNECTOR_KEY}` reference, listed in `.env.example` and in the summary; so does a
+  plain credential a server masked anyway (older servers mask every one). Every other
+  credential (username, clientId, tokenEndpoint, scope, …) CXone returns and the dump writes
+  as it is, so adopting a tenant needs one variable per secret value. A dump validates and
+  plans as it is (secrets are `unknown` until their values are set), and apply asks for
+  them only where it writes credentials (adopting a connector does), naming each one that
+  is missing.
 - Variable names never name cxrecon's or the CI runner's own (`CXONE_*`, `GITHUB_*`, …:
   load.refs refuses those); such a connector's names get a `CRM_` prefix.
 - A connector in ERROR is written as the state apply should move it to (`--error-state`,
@@ -71,7 +73,7 @@ class Dump:
     def env_example(self) -> str:
         lines = [
             "# Values the connectors in this directory reference as ${env:NAME} (cxrecon dump).",
-            "# CXone never returns credential values. `cxrecon validate` and `cxrecon plan` work",
+            "# CXone never returns secret credentials. `cxrecon validate` and `cxrecon plan` work",
             "# without them (credentials show as unknown); set each one (shell, CI secret store,",
             "# a git-ignored .env) to the value CXone uses now before the first `cxrecon apply`",
             "# that writes credentials (adopting a connector does). Never commit values.",
@@ -83,8 +85,8 @@ class Dump:
         if self.plain:
             lines += [
                 "",
-                "# Not secret: you may also write these values into the connector files",
-                "# instead of the references.",
+                "# Not secret, but masked by this CXone: you may also write these values into",
+                "# the connector files instead of the references.",
             ]
         for ref in self.plain:
             lines += [f"# {ref.connector}: authentication.credentials.{ref.key}", f"{ref.name}="]

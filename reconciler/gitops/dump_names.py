@@ -1,6 +1,6 @@
 """Names a dump hands out: file names (slugs of connector names) and `${env:}` variable
-names for the credentials CXone does not return, unique within one dump and independent of
-the order the tenant lists its connectors in."""
+names for the credentials CXone does not return (the secret ones, and any a server masks),
+unique within one dump and independent of the order the tenant lists its connectors in."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from typing import Final
 
 from reconciler.load.refs import is_reserved_variable
 from reconciler.model import ConnectorSpec
-from reconciler.secret import MASK, is_secret_field
+from reconciler.secret import is_masked_field, is_server_mask
 
 #: Prefix for a variable name that would otherwise be one of cxrecon's or the CI runner's.
 RESERVED_PREFIX_ESCAPE: Final = "CRM_"
@@ -27,8 +27,9 @@ _CREDENTIAL_ORDER: Final = {
 
 @dataclass(frozen=True, slots=True)
 class Reference:
-    """A credential CXone did not return, written as `${env:NAME}`; `secret` tells a
-    secret-bearing key (clientSecret, password…) from a plain one (clientId, username…)."""
+    """A credential CXone did not return, written as `${env:NAME}`; `secret` tells a secret
+    key (writeOnly in the connector schema: clientSecret, password, apiKey) from a plain one a
+    server masked anyway (clientId, username… on a server that masks every credential)."""
 
     name: str
     connector: str
@@ -46,17 +47,14 @@ def credential_keys(auth_type: str, credentials: Mapping[str, str]) -> list[str]
     return known + sorted(k for k in credentials if k not in known)
 
 
-def is_masked(value: str) -> bool:
-    """The API's mask for a write-only value (`***`, or any run of asterisks)."""
-    return value == MASK or (value != "" and set(value) == {"*"})
-
-
 def credential_refs(spec: ConnectorSpec, connector_id: str, names: Names) -> dict[str, Reference]:
+    """A reference for each secret credential and each value the server masked; every other
+    credential CXone returned is written as it is (one variable per secret value)."""
     refs: dict[str, Reference] = {}
     credentials = spec.authentication.credentials
     for key in credential_keys(spec.authentication.type, credentials):
-        secret = is_secret_field(key)
-        if secret or is_masked(credentials[key]):
+        secret = is_masked_field(key)
+        if secret or is_server_mask(credentials[key]):
             name = names.variable(spec.name, key, connector_id)
             refs[key] = Reference(name, spec.name, key, secret)
     return refs

@@ -85,7 +85,7 @@ def _authentication_lines(spec: ConnectorSpec, refs: Mapping[str, Reference]) ->
         out.append("  credentials: {}")
         return out
     if any(k in refs for k in keys):
-        out.append("  # CXone never returns credential values: set these variables (listed in")
+        out.append("  # CXone never returns secret credentials: set these variables (listed in")
         out.append(f"  # {ENV_EXAMPLE}) before `cxrecon apply` writes the credentials.")
     out.append("  credentials:")
     for key in keys:

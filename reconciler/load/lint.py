@@ -21,7 +21,7 @@ from reconciler.load.catalog import (
     lookup_field,
 )
 from reconciler.model import LABEL_MANAGED_BY, LABEL_PREFIX, Diagnostic, Severity, SourceLocation
-from reconciler.secret import is_secret_field
+from reconciler.secret import is_secret_field, looks_secret
 
 Path_ = tuple[str | int, ...]
 
@@ -154,7 +154,7 @@ def _url_credential(url: str) -> str | None:
         return None  # the schema reports a malformed URL
     for where, text in (("query parameter", parts.query), ("fragment parameter", parts.fragment)):
         for name, value in parse_qsl(text, keep_blank_values=True):
-            if value and is_secret_field(name):
+            if value and looks_secret(name):
                 return f"has a secret {where} '{name}'"
     return None
 

@@ -1,12 +1,13 @@
 """References where connector files write them (checked when loading) and `${var:NAME}`
 per-environment values substituted; resolving secrets is reconciler.load.secret_lookup.
 
-A secret-bearing field (clientSecret, password, apiKey, …) must hold exactly one secret
-reference; a literal there is an error, so a secret can never be committed by mistake.
-Every other credential field (clientId, tokenEndpoint, username, …) may hold a literal,
-`${var:}` text or, as its whole value, one `${env:}` / `${file:}` reference: the API never
-returns credential values, so a plan cannot compare them anyway, and many teams keep client
-ids in their CI secret store. Outside `authentication.credentials` a value must be known
+A secret field (one the connector schema marks `writeOnly`: clientSecret, password, apiKey;
+reconciler.secret) must hold exactly one secret reference; a literal there is an error, so a
+secret can never be committed by mistake. Every other credential field (clientId,
+tokenEndpoint, username, …) may hold a literal, `${var:}` text or, as its whole value, one
+`${env:}` / `${file:}` reference. A literal is best: CXone returns these values, so a plan
+compares and shows them; a reference is compared by the credentials fingerprint only (its
+value is known at apply time). Outside `authentication.credentials` a value must be known
 when planning: `${env:}` / `${file:}` are refused there. What a reference may reach is
 bounded (reconciler.load.secret_refs): `${file:}` stays inside the project folder (links
 resolved, `.git` excluded) and `${env:}` never names cxrecon's own credentials — checked by
@@ -56,7 +57,7 @@ _FILE_REF: Final = re.compile(r"^file:(.+)$")
 
 
 def check_secret_field(key: str, value: Any, root: Path | None = None) -> RefProblem | None:
-    """The value of a secret-bearing field must be exactly one secret reference, to a
+    """The value of a secret (writeOnly) field must be exactly one secret reference, to a
     variable that is not cxrecon's own and (with `root`, the project folder) to a file
     inside the project."""
     if not isinstance(value, str):
@@ -93,7 +94,7 @@ def check_credential_field(
     project_file: bool = True,
     root: Path | None = None,
 ) -> tuple[str, list[RefProblem]]:
-    """A credential that is not secret-bearing (clientId, tokenEndpoint, username, …): one
+    """A credential that is not secret (clientId, tokenEndpoint, username, …): one
     whole `${env:}` / `${file:}` reference (kept as it is: apply resolves it, a plan uses it
     when the value is available), or a value with `${var:}` substituted. A reference that is
     only part of the value is refused: a credential is resolved as a whole."""

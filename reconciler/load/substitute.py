@@ -20,7 +20,7 @@ from reconciler.load.refs import (
     substitute_vars,
 )
 from reconciler.model import Diagnostic
-from reconciler.secret import is_secret_field
+from reconciler.secret import is_secret_field, looks_secret
 
 Path_ = tuple[str | int, ...]
 
@@ -157,12 +157,12 @@ class Substitution:
         in_credentials = path == _CREDENTIALS_PATH
         out: dict[str, Any] | None = None
         for k, v in value.items():
-            if in_labels and len(path) == 1 and is_secret_field(k) and v not in (None, ""):
+            if in_labels and len(path) == 1 and looks_secret(k) and v not in (None, ""):
                 path.append(k)
                 self.problem(_secret_label(k), path)
                 path.pop()
                 continue
-            secret = not in_labels and is_secret_field(k)
+            secret = in_credentials and is_secret_field(k)
             if not secret and (
                 not isinstance(v, str | dict | list) or (isinstance(v, str) and "${" not in v)
             ):

@@ -1,6 +1,6 @@
 """Salted, slow fingerprints of write-only credentials, kept in a label on each connector.
 
-The API masks credential values on read, so the only way to tell whether git's
+The API masks secret credential values on read, so the only way to tell whether git's
 credentials differ from the tenant's is a fingerprint cxrecon recorded when it last
 wrote them: label `cxrecon.io/credentials-fingerprint`, value
 
@@ -15,18 +15,24 @@ wrote them: label `cxrecon.io/credentials-fingerprint`, value
   Slow and salted so a readable label does not let anyone test guesses of a weak
   password cheaply; N is in the label so the cost can rise without breaking old labels.
 
+`literal_fingerprint` is the same kind of digest of one literal secret value, for a plan
+document: a reviewed plan compares a literal secret by it, never by value.
+
 Outcomes: `unchanged` (full matches), `rotated` (full differs, or public differs and the
 values needed to compare the full digest are not available) or `unknown`: no fingerprint
 label (apply will write the credentials and record one), or values not resolvable here
 (plan and validate never need secrets; apply, which has them, compares again and writes
 only when they differ).
 
-A non-secret value given as a reference (`clientId: ${env:X}`, as `cxrecon dump` writes
-every value CXone masks) counts as secret-bearing: it is left out of `public`, and without
-its value the credentials are unknown. Whenever every value is available the full digest
-decides, also when `public` differs: a value that moved between a literal and a reference
-changes `public` but not the credentials. So a public mismatch alone is "rotated" only when
-no non-secret value is an unresolved reference (it might be the literal recorded before).
+Secret means what the connector schema marks `writeOnly` (reconciler.secret). A non-secret
+value CXone returns is compared in the essence itself (reconciler.plan.essence); the
+fingerprint still covers it, so a recorded label stays valid. A non-secret value given as
+a reference (`clientId: ${env:X}`, as older dumps wrote every credential) counts as
+secret-bearing: it is left out of `public`, and without its value the credentials are
+unknown. Whenever every value is available the full digest decides, also when `public`
+differs: a value that moved between a literal and a reference changes `public` but not the
+credentials. So a public mismatch alone is "rotated" only when no non-secret value is an
+unresolved reference (it might be the literal recorded before).
 """
 
 from __future__ import annotations
@@ -122,6 +128,32 @@ def _full_digest(salt: bytes, log2_n: int, auth_type: str, plain: Mapping[str, s
         secret, salt=salt, n=2**log2_n, r=8, p=1, maxmem=2**log2_n * 1024 + 2**20, dklen=32
     )
     return _b64(derived[:_FULL_BYTES])
+
+
+def literal_fingerprint(value: str, salt: bytes | None = None, log2_n: int = DEFAULT_LOG2_N) -> str:
+    """`l<log2 N>.<salt>.<digest>`: a salted scrypt fingerprint of one literal secret value,
+    for a plan document (a saved plan is an artifact others can read). A fresh salt unless
+    `salt` is given: to tell whether a value is the one a fingerprint was made of, make it
+    again with that fingerprint's salt (`literal_matches`)."""
+    salt = os.urandom(_SALT_BYTES) if salt is None else salt
+    return f"l{log2_n}.{_b64(salt)}." + _full_digest(salt, log2_n, "literal", {"value": value})
+
+
+def literal_matches(fingerprint: object, value: str) -> bool:
+    """Whether `value` is the literal `fingerprint` (from `literal_fingerprint`) was made of;
+    False for anything that is not such a fingerprint."""
+    if not isinstance(fingerprint, str):
+        return False
+    parts = fingerprint.split(".")
+    if len(parts) != 3 or not parts[0].startswith("l"):
+        return False
+    try:
+        log2_n, salt = int(parts[0][1:]), _unb64(parts[1])
+    except ValueError:
+        return False
+    if not 10 <= log2_n <= _MAX_LOG2_N or len(salt) != _SALT_BYTES:
+        return False
+    return hmac.compare_digest(literal_fingerprint(value, salt, log2_n), fingerprint)
 
 
 @dataclass(frozen=True, slots=True)

@@ -18,8 +18,8 @@ from enum import StrEnum
 from functools import lru_cache
 from typing import Any, Final
 
-from reconciler.plan.essence import SECTIONS, Essence
-from reconciler.secret import MASK, is_secret_path
+from reconciler.plan.essence import SECTIONS, Essence, comparable
+from reconciler.secret import MASK, is_secret_path, mask_value
 
 #: Sections whose children are user-chosen keys, shown as `mappings[contact.email]`.
 _KEYED_SECTIONS: Final = frozenset({"mappings", "labels"})
@@ -52,7 +52,8 @@ class FieldChange:
     """One difference: `before` is the remote value, `after` the desired one (None = absent).
 
     `path` reads like `mappings[contact.email].direction` or `syncSettings.batchSize`;
-    `parts` is the same path as keys; `secret` marks values that are masked everywhere.
+    `parts` is the same path as keys; `secret` marks a secret credential (a field the
+    connector schema marks writeOnly), masked everywhere; every other value is shown.
     """
 
     path: str
@@ -84,10 +85,13 @@ def _format_parts(parts: tuple[str, ...]) -> str:
 
 
 def safe_values(field: FieldChange) -> tuple[JsonValue, JsonValue]:
-    """(before, after), masked when the path is secret-bearing — whatever the diff said.
-    Every output of a field change (renderers, drift, audit) goes through this."""
+    """(before, after) with secret credentials masked — whatever the diff said, also inside
+    an object that holds them. Every output of a field change (renderers, drift, audit, the
+    status page) goes through this."""
     if field.secret or is_secret_path(field.parts):
         return _mask(field.before), _mask(field.after)
+    if isinstance(field.before, dict) or isinstance(field.after, dict):
+        return mask_value(field.parts, field.before), mask_value(field.parts, field.after)
     return field.before, field.after
 
 
@@ -145,6 +149,9 @@ def diff_essences(before: Essence, after: Essence) -> tuple[FieldChange, ...]:
     """
     if before.doc == after.doc:
         return ()
+    before, after = comparable(before, after)
+    if before.doc == after.doc:
+        return ()
     old: Mapping[str, Any] = before.doc
     new: Mapping[str, Any] = after.doc
     found: list[_Found] = []
@@ -165,6 +172,7 @@ def diff_with_deepdiff(before: Essence, after: Essence) -> tuple[FieldChange, ..
     direct comparison must agree with (tests/plan/test_diff_cost.py, benchmarks)."""
     if before.doc == after.doc:
         return ()
+    before, after = comparable(before, after)
     return _sorted(_field_change(*f) for f in _deepdiff(before.doc, after.doc, ()))
 
 
@@ -232,6 +240,8 @@ def _field_change(
     secret = is_secret_path(parts)
     if secret:
         old, new = _mask(old), _mask(new)
+    elif isinstance(old, dict) or isinstance(new, dict):
+        old, new = mask_value(parts, old), mask_value(parts, new)
     return FieldChange(
         path=format_path(parts), parts=parts, kind=kind, before=old, after=new, secret=secret
     )

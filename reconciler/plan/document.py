@@ -3,8 +3,9 @@ what `plan --format json` prints and what a saved plan embeds. Every field value
 through the secret mask. Unchanged connectors are counted, not listed.
 
 Also what every format shows of a change beyond its diff: the fields a create sets (one
-`added` field change per leaf, as Terraform's `+` lines) and where each credential a change
-writes comes from (the `${env:}` / `${file:}` reference, never the value).
+`added` field change per leaf, as Terraform's `+` lines), where each credential a change
+writes comes from (the `${env:}` / `${file:}` reference, never the value), and the
+credentials git holds as a reviewed plan compares them (`credentialSpec`).
 """
 
 from __future__ import annotations
@@ -13,9 +14,10 @@ from typing import Any, Final
 
 from reconciler.load.refs import is_secret_reference
 from reconciler.plan.changes import Action, ConnectorChange, Plan
+from reconciler.plan.credentials import literal_fingerprint
 from reconciler.plan.diff import ChangeKind, FieldChange, JsonValue, format_path, safe_values
 from reconciler.plan.essence import SECTIONS, Essence
-from reconciler.secret import is_secret_path
+from reconciler.secret import is_masked_field, is_secret_path
 
 
 def summary_line(plan: Plan) -> str:
@@ -76,6 +78,25 @@ def credential_source(change: ConnectorChange, key: str) -> str | None:
     return value if value is not None and is_secret_reference(value) else None
 
 
+def credential_spec(change: ConnectorChange) -> dict[str, dict[str, str]] | None:
+    """Every credential git holds for `change`'s connector, as a reviewed plan compares it:
+    `{"value": V}` for a value that is not secret (shown in clear anyway), `{"reference":
+    "${env:A}"}` for a reference (secret or not: which secret, never its value) and
+    `{"fingerprint": F}` for a literal secret (salted and slow, never the value). None for a
+    change without a desired connector (an orphan)."""
+    if change.desired is None:
+        return None
+    spec: dict[str, dict[str, str]] = {}
+    for key, value in sorted(change.desired.spec.authentication.credentials.items()):
+        if is_secret_reference(value):
+            spec[key] = {"reference": value}
+        elif is_masked_field(key):
+            spec[key] = {"fingerprint": literal_fingerprint(value)}
+        else:
+            spec[key] = {"value": value}
+    return spec
+
+
 def credential_key(field: FieldChange) -> str | None:
     """The credential key `field` is about (`authentication.credentials[KEY]`), or None."""
     parts = field.parts
@@ -132,6 +153,7 @@ def change_document(change: ConnectorChange) -> dict[str, Any]:
             if change.credentials
             else None
         ),
+        "credentialSpec": credential_spec(change),
         "steps": [
             {"kind": s.kind.value, "sections": list(s.sections), "target": s.target}
             for s in change.steps

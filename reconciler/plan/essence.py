@@ -1,7 +1,8 @@
 """The connector "essence": the one normalized form that both the diff and the API bodies use.
 
 Server-managed fields are dropped, defaults filled, mappings keyed by `cxoneField`,
-cxrecon's own labels set apart and credential values replaced by a mask.
+cxrecon's own labels set apart, non-secret credentials kept as they are and every credential
+value that cannot be compared (a secret, a reference, a value the server masked) masked.
 
 Why one form for both: a field the diff ignores can then never be sent, and whatever
 the plan shows is exactly what apply writes (a POST body or an RFC 7396 merge-patch).
@@ -16,6 +17,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final, TypedDict
 
+from reconciler.load.secret_refs import is_secret_reference
 from reconciler.model import (
     DEFAULT_SYNC_SETTINGS,
     LABEL_APPLIED_DIGEST,
@@ -25,9 +27,7 @@ from reconciler.model import (
     DesiredConnector,
 )
 from reconciler.plan.spec_json import spec_json
-from reconciler.secret import MASK
-
-#: What a credential value reads as in an essence: the API never returns them.
+from reconciler.secret import MASK, is_masked_field, is_server_mask
 
 #: Top-level essence keys, in the order they are shown and digested ("sections").
 SECTIONS: Final = (
@@ -61,7 +61,7 @@ class MappingDoc(TypedDict, total=False):
 
 class AuthenticationDoc(TypedDict):
     type: str
-    credentials: dict[str, str]  # key → MASK
+    credentials: dict[str, str]  # key → the value (not secret), or MASK (see credential_value)
 
 
 class EssenceDoc(TypedDict):
@@ -104,6 +104,7 @@ def is_owned_label(key: str) -> bool:
 def essence_of(spec: ConnectorSpec) -> Essence:
     """Normalize a spec from either side (desired or remote) into its essence."""
     sync = spec.sync_settings or DEFAULT_SYNC_SETTINGS
+    credentials = spec.authentication.credentials
     mappings: dict[str, MappingDoc] = {}
     for m in sorted(spec.mappings, key=lambda m: m.cxone_field):
         entry: MappingDoc = {"crmField": m.crm_field, "direction": m.direction}
@@ -128,11 +129,47 @@ def essence_of(spec: ConnectorSpec) -> Essence:
         "mappings": mappings,
         "authentication": {
             "type": spec.authentication.type,
-            "credentials": {k: MASK for k in sorted(spec.authentication.credentials)},
+            "credentials": {k: credential_value(k, v) for k, v in sorted(credentials.items())},
         },
         "labels": user_labels,
     }
     return Essence(name=spec.name, doc=doc, owned_labels=owned)
+
+
+def credential_value(key: str, value: str) -> str:
+    """A credential as an essence holds it: a value the schema does not mark secret as
+    itself (CXone returns it, so both sides can be compared and shown); MASK for a secret
+    (CXone never returns it), for a `${env:}` / `${file:}` reference (its value is known only
+    when applying) and for a value the server masked. A masked value is compared by the
+    credentials fingerprint (reconciler.plan.credentials), never by value."""
+    if is_masked_field(key) or is_secret_reference(value) or is_server_mask(value):
+        return MASK
+    return value
+
+
+def comparable(before: Essence, after: Essence) -> tuple[Essence, Essence]:
+    """`before` and `after` with each credential that one side holds masked masked on the
+    other side too: a value only one side knows (git writes `clientId: ${env:X}`, or the
+    server masks what it could return) is left to the fingerprint, not shown as a change."""
+    was, now = _credentials(before), _credentials(after)
+    hidden = [k for k in was.keys() & now.keys() if (was[k] == MASK) != (now[k] == MASK)]
+    if not hidden:
+        return before, after
+    return _masking(before, hidden), _masking(after, hidden)
+
+
+def _credentials(essence: Essence) -> Mapping[str, Any]:
+    # An essence made by essence_of always has them; a hand-made one (tests) may not.
+    auth: Any = essence.doc.get("authentication")
+    credentials = auth.get("credentials") if isinstance(auth, dict) else None
+    return credentials if isinstance(credentials, dict) else {}
+
+
+def _masking(essence: Essence, keys: Iterable[str]) -> Essence:
+    auth = essence.doc["authentication"]
+    credentials = {**auth["credentials"], **dict.fromkeys(keys, MASK)}
+    doc: EssenceDoc = {**essence.doc, "authentication": {**auth, "credentials": credentials}}
+    return Essence(name=essence.name, doc=doc, owned_labels=essence.owned_labels)
 
 
 # --- digests -------------------------------------------------------------------
@@ -272,7 +309,10 @@ def create_body(
 
 
 def changed_sections(before: Essence, after: Essence) -> tuple[str, ...]:
-    """Sections whose content differs, in SECTIONS order."""
+    """Sections whose content differs, in SECTIONS order (credentials as `comparable` says)."""
+    if before.doc == after.doc:
+        return ()
+    before, after = comparable(before, after)
     b: Mapping[str, Any] = before.doc
     a: Mapping[str, Any] = after.doc
     return tuple(s for s in SECTIONS if b[s] != a[s])

@@ -5,9 +5,14 @@ by the time it is applied (git moved on, or CXone changed a connector it pinned)
 apply can plan afresh and still write only what a reviewer saw (Atlantis's plan of record).
 Each connector the fresh plan would change is compared with the reviewed plan's entry for
 it, as the reviewer saw it: the action, the lifecycle transition, every field's before and
-after value (masked as shown), the rename and the ownership move. Credential status is
-not compared: a pull request's plan runs without connector secrets (`unknown`), the apply
-with them; what is written is still the reference git holds.
+after value (secrets masked, as shown), the rename, the ownership move and the credentials
+git holds (`credentialSpec`: a non-secret value by value, a reference by its name — `${env:A}`
+is not `${env:B}` —, a literal secret by its salted fingerprint), whether or not the change
+writes them: a commit after the review that points a token endpoint elsewhere or swaps the
+variable a secret comes from is not as reviewed. The credential *status* is not compared: a
+pull request's plan runs without connector secrets (`unknown`), the apply with them; a
+rotation behind the same references (the secret store's values changed) is applied and named
+as such (`credentials_note`).
 
 - `as_reviewed`: the same change; it may be applied under the reviewed plan's approval.
 - `unreviewed`: a change the reviewed plan did not have for that connector (a UI edit the
@@ -23,8 +28,11 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
+from reconciler.load.refs import is_secret_reference
 from reconciler.plan.changes import Action, ConnectorChange, Plan, SafetyVerdict
+from reconciler.plan.credentials import CredentialStatus, literal_matches
 from reconciler.plan.document import change_document
+from reconciler.secret import is_masked_field
 
 #: Keys of a change's document that say what is written (the rest is where and how).
 _SHOWN_KEYS: Final = ("action", "transition", "renamedFrom", "previousOwner", "orphaned")
@@ -76,10 +84,13 @@ def review(reviewed: Mapping[str, Mapping[str, Any]], fresh: Plan) -> Review:
         now = change_document(change)
         if shown is None:
             held.append(Held(change, f"not in the reviewed plan: {_what(now)}"))
-        elif signature(shown) == signature(now):
+            continue
+        credentials = credential_differences(shown, change)
+        if signature(shown) == signature(now) and not credentials:
             as_reviewed.append(change)
         else:
-            held.append(Held(change, f"differs from the reviewed plan ({_difference(shown, now)})"))
+            what = "; ".join(p for p in (_difference(shown, now, credentials), credentials) if p)
+            held.append(Held(change, f"differs from the reviewed plan ({what})"))
     dropped = tuple(sorted(name for name in reviewed if name not in seen))
     return Review(tuple(as_reviewed), tuple(held), dropped)
 
@@ -93,9 +104,77 @@ def _what(document: Mapping[str, Any]) -> str:
     return f"{document.get('action')}" + (f": {', '.join(paths)}" if paths else "")
 
 
-def _difference(shown: Mapping[str, Any], now: Mapping[str, Any]) -> str:
+def credential_differences(shown: Mapping[str, Any], change: ConnectorChange) -> str:
+    """How the credentials git holds now differ from those the reviewed change showed
+    (`credentials differ: clientSecret ${env:A} → ${env:B}, tokenEndpoint`); "" when they
+    are the same. Values that are not secret are named by key (the field lines show them),
+    references by name, literal secrets never by value."""
+    if change.desired is None:
+        return ""
+    if "credentialSpec" not in shown:
+        return (
+            "credentials not in the reviewed plan (made by an older cxrecon); "
+            "plan again and review that plan"
+        )
+    reviewed = shown.get("credentialSpec")
+    reviewed = reviewed if isinstance(reviewed, Mapping) else {}
+    current = change.desired.spec.authentication.credentials
+    found: list[str] = []
+    for key in sorted(reviewed.keys() | current.keys()):
+        was, now = reviewed.get(key), current.get(key)
+        if now is None:
+            found.append(f"{key} removed")
+        elif not isinstance(was, Mapping):
+            found.append(f"{key} added")
+        elif not _same_credential(key, was, now):
+            found.append(_describe_change(key, was, now))
+    return "credentials differ: " + ", ".join(found) if found else ""
+
+
+def _same_credential(key: str, shown: Mapping[str, Any], value: str) -> bool:
+    """Whether git's `value` for `key` is what the reviewed plan showed (`shown`: one entry
+    of a credentialSpec)."""
+    if is_secret_reference(value):
+        return shown.get("reference") == value
+    if is_masked_field(key):
+        return "fingerprint" in shown and literal_matches(shown["fingerprint"], value)
+    return "value" in shown and shown.get("value") == value
+
+
+def _describe_change(key: str, shown: Mapping[str, Any], value: str) -> str:
+    was = shown.get("reference")
+    if is_secret_reference(value) and isinstance(was, str):
+        return f"{key} {was} → {value}"
+    if is_secret_reference(value):
+        return f"{key} now {value}"
+    if is_masked_field(key):
+        return f"{key} (a literal secret) changed"
+    if isinstance(was, str):
+        return f"{key} {was} → a value in git"
+    return f"{key} {shown.get('value')!r} → {value!r}"
+
+
+def credentials_note(change: ConnectorChange) -> str:
+    """`; credentials rotated, written from clientSecret ${env:SF_SECRET}, clientId (value in
+    git)` for a change that writes credentials (rotated, or no fingerprint recorded yet);
+    "" otherwise. Said of every change applied as reviewed: the reviewed plan could not tell
+    a rotation behind unchanged references (it ran without the secrets)."""
+    check = change.credentials
+    if check is None or not check.will_write or change.desired is None:
+        return ""
+    sources = ", ".join(
+        f"{key} {value}" if is_secret_reference(value) else f"{key} (value in git)"
+        for key, value in sorted(change.desired.spec.authentication.credentials.items())
+    )
+    rotated = check.status is CredentialStatus.ROTATED
+    verb = "rotated" if rotated else f"written ({check.reason.value})"
+    return f"; credentials {verb}" + (f", written from {sources}" if sources else "")
+
+
+def _difference(shown: Mapping[str, Any], now: Mapping[str, Any], credentials: str = "") -> str:
     """What differs between the reviewed change and the fresh one, by field path: values
-    CXone changed since the review, changes the review did not show, and the rest."""
+    CXone changed since the review, changes the review did not show, and the rest (the
+    credentials' difference, when `credentials` says it, is said by the caller)."""
     if shown.get("action") != now.get("action"):
         return f"reviewed {shown.get('action')}, now {now.get('action')}"
     before = _by_path(shown.get("fields") or ())
@@ -116,6 +195,8 @@ def _difference(shown: Mapping[str, Any], now: Mapping[str, Any]) -> str:
         other.append("lifecycle")
     other += [k for k in ("renamedFrom", "previousOwner", "orphaned") if shown.get(k) != now.get(k)]
     parts = []
+    if credentials and not (moved or unshown or other):
+        return ""
     if moved:
         parts.append("changed in CXone since the review: " + ", ".join(moved))
     if unshown:

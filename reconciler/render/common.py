@@ -52,12 +52,15 @@ def create_details(change: ConnectorChange) -> tuple[FieldChange, ...]:
 
 def source_note(change: ConnectorChange, field: FieldChange) -> str | None:
     """For a credential field a change sets: `from ${env:NAME}` (the reference it is resolved
-    from, never the value) or `value in git`; None for any other field."""
+    from, never the value), or `value in git` for a secret written as a literal; None for
+    any other field (a value that is not secret is shown itself)."""
     key = credential_key(field)
     if key is None or field.kind is ChangeKind.REMOVED:
         return None
     source = credential_source(change, key)
-    return f"from {source}" if source is not None else "value in git"
+    if source is not None:
+        return f"from {source}"
+    return "value in git" if field.secret else None
 
 
 def written_from(change: ConnectorChange) -> str:

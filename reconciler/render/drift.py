@@ -74,8 +74,10 @@ def _note(field: DriftedField) -> str:
         return "CXone set ERROR: the connector is failing; fix the cause, then apply retries it"
     if field.origin.value == "conflict":
         return "changed in git too since the last apply: resolve by hand"
-    if field.secret or field.parts[:1] == ("authentication",):
-        return "credentials: adopt by rotating in your secret store, never in git"
+    if field.secret:
+        return "a secret credential: adopt by rotating in your secret store, never in git"
+    if field.parts[:1] == ("authentication",):
+        return "credentials are not written back: copy CXone's value into the file by hand"
     return ""
 
 

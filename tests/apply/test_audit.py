@@ -106,22 +106,36 @@ def test_out_of_band_changes_mask_secret_paths() -> None:
         [
             ("endpointUrl", "https://a.example", "https://b.example"),
             ("authentication.credentials.clientSecret", CANARY, "other"),
-            ("labels", {"team": "x", "apiToken": CANARY}, {"team": "y"}),
+            ("labels", {"team": "x", "apiToken": "not-secret"}, {"team": "y"}),
+            (
+                "authentication",
+                {"type": "OAUTH2", "credentials": {"clientId": "app", "clientSecret": CANARY}},
+                None,
+            ),
         ]
     )
     assert changes[0].seen == "https://a.example"
     assert changes[1].seen == MASK
     assert changes[1].found == MASK
-    assert changes[2].seen == {"team": "x", "apiToken": MASK}
+    # Secret is what the connector schema marks writeOnly, never a name's sound.
+    assert changes[2].seen == {"team": "x", "apiToken": "not-secret"}
+    assert changes[3].seen == {
+        "type": "OAUTH2",
+        "credentials": {"clientId": "app", "clientSecret": MASK},
+    }
     assert CANARY not in repr(changes)
 
 
 @pytest.mark.parametrize(
     ("path", "secret"),
     [
-        ("authentication.credentials.clientId", True),
-        (("authentication", "credentials"), True),
-        ("labels.clientSecret", True),
+        # Only what the connector schema marks writeOnly (or does not describe) is secret.
+        ("authentication.credentials.clientSecret", True),
+        ("authentication.credentials[apiKey]", True),
+        ("authentication.credentials.clientId", False),
+        ("authentication.credentials.tokenEndpoint", False),
+        ("labels.clientSecret", False),
+        ("mappings[contact.custom.sso_token].crmField", False),
         ("endpointUrl", False),
         ("mappings[contact.email].direction", False),
     ],

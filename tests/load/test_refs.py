@@ -11,7 +11,7 @@ from reconciler.errors import SecretResolutionError
 from reconciler.load.desired import LoadResult, load_desired
 from reconciler.load.refs import SecretLookup, check_secret_field, substitute_vars
 from reconciler.load.secret_lookup import resolve_secret
-from reconciler.secret import Secret, is_secret_field
+from reconciler.secret import Secret, is_secret_field, looks_secret
 
 from .helpers import CANARY, connector_yaml
 
@@ -33,14 +33,17 @@ from .helpers import CANARY, connector_yaml
         "webhookSecret",
     ],
 )
-def test_secret_field_names_are_recognized_in_any_case(key: str) -> None:
-    assert is_secret_field(key)
+def test_secret_looking_names_are_recognized_in_any_case(key: str) -> None:
+    # The name-based guess that guards cxrecon.yaml, labels and URL queries; what is masked
+    # is the schema's writeOnly set (tests/security/test_secret_definition.py).
+    assert looks_secret(key)
 
 
 @pytest.mark.parametrize(
     "key", ["clientId", "username", "tokenEndpoint", "tokenUrl", "headerName", "scope", "name"]
 )
 def test_ordinary_field_names_are_not_secret(key: str) -> None:
+    assert not looks_secret(key)
     assert not is_secret_field(key)
 
 

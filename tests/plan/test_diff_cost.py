@@ -173,21 +173,22 @@ def test_one_changed_mapping_field_reads_as_that_field() -> None:
     ]
 
 
-def test_secret_values_are_masked_the_same_way() -> None:
+def test_secret_values_are_masked_the_same_way_and_only_the_schemas_write_only_ones() -> None:
     base = spec()
     rotated = dataclasses.replace(
         base,
         authentication=Authentication(type="OAUTH2", credentials={"clientId": "app-2"}),
-        labels={"team": "crm", "apiKey": "leaked"},
+        labels={"team": "crm", "apiKey": "not-a-secret"},
     )
     before, after = essence_of(base), essence_of(rotated)
     changes = diff_essences(before, after)
     assert changes == diff_with_deepdiff(before, after)
-    assert [(c.path, c.kind, c.secret) for c in changes] == [
-        ("authentication.credentials[clientSecret]", ChangeKind.REMOVED, True),
-        ("labels[apiKey]", ChangeKind.ADDED, True),
+    assert [(c.path, c.kind, c.secret, c.before, c.after) for c in changes] == [
+        ("authentication.credentials[clientId]", ChangeKind.CHANGED, False, "app-1", "app-2"),
+        ("authentication.credentials[clientSecret]", ChangeKind.REMOVED, True, MASK, None),
+        # A label is never a credential, whatever its key sounds like.
+        ("labels[apiKey]", ChangeKind.ADDED, False, None, "not-a-secret"),
     ]
-    assert all(c.before in (None, MASK) and c.after in (None, MASK) for c in changes)
 
 
 def test_a_plain_diff_does_not_load_deepdiff() -> None:

@@ -4,7 +4,14 @@ import dataclasses
 
 import pytest
 
-from reconciler.model import LABEL_APPLIED_DIGEST, LABEL_MANAGED_BY, FieldMapping, SyncSettings
+from reconciler.model import (
+    LABEL_APPLIED_DIGEST,
+    LABEL_MANAGED_BY,
+    Authentication,
+    FieldMapping,
+    SyncSettings,
+)
+from reconciler.plan.diff import diff_essences
 from reconciler.plan.essence import (
     AppliedDigest,
     applied_digest,
@@ -38,12 +45,33 @@ def test_owned_labels_are_kept_apart_from_user_labels() -> None:
     assert set(essence.owned_labels) == {LABEL_MANAGED_BY, "cxrecon.io/x"}
 
 
-def test_credential_values_never_enter_the_essence() -> None:
+def test_secret_credential_values_never_enter_the_essence_and_plain_ones_do() -> None:
     essence = essence_of(spec())
     assert essence.doc["authentication"]["credentials"] == {
-        "clientId": "***",
+        "clientId": "app-1",  # not writeOnly in the schema: compared and shown
         "clientSecret": "***",
     }
+
+
+def test_a_referenced_or_server_masked_plain_credential_is_compared_by_fingerprint() -> None:
+    referenced = spec(
+        authentication=Authentication(
+            type="OAUTH2", credentials={"clientId": "${env:X}", "clientSecret": "${env:S}"}
+        )
+    )
+    masked = spec(
+        authentication=Authentication(
+            type="OAUTH2", credentials={"clientId": "********", "clientSecret": "********"}
+        )
+    )
+    for s in (referenced, masked):
+        assert essence_of(s).doc["authentication"]["credentials"] == {
+            "clientId": "***",
+            "clientSecret": "***",
+        }
+    # A value only one side knows is not a difference (the fingerprint decides).
+    assert diff_essences(essence_of(spec()), essence_of(referenced)) == ()
+    assert changed_sections(essence_of(masked), essence_of(spec())) == ()
 
 
 def test_create_body_is_a_draft_with_resolved_credentials_and_owned_labels() -> None:

@@ -224,7 +224,7 @@ CREATED = {
     "mappings[contact.phone].direction": "INBOUND",
     "mappings[contact.phone].transformation": "e164",
     "authentication.type": "OAUTH2",
-    "authentication.credentials[clientId]": "***",
+    "authentication.credentials[clientId]": "app-1",
     "authentication.credentials[clientSecret]": "***",
     "labels[team]": "crm",
 }
@@ -248,7 +248,8 @@ def test_a_create_shows_every_field_it_sets_in_json() -> None:
     assert {p: f["after"] for p, f in fields.items()} == CREATED
     for path, field in fields.items():
         assert (field["kind"], field["before"], field["origin"]) == ("added", None, None), path
-        assert field["secret"] is path.startswith("authentication.credentials"), path
+        # Only what the connector schema marks writeOnly is secret (clientSecret here).
+        assert field["secret"] is (path == "authentication.credentials[clientSecret]"), path
     assert list(fields) == list(CREATED)  # the order of the connector file's sections
 
 
@@ -267,8 +268,12 @@ def test_a_create_shows_every_field_in_text_with_where_credentials_come_from() -
         '    + authentication.credentials[clientSecret]: "***"  (from ${file:.secrets/sf-secret})'
         in body
     )
-    assert '    + authentication.credentials[tokenEndpoint]: "***"  (value in git)' in body
-    assert "https://login.acme.example/token" not in output
+    # Not secret: shown in clear, so a reviewer sees where the secret goes.
+    assert (
+        '    + authentication.credentials[tokenEndpoint]: "https://login.acme.example/token"'
+        in body
+    )
+    assert "(value in git)" not in output
 
 
 def test_a_create_shows_every_field_in_markdown_with_where_credentials_come_from() -> None:
@@ -281,7 +286,10 @@ def test_a_create_shows_every_field_in_markdown_with_where_credentials_come_from
         '| <code>authentication.credentials[clientId]</code> | <code>"***"</code> from '
         "<code>${env:SF_CLIENT_ID}</code> |"
     ) in md
-    assert "https://login.acme.example/token" not in md
+    assert (
+        "| <code>authentication.credentials[tokenEndpoint]</code> | "
+        '<code>"https://login.acme.example/token"</code> |'
+    ) in md
 
 
 def test_credentials_a_change_writes_name_their_references() -> None:
