@@ -17,6 +17,7 @@ import anyio
 
 from reconciler.apply.audit import Actor, AuditLog
 from reconciler.apply.executor import ConnectorResult, Outcome
+from reconciler.celpolicy.evaluate import Violation
 from reconciler.config.durations import format_duration
 from reconciler.config.project import EnvironmentConfig, Project
 from reconciler.config.settings import ConnectionSettings
@@ -84,6 +85,8 @@ class CycleRunner:
         self.known = KnownConnectors(options.audit_log)
         #: The project of the last cycle that read it (what `notifications:` it has).
         self.project: Project | None = None
+        #: The `policies:` the last cycle's plan breaks (its report carries them).
+        self.violations: tuple[Violation, ...] = ()
         #: One client (and token) for every cycle while `keep_client()` is open.
         self._keeping = False
         self._client: MeteredClient | None = None
@@ -170,6 +173,7 @@ class CycleRunner:
             interrupted=interrupted,
             phases=phases,
             files_parsed=meter.files_parsed,
+            violations=self.violations,
         )
 
     def _failed(
@@ -271,6 +275,7 @@ class CycleRunner:
             if audit is not None:
                 audit.close()  # flush + fsync: the cycle's records are durable before it ends
         self.known.remember(run.plan, project.project_id, self.clock.now())
+        self.violations = run.plan.violations
         results = {r.name: r for r in run.report.results}
         reports = self._reports(decided, results)
         self.backoff.keep_only(c.name for c in run.plan.changes)
@@ -299,6 +304,12 @@ class CycleRunner:
             return Decision.IN_SYNC, None
         if change.action is Action.ERROR:
             return Decision.ERROR, "; ".join(change.problems) or "cannot be planned"
+        broken = [
+            v for v in plan.violations if v.connector == change.name and v.severity == "error"
+        ]
+        if broken and change.action.writes:
+            said = "; ".join(f"policy '{v.policy}': {v.message}" for v in broken)
+            return Decision.POLICY, f"breaks {said}; fix the connector in git or the policy"
         if change.action is Action.OBSERVE:
             return Decision.REPORT, change.note  # never written, whatever the flags
         if change.action is Action.ORPHAN:

@@ -277,6 +277,7 @@ def _report_json(report: CycleReport) -> dict[str, Any]:
             }
             for c in report.connectors
         ],
+        "policyViolations": [v.as_json() for v in report.violations],
     }
 
 

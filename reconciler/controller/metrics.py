@@ -111,6 +111,7 @@ class ControllerMetrics:
         self.pulls = _counter(names.PULLS, r)
         self.commit = Info(names.GIT_INFO.name, names.GIT_INFO.help, registry=r)
         self.notifications = _counter(names.NOTIFICATIONS, r)
+        self.policy_violations = _gauge(names.POLICY_VIOLATIONS, r)
         r.register(ApiStatsCollector(stats))
         if process:
             ProcessCollector(registry=r)
@@ -138,6 +139,7 @@ class ControllerMetrics:
             for decision in Decision:
                 if decision not in (Decision.IN_SYNC, Decision.APPLY):
                     self.out_of_sync.labels(decision.value).set(waiting.get(decision.value, 0))
+            self._policy_violations(report)
         for c in report.connectors:
             if c.result is None:
                 continue
@@ -151,6 +153,15 @@ class ControllerMetrics:
             self.pulls.labels("success" if report.pull.ok else "failure").inc()
         if report.commit:
             self.commit.info({"commit": report.commit})
+
+    def _policy_violations(self, report: CycleReport) -> None:
+        # A policy fixed since the last plan must drop to no series, not stay at its count.
+        self.policy_violations.clear()
+        counts: dict[tuple[str, str], int] = {}
+        for v in report.violations:
+            counts[(v.policy, v.severity)] = counts.get((v.policy, v.severity), 0) + 1
+        for (policy, severity), count in counts.items():
+            self.policy_violations.labels(policy, severity).set(count)
 
     def notified(self, event: str, result: str) -> None:
         """One message of `notifications:` sent (or not): reconciler.notify."""

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Protocol
 
 from reconciler.apply.executor import ConnectorResult, Outcome
+from reconciler.celpolicy.evaluate import Violation
 from reconciler.controller.gitrepo import PullResult
 from reconciler.plan.changes import Action
 from reconciler.plan.diff import FieldChange, Origin
@@ -55,6 +56,7 @@ class Decision(StrEnum):
     BACKOFF = "backoff"  # failed recently; waits out its backoff
     STOPPING = "stopping"  # not started: the controller is shutting down
     ERROR = "error"  # cannot be planned (see reason)
+    POLICY = "policy"  # breaks an `error` policy of cxrecon.yaml: never written (see reason)
     ORPHAN = "orphan"  # managed, no longer in git, and --prune is off
 
 
@@ -121,6 +123,8 @@ class CycleReport:
     phases: Mapping[Phase, float] = field(default_factory=dict)
     #: Connector files the cycle parsed; None when it did not get through loading them.
     files_parsed: int | None = None
+    #: The `policies:` of cxrecon.yaml the cycle's plan breaks (reconciler.celpolicy).
+    violations: tuple[Violation, ...] = ()
 
     @property
     def drifted(self) -> int:

@@ -99,6 +99,13 @@ NOTIFICATIONS: Final = _m(
     "event",
     "result",
 )
+POLICY_VIOLATIONS: Final = _m(
+    "policy_violations",
+    "gauge",
+    "Connectors breaking each `policies:` rule of cxrecon.yaml, last plan, by policy and severity",
+    "policy",
+    "severity",
+)
 API_REQUESTS: Final = _m("api_requests", "counter", "HTTP requests sent to CXone", "operation")
 API_RETRIES: Final = _m(
     "api_retries", "counter", "Requests re-sent after a transient failure", "operation"

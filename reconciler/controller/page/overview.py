@@ -17,7 +17,12 @@ from reconciler.controller.page.charts import (
     sync_buckets,
     sync_chart,
 )
-from reconciler.controller.page.connectors import ConnectorRow, connector_row, state_of
+from reconciler.controller.page.connectors import (
+    ConnectorRow,
+    connector_href,
+    connector_row,
+    state_of,
+)
 from reconciler.controller.page.context import Context, environment_name
 from reconciler.controller.page.controller_rows import (
     BackoffRow,
@@ -74,6 +79,8 @@ class Overview:
     pull_failures: int
     stopping: bool
     version: str = __version__
+    #: The `policies:` of cxrecon.yaml the last cycle's plan breaks, errors first.
+    violations: tuple[PolicyRow, ...] = ()
 
 
 def readiness_words(why: str) -> str:
@@ -131,6 +138,25 @@ def build_overview(
         audit_truncated=ctx.audit.truncated,
         pull_failures=ctx.pull_failures,
         stopping=ctx.stopping,
+        violations=_policy_rows(ctx),
+    )
+
+
+@dataclass(frozen=True)
+class PolicyRow:
+    policy: str
+    severity: str
+    connector: str
+    href: str
+    message: str
+
+
+def _policy_rows(ctx: Context) -> tuple[PolicyRow, ...]:
+    found = () if ctx.last is None else ctx.last.violations
+    ordered = sorted(found, key=lambda v: (v.severity != "error", v.connector, v.policy))
+    return tuple(
+        PolicyRow(v.policy, v.severity, v.connector, connector_href(v.connector), v.message)
+        for v in ordered[:ROWS]
     )
 
 

@@ -99,6 +99,13 @@ PENDING: Final = State(
     Tone.INFO,
     "Changed in git; the controller applies it in its next cycle.",
 )
+HELD_BY_POLICY: Final = State(
+    "policy",
+    "Held by a policy",
+    Tone.BAD,
+    "Its change breaks an `error` policy of cxrecon.yaml (`policies:`), so it is never "
+    "written; the reason names the policy. Fix the connector in git, or the policy.",
+)
 OBSERVED: Final = State(
     "observed",
     "Observed only",
@@ -163,6 +170,8 @@ def connector_state(
         return FAILED
     if decision == "error" or action == "error":
         return ERROR
+    if decision == "policy":
+        return HELD_BY_POLICY
     if outcome == "applied":
         return APPLIED
     if decision == "in-sync" or action == "no-op":
