@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -33,7 +34,18 @@ if TYPE_CHECKING:
     from reconciler.controller.backoff import BackoffPolicy
     from reconciler.controller.cycle import SettingsFor
     from reconciler.controller.health import ListenAddress
+    from reconciler.controller.page.headers import HostAllowList
     from reconciler.controller.report import ControllerOptions, CycleReport
+
+
+class HostNames(click.types.StringParamType):
+    """`--allowed-host NAME`, repeatable; from the environment, comma-separated names."""
+
+    name = "name"
+    envvar_list_splitter = ","
+
+    def split_envvar_value(self, rv: str) -> Sequence[str]:
+        return [part.strip() for part in rv.split(",") if part.strip()]
 
 
 def _default_audit_log() -> Path:
@@ -60,6 +72,16 @@ def _default_audit_log() -> Path:
     default="127.0.0.1:9108",
     show_default=True,
     help="HOST:PORT for /healthz, /readyz, /metrics, /status; `off` to disable.",
+)
+@click.option(
+    "--allowed-host",
+    "allowed_hosts",
+    type=HostNames(),
+    multiple=True,
+    envvar="CXRECON_ALLOWED_HOSTS",
+    help="A host name the endpoints answer to, e.g. the ingress's cxrecon.example.com "
+    "(repeatable; replaces env CXRECON_ALLOWED_HOSTS, comma-separated). IP addresses and "
+    "localhost are always answered; any other Host gets 421 (no DNS rebinding).",
 )
 @click.option("--once", is_flag=True, help="Run one cycle and exit (for cron and tests).")
 @click.option(
@@ -105,6 +127,7 @@ def reconcile(
     self_heal: bool,
     dry_run: bool,
     listen: str,
+    allowed_hosts: tuple[str, ...],
     once: bool,
     pull: bool,
     ignore_windows: bool,
@@ -128,6 +151,7 @@ def reconcile(
     """
     # Imported here, not at the top: `cxrecon reconcile --help` needs none of them.
     from reconciler.controller.health import parse_listen
+    from reconciler.controller.page.headers import HostAllowList
     from reconciler.controller.report import ControllerOptions
 
     seconds = parse_duration(interval, what="--interval")
@@ -135,6 +159,7 @@ def reconcile(
         raise ConfigError("--interval must be longer than zero, e.g. 30s or 5m")
     policy = _backoff_policy(backoff_base, backoff_cap)
     address = parse_listen(listen)
+    hosts = HostAllowList.of(allowed_hosts)
     if pull and not repo.is_dir():
         # Without --pull the directory may appear later (a git-sync sidecar's first clone).
         raise ConfigError(f"--repo {repo} is not a directory; point it at the git checkout")
@@ -155,7 +180,7 @@ def reconcile(
         parallelism=parallelism,
         ready_factor=ready_after,
     )
-    report = _run(options, policy, address, once, emulator=emulator)
+    report = _run(options, policy, address, hosts, once, emulator=emulator)
     ctx.exit(_exit_code(report) if once else 0)
 
 
@@ -172,6 +197,7 @@ def _run(
     options: ControllerOptions,
     policy: BackoffPolicy,
     address: ListenAddress | None,
+    hosts: HostAllowList,
     once: bool,
     *,
     emulator: bool,
@@ -183,9 +209,9 @@ def _run(
         with open_target(options.environment, True) as target:
             fixed = target.settings
             return asyncio.run(
-                _main(options, lambda _p, _e: fixed, policy, address, once, emulated=True)
+                _main(options, lambda _p, _e: fixed, policy, address, hosts, once, emulated=True)
             )
-    return asyncio.run(_main(options, _settings_from_env, policy, address, once))
+    return asyncio.run(_main(options, _settings_from_env, policy, address, hosts, once))
 
 
 def _settings_from_env(project: Project, env: EnvironmentConfig) -> ConnectionSettings:
@@ -198,6 +224,7 @@ async def _main(
     settings_for: SettingsFor,
     policy: BackoffPolicy,
     address: ListenAddress | None,
+    hosts: HostAllowList,
     once: bool,
     *,
     emulated: bool = False,
@@ -212,7 +239,7 @@ async def _main(
     )
     controller.install_signal_handlers()
     try:
-        return await controller.run(once=once, listen=address)
+        return await controller.run(once=once, listen=address, hosts=hosts)
     finally:
         controller.remove_signal_handlers()
 

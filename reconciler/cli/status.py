@@ -113,6 +113,8 @@ def _fetch_status(base: str, timeout: float) -> Mapping[str, Any]:
     client = httpx.Client(timeout=timeout, follow_redirects=False, trust_env=False)
     try:
         with client as http, http.stream("GET", f"{base}/status") as response:
+            if response.status_code == 421:
+                raise ConfigError(_misdirected(base))
             if response.status_code != 200:
                 raise NoController(
                     f"{base}/status answered {response.status_code}, not a controller's status"
@@ -131,6 +133,16 @@ def _fetch_status(base: str, timeout: float) -> Mapping[str, Any]:
     if not isinstance(body, dict) or "ready" not in body or "lastCycle" not in body:
         raise NoController(f"{base}/status is not a cxrecon controller's status")
     return body
+
+
+def _misdirected(base: str) -> str:
+    """A controller answered, but not to the host name in --url (its Host allow-list)."""
+    host = urlsplit(base).hostname or base
+    return (
+        f"the controller at {base} does not answer to the host name '{host}' (421 Misdirected "
+        f"Request); start it with --allowed-host {host} (or CXRECON_ALLOWED_HOSTS), or give "
+        "--url its IP address"
+    )
 
 
 def _why(exc: httpx.HTTPError) -> str:

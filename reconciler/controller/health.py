@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from http import HTTPStatus
 from typing import TYPE_CHECKING, Final, Protocol
 
-from reconciler.controller.page.headers import security_headers
+from reconciler.controller.page.headers import HostAllowList, security_headers
 from reconciler.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -70,9 +70,13 @@ def parse_listen(text: str) -> ListenAddress | None:
 class HealthServer:
     """Serves a StatusSource; `start()` binds (port 0 picks a free one), `close()` stops."""
 
-    def __init__(self, address: ListenAddress, source: StatusSource) -> None:
+    def __init__(
+        self, address: ListenAddress, source: StatusSource, hosts: HostAllowList | None = None
+    ) -> None:
         self.address = address
         self.source = source
+        #: The Host names answered (others get 421: DNS rebinding must not read the tenant).
+        self.hosts = hosts or HostAllowList()
         self._server: asyncio.Server | None = None
         self._routes: dict[str, Callable[[], tuple[int, bytes, str]]] = {
             "/healthz": self._healthz,
@@ -144,6 +148,9 @@ class HealthServer:
         if len(parts) != 3 or not parts[2].startswith("HTTP/"):
             return (*_text(400, "bad request\n"), False)
         method, target = parts[0], parts[1]
+        refused = self.hosts.refusal(head)
+        if refused is not None:
+            return (*_text(*refused), method == "HEAD")
         if method not in ("GET", "HEAD"):
             return (*_text(405, "only GET and HEAD\n"), False)
         route = self._routes.get(target.split("?", 1)[0])

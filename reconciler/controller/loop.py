@@ -19,7 +19,7 @@ import signal
 import time
 import uuid
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from reconciler.apply.audit import detect_actor
 from reconciler.apply.calltrace import TracingStats
@@ -36,6 +36,9 @@ from reconciler.controller.report import (
     CycleResult,
     Decision,
 )
+
+if TYPE_CHECKING:
+    from reconciler.controller.page.headers import HostAllowList
 
 log = logging.getLogger("cxrecon.controller")
 
@@ -129,15 +132,26 @@ class Controller:
     # --- running ----------------------------------------------------------------------
 
     async def run(
-        self, *, once: bool = False, listen: ListenAddress | None = None
+        self,
+        *,
+        once: bool = False,
+        listen: ListenAddress | None = None,
+        hosts: HostAllowList | None = None,
     ) -> CycleReport | None:
-        """Cycles until stop() (or one cycle with `once`); returns the last report."""
+        """Cycles until stop() (or one cycle with `once`); returns the last report. The
+        endpoints, served at `listen`, answer the Host names `hosts` allows."""
         if self.runner.repo is not None:
             await self.runner.repo.check()
-        server = HealthServer(listen, self) if listen is not None else None
+        server = HealthServer(listen, self, hosts) if listen is not None else None
         if server is not None:
             bound = self.listening = await server.start()
-            log.info("serving /healthz /readyz /metrics /status on http://%s", bound)
+            names = ", ".join(sorted(server.hosts.names))
+            log.info(
+                "serving /healthz /readyz /metrics /status on http://%s to Host: an IP "
+                "address, localhost%s",
+                bound,
+                f" or {names}" if names else " (more with --allowed-host NAME)",
+            )
         try:
             async with self.runner.keep_client():
                 while not self._stopping:
