@@ -87,22 +87,24 @@ def check_notifications(
     seen: dict[str, int] = {}
     for index, item in enumerate(block):
         at: tuple[str | int, ...] = (NOTIFICATIONS_KEY, index)
-        if not isinstance(item, dict) or _rejected(at, schema_paths):
+        if not isinstance(item, dict):
             continue
         name, url = item.get("name"), item.get("url")
-        if not isinstance(name, str) or not isinstance(url, str):
+        if not isinstance(name, str):
+            continue
+        first = seen.setdefault(name, index)
+        if not isinstance(url, str) or _rejected(at, schema_paths):
             continue
         found_here = _url_problems(document, (*at, "url"), name, url)
-        if name in seen:
+        if first != index:
             found_here.append(
                 _at(
                     document,
                     (*at, "name"),
-                    f"notification name '{name}' is used twice (also entry {seen[name] + 1}); "
+                    f"notification name '{name}' is used twice (also entry {first + 1}); "
                     "names pick a destination for `cxrecon notify test --name`: make them unique",
                 )
             )
-        seen.setdefault(name, index)
         found_here.extend(_environment_problems(document, at, item, defined))
         problems.extend(found_here)
         if not found_here:

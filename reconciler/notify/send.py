@@ -15,6 +15,7 @@ import logging
 import os
 import threading
 import time
+import warnings
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -243,6 +244,8 @@ def resolve_url(destination: Notification, environ: Mapping[str, str]) -> tuple[
 
 
 _APPRISE: dict[str, ModuleType | None] = {}
+#: Apprise and the HTTP stack under it (cxrecon's own client is httpx, unaffected).
+_QUIET_LOGGERS: Final = ("apprise", "urllib3", "requests", "requests_oauthlib", "oauthlib")
 _LOCK = threading.Lock()
 
 
@@ -251,15 +254,26 @@ def _load_apprise() -> ModuleType | None:
     with _LOCK:
         if "module" not in _APPRISE:
             try:
-                import apprise
+                # Apprise loads its plugins on first use, some of which import deprecated
+                # modules: done here once, quietly, rather than as a warning (or, under
+                # `-W error`, a failed send) in the middle of a run.
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore")
+                    import apprise
+
+                    apprise.Apprise.instantiate("json://localhost", suppress_exceptions=True)
+                # What its plugins and HTTP stack warn about later (an unverified TLS host)
+                # is cxrecon's to say, by the destination's name.
+                warnings.filterwarnings("ignore", module=r"(apprise|requests|urllib3)(\.|$)")
             except ImportError:
                 _APPRISE["module"] = None
             else:
-                # Its log lines can quote a destination's host, path or token: cxrecon says
-                # itself, by name, which destination failed.
-                quiet = logging.getLogger("apprise")
-                quiet.setLevel(logging.CRITICAL + 1)
-                quiet.propagate = False
+                # Their log lines quote a destination's host, path or token (urllib3's debug
+                # line is the request line): cxrecon says itself, by name, which failed.
+                for name in _QUIET_LOGGERS:
+                    quiet = logging.getLogger(name)
+                    quiet.setLevel(logging.CRITICAL + 1)
+                    quiet.propagate = False
                 _APPRISE["module"] = apprise
         return _APPRISE["module"]
 
