@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 
 import jsonschema
-from apply.helpers import Project, connector_doc, remote_connectors, run_cli
+from apply.helpers import CANARY_KEY, Project, connector_doc, remote_connectors, run_cli
 
 from reconciler.testing import RunningEmulator
 
@@ -20,6 +20,14 @@ policies:
   - name: owning-team
     severity: warning
     rule: has(connector.labels.owner)
+  - name: no-big-deactivation
+    rule: "!change.deactivates || project.deactivations <= 2"
+"""
+
+
+DEACTIVATIONS = """
+project: demo
+policies:
   - name: no-big-deactivation
     rule: "!change.deactivates || project.deactivations <= 2"
 """
@@ -90,15 +98,14 @@ def test_a_merge_may_not_deactivate_more_than_two(
     for name in ("Alpha", "Alpha2", "Alpha3"):
         project.write(connector_doc(name))
     assert run_cli(["apply", "--auto-approve"]).exit_code == 0
-    write_project(
-        project.root, "project: demo\n" + POLICIES.split("policies:\n")[1].join(["policies:\n", ""])
-    )
+    write_project(project.root, DEACTIVATIONS)
     for name in ("Alpha", "Alpha2", "Alpha3"):
         project.write(connector_doc(name, lifecycleStatus="INACTIVE", labels={"owner": "x"}))
 
-    result = run_cli(["apply", "--auto-approve"])
+    result = run_cli(["apply", "--auto-approve", "--allow-unsafe"])
 
     assert result.exit_code == 1, result.output
+    assert result.output.count("policy 'no-big-deactivation'") >= 3
     states = {c["name"]: c["lifecycleStatus"] for c in remote_connectors(emulator.control)}
     assert states == {"Alpha": "ACTIVE", "Alpha2": "ACTIVE", "Alpha3": "ACTIVE"}
 
@@ -131,3 +138,70 @@ def test_a_rule_that_does_not_compile_is_located_in_cxrecon_yaml(project: Projec
             "cxrecon.yaml:4:11: error: policy 'typo': unknown field 'endpointUr'" in result.output
         )
         assert "Traceback" not in result.output
+
+
+def test_two_deactivations_pass_and_every_deactivation_of_three_is_held(
+    project: Project, emulator: RunningEmulator
+) -> None:
+    write_project(project.root, "project: demo\n")
+    for name in ("Alpha", "Alpha2"):
+        project.write(connector_doc(name))
+    assert run_cli(["apply", "--auto-approve"]).exit_code == 0
+    write_project(project.root, DEACTIVATIONS)
+    for name in ("Alpha", "Alpha2"):
+        project.write(connector_doc(name, lifecycleStatus="INACTIVE"))
+
+    result = run_cli(["apply", "--auto-approve", "--allow-unsafe"])
+
+    assert result.exit_code == 0, result.output
+    states = {c["name"]: c["lifecycleStatus"] for c in remote_connectors(emulator.control)}
+    assert states == {"Alpha": "INACTIVE", "Alpha2": "INACTIVE"}
+
+
+CURRENT_AND_CHANGE = """
+project: demo
+policies:
+  - name: endpoint-is-fixed
+    rule: current == null || current.endpointUrl == connector.endpointUrl
+  - name: no-mapping-edits
+    severity: warning
+    rule: change.action == "create" || !change.fields.exists(f, f.startsWith("mappings"))
+  - name: secrets-masked
+    rule: >-
+      current == null || current.authentication.credentials.all(k,
+        current.authentication.credentials[k] == "***")
+"""
+
+
+def test_current_and_change_are_what_cxone_holds_and_what_would_change(
+    project: Project, emulator: RunningEmulator
+) -> None:
+    write_project(project.root, CURRENT_AND_CHANGE)
+    project.write(connector_doc("Alpha"))
+    assert run_cli(["apply", "--auto-approve"]).exit_code == 0  # current is null: a create
+    mappings = connector_doc("Alpha")["mappings"]
+    mappings[2]["direction"] = "BIDIRECTIONAL"
+    project.write(
+        connector_doc("Alpha", endpointUrl="https://elsewhere.example/api", mappings=mappings)
+    )
+
+    result = run_cli(["plan", "--format", "json"])
+
+    found = {
+        (v["policy"], v["severity"]) for v in json.loads(result.output)["policy"]["violations"]
+    }
+    assert found == {("endpoint-is-fixed", "error"), ("no-mapping-edits", "warning")}
+    assert CANARY_KEY not in result.output
+
+
+def test_a_saved_plan_is_held_by_policies_too(project: Project, emulator: RunningEmulator) -> None:
+    write_project(project.root)
+    project.write(connector_doc("Alpha"))
+    project.write(connector_doc("Beta"))
+    saved = project.root / "plan.json"
+    assert run_cli(["plan", "--out", str(saved)]).exit_code == 1
+
+    result = run_cli(["apply", "--plan", str(saved), "--auto-approve"])
+
+    assert result.exit_code == 1, result.output
+    assert {c["name"] for c in remote_connectors(emulator.control)} == {"Alpha"}
