@@ -15,7 +15,7 @@ from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 
 import anyio
 
-from reconciler.apply.audit import Actor, AuditLog
+from reconciler.apply.audit import Actor, AuditLog, AuditWriteError
 from reconciler.apply.executor import ConnectorResult, Outcome
 from reconciler.celpolicy.evaluate import Violation
 from reconciler.config.durations import format_duration
@@ -279,6 +279,10 @@ class CycleRunner:
         results = {r.name: r for r in run.report.results}
         reports = self._reports(decided, results)
         self.backoff.keep_only(c.name for c in run.plan.changes)
+        if audit is not None and audit.failure is not None:
+            # Writes that could not all be recorded make a failed cycle (readiness says why);
+            # a write whose intent could not be written was not sent, and is tried again.
+            raise AuditWriteError(audit.failure)
         return reports, any(r.decision is Decision.STOPPING for r in reports)
 
     def _decide(

@@ -11,7 +11,7 @@ from __future__ import annotations
 import datetime as dt
 from pathlib import Path
 
-from reconciler.apply.history import HistoryReader
+from reconciler.apply.history import reader_for
 from reconciler.model import LABEL_PROJECT
 from reconciler.plan.changes import Plan
 from reconciler.plan.history import Applied, AppliedHistory
@@ -21,7 +21,9 @@ class KnownConnectors:
     """The history one controller plans with; `remember` each cycle's plan."""
 
     def __init__(self, audit_log: Path) -> None:
-        self._audit = HistoryReader(audit_log)
+        # The process's one reader of this log: what apply's settling of unknown writes
+        # reads too, so a cycle parses only what was appended since the last.
+        self._audit = reader_for(audit_log)
         self._seen: dict[str, Applied] = {}
 
     def history(self, environment: str | None) -> AppliedHistory:

@@ -4,12 +4,14 @@ recent records per connector, the last successful write (time and git commit), C
 Bounded: only the last `TAIL_BYTES` of the file are read, at most `PER_CONNECTOR` records are
 kept per connector, and the file is parsed again only when its size or mtime changed. The
 records were masked when they were written (reconciler.apply.audit); the page escapes them.
+A write's intent is not shown (its outcome is); a line cut short is skipped with a warning.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import json
+import logging
 import os
 import threading
 from collections import deque
@@ -17,6 +19,10 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final
+
+from reconciler.apply.history import torn_warning
+
+log = logging.getLogger("cxrecon.audit")
 
 #: How much of the end of the audit log is read (a few thousand records).
 TAIL_BYTES: Final = 4 * 1024 * 1024
@@ -89,8 +95,9 @@ class AuditView:
 
 
 def parse_entry(record: Any) -> AuditEntry | None:
-    """One JSON record as an AuditEntry; None for anything that is not one."""
-    if not isinstance(record, dict):
+    """One JSON record as an AuditEntry; None for anything that is not one (a write's
+    intent included: its outcome, or its resolution, is the entry)."""
+    if not isinstance(record, dict) or record.get("event") == "intent":
         return None
     time = _time(record.get("time"))
     connector = record.get("connector")
@@ -196,16 +203,23 @@ class AuditReader:
         if start > 0:
             lines = lines[1:]  # the first line is cut in the middle
         entries: list[AuditEntry] = []
-        for line in lines:
+        last = len(lines) - 1
+        torn = 0
+        for number, line in enumerate(lines):
             if not line.strip():
                 continue
             try:
                 record = json.loads(line)
             except ValueError:
-                continue  # a line being written, or not ours: skipped
+                # A record being written (the last line) is read next time; any other line
+                # that does not parse was cut short by a crash or a full disk.
+                torn += number != last
+                continue
             entry = parse_entry(record)
             if entry is not None:
                 entries.append(entry)
+        if torn:
+            log.warning("%s", torn_warning(self.path) + f" ({torn} line{'s' if torn > 1 else ''})")
         return tuple(entries), start > 0
 
 
