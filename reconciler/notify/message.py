@@ -56,7 +56,7 @@ def render(event: Event, *, markdown: bool) -> Message:
     links = _links(event, markdown)
     if links:
         lines.append(links)
-    return Message(_title(event), "\n".join(lines).strip("\n") + "\n", markdown)
+    return Message(_title(event), "\n".join(lines).strip("\n"), markdown)
 
 
 def test_message(
@@ -67,7 +67,7 @@ def test_message(
     who = f" of project {inline(project)}" if project else ""
     body = (
         f"Test message from cxrecon{who} to the notification {inline(name)}.\n\n"
-        f"This destination is told: {', '.join(events)}.\n"
+        f"This destination is told: {', '.join(events)}."
     )
     return Message("cxrecon: test message", body, markdown)
 

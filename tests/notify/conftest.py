@@ -95,14 +95,13 @@ def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     test with `add_notifications`)."""
     root = tmp_path / "repo"
     shutil.copytree(PROJECT, root)
+    with (root / "cxrecon.yaml").open("a") as file:
+        file.write("project: notify-tests\n")
     monkeypatch.chdir(root)
     return root
 
 
 def add_notifications(root: Path, block: str) -> None:
     """Append a `notifications:` block (YAML text) to the project's cxrecon.yaml."""
-    path = root / "cxrecon.yaml"
-    text = path.read_text()
-    if "\nproject:" not in text:
-        text += "project: notify-tests\n"
-    path.write_text(text + block)
+    with (root / "cxrecon.yaml").open("a") as file:
+        file.write(block)

@@ -23,7 +23,9 @@ ACTIONS = {
     "GITHUB_RUN_ID": "4242",
     "CXRECON_STATUS_URL": "https://cxrecon.acme.example",
 }
-HOSTILE = "Evil <!here> @channel @everyone <@U123> [click](https://phish.example) `x` *b* \x1b[2J\u202e"
+HOSTILE = (
+    "Evil <!here> @channel @everyone <@U123> [click](https://phish.example) `x` *b* \x1b[2J\u202e"
+)
 
 
 def where(**environ: str) -> Where:
@@ -52,13 +54,14 @@ def test_a_drift_message_names_connector_fields_environment_commit_and_links() -
         "\n"
         "Environment production; project crm; commit `0123456789ab`.\n"
         "[workflow run](https://github.example/acme/connectors/actions/runs/4242) · "
-        "[status page](https://cxrecon.acme.example/)\n"
+        "[status page](https://cxrecon.acme.example/)"
     )
 
 
 def test_plain_text_has_no_markup_and_the_links_in_full() -> None:
     message = render(drift(), markdown=False)
-    assert "**" not in message.body and "`" not in message.body
+    assert "**" not in message.body
+    assert "`" not in message.body
     assert "Workflow run: https://github.example/acme/connectors/actions/runs/4242" in message.body
     assert "Status page: https://cxrecon.acme.example/" in message.body
 
@@ -67,15 +70,22 @@ def test_plain_text_has_no_markup_and_the_links_in_full() -> None:
 def test_user_text_is_inert_and_mentions_nobody(markdown: bool) -> None:
     event = Event(EventKind.APPLY_FAILED, "", where()).only([failed_item(HOSTILE, HOSTILE)])
     body = render(event, markdown=markdown).body
-    assert "@channel" not in body and "@everyone" not in body  # a zero-width space follows @
-    assert "@\u200bchannel" in body and "@\u200beveryone" in body
-    assert "<!here>" not in body and "<@U123>" not in body
-    assert "\x1b" not in body and "\u202e" not in body
-    assert "x1b" in body and "u202e" in body  # shown as escapes
+    assert "@channel" not in body
+    assert "@everyone" not in body
+    assert "@\u200bchannel" in body
+    assert "@\u200beveryone" in body
+    assert "<!here>" not in body
+    assert "<@U123>" not in body
+    assert "\x1b" not in body
+    assert "\u202e" not in body
+    assert "x1b" in body
+    assert "u202e" in body
     if markdown:
         # Every markup character of the user's text is escaped: no link, code, emphasis, HTML.
         assert "\\[click\\](https://phish.example)" in body
-        assert "\\`x\\`" in body and "\\*b\\*" in body and "\\<!here\\>" in body
+        assert "\\`x\\`" in body
+        assert "\\*b\\*" in body
+        assert "\\<!here\\>" in body
     assert body.count("\n") < 8  # the reason stays on one line
 
 
@@ -101,7 +111,7 @@ def test_without_actions_or_a_status_page_there_are_no_links() -> None:
     body = render(not_ready_event("cycle 3 failed: boom", where()), markdown=True).body
     assert body == (
         "**The controller is not ready.**\ncycle 3 failed: boom\n\n"
-        "Environment production; project crm; commit `0123456789ab`.\n"
+        "Environment production; project crm; commit `0123456789ab`."
     )
 
 
