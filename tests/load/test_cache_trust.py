@@ -282,7 +282,7 @@ def _validate_under_file_size_limit(root: Path, limit: int) -> subprocess.Comple
         capture_output=True,
         text=True,
         preexec_fn=limited,  # only sets a limit in the child
-        env={**os.environ, "PYTHONPATH": str(REPO)},
+        env={**os.environ, "PYTHONPATH": os.environ.get("PYTHONPATH", str(REPO))},
         timeout=60,
         check=False,
     )
