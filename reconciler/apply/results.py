@@ -14,7 +14,7 @@ class Outcome(StrEnum):
     UNCHANGED = "unchanged"  # nothing to write
     #: Nothing left to write once a conflict was re-read: another writer (a concurrent
     #: apply, the controller) had already brought it in line. Not counted as applied.
-    IN_LINE = "in line"
+    IN_LINE = "in_line"
     FAILED = "failed"  # not (fully) applied; `reason` says why and what to do
     SKIPPED = "skipped"  # deliberately left alone (an orphan without --prune)
 

@@ -12,7 +12,7 @@ from reconciler.render.escape import terminal
 
 def result_line(result: ConnectorResult) -> str:
     """One progress line as a connector finishes."""
-    mark = {"applied": "+", "failed": "!", "skipped": "-", "unchanged": "=", "in line": "="}
+    mark = {"applied": "+", "failed": "!", "skipped": "-", "unchanged": "=", "in_line": "="}
     detail = _detail(result)
     said = _said(result.outcome)
     return terminal(f"{mark[result.outcome]} {result.name}: {said} ({result.action.value}){detail}")
@@ -41,7 +41,7 @@ def _detail(result: ConnectorResult) -> str:
 def render_report(report: ApplyReport) -> str:
     """The end-of-run table: applied, failed (why) and skipped connectors, then syncs."""
     counts = report.outcome_counts()
-    in_line = f"{counts['in line']} {IN_LINE_WORDS}, " if counts["in line"] else ""
+    in_line = f"{counts['in_line']} {IN_LINE_WORDS}, " if counts["in_line"] else ""
     head = (
         f"Apply finished: {counts['applied']} applied, {in_line}{counts['failed']} failed, "
         f"{counts['skipped']} skipped, {counts['unchanged']} unchanged "

@@ -129,13 +129,22 @@ def render_text(summary: RunSummary) -> str:
             f"{_ms(op.p95_ms):>8} {_ms(op.p99_ms):>8}"
         )
     if summary.outcomes:
-        counts = ", ".join(f"{v} {k}" for k, v in summary.outcomes.items())
+        counts = ", ".join(
+            f"{v} {OUTCOME_WORDS.get(k, k)}"
+            for k, v in summary.outcomes.items()
+            if v or k not in OUTCOME_WORDS  # "already in line" only when it happened
+        )
         lines.append(f"connectors: {counts}")
     if summary.cache is not None:
         lines.append(
             f"cache: {summary.cache.hits} hits, {summary.cache.misses} misses (files parsed)"
         )
     return "\n".join(lines)
+
+
+#: Outcome keys said in words: a connector another writer had already brought in line was
+#: not applied by this run (its writes are not counted either).
+OUTCOME_WORDS = {"in_line": "already in line (by another writer)"}
 
 
 def _ms(value: float | None) -> str:

@@ -13,6 +13,7 @@ import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -24,7 +25,7 @@ from .helpers import Project, connection_env, connector_doc, remote_connectors
 COUNT = 12
 
 
-def _records(path: Path) -> list[dict[str, object]]:
+def _records(path: Path) -> list[dict[str, Any]]:
     if not path.exists():
         return []
     text = path.read_text(encoding="utf-8")
@@ -33,8 +34,16 @@ def _records(path: Path) -> list[dict[str, object]]:
 
 def _start(project: Project, env: dict[str, str], *extra: str) -> subprocess.Popen[str]:
     return subprocess.Popen(
-        [sys.executable, "-m", "reconciler", "apply", "--auto-approve", "--parallelism", "3"]
-        + list(extra),
+        [
+            sys.executable,
+            "-m",
+            "reconciler",
+            "apply",
+            "--auto-approve",
+            "--parallelism",
+            "3",
+            *extra,
+        ],
         cwd=project.root,
         env={**os.environ, **env},
         stdout=subprocess.PIPE,
@@ -51,7 +60,7 @@ def _wait_for_intents(process: subprocess.Popen[str], log: Path, count: int) -> 
         time.sleep(0.005)
 
 
-def assert_every_change_accounted_for(log: Path, remote: list[dict[str, object]]) -> None:
+def assert_every_change_accounted_for(log: Path, remote: list[dict[str, Any]]) -> None:
     """Each connector in CXone has a create intent, and every intent has an outcome."""
     records = _records(log)
     intents = {r["writeId"]: r for r in records if r.get("event") == "intent"}
