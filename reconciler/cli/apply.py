@@ -6,10 +6,8 @@ invalid desired state, a stale saved plan, or a refusal to apply without confirm
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
-import signal
 import sys
 import time
 from dataclasses import dataclass
@@ -22,6 +20,7 @@ import click
 # the command list load without the client, the planner or the renderers.
 from reconciler.apply.audit import AuditLog, detect_actor
 from reconciler.cli.apply_saved import check_plan_options, from_saved, saved_root, stale_rule
+from reconciler.cli.apply_stop import Interruption, grace_seconds, stopped_summary
 from reconciler.cli.common import (
     audit_log_at,
     audit_log_option,
@@ -40,6 +39,7 @@ from reconciler.model import SYNC_TYPES
 if TYPE_CHECKING:
     from reconciler.apply.calltrace import TracingStats
     from reconciler.apply.datasync import PollPolicy
+    from reconciler.apply.executor import ConnectorResult
     from reconciler.apply.run import ApplyReport
     from reconciler.config.project import Project
     from reconciler.config.settings import ConnectionSettings
@@ -192,28 +192,42 @@ def apply(
     stats = TracingStats()
     started = time.monotonic()
     audit_log = audit_log_at(project.root, audit_log)
+    stop = Interruption(grace_seconds(), lambda message: click.echo(message, err=True))
+    report: ApplyReport | None = None
     with open_target(environment, emulator, dict(env.connection), root=project.root) as target:
         actor = detect_actor(os.environ, project.root)
-        with AuditLog(audit_log, actor=actor, environment=env_name, command="apply") as audit:
+        with AuditLog(
+            audit_log, actor=actor, environment=env_name, command="apply", root=project.root
+        ) as audit:
             secrets = secrets_for(
                 project,
                 emulated=target.emulated,
                 warn=lambda message: click.echo(message, err=True),
                 audit=audit,
             )
-            run = _Run(project, loaded, env_name, opts, saved, audit, secrets, stats)
+            run = _Run(project, loaded, env_name, opts, saved, audit, secrets, stats, stop)
             try:
                 report = asyncio.run(run.main(target.settings))
-            except asyncio.CancelledError:
-                # SIGTERM cancelled the run (see _Run.main): unwind like Ctrl-C, so the audit
-                # log is fsynced on the way out and the exit code is 130.
-                raise KeyboardInterrupt from None
+            except (asyncio.CancelledError, KeyboardInterrupt):
+                if not run.writing:
+                    # Stopped before any write: nothing to account for (exit 130 / 143).
+                    raise KeyboardInterrupt from None
             except CxreconError as exc:
                 # `notifications:` hear of an apply that stopped (bounded; never changes it)
                 notify_apply_error(project, env_name, exc, warn=_stderr, commit=actor.git_commit)
                 raise
-    click.echo(render_report(report))
-    notify_apply(project, env_name, report, run.plan, warn=_stderr, commit=actor.git_commit)
+    for line in audit.settled:
+        click.echo(line, err=True)
+    if report is not None:
+        click.echo(render_report(report))
+        notify_apply(project, env_name, report, run.plan, warn=_stderr, commit=actor.git_commit)
+    if audit.failure is not None:
+        lost = f" ({audit.records_lost} record{'s' if audit.records_lost != 1 else ''} lost)"
+        click.echo(f"error: {audit.failure}{lost}", err=True)
+    if stop.signal is not None or report is None:
+        results = report.results if report is not None else tuple(run.finished)
+        click.echo(stopped_summary(stop.signal, run.planned, results, audit), err=True)
+        ctx.exit(stop.exit_code)
     summary = summarize(
         stats.snapshot(),
         command="apply",
@@ -223,7 +237,7 @@ def apply(
         outcomes=report.outcome_counts(),
     )
     _print_summary(summary, metrics_format, metrics_file)
-    ctx.exit(0 if report.ok else 1)
+    ctx.exit(0 if report.ok and audit.failure is None else 1)
 
 
 def _print_summary(summary: RunSummary, metrics_format: str, metrics_file: Path | None) -> None:
@@ -252,6 +266,7 @@ class _Run:
         audit: AuditLog,
         secrets: SecretLookup,
         stats: TracingStats,
+        stop: Interruption,
     ) -> None:
         self.project = project
         self.loaded = loaded
@@ -263,31 +278,29 @@ class _Run:
         self.stats = stats
         #: The saved plan was stale and a fresh plan replaced it.
         self.replanned = False
+        self.stop = stop
+        #: The writes have started (the plan was confirmed); how many changes it holds.
+        self.writing = False
+        self.planned = 0
+        #: Connectors finished so far (what an interruption reports).
+        self.finished: list[ConnectorResult] = []
         #: The plan that was applied (what `notifications:` say was written).
         self.plan: Plan | None = None
 
     async def main(self, settings: ConnectionSettings) -> ApplyReport:
-        import asyncio
-
-        # SIGTERM (a CI job cancelled, a pod stopped) cancels this task, as asyncio.run does
-        # for Ctrl-C; raising from a signal handler instead could land inside a cancel scope.
-        loop = asyncio.get_running_loop()
-        task = asyncio.current_task()
-        try:
-            if task is not None:
-                loop.add_signal_handler(signal.SIGTERM, task.cancel)
-        except (NotImplementedError, RuntimeError):  # no signals here (Windows, a thread)
-            pass
+        # Until the plan is confirmed, SIGTERM (a CI job cancelled, a pod stopped) cancels
+        # this task as asyncio.run does for Ctrl-C; once writes start, either signal stops
+        # new writes and lets those in flight answer (reconciler.cli.apply_stop).
+        self.stop.install()
         try:
             return await self._main(settings)
         finally:
-            with contextlib.suppress(NotImplementedError, RuntimeError):
-                loop.remove_signal_handler(signal.SIGTERM)
+            self.stop.uninstall()
 
     async def _main(self, settings: ConnectionSettings) -> ApplyReport:
         from reconciler.cxone.client import CxoneClient
         from reconciler.facade import ApplyHooks, SyncRequest, apply_desired
-        from reconciler.render.apply import result_line, review_text
+        from reconciler.render.apply import review_text
         from reconciler.render.progress import progress_for
 
         opts = self.opts
@@ -316,12 +329,19 @@ class _Run:
                 parallelism=opts.parallelism,
                 hooks=ApplyHooks(
                     confirm=self._show_and_confirm,
-                    on_result=lambda r: click.echo(result_line(r)),
+                    on_result=self._finished,
+                    should_write=self.stop.allows_write,
                 ),
                 sync=sync,
             )
         self.plan = run.plan
         return run.report
+
+    def _finished(self, result: ConnectorResult) -> None:
+        from reconciler.render.apply import result_line
+
+        self.finished.append(result)
+        click.echo(result_line(result))
 
     def _stale(self, exc: Exception) -> None:
         self.replanned = True
@@ -340,6 +360,9 @@ class _Run:
         if plan.has_changes:
             self._confirm(plan, reviewed)
             click.echo("")
+        self.planned = sum(1 for c in plan.changes if c.action.writes)
+        self.writing = True
+        self.stop.writing()
 
     def _confirm(self, plan: Plan, reviewed: bool) -> None:
         gate = plan.safety.over
