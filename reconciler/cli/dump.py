@@ -124,7 +124,7 @@ def _summary(result: Dump, written: Written, out: Path, findings: list[Diagnosti
     if result.references:
         lines += [
             "",
-            "CXone never returns credential values, so the files reference them as ${env:NAME}.",
+            "CXone never returns secret credentials, so the files reference them as ${env:NAME}.",
             "`cxrecon validate` and `cxrecon plan` work without them (credentials show as",
             "unknown). Set them to the values CXone uses now before the first `cxrecon apply`",
             "that writes credentials (adopting a connector does); they are listed in "
@@ -134,7 +134,7 @@ def _summary(result: Dump, written: Written, out: Path, findings: list[Diagnosti
         lines += ["  Secrets:", *rows(result.secrets)]
     if result.plain:
         lines += [
-            "  Not secret (you may also write these values into the files instead):",
+            "  Not secret but masked by this CXone (you may write the values in the files):",
             *rows(result.plain),
         ]
     notes = list(result.notes)

@@ -103,9 +103,10 @@ def test_json_report_matches_its_schema_and_masks_credentials(
     fields = {f["path"]: f for f in document["connectors"][0]["fields"]}
     assert fields["labels[tier]"]["git"] == "gold"
     assert fields["labels[tier]"]["cxone"] == "platinum"
+    # headerName is not secret (not writeOnly in the connector schema): shown in clear.
     removed = fields["authentication.credentials[headerName]"]
-    assert removed["secret"] is True
-    assert removed["git"] == "***"
+    assert removed["secret"] is False
+    assert removed["git"] == "X-Api-Key"
     assert removed["cxone"] is None
     no_canaries(result.output)
     assert "CANARY-oob-key" not in result.output

@@ -223,7 +223,8 @@ def test_a_team_adopts_its_tenant_and_changes_it_through_git(
     monkeypatch.chdir(repo)
     env = base_env(emulator)
 
-    # 1. Dump: every value CXone masks becomes an ${env:} reference, named in the summary.
+    # 1. Dump: every secret (writeOnly: CXone masks it) becomes an ${env:} reference, named
+    # in the summary; every other credential is written as CXone returns it.
     dumped = cx(env, "dump", "--out", "connectors")
     assert dumped.exit_code == 0, dumped.output
     files = sorted(p.name for p in (repo / "connectors").glob("*.yaml") if p.name[0] != ".")
@@ -234,14 +235,14 @@ def test_a_team_adopts_its_tenant_and_changes_it_through_git(
         "salesforce-contacts.yaml",
         "zendesk-tickets.yaml",
     ]
+    for name in ("SALESFORCE_CONTACTS_CLIENT_SECRET", "HUBSPOT_LEAD_IMPORT_API_KEY"):
+        assert name in dumped.stdout
     for name in (
         "SALESFORCE_CONTACTS_TOKEN_ENDPOINT",
         "SALESFORCE_CONTACTS_CLIENT_ID",
-        "SALESFORCE_CONTACTS_CLIENT_SECRET",
-        "HUBSPOT_LEAD_IMPORT_API_KEY",
         "ZENDESK_TICKETS_HEADER_NAME",
     ):
-        assert name in dumped.stdout
+        assert name not in dumped.stdout
     assert f"set `project: {PROJECT}` in cxrecon.yaml" in dumped.stdout
     salesforce = repo / "connectors" / "salesforce-contacts.yaml"
     assert salesforce.read_text().startswith(
