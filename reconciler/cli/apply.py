@@ -19,7 +19,12 @@ import click
 # Only what the options need is imported here (light modules): `cxrecon apply --help` and
 # the command list load without the client, the planner or the renderers.
 from reconciler.apply.audit import AuditLog, detect_actor
-from reconciler.cli.apply_saved import check_plan_options, from_saved, saved_root, stale_rule
+from reconciler.cli.apply_saved import (
+    check_plan_options,
+    continue_command,
+    from_saved,
+    stale_rule,
+)
 from reconciler.cli.apply_stop import Interruption, grace_seconds, stopped_summary
 from reconciler.cli.common import (
     audit_log_at,
@@ -170,9 +175,10 @@ def apply(
 
     check_plan_options(path, plan_file, replan, if_stale)
     saved = read_saved_plan(plan_file) if plan_file is not None else None
-    project = open_project(saved_root(saved))
+    # The project is the one apply runs in, never one a saved plan names (issue 22).
+    project = open_project()
     if saved is not None:
-        environment, path = from_saved(saved, project, environment, prune)
+        saved, environment, path = from_saved(saved, project, environment, prune, emulator)
     env = project.environment(environment)
     env_name = project.environment_label(environment)
     complete = plan_scope(path, prune)
@@ -191,6 +197,7 @@ def apply(
     )
     stats = TracingStats()
     started = time.monotonic()
+    given_log = audit_log
     audit_log = audit_log_at(project.root, audit_log)
     stop = Interruption(grace_seconds(), lambda message: click.echo(message, err=True))
     report: ApplyReport | None = None
@@ -220,6 +227,17 @@ def apply(
         click.echo(line, err=True)
     if report is not None:
         click.echo(render_report(report))
+        if plan_file is not None and not report.ok:
+            # What continues a saved plan that partly failed: the same plan, as is (issue 24).
+            again = continue_command(
+                plan_file,
+                environment,
+                prune=prune,
+                if_stale=opts.if_stale,
+                allow_unsafe=allow_unsafe,
+                audit_log=given_log,
+            )
+            click.echo(again)
         notify_apply(project, env_name, report, run.plan, warn=_stderr, commit=actor.git_commit)
     if audit.failure is not None:
         lost = f" ({audit.records_lost} record{'s' if audit.records_lost != 1 else ''} lost)"

@@ -1,9 +1,12 @@
-"""`cxrecon apply --plan FILE`: the command line checked against a saved plan. What the
-command line says wins over the file (environment, --prune), and the file never switches
-the run to another project."""
+"""`cxrecon apply --plan FILE`: the command line and the project checked against a saved
+plan. What the command line says wins over the file (environment, --prune), and the file
+never switches the run to another project, folder or tenant (reconciler.plan.binding)."""
 
 from __future__ import annotations
 
+import dataclasses
+import os
+import shlex
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -12,6 +15,7 @@ import click
 if TYPE_CHECKING:
     from reconciler.config.project import Project
     from reconciler.facade import StaleRule
+    from reconciler.plan.binding import PlanBinding
     from reconciler.plan.saved import SavedPlan
 
 
@@ -32,27 +36,73 @@ def stale_rule(text: str) -> StaleRule:
     return rules[text]
 
 
-def saved_root(saved: SavedPlan | None) -> Path | None:
-    """The project a saved plan was made in, when it is still where the plan says, inside
-    the working directory (as `cxrecon plan` recorded it, relative); otherwise the usual
-    discovery of cxrecon.yaml from the working directory. A root elsewhere is never taken
-    from the file: applying a plan must not switch to another project unseen."""
-    if saved is None or saved.root is None:
-        return None
-    root = Path(saved.root)
-    if root.is_absolute() or ".." in root.parts:
-        return None
-    return root if root.is_dir() else None
+def binding_here(project: Project, environment: str | None, emulator: bool) -> PlanBinding:
+    """What a plan made (or applied) here is bound to: this project's identity, the
+    environment, the tenant its connection settings name, the connectors root and the
+    commit checked out."""
+    from reconciler.config.settings import ConnectionSettings
+    from reconciler.plan.binding import PlanBinding, connectors_root, git_commit, tenant_of
+
+    if emulator:
+        tenant = tenant_of("", emulated=True)
+    else:
+        env = project.environment(environment)
+        settings = ConnectionSettings.from_sources(os.environ, dict(env.connection))
+        discovery = settings.discovery.url if settings.discovery is not None else None
+        tenant = tenant_of(settings.base_url, discovery)
+    return PlanBinding(
+        project=project.project_id,
+        environment=project.environment_label(environment),
+        tenant=tenant,
+        connectors=connectors_root(project.root, project.connectors_path),
+        commit=git_commit(project.root),
+    )
 
 
 def from_saved(
-    saved: SavedPlan, project: Project, environment: str | None, prune: bool
-) -> tuple[str | None, Path | None]:
-    """The environment and PATH a saved plan is applied to, once it is checked against the
-    command line: its own PATH when that is still there (else the default)."""
+    saved: SavedPlan, project: Project, environment: str | None, prune: bool, emulator: bool
+) -> tuple[SavedPlan, str | None, Path | None]:
+    """The saved plan checked against this project, the command line and the tenant it
+    names (SavedPlanError, one line, for the first part that differs), and the environment
+    and PATH it is applied to: the PATH it was made for, inside this project's connectors
+    root (never a folder the file names elsewhere)."""
+    from reconciler.plan.binding import check_binding, target_inside
+
     check_saved_against_flags(saved, project, environment, prune)
-    target = Path(saved.target) if saved.target and Path(saved.target).exists() else None
-    return environment or saved.environment, target
+    chosen = environment or saved.environment
+    here = binding_here(project, chosen, emulator)
+    check_binding(saved.path, saved.binding, here)
+    target = target_inside(saved.path, saved.target, project.root, project.connectors_path)
+    return dataclasses.replace(saved, here=here), chosen, target
+
+
+def continue_command(
+    plan_file: Path,
+    environment: str | None,
+    *,
+    prune: bool,
+    if_stale: str | None,
+    allow_unsafe: bool,
+    audit_log: Path | None,
+) -> str:
+    """The line after a saved plan partly failed: the exact command that applies the rest
+    (what this plan already wrote does not make it stale)."""
+    words = ["cxrecon", "apply", "--plan", str(plan_file)]
+    if environment is not None:
+        words += ["-e", environment]
+    if prune:
+        words.append("--prune")
+    if if_stale not in (None, "fail"):
+        words += ["--if-stale", str(if_stale)]
+    if allow_unsafe:
+        words.append("--allow-unsafe")
+    if audit_log is not None:
+        words += ["--audit-log", str(audit_log)]
+    command = " ".join(shlex.quote(word) for word in words)
+    return (
+        f"To continue once that is fixed: `{command}` (what this plan already wrote is kept; "
+        "only the rest is applied)."
+    )
 
 
 def check_saved_against_flags(

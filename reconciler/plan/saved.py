@@ -1,10 +1,15 @@
-"""Saved plans (`cxrecon plan --out plan.json`): the reviewed plan, pinned to the remote
-state and desired files it came from, so `apply --plan` applies exactly what was reviewed.
+"""Saved plans (`cxrecon plan --out plan.json`): the reviewed plan, bound to the project,
+environment, tenant, connectors root and commit it was made for (reconciler.plan.binding)
+and pinned to the remote state and desired files it came from, so `apply --plan` applies
+exactly what was reviewed.
 
-The file holds the JSON plan document plus, per changed connector, the remote id, ETag
-and normalized-state hash, and the desired spec with secret *references* (never values);
-a sha256 checksum over all of it catches edits. `verify` refuses a plan whose desired
-files or pinned connectors changed since, naming them.
+The file holds the JSON plan document plus, per changed connector, the remote id, ETag,
+normalized-state hash and a hash per section (reconciler.plan.pinned), and the desired spec
+with secret *references* (never values); a plain sha256 checksum over all of it catches
+damage (not forgery: see reconciler.plan.binding for why none is needed). `verify` refuses a
+plan whose desired files or pinned connectors changed since, naming them; a pinned
+connector moved only toward what the plan writes (its own earlier, partly failed run) is
+not a change.
 """
 
 from __future__ import annotations
@@ -14,7 +19,6 @@ import hashlib
 import hmac
 import json
 import os
-import tempfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -24,47 +28,34 @@ from typing import Any, Final
 from reconciler import __version__
 from reconciler.config.policies import Policies
 from reconciler.documents.regular import UnreadableFile, read_regular
-from reconciler.errors import PlanError, SavedPlanError, StalePlanError, StaleSavedPlanError
+from reconciler.errors import PlanError, SavedPlanError, StalePlanError
 from reconciler.load.refs import is_secret_reference
 from reconciler.model import ConnectorSpec, DesiredConnector, RemoteConnector, SourceLocation
+from reconciler.plan.binding import PlanBinding, check_binding, relative_target
 from reconciler.plan.build import build_plan
-from reconciler.plan.changes import Action, Plan, SafetyVerdict
+from reconciler.plan.changes import Action, ConnectorChange, Plan, SafetyVerdict
 from reconciler.plan.credentials import CredentialChecker
 from reconciler.plan.document import plan_document
-from reconciler.plan.essence import canonical_json, essence_of, state_hash
+from reconciler.plan.essence import canonical_json, essence_of
 from reconciler.plan.history import AppliedHistory
+from reconciler.plan.pinned import Pin, SavedEntry, pinned_now, section_hashes
+from reconciler.safefs import write_atomic
 from reconciler.secret import is_secret_field
 
 KIND: Final = "cxrecon-saved-plan"
-FORMAT_VERSION: Final = 1
-
-
-@dataclass(frozen=True, slots=True)
-class Pin:
-    id: str
-    etag: str
-    state_hash: str
-
-
-@dataclass(frozen=True, slots=True)
-class SavedEntry:
-    """One changed connector as reviewed."""
-
-    name: str
-    action: Action
-    remote: Pin | None
-    desired: DesiredConnector | None
-    #: The project this connector is taken over from (`--take-ownership`), if any.
-    previous_owner: str | None = None
+#: 2: the binding, paths relative to the project root, a hash per section in each pin.
+FORMAT_VERSION: Final = 2
 
 
 @dataclass(frozen=True)
 class SavedPlan:
     path: Path
     desired_digest: str
-    #: Where the plan was made: the project root and the connectors PATH planned, relative to
-    #: the directory `cxrecon plan` ran in (None in plans from older versions).
-    root: str | None
+    #: What the plan was made for; `apply --plan` checks it against where it runs (None:
+    #: written by a library call without one, which `apply --plan` refuses).
+    binding: PlanBinding | None
+    #: The PATH given to `cxrecon plan`, relative to the project root (None: the whole
+    #: connectors root). Never trusted: reconciler.plan.binding.target_inside checks it.
     target: str | None
     environment: str | None
     prune: bool
@@ -76,6 +67,9 @@ class SavedPlan:
     #: by name: what a fresh plan is held against when this one is stale
     #: (reconciler.plan.reviewed).
     shown: Mapping[str, Mapping[str, Any]] = dataclasses.field(default_factory=dict)
+    #: Where this plan is being applied, once `apply --plan` checked it (verify holds the
+    #: plan against it again and names both commits when git moved).
+    here: PlanBinding | None = None
 
 
 def _desired_record(name: str, d: DesiredConnector) -> dict[str, Any]:
@@ -97,29 +91,22 @@ def _desired_record(name: str, d: DesiredConnector) -> dict[str, Any]:
 
 @dataclass(frozen=True, slots=True)
 class PlanSource:
-    """The project root and the PATH a plan was made from, as `apply --plan` should find
-    them again (relative to the working directory when they are inside it)."""
+    """The project root and the PATH a plan was made from; the file records the PATH
+    relative to the root (the root itself never: apply runs in the project it is in)."""
 
     root: Path
     target: Path | None = None
 
     def to_json(self) -> dict[str, str | None]:
-        return {
-            "root": _relative(self.root),
-            "path": _relative(self.target) if self.target is not None else None,
-        }
-
-
-def _relative(path: Path) -> str:
-    absolute = path.resolve()
-    try:
-        return absolute.relative_to(Path.cwd().resolve()).as_posix() or "."
-    except ValueError:
-        return absolute.as_posix()
+        return {"path": relative_target(self.root, self.target)}
 
 
 def document(
-    plan: Plan, created_at: datetime | None = None, source: PlanSource | None = None
+    plan: Plan,
+    created_at: datetime | None = None,
+    source: PlanSource | None = None,
+    *,
+    binding: PlanBinding | None = None,
 ) -> dict[str, Any]:
     """The saved-plan document, checksum included."""
     entries = []
@@ -134,6 +121,7 @@ def document(
                         "id": change.remote.id,
                         "etag": change.remote.etag,
                         "stateHash": change.remote.state_hash,
+                        "sections": section_hashes(change.remote.essence),
                     }
                     if change.remote
                     else None
@@ -148,6 +136,7 @@ def document(
         "formatVersion": FORMAT_VERSION,
         "cxreconVersion": __version__,
         "createdAt": (created_at or datetime.now(UTC)).isoformat(timespec="seconds"),
+        "binding": binding.to_json() if binding is not None else None,
         "source": source.to_json() if source is not None else None,
         "plan": plan_document(plan),
         "connectors": entries,
@@ -161,18 +150,19 @@ def checksum(doc: Mapping[str, Any]) -> str:
     return "sha256:" + hashlib.sha256(canonical_json(body)).hexdigest()
 
 
-def write(plan: Plan, path: Path, source: PlanSource | None = None) -> None:
-    """Write atomically: a reader never sees half a plan."""
-    text = json.dumps(document(plan, source=source), indent=2, ensure_ascii=False) + "\n"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+def write(
+    plan: Plan,
+    path: Path,
+    source: PlanSource | None = None,
+    *,
+    binding: PlanBinding | None = None,
+) -> None:
+    """Write whole or not at all (reconciler.safefs.write_atomic): a reader never sees half
+    a plan, a full disk is one line (FileWriteError) and a link at `path` is replaced, never
+    followed."""
+    doc = document(plan, source=source, binding=binding)
+    text = json.dumps(doc, indent=2, ensure_ascii=False) + "\n"
+    write_atomic(path, text.encode("utf-8"), what="saved plan")
 
 
 def read(path: Path) -> SavedPlan:
@@ -235,12 +225,18 @@ def _parse(path: Path, doc: Mapping[str, Any]) -> SavedPlan:
     for raw in doc["connectors"]:
         remote = raw["remote"]
         desired = raw["desired"]
+        sections = (remote or {}).get("sections") or {}
         entries.append(
             SavedEntry(
                 name=str(raw["name"]),
                 action=Action(raw["action"]),
                 remote=(
-                    Pin(str(remote["id"]), str(remote["etag"]), str(remote["stateHash"]))
+                    Pin(
+                        str(remote["id"]),
+                        str(remote["etag"]),
+                        str(remote["stateHash"]),
+                        {str(k): str(v) for k, v in sections.items()},
+                    )
                     if remote
                     else None
                 ),
@@ -258,10 +254,11 @@ def _parse(path: Path, doc: Mapping[str, Any]) -> SavedPlan:
             )
         )
     source = doc.get("source") or {}
+    bound = doc.get("binding")
     return SavedPlan(
         path=path,
         desired_digest=str(plan["desiredDigest"]),
-        root=str(source["root"]) if source.get("root") else None,
+        binding=PlanBinding.from_json(bound) if isinstance(bound, dict) else None,
         target=str(source["path"]) if source.get("path") else None,
         environment=plan.get("environment"),
         prune=bool(plan["prune"]),
@@ -271,39 +268,6 @@ def _parse(path: Path, doc: Mapping[str, Any]) -> SavedPlan:
         entries=tuple(entries),
         shown={str(c["name"]): c for c in plan.get("changes") or () if isinstance(c, dict)},
     )
-
-
-def _pinned_now(saved: SavedPlan, remote: Sequence[RemoteConnector]) -> list[RemoteConnector]:
-    """The connectors the saved plan pinned, as CXone has them now; StaleSavedPlanError
-    naming each one that moved (or appeared, or is gone) since the plan was made."""
-    by_id = {r.id: r for r in remote}
-    names = {r.name for r in remote}
-    stale: list[tuple[str, str]] = []
-    current: list[RemoteConnector] = []
-    for entry in saved.entries:
-        if entry.remote is None:
-            if entry.name in names:
-                stale.append((entry.name, "now exists in CXone"))
-            continue
-        now = by_id.get(entry.remote.id)
-        if now is None:
-            stale.append((entry.name, f"id {entry.remote.id} no longer exists in CXone"))
-            continue
-        current.append(now)
-        # A strong ETag that did not move is proof enough; otherwise compare the essence,
-        # so a server-side touch that changes nothing meaningful does not block apply.
-        if now.etag != entry.remote.etag and (
-            state_hash(essence_of(now.spec)) != entry.remote.state_hash
-        ):
-            stale.append((entry.name, f"changed in CXone: ETag {entry.remote.etag} → {now.etag}"))
-    if stale:
-        listed = "; ".join(f"{name} ({why})" for name, why in stale)
-        raise StaleSavedPlanError(
-            f"{saved.path} is stale: {listed}. Run `cxrecon plan --out` again and "
-            "review it (or apply without --plan to plan afresh)",
-            connectors=[name for name, _ in stale],
-        )
-    return current
 
 
 def _desired_now(
@@ -350,24 +314,32 @@ def verify(
     project: str | None = None,
     policies: Policies | None = None,
     history: AppliedHistory | None = None,
+    binding: PlanBinding | None = None,
 ) -> Plan:
     """The saved plan, rebuilt against the current tenant, if nothing it depends on moved.
 
     `desired` is what git holds now: the rebuilt plan writes that (for the connectors the
     saved plan changes), never the copy inside the file, so a saved plan only chooses and
     pins; it cannot carry content of its own (the file is an artifact anyone who can push a
-    branch could have produced). Without `desired`, the file's copy is used.
+    branch could have produced). Without `desired`, the file's copy is used. `binding`:
+    what this apply is for (SavedPlanError when the plan was made for something else).
 
     Raises StalePlanError naming every connector that changed in CXone (or the desired
-    files) since the plan was made. Connectors the plan leaves alone are not pinned.
+    files) since the plan was made. Connectors the plan leaves alone are not pinned; one
+    moved only by this plan's own writes (a re-run after a partial failure) is not stale,
+    and only what it still lacks is applied.
     """
+    binding = binding if binding is not None else saved.here
+    if binding is not None:
+        check_binding(saved.path, saved.binding, binding)
     if desired_digest != saved.desired_digest:
         raise StalePlanError(
-            f"{saved.path}: the desired files changed since this plan was made; run "
-            "`cxrecon plan --out` again and review the new plan"
+            f"{saved.path}: the desired files changed since this plan was made"
+            f"{_commits(saved.binding, binding)}; run `cxrecon plan --out` again and review "
+            "the new plan"
         )
-    current = _pinned_now(saved, remote)
     rebuilt_from = _desired_now(saved, desired)
+    current, progressed = pinned_now(saved.path, saved.entries, remote, rebuilt_from, project)
     limits = _Limits(saved.safety.max_change_fraction, saved.safety.min_managed)
     rebuilt = build_plan(
         rebuilt_from,
@@ -384,12 +356,31 @@ def verify(
         # A re-create of a connector deleted in CXone is shown (and audited) as such.
         history=history,
     )
-    expected = {(e.name, e.action) for e in saved.entries}
-    got = {(c.name, c.action) for c in rebuilt.changes}
-    if expected != got:
-        names = sorted({name for name, _ in expected ^ got})
+    expected = {(e.name, e.action) for e in saved.entries if e.name not in progressed}
+    got = {(c.name, c.action) for c in rebuilt.changes if c.name not in progressed}
+    # What this plan already wrote needs nothing, or only the rest of its own steps.
+    broken = {c.name for c in rebuilt.changes if c.name in progressed and not _continues(c)}
+    if expected != got or broken:
+        names = sorted({name for name, _ in expected ^ got} | broken)
         raise StalePlanError(
             f"{saved.path} no longer reproduces for {', '.join(names)}; run `cxrecon plan "
             "--out` again and review it"
         )
     return dataclasses.replace(rebuilt, safety=saved.safety)
+
+
+def _continues(change: ConnectorChange) -> bool:
+    """Whether a rebuilt change of a connector this plan already wrote is the rest of the
+    reviewed change (any write is: every section it could write is git's, as reviewed)."""
+    return change.action not in (Action.ERROR, Action.ORPHAN, Action.OBSERVE, Action.CREATE)
+
+
+def _commits(made_for: PlanBinding | None, here: PlanBinding | None) -> str:
+    """ " (made at commit X; this checkout is at Y)" when the plan names its commit and this
+    checkout is elsewhere."""
+    if here is None or made_for is None or made_for.commit is None:
+        return ""
+    if made_for.commit == here.commit:
+        return ""
+    now = here.commit[:12] if here.commit else "not a git checkout"
+    return f" (it was made at commit {made_for.commit[:12]}; this checkout is at {now})"

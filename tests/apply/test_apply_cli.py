@@ -200,11 +200,11 @@ def test_a_saved_plan_is_applied_without_asking(
 def test_a_saved_plan_remembers_the_path_it_was_made_from(
     project: Project, emulator: RunningEmulator, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    other = project.root / "team-a"
+    other = project.connectors / "team-a"
     other.mkdir()
     path = project.write(connector_doc("Alpha"))
     path.rename(other / path.name)
-    assert run_cli(["plan", "team-a", "--out", "plan.json"]).exit_code == 0
+    assert run_cli(["plan", "connectors/team-a", "--out", "plan.json"]).exit_code == 0
 
     result = run_cli(["apply", "--plan", "plan.json"])
 

@@ -116,10 +116,33 @@ def test_deleted_or_newly_created_connectors_make_the_plan_stale(
     tmp_path: Path, remote: list[RemoteConnector]
 ) -> None:
     saved = read(saved_plan(tmp_path, remote))
-    now = [*remote[1:], applied(spec("new"), cid="n")]
+    now = [*remote[1:], applied(spec("new", description="made in the UI"), cid="n")]
     with pytest.raises(StaleSavedPlanError) as caught:
         verify(saved, desired_digest=DIGEST, remote=now, checker=checker())
     assert set(caught.value.connectors) == {"upd", "new"}
+
+
+def test_what_an_earlier_run_of_the_same_plan_wrote_does_not_make_it_stale(
+    tmp_path: Path, remote: list[RemoteConnector]
+) -> None:
+    saved = read(saved_plan(tmp_path, remote))
+    # The first run created `new` and updated `upd`, then failed on `gone`.
+    done = [applied(spec("upd", version="2.0.0"), cid="u", etag='"u2"'), *remote[1:]]
+    now = [*done, applied(spec("new"), cid="n")]
+    plan = verify(saved, desired_digest=DIGEST, remote=now, checker=checker())
+    assert [(c.action, c.name) for c in plan.changes if c.action.writes] == [
+        (Action.DEACTIVATE, "gone")
+    ]
+
+
+def test_content_decides_even_when_the_etag_did_not_move(
+    tmp_path: Path, remote: list[RemoteConnector]
+) -> None:
+    saved = read(saved_plan(tmp_path, remote))
+    edited = edit_remote(remote[0], description="edited by hand")
+    now = [dataclasses.replace(edited, etag=remote[0].etag), *remote[1:]]
+    with pytest.raises(StaleSavedPlanError, match=r"upd \(changed in CXone: description"):
+        verify(saved, desired_digest=DIGEST, remote=now, checker=checker())
 
 
 def test_changed_desired_files_make_the_plan_stale(
