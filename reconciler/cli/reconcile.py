@@ -66,7 +66,12 @@ def _default_audit_log() -> Path:
 )
 @click.option("--interval", default="5m", show_default=True, help="Time between cycles.")
 @click.option("--self-heal", is_flag=True, help="Also revert drift (changes made in CXone).")
-@click.option("--dry-run", is_flag=True, help="Plan and report only; never write.")
+@click.option(
+    "--dry-run",
+    is_flag=True,
+    help="Plan and report only; never write: not to CXone, the audit log or the checkout "
+    "(a clone that is not the controller's own is planned as it is, edits included).",
+)
 @click.option(
     "--listen",
     default="127.0.0.1:9108",
@@ -89,7 +94,9 @@ def _default_audit_log() -> Path:
     default=True,
     show_default=True,
     help="Fetch the branch and check out its tip before each cycle, following force-pushes "
-    "(--no-pull when a sidecar syncs the checkout).",
+    "(--no-pull when a sidecar syncs the checkout). Uncommitted changes or local commits "
+    "refuse the cycle, except in the controller's own clone (inside $STATE_DIRECTORY), "
+    "which is reset to the branch.",
 )
 @click.option("--ignore-windows", is_flag=True, help="Apply even outside the sync windows.")
 @click.option("--allow-unsafe", is_flag=True, help="Apply plans over the safety gate.")
@@ -144,8 +151,8 @@ def reconcile(
     """Keep CXone in line with git: a reconcile loop (controller mode).
 
     Each cycle fetches --repo's branch and checks out its tip (on failure the last good
-    commit is used),
-    plans, and applies changes that come from git. Drift made in CXone is reported, and
+    commit is used; work in a clone is never discarded), plans, and applies changes that
+    come from git. Drift made in CXone is reported, and
     reverted with --self-heal. `syncWindows` in cxrecon.yaml limit when writes happen.
     SIGHUP starts a cycle at once; SIGTERM/SIGINT finish the connectors in flight and exit 0.
     """

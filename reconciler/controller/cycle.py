@@ -23,7 +23,7 @@ from reconciler.config.project import EnvironmentConfig, Project
 from reconciler.config.settings import ConnectionSettings
 from reconciler.config.windows import SyncWindow, evaluate, load_windows
 from reconciler.controller.backoff import ConnectorBackoff
-from reconciler.controller.gitrepo import GitRepo, PullResult
+from reconciler.controller.gitrepo import GitRepo, PullResult, own_checkout
 from reconciler.controller.known import KnownConnectors
 from reconciler.controller.metering import CycleMeter, MeteredClient
 from reconciler.controller.report import (
@@ -77,7 +77,15 @@ class CycleRunner:
         self.emulated = emulated
         #: Audit records of cycle N carry run id "<run_prefix>-N".
         self.run_prefix = run_prefix
-        self.repo = GitRepo(options.repo) if options.pull else None
+        self.repo = (
+            GitRepo(
+                options.repo,
+                owned=own_checkout(options.repo, environ),
+                dry_run=options.dry_run,
+            )
+            if options.pull
+            else None
+        )
         #: The desired state of the last cycle: a new commit re-reads only what changed.
         self.kept = KeptFiles()
         self._warned: set[str] = set()

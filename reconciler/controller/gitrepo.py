@@ -1,20 +1,24 @@
 """The desired-state checkout the controller follows: fetch the branch's upstream each cycle and
-check out what it points to now, as Flux and Argo CD do.
-
-The checkout is the controller's own, a mirror of one remote branch, never edited by hand:
+check out what it points to now, as Flux and Argo CD do, without ever losing someone's edits.
 
 - a fast-forward is taken as it is;
 - a rewritten branch (force-pushed, rewound) is followed too, and reported as a rewrite
   (old → new commit): the old history is gone from the branch, so keeping it would leave the
   controller applying a commit nobody can see any more, and stuck there for good;
-- local modifications of tracked files and local commits are discarded (`git reset --hard`),
-  and named in the result: what is applied is what the remote branch holds. Untracked files
-  are left alone (the audit log or a cache may live there; keep them out of git's way with
-  .gitignore), so an untracked connector file would still be loaded: do not put one there.
+- a checkout that is the controller's own (inside its state directory, $STATE_DIRECTORY, where
+  the systemd unit clones it) is a mirror nobody edits: local modifications of tracked files
+  and local commits in it are discarded (`git reset --hard`) and named in the result;
+- any other checkout (someone's clone: `--repo .`) is never reset over work: uncommitted
+  changes (modified or staged files, untracked files under the connectors folder) or local
+  commits refuse the cycle with one line saying how to run on a clean clone;
+- `--dry-run` changes no file and no ref of a checkout that is not the controller's own: it
+  fetches into FETCH_HEAD only, plans the working tree as it is and reports where the branch
+  is (its own checkout still follows the branch when that discards nothing).
 
-A failed fetch (network, authentication, a missing remote, no upstream, a detached HEAD)
-changes nothing: it is reported, and the working tree stays at the last good commit, which the
-cycle keeps using (reconciler.controller.loop counts failures in a row for /readyz).
+Untracked files are never deleted (the audit log or a cache may live there). A failed fetch
+(network, authentication, a missing remote, no upstream, a detached HEAD) changes nothing: it
+is reported, and the working tree stays at the last good commit, which the cycle keeps using
+(reconciler.controller.loop counts failures in a row for /readyz).
 """
 
 from __future__ import annotations
@@ -25,11 +29,13 @@ import logging
 import os
 import re
 import subprocess
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
 
-from reconciler.errors import ConfigError
+from reconciler.errors import ConfigError, CxreconError
+from reconciler.facade import open_project
 
 #: Longest a pull may take before it is reported as failed (a hung remote must not stall).
 PULL_TIMEOUT_SECONDS: Final = 120.0
@@ -59,12 +65,33 @@ class PullResult:
         return self.ok and self.commit != self.previous
 
 
-class GitRepo:
-    """A git working tree at `path` (cxrecon.yaml may sit in a subdirectory of it)."""
+def own_checkout(path: Path, environ: Mapping[str, str]) -> bool:
+    """Whether `path` is inside the controller's state directory ($STATE_DIRECTORY, set by
+    systemd's StateDirectory=; several are separated by `:`): a clone it made for itself."""
+    real = Path(os.path.realpath(path))
+    states = [s for s in environ.get("STATE_DIRECTORY", "").split(":") if s.strip()]
+    return any(real.is_relative_to(os.path.realpath(state)) for state in states)
 
-    def __init__(self, path: Path, *, timeout: float = PULL_TIMEOUT_SECONDS) -> None:
+
+class GitRepo:
+    """A git working tree at `path` (cxrecon.yaml may sit in a subdirectory of it).
+
+    `owned`: the checkout is the controller's own, a mirror it may reset; `dry_run`: pull()
+    changes no file, index entry or ref of a checkout that is not (see the module docstring).
+    """
+
+    def __init__(
+        self,
+        path: Path,
+        *,
+        timeout: float = PULL_TIMEOUT_SECONDS,
+        owned: bool = False,
+        dry_run: bool = False,
+    ) -> None:
         self.path = path
         self.timeout = timeout
+        self.owned = owned
+        self.dry_run = dry_run
 
     async def check(self) -> None:
         """ConfigError unless `path` is inside a git working tree."""
@@ -82,8 +109,15 @@ class GitRepo:
 
     async def pull(self) -> PullResult:
         """Fetch the current branch's upstream and check out the commit it points to now (see
-        the module docstring); never raises for git trouble (it is the result)."""
+        the module docstring); never raises for git trouble (it is the result). ConfigError
+        when checking it out would lose uncommitted work or local commits of a checkout that
+        is not the controller's own."""
         previous = await self.head()
+        keep = not self.owned  # someone's clone: never reset over work
+        if keep and not self.dry_run:
+            work = await self._uncommitted()
+            if work:
+                raise ConfigError(self._refusal(f"has uncommitted changes ({_named(work)})"))
 
         def failed(why: str) -> PullResult:
             return PullResult(False, previous, previous, f"git pull failed: {why}")
@@ -108,9 +142,19 @@ class GitRepo:
         # published, so losing it from the branch is a rewrite.
         code, out, _ = await self._git("rev-parse", "--verify", "--quiet", f"{branch}@{{u}}")
         last = out.strip() if code == 0 and _SHA.fullmatch(out.strip()) else previous
-        # Into FETCH_HEAD: what the remote's branch points to now, forced update or not.
+        # Into FETCH_HEAD: what the remote's branch points to now, forced update or not. A dry
+        # run on someone's clone moves no ref (empty refmap) and starts no gc or maintenance.
+        quiet = ("-c", "gc.auto=0", "-c", "maintenance.auto=false")
         code, out, err = await self._git(
-            "fetch", "--quiet", "--no-tags", "--no-recurse-submodules", "--", remote, merge
+            *(quiet if keep and self.dry_run else ()),
+            "fetch",
+            "--quiet",
+            "--no-tags",
+            "--no-recurse-submodules",
+            *(("--refmap=",) if keep and self.dry_run else ()),
+            "--",
+            remote,
+            merge,
         )
         if code != 0:
             return failed(_reason(err) or _reason(out) or f"git fetch exited with {code}")
@@ -123,7 +167,13 @@ class GitRepo:
         local = 0
         if previous is not None and not await self._contains(target, previous):
             local = await self._count(f"{target}..{previous}", f"^{last}" if last else "")
+        if keep and not self.dry_run and local:
+            raise ConfigError(
+                self._refusal(f"has {_commits(local)} not on {where}", "push them, or ")
+            )
         discarded = await self._modified()
+        if self.dry_run and (keep or discarded or local):
+            return await self._not_followed(previous, target, where, discarded, local)
         if previous != target or discarded:
             code, out, err = await self._git("reset", "--quiet", "--hard", target, "--")
             if code != 0:
@@ -136,6 +186,56 @@ class GitRepo:
         if rewritten or local or discarded:
             log.warning("%s: %s", self.path, message)
         return PullResult(True, commit, previous, message, rewritten, discarded)
+
+    async def _not_followed(
+        self,
+        previous: str | None,
+        target: str,
+        where: str,
+        modified: tuple[str, ...],
+        local: int,
+    ) -> PullResult:
+        """A dry run that leaves the checkout as it is: what it plans and where the branch is."""
+        work = modified if self.owned else await self._uncommitted()
+        if previous == target and not work:
+            return PullResult(True, previous, previous, f"up to date at {_short(target)}")
+        notes = [f"dry run: planned the checkout as it is, at {_short(previous)}"]
+        if work:
+            notes.append(f"with uncommitted changes ({_named(work)})")
+        if local:
+            notes.append(f"and {_commits(local)} not on {where}")
+        if previous != target:
+            notes.append(f"; {where} is at {_short(target)}, not checked out")
+        notes.append("(--dry-run changes no file)")
+        message = " ".join(notes).replace(" ;", ";")
+        log.info("%s: %s", self.path, message)
+        return PullResult(True, previous, previous, message)
+
+    def _refusal(self, what: str, advice: str = "commit and push or stash them, or ") -> str:
+        return (
+            f"--repo {self.path} {what}; the controller checks out what the branch holds and "
+            f"would discard them: {advice}run it on a clean clone of its own (git clone "
+            "--branch BRANCH URL DIR; cxrecon reconcile --repo DIR), or preview with --dry-run"
+        )
+
+    async def _uncommitted(self) -> tuple[str, ...]:
+        """Work a reset would lose or a cycle would load unreviewed: tracked files modified or
+        staged (anywhere), and untracked files under the connectors folder or cxrecon.yaml."""
+        code, out, err = await self._git(
+            "status", "--porcelain=v1", "-z", "--untracked-files=all", "--no-renames"
+        )
+        if code != 0:
+            raise ConfigError(f"--repo {self.path}: git status failed ({_reason(err)})")
+        code, top, _ = await self._git("rev-parse", "--show-toplevel")
+        loaded = await asyncio.to_thread(_loaded_folders, self.path, Path(top.strip()))
+        found: set[str] = set()
+        for entry in out.split("\0"):
+            state, name = entry[:2], entry[3:]
+            if not name:
+                continue
+            if state != "??" or any(_is_under(name, folder) for folder in loaded):
+                found.add(name)
+        return tuple(sorted(found))
 
     async def changed_files(self, old: str, new: str) -> tuple[Path, tuple[str, ...]] | None:
         """The top of the working tree and the files that differ between commits `old` and
@@ -216,14 +316,39 @@ def _pull_message(
     return "; ".join(notes)
 
 
+def _loaded_folders(path: Path, top: Path) -> tuple[str, ...]:
+    """What a cycle loads, relative to the top of the working tree: the connectors folder
+    and cxrecon.yaml ("" when cxrecon.yaml cannot tell: every untracked file counts)."""
+    try:
+        project = open_project(path)
+        return tuple(
+            os.path.relpath(os.path.realpath(p), os.path.realpath(top))
+            for p in (project.connectors_path, project.root / "cxrecon.yaml")
+        )
+    except (CxreconError, OSError, ValueError):
+        return ("",)
+
+
+def _is_under(name: str, folder: str) -> bool:
+    return folder in ("", ".") or name == folder or name.startswith(folder.rstrip("/") + "/")
+
+
+def _named(files: tuple[str, ...]) -> str:
+    named = ", ".join(files[:_NAMED_FILES])
+    more = f" and {len(files) - _NAMED_FILES} more" if len(files) > _NAMED_FILES else ""
+    return named + more
+
+
+def _commits(count: int) -> str:
+    return f"{count} local commit{'s' if count > 1 else ''}"
+
+
 def _short(sha: str | None) -> str:
     return sha[:12] if sha else "(none)"
 
 
 def _discarded(files: tuple[str, ...]) -> str:
-    named = ", ".join(files[:_NAMED_FILES])
-    more = f" and {len(files) - _NAMED_FILES} more" if len(files) > _NAMED_FILES else ""
-    return f"discarded local modifications of {named}{more} (the checkout follows the branch)"
+    return f"discarded local modifications of {_named(files)} (the checkout follows the branch)"
 
 
 async def run_git(checkout: Path, *args: str, limit: float) -> tuple[int, str, str]:

@@ -54,7 +54,10 @@ def make_controller(
         return Controller(
             opts,
             settings_for=lambda _p, _e: settings,
-            environ=ENVIRON if environ is None else environ,
+            # The checkout under the state directory is the controller's own (as the systemd
+            # unit's clone): it follows the branch, dry runs included (test_worktree_safety
+            # covers someone's clone).
+            environ={**ENVIRON, "STATE_DIRECTORY": str(tmp_path)} if environ is None else environ,
             clock=clock or FakeClock(),
             backoff=backoff,
             process_metrics=False,

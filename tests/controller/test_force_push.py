@@ -1,6 +1,7 @@
 """A rewritten branch (force-push) is followed, as Flux and Argo CD do: the controller fetches
 the branch and checks out what it points to now, logging the rewrite (issue 12 item 2). The
-checkout is the controller's own: local edits and commits in it are discarded."""
+checkout in the controller's state directory is its own: local edits and commits in it are
+discarded (someone else's clone is never reset over work: test_worktree_safety)."""
 
 from __future__ import annotations
 
@@ -91,12 +92,12 @@ async def test_a_branch_rewound_to_an_older_commit_is_followed(
     assert [c.name for c in report.connectors] == ["Alpha"]
 
 
-async def test_local_edits_and_commits_in_the_checkout_are_discarded(
+async def test_local_edits_and_commits_in_its_own_checkout_are_discarded(
     make_controller: ControllerFactory,
     repo: ConnectorsRepo,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    controller = make_controller(dry_run=True)
+    controller = make_controller()  # the checkout is in its state directory (conftest)
     await controller.cycle()
     alpha = repo.checkout / "connectors" / "alpha.yaml"
     alpha.write_text(connector_yaml("Alpha", description="edited by hand"))

@@ -67,14 +67,16 @@ def test_a_fast_forward_is_not_a_rewrite(repo: ConnectorsRepo) -> None:
     assert result.message == f"pulled {old[:12]}..{new[:12]}"
 
 
-def test_local_modifications_are_discarded_and_named(repo: ConnectorsRepo) -> None:
+def test_local_modifications_of_its_own_checkout_are_discarded_and_named(
+    repo: ConnectorsRepo,
+) -> None:
     edited = repo.checkout / "connectors" / "alpha.yaml"
     original = edited.read_text()
     edited.write_text("name: edited by hand\n")
     untracked = repo.checkout / "notes.txt"
     untracked.write_text("left alone\n")
 
-    result = asyncio.run(GitRepo(repo.checkout).pull())
+    result = asyncio.run(GitRepo(repo.checkout, owned=True).pull())
 
     assert result.ok, result.message
     assert result.discarded == ("connectors/alpha.yaml",)
