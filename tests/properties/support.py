@@ -286,9 +286,11 @@ def ok_writes(stats: Mapping[str, Any]) -> int:
 
 
 def audit_records(path: Path) -> list[dict[str, Any]]:
+    """The audit log's records but the intents written ahead of each write."""
     if not path.exists():
         return []
-    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
+    lines = path.read_text(encoding="utf-8").splitlines()
+    return [r for r in map(json.loads, lines) if r.get("event") != "intent"]
 
 
 def successful_writes(records: Iterable[Mapping[str, Any]]) -> int:

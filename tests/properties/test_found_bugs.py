@@ -187,7 +187,7 @@ def test_a_library_apply_audits_each_writes_http_status(repo: Repo, tmp_path: Pa
     assert writes == [("create", 201), ("activate", 200)]
 
 
-def test_a_create_raced_by_the_ui_records_what_it_overwrites(
+def test_a_create_raced_by_the_ui_records_what_it_found_and_writes_nothing(
     repo: Repo, harness: Harness, tmp_path: Path
 ) -> None:
     doc = base_doc("Alpha", "ACTIVE")
@@ -216,8 +216,9 @@ def test_a_create_raced_by_the_ui_records_what_it_overwrites(
     asyncio.run(go())
 
     records = audit_records(audit_path)
-    written = [f for r in records if r["action"] == "adopt" for f in r["fields"]]
-    assert "description" in written  # the UI's description was overwritten with git's
+    # Never taken over (issue 22): nothing is written to the UI's connector, and the
+    # conflict record holds every value the other writer set.
+    assert not [r for r in records if r["action"] == "adopt"]
     (conflict,) = [r for r in records if r["action"] == "conflict"]
     assert "description" in [c["path"] for c in conflict["outOfBand"]]
-    assert "description" in (conflict["details"]["overwrites"] or "")
+    assert conflict["details"]["resolution"].endswith("created in CXone meanwhile")
