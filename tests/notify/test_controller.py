@@ -104,7 +104,7 @@ def alpha_id(emulator: RunningEmulator) -> str:
         params={"top": 100},
         headers=emulator.control.auth_headers(),
     )
-    return next(c["id"] for c in response.json()["items"] if c["name"] == "Alpha")
+    return str(next(c["id"] for c in response.json()["items"] if c["name"] == "Alpha"))
 
 
 def metric(ctl: Controller, event: str, result: str) -> str:
