@@ -6,6 +6,7 @@ it), converges, and creates no duplicate."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import tempfile
 from pathlib import Path
@@ -123,10 +124,8 @@ def test_after_an_interruption_at_any_request_every_change_is_accounted_for(
         log = root / ".cxrecon" / "audit.jsonl"
         try:
             interrupted = CtrlC(emulator.transport(), at, after)
-            try:
+            with contextlib.suppress(KeyboardInterrupt):
                 asyncio.run(_apply(root, interrupted))
-            except KeyboardInterrupt:
-                pass
             tenant = _tenant(emulator)
             _assert_accounted_for(_records(log), tenant)
             there = {c["name"] for c in tenant}
