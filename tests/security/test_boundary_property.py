@@ -53,6 +53,7 @@ SITES: dict[str, bool] = {
     ".cxrecon/cache": True,
     CACHE: True,
     "SHARD": True,  # the cache shard alpha.yaml's entry goes to
+    "ENTRY": False,  # alpha.yaml's cache entry itself
     ".cxrecon/cache/.gitignore": False,
     ".cxrecon/audit.jsonl": False,
     ".cxrecon/emulator.sqlite": False,
@@ -94,8 +95,8 @@ def make_project(sandbox: Path) -> tuple[Path, Path]:
     return project, outside
 
 
-def shard_of_alpha(project: Path) -> str:
-    """The shard `validate` puts connectors/alpha.yaml's entry in (a hash of public inputs:
+def entry_of_alpha(project: Path) -> str:
+    """Where `validate` puts connectors/alpha.yaml's cache entry (a hash of public inputs:
     an attacker can compute it)."""
     seen: list[str] = []
 
@@ -112,7 +113,11 @@ def shard_of_alpha(project: Path) -> str:
         load_desired(loaded.connectors_path, None, project=loaded, cache=spy)
     finally:
         os.chdir(cwd)
-    return f"{CACHE}/{min(seen)[:2]}"
+    return f"{CACHE}/{min(seen)[:2]}/{min(seen)[2:]}"
+
+
+def shard_of_alpha(project: Path) -> str:
+    return str(Path(entry_of_alpha(project)).parent)
 
 
 def inside_a_link(project: Path, relative: str) -> bool:
@@ -125,9 +130,10 @@ def inside_a_link(project: Path, relative: str) -> bool:
 def plant(project: Path, outside: Path, chosen: dict[str, bool]) -> dict[str, str]:
     """The links, as relative path → target; `dangling` ones point at nothing."""
     planted: dict[str, str] = {}
-    shard = shard_of_alpha(project)
+    entry = entry_of_alpha(project)
+    special = {"SHARD": str(Path(entry).parent), "ENTRY": entry}
     for number, (site, dangling) in enumerate(sorted(chosen.items())):
-        relative = shard if site == "SHARD" else site
+        relative = special.get(site, site)
         if inside_a_link(project, relative):
             continue
         path = project / relative
