@@ -61,9 +61,18 @@ class Notices:
     async def after_cycle(
         self, report: CycleReport, readiness: tuple[bool, str], project: Project | None
     ) -> None:
-        """Send what this cycle found that was not told yet (bounded: notify.send)."""
+        """Send what this cycle found that was not told yet (bounded: notify.send); never
+        raises: telling is not part of the cycle's result."""
         if project is None or not project.notifications:
             return
+        try:
+            await self._tell(report, readiness, project)
+        except Exception:  # a bug here must not end the loop
+            log.exception("notifications of cycle %d were not sent", report.number)
+
+    async def _tell(
+        self, report: CycleReport, readiness: tuple[bool, str], project: Project
+    ) -> None:
         try:
             environment = project.environment_label(self.options.environment)
         except CxreconError:
