@@ -298,3 +298,17 @@ def test_a_full_disk_leaves_the_cache_in_one_warning_line(project: Path) -> None
     assert "the file is over its size limit" in lines[0]
     left = [p for p in (project / ".cxrecon").rglob("*") if p.is_file()]
     assert [p.name for p in left] == [".gitignore"]  # no partial entry, no temporary file
+
+
+def test_a_key_that_cannot_be_made_is_one_warning_line_from_the_command(
+    project: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "not-a-folder").write_text("a file where the key's folder should be")
+    monkeypatch.setenv(KEY_FILE_VARIABLE, str(tmp_path / "not-a-folder" / "cache.key"))
+    result = _validate_under_file_size_limit(project, resource.RLIM_INFINITY)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == "3 connectors in 3 files: valid\n"
+    assert result.stderr.startswith("warning: cache off: cannot create the cache key ")
+    assert result.stderr.count("\n") == 1
+    assert "CXRECON_CACHE_KEY_FILE" in result.stderr
+    assert not (project / ".cxrecon").exists()
