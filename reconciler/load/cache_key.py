@@ -18,6 +18,7 @@ import secrets
 import stat
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Final
 
@@ -35,10 +36,16 @@ class CacheKey:
     secret: bytes = field(repr=False)
     path: Path
 
+    @cached_property
+    def _keyed(self) -> hmac.HMAC:
+        # Keyed once; each entry copies it (half the cost of keying an HMAC per entry).
+        return hmac.new(self.secret, digestmod="sha256")
+
     def sign(self, name: str, body: bytes) -> str:
         """HMAC-SHA256 over an entry's name and body (an entry moved to another name, or
         another body under this one, does not verify)."""
-        mac = hmac.new(self.secret, name.encode("ascii", "replace") + b"\0", "sha256")
+        mac = self._keyed.copy()
+        mac.update(name.encode("ascii", "replace") + b"\0")
         mac.update(body)
         return mac.hexdigest()
 
