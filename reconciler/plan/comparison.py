@@ -163,10 +163,15 @@ def _leaves(
     if value is None:
         return
     if parts[:2] == ("authentication", "credentials") and len(parts) == 3:
-        # What apply writes, or (in sync) what CXone holds already: the same reference.
+        # What apply writes, or (in sync) what CXone holds already: the same reference; a
+        # credential that is not secret is shown as it is (the essence masked what it cannot
+        # know).
         writes = change.action.writes or change.action is Action.NOOP
         reference = credential_source(change, parts[2]) if writes else None
-        yield parts, reference if reference is not None else MASK
+        if reference is not None:
+            yield parts, reference
+        else:
+            yield parts, MASK if is_secret_path(parts) else value
     elif is_secret_path(parts):
         yield parts, MASK
     else:
