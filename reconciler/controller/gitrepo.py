@@ -34,8 +34,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
 
+from reconciler.config.project import PROJECT_FILE
 from reconciler.errors import ConfigError, CxreconError
 from reconciler.facade import open_project
+from reconciler.load.files import SUFFIXES
 
 #: Longest a pull may take before it is reported as failed (a hung remote must not stall).
 PULL_TIMEOUT_SECONDS: Final = 120.0
@@ -233,7 +235,7 @@ class GitRepo:
             state, name = entry[:2], entry[3:]
             if not name:
                 continue
-            if state != "??" or any(_is_under(name, folder) for folder in loaded):
+            if state != "??" or _would_load(name, *loaded):
                 found.add(name)
         return tuple(sorted(found))
 
@@ -316,21 +318,31 @@ def _pull_message(
     return "; ".join(notes)
 
 
-def _loaded_folders(path: Path, top: Path) -> tuple[str, ...]:
+def _loaded_folders(path: Path, top: Path) -> tuple[str, str]:
     """What a cycle loads, relative to the top of the working tree: the connectors folder
-    and cxrecon.yaml ("" when cxrecon.yaml cannot tell: every untracked file counts)."""
+    and cxrecon.yaml ("." when cxrecon.yaml cannot tell: the whole tree)."""
     try:
         project = open_project(path)
-        return tuple(
-            os.path.relpath(os.path.realpath(p), os.path.realpath(top))
-            for p in (project.connectors_path, project.root / "cxrecon.yaml")
-        )
+        connectors, config = project.connectors_path, project.root / PROJECT_FILE
+        return _relative(connectors, top), _relative(config, top)
     except (CxreconError, OSError, ValueError):
-        return ("",)
+        return ".", PROJECT_FILE
 
 
-def _is_under(name: str, folder: str) -> bool:
-    return folder in ("", ".") or name == folder or name.startswith(folder.rstrip("/") + "/")
+def _relative(path: Path, top: Path) -> str:
+    return os.path.relpath(os.path.realpath(path), os.path.realpath(top))
+
+
+def _would_load(name: str, folder: str, config: str) -> bool:
+    """Whether a cycle reads untracked file `name`: cxrecon.yaml, or a connector file (YAML,
+    in no hidden folder) under the connectors folder (`name` itself when it is one file)."""
+    if name in (config, folder):
+        return True
+    inside = name if folder == "." else name.removeprefix(folder.rstrip("/") + "/")
+    if inside == name and folder != ".":
+        return False
+    parts = inside.split("/")
+    return parts[-1].endswith(SUFFIXES) and not any(p.startswith(".") for p in parts)
 
 
 def _named(files: tuple[str, ...]) -> str:

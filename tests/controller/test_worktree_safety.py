@@ -185,6 +185,10 @@ def test_a_clean_clone_follows_the_branch_and_untracked_files_elsewhere_are_kept
 ) -> None:
     notes = repo.checkout / "notes.txt"
     notes.write_text("mine\n")
+    # Untracked files no cycle reads: not work a reset could lose, nor unreviewed input.
+    (repo.checkout / "connectors" / "README.md").write_text("how we name connectors\n")
+    (repo.checkout / "connectors" / ".cxrecon").mkdir()
+    (repo.checkout / "connectors" / ".cxrecon" / "audit.jsonl").write_text("{}\n")
     published = repo.commit({"connectors/beta.yaml": connector_yaml("Beta")}, "add Beta")
 
     result = asyncio.run(GitRepo(repo.checkout).pull())
