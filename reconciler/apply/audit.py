@@ -248,7 +248,7 @@ class AuditLog:
     def record(self, event: AuditEvent) -> bool:
         """Append an outcome, resolution, note or sync record; False (and `failure` set)
         when it could not be written: the caller carries on, the run reports it."""
-        if event.write_id is not None and event.kind == "outcome":
+        if event.write_id is not None and event.kind in ("outcome", "sync"):
             with _IN_FLIGHT_LOCK:
                 _IN_FLIGHT.discard(event.write_id)
             with self._lock:

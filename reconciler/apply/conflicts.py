@@ -121,4 +121,5 @@ def replan_event(
         error_message=cause.summary,
         out_of_band=observed,
         details=details,
+        kind="note",  # what a re-read found: no write of its own
     )

@@ -14,7 +14,7 @@ from typing import Final, Protocol
 
 import anyio
 
-from reconciler.apply.audit import AuditEvent, AuditLog
+from reconciler.apply.audit import AuditEvent, AuditLog, Result, WriteIntent
 from reconciler.errors import CxreconError
 from reconciler.model import SyncJob
 
@@ -126,22 +126,36 @@ async def run_sync(
     """Trigger one sync and (with `wait`) poll it until it finishes or the policy gives up."""
     rng = rng or random.Random()
     started = time.monotonic()
+    write_id: str | None = None
     try:
+        # Starting a sync is a write: its intent is on disk before it is sent.
+        write_id = _intent(audit, target, sync_type)
         sync_id = await client.start_sync(target.connector_id, sync_type)
     except CxreconError as exc:
         outcome = SyncOutcome(target=target, status=NOT_STARTED, error_details=str(exc))
-        _audit(audit, outcome, sync_type, error=exc)
+        _audit(audit, outcome, sync_type, error=exc, write_id=write_id)
         if progress is not None:
             progress.finished(outcome)
         return outcome
+    except BaseException:
+        # Interrupted: the sync may have started; its record says so (result unknown).
+        outcome = SyncOutcome(target=target, status="UNKNOWN", error_details="interrupted")
+        _audit(audit, outcome, sync_type, write_id=write_id, unknown=True)
+        raise
     if progress is not None:
         progress.started(target, sync_id)
     if not wait:
         outcome = SyncOutcome(target=target, status="PENDING", sync_id=sync_id)
-        _audit(audit, outcome, sync_type)
+        _audit(audit, outcome, sync_type, write_id=write_id)
         return outcome
-    outcome = await _poll(client, target, sync_id, policy, progress, rng, sleep, started)
-    _audit(audit, outcome, sync_type)
+    try:
+        outcome = await _poll(client, target, sync_id, policy, progress, rng, sleep, started)
+    except BaseException:
+        # Interrupted while waiting: the sync started; what became of it is CXone's to say.
+        outcome = SyncOutcome(target=target, status="PENDING", sync_id=sync_id)
+        _audit(audit, outcome, sync_type, write_id=write_id)
+        raise
+    _audit(audit, outcome, sync_type, write_id=write_id)
     if progress is not None:
         progress.finished(outcome)
     return outcome
@@ -263,21 +277,40 @@ async def run_syncs(
     return tuple(r for r in results if r is not None)
 
 
+def _intent(audit: AuditLog | None, target: SyncTarget, sync_type: str) -> str | None:
+    if audit is None:
+        return None
+    intent = WriteIntent(
+        connector=target.name,
+        action="sync",
+        method="POST",
+        fields=(f"sync:{sync_type}",),
+        connector_id=target.connector_id,
+    )
+    return audit.intent(intent)
+
+
 def _audit(
     audit: AuditLog | None,
     outcome: SyncOutcome,
     sync_type: str,
     error: CxreconError | None = None,
+    *,
+    write_id: str | None = None,
+    unknown: bool = False,
 ) -> None:
     if audit is None:
         return
     failed = outcome.status not in ("COMPLETED", "PENDING")
+    result: Result = "unknown" if unknown else "failure" if failed else "success"
     audit.record(
         AuditEvent(
             connector=outcome.target.name,
             connector_id=outcome.target.connector_id,
             action="sync",
-            result="failure" if failed else "success",
+            kind="sync",
+            write_id=write_id,
+            result=result,
             http_status=getattr(error, "status", None) if error is not None else 202,
             attempts=max(outcome.polls, 1),
             latency_ms=outcome.elapsed_seconds * 1000.0,

@@ -164,9 +164,10 @@ def _account(state: _State, env: str | None, record: dict[str, Any]) -> None:
     pending = state.pending.setdefault(env, {})
     if event == "intent":
         pending[write_id] = _pending_of(write_id, record)
-    elif event == "outcome" and record.get("result") == "unknown" and write_id in pending:
-        pending[write_id] = replace(pending[write_id], unknown=True)
-    elif event in ("outcome", "resolution"):
+    elif event in ("outcome", "sync") and record.get("result") == "unknown":
+        if write_id in pending:
+            pending[write_id] = replace(pending[write_id], unknown=True)
+    elif event in ("outcome", "sync", "resolution"):
         pending.pop(write_id, None)
 
 

@@ -14,7 +14,7 @@ import os
 import socket
 from typing import Final
 
-from reconciler.apply.audit import in_flight
+from reconciler.apply.audit import AuditEvent, in_flight
 from reconciler.apply.context import ExecContext
 from reconciler.apply.history import PendingWrite, reader_for
 from reconciler.apply.writes import holds, resolution_event
@@ -39,6 +39,10 @@ async def settle_pending(ctx: ExecContext) -> tuple[str, ...]:
     told: list[str] = []
     for write in reader_for(audit.path).pending(audit.environment):
         if write.write_id in mine or not _writer_gone(write):
+            continue
+        if write.action == "sync":
+            audit.record(_sync_left(write))
+            told.append(f"{write.connector}: a CRM data sync an earlier run started may have run")
             continue
         try:
             fresh = await _read_back(ctx, write)
@@ -79,6 +83,24 @@ async def _read_back(ctx: ExecContext, write: PendingWrite) -> RemoteConnector |
         if write.expect is not None and holds(write.expect, connector):
             return connector
     return found[0] if found else None
+
+
+def _sync_left(write: PendingWrite) -> AuditEvent:
+    """A sync start whose answer never came cannot be read back without its id: recorded
+    as unknown for good (CXone's sync history for the connector tells)."""
+    return AuditEvent(
+        connector=write.connector,
+        connector_id=write.connector_id,
+        action="sync",
+        result="unknown",
+        kind="resolution",
+        write_id=write.write_id,
+        details={
+            "resolvedFrom": "unknown",
+            "how": "not read back: a sync's id came with the answer that was lost",
+            "readBack": "see the connector's CRM data sync history in CXone",
+        },
+    )
 
 
 def _writer_gone(write: PendingWrite) -> bool:

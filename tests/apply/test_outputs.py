@@ -50,8 +50,16 @@ def test_audit_records_carry_who_what_and_how(
 
     assert result.exit_code == 0, result.output
     lines = (project.root / "logs" / "audit.jsonl").read_text().splitlines()
-    records = [json.loads(line) for line in lines]
-    assert [r["action"] for r in records] == ["create", "activate"]
+    every = [json.loads(line) for line in lines]
+    # Each write's intent is on disk before it is sent, its outcome after (the same writeId).
+    assert [(r["event"], r["action"]) for r in every] == [
+        ("intent", "create"),
+        ("outcome", "create"),
+        ("intent", "activate"),
+        ("outcome", "activate"),
+    ]
+    assert [r["writeId"] for r in every[::2]] == [r["writeId"] for r in every[1::2]]
+    records = every[1::2]
     create, activate = records
     assert create["runId"] == activate["runId"]
     assert create["actor"]["ciActor"] == "octocat"
