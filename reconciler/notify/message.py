@@ -21,7 +21,9 @@ ITEMS_SHOWN: Final = 10
 TEXT_CHARS: Final = 300
 #: What CommonMark (and Slack's, Teams' and Discord's Markdown) could read as markup in
 #: inline text: emphasis, code, links and images, HTML and entities, strikethrough.
-_MARKUP: Final = re.compile(r"([\\`*_\[\]<>&~|])")
+_MARKUP: Final = re.compile(r"([\\`*\[\]<>&~|])")
+#: `_` makes emphasis only at a word's edge: `case.external_id` stays as it reads.
+_UNDERSCORE: Final = re.compile(r"(?<![A-Za-z0-9])_|_(?![A-Za-z0-9])")
 #: A mention: `@name` (Slack, Teams, Discord's @everyone / @here, GitHub) and Slack's
 #: `<!here>` / `<!channel>` commands. A zero-width space after the sigil keeps the text as
 #: it reads and makes it address nobody.
@@ -110,7 +112,7 @@ def _short(text: str) -> str:
 def _markdown_inline(text: str) -> str:
     """User text as inert inline Markdown: backslash escapes (which CommonMark, Slack's
     converter in Apprise and Discord all read as the literal character), no mentions."""
-    escaped = _MARKUP.sub(r"\\\1", terminal(_short(text)))
+    escaped = _UNDERSCORE.sub(r"\\_", _MARKUP.sub(r"\\\1", terminal(_short(text))))
     return _AT.sub("@\u200b", escaped)
 
 

@@ -123,3 +123,10 @@ def test_links_that_could_break_markup_are_left_out() -> None:
     )
     assert hostile.links == ()
     assert Where.of({}, environment=None, commit="not a sha; rm -rf", project=None).commit is None
+
+
+def test_underscores_inside_words_stay_as_they_read() -> None:
+    item = drift_item("_Sales_", [("mappings[case.external_id].direction", "IN", "OUT", False)])
+    body = render(Event(EventKind.DRIFT, "", where()).only([item]), markdown=True).body
+    assert "**\\_Sales\\_**" in body
+    assert "mappings\\[case.external_id\\].direction" in body
