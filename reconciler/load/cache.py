@@ -258,8 +258,9 @@ class FileCache:
 
     def evict(self) -> int:
         """Delete the oldest entries until the cache is within its bound; how many went.
-        Only regular files named like an entry whose HMAC verifies are deleted: whatever
-        else is in the folder (a committed file, a link) is never touched."""
+        Only regular files named like an entry whose HMAC verifies are deleted (and only
+        they count against the bound once read): whatever else is in the folder (a
+        committed file, a link) is never touched."""
         secret = self._key_of_entries
         if secret is None:
             return 0
@@ -288,7 +289,10 @@ class FileCache:
             if total <= goal:
                 break
             if not written_by(secret, path, shard_name + os.path.basename(path)):
+                # Not provably ours (committed, copied): left alone, and not counted against
+                # the bound, so a large planted file cannot make every run evict ours.
                 log.debug("cache: %s is not an entry this user wrote; left alone", path)
+                total -= size
                 continue
             with contextlib.suppress(OSError):
                 os.unlink(path)

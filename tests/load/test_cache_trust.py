@@ -198,6 +198,24 @@ def test_eviction_deletes_only_entries_it_can_prove_it_wrote(project: Path, outs
     assert not (outside / "missing").exists()
 
 
+def test_a_large_planted_file_does_not_make_eviction_delete_entries_within_the_bound(
+    project: Path,
+) -> None:
+    load(project)
+    folder = project / ".cxrecon" / "cache" / f"v{FORMAT}"
+    ours = sorted(p for p in folder.rglob("*") if p.is_file())
+    size = sum(p.stat().st_size for p in ours)
+    planted = ours[0].parent / ("f" * 62)
+    planted.write_bytes(b"x" * size * 10)
+    os.utime(planted, (1_000_000, 1_000_000))  # older than every entry: looked at first
+
+    removed = FileCache.for_project(project, max_bytes=int(size * 1.4)).evict()
+
+    assert removed == 0
+    assert all(p.exists() for p in ours)
+    assert planted.stat().st_size == size * 10
+
+
 def test_the_key_is_made_once_private_and_outside_the_project(
     project: Path, tmp_path: Path
 ) -> None:
