@@ -14,7 +14,13 @@ PACKAGE = Path(__file__).resolve().parents[1] / "reconciler"
 EMULATOR_ENTRY_POINTS = {"cli/common.py", "cli/emulator.py", "testing.py"}
 TOP_LEVEL_IMPORTERS = {"cli/emulator.py", "testing.py"}
 #: What the emulator may use from the rest of the package.
-EMULATOR_MAY_IMPORT = {"reconciler.emulator", "reconciler.model", "reconciler.config.settings"}
+#: reconciler.secret: the one definition of which credentials are secret (masked on read).
+EMULATOR_MAY_IMPORT = {
+    "reconciler.emulator",
+    "reconciler.model",
+    "reconciler.secret",
+    "reconciler.config.settings",
+}
 EMULATOR_MAY_IMPORT_ERRORS = {"reconciler.errors"}
 
 
