@@ -177,8 +177,9 @@ def write_all_atomic(
 ) -> None:
     """Write every file or none: each to a temporary file beside it (as `write_atomic`), and
     only once all are written whole are they renamed into place. A full disk (or any other
-    failure while writing) leaves every target as it was and no temporary file behind.
-    `mode` is one mode for all, or one per file."""
+    failure while writing) leaves every target as it was and no temporary file behind; only
+    a rename failing midway (no space is needed for one) could leave the earlier ones
+    renamed. `mode` is one mode for all, or one per file."""
     modes = [mode] * len(files) if isinstance(mode, int) else list(mode)
     staged: list[tuple[str, Path]] = []
     current = files[0][0] if files else Path()
