@@ -145,12 +145,13 @@ class Controller:
         server = HealthServer(listen, self, hosts) if listen is not None else None
         if server is not None:
             bound = self.listening = await server.start()
-            names = ", ".join(sorted(server.hosts.names))
+            names = "".join(f", {name}" for name in sorted(server.hosts.names))
+            # The address ends the line: scripts (and tests) take the URL after " on ".
             log.info(
-                "serving /healthz /readyz /metrics /status on http://%s to Host: an IP "
-                "address, localhost%s",
+                "serving /healthz /readyz /metrics /status (Host: an IP address, localhost%s) "
+                "on http://%s",
+                names,
                 bound,
-                f" or {names}" if names else " (more with --allowed-host NAME)",
             )
         try:
             async with self.runner.keep_client():
