@@ -1,22 +1,31 @@
 """A real HTTP receiver on 127.0.0.1 for Apprise's `json://` (what a webhook service gets),
-able to answer at once, fail, or hang; and a connectors project that notifies it."""
+able to answer at once, fail, or hang; a connectors project that notifies it, and the CLI
+against the test's emulator."""
 
 from __future__ import annotations
 
 import json
 import shutil
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
+from click.testing import CliRunner, Result
+
+from reconciler.cli.main import cli
+from reconciler.testing import RunningEmulator
 
 PROJECT = Path(__file__).parents[1] / "gitops" / "fixtures" / "project"
 #: In every notification URL: it must never be printed, logged or put in the audit log.
 URL_CANARY = "CANARY-notify-url-token-5c1d"
+#: Canary credentials of the fixture connectors.
+API_KEY = "CANARY-notify-api-key-91d2"
+PASSWORD = "CANARY-notify-password-3e7a"
 
 
 @dataclass
@@ -105,3 +114,33 @@ def add_notifications(root: Path, block: str) -> None:
     """Append a `notifications:` block (YAML text) to the project's cxrecon.yaml."""
     with (root / "cxrecon.yaml").open("a") as file:
         file.write(block)
+
+
+Run = Callable[..., Result]
+
+
+@pytest.fixture
+def run(emulator: RunningEmulator) -> Run:
+    def invoke(*args: str, **extra: str) -> Result:
+        env = {
+            "CXONE_BASE_URL": emulator.base_url,
+            "CXONE_CLIENT_ID": "demo-client",
+            "CXONE_CLIENT_SECRET": "demo-secret",
+            "GITOPS_SUPPORT_API_KEY": API_KEY,
+            "GITOPS_LEGACY_PASSWORD": PASSWORD,
+            "NO_COLOR": "1",
+            "GITHUB_STEP_SUMMARY": "",
+            **extra,
+        }
+        return CliRunner().invoke(cli, list(args), env=env)
+
+    return invoke
+
+
+def ids(emulator: RunningEmulator) -> dict[str, str]:
+    response = httpx.get(
+        emulator.base_url + "/crm/connectors",
+        params={"top": 100},
+        headers=emulator.control.auth_headers(),
+    )
+    return {item["name"]: item["id"] for item in response.json()["items"]}

@@ -4,55 +4,20 @@ changes an exit code, and that neither the URL nor a secret ever shows."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from pathlib import Path
 
-import httpx
 import pytest
-from click.testing import CliRunner, Result
 
-from reconciler.cli.main import cli
 from reconciler.testing import RunningEmulator
 
-from .conftest import URL_CANARY, Receiver, add_notifications
+from .conftest import API_KEY, PASSWORD, URL_CANARY, Receiver, Run, add_notifications, ids
 
-API_KEY = "CANARY-notify-api-key-91d2"
-PASSWORD = "CANARY-notify-password-3e7a"
 ACTIONS = {
     "GITHUB_SERVER_URL": "https://github.example",
     "GITHUB_REPOSITORY": "acme/connectors",
     "GITHUB_RUN_ID": "777",
     "GITHUB_SHA": "feedface" * 5,
 }
-
-Run = Callable[..., Result]
-
-
-@pytest.fixture
-def run(emulator: RunningEmulator) -> Run:
-    def invoke(*args: str, **extra: str) -> Result:
-        env = {
-            "CXONE_BASE_URL": emulator.base_url,
-            "CXONE_CLIENT_ID": "demo-client",
-            "CXONE_CLIENT_SECRET": "demo-secret",
-            "GITOPS_SUPPORT_API_KEY": API_KEY,
-            "GITOPS_LEGACY_PASSWORD": PASSWORD,
-            "NO_COLOR": "1",
-            "GITHUB_STEP_SUMMARY": "",
-            **extra,
-        }
-        return CliRunner().invoke(cli, list(args), env=env)
-
-    return invoke
-
-
-def ids(emulator: RunningEmulator) -> dict[str, str]:
-    response = httpx.get(
-        emulator.base_url + "/crm/connectors",
-        params={"top": 100},
-        headers=emulator.control.auth_headers(),
-    )
-    return {item["name"]: item["id"] for item in response.json()["items"]}
 
 
 def no_secrets(*texts: str) -> None:
