@@ -99,6 +99,8 @@ class CycleRunner:
         self._keeping = False
         self._client: MeteredClient | None = None
         self._client_settings: ConnectionSettings | None = None
+        #: Why the audit log could not take a record, until one goes through.
+        self._audit_failure: str | None = None
 
     @contextlib.asynccontextmanager
     async def keep_client(self) -> AsyncIterator[None]:
@@ -287,10 +289,17 @@ class CycleRunner:
         results = {r.name: r for r in run.report.results}
         reports = self._reports(decided, results)
         self.backoff.keep_only(c.name for c in run.plan.changes)
+        # Writes that could not all be recorded make a failed cycle (readiness says why): a
+        # write whose intent could not be written was not sent, and is tried again. While
+        # connectors back off after it, the cycles fail too, until a record goes through.
         if audit is not None and audit.failure is not None:
-            # Writes that could not all be recorded make a failed cycle (readiness says why);
-            # a write whose intent could not be written was not sent, and is tried again.
-            raise AuditWriteError(audit.failure)
+            self._audit_failure = audit.failure
+        elif audit is not None and (
+            audit.records_written or not any(r.decision is Decision.BACKOFF for r in reports)
+        ):
+            self._audit_failure = None
+        if self._audit_failure is not None:
+            raise AuditWriteError(self._audit_failure)
         return reports, any(r.decision is Decision.STOPPING for r in reports)
 
     def _decide(

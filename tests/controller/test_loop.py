@@ -110,7 +110,10 @@ async def test_out_of_band_edit_is_healed_with_self_heal(
     assert healed.drifted == 0
     records = [json.loads(line) for line in controller.options.audit_log.read_text().splitlines()]
     updates = [r for r in records if r["connector"] == "Alpha" and r["action"] == "update"]
-    assert [r["result"] for r in updates] == ["success"]
+    assert [(r["event"], r["result"]) for r in updates] == [
+        ("intent", "pending"),  # on disk before the write was sent
+        ("outcome", "success"),
+    ]
     assert updates[0]["command"] == "reconcile"
     assert "description" in updates[0]["fields"]
     assert CANARY not in controller.options.audit_log.read_text()
