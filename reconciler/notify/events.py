@@ -14,7 +14,7 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import TYPE_CHECKING, Final
+from typing import TYPE_CHECKING, Final, Protocol
 
 from reconciler.plan.diff import FieldChange, JsonValue, format_value, safe_values
 
@@ -274,6 +274,19 @@ def run_failed_event(error: str, where: Where) -> Event:
     )
 
 
+class PolicyFinding(Protocol):
+    """What a policy violation tells (the policies stage's own `Violation` has these)."""
+
+    @property
+    def policy(self) -> str: ...
+    @property
+    def connector(self) -> str: ...
+    @property
+    def message(self) -> str: ...
+    @property
+    def severity(self) -> str: ...
+
+
 @dataclass(frozen=True, slots=True)
 class Violation:
     """One policy finding, as the policies stage reports it (`policies:` in cxrecon.yaml)."""
@@ -284,7 +297,7 @@ class Violation:
     severity: str = "error"
 
 
-def policy_violation_event(violations: Sequence[Violation], where: Where) -> Event | None:
+def policy_violation_event(violations: Sequence[PolicyFinding], where: Where) -> Event | None:
     """`policy-violation` for the findings of `policies:`; None without any."""
     if not violations:
         return None

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 from reconciler.notify.events import (
     Event,
     EventKind,
-    Violation,
+    PolicyFinding,
     Where,
     apply_events,
     drift_events,
@@ -90,13 +90,14 @@ def notify_apply_error(
 def notify_policy_violations(
     project: Project,
     environment: str | None,
-    violations: Sequence[Violation],
+    violations: Sequence[PolicyFinding],
     *,
     warn: Warn,
     commit: str | None = None,
     environ: Mapping[str, str] | None = None,
 ) -> list[Delivery]:
-    """`policy-violation` for the findings of `policies:` (one message listing them)."""
+    """`policy-violation` for the findings of `policies:` (one message listing them): the
+    policies stage's violations, or `events.Violation` values."""
     if not violations or not _wanted(project, (EventKind.POLICY_VIOLATION,), environment):
         return []
     event = policy_violation_event(violations, _where(project, environment, commit, environ))

@@ -211,3 +211,33 @@ def test_notify_test_without_apprise_says_how_to_install_it(
     assert result.stderr == (
         "error: notifications need Apprise, which is not installed: pip install 'cxrecon[notify]'\n"
     )
+
+
+def test_policy_violations_are_told_through_the_function_the_policies_stage_calls(
+    project: Path, receiver: Receiver
+) -> None:
+    from reconciler.config.project import load_project
+    from reconciler.notify.events import Violation
+    from reconciler.notify.runs import notify_policy_violations
+
+    subscribe(project, receiver.url(), "policy-violation")
+    warnings: list[str] = []
+    found = [
+        Violation("https-only", "Support-Desk", "endpointUrl must use https", "error"),
+        Violation("has-owner", "Legacy-Tickets", "labels.team is missing @here", "warning"),
+    ]
+
+    deliveries = notify_policy_violations(
+        load_project(project), "local", found, warn=warnings.append, commit="ab" * 20, environ={}
+    )
+
+    assert [d.result.value for d in deliveries] == ["sent"]
+    assert warnings == []
+    [told] = receiver.posts
+    assert told["title"] == "cxrecon: policy violation in local"
+    assert told["message"].startswith(
+        "**2 policy violation(s).**\n\n"
+        "- **Support-Desk**: https-only (error): endpointUrl must use https\n"
+        "- **Legacy-Tickets**: has-owner (warning): labels.team is missing @\u200bhere\n"
+    )
+    assert notify_policy_violations(load_project(project), "local", [], warn=warnings.append) == []
