@@ -22,8 +22,9 @@ RUN apt-get update \
 RUN groupadd --system --gid 10001 cxrecon \
     && useradd --system --uid 10001 --gid cxrecon --home-dir /home/cxrecon --create-home \
         --shell /usr/sbin/nologin cxrecon
+# With the `notify` extra (Apprise): the controller sends `notifications:` from cxrecon.yaml.
 RUN --mount=type=bind,from=build,source=/dist,target=/dist \
-    pip install --no-cache-dir --disable-pip-version-check /dist/cxrecon-*.whl
+    pip install --no-cache-dir --disable-pip-version-check "$(ls /dist/cxrecon-*.whl)[notify]"
 ENV PYTHONUNBUFFERED=1 \
     PYTHONDONTWRITEBYTECODE=1
 # cxrecon keeps local state in .cxrecon/ here (mount a volume on a read-only root).
