@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import re
 import threading
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -23,8 +24,13 @@ log = logging.getLogger("cxrecon.audit")
 
 #: Audit actions that are not writes of a connector's configuration.
 _NOT_WRITES: Final = frozenset({"sync", "conflict", "reread"})
-#: Only lines holding one of these are parsed (a success, or part of a write's accounting).
-_WANTED: Final = (b'"result": "success"', b'"writeId": "')
+#: Every successful record holds this; other lines are parsed only when a write they
+#: account for is still open at the end (see `_HEAD`).
+_SUCCESS: Final = b'"result": "success"'
+#: The head of a record (reconciler.apply.audit writes these keys first, in this order):
+#: an intent opens a write, its outcome (or resolution) closes it, unless it is `unknown`.
+_HEAD: Final = re.compile(rb'\{"v": \d+, "event": "(\w+)", "writeId": "([^"]+)"')
+_UNKNOWN: Final = b'"result": "unknown"'
 #: Readers kept per audit log file, so each process reads a growing log once.
 _READERS: dict[Path, HistoryReader] = {}
 _READERS_LOCK = threading.Lock()
@@ -80,7 +86,9 @@ class _State:
     offset: int = 0
     lines: int = 0
     per_environment: dict[str | None, dict[str, Applied]] = field(default_factory=dict)
-    pending: dict[str | None, dict[str, PendingWrite]] = field(default_factory=dict)
+    #: Write id → (its intent's line, an `unknown` outcome was recorded): parsed only when
+    #: asked for, as most intents are closed a line or two later.
+    open: dict[str, tuple[bytes, bool]] = field(default_factory=dict)
 
 
 class HistoryReader:
@@ -102,7 +110,15 @@ class HistoryReader:
         """Writes of `environment` whose outcome is missing or unknown, oldest first."""
         with self._lock:
             self._update()
-            return tuple(self._state.pending.get(environment, {}).values())
+            found: list[PendingWrite] = []
+            for write_id, (line, unknown) in self._state.open.items():
+                try:
+                    record = json.loads(line)
+                except ValueError:
+                    continue
+                if isinstance(record, dict) and record.get("environment") == environment:
+                    found.append(replace(_pending_of(write_id, record), unknown=unknown))
+            return tuple(found)
 
     def _update(self) -> None:
         try:
@@ -132,7 +148,10 @@ class HistoryReader:
                 if line.strip():
                     log.warning("%s", torn_warning(self.path, state.lines))
                 continue
-            if not any(w in line for w in _WANTED):
+            head = _HEAD.match(line)
+            if head is not None:
+                _account(state, head.group(1), head.group(2).decode(), line)
+            if _SUCCESS not in line:
                 continue
             try:
                 record = json.loads(line)
@@ -143,7 +162,6 @@ class HistoryReader:
                 continue
             env = record.get("environment")
             env = env if isinstance(env, str) else None
-            _account(state, env, record)
             applied = applied_record(record, env)
             if applied is not None:
                 state.per_environment.setdefault(env, {})[applied.name] = applied
@@ -156,19 +174,15 @@ def _rewritten(fh: Any, offset: int) -> bool:
     return bool(fh.read(1) != b"\n")
 
 
-def _account(state: _State, env: str | None, record: dict[str, Any]) -> None:
+def _account(state: _State, event: bytes, write_id: str, line: bytes) -> None:
     """Follow one write through its intent, outcome and resolution records."""
-    write_id, event = record.get("writeId"), record.get("event")
-    if not isinstance(write_id, str) or not write_id:
-        return
-    pending = state.pending.setdefault(env, {})
-    if event == "intent":
-        pending[write_id] = _pending_of(write_id, record)
-    elif event in ("outcome", "sync") and record.get("result") == "unknown":
-        if write_id in pending:
-            pending[write_id] = replace(pending[write_id], unknown=True)
-    elif event in ("outcome", "sync", "resolution"):
-        pending.pop(write_id, None)
+    if event == b"intent":
+        state.open[write_id] = (line, False)
+    elif event in (b"outcome", b"sync") and _UNKNOWN in line:
+        if write_id in state.open:
+            state.open[write_id] = (state.open[write_id][0], True)
+    elif event in (b"outcome", b"sync", b"resolution"):
+        state.open.pop(write_id, None)
 
 
 def _pending_of(write_id: str, record: dict[str, Any]) -> PendingWrite:
