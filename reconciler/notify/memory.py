@@ -58,7 +58,7 @@ class NoticeMemory:
         fresh = [i for i in event.items if told.get(i.name) != i.fingerprint]
         if not fresh:
             return None
-        return event.only(fresh) if event.summary else event
+        return event.only(fresh)
 
     def said(self, destination: Notification, event: Event) -> None:
         """`event` reached `destination`."""

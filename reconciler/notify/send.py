@@ -16,7 +16,7 @@ import os
 import threading
 import time
 import warnings
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from types import ModuleType
@@ -86,15 +86,6 @@ class Notifier:
         self.count = count
         self.budget = budget
         self.project = project
-
-    def wanted(self, events: Iterable[Event]) -> dict[str, list[Event]]:
-        """Destination name → the events it wants, in order (empty ones left out)."""
-        out: dict[str, list[Event]] = {}
-        for event in events:
-            for n in self.notifications:
-                if n.wants(event.kind.value, event.where.environment):
-                    out.setdefault(n.name, []).append(event)
-        return out
 
     def send(
         self,
@@ -177,7 +168,10 @@ class Notifier:
                 left = deadline - time.monotonic()
                 if left <= 0:
                     return
-                result, why = self._one(apprise, job.destination, event, left)
+                try:
+                    result, why = self._one(apprise, job.destination, event, left)
+                except Exception:  # a bug here must not cost the destination its budget
+                    result, why = Result.FAILED, "cxrecon could not build the message"
                 job.done.append(Delivery(job.destination.name, kind, result, why))
         finally:
             job.finished.set()
