@@ -50,6 +50,14 @@ def write_failure(path: Path | str, exc: OSError, *, what: str = "file") -> File
     return FileWriteError(f"cannot write {what} {path}: {reason}; {action}")
 
 
+def shown(path: Path | str) -> str:
+    """`path` as a message names it: relative to the working directory when inside it."""
+    try:
+        return Path(path).absolute().relative_to(Path.cwd()).as_posix()
+    except (ValueError, OSError):
+        return os.fspath(path)
+
+
 def refuse_links(root: Path, path: Path) -> None:
     """Raise UnsafePathError when `path` or any folder between `root` (excluded: a project
     may itself live behind a link) and it is a symbolic link. Missing parts are fine."""
@@ -70,7 +78,7 @@ def refuse_links(root: Path, path: Path) -> None:
             continue
         if stat.S_ISLNK(mode):
             raise UnsafePathError(
-                f"{part} is a symbolic link; cxrecon never writes through links in a "
+                f"{shown(part)} is a symbolic link; cxrecon never writes through links in a "
                 "repository: remove it (git rm) and run again"
             )
 
@@ -92,7 +100,7 @@ def ensure_dir(root: Path, path: Path, *, mode: int = 0o755) -> Path:
             raise write_failure(part, exc, what="folder") from None
         if stat.S_ISLNK(part.lstat().st_mode) or not part.is_dir():
             raise UnsafePathError(
-                f"{part} is not a folder cxrecon can write in (a link or a file); "
+                f"{shown(part)} is not a folder cxrecon can write in (a link or a file); "
                 "remove it and run again"
             )
     return path
@@ -106,13 +114,13 @@ def open_append(path: Path, *, mode: int = 0o600) -> int:
     except OSError as exc:
         if exc.errno == errno.ELOOP:
             raise UnsafePathError(
-                f"{path} is a symbolic link; cxrecon never appends through links in a "
+                f"{shown(path)} is a symbolic link; cxrecon never appends through links in a "
                 "repository: remove it (git rm) and run again"
             ) from None
         raise write_failure(path, exc) from None
     if not stat.S_ISREG(os.fstat(fd).st_mode):
         os.close(fd)
-        raise UnsafePathError(f"{path} is not a regular file; remove it and run again")
+        raise UnsafePathError(f"{shown(path)} is not a regular file; remove it and run again")
     return fd
 
 
@@ -121,7 +129,7 @@ def read_bytes(path: Path) -> bytes:
     fd = os.open(path, os.O_RDONLY | _NOFOLLOW | _CLOEXEC)
     try:
         if not stat.S_ISREG(os.fstat(fd).st_mode):
-            raise UnsafePathError(f"{path} is not a regular file; remove it and run again")
+            raise UnsafePathError(f"{shown(path)} is not a regular file; remove it and run again")
         chunks = []
         while chunk := os.read(fd, 1 << 20):
             chunks.append(chunk)

@@ -22,6 +22,7 @@ from reconciler.emulator.config import EmulatorConfig
 from reconciler.emulator.runtime import Runtime
 from reconciler.emulator.server import ReadyServer, bind_socket, uvicorn_config
 from reconciler.errors import CxreconError
+from reconciler.safefs import shown
 
 START_TIMEOUT_S = 30.0
 #: The files SQLite keeps beside a database (WAL mode, and the rollback journal).
@@ -148,7 +149,7 @@ def refuse_linked_database(db_path: Path) -> None:
             continue
         if stat.S_ISLNK(mode):
             raise EmulatorStartError(
-                f"{path} is a symbolic link; the embedded emulator never writes its database "
-                "through links (one committed to a repository could send it out of the "
-                "project): remove it and run again"
+                f"{shown(path)} is a symbolic link; the embedded emulator never writes its "
+                "database through links (one committed to a repository could send it out of "
+                "the project): remove it and run again"
             )

@@ -51,6 +51,7 @@ from reconciler.safefs import (
     UnsafePathError,
     ensure_dir,
     refuse_links,
+    shown,
     write_atomic,
     write_failure,
 )
@@ -160,7 +161,7 @@ class FileCache:
         except UnsafePathError as exc:
             link = str(exc).partition(" is a symbolic link")[0]
             raise UnsafePathError(
-                f"{_shown(link)} is a symbolic link: cxrecon's cache is never written through "
+                f"{shown(link)} is a symbolic link: cxrecon's cache is never written through "
                 "links in a repository (one committed there could send it out of the project); "
                 "remove it (git rm), or run with --no-cache"
             ) from None
@@ -243,7 +244,7 @@ class FileCache:
             return
         except OSError as exc:
             if exc.errno in FULL_DISK_ERRNOS:
-                failure = write_failure(_shown(str(self.directory)), exc, what="cache")
+                failure = write_failure(shown(str(self.directory)), exc, what="cache")
                 self._off(f"warning: cache not written: {failure}")
             else:
                 log.debug("cache not written (%s): every run stays cold", exc)
@@ -313,11 +314,3 @@ class FileCache:
         except FileNotFoundError:
             # Written whole, never through a link (one planted meanwhile is replaced).
             write_atomic(ignore, _IGNORE_TEXT, what="the cache's .gitignore")
-
-
-def _shown(path: str) -> str:
-    """`path` as messages name it: relative to the working directory when inside it."""
-    try:
-        return Path(path).relative_to(Path.cwd()).as_posix()
-    except ValueError:
-        return path
