@@ -17,8 +17,8 @@ from reconciler.errors import CxreconError
 from reconciler.notify.events import (
     Event,
     EventKind,
-    Item,
     Where,
+    about,
     applied_item,
     deleted_item,
     drift_item_of_changes,
@@ -118,10 +118,10 @@ class Notices:
             memory.settle(EventKind.DRIFT, environment, (i.name for i in drifted))
             memory.settle(EventKind.DELETED, environment, (i.name for i in deleted))
             memory.settle(EventKind.APPLY_FAILED, environment, failing)
-            events += _event(EventKind.DRIFT, drifted, where)
-            events += _event(EventKind.DELETED, deleted, where)
-            events += _event(EventKind.APPLIED, applied, where)
-            events += _event(EventKind.APPLY_FAILED, failed, where)
+            events += about(EventKind.DRIFT, drifted, where)
+            events += about(EventKind.DELETED, deleted, where)
+            events += about(EventKind.APPLIED, applied, where)
+            events += about(EventKind.APPLY_FAILED, failed, where)
         ready, why = readiness
         if not ready:
             memory.not_ready = True
@@ -138,10 +138,3 @@ class Notices:
                 return  # once per process, not once per cycle
             self._warned_missing = True
         log.warning("%s", message.removeprefix("warning: "))
-
-
-def _event(kind: EventKind, items: list[Item], where: Where) -> list[Event]:
-    """One event about `items` (none without items); its summary counts them."""
-    if not items:
-        return []
-    return [Event(kind, "", where).only(items)]

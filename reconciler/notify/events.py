@@ -213,25 +213,21 @@ def applied_item(result: ConnectorResult, paths: Sequence[str]) -> Item:
 # --- events of one command run ------------------------------------------------------------
 
 
+def about(kind: EventKind, items: Sequence[Item], where: Where) -> list[Event]:
+    """One event of `kind` about `items`, its sentence counting them; none without items."""
+    if not items:
+        return []
+    return [Event(kind, _summary(kind, len(items)), where, tuple(items))]
+
+
 def drift_events(report: DriftReport, where: Where) -> list[Event]:
     """`drift` for connectors changed in CXone, `deleted-in-cxone` for those deleted there."""
-    events: list[Event] = []
     drifted = [
         drift_item(c.name, [(f.path, f.git, f.cxone, f.secret) for f in c.fields])
         for c in report.connectors
     ]
-    if drifted:
-        events.append(
-            Event(EventKind.DRIFT, _summary(EventKind.DRIFT, len(drifted)), where, tuple(drifted))
-        )
     deleted = [deleted_item(d.name, d.last_applied) for d in report.deleted]
-    if deleted:
-        events.append(
-            Event(
-                EventKind.DELETED, _summary(EventKind.DELETED, len(deleted)), where, tuple(deleted)
-            )
-        )
-    return events
+    return about(EventKind.DRIFT, drifted, where) + about(EventKind.DELETED, deleted, where)
 
 
 def apply_events(report: ApplyReport, plan: Plan | None, where: Where) -> list[Event]:
@@ -247,23 +243,7 @@ def apply_events(report: ApplyReport, plan: Plan | None, where: Where) -> list[E
         for s in report.syncs
         if not s.ok
     ]
-    events: list[Event] = []
-    if applied:
-        events.append(
-            Event(
-                EventKind.APPLIED, _summary(EventKind.APPLIED, len(applied)), where, tuple(applied)
-            )
-        )
-    if failed:
-        events.append(
-            Event(
-                EventKind.APPLY_FAILED,
-                _summary(EventKind.APPLY_FAILED, len(failed)),
-                where,
-                tuple(failed),
-            )
-        )
-    return events
+    return about(EventKind.APPLIED, applied, where) + about(EventKind.APPLY_FAILED, failed, where)
 
 
 def run_failed_event(error: str, where: Where) -> Event:
