@@ -14,7 +14,7 @@ from reconciler.errors import ConfigError
 
 @click.group()
 def notify() -> None:
-    """Notifications of cxrecon.yaml: `notify test` sends each destination a test message."""
+    """Send test messages to the destinations of `notifications:` (cxrecon.yaml)."""
 
 
 @notify.command("test")
