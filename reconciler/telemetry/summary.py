@@ -184,7 +184,9 @@ def write_prometheus(summary: RunSummary, path: Path) -> None:
     Gauges, not counters: each run replaces the file, so the values are "last run" figures,
     which is what the textfile collector and a Pushgateway expect from a batch job.
     """
-    from prometheus_client import CollectorRegistry, Gauge, write_to_textfile
+    from prometheus_client import CollectorRegistry, Gauge, generate_latest
+
+    from reconciler.safefs import write_atomic
 
     registry = CollectorRegistry(auto_describe=True)
     base = ("command", "environment")
@@ -221,4 +223,6 @@ def write_prometheus(summary: RunSummary, path: Path) -> None:
     gauge(names.RUN_SUCCESS).labels(summary.command, env).set(1 if summary.succeeded else 0)
     gauge(names.RUN_FINISHED).labels(summary.command, env).set(summary.finished_at)
     path.parent.mkdir(parents=True, exist_ok=True)
-    write_to_textfile(str(path), registry)
+    # Not write_to_textfile: its temporary file has a guessable name opened through links.
+    # Whole or not at all, never through a link, a full disk as one line (reconciler.safefs).
+    write_atomic(path, generate_latest(registry), what="metrics file")

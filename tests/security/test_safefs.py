@@ -133,3 +133,26 @@ def test_a_file_size_limit_is_one_typed_error_and_leaves_nothing(project: Path) 
     )
     assert target.read_bytes() == b"{}"
     assert sorted(p.name for p in project.iterdir()) == ["plan.json"]
+
+
+def test_the_metrics_file_replaces_a_link_at_its_name(project: Path, outside: Path) -> None:
+    """`apply --metrics-file metrics-ENV.prom` writes in the checkout (apply-environment.yml):
+    a committed link there is replaced, never written through."""
+    from reconciler.cxone.stats import ApiStats
+    from reconciler.telemetry.summary import summarize, write_prometheus
+
+    summary = summarize(
+        ApiStats().snapshot(),
+        command="apply",
+        run_id="r1",
+        environment="prod",
+        duration_seconds=1.0,
+        outcomes={"applied": 1},
+    )
+    target = project / "metrics-prod.prom"
+    os.symlink(outside, target)
+    write_prometheus(summary, target)
+    assert not target.is_symlink()
+    assert "cxrecon_run_success" in target.read_text()
+    assert outside.read_bytes() == b"export PATH=$HOME/bin:$PATH\n"
+    assert sorted(p.name for p in project.iterdir()) == ["metrics-prod.prom"]
