@@ -52,7 +52,7 @@ SUMMARIES: Final = {
     "sync": "Trigger a CRM data sync on connector NAME (it must be ACTIVE) and wait for it.",
     "reconcile": "Keep CXone in line with git: a reconcile loop (controller mode).",
     "status": "Show each connector's state (in sync, drift, waiting, failed, …).",
-    "notify": "Send test messages to the destinations of `notifications:` (cxrecon.yaml).",
+    "notify": "Send a test message to each destination of `notifications:`.",
     "emulator": "The local CXone API emulator (OAuth, connectors, sync jobs, faults).",
     "github": "Report cxrecon results to GitHub from a workflow (uses the `gh` CLI and GH_TOKEN).",
 }

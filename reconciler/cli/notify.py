@@ -14,7 +14,7 @@ from reconciler.errors import ConfigError
 
 @click.group()
 def notify() -> None:
-    """Send test messages to the destinations of `notifications:` (cxrecon.yaml)."""
+    """Send a test message to each destination of `notifications:`."""
 
 
 @notify.command("test")
