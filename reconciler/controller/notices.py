@@ -26,7 +26,7 @@ from reconciler.notify.events import (
     not_ready_event,
     recovered_event,
 )
-from reconciler.notify.memory import FILE_NAME, NoticeMemory
+from reconciler.notify.memory import NoticeMemory, file_name
 from reconciler.notify.send import MISSING_APPRISE, Notifier
 from reconciler.plan.diff import Origin
 
@@ -55,7 +55,8 @@ class Notices:
     def memory(self) -> NoticeMemory:
         """Read from the state directory on first use (only when something is configured)."""
         if self._memory is None:
-            self._memory = NoticeMemory(self.options.audit_log.parent / FILE_NAME)
+            name = file_name(self.options.environment)
+            self._memory = NoticeMemory(self.options.audit_log.parent / name)
         return self._memory
 
     async def after_cycle(

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Final
@@ -21,6 +22,16 @@ from reconciler.safefs import FileWriteError, UnsafePathError, read_bytes, write
 log = logging.getLogger("cxrecon.controller")
 
 FILE_NAME: Final = "notified.json"
+
+
+def file_name(environment: str | None) -> str:
+    """The memory's file in a state directory: one per environment, so controllers of two
+    environments sharing a directory do not overwrite each other's."""
+    if not environment:
+        return FILE_NAME
+    return f"notified-{re.sub(r'[^A-Za-z0-9_-]', '_', environment)}.json"
+
+
 _VERSION: Final = 1
 #: Events told per connector and remembered until resolved; the others (applied, recovered)
 #: are news each time they happen.

@@ -223,3 +223,11 @@ async def test_a_project_without_notifications_keeps_no_memory_file(
     await ctl.cycle()
     assert not (state / "notified.json").exists()
     assert metric(ctl, "drift", "sent") == "0"
+
+
+def test_each_environment_keeps_its_own_memory_file() -> None:
+    from reconciler.notify.memory import file_name
+
+    assert file_name(None) == "notified.json"
+    assert file_name("production") == "notified-production.json"
+    assert file_name("../x") == "notified-___x.json"
