@@ -9,6 +9,7 @@ through `+`, literals and map().
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Final, Union
@@ -92,19 +93,43 @@ class _Est:
     size: int  # largest number of elements / characters of the value
     shape: Shape | None = None  # None: unknown (a computed value)
     items: int = 1  # for a list or map: the most entries a comprehension may visit
+    #: The data this value is, as a path from a variable (`*`: every list element).
+    path: tuple[str, ...] | None = None
 
 
-def check(tree: Node) -> frozenset[str]:
-    """The variables `tree` reads; RuleSyntaxError (at the offending spot) for an unknown
-    name, field or function, or a worst case over MAX_COST / MAX_SIZE."""
-    used: set[str] = set()
-    _Checker(used).est(tree, {})
-    return frozenset(used)
+#: The last part of a read path that needs only the value's presence (`x == null`, or a
+#: list a comprehension walks without reading its elements).
+PRESENT: Final = "?"
+EVERY: Final = "*"
+
+
+@dataclass(frozen=True, slots=True)
+class Reads:
+    """What a rule reads: the variables, and the data paths below them (so a connector can
+    be handed to the library with only those fields: converting values is what costs)."""
+
+    variables: frozenset[str]
+    paths: frozenset[tuple[str, ...]]
+
+
+def check(tree: Node) -> Reads:
+    """What `tree` reads; RuleSyntaxError (at the offending spot) for an unknown name,
+    field or function, or a worst case over MAX_COST / MAX_SIZE."""
+    checker = _Checker()
+    checker.use(checker.est(tree, {}))
+    return Reads(frozenset(checker.used), frozenset(checker.reads))
 
 
 class _Checker:
-    def __init__(self, used: set[str]) -> None:
-        self.used = used
+    def __init__(self) -> None:
+        self.used: set[str] = set()
+        self.reads: set[tuple[str, ...]] = set()
+
+    def use(self, *values: _Est) -> None:
+        """`values` are read whole (compared, passed to a function, built into another)."""
+        for value in values:
+            if value.path is not None:
+                self.reads.add(value.path)
 
     def est(self, node: Node, scope: Mapping[str, _Est]) -> _Est:
         result = getattr(self, "_" + node.kind)(node, scope)
@@ -127,31 +152,41 @@ class _Checker:
     def _ident(self, node: Node, scope: Mapping[str, _Est]) -> _Est:
         if node.value in scope:
             bound = scope[node.value]
-            return _Est(1, bound.size, bound.shape, bound.items)
+            return _Est(1, bound.size, bound.shape, bound.items, bound.path)
         shape = VARIABLES.get(node.value)
         if shape is None:
             known = ", ".join(sorted(VARIABLES))
             raise RuleSyntaxError(f"unknown variable '{node.value}' (known: {known})", node.offset)
         self.used.add(node.value)
-        return _of_shape(shape, 1)
+        return dataclasses.replace(_of_shape(shape, 1), path=(node.value,))
 
     def _select(self, node: Node, scope: Mapping[str, _Est]) -> _Est:
         base = self.est(node.args[0], scope)
         found = _field(base, node)
-        return _Est(base.cost + 1, found.size, found.shape, found.items)
+        path = None if base.path is None else (*base.path, node.value)
+        return _Est(base.cost + 1, found.size, found.shape, found.items, path)
 
     def _has(self, node: Node, scope: Mapping[str, _Est]) -> _Est:
         inner = self.est(node.args[0], scope)
+        self.use(inner)
         return _Est(inner.cost, 1)
 
     def _index(self, node: Node, scope: Mapping[str, _Est]) -> _Est:
         base = self.est(node.args[0], scope)
         key = self.est(node.args[1], scope)
         element = _element(base)
-        return _Est(base.cost + key.cost + 1, element.size, element.shape, element.items)
+        self.use(key)
+        path = None
+        if _is_list(base) and base.path is not None:
+            path = (*base.path, EVERY)
+        else:
+            self.use(base)  # a map's key is only known when the rule runs: all of it
+        cost = base.cost + key.cost + 1
+        return _Est(cost, element.size, element.shape, element.items, path)
 
     def _list(self, node: Node, scope: Mapping[str, _Est]) -> _Est:
         parts = [self.est(a, scope) for a in node.args]
+        self.use(*parts)
         size = sum(p.size for p in parts) + 1
         return _Est(sum(p.cost for p in parts) + 1, size, None, max(1, len(parts)))
 
@@ -161,6 +196,14 @@ class _Checker:
 
     def _op(self, node: Node, scope: Mapping[str, _Est]) -> _Est:
         parts = [self.est(a, scope) for a in node.args]
+        nulls = [a.kind == "lit" and a.value == "null" for a in node.args]
+        if node.value in ("==", "!=") and any(nulls):
+            # `current == null` needs to know whether there is a current, nothing of it.
+            for part in parts:
+                if part.path is not None:
+                    self.reads.add((*part.path, PRESENT))
+        else:
+            self.use(*parts)
         cost = sum(p.cost for p in parts) + 1
         if node.value == "+":
             size = parts[0].size + parts[1].size
@@ -182,6 +225,7 @@ class _Checker:
                 node.offset,
             )
         parts = [self.est(a, scope) for a in node.args]
+        self.use(*parts)
         # matches() runs RE2 (linear time), contains() scans: cost the strings' lengths.
         cost = sum(p.cost + p.size for p in parts) + 1
         size = sum(p.size for p in parts) if node.value in _CONVERSIONS else 1
@@ -189,25 +233,29 @@ class _Checker:
 
     def _macro(self, node: Node, scope: Mapping[str, _Est]) -> _Est:
         source = self.est(node.args[0], scope)
-        names = [a.value for a in node.args[1:-1]]
+        name = node.args[1].value
         element = _element(source)
-        inner = dict(scope)
-        for name in names:
-            if name in VARIABLES:
-                raise RuleSyntaxError(
-                    f"'{name}' names a rule variable; choose another name for the "
-                    "comprehension's variable",
-                    node.offset,
-                )
-            inner[name] = element
-        body = self.est(node.args[-1], inner)
-        # A two-part map (filter, then transform) costs both; all bodies run per element.
-        cost = source.cost + source.items * (body.cost + 1)
+        if _is_list(source) and source.path is not None:
+            element = dataclasses.replace(element, path=(*source.path, EVERY))
+            self.reads.add((*source.path, EVERY, PRESENT))
+        else:
+            self.use(source)
+        if name in VARIABLES:
+            raise RuleSyntaxError(
+                f"'{name}' names a rule variable; choose another name for the "
+                "comprehension's variable",
+                node.offset,
+            )
+        inner = {**scope, name: element}
+        # map(x, predicate, transform): both run per element.
+        bodies = [self.est(part, inner) for part in node.args[2:]]
+        self.use(*bodies)
+        cost = source.cost + source.items * (sum(b.cost for b in bodies) + 1)
         if node.value == "map":
-            size = source.items * (body.size + 1)
+            size = source.items * (bodies[-1].size + 1)
             return _Est(cost + size, size, None, source.items)
         if node.value == "filter":
-            return _Est(cost, source.size, source.shape, source.items)
+            return _Est(cost, source.size, source.shape, source.items, source.path)
         return _Est(cost, 1)
 
 
@@ -237,6 +285,10 @@ def _field(base: _Est, node: Node) -> _Est:
     if isinstance(shape, tuple):
         raise RuleSyntaxError(f"'{node.value}': a {shape[0]} has no fields", node.offset)
     return _Est(1, base.size)
+
+
+def _is_list(value: _Est) -> bool:
+    return isinstance(value.shape, tuple) and value.shape[0] == "list"
 
 
 def _element(source: _Est) -> _Est:

@@ -14,7 +14,8 @@ from dataclasses import dataclass
 from fnmatch import fnmatchcase
 from typing import TYPE_CHECKING, Any, Final, Literal
 
-from reconciler.celpolicy.analysis import check
+from reconciler.celpolicy.analysis import Reads, check
+from reconciler.celpolicy.library import compile_rule
 from reconciler.celpolicy.syntax import RuleSyntaxError, parse
 from reconciler.model import Diagnostic, SourceLocation
 
@@ -28,6 +29,7 @@ PolicySeverity = Literal["error", "warning"]
 #: the rules that read them.
 PLAN_ONLY: Final = frozenset({"current", "change"})
 DIAGNOSTIC_RULE: Final = "policy"
+_EVERY_CONNECTOR: Final = ("*",)
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,10 +46,14 @@ class PolicyRule:
     location: SourceLocation | None = None
     #: The variables the rule reads (connector, current, change, environment, project).
     reads: frozenset[str] = frozenset()
+    #: The data paths below them it reads (reconciler.celpolicy.analysis.Reads).
+    paths: frozenset[tuple[str, ...]] = frozenset()
 
     def applies(self, connector: str, environment: str | None) -> bool:
         if self.environments is not None and environment not in self.environments:
             return False
+        if self.connectors == _EVERY_CONNECTOR:
+            return True
         return any(fnmatchcase(connector, glob) for glob in self.connectors)
 
     @property
@@ -118,7 +124,7 @@ def _rule(
     name: str,
     source: str,
     at: SourceLocation,
-    reads: frozenset[str],
+    reads: Reads,
 ) -> PolicyRule:
     environments = entry.get("environments")
     message = entry.get("message")
@@ -130,11 +136,12 @@ def _rule(
         environments=tuple(str(e) for e in environments) if environments is not None else None,
         connectors=tuple(str(g) for g in entry.get("connectors") or ("*",)),
         location=at,
-        reads=reads,
+        reads=reads.variables,
+        paths=reads.paths,
     )
 
 
-def _compile(source: str) -> frozenset[str]:
+def _compile(source: str) -> Reads:
     """The variables `source` reads; RuleSyntaxError for anything wrong with it."""
     reads = check(parse(source))
     try:
@@ -149,9 +156,7 @@ def _compile(source: str) -> frozenset[str]:
 def _program(source: str) -> cel.Program:
     # Compiled once per process and rule text: the PolicyRule itself stays plain data, so a
     # Project still pickles for the load's helper processes.
-    import cel
-
-    return cel.compile(source)
+    return compile_rule(source)
 
 
 def _library_message(exc: Exception) -> str:

@@ -8,16 +8,16 @@ A rule that fails while it runs (a missing field) is a violation with the reason
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final, Protocol
 
 from reconciler.celpolicy.compile import PolicyRule, PolicySeverity
+from reconciler.celpolicy.judge import Judge
 from reconciler.model import ConnectorSpec, DesiredConnector, SourceLocation
-from reconciler.secret import CREDENTIALS_PATH, MASK
 
 if TYPE_CHECKING:
-    import cel
+    pass
 
 _REASON_CHARS: Final = 300
 
@@ -113,22 +113,20 @@ def check_changes(
             "changes": counts,
         },
     }
+    judge = Judge(active, environment, shared)
     out: list[Violation] = []
     for change in changes:
         desired = change.desired
         if desired is None:
             continue
-        variables = {
-            **shared,
-            "connector": _connector(desired.spec),
-            "current": None if change.remote is None else _current(change.remote.spec),
-            "change": {
-                "action": str(change.action),
-                "fields": [f.path for f in change.fields],
-                "deactivates": deactivates(change),
-            },
+        seen = {
+            "action": str(change.action),
+            "fields": [f.path for f in change.fields],
+            "deactivates": deactivates(change),
         }
-        out.extend(_check_one(active, desired, variables, environment))
+        current = None if change.remote is None else change.remote.spec
+        broken = judge.judge(desired.name, desired.spec, current, seen)
+        out.extend(_violations(broken, desired, environment))
     return tuple(out)
 
 
@@ -146,18 +144,17 @@ def check_desired(
         for r in rules
         if not r.needs_plan and (r.environments is None or environment in r.environments)
     ]
-    out: list[Violation] = []
     if not active:
         return ()
     shared = {
         "environment": environment or "",
         "project": {"name": project, "deactivations": 0, "changes": {}},
-        "current": None,
-        "change": None,
     }
+    judge = Judge(active, environment, shared)
+    out: list[Violation] = []
     for desired in connectors:
-        variables = {**shared, "connector": _connector(desired.spec)}
-        out.extend(_check_one(active, desired, variables, environment))
+        broken = judge.judge(desired.name, desired.spec, None, None)
+        out.extend(_violations(broken, desired, environment))
     return tuple(out)
 
 
@@ -166,67 +163,20 @@ def skipped_offline(rules: Sequence[PolicyRule]) -> tuple[PolicyRule, ...]:
     return tuple(r for r in rules if r.needs_plan)
 
 
-def _check_one(
-    rules: Sequence[PolicyRule],
+def _violations(
+    broken: Sequence[tuple[PolicyRule, str | None]],
     desired: DesiredConnector,
-    variables: Mapping[str, Any],
     environment: str | None,
 ) -> list[Violation]:
-    name = desired.name
-    applicable = [r for r in rules if r.applies(name, environment)]
-    if not applicable:
-        return []
-    context = _context(variables)
     out: list[Violation] = []
-    for rule in applicable:
-        reason: str | None = None
-        try:
-            result = rule.program.execute(context)
-        except Exception as exc:  # the library raises ValueError/TypeError/KeyError/RuntimeError
-            reason = _reason(exc)
-        else:
-            if result is True:
-                continue
-            if result is not False:
-                reason = f"the rule gave {_shown(result)}, not true or false"
+    for rule, outcome in broken:
+        reason = outcome or None
         message = rule.message or f"the rule does not hold: {rule.rule.strip()}"
         if reason is not None:
             message = f"{message} (the rule could not be evaluated: {reason})"
         out.append(
-            Violation(rule.name, rule.severity, name, environment, message, desired.source, reason)
+            Violation(
+                rule.name, rule.severity, desired.name, environment, message, desired.source, reason
+            )
         )
     return out
-
-
-def _context(variables: Mapping[str, Any]) -> cel.Context:
-    import cel
-
-    # One context per connector: its values are converted once for all of its rules.
-    return cel.Context(dict(variables))
-
-
-def _connector(spec: ConnectorSpec) -> dict[str, Any]:
-    # The desired spec holds secret references (`${env:NAME}`), never their values.
-    return spec.to_api()
-
-
-def _current(spec: ConnectorSpec) -> dict[str, Any]:
-    body = spec.to_api()
-    section, key = CREDENTIALS_PATH
-    credentials = body.get(section, {}).get(key)
-    if isinstance(credentials, dict):
-        # CXone masks write-only fields already; never rely on the other side for that.
-        body[section][key] = dict.fromkeys(credentials, MASK)
-    return body
-
-
-def _reason(exc: Exception) -> str:
-    text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-    if isinstance(exc, KeyError):
-        text = f"no such key: {text}"
-    return text[:_REASON_CHARS]
-
-
-def _shown(value: object) -> str:
-    text = repr(value)
-    return text if len(text) <= 60 else text[:57] + "..."

@@ -220,7 +220,7 @@ class _Parser:
 
     def macro(self, name: str, offset: int, receiver: Node, args: list[Node]) -> Node:
         wanted = (2, 3) if name == "map" else (2,)
-        if len(args) not in wanted or any(a.kind != "ident" for a in args[:-1]):
+        if len(args) not in wanted or args[0].kind != "ident":
             raise RuleSyntaxError(
                 f"{name}() takes a variable name and an expression, e.g. list.{name}(x, x != '')",
                 offset,

@@ -3,6 +3,8 @@ nesting, huge literals, comprehensions over large lists, doubling maps) refused 
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -119,3 +121,17 @@ def test_environment_variable_and_warning_severity(tmp_path: Path) -> None:
     (found,) = check_desired(rules, [desired()], environment="dev", project="demo")
     assert found.severity == "warning"
     assert check_desired(rules, [desired()], environment="prod", project="demo") == ()
+
+
+def test_the_library_loads_without_its_command_line_tool() -> None:
+    # A fresh interpreter: `import cel` (the package) costs 0.8 s of prompt_toolkit/rich/typer.
+    code = (
+        "import sys\n"
+        "from reconciler.celpolicy.compile import _compile\n"
+        "_compile('connector.name != \"\"')\n"
+        "assert 'prompt_toolkit' not in sys.modules and 'cel' not in sys.modules\n"
+        "import cel\n"
+        "assert cel.compile('1 + 1').execute({}) == 2\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
+    assert done.returncode == 0, done.stderr[-2000:]
