@@ -22,7 +22,6 @@ from reconciler.emulator.config import EmulatorConfig
 from reconciler.emulator.runtime import Runtime
 from reconciler.emulator.server import ReadyServer, bind_socket, uvicorn_config
 from reconciler.errors import CxreconError
-from reconciler.safefs import shown
 
 START_TIMEOUT_S = 30.0
 #: The files SQLite keeps beside a database (WAL mode, and the rollback journal).
@@ -149,7 +148,15 @@ def refuse_linked_database(db_path: Path) -> None:
             continue
         if stat.S_ISLNK(mode):
             raise EmulatorStartError(
-                f"{shown(path)} is a symbolic link; the embedded emulator never writes its "
+                f"{_shown(path)} is a symbolic link; the embedded emulator never writes its "
                 "database through links (one committed to a repository could send it out of "
                 "the project): remove it and run again"
             )
+
+
+def _shown(path: Path) -> str:
+    # As reconciler.safefs.shown (which the emulator may not import): relative when inside.
+    try:
+        return path.absolute().relative_to(Path.cwd()).as_posix()
+    except ValueError:
+        return str(path)
