@@ -26,6 +26,7 @@ SLOW_MODULES: frozenset[str] = frozenset(
     {
         "tests/security/test_no_secret_leaks.py",  # every command as a process, DEBUG logs
         "tests/security/test_hostile_files.py",  # cxrecon validate as a process per case
+        "tests/security/test_full_disk.py",  # processes in a mount namespace on a tmpfs
         "tests/security/test_hostile_server.py",  # servers that trickle, flood and bomb
         "tests/controller/test_process.py",  # `cxrecon reconcile` as a process, signals
         "tests/apply/test_kill.py",  # apply killed mid-run, re-run converges
