@@ -182,7 +182,7 @@ def _run(rule: PolicyRule, context: cel.Context) -> Outcome:
     try:
         result = rule.program.execute(context)
     except Exception as exc:  # the library raises ValueError/TypeError/KeyError/RuntimeError
-        return _reason(exc)
+        return reason_of(exc)
     if result is True:
         return None
     if result is False:
@@ -190,7 +190,8 @@ def _run(rule: PolicyRule, context: cel.Context) -> Outcome:
     return f"the rule gave {_shown(result)}, not true or false"
 
 
-def _reason(exc: Exception) -> str:
+def reason_of(exc: Exception) -> str:
+    """A run-time failure of a rule in one line: why it could not be evaluated."""
     text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
     if isinstance(exc, KeyError):
         text = f"no such key: {text}"

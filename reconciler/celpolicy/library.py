@@ -30,6 +30,12 @@ def context(variables: dict[str, object]) -> cel.Context:
     return cast("cel.Context", _module().Context(variables))
 
 
+def context_program_run(source: str, variables: dict[str, object]) -> object:
+    """`source` evaluated over `variables` as given (no view, nothing kept): what tests
+    hold the judged verdicts against."""
+    return _module().compile(source).execute(variables)
+
+
 @functools.cache
 def _module() -> ModuleType:
     with _LOCK:
