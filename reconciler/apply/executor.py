@@ -114,6 +114,7 @@ class ConnectorRun:
         #: The labels and id of this run's create: what proves a same-named connector ours.
         self._created_labels: dict[str, str] | None = None
         self._created_id: str | None = None
+        self._landed_rereads = 0
 
     async def run(self) -> ConnectorResult:
         change = self.planned
@@ -265,6 +266,8 @@ class ConnectorRun:
         try:
             return await self.sender.send(write, call)
         except LandedUnread as unread:
+            # Not a concurrent change: only the read-back it needs is a re-plan round.
+            self._landed_rereads += 1
             raise _Replan(unread.cause) from unread
         except (*_MOVED, *_UNSETTLED) as exc:
             raise _Replan(exc) from exc
@@ -374,7 +377,7 @@ class ConnectorRun:
             connector_id=pin.id if pin else None,
             lifecycle=pin.lifecycle if pin else None,
             writes=self.writes,
-            replans=self.replans,
+            replans=self.replans - self._landed_rereads,
             reason=reason,
         )
 
