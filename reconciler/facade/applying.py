@@ -122,7 +122,8 @@ async def apply_changes(
     )
     report = ApplyReport(results=results + refused)
     targets = report.sync_targets()
-    if sync is not None and targets:
+    stopped = hooks.should_write is not None and not hooks.should_write()
+    if sync is not None and targets and not stopped:  # an interrupted apply starts no sync
         syncs = await run_syncs(
             client,
             targets,
