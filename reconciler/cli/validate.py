@@ -80,9 +80,12 @@ def validate(
             click.echo(terminal(str(diagnostic)))
         for violation in violations:
             click.echo(terminal(str(violation)))
+        for note in validate_policies.skipped_notes(project):
+            click.echo(terminal(note))
         click.echo(_summary(result))
     if annotate:
-        _annotate(result.diagnostics, to_stderr=output_format == "json")
+        found = (*result.diagnostics, *validate_policies.as_diagnostics(violations))
+        _annotate(found, to_stderr=output_format == "json")
     if not result.ok or any(v.severity == "error" for v in violations):
         ctx.exit(1)
 

@@ -6,11 +6,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
 from reconciler.celpolicy.evaluate import Violation, check_desired, skipped_offline
 from reconciler.config.project import EnvironmentConfig, Project
 from reconciler.load.desired import LoadResult, load_desired
+from reconciler.model import Diagnostic
 
 
 def check(
@@ -40,6 +41,28 @@ def check(
                 )
             )
     return tuple(out)
+
+
+RULE: Final = "policy"
+
+
+def skipped_notes(project: Project) -> list[str]:
+    """A line per rule validate cannot check offline."""
+    return [
+        f"note: policy '{r.name}' is checked by plan and apply only (it reads "
+        f"{' and '.join(sorted(r.reads & {'current', 'change'}))})"
+        for r in skipped_offline(project.cel_policies.rules)
+    ]
+
+
+def as_diagnostics(violations: Sequence[Violation]) -> list[Diagnostic]:
+    """The violations as the diagnostics GitHub annotations are made from."""
+    return [
+        Diagnostic(
+            v.severity, f"policy '{v.policy}': {v.connector}: {v.message}", v.location, "policy"
+        )
+        for v in violations
+    ]
 
 
 def as_json(project: Project, violations: Sequence[Violation]) -> dict[str, Any]:

@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 
 import jsonschema
+import pytest
 from apply.helpers import CANARY_KEY, Project, connector_doc, remote_connectors, run_cli
 
 from reconciler.testing import RunningEmulator
@@ -205,3 +206,17 @@ def test_a_saved_plan_is_held_by_policies_too(project: Project, emulator: Runnin
 
     assert result.exit_code == 1, result.output
     assert {c["name"] for c in remote_connectors(emulator.control)} == {"Alpha"}
+
+
+def test_validate_text_notes_skipped_rules_and_annotates_violations(
+    project: Project, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    write_project(project.root)
+    project.write(connector_doc("Beta"))
+    monkeypatch.setenv("GITHUB_ACTIONS", "true")
+
+    result = run_cli(["validate"])
+
+    assert result.exit_code == 1
+    assert "note: policy 'no-big-deactivation' is checked by plan and apply only" in result.output
+    assert "::error file=connectors/beta.yaml,line=1,col=1,title=cxrecon policy::" in result.output
