@@ -2,7 +2,8 @@
 keeping comments, key order, quoting and indentation (reconciler.documents.yamlwrite.RoundTrip).
 
 Safety rules: a file ruamel cannot reproduce byte for byte is not touched (its changes are
-listed for a hand edit); credentials are never written (rotate them in the secret store);
+listed for a hand edit); secret credentials and credential keys are never written (rotate
+them in the secret store), a changed non-secret credential (username, tokenEndpoint, …) is;
 a value written with `${var:}` is not replaced by a literal (the per-environment value
 belongs in cxrecon.yaml); a field that changed in git too (conflict), a server-set ERROR
 state and an immutable connectorType are reported, not written. Every edited file is loaded
@@ -137,7 +138,7 @@ def _refusal(f: DriftedField) -> str | None:
             "changed in git as well since the last apply; merge the two by hand "
             f"(CXone has {_show(f.cxone)})"
         )
-    if f.parts[:1] == ("authentication",):
+    if f.parts[:1] == ("authentication",) and not _plain_credential(f):
         return (
             "credentials changed in CXone; they are never written to git: rotate the secret "
             "in your secret store (and the reference in the file if its keys changed), or "
@@ -151,6 +152,14 @@ def _refusal(f: DriftedField) -> str | None:
     if f.parts == ("connectorType",):
         return "connectorType is immutable; recreate the connector under another name"
     return None
+
+
+def _plain_credential(f: DriftedField) -> bool:
+    """A credential that is not secret (not writeOnly in the connector schema) whose value
+    changed in CXone: CXone shows it, so git adopts it as any other field. A secret, a key
+    added or removed, or the type, is left to the secret store and a hand edit."""
+    auth = f.parts[:2] == ("authentication", "credentials") and len(f.parts) == 3
+    return auth and not f.secret and f.git is not None and f.cxone is not None
 
 
 def _connector(
@@ -244,6 +253,11 @@ class _Editor:
             return _set(parent, parts[1], f.cxone, self.data, section, env)
         if len(parts) == 1:
             return _set(self.data, section, f.cxone, None, None, env)
+        if _plain_credential(f):
+            auth = self.data.get("authentication")
+            credentials = auth.get("credentials") if isinstance(auth, CommentedMap) else None
+            if isinstance(credentials, CommentedMap) and parts[2] in credentials:
+                return _set(credentials, parts[2], f.cxone, None, None, env)
         return f"cxrecon cannot write {f.path} back; change it by hand to {_show(f.cxone)}"
 
     def _child_map(self, key: str) -> CommentedMap:

@@ -76,8 +76,10 @@ def _note(field: DriftedField) -> str:
         return "changed in git too since the last apply: resolve by hand"
     if field.secret:
         return "a secret credential: adopt by rotating in your secret store, never in git"
-    if field.parts[:1] == ("authentication",):
-        return "credentials are not written back: copy CXone's value into the file by hand"
+    if field.parts[:1] == ("authentication",) and (field.git is None or field.cxone is None):
+        return "a credential key added or removed: edit the file by hand"
+    if field.parts[:1] == ("authentication",) and len(field.parts) < 3:
+        return "the authentication type: edit the file (and its secrets) by hand"
     return ""
 
 

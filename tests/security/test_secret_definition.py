@@ -300,3 +300,31 @@ def test_no_secret_reaches_any_output_and_every_other_credential_is_shown(
     for where, output in outputs.items():
         no_canary(where, output)
     no_canary("files in the project (audit log, saved plan, dump, state)", every_file(project))
+
+
+def test_write_back_adopts_a_plain_credential_and_never_a_secret(
+    project: Path, emulator: RunningEmulator
+) -> None:
+    assert run("apply", "--auto-approve").exit_code == 0
+    items = httpx.get(
+        f"{emulator.base_url}/crm/connectors", headers=emulator.control.auth_headers()
+    ).json()["items"]
+    key_id = next(c["id"] for c in items if c["name"] == "Key-Crm")
+    emulator.control.edit(
+        key_id,
+        {"authentication": {"credentials": {"headerName": "X-Other", "apiKey": "ui-canary-9f"}}},
+    )
+
+    result = run("drift", "--write-back")
+
+    assert result.exit_code == 0, result.output
+    text = (project / "connectors" / "key-crm.yaml").read_text(encoding="utf-8")
+    assert "headerName: X-Other" in text
+    assert "apiKey: ${env:CRM_API_KEY}" in text
+    assert "ui-canary-9f" not in result.output + text
+    # No field differs any more; the credentials fingerprint cxrecon recorded is of what it
+    # wrote, so the next apply writes them again (the secret from its reference) and records it.
+    plan = run("plan", "--detailed-exitcode")
+    assert plan.exit_code == 2, plan.output
+    assert "~ update Key-Crm [pending]\n      credentials: rotated" in plan.output
+    no_canary("write-back", result.output + every_file(project))
