@@ -138,9 +138,10 @@ class _Checker:
         built = result.size if node.kind in _BUILDS else 0
         if result.cost > MAX_COST or built > MAX_SIZE:
             what = "cost" if result.cost > MAX_COST else "size of a value"
+            limit = MAX_COST if result.cost > MAX_COST else MAX_SIZE
             raise RuleSyntaxError(
                 f"the rule's worst-case {what} is too large (estimated "
-                f"{max(result.cost, built):,}; the limit is {MAX_COST:,}): a "
+                f"{max(result.cost, built):,}; the limit is {limit:,}): a "
                 "comprehension over a large list, or values built up inside one",
                 node.offset,
             )
