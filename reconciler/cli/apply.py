@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import sys
 import time
 from dataclasses import dataclass
@@ -216,13 +217,17 @@ def apply(
             try:
                 report = asyncio.run(run.main(target.settings))
             except (asyncio.CancelledError, KeyboardInterrupt):
-                if not run.writing:
-                    # Stopped before any write: nothing to account for (exit 130 / 143).
-                    raise KeyboardInterrupt from None
+                if not run.writing and stop.signal is None:
+                    raise KeyboardInterrupt from None  # Ctrl-C before any write: exit 130
             except CxreconError as exc:
                 # `notifications:` hear of an apply that stopped (bounded; never changes it)
                 notify_apply_error(project, env_name, exc, warn=_stderr, commit=actor.git_commit)
                 raise
+    if not run.writing and stop.signal is not None:
+        # SIGTERM before the plan was confirmed: nothing was written (exit 143).
+        name = signal.Signals(stop.signal).name
+        click.echo(f"Interrupted by {name} before any write; nothing was written.", err=True)
+        ctx.exit(stop.exit_code)
     for line in audit.settled:
         click.echo(line, err=True)
     if report is not None:

@@ -160,3 +160,27 @@ def test_writes_in_flight_past_the_grace_time_are_recorded_as_unknown_then_settl
         assert resolved[write["writeId"]]["result"] == expected, resolved[write["writeId"]]
     names = sorted(c["name"] for c in remote_connectors(emulator.control))
     assert names == [f"U-{i}" for i in range(4)]
+
+
+def test_a_sigterm_before_any_write_exits_143_having_written_nothing(
+    tmp_path: Path, emulator_factory: Callable[..., RunningEmulator]
+) -> None:
+    emulator = emulator_factory(EmulatorConfig(latency_ms=1000, seed=9))
+    project = Project(tmp_path / "repo")
+    project.write(connector_doc("Early"))
+    process = _start(project, connection_env(emulator.base_url))
+    deadline = time.monotonic() + 30
+    while not project.audit_log.exists():  # opened just before the run asks for a token
+        assert process.poll() is None
+        assert time.monotonic() < deadline
+        time.sleep(0.005)
+    time.sleep(0.3)  # the token request is still on its way (1 s)
+
+    os.kill(process.pid, signal.SIGTERM)
+    _, err = process.communicate(timeout=60)
+
+    assert process.returncode == 143, err[-2000:]
+    assert "Interrupted by SIGTERM before any write; nothing was written." in err
+    assert "Traceback" not in err
+    assert remote_connectors(emulator.control) == []
+    assert project.audit_log.read_bytes() == b""
