@@ -4,6 +4,10 @@
 `CXONE_GRANT`, `CXONE_USERNAME`, `CXONE_PASSWORD`; a project file may supply
 defaults for the non-secret ones (environment variables win).
 
+`CXONE_MAX_CONNECTORS` (default 50,000) and `CXONE_MAX_LISTING_BYTES` (default 256 MiB;
+`maxConnectors` / `maxListingBytes` in cxrecon.yaml) bound what a listing of the tenant may
+hold (reconciler.cxone.listing), so a server that never stops listing cannot exhaust memory.
+
 Instead of the base URL, `CXONE_DISCOVERY_URL` (`discovery` in cxrecon.yaml) names the
 tenant's discovery document, as real CXone tenants are found: the client reads the API and
 token endpoints from it once per run (reconciler.cxone.discovery). A base URL, where set,
@@ -14,6 +18,7 @@ from __future__ import annotations
 
 import logging
 import math
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from typing import Final, Literal
@@ -49,7 +54,20 @@ SETTING_NAMES: Final = {
     "discovery_token_field": ("CXONE_DISCOVERY_TOKEN_FIELD", None),
     "discovery_api_path": ("CXONE_DISCOVERY_API_PATH", None),
     "discovery_hosts": ("CXONE_DISCOVERY_HOSTS", None),
+    "max_connectors": ("CXONE_MAX_CONNECTORS", "maxConnectors"),
+    "max_listing_bytes": ("CXONE_MAX_LISTING_BYTES", "maxListingBytes"),
 }
+
+MiB: Final = 1024 * 1024
+#: More connectors than any tenant holds (a large one has a few thousand), few enough that
+#: a listing of them fits in memory many times over.
+DEFAULT_MAX_CONNECTORS: Final = 50_000
+#: The memory one listing may take (its pages as they arrive, then the connectors read
+#: from them): a tenant of 10,000 connectors with 20 mappings each takes about 70 MiB, and
+#: whatever the server sends, `cxrecon plan` stays under 600 MB.
+DEFAULT_MAX_LISTING_BYTES: Final = 256 * MiB
+_BYTE_UNITS: Final = {"": 1, "b": 1, "kib": 1024, "mib": MiB, "gib": 1024 * MiB}
+_SIZE: Final = re.compile(r"(\d{1,15})\s*([A-Za-z]*)")
 
 #: The discovery document's field holding the API host (as CXone's
 #: `/.well-known/cxone-configuration` names it) and the one holding the OAuth token URL.
@@ -109,6 +127,10 @@ class ConnectionSettings:
     #: Set when the endpoints come from a discovery document: until the client has read it
     #: (`resolved`), `base_url` is "" and `token_url` is "" unless given explicitly.
     discovery: DiscoverySettings | None = None
+    #: A listing of more connectors, or of more decoded bytes, stops with an error naming
+    #: CXONE_MAX_CONNECTORS / CXONE_MAX_LISTING_BYTES.
+    max_connectors: int = DEFAULT_MAX_CONNECTORS
+    max_listing_bytes: int = DEFAULT_MAX_LISTING_BYTES
 
     @property
     def needs_discovery(self) -> bool:
@@ -168,6 +190,8 @@ class ConnectionSettings:
             ca_bundle=sources.get("ca_bundle"),
             timeout=timeout,
             discovery=discovery,
+            max_connectors=_bound(sources, "max_connectors", DEFAULT_MAX_CONNECTORS),
+            max_listing_bytes=_bound(sources, "max_listing_bytes", DEFAULT_MAX_LISTING_BYTES),
         )
 
 
@@ -232,6 +256,23 @@ def _timeout(raw: str | None) -> float:
     if not math.isfinite(timeout) or timeout <= 0:
         raise ConfigError(f"CXONE_TIMEOUT must be a positive number of seconds, not {raw!r}")
     return timeout
+
+
+def _bound(sources: _Sources, name: str, default: int) -> int:
+    """A listing bound: a positive whole number (of bytes, for max_listing_bytes, where
+    KiB, MiB and GiB may follow: `512MiB`); `default` when unset."""
+    raw = sources.get(name)
+    if raw is None:
+        return default
+    found = _SIZE.fullmatch(raw.strip())
+    units = _BYTE_UNITS if name == "max_listing_bytes" else {"": 1}
+    unit = found.group(2).lower() if found else ""
+    if found is None or unit not in units or int(found.group(1)) < 1:
+        what = "a number of bytes such as 268435456 or 256MiB" if len(units) > 1 else "a count"
+        raise ConfigError(
+            f"{_source(name, sources.environ)} must be {what}, at least 1, not {raw!r}"
+        )
+    return int(found.group(1)) * units[unit]
 
 
 def _source(name: str, environ: Mapping[str, str]) -> str:

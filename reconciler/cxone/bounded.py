@@ -18,7 +18,7 @@ from __future__ import annotations
 import asyncio
 import json
 import zlib
-from collections.abc import AsyncGenerator, Iterator
+from collections.abc import AsyncGenerator, Callable, Iterator
 from contextlib import aclosing
 from dataclasses import dataclass
 from typing import Any, Final, Protocol
@@ -61,6 +61,45 @@ class ResponseLimits:
             raise ValueError("max_bytes must be at least 1")
         if not self.deadline > 0:
             raise ValueError("deadline must be > 0 seconds")
+
+
+class SharedCap:
+    """A byte cap that several answers share (the pages of one listing): each decoded chunk
+    is charged as it arrives, so pages read at once cannot pass it together either, and no
+    one answer may take more than `per_answer`. Once passed it stays passed; `exceeded`
+    (told whether one answer alone passed `per_answer`) makes the error raised."""
+
+    def __init__(
+        self, limit: int, exceeded: Callable[[bool], Exception], per_answer: int | None = None
+    ) -> None:
+        if limit < 1:
+            raise ValueError("a shared cap must be at least 1 byte")
+        self.limit = limit
+        self.per_answer = limit if per_answer is None else max(1, min(per_answer, limit))
+        self.used = 0
+        self.tripped = False
+        self._exceeded = exceeded
+
+    def charge(self, size: int, answer_so_far: int = 0) -> None:
+        """Charge `size` more bytes, `answer_so_far` of which (these included) belong to
+        the answer being read."""
+        self.used += size
+        if answer_so_far > self.per_answer:
+            self.tripped = True
+            raise self._exceeded(True)
+        if self.tripped or self.used > self.limit:
+            self.tripped = True
+            raise self._exceeded(False)
+
+    def check(self, size: int) -> None:
+        """Raise now if an answer of `size` bytes would pass the cap (a declared length)."""
+        if self.used + size > self.limit or size > self.per_answer:
+            self.charge(size, size)
+
+    def refund(self, size: int) -> None:
+        """Give back what an answer that was not kept (a failed attempt) had taken."""
+        if not self.tripped:
+            self.used = max(0, self.used - size)
 
 
 class TooDeep(ValueError):
@@ -178,9 +217,11 @@ async def receive(
     attempt: int,
     may_have_landed: bool = False,
     auth: httpx.Auth | None = None,
+    shared: SharedCap | None = None,
 ) -> httpx.Response:
-    """Send `request` and read its whole answer within `limits`; the returned response holds
-    the decoded body. httpx transport errors pass through for the caller's retry rules."""
+    """Send `request` and read its whole answer within `limits` (and, for a success, within
+    what is left of `shared`, whose error passes through); the returned response holds the
+    decoded body. httpx transport errors pass through for the caller's retry rules."""
     host = host_of(str(request.url))
     status: int | None = None
 
@@ -201,7 +242,7 @@ async def receive(
             response = await http.send(request, stream=True, auth=auth)
             status = response.status_code
             try:
-                body = await _read(response, limits.max_bytes)
+                body = await _read(response, limits.max_bytes, shared)
             finally:
                 await response.aclose()
     except TimeoutError:
@@ -226,22 +267,33 @@ async def receive(
     return httpx.Response(status, headers=headers, content=bytes(body), request=request)
 
 
-async def _read(response: httpx.Response, max_bytes: int) -> bytearray:
-    """The decoded body: a success past `max_bytes` is a breach; an error body is only
-    quoted, so it is cut at ERROR_BODY_BYTES instead."""
+async def _read(
+    response: httpx.Response, max_bytes: int, shared: SharedCap | None = None
+) -> bytearray:
+    """The decoded body: a success past `max_bytes` is a breach, and each of its chunks is
+    charged to `shared`; an error body is only quoted, so it is cut at ERROR_BODY_BYTES."""
     if not response.is_success:
-        max_bytes = ERROR_BODY_BYTES
+        max_bytes, shared = ERROR_BODY_BYTES, None
     elif _declared_length(response) > max_bytes:
         raise _Breach("too large")  # said so up front: not a byte of it is read
     body = bytearray()
-    async with aclosing(_decoded(response)) as chunks:
-        async for chunk in chunks:
-            if len(body) + len(chunk) > max_bytes:
-                if response.is_success:
-                    raise _Breach("too large")
-                body += chunk[: max_bytes - len(body)]
-                break
-            body += chunk
+    try:
+        if shared is not None:
+            shared.check(_declared_length(response))  # said up front, refused up front
+        async with aclosing(_decoded(response)) as chunks:
+            async for chunk in chunks:
+                if len(body) + len(chunk) > max_bytes:
+                    if response.is_success:
+                        raise _Breach("too large")
+                    body += chunk[: max_bytes - len(body)]
+                    break
+                body += chunk
+                if shared is not None:
+                    shared.charge(len(chunk), len(body))
+    except BaseException:
+        if shared is not None:
+            shared.refund(len(body))  # this answer is not kept (the cap's own error aside)
+        raise
     return body
 
 

@@ -19,7 +19,12 @@ import httpx
 from reconciler import __version__
 from reconciler.config.settings import ConnectionSettings
 from reconciler.cxone.auth import TokenProvider
-from reconciler.cxone.bounded import ACCEPT_ENCODING, DEFAULT_DEADLINE, ResponseLimits
+from reconciler.cxone.bounded import (
+    ACCEPT_ENCODING,
+    DEFAULT_DEADLINE,
+    ResponseLimits,
+    SharedCap,
+)
 from reconciler.cxone.connection import require_secure_url, tls_verify
 from reconciler.cxone.discovery import DISCOVERED_BASE_URL_HINT, discover
 from reconciler.cxone.errors import (
@@ -30,7 +35,7 @@ from reconciler.cxone.errors import (
     host_of,
     shorten,
 )
-from reconciler.cxone.listing import Page, list_all, page_of
+from reconciler.cxone.listing import ListingBounds, Page, list_all, page_of
 from reconciler.cxone.logmask import install_log_masking
 from reconciler.cxone.pacing import AdaptivePacer
 from reconciler.cxone.parse import (
@@ -63,7 +68,6 @@ class ApiPaths:
 
     connectors: str = "/crm/connectors"
     page_size: int = 100  # `top`; the API's maximum
-    max_records: int = 1_000_000  # a totalRecords above this is treated as a broken server
 
 
 def _sent_secrets(body: Mapping[str, Any]) -> tuple[str, ...]:
@@ -182,16 +186,24 @@ class CxoneClient:
     # --- reads ---------------------------------------------------------------
 
     async def list_connectors(self) -> list[RemoteConnector]:
-        """Every connector (reconciler.cxone.listing.list_all)."""
+        """Every connector (reconciler.cxone.listing.list_all), within the settings'
+        CXONE_MAX_CONNECTORS and CXONE_MAX_LISTING_BYTES."""
         paths = self.paths
+        bounds = ListingBounds(
+            max_connectors=self.settings.max_connectors,
+            max_bytes=self.settings.max_listing_bytes,
+        )
         return await list_all(
-            lambda skip: self._page("list_connectors", skip),
+            lambda skip, cap: self._page("list_connectors", skip, cap=cap),
             path=paths.connectors,
             page_size=paths.page_size,
-            max_records=paths.max_records,
+            bounds=bounds,
+            host=host_of(self.settings.base_url),
         )
 
-    async def _page(self, operation: str, skip: int, name: str | None = None) -> Page:
+    async def _page(
+        self, operation: str, skip: int, name: str | None = None, cap: SharedCap | None = None
+    ) -> Page:
         top = self.paths.page_size
         params: dict[str, str | int] = {"skip": skip, "top": top}
         if name is not None:
@@ -203,11 +215,9 @@ class CxoneClient:
             Replay.SAFE,
             params=params,
             not_found_hint=DISCOVERED_BASE_URL_HINT if self.settings.discovery else BASE_URL_HINT,
+            shared_cap=cap,
         )
-        max_records = self.paths.max_records
-        return await self._s.call(
-            request, lambda response, origin: page_of(response, origin, top, max_records)
-        )
+        return await self._s.call(request, lambda response, origin: page_of(response, origin, top))
 
     async def get_connector(self, connector_id: str) -> RemoteConnector:
         path = self._connector_path(connector_id, "get_connector")

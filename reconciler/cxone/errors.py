@@ -227,7 +227,8 @@ class ListingTooLarge(CxoneApiError):
     """The connector listing passed a bound the user can raise (the setting is named)."""
 
     hint = (
-        "if the tenant really holds that much, raise the setting; otherwise check that "
+        "if the tenant really holds that many, raise the setting (or maxConnectors / "
+        "maxListingBytes for the environment in cxrecon.yaml); otherwise check that "
         "CXONE_BASE_URL (and any proxy in between) leads to the CXone API"
     )
 

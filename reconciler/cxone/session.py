@@ -16,11 +16,12 @@ from typing import Any, TypeVar
 import httpx
 
 from reconciler.cxone.auth import TokenProvider
-from reconciler.cxone.bounded import ResponseLimits, receive
+from reconciler.cxone.bounded import ResponseLimits, SharedCap, receive
 from reconciler.cxone.errors import (
     AuthError,
     Conflict,
     CxoneApiError,
+    ListingTooLarge,
     MalformedResponse,
     NotFound,
     ResponseTimeout,
@@ -68,6 +69,8 @@ class Request:
     secrets: tuple[str, ...] = field(default=(), repr=False)
     #: What a 404 means here when not "that connector is gone" (e.g. a wrong base URL).
     not_found_hint: str | None = None
+    #: A byte cap this answer shares with others (a listing's pages), its error not retried.
+    shared_cap: SharedCap | None = field(default=None, compare=False)
 
 
 @dataclass
@@ -186,10 +189,11 @@ class Session:
                     path=request.path,
                     attempt=attempt,
                     may_have_landed=request.replay is not Replay.SAFE,
+                    shared=request.shared_cap,
                 )
             except httpx.TransportError as exc:
                 answer = exc
-            except (ResponseTimeout, MalformedResponse) as exc:
+            except (ResponseTimeout, MalformedResponse, ListingTooLarge) as exc:
                 # Out of bounds (too slow, too large, badly encoded): not worth a retry.
                 self.stats.record_request(request.operation, self._clock() - sent, exc.status)
                 budget.fail(exc)
