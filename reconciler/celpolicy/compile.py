@@ -107,6 +107,7 @@ def policies_from(document: LoadedDocument) -> tuple[PolicySet, tuple[Diagnostic
             )
             continue
         seen[name] = index
+        problems.extend(_unknown_environments(document, index, name, entry, data))
         source = entry.get("rule")
         if not isinstance(source, str):
             continue  # the project schema reports it
@@ -117,6 +118,33 @@ def policies_from(document: LoadedDocument) -> tuple[PolicySet, tuple[Diagnostic
             continue
         rules.append(_rule(entry, name, source, at, reads))
     return PolicySet(tuple(rules)), tuple(problems)
+
+
+def _unknown_environments(
+    document: LoadedDocument,
+    index: int,
+    name: str,
+    entry: Mapping[str, Any],
+    data: Mapping[str, Any],
+) -> list[Diagnostic]:
+    """An error per name in the entry's `environments` that cxrecon.yaml does not define
+    (such a policy would silently never apply there)."""
+    named = entry.get("environments")
+    defined = data.get("environments")
+    known = set(defined) if isinstance(defined, dict) else set()
+    out: list[Diagnostic] = []
+    for i, env in enumerate(named if isinstance(named, list) else ()):
+        if isinstance(env, str) and env not in known:
+            listed = ", ".join(sorted(known)) or "none"
+            out.append(
+                _diagnostic(
+                    name,
+                    f"environment '{env}' is not defined under environments (defined: "
+                    f"{listed}); the policy would never apply there",
+                    document.location_of(("policies", index, "environments", i)),
+                )
+            )
+    return out
 
 
 def _rule(

@@ -30,7 +30,14 @@ def examples() -> dict[str, Any]:
 def rules(tmp_path: Path) -> dict[str, PolicyRule]:
     entries = examples()
     (tmp_path / "cxrecon.yaml").write_text(
-        yaml.safe_dump({"project": "demo", "policies": list(entries.values())}), encoding="utf-8"
+        yaml.safe_dump(
+            {
+                "project": "demo",
+                "environments": {"production": {}, "sandbox": {}},
+                "policies": list(entries.values()),
+            }
+        ),
+        encoding="utf-8",
     )
     project = load_project(tmp_path)
     return {r.name: r for r in project.cel_policies.rules}

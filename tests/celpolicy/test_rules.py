@@ -84,7 +84,8 @@ def test_duplicate_names_are_refused(tmp_path: Path) -> None:
 
 
 def rules_of(tmp_path: Path, text: str) -> list:  # type: ignore[type-arg]
-    (tmp_path / "cxrecon.yaml").write_text("project: demo\npolicies:\n" + text, encoding="utf-8")
+    head = "project: demo\nenvironments:\n  prod: {}\n  dev: {}\npolicies:\n"
+    (tmp_path / "cxrecon.yaml").write_text(head + text, encoding="utf-8")
     return list(load_project(tmp_path).cel_policies.rules)
 
 
@@ -144,3 +145,16 @@ def test_the_library_loads_without_its_command_line_tool() -> None:
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
     assert done.returncode == 0, done.stderr[-2000:]
+
+
+def test_an_environment_the_project_does_not_define_is_located(tmp_path: Path) -> None:
+    (tmp_path / "cxrecon.yaml").write_text(
+        "environments:\n  prod: {}\npolicies:\n  - name: p\n    rule: 'true'\n"
+        "    environments: [prod, produciton]\n",
+        encoding="utf-8",
+    )
+    with pytest.raises(ConfigError) as caught:
+        load_project(tmp_path)
+    assert "cxrecon.yaml:6:26: error: policy 'p': environment 'produciton' is not defined" in str(
+        caught.value
+    )
