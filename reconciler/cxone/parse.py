@@ -132,10 +132,16 @@ def object_of(response: httpx.Response, origin: Origin) -> dict[str, Any]:
     return data
 
 
-def _etag(value: object, origin: Origin) -> str:
+def _etag(value: object, origin: Origin, *, required: bool) -> str:
+    """The ETag to send back in If-Match. Without `required` (a write's answer, whose
+    write landed whatever its ETag), one that is missing or unusable is `ETAG_UNKNOWN`."""
     if not isinstance(value, str) or not value.strip():
+        if not required:
+            return ETAG_UNKNOWN
         raise origin.malformed("the connector has no ETag (header or body)")
     if len(value) > MAX_ETAG_LENGTH or not value.isascii() or not value.isprintable():
+        if not required:
+            return ETAG_UNKNOWN
         raise origin.malformed("the connector's ETag cannot be sent back in If-Match")
     return value
 
@@ -149,7 +155,7 @@ def connector_of(
     data: object, origin: Origin, etag_header: str | None = None, *, etag_required: bool = True
 ) -> RemoteConnector:
     """A RemoteConnector from one connector object (ETag from the header, else the body).
-    Without `etag_required`, a connector with neither has the ETag `ETAG_UNKNOWN`."""
+    Without `etag_required`, one with no usable ETag has the ETag `ETAG_UNKNOWN`."""
     if not isinstance(data, dict):
         raise origin.malformed(f"expected a connector object, got {_json_type(data)}")
     missing = [key for key in _REQUIRED if key not in data]
@@ -173,10 +179,9 @@ def connector_of(
         if not isinstance(value, str):
             raise origin.malformed(f"connector {connector_id}: {key} is not a string")
         times[key] = value
-    etag = etag_header or data.get("etag")
     return RemoteConnector(
         id=connector_id,
-        etag=_etag(etag, origin) if etag or etag_required else ETAG_UNKNOWN,
+        etag=_etag(etag_header or data.get("etag"), origin, required=etag_required),
         spec=spec,
         created_time=times["createdTime"],
         last_modified_time=times["lastModifiedTime"],

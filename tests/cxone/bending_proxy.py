@@ -59,6 +59,9 @@ class BendingProxy:
     """Use as a context manager around a running emulator's root URL."""
 
     upstream: str
+    #: Called (on a worker thread) once a connector write has reached the emulator and
+    #: before its answer goes back: another writer acting right after ours.
+    after_write: Callable[[Passed], None] | None = None
     passed: list[Passed] = field(default_factory=list)
     port: int = 0
     _loop: asyncio.AbstractEventLoop | None = None
@@ -164,7 +167,11 @@ class BendingProxy:
             await writer.drain()
             return True
         answer = await upstream.request(method, "/" + rest, headers=headers, content=body or None)
-        self.passed.append(Passed(bend, method, "/" + rest.split("?", 1)[0], answer.status_code))
+        passed = Passed(bend, method, "/" + rest.split("?", 1)[0], answer.status_code)
+        self.passed.append(passed)
+        is_write = method in ("POST", "PATCH") and "/crm/connectors" in passed.path
+        if is_write and self.after_write is not None:
+            await asyncio.to_thread(self.after_write, passed)
         writer.write(self._bent(bend, method, answer))
         await writer.drain()
         return True

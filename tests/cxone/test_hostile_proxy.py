@@ -23,7 +23,7 @@ from reconciler.cxone.parse import Origin, object_of
 from reconciler.cxone.retry import parse_retry_after
 from reconciler.testing import RunningEmulator
 
-from .bending_proxy import BendingProxy
+from .bending_proxy import BendingProxy, Passed
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -250,6 +250,39 @@ def test_a_write_answer_without_an_etag_is_read_back_not_failed(
     assert updated.exit_code == 0, updated.output
     assert audit(repo)[-1]["result"] == "success"
     assert run(["drift"], env).exit_code == 0
+
+
+def test_a_change_between_an_etagless_answer_and_its_read_back_is_not_written_over(
+    emulator: RunningEmulator, repo: Path
+) -> None:
+    edited: list[str] = []
+
+    def ui_edit(passed: Passed) -> None:
+        if passed.method == "PATCH" and not edited:  # right after cxrecon's first PATCH
+            connector_id = passed.path.rsplit("/", 1)[-1]
+            emulator.control.edit(connector_id, {"syncSettings": {"batchSize": 999}})
+            edited.append(connector_id)
+
+    with BendingProxy(emulator.root_url, after_write=ui_edit) as proxy:
+        write(repo, connector("Alpha", lifecycleStatus="DRAFT"))
+        assert run(["apply", "--auto-approve"], env_for(proxy.base_url("clean"))).exit_code == 0
+        # Two writes: the description, then the activation.
+        write(repo, connector("Alpha", description="new words"))
+
+        result = run(["apply", "--auto-approve"], env_for(proxy.base_url("drop-write-etag")))
+
+        assert result.exit_code == 0, result.output
+        patches = [p.method for p in proxy.writes("drop-write-etag")]
+    assert patches == ["PATCH", "PATCH"]  # the activation was refused once, unsent
+    assert edited
+    stored = httpx.get(
+        f"{emulator.base_url}/crm/connectors/{edited[0]}",
+        headers=emulator.control.auth_headers(),
+    ).json()
+    assert stored["lifecycleStatus"] == "ACTIVE"
+    assert stored["description"] == "new words"
+    assert stored["syncSettings"]["batchSize"] == 999  # the other writer's edit is kept
+    assert "conflict" in [r["action"] for r in audit(repo)]
 
 
 # --- header values no parser expects -----------------------------------------------------
