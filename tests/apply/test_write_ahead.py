@@ -9,6 +9,7 @@ import json
 import logging
 import os
 import resource
+import shutil
 import signal
 import subprocess
 import sys
@@ -183,3 +184,54 @@ def test_at_its_size_limit_the_log_stops_the_writes_it_cannot_record(
     assert sorted(c["name"] for c in remote_connectors(emulator.control)) == [
         f"F-{i}" for i in range(6)
     ]
+
+
+def _can_mount_privately() -> bool:
+    probe = subprocess.run(
+        ["unshare", "-rm", "sh", "-c", "mount -t tmpfs -o size=8k tmpfs /mnt"],
+        capture_output=True,
+        check=False,
+    )
+    return probe.returncode == 0
+
+
+@pytest.mark.skipif(
+    not shutil.which("unshare") or not _can_mount_privately(),
+    reason="needs a private mount namespace (unshare -rm) to make a small file system",
+)
+def test_on_a_full_file_system_no_write_goes_out_unrecorded(
+    project: Project, emulator: RunningEmulator, tmp_path: Path
+) -> None:
+    for i in range(6):
+        project.write(connector_doc(f"N-{i}"))
+    assert run_cli(["validate"]).exit_code == 0
+    small = project.root / "small"
+    small.mkdir()
+    copy = tmp_path / "audit-copy.jsonl"
+    # An 8 KiB file system, seen only by the child: the log fills it part-way through.
+    script = (
+        f"mount -t tmpfs -o size=8k tmpfs {small} && "
+        f"{sys.executable} -m reconciler apply --auto-approve --parallelism 1 "
+        f"--audit-log {small}/audit.jsonl; rc=$?; cp {small}/audit.jsonl {copy}; exit $rc"
+    )
+
+    full = subprocess.run(
+        ["unshare", "-rm", "sh", "-c", script],
+        cwd=project.root,
+        env={**os.environ, **connection_env(emulator.base_url)},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+    assert full.returncode == 1, full.stderr[-3000:]
+    output = full.stdout + full.stderr
+    assert "Traceback" not in output
+    assert f"cannot write the audit log {small}/audit.jsonl: no space left on the device" in output
+    lines = copy.read_bytes().decode().split("\n")
+    whole = [json.loads(line) for line in lines if line.endswith("}")]
+    intended = {r["connector"] for r in whole if r["event"] == "intent"}
+    created = {c["name"] for c in remote_connectors(emulator.control)}
+    assert created <= intended
+    assert len(created) < 6
