@@ -39,7 +39,7 @@ from reconciler.plan.document import plan_document
 from reconciler.plan.essence import canonical_json, essence_of
 from reconciler.plan.history import AppliedHistory
 from reconciler.plan.pinned import Pin, SavedEntry, pinned_now, section_hashes
-from reconciler.safefs import write_atomic
+from reconciler.safefs import write_atomic, write_failure
 from reconciler.secret import is_secret_field
 
 KIND: Final = "cxrecon-saved-plan"
@@ -162,6 +162,10 @@ def write(
     followed."""
     doc = document(plan, source=source, binding=binding)
     text = json.dumps(doc, indent=2, ensure_ascii=False) + "\n"
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise write_failure(path, exc, what="saved plan") from None
     write_atomic(path, text.encode("utf-8"), what="saved plan")
 
 
@@ -359,7 +363,12 @@ def verify(
     expected = {(e.name, e.action) for e in saved.entries if e.name not in progressed}
     got = {(c.name, c.action) for c in rebuilt.changes if c.name not in progressed}
     # What this plan already wrote needs nothing, or only the rest of its own steps.
-    broken = {c.name for c in rebuilt.changes if c.name in progressed and not _continues(c)}
+    planned = {e.name: e.action for e in saved.entries}
+    broken = {
+        c.name
+        for c in rebuilt.changes
+        if c.name in progressed and c.action is not planned[c.name] and not _continues(c)
+    }
     if expected != got or broken:
         names = sorted({name for name, _ in expected ^ got} | broken)
         raise StalePlanError(

@@ -8,6 +8,7 @@ import pytest
 
 from reconciler.errors import PlanError, SavedPlanError, StalePlanError, StaleSavedPlanError
 from reconciler.model import Authentication, RemoteConnector
+from reconciler.plan.binding import PlanBinding
 from reconciler.plan.changes import Action
 from reconciler.plan.saved import read, verify, write
 
@@ -163,3 +164,21 @@ def test_a_literal_secret_is_never_written_to_a_saved_plan(tmp_path: Path) -> No
         write(plan, path)
     assert CANARY not in str(caught.value)
     assert not path.exists()
+
+
+def test_a_plan_is_verified_against_the_binding_it_was_made_for(
+    tmp_path: Path, remote: list[RemoteConnector]
+) -> None:
+    here = PlanBinding("main", "production", "https://api.example/api/v2", "connectors", None)
+    path = tmp_path / "plan.json"
+    plan = make_plan([spec("upd", version="2.0.0"), spec("same")], remote)
+    write(plan, path, binding=here)
+    verify(read(path), desired_digest=DIGEST, remote=remote, checker=checker(), binding=here)
+    elsewhere = dataclasses.replace(here, tenant="https://other.example/api/v2")
+    with pytest.raises(SavedPlanError, match=r"planned for tenant 'https://api\.example/api/v2'"):
+        verify(
+            read(path), desired_digest=DIGEST, remote=remote, checker=checker(), binding=elsewhere
+        )
+    write(plan, path)  # a library call without a binding
+    with pytest.raises(SavedPlanError, match="written without a binding"):
+        verify(read(path), desired_digest=DIGEST, remote=remote, checker=checker(), binding=here)
