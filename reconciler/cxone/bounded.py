@@ -11,6 +11,8 @@ is a `ResponseTimeout` (a `TransportError`, so apply re-reads before deciding an
 oversized one is a `ResponseTooLarge` (a `MalformedResponse`). Other failures are retried
 as before, so one call takes at most the retry deadline plus one response deadline. Error
 bodies are only quoted, so they are read to `ERROR_BODY_BYTES` and cut there, not refused.
+Answers that must fit together (a listing's pages) also share one `SharedCap`, whose own
+error (the caller's, naming its setting) passes through unchanged.
 """
 
 from __future__ import annotations
