@@ -232,7 +232,7 @@ def apply(
         click.echo(line, err=True)
     if report is not None:
         click.echo(render_report(report))
-        if plan_file is not None and not report.ok:
+        if plan_file is not None and not report.ok and not run.replanned:
             # What continues a saved plan that partly failed: the same plan, as is (issue 24).
             again = continue_command(
                 plan_file,
