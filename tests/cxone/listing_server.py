@@ -32,7 +32,10 @@ MODES: Final = {
     "ignore-skip": "totalRecords 40,000, and the same page of large connectors at every skip",
     "endless": "no totalRecords, and full pages of large, distinct connectors forever",
     "endless-small": "no totalRecords, and full pages of small, distinct connectors forever",
+    "big-tenant": "45,000 small, distinct connectors, listed correctly (within the bounds)",
 }
+#: How many connectors `big-tenant` lists (90 % of the default CXONE_MAX_CONNECTORS).
+BIG_TENANT: Final = 45_000
 
 
 def connector(number: int, *, large: bool) -> dict[str, object]:
@@ -81,9 +84,11 @@ def _template(large: bool) -> tuple[bytes, ...]:
 
 def page(mode: str, skip: int, top: int) -> bytes:
     start = 0 if mode == "ignore-skip" else skip
-    parts = _template(mode != "endless-small")
-    items = [str(start + i).zfill(9).encode().join(parts) for i in range(top)]
-    total = {"huge-total": 1_000_000, "lying-total": 40_000, "ignore-skip": 40_000}.get(mode)
+    parts = _template(mode not in ("endless-small", "big-tenant"))
+    count = max(0, min(top, BIG_TENANT - skip)) if mode == "big-tenant" else top
+    items = [str(start + i).zfill(9).encode().join(parts) for i in range(count)]
+    totals = {"huge-total": 1_000_000, "lying-total": 40_000, "ignore-skip": 40_000}
+    total = totals.get(mode, BIG_TENANT if mode == "big-tenant" else None)
     tail = b"" if total is None else b',"totalRecords":' + str(total).encode()
     return b'{"items":[' + b",".join(items) + b"]" + tail + b"}"
 
