@@ -20,7 +20,7 @@ from reconciler.load.refs import (
     substitute_vars,
 )
 from reconciler.model import Diagnostic
-from reconciler.secret import is_secret_field, looks_secret
+from reconciler.secret import is_masked_field, looks_secret
 
 Path_ = tuple[str | int, ...]
 
@@ -162,7 +162,10 @@ class Substitution:
                 self.problem(_secret_label(k), path)
                 path.pop()
                 continue
-            secret = in_credentials and is_secret_field(k)
+            # A credential is secret when the schema marks it writeOnly (or does not know
+            # it); elsewhere (an unknown key, which the schema refuses too) a secret-looking
+            # name with a literal is said to be a committed secret too, so it gets rotated.
+            secret = is_masked_field(k) if in_credentials else not in_labels and looks_secret(k)
             if not secret and (
                 not isinstance(v, str | dict | list) or (isinstance(v, str) and "${" not in v)
             ):
