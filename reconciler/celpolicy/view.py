@@ -68,6 +68,9 @@ def connector_view(spec: ConnectorSpec, tree: Tree, *, masked: bool = False) -> 
     else:
         body = {}
         for key, sub in tree.items():
+            if key == "mappings" and not isinstance(sub, _Whole):
+                body[key] = _mappings(spec, sub)
+                continue
             getter = _FIELDS.get(key)
             value = None if getter is None else getter(spec)
             if value is not None:
@@ -77,6 +80,34 @@ def connector_view(spec: ConnectorSpec, tree: Tree, *, masked: bool = False) -> 
         # CXone masks write-only fields already; never rely on the other side for that.
         body["authentication"]["credentials"] = dict.fromkeys(credentials, MASK)
     return body
+
+
+_MAPPING_FIELDS: Final = {
+    "cxoneField": "cxone_field",
+    "crmField": "crm_field",
+    "direction": "direction",
+    "transformation": "transformation",
+}
+
+
+def _mappings(spec: ConnectorSpec, tree: dict[str, Any]) -> list[Any]:
+    """The mappings with only the fields `tree` names, built straight from the spec (the
+    mappings are most of a connector: no whole copy to prune)."""
+    element = tree.get(EVERY)
+    if element is None:
+        return [m.to_api() for m in spec.mappings]  # read only as a whole list
+    if isinstance(element, _Whole):
+        return [m.to_api() for m in spec.mappings]
+    attributes = [(key, _MAPPING_FIELDS[key]) for key in element if key in _MAPPING_FIELDS]
+    out: list[Any] = []
+    for mapping in spec.mappings:
+        view: dict[str, Any] = {}
+        for key, attribute in attributes:
+            value = getattr(mapping, attribute)
+            if value is not None:
+                view[key] = value
+        out.append(view)
+    return out
 
 
 def prune(value: Any, tree: Tree) -> Any:
