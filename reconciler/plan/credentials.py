@@ -187,7 +187,8 @@ class CredentialChecker:
     results are cached.
 
     `lookup` None means "do not try to resolve secrets" (e.g. validate, or a CI job without
-    the production environment). `is_secret_key` tells secret-named keys from plain ones.
+    the production environment). `is_secret_key` tells secret keys (the schema's writeOnly
+    ones, reconciler.secret) from plain ones.
     """
 
     lookup: ResolveValue | None
