@@ -10,12 +10,15 @@ from pathlib import Path
 import pytest
 
 from reconciler.celpolicy.evaluate import Violation
-from reconciler.controller.report import CycleResult, Decision
+from reconciler.controller.report import ConnectorReport, CycleResult, Decision
 from reconciler.model import SourceLocation
+from reconciler.plan.changes import Action
+from reconciler.plan.diff import Origin
 from reconciler.testing import RunningEmulator
 
 from .helpers import CANARY, ConnectorsRepo, ControllerFactory, connector_yaml, remote_connectors
 from .page_support import FakeSource, cycle, make_page
+from .test_page_a11y import check
 
 pytestmark = pytest.mark.anyio
 
@@ -70,10 +73,15 @@ def test_the_status_page_lists_violations(tmp_path: Path) -> None:
         "crm-hosts", "error", "Beta", None, "only <the> CRM hosts", SourceLocation("b.yaml", 1, 1)
     )
     source: FakeSource = page.source  # type: ignore[assignment]
-    source.last = cycle(4, CycleResult.PARTIAL, 1.0, violations=(violation,))
+    held = ConnectorReport(
+        "Beta", Action.CREATE, Origin.PENDING, Decision.POLICY, reason="breaks policy 'crm-hosts'"
+    )
+    source.last = cycle(4, CycleResult.PARTIAL, 1.0, connectors=(held,), violations=(violation,))
 
     html = page.overview_html().decode()
 
     assert "Policy violations" in html
     assert 'href="connectors/Beta"' in html
     assert "only &lt;the&gt; CRM hosts" in html
+    assert "Held by a policy" in html
+    check(html)  # headings in order, table headers with scope, named regions
