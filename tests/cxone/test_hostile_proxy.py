@@ -5,6 +5,7 @@ the emulator adds non-ASCII header bytes, weakens ETags or drops them from write
 
 from __future__ import annotations
 
+import asyncio
 import json
 import subprocess
 from collections.abc import Iterator
@@ -15,15 +16,21 @@ import httpx
 import pytest
 import yaml
 from click.testing import CliRunner, Result
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from reconciler.cli.main import cli
-from reconciler.cxone.errors import MalformedResponse
+from reconciler.cxone.client import CxoneClient
+from reconciler.cxone.errors import CxoneApiError, MalformedResponse
 from reconciler.cxone.pacing import AdaptivePacer
 from reconciler.cxone.parse import Origin, object_of
-from reconciler.cxone.retry import parse_retry_after
+from reconciler.cxone.retry import RetryPolicy, parse_retry_after
 from reconciler.testing import RunningEmulator
 
 from .bending_proxy import BendingProxy, Passed
+from .emulated import document
+from .fakes import FakeCxone, FakeTime
+from .fakes import settings as fake_settings
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -307,3 +314,65 @@ def test_a_header_quoted_in_an_error_is_ascii_and_one_line() -> None:
     assert "\x1b" not in message
     assert "\n" not in message
     assert "caf\\x" in message  # escaped, whichever way the bytes were decoded
+
+
+# --- any header bytes, any call: a value or a CxoneApiError, never another exception -----
+
+_HEADER_NAMES: Final = (
+    b"ETag",
+    b"Content-Type",
+    b"Retry-After",
+    b"X-RateLimit-Limit",
+    b"X-RateLimit-Remaining",
+    b"Location",
+    b"X-Trace",
+)
+#: Any byte a proxy may put in a header value (h11 itself refuses CR, LF and NUL).
+_VALUE: Final = st.binary(max_size=40).filter(lambda v: not set(v) & {0, 10, 13})
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    bent=st.lists(st.tuples(st.sampled_from(_HEADER_NAMES), _VALUE), max_size=6),
+    replace_etag=st.booleans(),
+)
+def test_any_header_bytes_end_in_a_value_or_an_api_error(
+    bent: list[tuple[bytes, bytes]], replace_etag: bool
+) -> None:
+    fake, time = FakeCxone(), FakeTime()
+    fake.add("a")
+
+    async def bend(request: httpx.Request) -> httpx.Response:
+        answer = await fake.handle(request)
+        names = {name.lower() for name, _ in bent} if replace_etag else set()
+        kept = [(k, v) for k, v in answer.headers.raw if k.lower() not in names]
+        return httpx.Response(answer.status_code, headers=kept + bent, content=answer.content)
+
+    said: list[str] = []
+
+    async def every_call() -> None:
+        client = CxoneClient(
+            fake_settings(),
+            retry=RetryPolicy(sleep=time.sleep, clock=time.clock, wall_clock=time.wall),
+            transport=httpx.MockTransport(bend),
+            pacer=AdaptivePacer(8, clock=time.clock, sleep=time.sleep),
+        )
+        async with client:
+            for call in (
+                client.list_connectors,
+                lambda: client.get_connector("c000001"),
+                lambda: client.create_connector(document("b"), idempotency_key="k-1"),
+            ):
+                try:
+                    await call()
+                except CxoneApiError as error:
+                    said.append(str(error))
+            try:
+                current = await client.get_connector("c000001")
+                await client.patch_connector("c000001", etag=current.etag, body={"version": "2"})
+            except CxoneApiError:
+                pass
+
+    asyncio.run(every_call())
+    for message in said:  # nothing of a header's bytes is echoed raw (… and → are ours)
+        assert all(ch.isascii() or ch in "…→" for ch in message), message
