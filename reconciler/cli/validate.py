@@ -82,7 +82,7 @@ def validate(
             click.echo(terminal(str(violation)))
         for note in validate_policies.skipped_notes(project):
             click.echo(terminal(note))
-        click.echo(_summary(result))
+        click.echo(_summary(result) + validate_policies.summary(violations))
     if annotate:
         found = (*result.diagnostics, *validate_policies.as_diagnostics(violations))
         _annotate(found, to_stderr=output_format == "json")

@@ -46,6 +46,16 @@ def check(
 RULE: Final = "policy"
 
 
+def summary(violations: Sequence[Violation]) -> str:
+    """What the summary line adds for policies ("" when none is broken)."""
+    if not violations:
+        return ""
+    errors = sum(1 for v in violations if v.severity == "error")
+    warnings = len(violations) - errors
+    verdict = "; the desired state breaks its policies" if errors else ""
+    return f"; policies: {errors} error(s), {warnings} warning(s){verdict}"
+
+
 def skipped_notes(project: Project) -> list[str]:
     """A line per rule validate cannot check offline."""
     return [

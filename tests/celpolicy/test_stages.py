@@ -219,4 +219,7 @@ def test_validate_text_notes_skipped_rules_and_annotates_violations(
 
     assert result.exit_code == 1
     assert "note: policy 'no-big-deactivation' is checked by plan and apply only" in result.output
+    assert "policies: 1 error(s), 1 warning(s); the desired state breaks its policies" in (
+        result.output
+    )
     assert "::error file=connectors/beta.yaml,line=1,col=1,title=cxrecon policy::" in result.output
