@@ -12,7 +12,7 @@ from typing import Any, Final
 
 from reconciler.celpolicy.analysis import EVERY, PRESENT
 from reconciler.model import ConnectorSpec
-from reconciler.secret import MASK
+from reconciler.secret import CREDENTIALS_PATH, mask_value
 
 
 class _Whole:
@@ -78,7 +78,8 @@ def connector_view(spec: ConnectorSpec, tree: Tree, *, masked: bool = False) -> 
     credentials = body.get("authentication", {}).get("credentials")
     if masked and isinstance(credentials, dict):
         # CXone masks write-only fields already; never rely on the other side for that.
-        body["authentication"]["credentials"] = dict.fromkeys(credentials, MASK)
+        # Only those: every other credential is shown, as in plans (reconciler.secret).
+        body["authentication"]["credentials"] = mask_value(CREDENTIALS_PATH, credentials)
     return body
 
 

@@ -169,8 +169,8 @@ policies:
     rule: change.action == "create" || !change.fields.exists(f, f.startsWith("mappings"))
   - name: secrets-masked
     rule: >-
-      current == null || current.authentication.credentials.all(k,
-        current.authentication.credentials[k] == "***")
+      current == null || (current.authentication.credentials.apiKey == "***"
+        && current.authentication.credentials.headerName == "X-Api-Key")
 """
 
 
