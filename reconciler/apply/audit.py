@@ -298,16 +298,20 @@ class AuditLog:
         self.close()
 
     def _append(self, record: Mapping[str, Any], *, strict: bool) -> bool:
+        """Append one record; `strict` (an intent): on disk before this returns, else
+        AuditWriteError. Other records reach the OS at once and the disk at `close` (a
+        crash may lose one: its write then reads as unsettled, and is read back)."""
         line = self._scrub(json.dumps(record, sort_keys=False, default=str)).encode()
         with self._lock:
-            if self._fd is None:
+            fd = self._fd
+            if fd is None:
                 raise RuntimeError(f"audit log {self.path} is closed")
             # One write of a whole line: a reader never sees half a record next to a
             # whole one, and concurrent appenders never interleave inside a line.
             data = (b"\n" if self._torn else b"") + line + b"\n"
+            error: AuditWriteError | None = None
             try:
-                _write_all(self._fd, data)
-                os.fsync(self._fd)  # on disk before the write it announces is sent
+                _write_all(fd, data)
             except _Torn as torn:
                 self._torn = True
                 error = self._note_failure(torn.cause)
@@ -316,8 +320,16 @@ class AuditLog:
             else:
                 self._torn = False
                 self.records_written += 1
-                return True
-            self.records_lost += 1
+            if error is not None:
+                self.records_lost += 1
+        if error is None and strict:
+            # Outside the lock: intents written meanwhile reach the disk with this one.
+            try:
+                (getattr(os, "fdatasync", None) or os.fsync)(fd)
+            except OSError as exc:
+                error = self._note_failure(exc)
+        if error is None:
+            return True
         if strict:
             raise error
         return False

@@ -14,9 +14,11 @@ import signal
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from reconciler.apply import audit as audit_module
 from reconciler.apply.audit import Actor, AuditEvent, AuditLog, AuditWriteError, WriteIntent
 from reconciler.apply.history import HistoryReader
 from reconciler.controller.page.audit import AuditReader
@@ -24,6 +26,24 @@ from reconciler.safefs import UnsafePathError
 from reconciler.testing import RunningEmulator
 
 from .helpers import Project, connection_env, connector_doc, remote_connectors, run_cli
+
+
+class FullDisk:
+    """The `os` module as the audit log sees it on a full file system (ext4, NFS)."""
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(os, name)
+
+    @staticmethod
+    def write(fd: int, data: bytes) -> int:
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    @staticmethod
+    def fsync(fd: int) -> None:
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    fdatasync = fsync
+
 
 INTENT = WriteIntent(connector="A", action="create", method="POST", fields=("name",))
 
@@ -113,11 +133,8 @@ def test_an_intent_that_cannot_be_written_raises_and_close_never_does(
 ) -> None:
     path = tmp_path / "audit.jsonl"
     log = AuditLog(path, actor=Actor("u"), environment=None)
+    monkeypatch.setattr(audit_module, "os", FullDisk())
 
-    def full(fd: int) -> None:  # the file system's answer on a full disk (ext4, NFS)
-        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
-
-    monkeypatch.setattr(os, "fsync", full)
     with pytest.raises(AuditWriteError) as caught:
         log.intent(INTENT)
     assert str(caught.value) == (
@@ -125,10 +142,11 @@ def test_an_intent_that_cannot_be_written_raises_and_close_never_does(
         "raise the limit) and run again"
     )
     assert log.record(AuditEvent(connector="A", action="create", result="failure")) is False
-    log.close()  # fsync fails again: no exception, the failure is kept
+    log.close()  # the final fsync fails too: no exception, the failure is kept
     assert log.closed
     assert log.failure == str(caught.value)
     assert log.records_lost == 2
+    assert path.read_bytes() == b""
 
 
 def _limited(limit: int) -> None:
