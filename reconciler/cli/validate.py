@@ -72,6 +72,7 @@ def validate(
         body = _as_json(result)
         body["cache"] = None if cache is None else {"hits": cache.hits, "misses": cache.misses}
         body["policy"] = validate_policies.as_json(project, violations)
+        body["valid"] = body["valid"] and body["policy"]["errors"] == 0
         click.echo(json.dumps(body, indent=2))
     else:
         # Values and file names are the repository's: a newline there must not start a
@@ -157,6 +158,7 @@ def _report_config_error(exc: ConfigError, output_format: str, annotate: bool) -
             "digest": None,
             "diagnostics": [_diagnostic_json(d) for d in diagnostics],
             "cache": None,
+            "policy": None,
         }
         click.echo(json.dumps(payload, indent=2))
     else:

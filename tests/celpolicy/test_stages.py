@@ -119,6 +119,7 @@ def test_validate_checks_offline_and_skips_rules_that_need_a_plan(project: Proje
 
     assert result.exit_code == 1, result.output
     body = json.loads(result.output)
+    assert body["valid"] is False  # the files are well-formed; a policy of severity error is broken
     assert [v["policy"] for v in body["policy"]["violations"]] == ["crm-hosts", "owning-team"]
     assert body["policy"]["skipped"] == [
         {"policy": "no-big-deactivation", "reason": "reads change (only a plan knows it)"}

@@ -130,6 +130,7 @@ def test_json_output_is_a_stable_object(project: Path) -> None:
         "digest",
         "diagnostics",
         "cache",
+        "policy",
     }
     assert (payload["valid"], payload["files"], payload["connectors"]) == (False, 2, 1)
     assert (payload["errors"], payload["warnings"], payload["environment"]) == (1, 0, "sandbox")
