@@ -9,7 +9,7 @@ credentials in the HTTP stack's own DEBUG logs (reconciler.cxone.logmask).
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from types import TracebackType
 from typing import Any, Final
@@ -42,9 +42,10 @@ from reconciler.cxone.parse import (
     ETAG_UNKNOWN,
     Origin,
     check_id,
-    connector_of,
+    connector_answer,
     is_weak_etag,
     object_of,
+    one_connector,
     sync_job_of,
 )
 from reconciler.cxone.retry import Replay, RetryPolicy
@@ -222,7 +223,7 @@ class CxoneClient:
     async def get_connector(self, connector_id: str) -> RemoteConnector:
         path = self._connector_path(connector_id, "get_connector")
         request = Request("get_connector", "GET", path, Replay.SAFE)
-        return await self._s.call(request, self._parse_one(connector_id))
+        return await self._s.call(request, one_connector(connector_id))
 
     async def find_by_name(self, name: str) -> list[RemoteConnector]:
         """Connectors named exactly `name` (?name= filter; the full list if it is ignored)."""
@@ -285,7 +286,7 @@ class CxoneClient:
             return found[0]
 
         def parse(response: httpx.Response, origin: Origin) -> RemoteConnector:
-            created = _written(response, origin)
+            created = connector_answer(response, origin, etag_required=False)
             if created.name != name:
                 raise origin.malformed(f"asked to create {name!r}, got {created.name!r}")
             return created
@@ -329,7 +330,8 @@ class CxoneClient:
             headers={"If-Match": etag},
             secrets=_sent_secrets(body),
         )
-        return await self._versioned(await self._s.call(request, _written_as(connector_id)))
+        parse = one_connector(connector_id, etag_required=False)
+        return await self._versioned(await self._s.call(request, parse))
 
     async def _versioned(self, written: RemoteConnector) -> RemoteConnector:
         """`written` (a write's answer) with an ETag. An answer without one (a proxy may drop
@@ -374,32 +376,6 @@ class CxoneClient:
             return job
 
         return await self._s.call(Request("get_sync", "GET", path, Replay.SAFE), parse)
-
-    @staticmethod
-    def _parse_one(connector_id: str) -> Callable[[httpx.Response, Origin], RemoteConnector]:
-        def parse(response: httpx.Response, origin: Origin) -> RemoteConnector:
-            got = connector_of(object_of(response, origin), origin, response.headers.get("ETag"))
-            if got.id != connector_id:
-                raise origin.malformed(f"asked for connector {connector_id}, got {got.id}")
-            return got
-
-        return parse
-
-
-def _written(response: httpx.Response, origin: Origin) -> RemoteConnector:
-    """The connector a write's answer holds; its ETag may be missing (`ETAG_UNKNOWN`)."""
-    data = object_of(response, origin)
-    return connector_of(data, origin, response.headers.get("ETag"), etag_required=False)
-
-
-def _written_as(connector_id: str) -> Callable[[httpx.Response, Origin], RemoteConnector]:
-    def parse(response: httpx.Response, origin: Origin) -> RemoteConnector:
-        got = _written(response, origin)
-        if got.id != connector_id:
-            raise origin.malformed(f"asked for connector {connector_id}, got {got.id}")
-        return got
-
-    return parse
 
 
 def _made_by(found: RemoteConnector, body: Mapping[str, Any]) -> bool:

@@ -7,7 +7,7 @@ Everything the server sends is checked here, at the boundary: a wrong shape beco
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Final
 
@@ -186,6 +186,28 @@ def connector_of(
         created_time=times["createdTime"],
         last_modified_time=times["lastModifiedTime"],
     )
+
+
+def connector_answer(
+    response: httpx.Response, origin: Origin, *, etag_required: bool = True
+) -> RemoteConnector:
+    """The connector an answer holds (see `connector_of` for `etag_required`)."""
+    etag = response.headers.get("ETag")
+    return connector_of(object_of(response, origin), origin, etag, etag_required=etag_required)
+
+
+def one_connector(
+    connector_id: str, *, etag_required: bool = True
+) -> Callable[[httpx.Response, Origin], RemoteConnector]:
+    """A parser of an answer that must hold connector `connector_id`."""
+
+    def parse(response: httpx.Response, origin: Origin) -> RemoteConnector:
+        got = connector_answer(response, origin, etag_required=etag_required)
+        if got.id != connector_id:
+            raise origin.malformed(f"asked for connector {connector_id}, got {got.id}")
+        return got
+
+    return parse
 
 
 def sync_job_of(data: object, origin: Origin, connector_id: str) -> SyncJob:
