@@ -10,12 +10,9 @@ from __future__ import annotations
 
 import datetime as dt
 import errno
-import getpass
 import json
 import os
-import re
 import socket
-import subprocess
 import threading
 import uuid
 from collections.abc import Iterable, Mapping
@@ -24,8 +21,25 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, Final, Literal
 
+from reconciler.apply.actor import CI_ACTOR_VARIABLES, Actor, detect_actor
 from reconciler.safefs import FileWriteError, ensure_dir, open_append, write_failure
 from reconciler.secret import MASK, Secret, mask_value, spellings
+
+#: Who ran cxrecon lives in reconciler.apply.actor; importable from here, as it always was.
+__all__ = [
+    "CI_ACTOR_VARIABLES",
+    "DEFAULT_AUDIT_LOG",
+    "Actor",
+    "AuditEvent",
+    "AuditLog",
+    "AuditWriteError",
+    "Expectation",
+    "ObservedChange",
+    "WriteIntent",
+    "detect_actor",
+    "in_flight",
+    "observed_changes",
+]
 
 DEFAULT_AUDIT_LOG: Final = Path(".cxrecon") / "audit.jsonl"
 SCHEMA_VERSION: Final = 2
@@ -51,58 +65,6 @@ def in_flight() -> frozenset[str]:
     """Write ids whose intent this process wrote and whose outcome is not recorded yet."""
     with _IN_FLIGHT_LOCK:
         return frozenset(_IN_FLIGHT)
-
-
-#: Environment variables that name the person or bot behind a CI run, first match wins.
-CI_ACTOR_VARIABLES: Final = (
-    "GITHUB_ACTOR",
-    "GITLAB_USER_LOGIN",
-    "BUILDKITE_BUILD_CREATOR",
-    "CIRCLE_USERNAME",
-    "BITBUCKET_STEP_TRIGGERER_UUID",
-    "BUILD_REQUESTEDFOR",  # Azure Pipelines
-    "CI_ACTOR",
-)
-
-
-@dataclass(frozen=True, slots=True)
-class Actor:
-    """Who ran cxrecon: the OS user, the CI actor when present and the git commit applied."""
-
-    user: str
-    ci_actor: str | None = None
-    git_commit: str | None = None
-
-    def to_json(self) -> dict[str, str | None]:
-        return {"user": self.user, "ciActor": self.ci_actor, "gitCommit": self.git_commit}
-
-
-def detect_actor(environ: Mapping[str, str], repo_dir: Path | None = None) -> Actor:
-    """The actor of this run; never fails (an audit record must be written regardless)."""
-    ci_actor = next((environ[v] for v in CI_ACTOR_VARIABLES if environ.get(v)), None)
-    try:
-        user = getpass.getuser()
-    except (OSError, KeyError):  # no passwd entry in some containers
-        user = environ.get("USER") or environ.get("USERNAME") or "unknown"
-    commit = environ.get("GITHUB_SHA") or _git_head(repo_dir)
-    return Actor(user=user, ci_actor=ci_actor, git_commit=commit)
-
-
-def _git_head(repo_dir: Path | None) -> str | None:
-    cwd = repo_dir if repo_dir is not None and repo_dir.is_dir() else None
-    try:
-        out = subprocess.run(
-            ["git", "rev-parse", "HEAD"],  # noqa: S607 - git from PATH, as the user runs it
-            cwd=cwd,
-            capture_output=True,
-            text=True,
-            timeout=5,
-            check=False,
-        )
-    except (OSError, subprocess.SubprocessError):
-        return None
-    sha = out.stdout.strip()
-    return sha if out.returncode == 0 and re.fullmatch(r"[0-9a-f]{40,64}", sha) else None
 
 
 @dataclass(frozen=True, slots=True)
