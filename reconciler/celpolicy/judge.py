@@ -17,6 +17,7 @@ from reconciler.celpolicy.analysis import PRESENT
 from reconciler.celpolicy.compile import PolicyRule
 from reconciler.celpolicy.view import Tree, connector_view, read_trees
 from reconciler.model import ConnectorSpec
+from reconciler.secret import CREDENTIALS_PATH, mask_value
 
 if TYPE_CHECKING:
     import cel
@@ -146,7 +147,9 @@ def _value(
         elif field == PRESENT:
             value = 1
         elif field == "authentication" and root == "current":
-            value = (spec.authentication.type, tuple(sorted(spec.authentication.credentials)))
+            # Kept by what the rule is shown: CXone's credentials as view.py masks them.
+            shown = mask_value(CREDENTIALS_PATH, dict(spec.authentication.credentials))
+            value = (spec.authentication.type, tuple(sorted(shown.items())))
         else:
             value = _KEYS[field](spec)
     seen[part] = found = _Keyed(value)

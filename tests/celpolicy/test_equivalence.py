@@ -17,6 +17,7 @@ from reconciler.celpolicy.evaluate import check_changes
 from reconciler.celpolicy.judge import reason_of
 from reconciler.config.project import load_project
 from reconciler.model import ConnectorSpec, DesiredConnector, SourceLocation
+from reconciler.secret import mask_value
 
 RULES = [
     'connector.endpointUrl.startsWith("https://crm")',
@@ -38,6 +39,8 @@ RULES = [
     "connector.labels.exists(k, k.startsWith('t'))",
     "!change.deactivates || project.deactivations <= 1",
     "environment == 'prod' && connector.authentication.type == 'API_KEY'",
+    "current == null || current.authentication.credentials.headerName == 'X-Api-Key'",
+    "current == null || current.authentication == connector.authentication",
 ]
 
 
@@ -78,7 +81,10 @@ def random_connector(rng: random.Random, i: int) -> dict[str, Any]:
         "endpointUrl": rng.choice(["https://crm.example/a", "https://other.example/", ""]),
         "authentication": {
             "type": rng.choice(["API_KEY", "OAUTH2"]),
-            "credentials": {"apiKey": "${env:KEY}"},
+            "credentials": {
+                "apiKey": "${env:KEY}",
+                "headerName": rng.choice(["X-Api-Key", "X-Key"]),
+            },
         },
         "mappings": mappings,
         "labels": rng.choice([{}, {"team": "a"}, {"team": ""}, {"tier": "gold"}]),
@@ -130,9 +136,7 @@ def test_kept_and_pruned_verdicts_are_those_of_whole_connectors(tmp_path: Path, 
         current = None
         if change.remote is not None:
             current = change.remote.spec.to_api()
-            current["authentication"]["credentials"] = dict.fromkeys(
-                current["authentication"]["credentials"], "***"
-            )
+            current["authentication"] = mask_value(("authentication",), current["authentication"])
         variables = {
             "connector": change.desired.spec.to_api(),
             "current": current,
