@@ -19,7 +19,10 @@ import yaml
 from click.testing import CliRunner, Result
 
 from reconciler.cli.main import cli
-from reconciler.plan.diff import ChangeKind, FieldChange, safe_values
+from reconciler.controller.page.connectors import field_rows
+from reconciler.model import ConnectorSpec
+from reconciler.plan.diff import ChangeKind, FieldChange, diff_essences, safe_values
+from reconciler.plan.essence import Essence, essence_of
 from reconciler.secret import (
     MASK,
     credential_fields,
@@ -144,6 +147,25 @@ def test_an_object_holding_credentials_has_exactly_the_secret_ones_masked() -> N
     before, after = safe_values(field)
     assert before is None
     assert after == {"type": "OAUTH2", "credentials": {"clientId": "app", "clientSecret": MASK}}
+
+
+def test_the_status_page_masks_exactly_the_secret_credentials() -> None:
+    def essence(token_url: str, secret: str) -> Essence:
+        body = json.loads(json.dumps(DOCS[1]))
+        body["authentication"]["credentials"].update(tokenEndpoint=token_url, clientSecret=secret)
+        return essence_of(ConnectorSpec.from_api(body))
+
+    changes = diff_essences(
+        essence("https://login.crm.example/t", "${env:A}"),
+        essence("https://attacker.example/t", "canary-literal-page"),
+    )
+    rows = {r.path: (r.in_cxone, r.in_git) for r in field_rows(changes)}
+    assert rows == {
+        "authentication.credentials[tokenEndpoint]": (
+            '"https://login.crm.example/t"',
+            '"https://attacker.example/t"',
+        )
+    }
 
 
 def test_the_openapi_document_says_what_the_emulator_masks() -> None:
