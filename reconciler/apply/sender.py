@@ -11,8 +11,6 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 
-import anyio
-
 from reconciler.apply.audit import Expectation, Result, WriteIntent
 from reconciler.apply.calltrace import CallTrace, traced
 from reconciler.apply.context import ExecContext
@@ -78,16 +76,9 @@ class Sender:
         write may have landed: `settle` it with the connector read back)."""
         if self.ctx.should_write is not None and not self.ctx.should_write():
             raise Stopped
-        # The intent's fsync runs in a worker thread: the event loop keeps serving the
-        # writes in flight, and intents of concurrent writes reach the disk together.
-        written: list[str | None] = []
-        try:
-            write_id = await anyio.to_thread.run_sync(self._intent, write, written)
-        except BaseException as exc:
-            if written:  # interrupted once the intent was on disk: the write was not sent
-                why = f"{type(exc).__name__}, before it was sent"
-                self._outcome(write, written[0], CallTrace(), None, None, "failure", why)
-            raise
+        # Written here, not in a worker thread: a run cancelled meanwhile could not tell
+        # whether the intent reached the disk, and leave it without an outcome.
+        write_id = self._intent(write)
         with traced() as trace:
             try:
                 answer = await call()
@@ -126,7 +117,7 @@ class Sender:
             event = resolution_event(write.connector, write.verb, unsettled.write_id, fresh, done)
             self.ctx.audit.record(event)
 
-    def _intent(self, write: Write, written: list[str | None]) -> str | None:
+    def _intent(self, write: Write) -> str | None:
         if self.ctx.audit is None:
             return None
         pin = write.pin
@@ -141,7 +132,6 @@ class Sender:
                 expect=write.expect,
             )
         )
-        written.append(write_id)
         return write_id
 
     def _outcome(
