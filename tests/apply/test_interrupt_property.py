@@ -108,7 +108,7 @@ def _assert_accounted_for(records: list[dict[str, Any]], tenant: list[dict[str, 
 
 
 @pytest.mark.timeout(120)
-@settings(max_examples=16, derandomize=True, database=None, deadline=None)
+@settings(max_examples=28, derandomize=True, database=None, deadline=None)
 @given(at=st.integers(min_value=1, max_value=14), after=st.booleans())
 def test_after_an_interruption_at_any_request_every_change_is_accounted_for(
     at: int, after: bool
