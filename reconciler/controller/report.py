@@ -167,6 +167,8 @@ class CycleReport:
             key = c.decision.value
             if c.result is not None:
                 key = c.result.outcome.value
+                if key == "in_line":  # not applied by this cycle: another writer did it
+                    key = "already in line (by another writer)"
             counts[key] = counts.get(key, 0) + 1
         parts = ", ".join(f"{n} {k}" for k, n in sorted(counts.items())) or "no connectors"
         extra = " (interrupted by shutdown)" if self.interrupted else ""

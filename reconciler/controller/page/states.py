@@ -174,8 +174,8 @@ def connector_state(
         return HELD_BY_POLICY
     if outcome == "applied":
         return APPLIED
-    if decision == "in-sync" or action == "no-op":
-        return IN_SYNC
+    if decision == "in-sync" or action == "no-op" or outcome == "in_line":
+        return IN_SYNC  # "in_line": another writer had already brought it in line
     if action == "observe":
         return OBSERVED_DIFFERS if origin is not None else OBSERVED
     if decision == "orphan" or action == "orphan":
