@@ -142,9 +142,15 @@ def test_sigterm_mid_cycle_finishes_in_flight_connectors_and_loses_nothing(
     # The audit log is complete and well-formed: one parseable record per write that happened.
     text = audit.read_text()
     assert text.endswith("\n")
-    records = [json.loads(line) for line in text.splitlines()]
-    assert all(r["command"] == "reconcile" and r["result"] == "success" for r in records)
+    every = [json.loads(line) for line in text.splitlines()]
+    assert all(r["command"] == "reconcile" for r in every)
+    # Each write: its intent (on disk before it was sent), then its outcome.
+    records = [r for r in every if r["event"] != "intent"]
+    assert all(r["result"] == "success" for r in records)
     assert len(records) == writes_seen(slow)
+    assert sorted(r["writeId"] for r in every if r["event"] == "intent") == sorted(
+        r["writeId"] for r in records
+    )
     assert CANARY not in text + log
 
     # State is consistent: each connector that was started was finished (ACTIVE, stamped).
@@ -162,7 +168,8 @@ def test_sigterm_mid_cycle_finishes_in_flight_connectors_and_loses_nothing(
     again = Controller([*args, "--once"], env)
     assert again.finish() == 0, "".join(again.seen)
     assert writes_seen(slow) == writes
-    assert len(audit.read_text().splitlines()) == writes
+    outcomes = [json.loads(line) for line in audit.read_text().splitlines()]
+    assert len([r for r in outcomes if r["event"] == "outcome"]) == writes
 
 
 def _wait_until(condition: Callable[[], bool], within: float = DEADLINE) -> None:
