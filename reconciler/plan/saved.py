@@ -40,7 +40,7 @@ from reconciler.plan.essence import canonical_json, essence_of
 from reconciler.plan.history import AppliedHistory
 from reconciler.plan.pinned import Pin, SavedEntry, pinned_now, section_hashes
 from reconciler.safefs import write_atomic, write_failure
-from reconciler.secret import is_masked_field
+from reconciler.secret import is_secret_field
 
 KIND: Final = "cxrecon-saved-plan"
 #: 2: the binding, paths relative to the project root, a hash per section in each pin.
@@ -75,7 +75,7 @@ class SavedPlan:
 def _desired_record(name: str, d: DesiredConnector) -> dict[str, Any]:
     credentials = d.spec.authentication.credentials
     for key, value in credentials.items():
-        if is_masked_field(key) and not is_secret_reference(value):
+        if is_secret_field(key) and not is_secret_reference(value):
             raise PlanError(
                 f"{d.location_of('authentication', 'credentials', key)}: credential '{key}' of "
                 f"{name!r} is not a ${{env:}}/${{file:}} reference; a saved plan never holds "
