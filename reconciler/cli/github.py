@@ -295,6 +295,50 @@ def reviewed_plan(environment: str, plan_workflow: str, directory: Path) -> None
         _announce("warning", line)
 
 
+@github.command("audit-history")
+@click.option(
+    "-e",
+    "--environment",
+    required=True,
+    callback=_environment_name,
+    help="The cxrecon environment whose audit history to fetch.",
+)
+@click.option(
+    "--out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    required=True,
+    help="The audit log to write (empty when no apply kept one yet).",
+)
+def audit_history(environment: str, out: Path) -> None:
+    """Fetch what earlier applies recorded (the `cxrecon-audit-<env>` artifacts of this
+    branch), for `--audit-log`: drift sees connectors deleted in CXone only with it."""
+    from reconciler.github.audit_history import artifact_name, fetch_history
+
+    try:
+        context = ActionsContext.from_environ(os.environ)
+        branch = os.environ.get("GITHUB_REF_NAME", "")
+        if not branch:
+            raise GitHubContextError("GITHUB_REF_NAME is not set: run this inside a workflow job")
+        found = fetch_history(
+            GhCli(context.repository), environment=environment, branch=branch, out=out
+        )
+    except CxreconError as exc:
+        _fail(f"audit history for {environment}: {exc}")
+    if not found.runs:
+        line = (
+            f"No audit history for {environment} yet (no `{artifact_name(environment)}` "
+            f"artifact on {branch}): a connector deleted in CXone cannot be seen until an "
+            "apply keeps one."
+        )
+        click.echo(line)
+        _announce("warning", line)
+        return
+    click.echo(
+        f"Audit history for {environment}: {found.records} record(s) from "
+        f"{len(found.runs)} run(s), in {out}."
+    )
+
+
 def _read_optional(path: Path | None) -> str:
     if path is None or not path.is_file():
         return ""

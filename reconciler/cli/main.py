@@ -29,6 +29,7 @@ COMMANDS: Final = {
     "apply": "reconciler.cli.apply:apply",
     "drift": "reconciler.cli.drift:drift",
     "dump": "reconciler.cli.dump:dump",
+    "init": "reconciler.cli.init:init",
     "sync": "reconciler.cli.sync:sync",
     "reconcile": "reconciler.cli.reconcile:reconcile",
     "status": "reconciler.cli.status:status",
@@ -49,6 +50,7 @@ SUMMARIES: Final = {
     "drift": "Show changes made in CXone since cxrecon last applied each connector. Read-only "
     "unless --write-back.",
     "dump": "Write one YAML file per connector in the tenant into --out.",
+    "init": "Start a connectors repository in DIR (default: here).",
     "sync": "Trigger a CRM data sync on connector NAME (it must be ACTIVE) and wait for it.",
     "reconcile": "Keep CXone in line with git: a reconcile loop (controller mode).",
     "status": "Show each connector's state (in sync, drift, waiting, failed, …).",

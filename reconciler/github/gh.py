@@ -114,6 +114,16 @@ class GhCli:
         args = ["run", "download", str(run_id), "--repo", self.repository]
         self._run([*args, "--name", name, "--dir", directory], stdin=None, what=f"artifact {name}")
 
+    def list_artifacts(self, name: str) -> list[dict[str, object]]:
+        """The repository's artifacts called `name`, each with its `workflow_run`."""
+        query = f"actions/artifacts?name={quote(name, safe='')}&per_page=100"
+        artifacts: list[dict[str, object]] = []
+        for page in self._api("GET", query):
+            found = page.get("artifacts")
+            if isinstance(found, list):
+                artifacts += [a for a in found if isinstance(a, dict)]
+        return artifacts
+
     # -- plumbing -------------------------------------------------------------------------
 
     def _api(
