@@ -150,3 +150,18 @@ def emulator_app_factory(tmp_path: Path) -> Iterator[EmulatorAppFactory]:
 def emulator_app(emulator_app_factory: EmulatorAppFactory) -> InProcessEmulator:
     """The default emulator in-process: `emulator_app.async_client()` or `.transport()`."""
     return emulator_app_factory()
+
+
+#: The identity every test's project has unless the test gives it one (cxrecon.yaml
+#: `project:`) or tests identity itself (`monkeypatch.delenv(PROJECT_ENV)`): commands that
+#: write to CXone refuse without one, and the folders tests run in are not identities.
+TEST_PROJECT = "cxrecon-tests"
+
+
+@pytest.fixture(autouse=True)
+def project_identity(monkeypatch: pytest.MonkeyPatch) -> str:
+    """CXRECON_PROJECT for the test (commands run as processes inherit it); the connection
+    and environment variables of whoever runs the tests are not the test's."""
+    monkeypatch.setenv("CXRECON_PROJECT", TEST_PROJECT)
+    monkeypatch.delenv("CXRECON_ENVIRONMENT", raising=False)
+    return TEST_PROJECT

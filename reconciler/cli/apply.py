@@ -38,6 +38,7 @@ from reconciler.cli.common import (
     prune_option,
     strict_option,
     take_ownership_option,
+    write_environment,
 )
 from reconciler.errors import CxreconError, NotConfirmed
 from reconciler.model import SYNC_TYPES
@@ -178,9 +179,12 @@ def apply(
     saved = read_saved_plan(plan_file) if plan_file is not None else None
     # The project is the one apply runs in, never one a saved plan names (issue 22).
     project = open_project()
+    if saved is None:
+        project.require_found(path)
     if saved is not None:
         saved, environment, path = from_saved(saved, project, environment, prune, emulator)
-    env = project.environment(environment)
+    # Identity, a named environment, its tenant: checked before anything is opened (issue 24).
+    env = write_environment(project, environment, emulator=emulator)
     env_name = project.environment_label(environment)
     complete = plan_scope(path, prune)
     loaded = load_desired(project, env, path, strict=strict)

@@ -8,11 +8,14 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Final, TypeVar
+from typing import TYPE_CHECKING, Any, Final, TypeVar
 
 import click
 
 from reconciler.config.settings import ConnectionSettings
+
+if TYPE_CHECKING:
+    from reconciler.config.project import EnvironmentConfig, Project
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -28,8 +31,39 @@ def environment_option(func: F) -> F:
         "environment",
         metavar="NAME",
         default=None,
-        help="Environment from cxrecon.yaml (tenant, base URL, ${var:} values).",
+        envvar="CXRECON_ENVIRONMENT",
+        help="Environment from cxrecon.yaml (tenant, base URL, ${var:} values); env "
+        "CXRECON_ENVIRONMENT. A write to a project of several environments needs it.",
     )(func)
+
+
+def write_environment(
+    project: Project, environment: str | None, *, emulator: bool
+) -> EnvironmentConfig:
+    """The environment a command that writes to CXone goes to, once the write may happen:
+    the project has an identity (`project:` or CXRECON_PROJECT), the environment is named
+    when there are several, and the process environment's CXONE_BASE_URL (or discovery URL)
+    is that environment's tenant. ConfigError (one line) otherwise, before anything is
+    opened or written. The embedded emulator (`--emulator`) is no tenant: none applies."""
+    from reconciler.config.project import check_write_target
+
+    if emulator:
+        return project.environment(environment)
+    project.require_id()
+    env = project.write_environment(environment)
+    check_write_target(env, os.environ)
+    return env
+
+
+def identity_note(project: Project) -> str | None:
+    """What a read-only command says on stderr when the project has no identity."""
+    if project.project_id is not None:
+        return None
+    return (
+        "project: not set (no `project:` in cxrecon.yaml, no CXRECON_PROJECT); connectors "
+        "are planned as if every managed one were this project's, and apply refuses to "
+        "write until it is set (`cxrecon init --project NAME`, or add `project:`)"
+    )
 
 
 def emulator_option(func: F) -> F:

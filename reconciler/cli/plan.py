@@ -43,6 +43,7 @@ if TYPE_CHECKING:
     "environments",
     metavar="NAME",
     multiple=True,
+    envvar="CXRECON_ENVIRONMENT",
     help=(
         "Environment from cxrecon.yaml (tenant, base URL, ${var:} values). Repeat it, or "
         "give `all`, for one report comparing the environments' plans."

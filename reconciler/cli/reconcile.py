@@ -170,6 +170,8 @@ def reconcile(
     if pull and not repo.is_dir():
         # Without --pull the directory may appear later (a git-sync sidecar's first clone).
         raise ConfigError(f"--repo {repo} is not a directory; point it at the git checkout")
+    if not dry_run and repo.is_dir():
+        _check_writes(repo, environment, emulator)
     _configure_logging(log_level)
     options = ControllerOptions(
         # Not resolved: a git-sync link is swapped to a new worktree on each sync.
@@ -189,6 +191,21 @@ def reconcile(
     )
     report = _run(options, policy, address, hosts, once, emulator=emulator)
     ctx.exit(_exit_code(report) if once else 0)
+
+
+def _check_writes(repo: Path, environment: str | None, emulator: bool) -> None:
+    """Refuse to start a controller that would write without an identity, an environment
+    named among several, or with CXONE_BASE_URL at another tenant (one line, exit 1); every
+    cycle checks again (a commit may change cxrecon.yaml). A cxrecon.yaml that does not load
+    is left to the first cycle, which reports it as any later one would."""
+    from reconciler.cli.common import write_environment
+    from reconciler.facade import open_project
+
+    try:
+        project = open_project(repo)
+    except ConfigError:
+        return
+    write_environment(project, environment, emulator=emulator)
 
 
 def _backoff_policy(base: str, cap: str) -> BackoffPolicy:

@@ -14,7 +14,7 @@ from pathlib import Path
 import click
 
 from reconciler.apply.history import read_history
-from reconciler.cli.common import audit_log_at, open_target
+from reconciler.cli.common import audit_log_at, identity_note, open_target
 from reconciler.config.project import EnvironmentConfig, Project
 from reconciler.config.settings import ConnectionSettings
 from reconciler.cxone.client import CxoneClient
@@ -59,6 +59,10 @@ def plan_from_tenant(
     missing from CXone were applied before: those were deleted in CXone."""
     started = time.monotonic()
     project = open_project()
+    project.require_found(path)
+    note = identity_note(project)
+    if note is not None:
+        click.echo(note, err=True)
     env = project.environment(environment)
     history = read_history(
         audit_log_at(project.root, audit_log),

@@ -28,7 +28,7 @@ def check(
         return ()
     label = env.name if env is not None else result.environment
     out = list(
-        check_desired(rules, result.connectors, environment=label, project=project.project_id)
+        check_desired(rules, result.connectors, environment=label, project=project.project_id or "")
     )
     for other in others:
         if env is not None and other.name == env.name:
@@ -37,7 +37,10 @@ def check(
         if loaded.ok:
             out.extend(
                 check_desired(
-                    rules, loaded.connectors, environment=other.name, project=project.project_id
+                    rules,
+                    loaded.connectors,
+                    environment=other.name,
+                    project=project.project_id or "",
                 )
             )
     return tuple(out)

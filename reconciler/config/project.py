@@ -4,12 +4,14 @@ ${var:} values) they apply to, and the safety and sync-polling settings. Never s
 
 from __future__ import annotations
 
+import dataclasses
+import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any, Final
+from typing import Any, Final, NoReturn
 
 from reconciler.celpolicy.compile import PolicySet, policies_from
 from reconciler.config.notifications import Notification, check_notifications
@@ -27,6 +29,11 @@ PROJECT_FILE: Final = "cxrecon.yaml"
 DEFAULT_CONNECTORS: Final = "connectors"
 #: Where the upward search for PROJECT_FILE stops (the top of a git work tree).
 GIT_MARKER: Final = ".git"
+
+#: Names the project where cxrecon.yaml has no `project:` (a CI job, a controller's Deployment).
+PROJECT_ENV: Final = "CXRECON_PROJECT"
+#: What `project:` and CXRECON_PROJECT may hold: a label value (schemas/project.schema.json).
+PROJECT_ID_PATTERN: Final = re.compile(r"[A-Za-z0-9]([A-Za-z0-9._-]{0,61}[A-Za-z0-9])?")
 
 #: Project-file keys that feed ConnectionSettings (settings.SETTING_NAMES, secrets excluded).
 CONNECTION_KEYS: Final = tuple(key for _, key in SETTING_NAMES.values() if key is not None)
@@ -111,8 +118,12 @@ class Project:
     connectors_location: SourceLocation | None = None
     #: The `syncWindows` (checked: cron fields, time zones, durations), in file order.
     sync_windows: tuple[SyncWindow, ...] = ()
-    #: `project:` in cxrecon.yaml, else None: see `project_id`.
+    #: The project's identity: `project:` in cxrecon.yaml, else CXRECON_PROJECT, else None
+    #: (never derived from a folder, a path or a commit): see `project_id`.
     name: str | None = None
+    #: `previousProjects`: identities whose connectors this project takes over (a plan shows
+    #: each as taken over; the apply moves its label).
+    previous_projects: tuple[str, ...] = ()
     #: `ignoreDifferences` and `managementPolicies`, in file order.
     rules: tuple[Rule, ...] = ()
     #: `policies:` (CEL rules every connector must meet: reconciler.celpolicy), checked.
@@ -125,12 +136,34 @@ class Project:
         return Policies(self.rules, self.environment_label(environment))
 
     @property
-    def project_id(self) -> str:
+    def project_id(self) -> str | None:
         """The id in the ownership label of the connectors this project manages: `project:`
-        in cxrecon.yaml, else the name of the folder that holds it (made label-safe)."""
+        in cxrecon.yaml, else CXRECON_PROJECT; None when neither names one (read-only
+        commands then plan as before projects existed; writes are refused: `require_id`)."""
+        return self.name or None
+
+    def require_id(self) -> str:
+        """The project's identity, for a command that writes to CXone; ConfigError (one
+        line) when there is none: a folder name is not an identity (a clone, a worktree or
+        a git-sync checkout is named otherwise, and two teams' folders can share a name)."""
         if self.name:
             return self.name
-        return project_id_of(self.root.name)
+        _no_identity(self._where())
+
+    def write_environment(self, name: str | None) -> EnvironmentConfig:
+        """The environment a write goes to: `name`; without one, the only environment.
+
+        `defaultEnvironment` serves read-only commands: a write to a project of several
+        environments names its own, so no write reaches a tenant by default.
+        """
+        if name is None and len(self.environments) > 1:
+            raise ConfigError(
+                f"{self._where()} defines {len(self.environments)} environments "
+                f"({', '.join(sorted(self.environments))}): a write names its environment; "
+                f"pass -e NAME or set {ENVIRONMENT_ENV} (defaultEnvironment "
+                f"{self.default_environment or '(unset)'} serves read-only commands only)"
+            )
+        return self.environment(name)
 
     def environment(self, name: str | None) -> EnvironmentConfig:
         """The named environment; without a name, the default one.
@@ -164,10 +197,63 @@ class Project:
         return self.environment(name).name if (name or self.environments) else None
 
     def _where(self) -> str:
-        return str(self.file) if self.file is not None else PROJECT_FILE
+        return display_path(self.file) if self.file is not None else PROJECT_FILE
+
+    def require_found(self, path: Path | str | None) -> None:
+        """ConfigError when a command runs outside a project: no cxrecon.yaml was found, no
+        PATH was given, and there is no `connectors/` here either. Raised before anything is
+        opened or created (no `.cxrecon/` appears where the command ran)."""
+        if self.file is None and path is None and not self.connectors_path.exists():
+            raise ConfigError(
+                f"no {PROJECT_FILE} in {display_path(self.root) or '.'} or above (up to the "
+                "repository root); run `cxrecon init`, or pass a PATH"
+            )
 
 
-def load_project(start: Path | None = None) -> Project:
+#: Names the environment of a command where -e is not given.
+ENVIRONMENT_ENV: Final = "CXRECON_ENVIRONMENT"
+
+
+def _no_identity(where: str) -> NoReturn:
+    raise ConfigError(
+        f"{where} has no `project:` (the identity in the ownership label of the connectors "
+        f"this repository manages) and {PROJECT_ENV} is not set, so nothing is written to "
+        "CXone; add `project: NAME` to cxrecon.yaml (`cxrecon init --project NAME` writes "
+        "one), or set CXRECON_PROJECT"
+    )
+
+
+def check_write_target(
+    env: EnvironmentConfig, environ: Mapping[str, str], *, emulated: bool = False
+) -> None:
+    """ConfigError (one line naming both) when the process environment's connection
+    settings point at another tenant than the environment a write was asked for: its
+    `baseUrl` (or `discovery`) in cxrecon.yaml. An embedded emulator is no tenant."""
+    if emulated:
+        return
+    for key, variable in (("baseUrl", "CXONE_BASE_URL"), ("discovery", "CXONE_DISCOVERY_URL")):
+        configured = env.connection.get(key)
+        given = environ.get(variable)
+        if configured and given and _url_key(configured) != _url_key(given):
+            tenant = f" (tenant {env.tenant})" if env.tenant else ""
+            raise ConfigError(
+                f"{variable}={given} points at another tenant than environment "
+                f"'{env.name}'{tenant}, whose {key} is {configured}; nothing was written. "
+                f"Unset {variable}, or pass the -e NAME of the environment it belongs to"
+            )
+
+
+def _url_key(url: str) -> str:
+    """A URL compared as a tenant's address: scheme and host case-blind, no trailing `/`."""
+    text = url.strip().rstrip("/")
+    scheme, sep, rest = text.partition("://")
+    if not sep:
+        return text
+    host, slash, tail = rest.partition("/")
+    return f"{scheme.lower()}://{host.lower()}{slash}{tail}"
+
+
+def load_project(start: Path | None = None, environ: Mapping[str, str] | None = None) -> Project:
     """Load `cxrecon.yaml` from the folder `start`, or, without `start`, from the working
     directory or the nearest parent that has one (as git finds `.git`: see
     `find_project_file`). The folder holding the file is the project root, and the
@@ -175,8 +261,10 @@ def load_project(start: Path | None = None) -> Project:
 
     No file means defaults (connectors in <root>/connectors, no environments; the root is
     `start` or the working directory). A bad file raises ConfigError carrying a Diagnostic
-    per problem.
+    per problem. The identity is `project:`, else CXRECON_PROJECT of `environ` (default: the
+    process environment), else none.
     """
+    environ = os.environ if environ is None else environ
     if start is not None:
         root = start.resolve()
         path = root / PROJECT_FILE
@@ -185,8 +273,9 @@ def load_project(start: Path | None = None) -> Project:
         found = find_project_file(cwd)
         path = found if found is not None else cwd / PROJECT_FILE
         root = path.parent
+    from_env = _identity_from(environ)
     if not path.is_file():
-        return Project(root=root, connectors_path=root / DEFAULT_CONNECTORS)
+        return Project(root=root, connectors_path=root / DEFAULT_CONNECTORS, name=from_env)
     display = display_path(path)
     try:
         raw = path.read_bytes()
@@ -195,7 +284,9 @@ def load_project(start: Path | None = None) -> Project:
     parsed = parse_yaml(raw, display)
     if [d.rule for d in parsed.diagnostics] == ["yaml-empty"]:
         # A project file with only comments is a project on defaults.
-        return Project(root=root, connectors_path=root / DEFAULT_CONNECTORS, file=path)
+        return Project(
+            root=root, connectors_path=root / DEFAULT_CONNECTORS, file=path, name=from_env
+        )
     diagnostics = list(parsed.diagnostics)
     if parsed.document is not None:
         diagnostics.extend(_check(parsed.document))
@@ -205,13 +296,23 @@ def load_project(start: Path | None = None) -> Project:
             f"{display} is invalid:\n" + "\n".join(f"  {d}" for d in diagnostics), diagnostics
         )
     assert parsed.document is not None
-    return _build(parsed.document, root, path)
+    built = _build(parsed.document, root, path)
+    if built.name is None and from_env is not None:
+        built = dataclasses.replace(built, name=from_env)
+    return built
 
 
-def project_id_of(folder: str) -> str:
-    """A label-safe project id from a folder name (letters, digits, `.`, `_`, `-`)."""
-    cleaned = re.sub(r"[^A-Za-z0-9._-]+", "-", folder).strip("-._")[:63]
-    return cleaned or "default"
+def _identity_from(environ: Mapping[str, str]) -> str | None:
+    """CXRECON_PROJECT, checked as `project:` is (a label value); None when unset."""
+    value = environ.get(PROJECT_ENV, "").strip()
+    if not value:
+        return None
+    if PROJECT_ID_PATTERN.fullmatch(value) is None:
+        raise ConfigError(
+            f"{PROJECT_ENV}={value!r} is not a project id; use 1-63 letters, digits, '.', "
+            "'_' or '-', starting and ending with a letter or digit"
+        )
+    return value
 
 
 def find_project_file(start: Path) -> Path | None:
@@ -389,8 +490,12 @@ def _build(document: LoadedDocument, root: Path, path: Path) -> Project:
         max_attempts=int(sync_data.get("pollMaxAttempts", poll.max_attempts)),
         timeout_seconds=float(sync_data.get("pollTimeoutSeconds", poll.timeout_seconds)),
     )
+    name = data.get("project")
     return Project(
-        name=data.get("project"),
+        name=name,
+        previous_projects=tuple(
+            dict.fromkeys(str(p) for p in data.get("previousProjects") or () if p != name)
+        ),
         rules=rules_from(data),
         cel_policies=policies_from(document)[0],
         root=root,

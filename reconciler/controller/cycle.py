@@ -19,7 +19,7 @@ from reconciler.apply.audit import Actor, AuditLog, AuditWriteError
 from reconciler.apply.executor import ConnectorResult, Outcome
 from reconciler.celpolicy.evaluate import Violation
 from reconciler.config.durations import format_duration
-from reconciler.config.project import EnvironmentConfig, Project
+from reconciler.config.project import EnvironmentConfig, Project, check_write_target
 from reconciler.config.settings import ConnectionSettings
 from reconciler.config.windows import SyncWindow, evaluate, load_windows
 from reconciler.controller.backoff import ConnectorBackoff
@@ -231,9 +231,18 @@ class CycleRunner:
     ) -> tuple[tuple[ConnectorReport, ...], bool]:
         opts = self.options
         meter.enter(Phase.LOAD)
-        project = self.project = await anyio.to_thread.run_sync(open_project, opts.repo)
+        project = self.project = await anyio.to_thread.run_sync(
+            open_project, opts.repo, self.environ
+        )
         windows = load_windows(project)
-        env = project.environment(opts.environment)
+        if opts.dry_run:
+            env = project.environment(opts.environment)
+        else:
+            # A write names its identity, environment and tenant (issue 24): the cycle fails
+            # with the reason, before anything is fetched or written.
+            project.require_id()
+            env = project.write_environment(opts.environment)
+            check_write_target(env, self.environ, emulated=self.emulated)
         changed = await self._changed(commit, pull)
         loaded = await anyio.to_thread.run_sync(
             functools.partial(
@@ -284,7 +293,7 @@ class CycleRunner:
         finally:
             if audit is not None:
                 audit.close()  # flush + fsync: the cycle's records are durable before it ends
-        self.known.remember(run.plan, project.project_id, self.clock.now())
+        self.known.remember(run.plan, project.project_id or "", self.clock.now())
         self.violations = run.plan.violations
         results = {r.name: r for r in run.report.results}
         reports = self._reports(decided, results)

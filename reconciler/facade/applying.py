@@ -110,7 +110,7 @@ async def apply_changes(
     if hooks.select is not None:
         chosen = replace(plan, changes=tuple(hooks.select(plan)))
     chosen, refused = hold_violations(
-        plan, chosen, project.cel_policies.rules, project.project_id
+        plan, chosen, project.cel_policies.rules, project.project_id or ""
     )
     results = await execute_plan(
         chosen,

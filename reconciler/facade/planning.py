@@ -65,10 +65,11 @@ class PlanRun:
         )
 
 
-def open_project(root: Path | None = None) -> Project:
+def open_project(root: Path | None = None, environ: Mapping[str, str] | None = None) -> Project:
     """`cxrecon.yaml` of the project at `root` (default: the working directory); defaults
-    when there is none. ConfigError with every problem of the file."""
-    return load_project(root)
+    when there is none. ConfigError with every problem of the file. Where the file has no
+    `project:`, CXRECON_PROJECT of `environ` (default: the process environment) names it."""
+    return load_project(root, environ)
 
 
 def load_desired(
@@ -159,6 +160,7 @@ def plan_connectors(
         take_ownership=take_ownership,
         policies=project.policies(environment),
         history=history,
+        previous_projects=project.previous_projects,
     )
     return with_policy_check(project, plan)
 
@@ -171,7 +173,7 @@ def with_policy_check(project: Project, plan: Plan) -> Plan:
         project.cel_policies.rules,
         plan.changes,
         environment=plan.environment,
-        project=project.project_id,
+        project=project.project_id or "",
     )
     return replace(plan, violations=violations)
 

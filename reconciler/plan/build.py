@@ -45,6 +45,7 @@ from reconciler.plan.essence import (
 from reconciler.plan.history import AppliedHistory
 from reconciler.plan.ownership import (
     foreign_owner,
+    inherited,
     managed,
     managed_as,
     management_of,
@@ -71,6 +72,7 @@ class _Inputs:
     project: str | None
     take_ownership: bool
     history: AppliedHistory
+    previous_projects: frozenset[str]
     remote_ids: frozenset[str]
 
 
@@ -98,6 +100,7 @@ def build_plan(
     take_ownership: bool = False,
     policies: Policies | None = None,
     history: AppliedHistory | None = None,
+    previous_projects: Iterable[str] = (),
 ) -> Plan:
     """Plan every declared connector and every one this project manages; ignore the rest.
 
@@ -108,7 +111,9 @@ def build_plan(
 
     `project` is this project's id: a connector labelled for another project is never an
     orphan here, and declaring one is an error unless `take_ownership`. (None: every
-    managed connector is this project's, as before projects existed.) `policies` are the
+    managed connector is this project's, as before projects existed.) A connector labelled
+    with one of `previous_projects` (`previousProjects`) is this project's: taken over when
+    declared, an orphan when not. `policies` are the
     project's ignore rules and management policies for this environment. `history` names
     the connectors cxrecon is known to have applied here: one of them missing from CXone
     is a create marked deleted in CXone.
@@ -131,6 +136,7 @@ def build_plan(
         take_ownership=take_ownership,
         history=history if history is not None else AppliedHistory(),
         remote_ids=frozenset(r.id for r in remote) if history else frozenset(),
+        previous_projects=frozenset(previous_projects),
     )
     planned = [_plan_declared(name, ds, inputs) for name, ds in declared.items()]
     taken = {p.takes for p in planned if p.takes is not None}
@@ -138,7 +144,8 @@ def build_plan(
     undeclared, ignored = _plan_undeclared(inputs, taken, complete=complete, prune=prune)
     changes.extend(undeclared)
     changes.sort(key=lambda c: (*c.sort_key, c.remote.id if c.remote else ""))
-    owned = sum(1 for r in remote if managed(r) and ours(r, project))
+    previous = inputs.previous_projects
+    owned = sum(1 for r in remote if managed(r) and ours(r, project, previous))
     return Plan(
         changes=tuple(changes),
         safety=safety_verdict(changes, owned, limits),
@@ -169,10 +176,16 @@ def _plan_declared(name: str, ds: Sequence[DesiredConnector], inputs: _Inputs) -
     policy = inputs.rules.for_connector(name, management_of(d))
     if rs:
         return _plan_present(d, rs[0], policy, inputs)
-    old = previous_connector(d, inputs.present, inputs.declared, inputs.project)
+    old = previous_connector(
+        d, inputs.present, inputs.declared, inputs.project, inputs.previous_projects
+    )
     if old is not None:
         change, count = _plan_existing(d, old, inputs.checker, policy)
-        return _Planned(managed_as(renamed(change, old.name), policy), count, takes=old.name)
+        change = renamed(change, old.name)
+        owner = foreign_owner(old, inputs.project)
+        if owner is not None and change.action is not Action.ERROR:
+            change = dataclasses.replace(change, previous_owner=owner)
+        return _Planned(managed_as(change, policy), count, takes=old.name)
     if policy.management == "observe":
         return _Planned(observed_missing(d))
     create = _plan_create(d, policy)
@@ -188,7 +201,8 @@ def _plan_present(
     d: DesiredConnector, r: RemoteConnector, policy: Policy, inputs: _Inputs
 ) -> _Planned:
     owner = foreign_owner(r, inputs.project)
-    if owner is not None and not inputs.take_ownership:
+    taking = inputs.take_ownership or inherited(owner, inputs.previous_projects)
+    if owner is not None and not taking:
         return _Planned(owned_elsewhere(d, r, owner))
     change, count = _plan_existing(d, r, inputs.checker, policy)
     if owner is not None and change.action is not Action.ERROR:
@@ -207,7 +221,7 @@ def _plan_undeclared(
         if name in inputs.declared or name in taken:
             continue
         for r in rs:
-            if complete and managed(r) and ours(r, inputs.project):
+            if complete and managed(r) and ours(r, inputs.project, inputs.previous_projects):
                 changes.append(orphan_change(r, prune))
             else:
                 ignored += 1

@@ -31,10 +31,14 @@ def managed(r: RemoteConnector) -> bool:
     return r.spec.labels.get(LABEL_MANAGED_BY) == MANAGED_BY_VALUE
 
 
-def ours(r: RemoteConnector, project: str | None) -> bool:
-    """Whether a managed connector is this project's to prune. One stamped before projects
-    existed (no project label) is left alone: it may be another team's."""
-    return project is None or r.spec.labels.get(LABEL_PROJECT) == project
+def ours(r: RemoteConnector, project: str | None, previous: frozenset[str] = frozenset()) -> bool:
+    """Whether a managed connector is this project's to prune: labelled with its identity or
+    one of its `previousProjects`. One stamped before projects existed (no project label) is
+    left alone: it may be another team's."""
+    if project is None:
+        return True
+    owner = r.spec.labels.get(LABEL_PROJECT)
+    return owner == project or (owner is not None and owner in previous)
 
 
 def foreign_owner(r: RemoteConnector, project: str | None) -> str | None:
@@ -43,6 +47,12 @@ def foreign_owner(r: RemoteConnector, project: str | None) -> str | None:
     if project is None or owner is None or owner == project or not managed(r):
         return None
     return owner
+
+
+def inherited(owner: str | None, previous: frozenset[str]) -> bool:
+    """Whether `owner` is an identity this project had before (`previousProjects`): its
+    connectors are taken over as a plan-visible ownership move, without --take-ownership."""
+    return owner is not None and owner in previous
 
 
 def owned_elsewhere(d: DesiredConnector, r: RemoteConnector, owner: str) -> ConnectorChange:
@@ -67,13 +77,17 @@ def previous_connector(
     present: Mapping[str, list[RemoteConnector]],
     declared: Mapping[str, list[DesiredConnector]],
     project: str | None,
+    previous: frozenset[str] = frozenset(),
 ) -> RemoteConnector | None:
     """The connector in CXone under one of `d`'s previous names, when exactly one is there,
-    no other file declares that name, and it is this project's (or unlabelled)."""
+    no other file declares that name, and it is this project's (or unlabelled, or labelled
+    with one of its previous identities)."""
     for old in d.previous_names:
         rs = present.get(old, [])
-        if len(rs) == 1 and old not in declared and foreign_owner(rs[0], project) is None:
-            return rs[0]
+        if len(rs) == 1 and old not in declared:
+            owner = foreign_owner(rs[0], project)
+            if owner is None or inherited(owner, previous):
+                return rs[0]
     return None
 
 

@@ -22,10 +22,12 @@ from .helpers import Project, connector_doc, remote_connectors, run_cli
 
 @pytest.fixture
 def teams(project: Project, monkeypatch: pytest.MonkeyPatch) -> tuple[Project, Project]:
-    """Two projects side by side (ids `team-a` and `team-b`, from their folders)."""
+    """Two projects side by side (ids `team-a` and `team-b`, from their cxrecon.yaml)."""
     a = Project(project.root.parent / "team-a")
     b = Project(project.root.parent / "team-b")
     for team, names in ((a, ("A1", "A2", "A3")), (b, ("B1", "B2"))):
+        team.root.mkdir(parents=True, exist_ok=True)
+        (team.root / "cxrecon.yaml").write_text(f"project: {team.root.name}\n", encoding="utf-8")
         for name in names:
             team.write(connector_doc(name))
         monkeypatch.chdir(team.root)
@@ -121,9 +123,14 @@ def test_two_writers_of_one_connector_never_leave_it_mixed(
     assert (remote["syncSettings"]["batchSize"], remote["version"]) == (900, "2.0.0")
 
 
-def test_a_project_id_comes_from_cxrecon_yaml_or_the_folder(tmp_path: Path) -> None:
+def test_a_project_id_comes_from_cxrecon_yaml_or_cxrecon_project_never_the_folder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     folder = tmp_path / "CRM Integrations!"
     folder.mkdir()
-    assert reconciler.open_project(folder).project_id == "CRM-Integrations"
+    monkeypatch.delenv("CXRECON_PROJECT")
+    assert reconciler.open_project(folder).project_id is None
+    monkeypatch.setenv("CXRECON_PROJECT", "crm-ci")
+    assert reconciler.open_project(folder).project_id == "crm-ci"
     (folder / "cxrecon.yaml").write_text("project: crm-core\n", encoding="utf-8")
     assert reconciler.open_project(folder).project_id == "crm-core"

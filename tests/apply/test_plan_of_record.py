@@ -254,7 +254,9 @@ def test_a_plan_for_another_environment_is_refused(
         encoding="utf-8",
     )
     alpha = connector_doc("Alpha")
-    applied(project, alpha)
+    project.write(alpha)
+    # A write to a project of several environments names its own (issue 24).
+    assert run_cli(["apply", "-e", "sandbox", "--auto-approve"]).exit_code == 0
     project.write({**alpha, "description": "for sandbox"})
     saved = project.root / "sandbox.json"
     assert run_cli(["plan", "-e", "sandbox", "--out", str(saved)]).exit_code == 0

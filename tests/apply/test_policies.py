@@ -183,7 +183,7 @@ def test_an_override_changes_only_its_environments_plan_and_is_marked(
     overrides = {"Al*": {"lifecycleStatus": "INACTIVE", "syncSettings": {"batchSize": 50}}}
     two_environments(project, emulator, overrides=overrides)
     project.write(connector_doc("Alpha"))
-    assert run_cli(["apply", "--auto-approve"]).exit_code == 0  # sandbox: ACTIVE, 500
+    assert run_cli(["apply", "-e", "sandbox", "--auto-approve"]).exit_code == 0  # ACTIVE, 500
 
     sandbox = run_cli(["plan", "-e", "sandbox", "--detailed-exitcode"])
     production = run_cli(["plan", "-e", "production", "--format", "json"])
