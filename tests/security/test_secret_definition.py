@@ -206,6 +206,7 @@ def test_the_emulator_masks_exactly_the_write_only_fields(emulator: RunningEmula
 def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, emulator: RunningEmulator) -> Path:
     root = tmp_path / "repo"
     (root / "connectors").mkdir(parents=True)
+    (root / "cxrecon.yaml").write_text("project: secret-definition\n", encoding="utf-8")
     monkeypatch.chdir(root)
     env = {
         "CXONE_BASE_URL": emulator.base_url,
