@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import difflib
 import json
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from functools import cache
@@ -30,6 +31,7 @@ CONNECTOR_SCHEMA: Final = "connector.schema.json"
 PROJECT_SCHEMA: Final = "project.schema.json"
 RULE: Final = "schema"
 
+_CONTROL: Final = re.compile(r"[\x00-\x1f\x7f]")
 _TYPE_NAMES: Final = {
     "object": "a mapping",
     "array": "a list",
@@ -302,6 +304,12 @@ def _explain(error: ValidationError) -> list[SchemaFinding]:
         explained = schema.get("patternErrorMessage")
         detail = explained or f"does not match the pattern {error.validator_value}"
         return [SchemaFinding(path, f"{where}: {_show(value)} {detail}")]
+    if validator == "not":
+        detail = schema.get("notErrorMessage") or "is not allowed here"
+        return [SchemaFinding(path, f"{where}: {_show(value)} {detail}")]
+    if validator == "anyOf" and "patternErrorMessage" in schema:
+        # A value that is neither a literal URL nor one with a ${var:} in it.
+        return [SchemaFinding(path, f"{where}: {_show(value)} {schema['patternErrorMessage']}")]
     if validator in ("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum"):
         return [SchemaFinding(path, _range_message(where, error, value))]
     if validator in ("minItems", "maxItems", "minLength", "maxLength", "maxProperties"):
@@ -334,7 +342,8 @@ def _did_you_mean(value: object, options: list[str]) -> str:
 def _show(value: object) -> str:
     if isinstance(value, str):
         shown = value if len(value) <= 80 else value[:77] + "..."
-        return f"'{shown}'"
+        # A control character would break the one-line message (or the terminal).
+        return "'" + _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", shown) + "'"
     return (
         json.dumps(value) if isinstance(value, bool | int | float | None) else type(value).__name__
     )

@@ -107,13 +107,14 @@ CXONE_FIELDS: Final[Mapping[str, CxoneField]] = {
 }
 
 #: `contact.custom.<name>` (and account/case) address CXone custom fields, typed as strings.
-CUSTOM_FIELD: Final = re.compile(r"^(contact|account|case)\.custom\.[a-z][a-z0-9_]{0,63}$")
+#: A name is lower-case letters of any script (CXone's UI takes `préférence`), digits and '_'.
+CUSTOM_FIELD: Final = re.compile(r"(contact|account|case)\.custom\.(?:[^\W\d_])\w{0,63}")
 
 
 def lookup_field(name: str) -> CxoneField | None:
     """The catalog entry for `name`, or a string-typed entry for a custom field."""
     entry = CXONE_FIELDS.get(name)
-    if entry is None and CUSTOM_FIELD.match(name):
+    if entry is None and CUSTOM_FIELD.fullmatch(name) and name == name.lower():
         return CxoneField("string", "Custom field")
     return entry
 

@@ -1,6 +1,11 @@
 """Lint rules beyond the JSON Schema: duplicate or unknown fields, transformations, identity
 mappings, credentials per auth type, reserved labels, duplicate names across files, and
 credentials written into URLs.
+
+The schema holds what the CXone API refuses; a rule here that the API does not enforce (a
+field outside the catalog, a missing identity mapping, http://) is a warning, so whatever a
+tenant holds validates once dumped. Errors are API rules (duplicates, credentials of another
+authentication type) and cxrecon's own (reserved labels, secrets in URLs).
 """
 
 from __future__ import annotations
@@ -44,16 +49,27 @@ RULES: Final[Mapping[str, Rule]] = {
             "warning",
             "a BIDIRECTIONAL mapping has no transformation (types may drift)",
         ),
-        Rule("unknown-transformation", "error", "transformation is not in the documented set"),
-        Rule("unknown-cxone-field", "error", "cxoneField is not in the CXone field catalog"),
+        Rule(
+            "duplicate-crm-field-case",
+            "warning",
+            "two crmFields differ only in case (Salesforce and Dynamics ignore case)",
+        ),
+        Rule("unknown-transformation", "warning", "transformation is not in the documented set"),
+        Rule("unknown-cxone-field", "warning", "cxoneField is not in the CXone field catalog"),
         Rule(
             "transformation-kind-mismatch",
             "warning",
             "transformation does not fit the field's kind (e.g. e164 on an e-mail)",
         ),
-        Rule("read-only-cxone-field", "error", "data would flow into a field CXone sets itself"),
-        Rule("missing-identity-mapping", "error", "the connector type's record id is not mapped"),
+        Rule("read-only-cxone-field", "warning", "data would flow into a field CXone sets itself"),
+        Rule("missing-identity-mapping", "warning", "the connector type's record id is not mapped"),
         Rule("auth-credentials", "error", "credential keys do not fit the authentication type"),
+        Rule(
+            "missing-credential", "warning", "a credential its authentication type needs is unset"
+        ),
+        Rule("credential-form", "warning", "tokenEndpoint is no https URL or headerName no header"),
+        Rule("insecure-endpoint", "warning", "endpointUrl uses http://, not https://"),
+        Rule("name-characters", "warning", "the name holds spaces or punctuation besides . _ -"),
         Rule("reserved-label", "error", "a label under cxrecon.io/ or managed-by (cxrecon's own)"),
         Rule("endpoint-host-mismatch", "warning", "endpointUrl host does not fit connectorType"),
         Rule("duplicate-connector-name", "error", "two files declare the same connector name"),
@@ -99,6 +115,7 @@ def lint_connector(data: Any, document: LoadedDocument) -> list[Finding]:
     findings.extend(_credentials(data))
     findings.extend(_labels(data))
     findings.extend(_endpoint(data))
+    findings.extend(_forms(data))
     return findings
 
 
@@ -181,6 +198,7 @@ def _mappings(data: Mapping[str, Any], document: LoadedDocument) -> Iterator[Fin
     fold = data.get("connectorType") in _CASE_INSENSITIVE_CRMS
     first_cxone: dict[str, int] = {}
     first_crm: dict[str, int] = {}
+    exact_crm: dict[str, int] = {}
     for i, item in _mapping_items(data):
         cxone, crm = item.get("cxoneField"), item.get("crmField")
         direction, transformation = item.get("direction"), item.get("transformation")
@@ -196,16 +214,25 @@ def _mappings(data: Mapping[str, Any], document: LoadedDocument) -> Iterator[Fin
                 first_cxone[cxone] = i
             yield from _field(i, cxone, direction, transformation)
         if isinstance(crm, str):
-            key = crm.lower() if fold else crm
-            if key in first_crm:
+            # CXone refuses the same crmField twice; a twin differing only in case it takes,
+            # though a case-insensitive CRM reads both as one field.
+            if crm in exact_crm:
                 yield Finding(
                     "duplicate-crm-field",
                     ("mappings", i, "crmField"),
                     f"crmField '{crm}' is already mapped by "
-                    f"{_mapping_ref(first_crm[key], document)}; map each CRM field once",
+                    f"{_mapping_ref(exact_crm[crm], document)}; map each CRM field once",
                 )
-            else:
-                first_crm[key] = i
+            elif fold and crm.lower() in first_crm:
+                yield Finding(
+                    "duplicate-crm-field-case",
+                    ("mappings", i, "crmField"),
+                    f"crmField '{crm}' differs only in case from the one mapped by "
+                    f"{_mapping_ref(first_crm[crm.lower()], document)}; "
+                    f"{data.get('connectorType')} reads both as one field",
+                )
+            exact_crm.setdefault(crm, i)
+            first_crm.setdefault(crm.lower(), i)
         if direction == "BIDIRECTIONAL" and transformation is None:
             yield Finding(
                 "bidirectional-without-transformation",
@@ -287,9 +314,10 @@ def _credentials(data: Mapping[str, Any]) -> Iterator[Finding]:
     for key in keys.required:
         if key not in credentials:
             yield Finding(
-                "auth-credentials",
+                "missing-credential",
                 path,
-                f"{auth['type']} authentication needs credentials.{key}",
+                f"{auth['type']} authentication needs credentials.{key}; CXone cannot reach the "
+                f"CRM until it is set",
             )
     for key in credentials:
         if key not in keys.allowed:
@@ -335,6 +363,68 @@ def _endpoint(data: Mapping[str, Any]) -> Iterator[Finding]:
             f"{data['connectorType']} endpoints are normally under {' or '.join(hosts[:2])}, "
             f"not {host}; check connectorType and endpointUrl",
         )
+
+
+#: A name's characters that no tool stumbles over: letters and digits of any script, '.', '_'
+#: and '-'. CXone takes any character but control codes; spaces and other punctuation trip
+#: up shells, globs (ignoreDifferences, `cxrecon sync NAME`) and variable names.
+_PLAIN_NAME: Final = re.compile(r"(?:[^\W_]|[._-])+")
+#: An HTTP header name (RFC 9110 token).
+_HEADER_NAME: Final = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
+
+
+def _forms(data: Mapping[str, Any]) -> Iterator[Finding]:
+    """Values CXone takes but that are likely mistakes: http:// endpoints, a token endpoint
+    that is no https URL, a header name no HTTP client can send, a name with spaces."""
+    name = data.get("name")
+    if isinstance(name, str) and name and not _PLAIN_NAME.fullmatch(name):
+        yield Finding(
+            "name-characters",
+            ("name",),
+            f"name '{name}' holds spaces or punctuation other than '.', '_' and '-'; CXone "
+            "takes it, but shells and globs need it quoted (rename it with previousNames)",
+        )
+    url = data.get("endpointUrl")
+    if isinstance(url, str) and url.lower().startswith("http://"):
+        yield Finding(
+            "insecure-endpoint",
+            ("endpointUrl",),
+            "endpointUrl uses http://: CXone would send CRM data and credentials unencrypted; "
+            "use https://",
+        )
+    auth = data.get("authentication")
+    credentials = auth.get("credentials") if isinstance(auth, dict) else None
+    if not isinstance(credentials, dict):
+        return
+    path: Path_ = ("authentication", "credentials")
+    token = credentials.get("tokenEndpoint")
+    if isinstance(token, str) and not _is_reference(token) and not _https_url(token):
+        yield Finding(
+            "credential-form",
+            (*path, "tokenEndpoint"),
+            "tokenEndpoint is not an https:// URL; the CRM's OAuth token URL usually is "
+            "(e.g. https://login.salesforce.com/services/oauth2/token)",
+        )
+    header = credentials.get("headerName")
+    if isinstance(header, str) and not _is_reference(header) and not _HEADER_NAME.fullmatch(header):
+        yield Finding(
+            "credential-form",
+            (*path, "headerName"),
+            f"headerName '{header}' is not an HTTP header name (letters, digits and '-', "
+            "e.g. X-API-Key)",
+        )
+
+
+def _is_reference(value: str) -> bool:
+    return value.startswith("${") and value.endswith("}")
+
+
+def _https_url(value: str) -> bool:
+    try:
+        parts = urlsplit(value)
+    except ValueError:
+        return False
+    return parts.scheme == "https" and bool(parts.hostname)
 
 
 def _suggest(value: str, options: Mapping[str, object] | Sequence[str]) -> str:

@@ -216,17 +216,28 @@ def test_both_validators_agree_on_any_text_in_a_checked_field(
         assert fast == slow, f"{path}: {value!r}: Rust {fast}, jsonschema {slow}"
 
 
-@pytest.mark.parametrize("char", ["\x1c", "\x1f", "\x85", "\u3000", "\t"])
-def test_python_white_space_in_a_url_is_refused_by_both(char: str) -> None:
+@pytest.mark.parametrize("char", ["\x1c", "\x1f", "\t", " "])
+def test_control_characters_and_spaces_in_a_url_are_refused_by_both(char: str) -> None:
     data = _connector_with(("endpointUrl",), f"https://crm.acme.example/a{char}b")
     assert CONNECTOR.verdicts(data) == (False, False)
 
 
+@pytest.mark.parametrize("char", ["\x85", "\u3000"])
+def test_unicode_white_space_in_a_url_path_is_taken_by_both_as_by_the_api(char: str) -> None:
+    data = _connector_with(("endpointUrl",), f"https://crm.acme.example/a{char}b")
+    assert CONNECTOR.verdicts(data) == (True, True)
+
+
 def test_a_final_newline_is_accepted_by_dollar_as_in_python() -> None:
-    data = _connector_with(("name",), "Sync-1\n")
+    path = ("authentication", "credentials", "apiKey")
+    data = _connector_with(path, "${env:KEY}\n")
     assert CONNECTOR.verdicts(data) == (True, True)
     assert connector_checker().findings(data) == []
-    assert CONNECTOR.verdicts(_connector_with(("name",), "Sync-1\n\n")) == (False, False)
+    assert CONNECTOR.verdicts(_connector_with(path, "${env:KEY}\n\n")) == (False, False)
+
+
+def test_a_final_newline_in_a_name_is_refused_as_by_the_api() -> None:
+    assert CONNECTOR.verdicts(_connector_with(("name",), "Sync-1\n")) == (False, False)
 
 
 def test_rust_patterns_spell_out_what_python_means() -> None:

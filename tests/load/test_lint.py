@@ -50,8 +50,62 @@ def test_crm_field_duplicates_ignore_case_only_for_hosted_crms() -> None:
     salesforce["mappings"].append(extra)
     custom = _connector("CUSTOM")
     custom["mappings"].append(_mapping("contact.email", "ID"))
-    assert _rules(salesforce) == ["duplicate-crm-field"]
+    # CXone takes a twin differing in case (a warning); the same field twice it refuses.
+    assert _rules(salesforce) == ["duplicate-crm-field-case"]
+    assert RULES["duplicate-crm-field-case"].severity == "warning"
     assert _rules(custom) == []
+    custom["mappings"][-1]["crmField"] = "id"
+    assert _rules(custom) == ["duplicate-crm-field"]
+    assert RULES["duplicate-crm-field"].severity == "error"
+
+
+def test_rules_the_api_does_not_enforce_are_warnings() -> None:
+    """What a tenant can hold validates once dumped: only API rules and cxrecon's own are
+    errors (issue 24)."""
+    errors = {rule.id for rule in RULES.values() if rule.severity == "error"}
+    assert errors == {
+        "duplicate-cxone-field",
+        "duplicate-crm-field",
+        "auth-credentials",
+        "reserved-label",
+        "duplicate-connector-name",
+        "secret-in-url",
+    }
+
+
+def test_values_cxone_takes_but_that_look_wrong_are_warned_about() -> None:
+    data = _connector(
+        "CUSTOM",
+        name="Kundendaten Übersee",
+        endpointUrl="http://10.0.0.7:8080/api",
+        authentication={
+            "type": "OAUTH2",
+            "credentials": {"tokenEndpoint": "login.acme.example/token", "clientId": "c"},
+        },
+    )
+    assert _rules(data) == [
+        "missing-credential",
+        "name-characters",
+        "insecure-endpoint",
+        "credential-form",
+    ]
+    data["name"] = "Kundendaten-Übersee-日本"  # letters of any script are plain
+    data["endpointUrl"] = "https://crm.acme.example/api"
+    data["authentication"] = {
+        "type": "API_KEY",
+        "credentials": {"apiKey": "${env:K}", "headerName": "X Api Key"},
+    }
+    assert [(f.rule, f.path[-1]) for f in lint_connector(data, DOCUMENT)] == [
+        ("credential-form", "headerName")
+    ]
+
+
+def test_custom_fields_may_use_letters_of_any_script() -> None:
+    data = _connector("CUSTOM", mappings=[_mapping("contact.external_id", "id")])
+    data["mappings"].append(_mapping("contact.custom.préférence", "crm_feld_00_ß"))
+    assert _rules(data) == []
+    data["mappings"][-1]["cxoneField"] = "contact.custom.Préférence"
+    assert _rules(data) == ["unknown-cxone-field"]
 
 
 def test_any_dynamics_entity_key_satisfies_the_identity_rule() -> None:
@@ -75,8 +129,8 @@ def test_credentials_rule_names_the_auth_type_a_key_belongs_to() -> None:
     data = _connector(authentication={"type": "BASIC", "credentials": {"clientSecret": "${env:S}"}})
     findings = lint_connector(data, DOCUMENT)
     assert [(f.rule, f.path) for f in findings] == [
-        ("auth-credentials", ("authentication", "credentials")),
-        ("auth-credentials", ("authentication", "credentials")),
+        ("missing-credential", ("authentication", "credentials")),
+        ("missing-credential", ("authentication", "credentials")),
         ("auth-credentials", ("authentication", "credentials", "clientSecret")),
     ]
     assert "(it belongs to OAUTH2)" in findings[2].message
@@ -110,7 +164,7 @@ def test_every_finding_uses_a_documented_rule() -> None:
     assert set(rules) == {
         "bidirectional-without-transformation",
         "duplicate-cxone-field",
-        "duplicate-crm-field",
+        "duplicate-crm-field-case",
         "transformation-kind-mismatch",
         "read-only-cxone-field",
         "unknown-transformation",

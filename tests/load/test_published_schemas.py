@@ -56,6 +56,8 @@ REFUSED: list[tuple[str, tuple[str, ...], Any]] = [
     ("description of 2,001 characters", ("description",), "d" * 2001),
     ("version of 65 characters", ("version",), "1.0." + "1" * 61),
     ("control character in the endpoint", ("endpointUrl",), "https://crm.acme.example/a\x01b"),
+    ("name of 201 characters", ("name",), "n" * 201),
+    ("line break in a name", ("name",), "Two\nLines"),
 ]
 
 #: The same fields at the edge of what the API takes: both sides accept them.
@@ -69,6 +71,12 @@ ACCEPTED: list[tuple[str, tuple[str, ...], Any]] = [
         "u" * 4096,
     ),
     ("description of 2,000 characters", ("description",), "d" * 2000),
+    # Made in the CXone UI (issue 24): a tenant's names are valid in git as they are.
+    ("unicode name", ("name",), "Kundendaten-Ünïcødé-日本"),
+    ("name of 200 characters", ("name",), "n" * 200),
+    ("unicode custom field", ("mappings", 0, "cxoneField"), "contact.custom.préférence"),
+    ("version with leading zeros", ("version",), "01.002.3"),
+    ("label value with spaces", ("labels",), {"owner": "CRM team (Köln)"}),
 ]
 
 
@@ -210,8 +218,7 @@ WITH_VARS = [
 #: Not URLs the API takes, with or without references.
 NOT_URLS = [
     "https://crm.acme.example:99999/api",
-    "https://crm.acme.example:0/api",
-    "http://${var:host}/api",
+    "ftp://crm.acme.example/api",
     "https:// crm.acme.example/api",
     "${env:CRM_URL}/api",
     "${var:}/api",
@@ -246,11 +253,8 @@ def test_what_is_not_a_url_is_still_refused(tmp_path: Path) -> None:
     files = _url_files(tmp_path, NOT_URLS)
     report = check_jsonschema(CONNECTOR_SCHEMA, files)
     refused = sorted((Path(e["filename"]).name, e["path"]) for e in report["errors"])
-    assert refused == sorted(
-        (path.name, field)
-        for path in files
-        for field in ("$.endpointUrl", "$.authentication.credentials.tokenEndpoint")
-    )
+    # tokenEndpoint is any text to the API: lint warns (credential-form), the schema does not.
+    assert refused == sorted((path.name, "$.endpointUrl") for path in files)
 
 
 # --- the saved plan (`cxrecon plan --out FILE`) as a whole -----------------------------
