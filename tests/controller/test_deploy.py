@@ -243,3 +243,27 @@ def test_the_service_exposes_the_metrics_port(manifest: dict[str, dict[str, Any]
 def test_flag_parsing_of_the_examples_would_catch_a_typo() -> None:
     with pytest.raises(click.NoSuchOption):
         parsed_flags(["--repo", "/x", "--self-heall"])
+
+
+def test_both_deployments_name_the_environment_and_the_identity_they_write_with(
+    manifest: dict[str, dict[str, Any]],
+) -> None:
+    """Issue 24: without -e the controller used defaultEnvironment (`local` in the sample)
+    while CXONE_BASE_URL pointed at production; the folder (git-sync's `.worktrees/<sha>`,
+    the unit's `repo`) was the identity. Each now names both, and the environment named is
+    the sample cxrecon.yaml's for the tenant its CXONE_BASE_URL points at."""
+    from reconciler.config.project import load_project
+
+    sample = load_project(DEPLOY.parent, environ={})
+    cx = container(manifest["Deployment/cxrecon-reconcile"], "cxrecon")
+    k8s_env = parsed_flags(cx["args"][1:])["environment"]
+    data = manifest["ConfigMap/cxrecon-settings"]["data"]
+    unit = unit_sections(UNIT.read_text())["Service"]
+    exec_start = shlex.split(unit["ExecStart"][0])
+    unit_env = parsed_flags([a.replace("${CXRECON_REPO}", "/r") for a in exec_start[2:]])
+    settings = env_example()
+    for environment, values in ((k8s_env, data), (unit_env["environment"], settings)):
+        assert environment in sample.environments
+        assert sample.environments[environment].connection["baseUrl"] == values["CXONE_BASE_URL"]
+        assert values["CXRECON_PROJECT"]
+    assert k8s_env == unit_env["environment"] == "production"
