@@ -8,6 +8,7 @@ once all are written whole (reconciler.safefs). `.gitignore` is completed, never
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,6 +27,7 @@ from reconciler.safefs import ensure_dir, read_bytes, refuse_links, write_all_at
 CONNECTORS_DIR: Final = "connectors"
 #: The address `cxrecon emulator serve` listens on by default.
 EMULATOR_BASE_URL: Final = "http://127.0.0.1:8787/api/v2"
+_REFERENCE: Final = re.compile(r"\$\{(env|file):([^}\s]+)\}")
 #: A git-kept marker in an empty connectors folder (git keeps no empty folder).
 KEEP: Final = ".gitkeep"
 
@@ -114,10 +116,16 @@ async def init_project(
     `source` reads). DumpError listing the files that exist (without `force`)."""
     check_init(directory, project=project, environments=environments, force=force)
     dump = await dump_tenant(source) if source is not None else None
-    connector_files = {
-        f"{CONNECTORS_DIR}/{f.file_name}": f.text for f in (dump.files if dump else ())
-    }
-    uses = tuple(sorted({SecretUse("env", r.name) for r in (dump.references if dump else ())}))
+    dumped = dump.files if dump is not None else ()
+    connector_files = {f"{CONNECTORS_DIR}/{f.file_name}": f.text for f in dumped}
+    found = {SecretUse("env", r.name) for r in (dump.references if dump else ())}
+    # Connector files already there (a repository that adopts cxrecon's workflows) keep
+    # theirs: their references are mapped too.
+    kept = _others(directory / CONNECTORS_DIR, set(connector_files))
+    for name in kept:
+        text = read_bytes(directory / CONNECTORS_DIR / name).decode("utf-8", "replace")
+        found |= references_in(text)
+    uses = tuple(sorted(found))
     secrets = {name: uses for name in environments}
     files: dict[str, str] = {
         PROJECT_FILE: project_yaml(project, environments, connection, f"{CONNECTORS_DIR}/"),
@@ -129,7 +137,7 @@ async def init_project(
                 environments, secrets, connectors=f"{CONNECTORS_DIR}/"
             ).items()
         },
-        **(connector_files or {f"{CONNECTORS_DIR}/{KEEP}": ""}),
+        **(connector_files or ({} if kept else {f"{CONNECTORS_DIR}/{KEEP}": ""})),
     }
     if not force:
         _refuse_existing(directory, list(files))
@@ -140,7 +148,6 @@ async def init_project(
     if ignore is not None:
         files[".gitignore"] = ignore
     _write(directory, files)
-    others = _others(directory / CONNECTORS_DIR, set(connector_files))
     written = tuple(sorted(name for name in files if name != ".gitignore"))
     return InitResult(
         root=directory,
@@ -148,8 +155,18 @@ async def init_project(
         gitignore=ignore,
         dump=dump,
         secrets=secrets,
-        others=others,
+        others=kept,
     )
+
+
+def references_in(text: str) -> set[SecretUse]:
+    """The `${env:}` / `${file:}` references of a connector file's text, comments left out."""
+    found: set[SecretUse] = set()
+    for line in text.splitlines():
+        if line.lstrip().startswith("#"):
+            continue
+        found |= {SecretUse(kind, name) for kind, name in _REFERENCE.findall(line)}
+    return found
 
 
 def _fixed_files() -> list[str]:

@@ -14,6 +14,7 @@ from reconciler.github.plan_comment import DEFAULT_APPROVAL_LABEL
 
 from .conftest import ActionsJob
 from .test_workflow_files import (
+    WORKFLOWS,
     fake_command,
     load,
     recorded_calls,
@@ -246,3 +247,17 @@ def test_the_apply_job_may_read_pull_requests_and_runs_and_write_nothing() -> No
     assert apply_job()["permissions"] == expected
     for job in load("apply.yml")["jobs"].values():
         assert job["permissions"] == expected
+
+
+def test_the_header_says_what_a_superseding_run_does() -> None:
+    # It claimed the newest run "applies everything merged so far"; with --if-stale reviewed
+    # it writes only its own review and holds the rest ("not in the reviewed plan"), exit 1.
+    header = (WORKFLOWS / "apply.yml").read_text(encoding="utf-8").split("\nname:", 1)[0]
+    flat = " ".join(line.lstrip("# ") for line in header.splitlines())
+    assert "applies everything merged so far" not in flat
+    assert "the plan reviewed for ITS pull request with --if-stale reviewed" in flat
+    assert '"not in the reviewed plan"' in flat
+    assert "the job fails naming it" in flat
+    assert "re-run the cancelled merge's workflow" in flat
+    run = step_named(load("apply-environment.yml"), "Apply")["run"]
+    assert "--if-stale reviewed" in run

@@ -96,11 +96,20 @@ def test_only_the_apply_step_maps_every_reference_the_sample_connectors_make() -
         assert path in apply["run"], f"the Apply step does not write {path}"
 
 
-@pytest.mark.parametrize("name", ["plan.yml", "drift.yml", "apply-environment.yml"])
-def test_the_comments_say_how_to_list_the_references_a_project_makes(name: str) -> None:
-    text = (WORKFLOWS / name).read_text(encoding="utf-8")
-    assert LIST_REFERENCES in text
-    assert "see README" in text
+def test_the_apply_header_lists_each_environments_connector_secrets() -> None:
+    header = (WORKFLOWS / "apply-environment.yml").read_text(encoding="utf-8")
+    header = header.split("\nname:", 1)[0]
+    for environment in ("sandbox", "production"):
+        (line,) = [x for x in header.splitlines() if x.startswith(f"#              {environment}:")]
+        for name in references("env"):
+            assert name in line
+        assert "DYNAMICS_CLIENT_SECRET (written to .secrets/dynamics-client-secret)" in line
+
+
+def test_the_plan_header_says_where_a_new_secret_shows_and_how_to_list_them() -> None:
+    header = (WORKFLOWS / "plan.yml").read_text(encoding="utf-8").split("\nname:", 1)[0]
+    assert "`cxrecon secrets`" in header
+    assert "newly needs" in header
 
 
 def test_the_listing_command_finds_every_reference() -> None:

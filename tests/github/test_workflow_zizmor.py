@@ -30,14 +30,34 @@ def zizmor(path: Path, home: Path) -> subprocess.CompletedProcess[str]:
     )
 
 
-def test_ci_runs_zizmor_offline_on_the_workflows() -> None:
+def test_ci_runs_zizmor_offline_on_the_workflows_and_on_those_init_writes() -> None:
     script = (ROOT / ".ci" / "run").read_text(encoding="utf-8")
-    (line,) = [line.strip() for line in script.splitlines() if line.strip().startswith("zizmor")]
-    assert "--offline" in line.split()
-    assert line.split()[-1] == ".github/workflows"
-    for stricter in ("--persona", "--pedantic", "-p"):  # the default persona
-        assert stricter not in line.split()
-    assert script.index("actionlint\n") < script.index(line)
+    own, generated = [
+        line.strip() for line in script.splitlines() if line.strip().startswith("zizmor")
+    ]
+    for line in (own, generated):
+        assert "--offline" in line.split()
+        for stricter in ("--persona", "--pedantic", "-p"):  # the default persona
+            assert stricter not in line.split()
+    assert own.split()[-1] == ".github/workflows"
+    assert generated.split()[-1] == '"$sample/.github/workflows"'
+    assert script.index("actionlint\n") < script.index(own)
+    assert "cxrecon init" in script[: script.index(generated)]
+
+
+def test_actionlint_finds_nothing_in_the_generated_workflows(tmp_path: Path) -> None:
+    if shutil.which("actionlint") is None:
+        pytest.fail("actionlint is missing: pip install -e '.[test]'")
+    files = sorted(str(p) for p in WORKFLOWS.glob("*.yml"))
+    done = subprocess.run(
+        ["actionlint", "-no-color", *files],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
 
 
 def test_zizmor_is_in_the_test_extra() -> None:
