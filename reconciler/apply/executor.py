@@ -28,7 +28,13 @@ from reconciler.apply.idempotency import idempotency_key
 from reconciler.apply.narrow import Narrowed, narrow
 from reconciler.apply.results import ConnectorResult, Outcome
 from reconciler.apply.sender import LandedUnread, Sender, Stopped, Write
-from reconciler.apply.writes import CREATE_SECTIONS, expectation, of_sections, taken_over
+from reconciler.apply.writes import (
+    CREATE_SECTIONS,
+    expectation,
+    made_here,
+    of_sections,
+    taken_over,
+)
 from reconciler.cxone.errors import (
     Conflict,
     CxoneApiError,
@@ -322,19 +328,7 @@ class ConnectorRun:
         return narrowed.change
 
     def _ours(self, fresh: RemoteConnector) -> bool:
-        """Whether `fresh`, found under the name this run is creating, is cxrecon's to go on
-        with: the one this create made (its id, or every label its body set, a salted
-        credentials fingerprint and the applied-at time among them), or one another run of
-        this project created (a concurrent apply: the name converges, no duplicate)."""
-        if self._created_id is not None and fresh.id == self._created_id:
-            return True
-        labels = self._created_labels or {}
-        if labels and all(fresh.spec.labels.get(k) == v for k, v in labels.items()):
-            return True
-        found = fresh.spec.labels
-        if found.get(LABEL_MANAGED_BY) != MANAGED_BY_VALUE:
-            return False
-        return self.ctx.project is None or found.get(LABEL_PROJECT) == self.ctx.project
+        return made_here(fresh, self._created_id, self._created_labels, self.ctx.project)
 
     # --- results and audit ----------------------------------------------------------
 

@@ -22,7 +22,7 @@ from reconciler.cxone.errors import (
     TransportError,
 )
 from reconciler.errors import CxreconError
-from reconciler.model import RemoteConnector
+from reconciler.model import LABEL_MANAGED_BY, LABEL_PROJECT, MANAGED_BY_VALUE, RemoteConnector
 from reconciler.plan.essence import SECTIONS, Essence, canonical_json, essence_of
 
 #: A create's sections as they must read back (its lifecycle moves on in the next step).
@@ -153,6 +153,28 @@ def resolution_event(
         write_id=write_id,
         details={"resolvedFrom": "unknown", "how": how, "readBack": found},
     )
+
+
+def made_here(
+    fresh: RemoteConnector,
+    created_id: str | None,
+    created_labels: Mapping[str, str] | None,
+    project: str | None,
+) -> bool:
+    """Whether `fresh`, found under the name a run is creating, is cxrecon's to go on with:
+    the one this create made (its id, or every label its body set, a salted credentials
+    fingerprint and the applied-at time among them), or one another run of the same project
+    created (a concurrent apply: the name converges, no duplicate). Anything else was made
+    by someone else, and is never taken over."""
+    if created_id is not None and fresh.id == created_id:
+        return True
+    labels = created_labels or {}
+    if labels and all(fresh.spec.labels.get(k) == v for k, v in labels.items()):
+        return True
+    found = fresh.spec.labels
+    if found.get(LABEL_MANAGED_BY) != MANAGED_BY_VALUE:
+        return False
+    return project is None or found.get(LABEL_PROJECT) == project
 
 
 def taken_over(name: str, found: RemoteConnector) -> str:
