@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Final
@@ -16,6 +17,20 @@ from reconciler.secret import is_masked_field, is_server_mask
 
 #: Prefix for a variable name that would otherwise be one of cxrecon's or the CI runner's.
 RESERVED_PREFIX_ESCAPE: Final = "CRM_"
+#: A file name's stem stays well under every file system's limit (255 bytes) and readable.
+FILE_STEM_MAX: Final = 80
+#: Names Windows refuses for a file, whatever the extension: a clone there would fail.
+_WINDOWS_RESERVED: Final = frozenset(
+    {"con", "prn", "aux", "nul"} | {f"{d}{n}" for d in ("com", "lpt") for n in range(1, 10)}
+)
+#: Latin letters NFKD does not take apart, spelt as their usual ASCII transliteration.
+_LATIN: Final = str.maketrans(
+    {
+        **{"ß": "ss", "ø": "o", "æ": "ae", "œ": "oe", "đ": "d", "ł": "l", "þ": "th", "ð": "d"},
+        **{"ẞ": "SS", "Ø": "O", "Æ": "AE", "Œ": "OE", "Đ": "D", "Ł": "L", "Þ": "TH", "Ð": "D"},
+        "ı": "i",
+    }
+)
 
 #: Credential keys in the schema's order per authentication type; unknown keys follow, sorted.
 _CREDENTIAL_ORDER: Final = {
@@ -60,16 +75,34 @@ def credential_refs(spec: ConnectorSpec, connector_id: str, names: Names) -> dic
     return refs
 
 
+def ascii_fold(text: str) -> str:
+    """`Kundendaten-Ünïcødé-日本` → `Kundendaten-Unicode-日本`: accents dropped, a few Latin
+    letters transliterated; what has no ASCII spelling (日本) is left for the caller."""
+    decomposed = unicodedata.normalize("NFKD", text.translate(_LATIN))
+    return "".join(c for c in decomposed if not unicodedata.combining(c))
+
+
 def slug(name: str) -> str:
-    """`Salesforce-Prod_EU` → `salesforce-prod-eu` (lower case, runs of other chars → '-')."""
-    return re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-") or "connector"
+    """`Salesforce-Prod_EU` → `salesforce-prod-eu` (lower case, runs of other chars → '-').
+
+    Safe on every file system and stable across dumps: ASCII only, at most FILE_STEM_MAX
+    characters, never a Windows device name. A name that loses letters on the way (`日本`,
+    a long or reserved one) gets a short hash of the whole name, so two such names never
+    meet and the same name always gets the same file: `kundendaten-unicode-3f9a1c`."""
+    folded = ascii_fold(name).lower()
+    base = re.sub(r"[^a-z0-9]+", "-", folded).strip("-")
+    lossy = not folded.isascii() or not base or len(base) > FILE_STEM_MAX
+    base = base[:FILE_STEM_MAX].rstrip("-") or "connector"
+    if lossy or base in _WINDOWS_RESERVED:
+        base = f"{base}-{_short_hash(unicodedata.normalize('NFC', name))}"
+    return base
 
 
 def _words(text: str) -> str:
     """`Salesforce-Prod_EU` → `SALESFORCE_PROD_EU`, `HubSpot-Lead` → `HUBSPOT_LEAD`: a
     connector name is split at its own separators only (brand names keep their capitals
     together: HubSpot, NetSuite, ServiceNow, S4HANA)."""
-    return re.sub(r"[^A-Za-z0-9]+", "_", text).strip("_").upper()
+    return re.sub(r"[^A-Za-z0-9]+", "_", ascii_fold(text)).strip("_").upper()
 
 
 def _key_words(key: str) -> str:

@@ -96,7 +96,9 @@ def test_credential_definitions_match_the_catalog() -> None:
     }
     for auth_type, keys in AUTH_CREDENTIALS.items():
         definition = defs[by_type[auth_type]]
-        assert tuple(definition["required"]) == keys.required
+        # CXone takes a connector whose credentials are set later: the catalog's required
+        # keys are lint's (missing-credential), not the schema's.
+        assert "required" not in definition
         assert set(definition["properties"]) == set(keys.allowed)
 
 
@@ -133,8 +135,9 @@ def test_example_files_point_editors_at_the_schema() -> None:
         ("tokenEndpoint", "${env:SALESFORCE_TOKEN_URL}", True),
         ("tokenEndpoint", "${file:.secrets/token-url}", True),
         ("tokenEndpoint", "${var:login}/services/oauth2/token", True),
-        ("tokenEndpoint", "http://plain.example/token", False),
-        ("tokenEndpoint", "x ${env:A}", False),
+        # Any text to the API (lint's credential-form warns): the schema takes it.
+        ("tokenEndpoint", "http://plain.example/token", True),
+        ("tokenEndpoint", "x ${env:A}", True),
     ],
 )
 def test_the_published_schema_takes_what_dump_writes_in_credentials(

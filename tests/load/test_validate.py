@@ -134,11 +134,11 @@ def test_var_problems_name_the_environment_they_belong_to(tmp_path: Path) -> Non
     path = _write(tmp_path, "c.yaml", connector_yaml(endpoint="${var:url}/api"))
     sandbox = EnvironmentConfig("sandbox", vars={"url": "https://crm.sandbox.example"})
     production = EnvironmentConfig("production", vars={})
-    staging = EnvironmentConfig("staging", vars={"url": "http://insecure.example"})
+    staging = EnvironmentConfig("staging", vars={"url": "ftp://insecure.example"})
     result = load_desired(path, sandbox, check_environments=(sandbox, production, staging))
     messages = sorted(d.message for d in result.errors)
     assert len(messages) == 2
-    assert messages[0].startswith("endpointUrl: 'http://insecure.example/api' must be")
+    assert messages[0].startswith("endpointUrl: 'ftp://insecure.example/api' must be")
     assert messages[0].endswith("[environment: staging]")
     assert messages[1].startswith("unknown variable 'url' (defined: none)")
     assert messages[1].endswith("[environment: production]")
