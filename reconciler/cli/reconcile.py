@@ -260,6 +260,8 @@ async def _main(
         settings_for=settings_for,
         backoff=policy,
         emulated=emulated,
+        # `cxrecon status` run here (or in the project) reads the address from .cxrecon/.
+        record_address_in=Path.cwd(),
     )
     controller.install_signal_handlers()
     try:

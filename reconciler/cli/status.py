@@ -13,6 +13,7 @@ import datetime as dt
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 from urllib.parse import urlsplit, urlunsplit
 
@@ -26,7 +27,8 @@ from reconciler.render.escape import terminal
 if TYPE_CHECKING:
     import httpx
 
-DEFAULT_URL: Final = "http://127.0.0.1:9108"
+#: What `--url` looks like (the controller's default --listen address).
+EXAMPLE_URL: Final = "http://127.0.0.1:9108"
 #: A /status answer larger than this is not a controller's (10,000 connectors are ~3 MB).
 MAX_STATUS_BYTES: Final = 64 * 1024 * 1024
 _ORDER: Final = {Tone.BAD: 0, Tone.WARN: 1, Tone.INFO: 2, Tone.OK: 3}
@@ -46,10 +48,11 @@ class NoController(Exception):
 @click.command()
 @click.option(
     "--url",
-    default=DEFAULT_URL,
-    show_default=True,
+    default=None,
     envvar="CXRECON_STATUS_URL",
-    help="A controller's --listen address (env CXRECON_STATUS_URL); its /status is read.",
+    help="A controller's --listen address, e.g. http://127.0.0.1:9108 (env "
+    "CXRECON_STATUS_URL); its /status is read. Default: the address `cxrecon reconcile "
+    "--listen` recorded in .cxrecon/controller.json here or in the project.",
 )
 @environment_option
 @emulator_option
@@ -70,7 +73,7 @@ class NoController(Exception):
 @click.pass_context
 def status(
     ctx: click.Context,
-    url: str,
+    url: str | None,
     environment: str | None,
     emulator: bool,
     plan_only: bool,
@@ -79,14 +82,18 @@ def status(
 ) -> None:
     """Show each connector's state (in sync, drift, waiting, failed, …).
 
-    Asks the controller at --url (`cxrecon reconcile --listen`); when none answers, plans
-    once against the tenant instead, like `cxrecon plan` (-e, --emulator). Exit codes: 0 in
-    sync, 2 something to look at, 1 an error.
+    Asks the controller at --url, or at the address `cxrecon reconcile --listen` recorded in
+    .cxrecon/controller.json (in this folder or the project's); when none answers, says so,
+    then plans once against the tenant instead, like `cxrecon plan` (-e, --emulator). Exit
+    codes: 0 in sync, 2 something to look at, 1 an error.
     """
     if not plan_only:
-        base = _base_url(url)
         try:
-            body = _fetch_status(base, timeout)
+            base, source = _controller_url(url)
+            try:
+                body = _fetch_status(base, timeout)
+            except NoController as exc:
+                raise NoController(f"{exc}{source}") from None
             ctx.exit(_print_controller(body, base, environment))
         except NoController as exc:
             click.echo(f"{exc}; planning once against the tenant instead.", err=True)
@@ -96,10 +103,34 @@ def status(
     ctx.exit(_print_plan(planned.run.plan.changes, planned.env.name, emulator))
 
 
+def _controller_url(url: str | None) -> tuple[str, str]:
+    """--url (or CXRECON_STATUS_URL), else the address a controller recorded, with where it
+    came from for messages; NoController saying where it looked when there is neither."""
+    if url is not None:
+        return _base_url(url), ""
+    from reconciler.config.project import display_path, find_project_file
+    from reconciler.controller.address import ADDRESS_FILE, recorded
+
+    here = Path.cwd()
+    found = find_project_file(here.resolve())
+    folders = [here] + ([found.parent] if found is not None and found.parent != here else [])
+    known = recorded(folders)
+    if known is None:
+        raise NoController(
+            f"no controller address: none recorded in {ADDRESS_FILE} (`cxrecon reconcile "
+            "--listen` writes it where it runs) and no --url or CXRECON_STATUS_URL"
+        )
+    address, path = known
+    try:
+        return _base_url(address), f" (the address recorded in {display_path(path.resolve())})"
+    except ConfigError:
+        raise NoController(f"{display_path(path)} holds no controller address") from None
+
+
 def _base_url(url: str) -> str:
     parts = urlsplit(url.strip())
     if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ConfigError(f"--url must be http://HOST:PORT, e.g. {DEFAULT_URL}")
+        raise ConfigError(f"--url must be http://HOST:PORT, e.g. {EXAMPLE_URL}")
     netloc = parts.hostname if ":" not in parts.hostname else f"[{parts.hostname}]"
     if parts.port is not None:
         netloc += f":{parts.port}"

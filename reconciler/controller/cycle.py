@@ -93,6 +93,8 @@ class CycleRunner:
         self.known = KnownConnectors(options.audit_log)
         #: The project of the last cycle that read it (what `notifications:` it has).
         self.project: Project | None = None
+        #: The environment the last cycle resolved (-e, else cxrecon.yaml's), for /metrics.
+        self.environment: str | None = options.environment
         #: The `policies:` the last cycle's plan breaks (its report carries them).
         self.violations: tuple[Violation, ...] = ()
         #: One client (and token) for every cycle while `keep_client()` is open.
@@ -243,6 +245,7 @@ class CycleRunner:
             project.require_id()
             env = project.write_environment(opts.environment)
             check_write_target(env, self.environ, emulated=self.emulated)
+        self.environment = project.environment_label(opts.environment)
         changed = await self._changed(commit, pull)
         loaded = await anyio.to_thread.run_sync(
             functools.partial(

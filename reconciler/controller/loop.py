@@ -19,11 +19,13 @@ import signal
 import time
 import uuid
 from collections.abc import Mapping
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from reconciler.apply.audit import detect_actor
 from reconciler.apply.calltrace import TracingStats
 from reconciler.config.durations import format_duration
+from reconciler.controller import address
 from reconciler.controller.backoff import BackoffPolicy, ConnectorBackoff
 from reconciler.controller.cycle import CycleRunner, SettingsFor
 from reconciler.controller.health import HealthServer, ListenAddress
@@ -64,8 +66,11 @@ class Controller:
         backoff: BackoffPolicy | None = None,
         emulated: bool = False,
         process_metrics: bool = True,
+        record_address_in: Path | None = None,
     ) -> None:
         self.options = options
+        #: Where `.cxrecon/controller.json` tells `cxrecon status` the address (None: nowhere).
+        self.record_address_in = record_address_in
         self.clock: Clock = clock or SystemClock()
         self.environ = dict(os.environ if environ is None else environ)
         # Feeds both /metrics and each write's audit record (HTTP status, attempts).
@@ -153,6 +158,14 @@ class Controller:
                 names,
                 bound,
             )
+        recorded = None
+        if server is not None and self.record_address_in is not None:
+            recorded = address.record(
+                self.record_address_in,
+                address.url_of(bound.host, bound.port),
+                repo=self.options.repo,
+                environment=self.options.environment,
+            )
         try:
             async with self.runner.keep_client():
                 while not self._stopping:
@@ -166,6 +179,8 @@ class Controller:
                         async with asyncio.timeout(delay):  # not wait_for (see gitrepo.py)
                             await self._wake.wait()
         finally:
+            if recorded is not None:
+                address.forget(recorded)
             if server is not None:
                 await server.close()
         return self.last
@@ -179,6 +194,7 @@ class Controller:
         self.last = report
         if report.result is not CycleResult.FAILED:
             self._last_ok = self.clock.monotonic()
+        self.prometheus.set_environment(self.runner.environment)
         self.prometheus.observe(report, backoff_count=self._backing_off())
         _log_report(report)
         async with self._done:
@@ -234,7 +250,7 @@ class Controller:
         body: dict[str, Any] = {
             "ready": ready,
             "readiness": why,
-            "environment": self.options.environment,
+            "environment": self.runner.environment,
             "cyclesStarted": self.cycles_started,
             "cyclesFinished": self.cycles_finished,
             "stopping": self._stopping,

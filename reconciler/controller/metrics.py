@@ -76,9 +76,9 @@ class ControllerMetrics:
     ) -> None:
         self.registry = CollectorRegistry()
         r = self.registry
-        Info(names.CONTROLLER_INFO.name, names.CONTROLLER_INFO.help, registry=r).info(
-            {"version": __version__, "environment": environment or "", "mode": mode}
-        )
+        self._info = Info(names.CONTROLLER_INFO.name, names.CONTROLLER_INFO.help, registry=r)
+        self._mode = mode
+        self.set_environment(environment)
         self.started = Counter(names.CYCLES_STARTED.name, names.CYCLES_STARTED.help, registry=r)
         self.cycles = _counter(names.CYCLES, r)
         for result in CycleResult:
@@ -118,6 +118,14 @@ class ControllerMetrics:
 
     def cycle_started(self) -> None:
         self.started.inc()
+
+    def set_environment(self, environment: str | None) -> None:
+        """`cxrecon_controller_info{environment}`: the environment the cycles write to, as
+        cxrecon.yaml resolves it (its only one, or defaultEnvironment for a dry run), not
+        only what -e said: without -e the label was empty while the page said which."""
+        self._info.info(
+            {"version": __version__, "environment": environment or "", "mode": self._mode}
+        )
 
     def observe(self, report: CycleReport, *, backoff_count: int) -> None:
         self.cycles.labels(report.result.value).inc()

@@ -23,7 +23,8 @@ def repo(tmp_path: Path) -> ConnectorsRepo:
     git(tmp_path, "init", "-q", "--bare", str(origin))
     author = tmp_path / "author"
     git(tmp_path, "clone", "-q", str(origin), str(author))
-    (author / "cxrecon.yaml").write_text("connectors: connectors/\n")
+    # The identity lives in the repository (issue 24): every clone of it is the same project.
+    (author / "cxrecon.yaml").write_text("project: controller-tests\nconnectors: connectors/\n")
     (author / "connectors").mkdir()
     (author / "connectors" / "alpha.yaml").write_text(connector_yaml("Alpha"))
     git(author, "add", "-A")

@@ -21,7 +21,9 @@ from reconciler.testing import RunningEmulator
 
 #: A secret value that must never appear in any output, file or metric.
 CANARY = "canary-Zx9-secret-value-4711"
-ENVIRON = {"CRM_API_KEY": CANARY}
+#: The controllers' environment: a connector secret, and the identity where a test's
+#: cxrecon.yaml has no `project:` (the `repo` fixture's has this one).
+ENVIRON = {"CRM_API_KEY": CANARY, "CXRECON_PROJECT": "controller-tests"}
 
 
 def connector_yaml(
