@@ -17,6 +17,7 @@ from reconciler.plan.changes import Action, ConnectorChange, Plan
 from reconciler.plan.credentials import literal_fingerprint
 from reconciler.plan.diff import ChangeKind, FieldChange, JsonValue, format_path, safe_values
 from reconciler.plan.essence import SECTIONS, Essence
+from reconciler.plan.setup import needed_secrets
 from reconciler.secret import is_masked_field, is_secret_path
 
 
@@ -188,6 +189,8 @@ def plan_document(plan: Plan) -> dict[str, Any]:
             "minManaged": safety.min_managed,
         },
         "changes": [change_document(c) for c in plan.changed()],
+        # The references the apply resolves (reconciler.plan.setup): the setup a merge needs.
+        "secretsNeeded": [n.as_json() for n in needed_secrets(plan)],
         "policy": {
             "errors": sum(1 for v in plan.violations if v.severity == "error"),
             "warnings": sum(1 for v in plan.violations if v.severity == "warning"),

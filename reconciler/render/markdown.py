@@ -17,7 +17,7 @@ from typing import Final
 from reconciler.plan.changes import Action, ConnectorChange, Plan
 from reconciler.plan.diff import ChangeKind, FieldChange, format_value, safe_values
 from reconciler.plan.document import summary_line
-from reconciler.render import policy
+from reconciler.render import policy, setup
 from reconciler.render.common import (
     SYMBOLS,
     create_details,
@@ -127,6 +127,7 @@ class MarkdownRenderer:
             out.extend(f"> - {_cell(reason)}" for reason in plan.safety.reasons)
             out.append("")
         out.extend(policy.markdown_section(plan))
+        out.extend(setup.markdown_section(plan))
         if plan.deleted:
             names = ", ".join(c.name for c in plan.deleted[:10])
             more = f" and {len(plan.deleted) - 10} more" if len(plan.deleted) > 10 else ""

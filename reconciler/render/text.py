@@ -13,7 +13,7 @@ from typing import Final, TextIO
 from reconciler.plan.changes import Action, ConnectorChange, Plan
 from reconciler.plan.diff import ChangeKind, format_value, safe_values
 from reconciler.plan.document import summary_line
-from reconciler.render import policy
+from reconciler.render import policy, setup
 from reconciler.render.common import (
     SYMBOLS,
     create_details,
@@ -70,6 +70,7 @@ class TextRenderer:
             lines.append(self._paint("31;1", "Safety gate: OVER — apply will ask to confirm:"))
             lines.extend(terminal(f"  - {reason}") for reason in plan.safety.reasons)
         lines.extend(policy.text_lines(plan))
+        lines.extend(setup.text_lines(plan))
         if plan.ignored:
             lines.append(
                 f"{plan.ignored} connector(s) in CXone neither declared nor managed: left alone."

@@ -299,7 +299,7 @@ def test_credentials_a_change_writes_name_their_references() -> None:
         "apiKey ${env:SF_SECRET}"
     ) in output
     md = markdown.render(busy_plan())
-    assert "apiKey ${env:SF_SECRET}" in md.split("keys")[1]
+    assert "apiKey ${env:SF_SECRET}" in md.split("update keys")[1]
     # Adopting writes the credentials too (no fingerprint yet): their sources are named.
     assert "clientSecret ${env:SF_SECRET}" in output.split("& adopt adopt-me")[1]
 
