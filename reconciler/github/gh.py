@@ -180,7 +180,8 @@ class GhCli:
         elif "HTTP 403" in stderr:
             hint = (
                 "the job's token lacks a permission: grant `pull-requests: write` (plan "
-                "comments) or `issues: write` (drift issues) in the job's permissions"
+                "comments), `issues: write` (drift issues) or `actions: read` (plan and "
+                "audit artifacts) in the job's permissions"
             )
         elif "HTTP 404" in stderr:
             hint = "check GITHUB_REPOSITORY and that the pull request or issue exists"

@@ -21,6 +21,9 @@ def main() -> int:
         if all(word in joined for word in rule["contains"]):
             # Files the call leaves behind (`gh run download`), relative to its directory.
             for name, text in rule.get("files", {}).items():
+                # `{dir}`: the folder the call names with --dir (gh run download).
+                if "{dir}" in name and "--dir" in argv:
+                    name = name.replace("{dir}", argv[argv.index("--dir") + 1])
                 path = Path(name)
                 path.parent.mkdir(parents=True, exist_ok=True)
                 path.write_text(text, encoding="utf-8")

@@ -14,6 +14,7 @@ from reconciler.cli.main import cli
 from reconciler.github.audit_history import MERGED_ARTIFACTS, artifact_name, fetch_history
 from reconciler.testing import RunningEmulator
 
+from .conftest import ActionsJob, assert_no_token
 from .test_workflow_files import load, step_named
 
 CONNECTOR = """name: Kept-Connector
@@ -170,3 +171,57 @@ def test_a_connector_deleted_in_cxone_is_drift_with_the_kept_history(
     assert seen.exit_code == 2, seen.output
     assert "deleted in CXone" in seen.output
     assert "CANARY-kept-key" not in (fetched.read_text(encoding="utf-8") + seen.output)
+
+
+def artifact(run_id: int, branch: str = "main") -> dict[str, object]:
+    return {
+        "name": "cxrecon-audit-production",
+        "expired": False,
+        "created_at": f"2026-12-0{run_id}T00:00:00Z",
+        "workflow_run": {
+            "id": run_id,
+            "head_branch": branch,
+            "repository_id": 7,
+            "head_repository_id": 7,
+        },
+    }
+
+
+def test_the_command_fetches_the_branchs_history_through_gh(job: ActionsJob) -> None:
+    job.env["GITHUB_REF_NAME"] = "main"
+    job.gh.respond(
+        "actions/artifacts?name=cxrecon-audit-production",
+        stdout={"artifacts": [artifact(2, "feature"), artifact(1)]},
+    )
+    job.gh.respond(
+        "run", "download", "1", "--name", "cxrecon-audit-production",
+        files={"{dir}/audit-production.jsonl": '{"applied": 1}\n'},
+    )  # fmt: skip
+    done = job.run("audit-history", "-e", "production", "--out", "audit-production.jsonl")
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert (job.workdir / "audit-production.jsonl").read_text(encoding="utf-8") == (
+        '{"applied": 1}\n'
+    )
+    assert "1 record(s) from 1 run(s)" in done.stdout
+    downloads = [c.argv for c in job.gh.calls() if c.argv[:2] == ["run", "download"]]
+    assert [argv[2] for argv in downloads] == ["1"]  # never the feature branch's upload
+    assert_no_token(done.stdout, done.stderr)
+
+
+def test_no_history_yet_is_a_warning_and_an_empty_log(job: ActionsJob) -> None:
+    job.env["GITHUB_REF_NAME"] = "main"
+    job.gh.respond("actions/artifacts?name=cxrecon-audit-production", stdout={"artifacts": []})
+    done = job.run("audit-history", "-e", "production", "--out", "audit.jsonl")
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert (job.workdir / "audit.jsonl").read_bytes() == b""
+    assert "::warning" in done.stdout
+    assert "cannot be seen until an apply keeps one" in done.stdout
+
+
+def test_a_failed_lookup_fails_the_step(job: ActionsJob) -> None:
+    job.env["GITHUB_REF_NAME"] = "main"
+    job.gh.respond("actions/artifacts", stderr="HTTP 403: Resource not accessible", exit_code=1)
+    done = job.run("audit-history", "-e", "production", "--out", "audit.jsonl")
+    assert done.returncode == 1
+    assert "::error" in done.stdout
+    assert not (job.workdir / "audit.jsonl").exists()
