@@ -41,7 +41,8 @@ if TYPE_CHECKING:
     metavar="NAME",
     multiple=True,
     help="An environment (repeat, in the order merges apply them); the first one gets the "
-    "connection of CXONE_* (or --emulator). Default: one environment, production.",
+    "connection of CXONE_* (or --emulator). Default: one environment, production (local "
+    "with --emulator).",
 )
 @emulator_option
 @click.option("--force", is_flag=True, help="Overwrite files that exist already.")
@@ -75,7 +76,8 @@ def init(
         init_project,
     )
 
-    names = environments or ("production",)
+    # The emulator stands in for no real tenant: its environment says so.
+    names = environments or (("local",) if emulator else ("production",))
     check_init(directory, project=project, environments=names, force=force)
     if not from_tenant and not emulator:
         result = asyncio.run(

@@ -193,3 +193,13 @@ def test_without_a_tenant_the_connection_of_the_environment_is_recorded(tmp_path
         "sandbox": {"baseUrl": "https://api.example/api/v2", "clientId": "cx-ci"}
     }
     assert (tmp_path / "connectors" / ".gitkeep").exists()
+
+
+def test_with_the_emulator_the_environment_is_local_and_points_at_it(tmp_path: Path) -> None:
+    result = invoke("init", str(tmp_path / "r"), "--project", "p", "--emulator", "--from-tenant")
+    assert result.exit_code == 0, result.output
+    project = yaml.safe_load((tmp_path / "r" / "cxrecon.yaml").read_text(encoding="utf-8"))
+    assert project["environments"] == {
+        "local": {"baseUrl": "http://127.0.0.1:8787/api/v2", "clientId": "demo-client"}
+    }
+    assert project["defaultEnvironment"] == "local"
