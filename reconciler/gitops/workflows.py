@@ -29,6 +29,8 @@ _JOB_ID_BAD: Final = re.compile(r"[^A-Za-z0-9_-]")
 _SECRET_BAD: Final = re.compile(r"[^A-Z0-9_]+")
 #: A variable name the runner's bash accepts (an ${env:NAME} reference must be one).
 _SHELL_NAME: Final = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+#: Plain words a YAML 1.1 reader turns into a boolean or null.
+_YAML_WORDS: Final = frozenset({"true", "false", "yes", "no", "on", "off", "null", "y", "n", "~"})
 _JOB: Final = """  {job}:
 {needs}    permissions:
       actions: read # the reviewed plan and the audit history: runs and artifacts
@@ -191,7 +193,9 @@ def _apply_jobs(environments: Sequence[str]) -> str:
 
 def _job_id(environment: str, taken: Sequence[str]) -> str:
     job = _JOB_ID_BAD.sub("-", environment)
-    if not (job[0].isalpha() or job[0] == "_"):
+    # A job id starts with a letter or `_`, and is no word a YAML 1.1 reader takes for a
+    # boolean or null (`on`, `no`): every reader sees the same key.
+    if not (job[0].isalpha() or job[0] == "_") or job.lower() in _YAML_WORDS:
         job = f"env-{job}"
     base, n = job, 2
     while job in taken:
@@ -216,16 +220,6 @@ def _secrets_comment(
 
 def _yaml_word(value: str) -> str:
     """`value` as a YAML flow scalar: plain when YAML reads it back as that string."""
-    if re.fullmatch(r"[A-Za-z_][A-Za-z0-9._-]*", value) and value.lower() not in {
-        "true",
-        "false",
-        "yes",
-        "no",
-        "on",
-        "off",
-        "null",
-        "y",
-        "n",
-    }:
+    if re.fullmatch(r"[A-Za-z_][A-Za-z0-9._-]*", value) and value.lower() not in _YAML_WORDS:
         return value
     return '"' + value + '"'
