@@ -60,6 +60,7 @@ def validate(
     except ConfigError as exc:
         _report_config_error(exc, output_format, annotate)
         ctx.exit(1)
+    project.require_found(path)  # outside a project: one line naming cxrecon.yaml (issue 24)
     target = path if path is not None else project.connectors_path
     cache = None if no_cache else FileCache.for_project(project.root)
     result = load_desired(

@@ -205,8 +205,8 @@ class Project:
         opened or created (no `.cxrecon/` appears where the command ran)."""
         if self.file is None and path is None and not self.connectors_path.exists():
             raise ConfigError(
-                f"no {PROJECT_FILE} in {display_path(self.root) or '.'} or above (up to the "
-                "repository root); run `cxrecon init`, or pass a PATH"
+                f"no {PROJECT_FILE} in {self.root} or above (up to the repository root); "
+                "run `cxrecon init`, or pass a PATH"
             )
 
 

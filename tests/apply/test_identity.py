@@ -1,0 +1,318 @@
+"""A project's identity is `project:` in cxrecon.yaml (or CXRECON_PROJECT), never the folder
+it is checked out in (issue 24): a clone, a worktree or a git-sync checkout plans "No
+changes"; two repositories in folders of the same name stay apart; `previousProjects` takes
+over the connectors of an older identity; a write without an identity, an environment named
+among several, or with CXONE_BASE_URL at another tenant is refused before anything is written.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from reconciler.model import LABEL_PROJECT
+from reconciler.testing import RunningEmulator
+
+from .helpers import Project, connector_doc, remote_connectors, run_cli, write_count
+
+#: One controller cycle on the checkout as it is, no endpoints.
+ONE_CYCLE = ("reconcile", "--once", "--no-pull", "--listen", "off")
+
+
+def owners(emulator: RunningEmulator) -> dict[str, str | None]:
+    return {c["name"]: c["labels"].get(LABEL_PROJECT) for c in remote_connectors(emulator.control)}
+
+
+def project_file(root: Path, text: str) -> None:
+    root.mkdir(parents=True, exist_ok=True)
+    (root / "cxrecon.yaml").write_text(text, encoding="utf-8")
+
+
+def git(cwd: Path, *args: str) -> str:
+    env = {
+        **os.environ,
+        "GIT_AUTHOR_NAME": "t",
+        "GIT_AUTHOR_EMAIL": "t@example.com",
+        "GIT_COMMITTER_NAME": "t",
+        "GIT_COMMITTER_EMAIL": "t@example.com",
+        "GIT_CONFIG_GLOBAL": os.devnull,
+        "GIT_CONFIG_NOSYSTEM": "1",
+    }
+    done = subprocess.run(
+        ["git", *args], cwd=cwd, env=env, check=True, capture_output=True, text=True
+    )
+    return done.stdout.strip()
+
+
+def no_changes(where: Path, monkeypatch: pytest.MonkeyPatch, *args: str) -> None:
+    monkeypatch.chdir(where)
+    result = run_cli(["plan", "--detailed-exitcode", *args])
+    assert result.exit_code == 0, result.output
+    assert "No changes" in result.output
+
+
+@pytest.fixture
+def team(project: Project, monkeypatch: pytest.MonkeyPatch) -> Project:
+    """A repository whose cxrecon.yaml says `project: team`, applied (no CXRECON_PROJECT)."""
+    monkeypatch.delenv("CXRECON_PROJECT")
+    project_file(project.root, "project: team\nconnectors: connectors/\n")
+    for name in ("Alpha", "Beta"):
+        project.write(connector_doc(name))
+    applied = run_cli(["apply", "--auto-approve"])
+    assert applied.exit_code == 0, applied.output
+    return project
+
+
+def test_a_clone_in_another_folder_plans_no_changes(
+    team: Project, emulator: RunningEmulator, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    assert owners(emulator) == {"Alpha": "team", "Beta": "team"}
+    clone = tmp_path / "a colleague's clone"
+    shutil.copytree(team.root, clone, ignore=shutil.ignore_patterns(".cxrecon"))
+
+    no_changes(clone, monkeypatch, "--prune")
+
+
+def test_a_git_worktree_plans_no_changes(
+    team: Project, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    git(team.root, "init", "-q", "-b", "main")
+    (team.root / ".gitignore").write_text(".cxrecon/\n", encoding="utf-8")
+    git(team.root, "add", "-A")
+    git(team.root, "commit", "-q", "-m", "connectors")
+    worktree = tmp_path / "review-42"
+    git(team.root, "worktree", "add", "-q", str(worktree), "-b", "review")
+
+    no_changes(worktree, monkeypatch, "--prune")
+
+
+def test_a_git_sync_worktree_named_after_the_commit_keeps_the_identity(
+    team: Project, emulator: RunningEmulator, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """git-sync checks out into .worktrees/<sha> behind a link: cycle 1 labelled everything
+    with the commit hash, and every later cycle failed on "managed by project '8f1c…'"."""
+    root = tmp_path / "git"
+    sha = "8f1c2e9a4b7d6c5e3f2a1b0c9d8e7f6a5b4c3d2e"
+    shutil.copytree(team.root, root / ".worktrees" / sha, ignore=shutil.ignore_patterns(".*"))
+    (root / "connectors").symlink_to(Path(".worktrees") / sha)
+    team.write(connector_doc("Gamma"))  # the checkout has one more connector than the tenant
+    shutil.copy(team.connectors / "gamma.yaml", root / ".worktrees" / sha / "connectors")
+    monkeypatch.chdir(tmp_path)
+    args = [*ONE_CYCLE, "--repo", str(root / "connectors")]
+    args += ["--audit-log", str(tmp_path / "state" / "audit.jsonl")]
+
+    first = run_cli(args)
+    second = run_cli(args)
+
+    assert first.exit_code == 0, first.output
+    assert second.exit_code == 0, second.output
+    assert owners(emulator) == {"Alpha": "team", "Beta": "team", "Gamma": "team"}
+
+
+def test_two_repositories_in_folders_of_the_same_name_do_not_share_an_identity(
+    project: Project, emulator: RunningEmulator, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.delenv("CXRECON_PROJECT")
+    a, b = Project(tmp_path / "a" / "repo"), Project(tmp_path / "b" / "repo")
+    # Without `project:` neither may write: the folder name `repo` is no identity.
+    a.write(connector_doc("A1"))
+    monkeypatch.chdir(a.root)
+    refused = run_cli(["apply", "--auto-approve", "--prune"])
+    assert refused.exit_code == 1
+    assert write_count(emulator.control) == 0
+    for team, name, connectors in ((a, "team-a", ("A1",)), (b, "team-b", ("B1", "B2"))):
+        project_file(team.root, f"project: {name}\n")
+        for connector in connectors:
+            team.write(connector_doc(connector))
+        monkeypatch.chdir(team.root)
+        assert run_cli(["apply", "--auto-approve"]).exit_code == 0
+    monkeypatch.chdir(a.root)
+
+    pruned = run_cli(["apply", "--auto-approve", "--prune"])
+
+    assert pruned.exit_code == 0, pruned.output
+    assert owners(emulator) == {"A1": "team-a", "B1": "team-b", "B2": "team-b"}
+    active = {c["name"]: c["lifecycleStatus"] for c in remote_connectors(emulator.control)}
+    assert active == {"A1": "ACTIVE", "B1": "ACTIVE", "B2": "ACTIVE"}
+
+
+def test_previous_projects_take_over_an_older_identitys_connectors_visibly(
+    project: Project, emulator: RunningEmulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Applied under the folder name older versions used; the team then names its project."""
+    monkeypatch.setenv("CXRECON_PROJECT", "repo")
+    for name in ("Alpha", "Beta"):
+        project.write(connector_doc(name))
+    assert run_cli(["apply", "--auto-approve"]).exit_code == 0
+    monkeypatch.delenv("CXRECON_PROJECT")
+    project_file(project.root, "project: crm-team\n")
+    refused = run_cli(["plan", "--detailed-exitcode"])
+    assert refused.exit_code == 1
+    assert "managed by project 'repo'" in refused.output
+    project_file(project.root, "project: crm-team\npreviousProjects: [repo]\n")
+    writes = write_count(emulator.control)
+
+    planned = run_cli(["plan", "--detailed-exitcode"])
+    document = json.loads(run_cli(["plan", "--format", "json"]).output)
+    applied = run_cli(["apply", "--auto-approve"])
+
+    assert planned.exit_code == 2, planned.output
+    assert planned.output.count("taken over from project repo") == 2
+    assert {c["previousOwner"] for c in document["changes"]} == {"repo"}
+    assert applied.exit_code == 0, applied.output
+    assert write_count(emulator.control) == writes + 2
+    assert owners(emulator) == {"Alpha": "crm-team", "Beta": "crm-team"}
+    records = [r for r in project.audit_records() if r.get("result") == "success"]
+    assert {r["details"]["tookOwnershipFrom"] for r in records[-2:]} == {"repo"}
+    no_changes(project.root, monkeypatch, "--prune")
+
+
+def test_an_orphan_of_a_previous_identity_is_this_projects(
+    project: Project, emulator: RunningEmulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("CXRECON_PROJECT", "repo")
+    for name in ("Alpha", "Beta"):
+        project.write(connector_doc(name))
+    assert run_cli(["apply", "--auto-approve"]).exit_code == 0
+    monkeypatch.delenv("CXRECON_PROJECT")
+    project_file(project.root, "project: crm-team\npreviousProjects: [repo]\n")
+    project.remove("Beta")
+
+    document = json.loads(run_cli(["plan", "--prune", "--format", "json"]).output)
+
+    actions = {c["name"]: c["action"] for c in document["changes"]}
+    assert actions["Beta"] == "deactivate"
+
+
+def test_a_write_without_an_identity_is_refused_and_reads_say_so(
+    project: Project, emulator: RunningEmulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("CXRECON_PROJECT")
+    project.write(connector_doc("Alpha"))
+
+    planned = run_cli(["plan"])
+    refused = run_cli(["apply", "--auto-approve"])
+    controller = run_cli([*ONE_CYCLE, "--repo", "."])
+
+    assert planned.exit_code == 0, planned.output
+    assert "project: not set" in planned.output
+    for result in (refused, controller):
+        assert result.exit_code == 1, result.output
+        (line,) = result.output.strip().splitlines()
+        assert "`project:`" in line
+        assert "cxrecon init" in line
+        assert "Traceback" not in result.output
+    assert write_count(emulator.control) == 0
+    assert not project.audit_log.exists()
+    dry = run_cli([*ONE_CYCLE, "--repo", ".", "--dry-run"])
+    assert dry.exit_code == 2, dry.output
+
+
+def test_a_cxrecon_project_that_is_no_label_value_is_one_line(
+    project: Project, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("CXRECON_PROJECT", "../team a")
+    project.write(connector_doc("Alpha"))
+
+    result = run_cli(["plan"])
+
+    assert result.exit_code == 1
+    assert result.output.strip().splitlines() == [
+        "error: CXRECON_PROJECT='../team a' is not a project id; use 1-63 letters, digits, "
+        "'.', '_' or '-', starting and ending with a letter or digit"
+    ]
+
+
+def several_environments(project: Project, emulator: RunningEmulator, **production: Any) -> None:
+    env = {"baseUrl": emulator.base_url, "clientId": "demo-client"}
+    production = {**env, **production}
+    lines = ["project: team", "defaultEnvironment: sandbox", "environments:"]
+    lines.append(f"  sandbox: {json.dumps(env)}")
+    lines.append(f"  production: {json.dumps(production)}")
+    project_file(project.root, "\n".join(lines) + "\n")
+
+
+def test_a_write_names_its_environment_among_several(
+    project: Project, emulator: RunningEmulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    several_environments(project, emulator)
+    project.write(connector_doc("Alpha"))
+
+    refused = run_cli(["apply", "--auto-approve"])
+    planned = run_cli(["plan", "--format", "json"])
+
+    assert refused.exit_code == 1
+    (line,) = refused.output.strip().splitlines()
+    assert "pass -e NAME or set CXRECON_ENVIRONMENT" in line
+    assert "defaultEnvironment sandbox serves read-only commands only" in line
+    assert write_count(emulator.control) == 0
+    assert planned.exit_code == 0
+    assert json.loads(planned.output)["environment"] == "sandbox"
+    monkeypatch.setenv("CXRECON_ENVIRONMENT", "production")
+    applied = run_cli(["apply", "--auto-approve"])
+    assert applied.exit_code == 0, applied.output
+    assert project.audit_records()[-1]["environment"] == "production"
+
+
+def test_a_write_to_another_tenant_than_its_environment_is_refused(
+    project: Project, emulator: RunningEmulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The deploy files' bug: CXONE_BASE_URL of production, the values of another."""
+    several_environments(project, emulator, baseUrl="https://api-na1.niceincontact.example/api/v2")
+    project.write(connector_doc("Alpha"))
+
+    refused = run_cli(["apply", "-e", "production", "--auto-approve"])
+    controller = run_cli([*ONE_CYCLE, "-e", "production", "--repo", "."])
+
+    for result in (refused, controller):
+        assert result.exit_code == 1
+        (line,) = result.output.strip().splitlines()
+        assert f"CXONE_BASE_URL={emulator.base_url}" in line
+        assert "environment 'production'" in line
+        assert "https://api-na1.niceincontact.example/api/v2" in line
+    assert write_count(emulator.control) == 0
+    same = run_cli(["apply", "-e", "sandbox", "--auto-approve"])
+    assert same.exit_code == 0, same.output
+
+
+def test_outside_a_project_every_command_names_cxrecon_yaml_and_creates_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    nowhere = tmp_path / "nowhere"
+    nowhere.mkdir()
+    monkeypatch.chdir(nowhere)
+
+    commands = (
+        ["plan", "--emulator"],
+        ["apply", "--emulator", "--auto-approve"],
+        ["drift", "--emulator"],
+        ["status", "--plan", "--emulator"],
+        ["validate"],
+    )
+    for args in commands:
+        result = run_cli(args)
+        assert result.exit_code == 1, (args, result.output)
+        assert result.output.strip().splitlines() == [
+            f"error: no cxrecon.yaml in {nowhere.resolve()} or above (up to the repository "
+            "root); run `cxrecon init`, or pass a PATH"
+        ], args
+    assert list(nowhere.iterdir()) == []
+
+
+def test_a_path_argument_is_echoed_as_given(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    here = tmp_path / "here"
+    here.mkdir()
+    monkeypatch.chdir(here)
+
+    for given in ("../no/such/connectors", "no/such/connectors"):
+        result = run_cli(["validate", given])
+        assert result.exit_code == 1
+        assert f"error: {given} does not exist" in result.output, result.output
