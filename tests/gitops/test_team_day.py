@@ -1,10 +1,14 @@
-"""Day one for a team (issue 14), end to end through the CLI as the team would run it.
+"""Day one for a team (issues 14 and 24), end to end through the CLI as the team would run it.
 
 A tenant holds connectors an earlier cxrecon project manages (their fingerprints recorded
-from files with literal client ids) and connectors made by hand in the CXone UI. The team
-dumps it into a new git repository, which validates and plans as it is; then they edit one
-connector, rename one with `previousNames` and add one, review the plan, apply the saved
-plan, and later `cxrecon drift` catches an edit made in CXone.
+from files with literal client ids) and connectors made by hand in the CXone UI, one of them
+with a name and fields in other scripts. The team runs `cxrecon init --from-tenant`, which
+validates and plans as nothing but adoption; they commit, a colleague clones the repository
+into a folder of another name (the identity is `project:`, not the folder), opens a pull
+request (edit one connector, rename one with `previousNames`, add one), the reviewed plan is
+applied on merge, someone edits a connector in the CXone UI, `cxrecon drift` catches it and
+`--write-back` adopts it; the next plan is "No changes". Every step exits 0 or its
+documented code.
 """
 
 from __future__ import annotations
@@ -29,6 +33,7 @@ SF_SECRET: Final = "CANARY-team-day-sf-secret"
 ZENDESK_KEY: Final = "CANARY-team-day-zendesk-key"
 SF_CLIENT_ID: Final = "3MVG9-legacy-app"
 SF_TOKEN_URL: Final = "https://login.salesforce.com/services/oauth2/token"
+UNICODE_NAME: Final = "Kundendaten-Ünïcødé-日本"
 
 _SALESFORCE: Final = f"""\
 name: Salesforce-Contacts
@@ -118,6 +123,22 @@ _BY_HAND: Final[tuple[dict[str, Any], ...]] = (
         ],
         "syncSettings": {"syncIntervalMinutes": 60},
         "labels": {"team": "sales-ops"},
+    },
+    {
+        # Made in a German tenant's UI: CXone takes the name and fields as they are; there is
+        # no `id` mapping (a lint warning, not an error).
+        "name": UNICODE_NAME,
+        "lifecycleStatus": "ACTIVE",
+        "connectorType": "CUSTOM",
+        "endpointUrl": "https://crm.acme.example/api",
+        "authentication": {"type": "API_KEY", "credentials": {"apiKey": "kunden-key"}},
+        "mappings": [
+            {
+                "cxoneField": "contact.custom.préférence",
+                "crmField": "crm_feld_00_ß",
+                "direction": "INBOUND",
+            }
+        ],
     },
     {
         "name": "Legacy-Helpdesk",
@@ -217,84 +238,83 @@ def test_a_team_adopts_its_tenant_and_changes_it_through_git(
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    repo = tmp_path / "crm-connectors"
-    repo.mkdir()
-    git(repo, "init", "-q")
-    monkeypatch.chdir(repo)
+    workspace = tmp_path / "workspace"
+    workspace.mkdir()
+    monkeypatch.chdir(workspace)
     env = base_env(emulator)
 
-    # 1. Dump: every secret (writeOnly: CXone masks it) becomes an ${env:} reference, named
-    # in the summary; every other credential is written as CXone returns it.
-    dumped = cx(env, "dump", "--out", "connectors")
-    assert dumped.exit_code == 0, dumped.output
-    files = sorted(p.name for p in (repo / "connectors").glob("*.yaml") if p.name[0] != ".")
-    assert files == [
-        "dynamics-accounts.yaml",
-        "hubspot-lead-import.yaml",
-        "legacy-helpdesk.yaml",
-        "salesforce-contacts.yaml",
-        "zendesk-tickets.yaml",
-    ]
-    for name in ("SALESFORCE_CONTACTS_CLIENT_SECRET", "HUBSPOT_LEAD_IMPORT_API_KEY"):
-        assert name in dumped.stdout
-    for name in (
-        "SALESFORCE_CONTACTS_TOKEN_ENDPOINT",
-        "SALESFORCE_CONTACTS_CLIENT_ID",
-        "ZENDESK_TICKETS_HEADER_NAME",
-    ):
-        assert name not in dumped.stdout
-    assert f"set `project: {PROJECT}` in cxrecon.yaml" in dumped.stdout
+    # 1. init --from-tenant: every secret (writeOnly: CXone masks it) becomes an ${env:}
+    # reference, listed once in .env.example; every other credential is written as CXone
+    # returns it. The unicode name gets a safe, stable file name.
+    made = cx(env, "init", "crm-connectors", "--project", PROJECT, "--from-tenant")
+    assert made.exit_code == 0, made.output
+    repo = workspace / "crm-connectors"
+    files = sorted(p.name for p in (repo / "connectors").glob("*.yaml"))
+    [unicode_file] = [f for f in files if f.startswith("kundendaten-unicode-")]
+    assert files == sorted(
+        [
+            "dynamics-accounts.yaml",
+            "hubspot-lead-import.yaml",
+            "legacy-helpdesk.yaml",
+            "salesforce-contacts.yaml",
+            "zendesk-tickets.yaml",
+            unicode_file,
+        ]
+    )
+    assert unicode_file.isascii()
+    example = (repo / ".env.example").read_text()
+    names = [line[:-1] for line in example.splitlines() if line.endswith("=")]
+    for name in ("SALESFORCE_CONTACTS_CLIENT_SECRET", "KUNDENDATEN_UNICODE_API_KEY"):
+        assert name in names
+    for name in ("_TOKEN_ENDPOINT", "_CLIENT_ID", "_HEADER_NAME"):
+        assert not [n for n in names if n.endswith(name) and n != "CXONE_CLIENT_ID"]
+    assert f"project: {PROJECT}" in (repo / "cxrecon.yaml").read_text()
     salesforce = repo / "connectors" / "salesforce-contacts.yaml"
-    assert salesforce.read_text().startswith(
-        "# yaml-language-server: $schema=../schemas/connector.schema.json\n"
-    )
-    # The team follows the notes: same project id, the schema for editors, and a commit.
-    (repo / "cxrecon.yaml").write_text(f"project: {PROJECT}\n", encoding="utf-8")
-    (repo / "schemas").mkdir()
-    (repo / "schemas" / "connector.schema.json").write_bytes(
-        (SCHEMAS / "connector.schema.json").read_bytes()
-    )
-    git(repo, "add", ".")
-    git(repo, "commit", "-q", "-m", "cxrecon dump")
+    assert f"clientId: {SF_CLIENT_ID}" in salesforce.read_text()
+    assert UNICODE_NAME in (repo / "connectors" / unicode_file).read_text(encoding="utf-8")
 
-    # 2. It validates and plans as it is, with no value set.
-    validated = cx(env, "validate")
+    # 2. It validates (the unicode connector with a warning only) and plans as adoption only.
+    monkeypatch.chdir(repo)
+    validated = cx(env, "validate", "--format", "json")
     assert validated.exit_code == 0, validated.output
-    plan = cx(env, "plan", "--format", "json")
-    assert plan.exit_code == 0, plan.output
-    document = json.loads(plan.stdout)
-    assert document["summary"]["adopt"] == 3
-    assert document["summary"]["no-op"] == 2  # the connectors cxrecon already manages
-    assert not document["hasErrors"]
-    for change in document["changes"]:
-        assert change["action"] == "adopt", change["name"]
-        assert change["fields"] == [], change["name"]
-        assert change["credentials"]["status"] == "unknown"
-    text = cx(env, "plan")
-    assert text.stdout.startswith("Plan: 3 to adopt, 2 unchanged.")
+    findings = [(d["severity"], d["rule"]) for d in json.loads(validated.stdout)["diagnostics"]]
+    assert findings == [("warning", "missing-identity-mapping")]
+    _assert_adoption_only(cx(env, "plan", "--format", "json"))
+    git(repo, "init", "-q")
+    git(repo, "add", ".")
+    git(repo, "commit", "-q", "-m", "cxrecon init --from-tenant")
 
-    # 3. A pull request: edit one, rename one, add one.
-    zendesk = repo / "connectors" / "zendesk-tickets.yaml"
+    # 3. A colleague clones it into a folder of another name: same identity, same plan.
+    clone = tmp_path / "colleague" / "checkout-8f1c2d"
+    clone.parent.mkdir()
+    git(tmp_path, "clone", "-q", str(repo), str(clone))
+    monkeypatch.chdir(clone)
+    _assert_adoption_only(cx(env, "plan", "--format", "json"))
+
+    # 4. The pull request: edit one, rename one, add one.
+    zendesk = clone / "connectors" / "zendesk-tickets.yaml"
     zendesk.write_text(zendesk.read_text().replace("batchSize: 1000", "batchSize: 250"))
+    salesforce = clone / "connectors" / "salesforce-contacts.yaml"
     renamed = salesforce.read_text().replace(
         "name: Salesforce-Contacts\n",
         "name: Salesforce-Contacts-EU\npreviousNames: [Salesforce-Contacts]\n",
     )
     salesforce.unlink()
-    (repo / "connectors" / "salesforce-contacts-eu.yaml").write_text(renamed)
-    (repo / "connectors" / "support-desk.yaml").write_text(_NEW)
+    (clone / "connectors" / "salesforce-contacts-eu.yaml").write_text(renamed)
+    (clone / "connectors" / "support-desk.yaml").write_text(_NEW)
     assert cx(env, "validate").exit_code == 0
 
-    # 4. What the reviewer sees.
+    # 5. What the reviewer sees (the pull-request plan).
     review = cx(env, "plan")
     assert review.exit_code == 0, review.output
     shown = review.stdout
-    assert shown.startswith("Plan: 1 to create, 1 to rename, 3 to adopt, 1 to update, 0 unchanged.")
+    assert shown.startswith("Plan: 1 to create, 1 to rename, 4 to adopt, 1 to update, 0 unchanged.")
     assert "~ rename Salesforce-Contacts-EU (from Salesforce-Contacts)" in shown
     assert '    ~ name: "Salesforce-Contacts" → "Salesforce-Contacts-EU"  (pending)' in shown
     assert "~ update Zendesk-Tickets" in shown
     assert "    ~ syncSettings.batchSize: 1000 → 250  (pending)" in shown
     assert "+ create Support-Desk (DRAFT → ACTIVE)" in shown
+    assert f"& adopt {UNICODE_NAME}" in shown
     create = shown.split("+ create Support-Desk (DRAFT → ACTIVE)\n")[1].split("\n\n")[0]
     assert create.splitlines() == [
         '    + connectorType: "CUSTOM"',
@@ -314,7 +334,9 @@ def test_a_team_adopts_its_tenant_and_changes_it_through_git(
     ]
     # Adopting writes the credentials: the plan names the variables that needs.
     assert "written from apiKey ${env:HUBSPOT_LEAD_IMPORT_API_KEY}" in shown
+    assert "needs `SUPPORT_DESK_API_KEY`" in shown
     comment = cx(env, "plan", "--format", "markdown")
+    assert comment.exit_code == 0, comment.output
     assert "<details><summary>+ create Support-Desk (DRAFT → ACTIVE) — 14 field(s)" in (
         comment.stdout
     )
@@ -326,29 +348,23 @@ def test_a_team_adopts_its_tenant_and_changes_it_through_git(
     jsonschema.validate(as_json, json.loads((SCHEMAS / "plan.schema.json").read_text()))
     [new] = [c for c in as_json["changes"] if c["action"] == "create"]
     assert len(new["fields"]) == 14
-    assert {f["kind"] for f in new["fields"]} == {"added"}
-    # The JSON says where each credential comes from, as text and Markdown do.
     (api_key,) = [f for f in new["fields"] if f["path"] == "authentication.credentials[apiKey]"]
     assert (api_key["after"], api_key["source"]) == ("***", "${env:SUPPORT_DESK_API_KEY}")
-    assert all("source" not in f for f in new["fields"] if "credentials" not in f["path"])
-
-    # 5. Merged: the saved plan is applied with the values the team keeps in CI secrets.
     saved = cx(env, "plan", "--out", "plan.json")
     assert saved.exit_code == 0, saved.output
-    example = (repo / "connectors" / ".env.example").read_text()
-    names = [line[:-1] for line in example.splitlines() if line.endswith("=")]
+    git(clone, "add", "connectors")
+    git(clone, "commit", "-q", "-m", "Rename Salesforce, smaller Zendesk batches, Support-Desk")
+
+    # 6. Merged: the reviewed plan is applied with the values the team keeps in CI secrets,
+    # as apply-environment.yml runs it (the reviewed plan is the plan of record).
     known = {
-        "SALESFORCE_CONTACTS_TOKEN_ENDPOINT": SF_TOKEN_URL,
-        "SALESFORCE_CONTACTS_CLIENT_ID": SF_CLIENT_ID,
         "SALESFORCE_CONTACTS_CLIENT_SECRET": SF_SECRET,
         "ZENDESK_TICKETS_API_KEY": ZENDESK_KEY,
-        "ZENDESK_TICKETS_HEADER_NAME": "X-Api-Key",
-        "DYNAMICS_ACCOUNTS_TOKEN_ENDPOINT": "https://login.microsoftonline.com/acme/token",
     }
     values = {name: known.get(name, f"value-of-{name.lower()}") for name in names}
+    values.pop("CXONE_CLIENT_SECRET", None)
     values["SUPPORT_DESK_API_KEY"] = "support-desk-key"
     secrets = {**env, **values}
-    # As apply-environment.yml runs it: the reviewed plan is the plan of record.
     applied = cx(
         secrets, "apply", "--plan", "plan.json", "--if-stale", "reviewed", "--auto-approve"
     )
@@ -356,15 +372,41 @@ def test_a_team_adopts_its_tenant_and_changes_it_through_git(
     assert "stale" not in applied.output
     after = cx(secrets, "plan", "--detailed-exitcode")
     assert after.exit_code == 0, after.output
-    assert after.stdout.startswith("No changes. Plan: 6 unchanged.")
+    assert after.stdout.startswith("No changes. Plan: 7 unchanged.")
     ids = remote_ids(emulator)
     assert "Salesforce-Contacts-EU" in ids
     assert "Salesforce-Contacts" not in ids
-    assert len(ids) == 6
+    assert len(ids) == 7
 
-    # 6. Someone edits a connector in the CXone UI: drift names the field.
-    emulator.control.edit(ids["HubSpot-Lead-Import"], {"syncSettings": {"batchSize": 50}})
+    # 7. Someone edits the unicode connector in the CXone UI: drift names it and the field.
+    emulator.control.edit(ids[UNICODE_NAME], {"syncSettings": {"batchSize": 50}})
     drift = cx(secrets, "drift")
     assert drift.exit_code == 2, drift.output
-    assert "HubSpot-Lead-Import" in drift.stdout
+    assert UNICODE_NAME in drift.stdout
     assert "syncSettings.batchSize" in drift.stdout
+
+    # 8. The team adopts the edit into git: one line changes, then nothing is left to do.
+    unicode_path = clone / "connectors" / unicode_file
+    before = unicode_path.read_text(encoding="utf-8")
+    written = cx(secrets, "drift", "--write-back")
+    assert written.exit_code == 0, written.output
+    after_text = unicode_path.read_text(encoding="utf-8")
+    assert before != after_text
+    assert "batchSize: 50" in after_text
+    assert cx(secrets, "validate").exit_code == 0
+    settled = cx(secrets, "plan", "--detailed-exitcode")
+    assert settled.exit_code == 0, settled.output
+    assert settled.stdout.startswith("No changes. Plan: 7 unchanged.")
+    assert cx(secrets, "drift").exit_code == 0
+
+
+def _assert_adoption_only(result: Result) -> None:
+    assert result.exit_code == 0, result.output
+    document = json.loads(result.stdout)
+    assert not document["hasErrors"]
+    assert document["summary"]["adopt"] == 4
+    assert document["summary"]["no-op"] == 2  # the connectors cxrecon already manages
+    for change in document["changes"]:
+        assert change["action"] == "adopt", change["name"]
+        assert change["fields"] == [], change["name"]
+        assert change["credentials"]["status"] == "unknown"
