@@ -10,6 +10,8 @@ from typing import Final
 
 from reconciler.plan.comparison import Comparison, ConnectorAcross, FieldAcross, comparison_document
 from reconciler.plan.diff import format_value
+from reconciler.plan.setup import needed_secrets
+from reconciler.render import setup
 from reconciler.render.escape import json_text, markdown, terminal
 
 _VALUE_LIMIT: Final = 200
@@ -53,6 +55,8 @@ def render_text(comparison: Comparison) -> str:
     lines = [_headline(comparison)]
     for env, plan in comparison.plans.items():
         lines.append(f"  {env}: {plan.summary_text}")
+    for env, plan in comparison.plans.items():
+        lines += [f"  {env}: {setup.sentence(n, env)}" for n in needed_secrets(plan)]
     width = max(len(env) for env in comparison.environments) + 1
     for c in comparison.connectors:
         symbol = "~" if c.differs else "="
@@ -80,6 +84,10 @@ def render_markdown(comparison: Comparison) -> str:
         f"| {_code(env)} | {markdown(plan.summary_text)} |"
         for env, plan in comparison.plans.items()
     ]
+    needs = [(env, n) for env, plan in comparison.plans.items() for n in needed_secrets(plan)]
+    if needs:
+        out += ["", "**Setup this merge needs:**", ""]
+        out += [f"- {_code(env)}: {setup.markdown_sentence(n, env)}" for env, n in needs]
     if comparison.connectors:
         out += ["", "| Connector | " + " | ".join(_code(e) for e in envs) + " |"]
         out.append("|---|" + "---|" * len(envs))

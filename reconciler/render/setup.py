@@ -29,6 +29,14 @@ def sentence(needed: NeededSecret, environment: str | None) -> str:
     return f"needs `{_what(needed)}` in {where(environment)} ({_users(needed)})"
 
 
+def markdown_sentence(needed: NeededSecret, environment: str | None) -> str:
+    """`sentence` as inline Markdown, the name as code, every part escaped."""
+    return (
+        f"needs <code>{markdown(_what(needed))}</code> in {markdown(where(environment))} "
+        f"({markdown(_users(needed))})"
+    )
+
+
 def text_lines(plan: Plan) -> list[str]:
     """Terminal lines (empty when the plan writes no credentials from a reference)."""
     needed = needed_secrets(plan)
@@ -53,11 +61,7 @@ def markdown_section(plan: Plan) -> list[str]:
         f"{markdown(where(plan.environment))} before merging (`cxrecon secrets` lists them).",
         "",
     ]
-    out += [
-        f"- needs <code>{markdown(_what(n))}</code> in {markdown(where(plan.environment))} "
-        f"({markdown(_users(n))})"
-        for n in needed[:SHOWN]
-    ]
+    out += [f"- {markdown_sentence(n, plan.environment)}" for n in needed[:SHOWN]]
     if len(needed) > SHOWN:
         out.append(f"- _… and {len(needed) - SHOWN} more._")
     out.append("")

@@ -119,3 +119,33 @@ def test_a_change_that_leaves_the_credentials_alone_needs_nothing(project: Path)
     assert "Setup:" not in text
     assert "Setup this merge needs" not in plan("markdown")
     assert json.loads(plan("json"))["secretsNeeded"] == []
+
+
+def test_plans_across_environments_name_each_environments_setup(
+    project: Path, emulator: RunningEmulator
+) -> None:
+    text = (project / "cxrecon.yaml").read_text(encoding="utf-8")
+    (project / "cxrecon.yaml").write_text(
+        text + f"  sandbox:\n    baseUrl: {emulator.base_url}\n    clientId: demo-client\n",
+        encoding="utf-8",
+    )
+    (project / "connectors" / "freshdesk.yaml").write_text(
+        connector("Freshdesk-Tickets", "FRESHDESK_API_KEY"), encoding="utf-8"
+    )
+    across = invoke("plan", "-e", "production", "-e", "sandbox")
+    assert across.exit_code == 0, across.output
+    assert (
+        "production: needs `FRESHDESK_API_KEY` in the production job (Freshdesk-Tickets)"
+        in across.output
+    )
+    # The sandbox tenant is the same emulator here, so it needs the same one.
+    assert "sandbox: needs `FRESHDESK_API_KEY` in the sandbox job" in across.output
+    comment = invoke("plan", "-e", "production", "-e", "sandbox", "--format", "markdown")
+    assert "**Setup this merge needs:**" in comment.output
+    assert "needs <code>FRESHDESK_API_KEY</code> in the sandbox job" in comment.output
+    document = json.loads(
+        invoke("plan", "-e", "production", "-e", "sandbox", "--format", "json").output
+    )
+    assert [n["name"] for n in document["plans"]["sandbox"]["secretsNeeded"]] == [
+        "FRESHDESK_API_KEY"
+    ]
