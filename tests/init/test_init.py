@@ -16,7 +16,21 @@ from gitops.tenant import SECRET_CANARY, connectors
 from reconciler.cli.main import cli
 from reconciler.testing import RunningEmulator
 
-WORKFLOWS = (".github/workflows/plan.yml", ".github/workflows/apply.yml")
+#: Made in the CXone UI: a name and fields cxrecon once refused.
+UNICODE = {
+    "name": "Kundendaten-Ünïcødé-日本",
+    "lifecycleStatus": "ACTIVE",
+    "connectorType": "CUSTOM",
+    "endpointUrl": "https://crm.example/api",
+    "authentication": {"type": "API_KEY", "credentials": {"apiKey": SECRET_CANARY + "u"}},
+    "mappings": [
+        {
+            "cxoneField": "contact.custom.préférence",
+            "crmField": "crm_feld_00_ß",
+            "direction": "INBOUND",
+        }
+    ],
+}
 
 
 def env_of(emulator: RunningEmulator) -> dict[str, str]:
@@ -46,6 +60,7 @@ def tenant(emulator: RunningEmulator) -> RunningEmulator:
     for body in connectors(12):
         if "managed-by" not in body.get("labels", {}):
             emulator.control.seed(body)
+    emulator.control.seed(UNICODE)
     return emulator
 
 
@@ -63,7 +78,7 @@ def test_init_from_a_tenant_validates_and_plans_only_the_adoption(
     root = tmp_path / "team"
     written = every_file(root)
     assert {"cxrecon.yaml", ".gitignore", ".env.example", "README.md"} <= set(written)
-    assert len([n for n in written if n.startswith("connectors/")]) == 11
+    assert len([n for n in written if n.startswith("connectors/")]) == 12
     project = yaml.safe_load(written["cxrecon.yaml"])
     assert project["project"] == "acme-crm"
     assert list(project["environments"]) == ["sandbox", "production"]
@@ -84,7 +99,8 @@ def test_init_from_a_tenant_validates_and_plans_only_the_adoption(
     assert planned.exit_code == 0, planned.output
     plan = json.loads(planned.output)
     assert {c["action"] for c in plan["changes"]} == {"adopt"}
-    assert len(plan["changes"]) == 11
+    assert len(plan["changes"]) == 12
+    assert "Kundendaten-Ünïcødé-日本" in {c["name"] for c in plan["changes"]}
 
 
 def test_the_workflows_name_exactly_the_secrets_the_connectors_reference(
