@@ -5,6 +5,7 @@ ${var:} values) they apply to, and the safety and sync-polling settings. Never s
 from __future__ import annotations
 
 import dataclasses
+import ipaddress
 import os
 import re
 from collections.abc import Mapping
@@ -12,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any, Final, NoReturn
+from urllib.parse import urlsplit
 
 from reconciler.celpolicy.compile import PolicySet, policies_from
 from reconciler.config.notifications import Notification, check_notifications
@@ -228,19 +230,32 @@ def check_write_target(
 ) -> None:
     """ConfigError (one line naming both) when the process environment's connection
     settings point at another tenant than the environment a write was asked for: its
-    `baseUrl` (or `discovery`) in cxrecon.yaml. An embedded emulator is no tenant."""
+    `baseUrl` (or `discovery`) in cxrecon.yaml. An embedded emulator is no tenant, nor are
+    two loopback addresses (local emulators, whose ports change from run to run)."""
     if emulated:
         return
     for key, variable in (("baseUrl", "CXONE_BASE_URL"), ("discovery", "CXONE_DISCOVERY_URL")):
         configured = env.connection.get(key)
         given = environ.get(variable)
-        if configured and given and _url_key(configured) != _url_key(given):
+        if not (configured and given) or _url_key(configured) == _url_key(given):
+            continue
+        if not (_loopback(configured) and _loopback(given)):
             tenant = f" (tenant {env.tenant})" if env.tenant else ""
             raise ConfigError(
                 f"{variable}={given} points at another tenant than environment "
                 f"'{env.name}'{tenant}, whose {key} is {configured}; nothing was written. "
                 f"Unset {variable}, or pass the -e NAME of the environment it belongs to"
             )
+
+
+def _loopback(url: str) -> bool:
+    host = (urlsplit(url.strip()).hostname or "").lower()
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 def _url_key(url: str) -> str:

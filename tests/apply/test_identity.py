@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -16,6 +17,8 @@ from typing import Any
 
 import pytest
 
+from reconciler.config.project import EnvironmentConfig, check_write_target
+from reconciler.errors import ConfigError
 from reconciler.model import LABEL_PROJECT
 from reconciler.testing import RunningEmulator
 
@@ -316,3 +319,42 @@ def test_a_path_argument_is_echoed_as_given(
         result = run_cli(["validate", given])
         assert result.exit_code == 1
         assert f"error: {given} does not exist" in result.output, result.output
+
+
+def test_the_tenant_check_compares_addresses_and_lets_local_emulators_move() -> None:
+    production = EnvironmentConfig(
+        "production", {"baseUrl": "https://API-na1.example.com/api/v2/"}, tenant="acme-prod"
+    )
+    local = EnvironmentConfig("local", {"baseUrl": "http://127.0.0.1:8787/api/v2"})
+
+    check_write_target(production, {"CXONE_BASE_URL": "https://api-na1.example.com/api/v2"})
+    check_write_target(local, {"CXONE_BASE_URL": "http://localhost:40111/api/v2"})
+    check_write_target(production, {})
+    check_write_target(production, {"CXONE_BASE_URL": "http://127.0.0.1:1/x"}, emulated=True)
+    for elsewhere in ("https://api-eu1.example.com/api/v2", "http://127.0.0.1:8787/api/v2"):
+        with pytest.raises(ConfigError) as refused:
+            check_write_target(production, {"CXONE_BASE_URL": elsewhere})
+        assert str(refused.value) == (
+            f"CXONE_BASE_URL={elsewhere} points at another tenant than environment "
+            "'production' (tenant acme-prod), whose baseUrl is "
+            "https://API-na1.example.com/api/v2/; nothing was written. Unset CXONE_BASE_URL, "
+            "or pass the -e NAME of the environment it belongs to"
+        )
+
+
+def test_the_readmes_project_file_and_connector_examples_validate_together(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
+    blocks = re.findall(r"```yaml\n(.*?)```", readme, re.S)
+    (project_yaml,) = [b for b in blocks if b.startswith("project: ") and "\nconnectors:" in b]
+    (connector,) = [b for b in blocks if b.startswith("# yaml-language-server") and "name: " in b]
+    project_file(tmp_path, project_yaml)
+    (tmp_path / "connectors").mkdir()
+    (tmp_path / "connectors" / "example.yaml").write_text(connector, encoding="utf-8")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("CXRECON_PROJECT")
+
+    result = run_cli(["validate", "--strict"])
+
+    assert result.exit_code == 0, result.output
