@@ -6,13 +6,22 @@ from __future__ import annotations
 
 import shutil
 import subprocess
+import tomllib
+from importlib import resources
 from pathlib import Path
 
 import pytest
 import yaml
 
 from reconciler.errors import ConfigError
-from reconciler.gitops.workflows import SecretUse, render_workflows, secret_names
+from reconciler.gitops.workflows import (
+    WORKFLOW_FILES,
+    SecretUse,
+    render_workflows,
+    secret_names,
+)
+
+ROOT = Path(__file__).resolve().parents[2]
 
 ODD_ENVIRONMENTS = ("prod.eu", "2nd", "on", "staging_1")
 ODD_SECRETS = (
@@ -124,3 +133,13 @@ def test_what_a_workflow_cannot_carry_is_refused(
 ) -> None:
     with pytest.raises(ConfigError, match=needle):
         render_workflows(environments, dict.fromkeys(environments, uses))
+
+
+def test_the_templates_ship_as_package_data() -> None:
+    # What `cxrecon init` reads from an installed wheel (pyproject's package-data).
+    config = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
+    setuptools = config["tool"]["setuptools"]
+    assert "reconciler.templates.workflows" in setuptools["packages"]
+    assert setuptools["package-data"]["reconciler.templates.workflows"] == ["*.yml"]
+    shipped = {e.name for e in resources.files("reconciler.templates.workflows").iterdir()}
+    assert set(WORKFLOW_FILES) <= shipped
