@@ -150,9 +150,9 @@ def readme(
     lines = [
         f"# {project}: CXone CRM connectors",
         "",
-        f"The CRM connectors of CXone, as YAML in `{connectors}`, applied by",
-        "[cxrecon](https://github.com/cxrecon/cxrecon). Git is the source of truth: a change",
-        "made in the CXone UI shows as drift.",
+        f"The CRM connectors of CXone, as YAML in `{connectors}`, applied by cxrecon",
+        "(installed as the repository variable `CXRECON_INSTALL` says). Git is the source of",
+        "truth: a change made in the CXone UI shows as drift.",
         "",
         "## Every day",
         "",
