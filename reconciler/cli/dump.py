@@ -87,10 +87,16 @@ def dump(
     text = _summary(result, written, out, findings)
     schema = project.root / SCHEMA_PATH
     if schema_ref is None and result.files and not schema.is_file():
+        # The hint must resolve for a pip install too (no schemas/ folder beside the
+        # package): the project gets the packaged copy of the schema.
+        from reconciler.documents.schema import CONNECTOR_SCHEMA, published_schema_bytes
+        from reconciler.safefs import ensure_dir, write_atomic
+
+        ensure_dir(project.root, schema.parent)
+        write_atomic(schema, published_schema_bytes(CONNECTOR_SCHEMA), what="schema")
         text += (
-            f"\nEditors check the files against {reference} (the project's {SCHEMA_PATH}), "
-            "which is not there yet: copy schemas/connector.schema.json from cxrecon into the "
-            "project, or pass --schema-ref.\n"
+            f"\nWrote {SCHEMA_PATH} (cxrecon's connector schema): editors check the files "
+            f"against it through their `$schema` line ({reference}).\n"
         )
     click.echo(text, nl=False)
 

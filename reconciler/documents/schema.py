@@ -50,6 +50,13 @@ def load_schema(name: str) -> dict[str, Any]:
     return schema
 
 
+def published_schema_bytes(name: str) -> bytes:
+    """A published schema's bytes as the package ships them. A pip install has no schemas/
+    folder to point an editor at: dump and init copy the connector schema into the project,
+    where the `# yaml-language-server: $schema=` line of every connector file finds it."""
+    return files(SCHEMA_PACKAGE).joinpath(name).read_bytes()
+
+
 @dataclass(frozen=True, slots=True)
 class SchemaFinding:
     """One schema violation: where in the document, and what to tell the user."""

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import random
 import re
+from importlib import resources
 from pathlib import Path
 
 import pytest
@@ -427,7 +428,11 @@ def test_the_schema_line_points_at_the_projects_schema_folder(
     emulator.control.seed(connectors(1)[0])
     result = dump(emulator, "--out", "connectors")
     assert result.exit_code == 0, result.output
-    assert "which is not there yet: copy schemas/connector.schema.json" in result.stdout
+    # A pip install has no schemas/ folder to point at: the project gets the packaged copy.
+    assert "Wrote schemas/connector.schema.json" in result.stdout
+    packaged = resources.files("reconciler.schemas").joinpath("connector.schema.json")
+    copied = workdir / "schemas/connector.schema.json"
+    assert copied.read_bytes() == packaged.read_bytes()
     [first] = (workdir / "connectors").glob("*.yaml")
     assert schema_line(first) == "# yaml-language-server: $schema=../schemas/connector.schema.json"
     assert dump(emulator, "--out", "teams/crm/connectors").exit_code == 0
@@ -444,9 +449,9 @@ def test_the_schema_line_points_at_the_projects_schema_folder(
     assert (
         schema_line(nested) == "# yaml-language-server: $schema=../../schemas/connector.schema.json"
     )
-    (workdir / "schemas").mkdir()
-    (workdir / "schemas/connector.schema.json").write_text("{}")
-    assert "not there yet" not in dump(emulator, "--out", "again").stdout
+    copied.write_text("{}")  # the project's own copy is the project's: never overwritten
+    assert "Wrote schemas/" not in dump(emulator, "--out", "again").stdout
+    assert copied.read_text() == "{}"
     url = "https://cxrecon.dev/schemas/connector.schema.json"
     assert dump(emulator, "--out", "url", "--schema-ref", url).exit_code == 0
     [pinned] = (workdir / "sub/url").glob("*.yaml")
