@@ -147,7 +147,8 @@ async def init_project(
         files[SCHEMA_PATH] = published_schema_bytes(CONNECTOR_SCHEMA).decode("utf-8")
     ignore_path = directory / ".gitignore"
     ignore = gitignore(
-        read_bytes(ignore_path).decode("utf-8", "replace") if ignore_path.is_file() else None
+        read_bytes(ignore_path).decode("utf-8", "replace") if ignore_path.is_file() else None,
+        [use.name for use in uses if use.kind == "file"],
     )
     if ignore is not None:
         files[".gitignore"] = ignore

@@ -95,12 +95,12 @@ def project_yaml(
     return "\n".join(lines) + "\n"
 
 
-def gitignore(existing: str | None) -> str | None:
-    """The `.gitignore` with IGNORED in it, or None when it holds them already."""
+def gitignore(existing: str | None, secret_files: Sequence[str] = ()) -> str | None:
+    """The `.gitignore` with IGNORED and the `${file:PATH}` secrets (relative ones, anchored
+    at the root) in it, or None when it holds them already."""
     present = {line.strip() for line in (existing or "").splitlines()}
-    missing = [
-        entry for entry in IGNORED if entry not in present and entry.rstrip("/") not in present
-    ]
+    files = ["/" + f.removeprefix("./") for f in secret_files if not f.startswith("/")]
+    missing = [e for e in (*IGNORED, *files) if e not in present and e.rstrip("/") not in present]
     if not missing:
         return None
     text = existing or ""

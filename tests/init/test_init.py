@@ -219,3 +219,15 @@ def test_with_the_emulator_the_environment_is_local_and_points_at_it(tmp_path: P
         "local": {"baseUrl": "http://127.0.0.1:8787/api/v2", "clientId": "demo-client"}
     }
     assert project["defaultEnvironment"] == "local"
+
+
+def test_secret_files_are_git_ignored(tmp_path: Path) -> None:
+    (tmp_path / "connectors").mkdir()
+    text = "name: A\nauthentication:\n  credentials:\n    apiKey: ${file:.secrets/a-key}\n"
+    (tmp_path / "connectors" / "a.yaml").write_text(text, encoding="utf-8")
+    result = invoke("init", str(tmp_path), "--project", "p")
+    assert result.exit_code == 0, result.output
+    assert "/.secrets/a-key" in (tmp_path / ".gitignore").read_text(encoding="utf-8").splitlines()
+    apply = (tmp_path / ".github/workflows/apply-environment.yml").read_text(encoding="utf-8")
+    assert "A_KEY: ${{ secrets.A_KEY }}" in apply
+    assert "> .secrets/a-key" in apply
