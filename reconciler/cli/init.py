@@ -20,7 +20,11 @@ if TYPE_CHECKING:
 
 @click.command()
 @click.argument(
-    "directory", required=False, default=".", type=click.Path(file_okay=False, path_type=Path)
+    "directory",
+    metavar="[DIR]",
+    required=False,
+    default=".",
+    type=click.Path(file_okay=False, path_type=Path),
 )
 @click.option(
     "--project",
