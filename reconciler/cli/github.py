@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -346,10 +347,21 @@ def _read_optional(path: Path | None) -> str:
 
 
 def _count_records(path: Path | None) -> int | None:
+    """The records of what happened: every line but a write's intent (the write-ahead log
+    writes one before each write, then the outcome, so counting lines counted writes twice)
+    and lines that do not parse (a torn last line)."""
     if path is None or not path.is_file():
         return None
+    count = 0
     with path.open(encoding="utf-8", errors="replace") as handle:
-        return sum(1 for line in handle if line.strip())
+        for line in handle:
+            try:
+                record = json.loads(line)
+            except ValueError:
+                continue
+            if isinstance(record, dict) and record.get("event") != "intent":
+                count += 1
+    return count
 
 
 def _announce(level: str, message: str) -> None:

@@ -113,10 +113,16 @@ def sync(
     audit_log = audit_log_at(project.root, audit_log)
     with open_target(environment, emulator, dict(env.connection), root=project.root) as target:
         actor = detect_actor(os.environ, project.root)
-        with AuditLog(audit_log, actor=actor, environment=env_name, command="sync") as audit:
+        with AuditLog(
+            audit_log, actor=actor, environment=env_name, command="sync", root=project.root
+        ) as audit:
             outcome = asyncio.run(
                 _run(target.settings, name, sync_type, wait, sync_id, policy, audit, sys.stderr)
             )
+    if audit.failure is not None:
+        # The sync ran (or was refused before it was started) but its record is not on disk.
+        click.echo(f"error: {audit.failure}", err=True)
+        ctx.exit(1)
     if outcome.status == "PENDING":
         flags = f" -e {environment}" if environment else ""
         flags += " --emulator" if emulator else ""

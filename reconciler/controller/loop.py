@@ -331,5 +331,6 @@ def _log_report(report: CycleReport) -> None:
         what = c.action.value + (f" ({c.origin.value})" if c.origin else "")
         fields = f" [{', '.join(c.fields[:8])}{', …' if len(c.fields) > 8 else ''}]"
         outcome = c.result.outcome.value if c.result is not None else c.decision.value
+        outcome = "already in line (by another writer)" if outcome == "in_line" else outcome
         detail = f": {c.reason}" if c.reason else ""
         log.log(level, "  %s: %s %s%s%s", c.name, what, outcome, fields if c.fields else "", detail)
