@@ -2,7 +2,9 @@
 request; JSON parsing and the other parameters are reconciler.emulator.request_checks.
 
 Bad input is a 400/422 `ApiProblem` naming the field; it never reaches the store and
-never ends in a 500. The rules match `schemas/cxone-api.openapi.yaml` (ConnectorWrite).
+never ends in a 500. The rules match `schemas/cxone-api.openapi.yaml` (ConnectorWrite) and
+`schemas/connector.schema.json`: tests/emulator/test_schema_agreement.py proves over
+generated documents that this module and the published schema take the same connectors.
 """
 
 from __future__ import annotations
