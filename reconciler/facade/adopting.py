@@ -131,7 +131,13 @@ async def init_project(
     files: dict[str, str] = {
         PROJECT_FILE: project_yaml(project, environments, connection, f"{CONNECTORS_DIR}/"),
         ".env.example": env_example(environments, secrets, connection),
-        "README.md": readme(project, environments, secrets, f"{CONNECTORS_DIR}/"),
+        "README.md": readme(
+            project,
+            environments,
+            secrets,
+            f"{CONNECTORS_DIR}/",
+            environments[:1] if connection is not None else (),
+        ),
         **{
             f"{WORKFLOW_DIR}/{name}": text
             for name, text in render_workflows(

@@ -142,8 +142,10 @@ def readme(
     environments: Sequence[str],
     secrets: Mapping[str, Sequence[SecretUse]],
     connectors: str,
+    connected: Sequence[str] = (),
 ) -> str:
-    """A short README for the team: the daily flow and the one-time setup."""
+    """A short README for the team: the daily flow and the one-time setup. `connected`: the
+    environments cxrecon.yaml gives a connection (the others need one before they run)."""
     uses = sorted({u for env in environments for u in secrets.get(env, ())})
     names = secret_names(uses)
     first = environments[0]
@@ -180,6 +182,13 @@ def readme(
             f"{connector_secrets}.",
             f"  - `{env}-plan` (plans and drift, read-only): secrets `CXONE_READONLY_CLIENT_ID`,"
             " `CXONE_READONLY_CLIENT_SECRET`; variable `CXONE_SCOPES=crm:connectors:read`.",
+        ]
+    unconnected = [f"`{env}`" for env in environments if env not in connected]
+    if unconnected:
+        lines += [
+            f"- {', '.join(unconnected)}: cxrecon.yaml names no tenant yet. Set `baseUrl` and",
+            "  `clientId` of the environment there, or the variable `CXONE_BASE_URL` in its",
+            "  GitHub environments.",
         ]
     lines += [
         f"- The workflows are in `{WORKFLOW_DIR}/`; `cxrecon secrets` lists what each",

@@ -131,8 +131,12 @@ def test_the_workflows_name_exactly_the_secrets_the_connectors_reference(
     jobs = yaml.safe_load((root / ".github/workflows/apply.yml").read_text(encoding="utf-8"))
     assert list(jobs["jobs"]) == ["stage", "live"]
     assert jobs["jobs"]["live"]["needs"] == "stage"
+    readme = (root / "README.md").read_text(encoding="utf-8")
+    # `live` has no tenant in cxrecon.yaml yet: the team is told to give it one.
+    assert "- `live`: cxrecon.yaml names no tenant yet." in readme
+    assert "`stage`: cxrecon.yaml names no tenant" not in readme
     for name in referenced:
-        assert name in (root / "README.md").read_text(encoding="utf-8")
+        assert name in readme
         assert f"{name}=" in (root / ".env.example").read_text(encoding="utf-8")
 
 
