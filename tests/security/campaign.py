@@ -154,7 +154,8 @@ def make_canaries() -> CanarySet:
 
 
 def project_file(base_url: str) -> str:
-    return f"""connectors: connectors/
+    return f"""project: leak-campaign
+connectors: connectors/
 defaultEnvironment: emu
 environments:
   emu:
