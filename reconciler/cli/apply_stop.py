@@ -13,7 +13,7 @@ from collections.abc import Callable, Sequence
 from typing import Any, Final
 
 from reconciler.apply.audit import AuditLog
-from reconciler.apply.executor import ConnectorResult, Outcome
+from reconciler.apply.results import ConnectorResult, Outcome
 
 #: Seconds writes in flight may take to answer after a stop was asked (then cancelled, their
 #: outcome recorded as unknown); CXRECON_STOP_GRACE_SECONDS overrides it.
