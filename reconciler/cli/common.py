@@ -38,18 +38,20 @@ def environment_option(func: F) -> F:
 
 
 def write_environment(
-    project: Project, environment: str | None, *, emulator: bool
+    project: Project, environment: str | None, *, emulator: bool, identity: bool = True
 ) -> EnvironmentConfig:
     """The environment a command that writes to CXone goes to, once the write may happen:
     the project has an identity (`project:` or CXRECON_PROJECT), the environment is named
     when there are several, and the process environment's CXONE_BASE_URL (or discovery URL)
     is that environment's tenant. ConfigError (one line) otherwise, before anything is
-    opened or written. The embedded emulator (`--emulator`) is no tenant: none applies."""
+    opened or written. The embedded emulator (`--emulator`) is no tenant: none applies.
+    `identity=False` for a write that labels nothing (a CRM data sync)."""
     from reconciler.config.project import check_write_target
 
     if emulator:
         return project.environment(environment)
-    project.require_id()
+    if identity:
+        project.require_id()
     env = project.write_environment(environment)
     check_write_target(env, os.environ)
     return env

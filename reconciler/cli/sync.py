@@ -23,6 +23,7 @@ from reconciler.cli.common import (
     environment_option,
     open_target,
     poll_options,
+    write_environment,
 )
 from reconciler.errors import ConfigError, CxreconError
 from reconciler.model import SYNC_TYPES
@@ -107,7 +108,9 @@ def sync(
     if sync_id is not None and not wait:
         raise click.UsageError("--id polls a sync until it ends; drop --no-wait")
     project = load_project()
-    env = project.environment(environment)
+    # Starting a sync is a write to the tenant: it names its environment among several, and
+    # CXONE_BASE_URL must be that environment's (it labels nothing: no identity needed).
+    env = write_environment(project, environment, emulator=emulator, identity=False)
     policy = poll_policy(project, poll_base, poll_cap, poll_attempts, poll_timeout)
     env_name = project.environment_label(environment)
     audit_log = audit_log_at(project.root, audit_log)

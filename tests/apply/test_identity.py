@@ -358,3 +358,19 @@ def test_the_readmes_project_file_and_connector_examples_validate_together(
     result = run_cli(["validate", "--strict"])
 
     assert result.exit_code == 0, result.output
+
+
+def test_a_crm_data_sync_names_its_environment_too(
+    project: Project, emulator: RunningEmulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    several_environments(project, emulator)
+    project.write(connector_doc("Alpha"))
+    assert run_cli(["apply", "-e", "sandbox", "--auto-approve"]).exit_code == 0
+    monkeypatch.delenv("CXRECON_PROJECT")  # a sync labels nothing: no identity needed
+
+    refused = run_cli(["sync", "Alpha", "--no-wait"])
+    started = run_cli(["sync", "Alpha", "--no-wait", "-e", "sandbox"])
+
+    assert refused.exit_code == 1
+    assert "a write names its environment; pass -e NAME" in refused.output
+    assert started.exit_code == 0, started.output
