@@ -106,6 +106,9 @@ def test_a_git_sync_worktree_named_after_the_commit_keeps_the_identity(
     (root / "connectors").symlink_to(Path(".worktrees") / sha)
     team.write(connector_doc("Gamma"))  # the checkout has one more connector than the tenant
     shutil.copy(team.connectors / "gamma.yaml", root / ".worktrees" / sha / "connectors")
+    # As the shipped Deployment: the identity from CXRECON_PROJECT, cxrecon.yaml without one.
+    project_file(root / ".worktrees" / sha, "connectors: connectors/\n")
+    monkeypatch.setenv("CXRECON_PROJECT", "team")
     monkeypatch.chdir(tmp_path)
     args = [*ONE_CYCLE, "--repo", str(root / "connectors")]
     args += ["--audit-log", str(tmp_path / "state" / "audit.jsonl")]
