@@ -146,7 +146,9 @@ def form_findings(data: Mapping[str, Any]) -> Iterator[Finding]:
 
 
 def _is_reference(value: str) -> bool:
-    return value.startswith("${") and value.endswith("}")
+    # A reference (or a ${var:} not substituted yet, with no environment selected) is
+    # judged once resolved: apply checks the value it stands for.
+    return "${" in value
 
 
 def _https_url(value: str) -> bool:

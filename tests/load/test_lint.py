@@ -98,6 +98,16 @@ def test_values_cxone_takes_but_that_look_wrong_are_warned_about() -> None:
     assert [(f.rule, f.path[-1]) for f in lint_connector(data, DOCUMENT)] == [
         ("credential-form", "headerName")
     ]
+    # A reference or an unsubstituted ${var:} is judged once resolved.
+    data["authentication"] = {
+        "type": "OAUTH2",
+        "credentials": {
+            "tokenEndpoint": "${var:login}/services/oauth2/token",
+            "clientId": "${env:CLIENT_ID}",
+            "clientSecret": "${env:S}",
+        },
+    }
+    assert _rules(data) == []
 
 
 def test_custom_fields_may_use_letters_of_any_script() -> None:
