@@ -100,7 +100,8 @@ def main() -> int:
         root = Path(tmp)
         connectors = root / "connectors"
         connectors.mkdir()
-        env = {**os.environ, "BENCH_API_KEY": "bench-secret-value"}
+        # A write names the project's identity (no cxrecon.yaml here: CXRECON_PROJECT does).
+        env = {**os.environ, "BENCH_API_KEY": "bench-secret-value", "CXRECON_PROJECT": "bench"}
         for i in range(args.count):
             doc = connector(i, args.distinct_secrets)
             (connectors / f"bench-{i:04d}.yaml").write_text(yaml.safe_dump(doc, sort_keys=False))

@@ -58,7 +58,7 @@ def repository(root: Path, count: int) -> tuple[Path, Path]:
     git(root, "init", "-q", "--bare", str(origin))
     git(root, "clone", "-q", str(origin), str(author))
     write_files(author, count)
-    (author / "cxrecon.yaml").write_text("connectors: connectors/\n")
+    (author / "cxrecon.yaml").write_text("project: bench\nconnectors: connectors/\n")
     git(author, "add", "-A")
     git(author, "commit", "-q", "-m", "connectors")
     git(author, "push", "-q", "origin", "HEAD:main")

@@ -95,7 +95,7 @@ def make_repo(root: Path) -> tuple[Path, Path]:
     author = root / "author"
     git(root, "clone", "-q", str(origin), str(author))
     (author / "connectors").mkdir()
-    (author / "cxrecon.yaml").write_text("connectors: connectors/\n")
+    (author / "cxrecon.yaml").write_text("project: soak\nconnectors: connectors/\n")
     for i in range(CONNECTORS):
         (author / "connectors" / f"c{i:02d}.yaml").write_text(connector_yaml(f"Soak-{i:02d}", 100))
     git(author, "add", "-A")
