@@ -16,13 +16,16 @@ from __future__ import annotations
 
 import copy
 import json
+from pathlib import Path
 from typing import Any, Final
 
+import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from reconciler.documents.schema import connector_checker
+from reconciler.documents.schema import connector_checker, load_schema
 from reconciler.documents.yamlload import LoadedDocument
+from reconciler.emulator import validation as api
 from reconciler.emulator.problem import ApiProblem
 from reconciler.emulator.validation import MASK, check_document, with_defaults
 from reconciler.load.lint import lint_connector
@@ -225,3 +228,46 @@ def test_a_line_break_at_the_end_is_refused_by_both() -> None:
         _set(doc, path, "1.0.0\n" if path == ("version",) else "https://a.example/x\n")
         assert not api_takes(doc), path
         assert not cxrecon_takes(doc), path
+
+
+OPENAPI: Final = Path(__file__).parents[2] / "schemas" / "cxone-api.openapi.yaml"
+
+
+def test_the_limits_are_the_apis_in_all_three_places() -> None:
+    """Sizes, ranges and patterns: the emulator's constants, the OpenAPI document's
+    ConnectorWrite components and the connector schema state the same numbers."""
+    openapi = yaml.safe_load(OPENAPI.read_text(encoding="utf-8"))["components"]["schemas"]
+    schema = load_schema("connector.schema.json")
+    defs, props = schema["$defs"], schema["properties"]
+    mapping = defs["mapping"]["properties"]
+    assert defs["connectorName"]["maxLength"] == openapi["Name"]["maxLength"] == api.NAME_MAX
+    assert defs["fieldName"]["maxLength"] == openapi["Text"]["maxLength"] == api.FIELD_MAX
+    assert props["description"]["maxLength"] == api.DESCRIPTION_MAX
+    assert props["endpointUrl"]["maxLength"] == openapi["EndpointUrl"]["maxLength"] == api.URL_MAX
+    assert defs["apiUrl"]["pattern"] == openapi["EndpointUrl"]["pattern"]
+    assert defs["apiUrl"]["pattern"] == f"^{api.ENDPOINT_URL.pattern}$"
+    assert props["version"]["pattern"] == openapi["Version"]["pattern"]
+    assert props["version"]["maxLength"] == openapi["Version"]["maxLength"] == 64
+    assert props["mappings"]["maxItems"] == openapi["Mappings"]["maxItems"] == api.MAPPINGS_MAX
+    transformation = openapi["Mapping"]["properties"]["transformation"]
+    assert mapping["transformation"]["maxLength"] == transformation["maxLength"]
+    assert transformation["maxLength"] == api.TRANSFORMATION_MAX
+    labels = props["labels"]
+    assert labels["maxProperties"] == openapi["Labels"]["maxProperties"] == api.LABELS_MAX
+    assert labels["propertyNames"]["pattern"] == openapi["Labels"]["propertyNames"]["pattern"]
+    assert labels["propertyNames"]["pattern"] == f"^{api.LABEL_KEY.pattern}$"
+    assert labels["additionalProperties"]["maxLength"] == api.LABEL_VALUE_MAX
+    for key, (low, high) in api.SYNC_SETTING_RANGES.items():
+        ours = props["syncSettings"]["properties"][key]
+        theirs = openapi["SyncSettings"]["properties"][key]
+        assert (ours["minimum"], ours["maximum"]) == (theirs["minimum"], theirs["maximum"])
+        assert (ours["minimum"], ours["maximum"]) == (low, high)
+    credentials = props["authentication"]["properties"]["credentials"]
+    assert credentials["maxProperties"] == api.CREDENTIALS_MAX
+    by_type = {"BASIC": "basic", "OAUTH2": "oauth2", "API_KEY": "apiKey"}
+    for auth_type, (required, optional) in api.CREDENTIAL_KEYS.items():
+        properties = defs[f"{by_type[auth_type]}Credentials"]["properties"]
+        assert set(properties) == {*required, *optional}, auth_type
+        for key, value in properties.items():
+            target = defs["secretReference"] if "$ref" in value else value
+            assert target["maxLength"] == api.CREDENTIAL_VALUE_MAX, key
