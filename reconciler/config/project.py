@@ -5,41 +5,35 @@ ${var:} values) they apply to, and the safety and sync-polling settings. Never s
 from __future__ import annotations
 
 import dataclasses
-import ipaddress
 import os
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any, Final, NoReturn
-from urllib.parse import urlsplit
+from typing import Any, Final
 
 from reconciler.celpolicy.compile import PolicySet, policies_from
+from reconciler.config.identity import ENVIRONMENT_ENV, identity_from, no_identity
+from reconciler.config.identity import PROJECT_ENV as PROJECT_ENV  # re-exported
+from reconciler.config.identity import PROJECT_ID_PATTERN as PROJECT_ID_PATTERN  # re-exported
+from reconciler.config.identity import check_write_target as check_write_target  # re-exported
 from reconciler.config.notifications import Notification, check_notifications
-from reconciler.config.overrides import Override, check_overrides
+from reconciler.config.overrides import Override
 from reconciler.config.policies import Policies, Rule, rules_from
+from reconciler.config.project_checks import check_project
 from reconciler.config.settings import SETTING_NAMES
 from reconciler.config.windows import SyncWindow, check_windows
-from reconciler.documents.schema import project_checker
 from reconciler.documents.yamlload import LoadedDocument, parse_yaml
 from reconciler.errors import ConfigError
-from reconciler.model import Diagnostic, SourceLocation
-from reconciler.secret import looks_secret
+from reconciler.model import SourceLocation
 
 PROJECT_FILE: Final = "cxrecon.yaml"
 DEFAULT_CONNECTORS: Final = "connectors"
 #: Where the upward search for PROJECT_FILE stops (the top of a git work tree).
 GIT_MARKER: Final = ".git"
 
-#: Names the project where cxrecon.yaml has no `project:` (a CI job, a controller's Deployment).
-PROJECT_ENV: Final = "CXRECON_PROJECT"
-#: What `project:` and CXRECON_PROJECT may hold: a label value (schemas/project.schema.json).
-PROJECT_ID_PATTERN: Final = re.compile(r"[A-Za-z0-9]([A-Za-z0-9._-]{0,61}[A-Za-z0-9])?")
-
 #: Project-file keys that feed ConnectionSettings (settings.SETTING_NAMES, secrets excluded).
 CONNECTION_KEYS: Final = tuple(key for _, key in SETTING_NAMES.values() if key is not None)
-_SECRET_ENV_VARS: Final = {"clientsecret": "CXONE_CLIENT_SECRET", "password": "CXONE_PASSWORD"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -150,7 +144,7 @@ class Project:
         a git-sync checkout is named otherwise, and two teams' folders can share a name)."""
         if self.name:
             return self.name
-        _no_identity(self._where())
+        no_identity(self._where())
 
     def write_environment(self, name: str | None) -> EnvironmentConfig:
         """The environment a write goes to: `name`; without one, the only environment.
@@ -212,62 +206,6 @@ class Project:
             )
 
 
-#: Names the environment of a command where -e is not given.
-ENVIRONMENT_ENV: Final = "CXRECON_ENVIRONMENT"
-
-
-def _no_identity(where: str) -> NoReturn:
-    raise ConfigError(
-        f"{where} has no `project:` (the identity in the ownership label of the connectors "
-        f"this repository manages) and {PROJECT_ENV} is not set, so nothing is written to "
-        "CXone; add `project: NAME` to cxrecon.yaml (`cxrecon init --project NAME` writes "
-        "one), or set CXRECON_PROJECT"
-    )
-
-
-def check_write_target(
-    env: EnvironmentConfig, environ: Mapping[str, str], *, emulated: bool = False
-) -> None:
-    """ConfigError (one line naming both) when the process environment's connection
-    settings point at another tenant than the environment a write was asked for: its
-    `baseUrl` (or `discovery`) in cxrecon.yaml. An embedded emulator is no tenant, nor are
-    two loopback addresses (local emulators, whose ports change from run to run)."""
-    if emulated:
-        return
-    for key, variable in (("baseUrl", "CXONE_BASE_URL"), ("discovery", "CXONE_DISCOVERY_URL")):
-        configured = env.connection.get(key)
-        given = environ.get(variable)
-        if not (configured and given) or _url_key(configured) == _url_key(given):
-            continue
-        if not (_loopback(configured) and _loopback(given)):
-            tenant = f" (tenant {env.tenant})" if env.tenant else ""
-            raise ConfigError(
-                f"{variable}={given} points at another tenant than environment "
-                f"'{env.name}'{tenant}, whose {key} is {configured}; nothing was written. "
-                f"Unset {variable}, or pass the -e NAME of the environment it belongs to"
-            )
-
-
-def _loopback(url: str) -> bool:
-    host = (urlsplit(url.strip()).hostname or "").lower()
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
-def _url_key(url: str) -> str:
-    """A URL compared as a tenant's address: scheme and host case-blind, no trailing `/`."""
-    text = url.strip().rstrip("/")
-    scheme, sep, rest = text.partition("://")
-    if not sep:
-        return text
-    host, slash, tail = rest.partition("/")
-    return f"{scheme.lower()}://{host.lower()}{slash}{tail}"
-
-
 def load_project(start: Path | None = None, environ: Mapping[str, str] | None = None) -> Project:
     """Load `cxrecon.yaml` from the folder `start`, or, without `start`, from the working
     directory or the nearest parent that has one (as git finds `.git`: see
@@ -288,7 +226,7 @@ def load_project(start: Path | None = None, environ: Mapping[str, str] | None = 
         found = find_project_file(cwd)
         path = found if found is not None else cwd / PROJECT_FILE
         root = path.parent
-    from_env = _identity_from(environ)
+    from_env = identity_from(environ)
     if not path.is_file():
         return Project(root=root, connectors_path=root / DEFAULT_CONNECTORS, name=from_env)
     display = display_path(path)
@@ -304,7 +242,7 @@ def load_project(start: Path | None = None, environ: Mapping[str, str] | None = 
         )
     diagnostics = list(parsed.diagnostics)
     if parsed.document is not None:
-        diagnostics.extend(_check(parsed.document))
+        diagnostics.extend(check_project(parsed.document))
     if any(d.severity == "error" for d in diagnostics):
         diagnostics.sort(key=lambda d: (d.location.line, d.location.col) if d.location else (0, 0))
         raise ConfigError(
@@ -315,19 +253,6 @@ def load_project(start: Path | None = None, environ: Mapping[str, str] | None = 
     if built.name is None and from_env is not None:
         built = dataclasses.replace(built, name=from_env)
     return built
-
-
-def _identity_from(environ: Mapping[str, str]) -> str | None:
-    """CXRECON_PROJECT, checked as `project:` is (a label value); None when unset."""
-    value = environ.get(PROJECT_ENV, "").strip()
-    if not value:
-        return None
-    if PROJECT_ID_PATTERN.fullmatch(value) is None:
-        raise ConfigError(
-            f"{PROJECT_ENV}={value!r} is not a project id; use 1-63 letters, digits, '.', "
-            "'_' or '-', starting and ending with a letter or digit"
-        )
-    return value
 
 
 def find_project_file(start: Path) -> Path | None:
@@ -352,128 +277,6 @@ def display_path(path: Path) -> str:
         return str(path.relative_to(Path.cwd().resolve()))
     except ValueError:
         return str(path)
-
-
-#: A path into the project document.
-_Path = tuple[str | int, ...]
-
-
-def _check(document: LoadedDocument) -> list[Diagnostic]:
-    """The project file's problems: secrets, defaultEnvironment, overrides, schema, windows."""
-    data = document.data
-    out: list[Diagnostic] = []
-    secret_paths: set[_Path] = set()
-    envs = data.get("environments") if isinstance(data, dict) else None
-    if isinstance(envs, dict):
-        secrets, secret_paths = _secrets_in_environments(document, envs)
-        out.extend(secrets)
-    out.extend(_default_environment_problems(document, data, envs))
-    out.extend(check_overrides(document))
-    out.extend(policies_from(document)[1])
-    schema_problems, schema_paths = _schema_problems(document, secret_paths)
-    out.extend(schema_problems)
-    out.extend(check_notifications(document, schema_paths)[1])
-    # What the schema cannot see (cron fields, time zones, zero durations), in the same run;
-    # a problem the schema already reported at that spot is not repeated.
-    for problem in check_windows(document)[1]:
-        said = problem.path in schema_paths or (
-            problem.missing and problem.path[:-1] in schema_paths
-        )
-        if not said:
-            out.append(problem.diagnostic)
-    return out
-
-
-def _secrets_in_environments(
-    document: LoadedDocument, envs: Mapping[Any, Any]
-) -> tuple[list[Diagnostic], set[_Path]]:
-    """A diagnostic per secret written into an environment, and the paths they are at."""
-    out: list[Diagnostic] = []
-    paths: set[_Path] = set()
-    for env_name, env in envs.items():
-        if not isinstance(env, dict):
-            continue
-        for path, message in (*_secret_keys(env_name, env), *_secret_vars(env_name, env)):
-            paths.add(path)
-            out.append(_at(document, path, "secret-in-project", message))
-    return out, paths
-
-
-def _secret_keys(env_name: Any, env: Mapping[Any, Any]) -> list[tuple[_Path, str]]:
-    """The environment's secret keys (outside `vars`), with the message for each."""
-    found: list[tuple[_Path, str]] = []
-    for key in env:
-        if key != "vars" and looks_secret(key):
-            variable = _SECRET_ENV_VARS.get(key.lower(), "an environment variable")
-            found.append(
-                (
-                    ("environments", env_name, key),
-                    f"'{key}' is a secret and "
-                    f"cxrecon.yaml is committed; remove it and set {variable} instead",
-                )
-            )
-    return found
-
-
-def _secret_vars(env_name: Any, env: Mapping[Any, Any]) -> list[tuple[_Path, str]]:
-    """The environment's `vars` that look secret, with the message for each."""
-    variables = env.get("vars")
-    return [
-        (
-            ("environments", env_name, "vars", var),
-            f"variable '{var}' looks "
-            "secret but vars are committed; reference the secret with "
-            "${env:NAME} or ${file:PATH} in the connector instead",
-        )
-        for var in (variables if isinstance(variables, dict) else ())
-        if looks_secret(var)
-    ]
-
-
-def _default_environment_problems(
-    document: LoadedDocument, data: Any, envs: Any
-) -> list[Diagnostic]:
-    """An error when defaultEnvironment names no defined environment."""
-    if isinstance(envs, dict):
-        default = data.get("defaultEnvironment")
-        if not (isinstance(default, str) and default not in envs):
-            return []
-        known = ", ".join(sorted(envs)) or "none"
-        message = (
-            f"defaultEnvironment '{default}' is not defined under environments (defined: {known})"
-        )
-    elif isinstance(data, dict) and isinstance(data.get("defaultEnvironment"), str):
-        message = "defaultEnvironment is set but no environments are defined"
-    else:
-        return []
-    location = document.location_of(("defaultEnvironment",))
-    return [Diagnostic("error", message, location, "project")]
-
-
-def _schema_problems(
-    document: LoadedDocument, secret_paths: set[_Path]
-) -> tuple[list[Diagnostic], set[_Path]]:
-    """The schema's findings (except at secrets already reported), and the paths they are at."""
-    out: list[Diagnostic] = []
-    schema_paths: set[_Path] = set()
-    for finding in project_checker().findings(document.data):
-        if finding.path not in secret_paths:
-            schema_paths.add(finding.path)
-            location = document.key_locations.get(finding.path) if finding.at_key else None
-            out.append(
-                Diagnostic(
-                    "error",
-                    finding.message,
-                    location or document.location_of(finding.path),
-                    "schema",
-                )
-            )
-    return out, schema_paths
-
-
-def _at(document: LoadedDocument, path: tuple[str | int, ...], rule: str, msg: str) -> Diagnostic:
-    location = document.key_locations.get(path) or document.location_of(path)
-    return Diagnostic("error", msg, location, rule)
 
 
 def _build(document: LoadedDocument, root: Path, path: Path) -> Project:
