@@ -116,3 +116,23 @@ def test_controller_info_names_the_environment_cxrecon_yaml_resolves(
 
     assert 'cxrecon_controller_info{environment="production",mode="apply"' in metrics
     assert status["environment"] == "production"
+
+
+def test_a_recorded_address_off_this_machine_is_never_asked(
+    emulator: RunningEmulator, here: Path
+) -> None:
+    # The repository is untrusted: a committed .cxrecon/controller.json must not send
+    # `cxrecon status` to another host (nor print what that host answers).
+    (here / ".cxrecon").mkdir()
+    (here / ADDRESS_FILE).write_text('{"url": "http://status.attacker.invalid:9108"}\n')
+    env = {
+        "CXONE_BASE_URL": emulator.base_url,
+        "CXONE_CLIENT_ID": "demo-client",
+        "CXONE_CLIENT_SECRET": "demo-secret",
+    }
+
+    result = CliRunner().invoke(cli, ["status", "--timeout", "2"], env=env)
+
+    assert result.exit_code == 2, result.output
+    assert "attacker" not in result.output
+    assert result.stderr.startswith("no controller address: none recorded in")
