@@ -99,7 +99,7 @@ def measure_plan(root: Path, base_url: str) -> dict[str, float]:
         project.cel_policies.rules,
         result.plan.changes,
         environment=result.plan.environment,
-        project=project.project_id,
+        project=project.project_id or "",
     )
     return {
         **{f"t_{k}": v for k, v in result.timings.items()},

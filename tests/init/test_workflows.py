@@ -80,7 +80,9 @@ def test_secret_names_follow_githubs_rules_and_stay_distinct() -> None:
 
 def test_the_apply_step_maps_each_variable_under_its_own_name(rendered: dict[str, str]) -> None:
     workflow = load(rendered["apply-environment.yml"])
-    (job,) = workflow["jobs"].values()  # type: ignore[union-attr]
+    jobs = workflow["jobs"]
+    assert isinstance(jobs, dict)
+    (job,) = jobs.values()
     step = next(s for s in job["steps"] if s.get("name") == "Apply")
     assert step["env"]["lower_case_key"] == "${{ secrets.LOWER_CASE_KEY }}"
     assert step["env"]["GITHUB_TOKEN_FOR_CRM"] == "${{ secrets.CXRECON_GITHUB_TOKEN_FOR_CRM }}"

@@ -61,7 +61,7 @@ REFUSED: list[tuple[str, tuple[str, ...], Any]] = [
 ]
 
 #: The same fields at the edge of what the API takes: both sides accept them.
-ACCEPTED: list[tuple[str, tuple[str, ...], Any]] = [
+ACCEPTED: list[tuple[str, tuple[str | int, ...], Any]] = [
     ("one-character description", ("description",), "d"),
     ("endpoint port 65535", ("endpointUrl",), "https://crm.acme.example:65535/api/v2"),
     ("endpoint port 8443", ("endpointUrl",), "https://crm.acme.example:8443"),

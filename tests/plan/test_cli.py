@@ -87,7 +87,7 @@ def seed_as_applied(emulator: RunningEmulator, workdir: Path) -> dict[str, str]:
         assert change.desired_essence is not None
         labels = {
             LABEL_MANAGED_BY: MANAGED_BY_VALUE,
-            LABEL_PROJECT: project.project_id,
+            LABEL_PROJECT: project.project_id or "",
             LABEL_APPLIED_DIGEST: applied_digest(change.desired_essence),
             LABEL_CREDENTIALS_FINGERPRINT: fingerprint,
         }
