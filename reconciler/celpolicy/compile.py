@@ -75,11 +75,6 @@ class PolicySet:
     def __bool__(self) -> bool:
         return bool(self.rules)
 
-    def for_environment(self, environment: str | None) -> tuple[PolicyRule, ...]:
-        return tuple(
-            r for r in self.rules if r.environments is None or environment in r.environments
-        )
-
 
 def policies_from(document: LoadedDocument) -> tuple[PolicySet, tuple[Diagnostic, ...]]:
     """The checked `policies:` of a (schema-valid) project document, and a located error
