@@ -10,6 +10,7 @@ from typing import Any, Protocol
 
 from reconciler.apply.audit import AuditLog
 from reconciler.config.policies import Policies
+from reconciler.cxone.errors import CxoneApiError
 from reconciler.model import DesiredConnector, RemoteConnector
 from reconciler.plan.changes import SafetyLimitsLike
 from reconciler.plan.credentials import CredentialChecker
@@ -29,6 +30,8 @@ class ConnectorApi(Protocol):
     async def patch_connector(
         self, connector_id: str, *, etag: str, body: Mapping[str, Any]
     ) -> RemoteConnector: ...
+
+    def refusal(self, connector_id: str, *, etag: str) -> CxoneApiError | None: ...
 
 
 class CredentialSource(Protocol):

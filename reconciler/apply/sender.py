@@ -71,11 +71,18 @@ class Sender:
         self, write: Write, call: Callable[[], Awaitable[RemoteConnector]]
     ) -> RemoteConnector:
         """The connector as the write's answer has it. Stopped when the run is being
-        interrupted; AuditWriteError when the intent cannot be written (nothing sent);
+        interrupted; the client's refusal when it would not send the write (unrecorded);
+        AuditWriteError when the intent cannot be written (nothing sent);
         LandedUnread; or the client's error, its outcome recorded (`unknown` when the
         write may have landed: `settle` it with the connector read back)."""
         if self.ctx.should_write is not None and not self.ctx.should_write():
             raise Stopped
+        if write.pin is not None:
+            # A PATCH the client would refuse before sending (a weak ETag, one not read
+            # back) is not a write: no intent, no outcome; the run's output says why.
+            refused = self.ctx.client.refusal(write.pin.id, etag=write.pin.etag)
+            if refused is not None:
+                raise refused
         # Written here, not in a worker thread: a run cancelled meanwhile could not tell
         # whether the intent reached the disk, and leave it without an outcome.
         write_id = self._intent(write)

@@ -298,9 +298,31 @@ class CxoneClient:
     ) -> RemoteConnector:
         """JSON merge-patch guarded by If-Match: a replay of a landed write gets 412, which
         surfaces as Conflict so the caller re-reads. Never sent without an ETag."""
+        refused = self.refusal(connector_id, etag=etag)
+        if refused is not None:
+            raise refused
+        if not etag.strip() or not (etag.isascii() and etag.isprintable()):
+            raise ValueError("patch_connector needs the connector's ETag for If-Match")
+        request = Request(
+            "patch_connector",
+            "PATCH",
+            self._connector_path(connector_id, "patch_connector"),
+            Replay.CONDITIONAL,
+            body=body,
+            content_type="application/merge-patch+json",
+            headers={"If-Match": etag},
+            secrets=_sent_secrets(body),
+        )
+        parse = one_connector(connector_id, etag_required=False)
+        return await self._versioned(await self._s.call(request, parse))
+
+    def refusal(self, connector_id: str, *, etag: str) -> CxoneApiError | None:
+        """Why a PATCH conditioned on `etag` would be refused before anything is sent (a
+        weak ETag, or one not read back after a write), or None. The write-ahead log asks
+        first: a write that is never sent gets no intent (docs/audit.md)."""
         path = self._connector_path(connector_id, "patch_connector")
         if is_weak_etag(etag):
-            raise WeakETag(
+            return WeakETag(
                 f"the connector's ETag is weak ({shorten(etag, 40)}), and an If-Match "
                 "header compares ETags strongly (RFC 9110), so the server would refuse "
                 "every attempt; nothing was sent",
@@ -310,7 +332,7 @@ class CxoneClient:
                 host=host_of(self.settings.base_url),
             )
         if etag == ETAG_UNKNOWN:
-            raise Conflict(
+            return Conflict(
                 "the connector changed again right after cxrecon's last write, before its "
                 "ETag could be read back; nothing was sent",
                 operation="patch_connector",
@@ -318,20 +340,7 @@ class CxoneClient:
                 path=path,
                 host=host_of(self.settings.base_url),
             )
-        if not etag.strip() or not (etag.isascii() and etag.isprintable()):
-            raise ValueError("patch_connector needs the connector's ETag for If-Match")
-        request = Request(
-            "patch_connector",
-            "PATCH",
-            path,
-            Replay.CONDITIONAL,
-            body=body,
-            content_type="application/merge-patch+json",
-            headers={"If-Match": etag},
-            secrets=_sent_secrets(body),
-        )
-        parse = one_connector(connector_id, etag_required=False)
-        return await self._versioned(await self._s.call(request, parse))
+        return None
 
     async def _versioned(self, written: RemoteConnector) -> RemoteConnector:
         """`written` (a write's answer) with an ETag. An answer without one (a proxy may drop
