@@ -94,6 +94,7 @@ def secrets(path: Path | None, environment: str | None, output_format: str) -> N
     from reconciler.facade import open_project, secrets_for
 
     project = open_project()
+    project.require_found(path)  # outside a project: one line naming cxrecon.yaml (issue 24)
     lookup = secrets_for(project)
     target = path if path is not None else project.connectors_path
     listed = [

@@ -108,6 +108,9 @@ def sync(
     if sync_id is not None and not wait:
         raise click.UsageError("--id polls a sync until it ends; drop --no-wait")
     project = load_project()
+    # Outside a project: one line naming cxrecon.yaml, before the audit log or an embedded
+    # emulator's state is created in a stray folder (issue 24).
+    project.require_found(None)
     # Starting a sync is a write to the tenant: it names its environment among several, and
     # CXONE_BASE_URL must be that environment's (it labels nothing: no identity needed).
     env = write_environment(project, environment, emulator=emulator, identity=False)

@@ -300,6 +300,8 @@ def test_outside_a_project_every_command_names_cxrecon_yaml_and_creates_nothing(
         ["drift", "--emulator"],
         ["status", "--plan", "--emulator"],
         ["validate"],
+        ["secrets"],
+        ["sync", "Alpha", "--emulator"],
     )
     for args in commands:
         result = run_cli(args)
