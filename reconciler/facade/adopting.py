@@ -16,10 +16,11 @@ from typing import Final
 
 from reconciler.config.project import PROJECT_FILE, PROJECT_ID_PATTERN
 from reconciler.config.settings import EMULATOR_CLIENT_ID, SETTING_NAMES, ConnectionSettings
-from reconciler.documents.schema import CONNECTOR_SCHEMA, published_schema_bytes
+from reconciler.documents.schema import CONNECTOR_SCHEMA, PROJECT_SCHEMA, published_schema_bytes
 from reconciler.errors import ConfigError, DumpError
 from reconciler.facade.planning import ConnectorSource, dump_tenant
 from reconciler.gitops.dump import SCHEMA_PATH, Dump
+from reconciler.gitops.init_files import PROJECT_SCHEMA as PROJECT_SCHEMA_PATH
 from reconciler.gitops.init_files import Connection, env_example, gitignore, project_yaml, readme
 from reconciler.gitops.workflows import WORKFLOW_DIR, SecretUse, render_workflows
 from reconciler.safefs import ensure_dir, read_bytes, refuse_links, write_all_atomic
@@ -151,6 +152,9 @@ async def init_project(
     if dumped and not (directory / SCHEMA_PATH).exists():
         # What the connector files' `$schema` line points at, also for a pip install.
         files[SCHEMA_PATH] = published_schema_bytes(CONNECTOR_SCHEMA).decode("utf-8")
+    if not (directory / PROJECT_SCHEMA_PATH).exists():
+        # What cxrecon.yaml's `$schema` line points at (offline, for a pip install too).
+        files[PROJECT_SCHEMA_PATH] = published_schema_bytes(PROJECT_SCHEMA).decode("utf-8")
     ignore_path = directory / ".gitignore"
     ignore = gitignore(
         read_bytes(ignore_path).decode("utf-8", "replace") if ignore_path.is_file() else None,

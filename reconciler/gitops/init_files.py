@@ -17,7 +17,9 @@ from reconciler.gitops.workflows import WORKFLOW_DIR, SecretUse, secret_names
 #: The lines `.gitignore` must hold: cxrecon's state folder (cache, emulator, audit log)
 #: and a local file of secrets.
 IGNORED: Final = (".cxrecon/", ".env")
-PROJECT_SCHEMA: Final = "https://cxrecon.dev/schemas/project.schema.json"
+#: Where cxrecon.yaml's `$schema` line points: the packaged schema init copies into the
+#: project (a URL would not resolve offline, and a pip install has no schemas/ folder).
+PROJECT_SCHEMA: Final = "schemas/project.schema.json"
 
 
 @dataclass(frozen=True)

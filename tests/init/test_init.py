@@ -235,3 +235,24 @@ def test_secret_files_are_git_ignored(tmp_path: Path) -> None:
     apply = (tmp_path / ".github/workflows/apply-environment.yml").read_text(encoding="utf-8")
     assert "A_KEY: ${{ secrets.A_KEY }}" in apply
     assert "> .secrets/a-key" in apply
+
+
+def test_the_schema_hints_resolve_offline_in_the_project(tmp_path: Path) -> None:
+    """A pip install has no schemas/ folder beside cxrecon.yaml: the `$schema` line of every
+    file init writes names a file init wrote into the project, never a URL."""
+    root = tmp_path / "r"
+    result = invoke("init", str(root), "--project", "p", "--emulator", "--from-tenant")
+    assert result.exit_code == 0, result.output
+    hints = {
+        path: re.search(r"\$schema=(\S+)", text)
+        for path, text in every_file(root).items()
+        if path == "cxrecon.yaml" or path.startswith("connectors/")
+    }
+    assert hints["cxrecon.yaml"] is not None
+    for path, hint in hints.items():
+        if hint is None:
+            continue
+        target = (root / path).parent / hint.group(1)
+        assert target.is_file(), (path, hint.group(1))
+        json.loads(target.read_text(encoding="utf-8"))
+    assert (root / "schemas" / "project.schema.json").is_file()
