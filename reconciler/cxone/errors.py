@@ -287,7 +287,11 @@ class ResponseTooLarge(MalformedResponse):
 
 
 class InconsistentListing(CxoneApiError):
-    hint = "connectors were created or deleted during the run; run the command again"
+    hint = (
+        "connectors were created or deleted while the list was read, or the server's pages "
+        "(skip, top) do not stay put; run the command again, and if it keeps failing check "
+        "CXONE_BASE_URL and any proxy in between"
+    )
 
 
 def error_for_status(status: int) -> type[CxoneApiError]:

@@ -58,6 +58,12 @@ class ListingBounds:
     bytes_setting: str = "CXONE_MAX_LISTING_BYTES"
 
 
+#: A server answering every `skip` with the first page: nothing changed in the tenant.
+IGNORED_SKIP_HINT: Final = (
+    "check that CXONE_BASE_URL leads to the CXone API itself: a proxy or gateway in between "
+    "may drop the query string (skip, top)"
+)
+
 #: Reads the page that starts at `skip`, its body charged to the shared cap.
 PageReader = Callable[[int, SharedCap], Coroutine[Any, Any, Page]]
 
@@ -151,6 +157,7 @@ class _Reading:
         self._bounds = bounds
         self._host = host
         self._total: int | None = None  # the first page's totalRecords
+        self._first: tuple[str, ...] = ()  # the first page's ids, in order
         self._ids: set[str] = set()  # ids of the connectors read so far
         self._mappings: set[int] = set()  # ids of the mapping objects counted so far
         self._cap = SharedCap(
@@ -159,6 +166,21 @@ class _Reading:
 
     async def _page(self, skip: int) -> Page:
         page = await self._read_page(skip, self._cap)
+        ids = tuple(item.id for item in page.items)
+        if not skip:
+            self._first = ids
+        elif ids and ids == self._first:
+            # Not a change in the tenant (reading again would find the same): the server,
+            # or something in between, answers every page as if asked for the first.
+            raise InconsistentListing(
+                f"the page at skip={skip} holds the first page's connectors again: the "
+                "server ignores `skip`, so the listing cannot be read page by page",
+                operation=_OPERATION,
+                method="GET",
+                path=self._path,
+                host=self._host,
+                hint=IGNORED_SKIP_HINT,
+            )
         if skip and page.total != self._total:
             raise _Shifted("totalRecords changed between pages")
         for item in page.items:

@@ -133,7 +133,7 @@ def test_a_hostile_listing_stops_at_the_default_bound_under_600_mb(
         ("lying-total", {"CXONE_MAX_LISTING_BYTES": "16MiB"}, "CXONE_MAX_LISTING_BYTES=16 MiB"),
         ("endless", {"CXONE_MAX_LISTING_BYTES": "16MiB"}, "CXONE_MAX_LISTING_BYTES=16 MiB"),
         ("endless-small", {"CXONE_MAX_CONNECTORS": "1500"}, "past CXONE_MAX_CONNECTORS=1500"),
-        ("ignore-skip", {}, "connector conn_000000000 appeared twice"),
+        ("ignore-skip", {}, "the page at skip=100 holds the first page's connectors again"),
     ],
 )
 def test_every_endless_listing_ends_in_one_line(
@@ -155,6 +155,7 @@ def test_every_endless_listing_ends_in_one_line(
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1, result.stderr
     assert says in lines[0]
+    assert "created or deleted" not in lines[0]  # nobody did: the server misread the request
 
 
 def test_a_page_larger_than_its_share_of_the_bound_is_refused(
