@@ -34,6 +34,7 @@ BENDS: Final = {
     "weak-etag": 'turns every ETag header into a weak one, W/"…" (as a compressing proxy)',
     "weak-server": "weakens the ETag header and the body's etag field (a server whose ETags are)",
     "drop-write-etag": "removes the ETag (header and body field) from POST and PATCH answers",
+    "empty-write-body": "answers a connector POST or PATCH that succeeded with its status only",
 }
 #: Hop-by-hop headers and those the proxy sets itself.
 _NOT_FORWARDED: Final = frozenset(
@@ -197,6 +198,10 @@ class BendingProxy:
             content = _rewrite_etags(content, lambda etag: None)
         elif bend == "weak-server":
             content = _rewrite_etags(content, lambda etag: "W/" + etag)
+        elif bend == "empty-write-body" and _a_landed_write(method, answer):
+            # A gateway that keeps the status and drops the body (and what describes it).
+            content = b""
+            out = [(n, v) for n, v in out if n.lower() not in (b"etag", b"content-type")]
         status = f"HTTP/1.1 {answer.status_code} {answer.reason_phrase}\r\n".encode("latin-1")
         head = b"".join(name + b": " + value + b"\r\n" for name, value in out)
         return status + head + f"Content-Length: {len(content)}\r\n\r\n".encode() + content
@@ -218,3 +223,8 @@ def _rewrite_etags(content: bytes, change: Callable[[str], str | None]) -> bytes
             if changed is not None:
                 item["etag"] = changed
     return json.dumps(data).encode()
+
+
+def _a_landed_write(method: str, answer: httpx.Response) -> bool:
+    path = answer.request.url.path
+    return method in ("POST", "PATCH") and "/crm/connectors" in path and answer.is_success

@@ -299,6 +299,33 @@ def test_a_change_between_an_etagless_answer_and_its_read_back_is_not_written_ov
     assert "conflict" in [r["action"] for r in audit(repo)]
 
 
+def test_a_write_that_landed_with_an_unusable_answer_is_a_success_read_back(
+    proxy: BendingProxy, repo: Path, emulator: RunningEmulator
+) -> None:
+    env = env_for(proxy.base_url("empty-write-body"))  # 201/200 with no body at all
+    write(repo, connector("Alpha"))
+
+    created = run(["apply", "--auto-approve"], env)
+
+    assert created.exit_code == 0, created.output
+    assert "1 applied, 0 failed" in created.output
+    assert "failed" not in created.output.split("Apply finished")[0]
+    # The create is never sent again: the connector read back is the one it made.
+    assert [p.method for p in proxy.writes("empty-write-body")] == ["POST", "PATCH"]
+    records = audit(repo)
+    assert [
+        (r["action"], r["result"], r["httpStatus"]) for r in records if r["event"] == "outcome"
+    ] == [
+        ("create", "success", 201),
+        ("activate", "success", 200),
+    ]
+    listed = httpx.get(
+        f"{emulator.base_url}/crm/connectors", headers=emulator.control.auth_headers()
+    ).json()["items"]
+    assert [(c["name"], c["lifecycleStatus"]) for c in listed] == [("Alpha", "ACTIVE")]
+    assert run(["drift"], env_for(proxy.base_url("clean"))).exit_code == 0
+
+
 # --- header values no parser expects -----------------------------------------------------
 
 
