@@ -1,5 +1,5 @@
-"""What the controller tells `notifications:` after each cycle: drift, deletions and failures
-once until they change or are resolved, what it applied, and its readiness going and coming.
+"""What the controller tells `notifications:` after each cycle: drift, deletions, failures and
+policy violations once until they change or are resolved, what it applied, its readiness.
 
 What was told is remembered per destination (reconciler.notify.memory), in memory and in the
 state directory beside the audit log, so neither the next cycle nor a restart repeats it.
@@ -24,6 +24,7 @@ from reconciler.notify.events import (
     drift_item_of_changes,
     failed_item,
     not_ready_event,
+    policy_items,
     recovered_event,
 )
 from reconciler.notify.memory import NoticeMemory, file_name
@@ -119,10 +120,15 @@ class Notices:
             memory.settle(EventKind.DRIFT, environment, (i.name for i in drifted))
             memory.settle(EventKind.DELETED, environment, (i.name for i in deleted))
             memory.settle(EventKind.APPLY_FAILED, environment, failing)
+            # Every violation of the last plan (the standing ones too), each told once
+            # until its message changes or it is resolved.
+            broken = policy_items(report.violations)
+            memory.settle(EventKind.POLICY_VIOLATION, environment, (i.ident for i in broken))
             events += about(EventKind.DRIFT, drifted, where)
             events += about(EventKind.DELETED, deleted, where)
             events += about(EventKind.APPLIED, applied, where)
             events += about(EventKind.APPLY_FAILED, failed, where)
+            events += about(EventKind.POLICY_VIOLATION, broken, where)
         ready, why = readiness
         if not ready:
             memory.not_ready = True

@@ -125,6 +125,13 @@ class Item:
     name: str
     details: tuple[str, ...] = ()
     fingerprint: str = ""
+    #: What the controller's memory knows it by when `name` is not enough (a connector
+    #: breaking two policies is two findings).
+    key: str = ""
+
+    @property
+    def ident(self) -> str:
+        return self.key or self.name
 
 
 @dataclass(frozen=True, slots=True)
@@ -243,7 +250,15 @@ def apply_events(report: ApplyReport, plan: Plan | None, where: Where) -> list[E
         for s in report.syncs
         if not s.ok
     ]
-    return about(EventKind.APPLIED, applied, where) + about(EventKind.APPLY_FAILED, failed, where)
+    # The policies broken by what this run writes or holds; a connector it leaves alone
+    # is not news at every merge (the controller tells standing violations, once).
+    writes = {c.name for c in plan.changes if c.action.writes} if plan else set()
+    broken = [v for v in plan.violations if v.connector in writes] if plan else []
+    return (
+        about(EventKind.APPLIED, applied, where)
+        + about(EventKind.APPLY_FAILED, failed, where)
+        + about(EventKind.POLICY_VIOLATION, policy_items(broken), where)
+    )
 
 
 def run_failed_event(error: str, where: Where) -> Event:
@@ -277,20 +292,34 @@ class Violation:
     severity: str = "error"
 
 
+def policy_items(violations: Sequence[PolicyFinding]) -> list[Item]:
+    """An item per finding (a connector breaking two policies is two), with the connector's
+    file:line:col when the finding has it."""
+    items: list[Item] = []
+    for v in violations:
+        location = getattr(v, "location", None)
+        at = f" ({location})" if location else ""
+        items.append(
+            Item(
+                v.connector,
+                (f"{v.policy} ({v.severity}): {v.message}{at}",),
+                fingerprint([v.policy, v.severity, v.message]),
+                key=json.dumps([v.connector, v.policy], ensure_ascii=False),
+            )
+        )
+    return items
+
+
 def policy_violation_event(violations: Sequence[PolicyFinding], where: Where) -> Event | None:
     """`policy-violation` for the findings of `policies:`; None without any."""
-    if not violations:
+    items = policy_items(violations)
+    if not items:
         return None
-    items = tuple(
-        Item(
-            v.connector,
-            (f"{v.policy} ({v.severity}): {v.message}",),
-            fingerprint([v.policy, v.message]),
-        )
-        for v in violations
-    )
     return Event(
-        EventKind.POLICY_VIOLATION, _summary(EventKind.POLICY_VIOLATION, len(items)), where, items
+        EventKind.POLICY_VIOLATION,
+        _summary(EventKind.POLICY_VIOLATION, len(items)),
+        where,
+        tuple(items),
     )
 
 

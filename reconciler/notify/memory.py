@@ -66,7 +66,7 @@ class NoticeMemory:
         told = self._of(destination.name, event)
         if not event.items:
             return None if told.get(WHOLE) == _whole(event) else event
-        fresh = [i for i in event.items if told.get(i.name) != i.fingerprint]
+        fresh = [i for i in event.items if told.get(i.ident) != i.fingerprint]
         if not fresh:
             return None
         return event.only(fresh)
@@ -79,11 +79,11 @@ class NoticeMemory:
         if not event.items:
             told[WHOLE] = _whole(event)
         for item in event.items:
-            told[item.name] = item.fingerprint
+            told[item.ident] = item.fingerprint
 
     def settle(self, kind: EventKind, environment: str | None, current: Iterable[str]) -> None:
-        """Forget what is resolved: items of `kind` no longer in `current` (names; WHOLE
-        for an event about no connector) are told again when they come back."""
+        """Forget what is resolved: items of `kind` no longer in `current` (`Item.ident`s;
+        WHOLE for an event about no connector) are told again when they come back."""
         keep = set(current)
         env = environment or ""
         for kinds in self._told.values():

@@ -1,5 +1,5 @@
-"""What `cxrecon drift` and `cxrecon apply` tell (and the policies stage, when it finds
-violations): one call each, a no-op without `notifications:`, never raising.
+"""What `cxrecon drift` and `cxrecon apply` tell (apply: also the policies broken by what it
+writes or holds): one call each, a no-op without `notifications:`, never raising.
 
 Each call sends within the destinations' time budget (send.BUDGET_SECONDS) and returns the
 deliveries; a failed one is a warning through `warn`, and the caller's result is unchanged.
@@ -57,8 +57,10 @@ def notify_apply(
     commit: str | None = None,
     environ: Mapping[str, str] | None = None,
 ) -> list[Delivery]:
-    """`applied` and `apply-failed` for what `cxrecon apply` did."""
-    if not _wanted(project, (EventKind.APPLIED, EventKind.APPLY_FAILED), environment):
+    """`applied` and `apply-failed` for what `cxrecon apply` did, `policy-violation` for the
+    policies broken by the connectors it wrote or held."""
+    kinds = (EventKind.APPLIED, EventKind.APPLY_FAILED, EventKind.POLICY_VIOLATION)
+    if not _wanted(project, kinds, environment):
         return []
     where = _where(project, environment, commit, environ)
     return _send(project, apply_events(report, plan, where), warn, environ)
