@@ -8,15 +8,19 @@ URL per destination, a secret), for which events and environments; checked with 
         environments: [production]      # optional: only these environments (default all)
 
 A URL is a secret: it is kept as a `Secret`, never shown in a message (a problem names the
-notification and the spot in the file, never the value).
+notification and the spot in the file, never the value); one written into the file whole (no
+`${env:}` part) is an error, as a secret written into `environments:` is, unless its host is
+this machine.
 """
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Final
+from urllib.parse import urlsplit
 
 from reconciler.documents.yamlload import LoadedDocument
 from reconciler.model import Diagnostic, SourceLocation
@@ -140,6 +144,16 @@ def _url_problems(
                 "url: ${env:NAME}",
             )
         ]
+    if not ENV_PART.search(url) and not _loopback(url):
+        return [
+            _at(
+                document,
+                at,
+                f"{where} is written into cxrecon.yaml, which is committed: a webhook URL lets "
+                "anyone who reads the repository post to the channel. Keep it in an environment "
+                "variable set where cxrecon runs (a CI secret) and write url: ${env:NAME}",
+            )
+        ]
     return [
         _at(
             document,
@@ -151,6 +165,21 @@ def _url_problems(
         for variable in ENV_PART.findall(url)
         if _reserved(variable)
     ]
+
+
+def _loopback(url: str) -> bool:
+    """Whether the URL's host is this machine (a local relay or receiver): nothing a reader of
+    the repository could reach, so it may be written as it is."""
+    try:
+        host = urlsplit(url).hostname or ""
+    except ValueError:
+        return False
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 def _reserved(variable: str) -> bool:

@@ -150,3 +150,28 @@ def test_a_bad_name_is_an_error(tmp_path: Path) -> None:
         "notifications:\n  - name: 'team chat!'\n    url: json://h/x\n    events: [drift]\n",
     )
     assert "notification names are letters, digits" in text
+
+
+def test_a_url_written_into_the_file_is_a_committed_secret_and_an_error(tmp_path: Path) -> None:
+    text = problems(
+        tmp_path,
+        f"notifications:\n  - name: chat\n    url: {SECRET_URL}\n    events: [drift]\n"
+        "  - name: hook\n    url: jsons://hooks.example.com/CANARY-hook\n    events: [drift]\n",
+    )
+    assert text.count("is written into cxrecon.yaml, which is committed") == 2
+    assert "cxrecon.yaml:8:5: error: notification 'chat': url is written into" in text
+    assert "url: ${env:NAME}" in text
+
+
+def test_a_url_to_this_machine_or_with_an_env_part_may_be_written_as_it_is(
+    tmp_path: Path,
+) -> None:
+    project = load_project_with(
+        tmp_path,
+        "notifications:\n"
+        "  - name: relay\n    url: json://127.0.0.1:8080/hook\n    events: [drift]\n"
+        "  - name: local\n    url: jsons://localhost/hook\n    events: [drift]\n"
+        "  - name: mail\n    url: mailtos://u:${env:SMTP_PASSWORD}@mail.example.com\n"
+        "    events: [drift]\n",
+    )
+    assert [n.name for n in project.notifications] == ["relay", "local", "mail"]
