@@ -62,8 +62,10 @@ pytestmark = pytest.mark.skipif(
     "from the test extra); .ci/run does",
 )
 
-#: A deny window that is always active (each day, for a day) for the Gamma connectors.
+#: A deny window that is always active (each day, for a day) for the Gamma connectors, and a
+#: warning policy Gamma breaks (the status page's policy table, checked by axe).
 PROJECT = """\
+project: controller-tests
 connectors: connectors/
 syncWindows:
   - kind: deny
@@ -72,6 +74,11 @@ syncWindows:
     timeZone: UTC
     connectors: ["Gamma-*"]
     description: change freeze
+policies:
+  - name: ticket-connectors-reviewed
+    rule: connector.name != "Gamma-Tickets"
+    message: ticket connectors need the service desk's review
+    severity: warning
 """
 
 
@@ -238,6 +245,10 @@ def test_the_status_page_in_a_browser(
             "Beta": "Updated",
         }
         assert no_alert(browser)
+        # A warning policy: listed in its own table (checked by axe below), nothing held.
+        policies = browser.find_element(By.ID, "policy-title").find_element(By.XPATH, "..").text
+        assert "ticket-connectors-reviewed" in policies
+        assert "the service desk's review" in policies
         errors += console_errors(browser)
 
         # An out-of-band edit shows as drift after the next cycle.
