@@ -246,3 +246,43 @@ def test_the_help_says_what_it_lists_and_that_values_are_never_shown() -> None:
     text = " ".join(result.stdout.split())
     for phrase in ("${env:NAME}", "${file:PATH}", "never", "Exit code"):
         assert phrase in text, text
+
+
+def test_the_variables_of_notification_urls_are_listed_per_environment(
+    project: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with (project / "cxrecon.yaml").open("a") as file:
+        file.write(
+            "notifications:\n"
+            "  - name: team-chat\n    url: ${env:TEAMS_WEBHOOK_URL}\n    events: [drift]\n"
+            "    environments: [production]\n"
+            "  - name: ops-mail\n"
+            "    url: mailtos://cx:${env:SMTP_PASSWORD}@mail.example.com?to=${env:OPS_TO}\n"
+            "    events: [apply-failed]\n"
+        )
+    monkeypatch.setenv("TEAMS_WEBHOOK_URL", CANARY)
+    monkeypatch.delenv("SMTP_PASSWORD", raising=False)
+    monkeypatch.setenv("OPS_TO", "")
+    report = as_json()
+    sandbox, production = report["environments"]
+    assert [(n["name"], n["status"], n["notifications"]) for n in sandbox["notifications"]] == [
+        ("OPS_TO", "not set", ["ops-mail"]),
+        ("SMTP_PASSWORD", "not set", ["ops-mail"]),
+    ]
+    assert [(n["name"], n["status"]) for n in production["notifications"]] == [
+        ("OPS_TO", "not set"),
+        ("SMTP_PASSWORD", "not set"),
+        ("TEAMS_WEBHOOK_URL", "set"),
+    ]
+    # A destination that is not set never fails a run: listed apart from `missing`.
+    assert report["missingNotifications"] == ["${env:OPS_TO}", "${env:SMTP_PASSWORD}"]
+    assert "${env:SMTP_PASSWORD}" not in report["missing"]
+
+    text = run("-e", "production").stdout
+    assert any(
+        "notification: TEAMS_WEBHOOK_URL" in line and " set " in line and "team-chat" in line
+        for line in text.splitlines()
+    ), text
+    assert any(
+        "notification: SMTP_PASSWORD" in line and "not set" in line for line in text.splitlines()
+    ), text

@@ -57,12 +57,26 @@ class ConnectionSecret:
 
 
 @dataclass(frozen=True)
+class NotificationSecret:
+    """A variable a notification URL of `notifications:` is made of (`${env:NAME}`)."""
+
+    name: str
+    notifications: tuple[str, ...]
+    available: bool
+
+    @property
+    def status(self) -> str:
+        return SET if self.available else NOT_SET
+
+
+@dataclass(frozen=True)
 class EnvironmentSecrets:
     name: str | None
     references: tuple[Reference, ...]
     connection: tuple[ConnectionSecret, ...]
     #: Connector files that did not load in this environment (their references are unknown).
     unloaded: tuple[str, ...]
+    notifications: tuple[NotificationSecret, ...] = ()
 
 
 @click.command()
@@ -78,7 +92,8 @@ def secrets(path: Path | None, environment: str | None, output_format: str) -> N
     Every ${env:NAME} and ${file:PATH} reference of the connector files, read after the
     environment's ${var:} values from cxrecon.yaml are substituted, with the connectors
     that use it; and the connection secret cxrecon itself needs for the tenant
-    (CXONE_CLIENT_SECRET, plus CXONE_PASSWORD with the password grant). "set" means this
+    (CXONE_CLIENT_SECRET, plus CXONE_PASSWORD with the password grant); and the variables
+    the URLs of `notifications:` are made of. "set" means this
     process can resolve it now: the variable is set and not empty, the file (relative to
     the project root) is readable and not empty. Secret values are never shown. No network.
 
@@ -88,7 +103,8 @@ def secrets(path: Path | None, environment: str | None, output_format: str) -> N
 
     Exit code 0 whether or not everything is set (1 only when cxrecon.yaml is invalid
     or -e names no environment); with --format json, `missing` lists the references not
-    set, for a CI step to check.
+    set, for a CI step to check (`missingNotifications` the notification variables: one
+    not set costs its messages, never a run).
     """
     # Imported here, not at the top: `cxrecon secrets --help` needs none of them.
     from reconciler.facade import open_project, secrets_for
@@ -145,6 +161,22 @@ def _environment_secrets(
         references=tuple(sorted(found.values(), key=lambda r: (r.kind != "env", r.name))),
         connection=_connection_secrets(env, os.environ),
         unloaded=tuple(unloaded),
+        notifications=_notification_secrets(project, env.name, os.environ),
+    )
+
+
+def _notification_secrets(
+    project: Project, environment: str, environ: Mapping[str, str]
+) -> tuple[NotificationSecret, ...]:
+    """The variables of the URLs of the destinations told about `environment`."""
+    users: dict[str, list[str]] = {}
+    for n in project.notifications:
+        if n.environments is None or environment in n.environments:
+            for variable in dict.fromkeys(n.variables):
+                users.setdefault(variable, []).append(n.name)
+    return tuple(
+        NotificationSecret(name, tuple(names), bool(environ.get(name)))
+        for name, names in sorted(users.items())
     )
 
 
@@ -201,11 +233,24 @@ def _as_json(listed: Sequence[EnvironmentSecrets]) -> dict[str, Any]:
                     }
                     for c in env.connection
                 ],
+                "notifications": [
+                    {
+                        "kind": "env",
+                        "name": n.name,
+                        "notifications": list(n.notifications),
+                        "available": n.available,
+                        "status": n.status,
+                    }
+                    for n in env.notifications
+                ],
                 "unloadedFiles": list(env.unloaded),
             }
             for env in listed
         ],
         "missing": missing,
+        "missingNotifications": sorted(
+            {f"${{env:{n.name}}}" for env in listed for n in env.notifications if not n.available}
+        ),
         "complete": not any(env.unloaded for env in listed),
     }
 
@@ -239,6 +284,10 @@ def _as_text(listed: Sequence[EnvironmentSecrets]) -> str:
         if not rows:
             rows.append(("(no ${env:} or ${file:} references)", "", ""))
         rows.extend((f"connection: {c.name}", c.status, c.purpose) for c in env.connection)
+        rows.extend(
+            (f"notification: {n.name}", n.status, ", ".join(n.notifications))
+            for n in env.notifications
+        )
         width = max(len(row[0]) for row in rows)
         for what, status, who in rows:
             lines.append(f"  {what.ljust(width)}  {status.ljust(len(NOT_SET))}  {who}".rstrip())
