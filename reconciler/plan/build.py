@@ -152,6 +152,7 @@ def build_plan(
         desired_digest=desired_digest,
         environment=environment,
         prune=prune,
+        project=project,
         ignored=ignored,
         ignored_fields=sum(p.ignored_fields for p in planned),
     )

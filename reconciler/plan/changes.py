@@ -260,6 +260,8 @@ class Plan:
     desired_digest: str
     environment: str | None = None
     prune: bool = False
+    #: The identity the plan was made for (`project:` or CXRECON_PROJECT); None: not set.
+    project: str | None = None
     ignored: int = 0  # remote connectors neither declared nor managed: left alone
     ignored_fields: int = 0  # differing fields that ignoreDifferences rules left out
     #: Changes left out because they are not as a reviewed plan showed them (plan.reviewed).

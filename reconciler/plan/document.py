@@ -171,6 +171,7 @@ def plan_document(plan: Plan) -> dict[str, Any]:
     return {
         "formatVersion": FORMAT_VERSION,
         "environment": plan.environment,
+        "project": plan.project,
         "desiredDigest": plan.desired_digest,
         "prune": plan.prune,
         "summaryText": summary_line(plan),

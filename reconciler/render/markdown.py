@@ -113,6 +113,9 @@ class MarkdownRenderer:
         environment = f" — {_cell(plan.environment)}" if plan.environment else ""
         out = [f"## {self.title}{environment}"]
         out.append("")
+        # Which repository's identity the plan is for (a project id needs no escaping).
+        out.append(f"Project: `{plan.project}`" if plan.project else "Project: not set")
+        out.append("")
         out.append(_cell(summary_line(plan)))
         out.append("")
         out.append("| Action | Count |")

@@ -379,3 +379,24 @@ def test_a_crm_data_sync_names_its_environment_too(
     assert refused.exit_code == 1
     assert "a write names its environment; pass -e NAME" in refused.output
     assert started.exit_code == 0, started.output
+
+
+def test_a_plan_names_the_project_it_is_for(team: Project) -> None:
+    """A reviewer sees which repository's identity a plan is for (JSON and Markdown)."""
+    import jsonschema
+
+    schema = json.loads(
+        (Path(__file__).parents[2] / "schemas" / "plan.schema.json").read_text(encoding="utf-8")
+    )
+    as_json = run_cli(["plan", "--format", "json"])
+    as_markdown = run_cli(["plan", "--format", "markdown"])
+
+    document = json.loads(as_json.stdout)
+    jsonschema.validate(document, schema)
+    assert document["project"] == "team"
+    assert "Project: `team`" in as_markdown.output
+    project_file(team.root, "connectors: connectors/\n")
+    unset = json.loads(run_cli(["plan", "--format", "json"]).stdout)
+    jsonschema.validate(unset, schema)
+    assert unset["project"] is None
+    assert "Project: not set" in run_cli(["plan", "--format", "markdown"]).output
