@@ -79,10 +79,12 @@ def render_workflows(
     secrets: Mapping[str, Iterable[SecretUse]],
     *,
     connectors: str = "connectors/",
+    notifications: Iterable[str] = (),
 ) -> dict[str, str]:
     """File name → text of every workflow, for `environments` (applied in this order) whose
-    connectors reference `secrets` (by environment name). ConfigError for a name a workflow
-    cannot carry."""
+    connectors reference `secrets` (by environment name), the apply and drift steps given
+    the `notifications` variables (`${env:NAME}` parts of `notifications:` URLs).
+    ConfigError for a name a workflow cannot carry."""
     if not environments:
         raise ConfigError("cxrecon init needs at least one environment: pass -e NAME")
     for name in environments:
@@ -92,7 +94,8 @@ def render_workflows(
                 "'.', '_' and '-' (at most 64)"
             )
     uses = sorted({use for env in environments for use in secrets.get(env, ())})
-    for use in uses:
+    told = sorted({SecretUse("env", name) for name in notifications})
+    for use in (*uses, *told):
         if use.kind == "env" and not _SHELL_NAME.fullmatch(use.name):
             raise ConfigError(
                 f"{use.text} cannot be passed to a workflow step: a variable name is letters, "
@@ -112,6 +115,7 @@ def render_workflows(
     for file in WORKFLOW_FILES:
         text = _template(file)
         text = _fill_block(text, "__CXRECON_SECRET_ENV__", _secret_env(uses, names))
+        text = _fill_block(text, "__CXRECON_NOTIFY_ENV__", _notify_env(told))
         text = _fill_block(text, "__CXRECON_SECRET_FILES__", _secret_files(uses, names))
         text = _fill_block(text, "__CXRECON_SECRET_FILES_REMOVED__", _removals(uses))
         for key, value in fill.items():
@@ -155,6 +159,14 @@ def _secret_env(uses: Sequence[SecretUse], names: Mapping[SecretUse, str]) -> li
         variable = use.name if use.kind == "env" else names[use]
         lines.append(f"{variable}: ${{{{ secrets.{names[use]} }}}}")
     return lines
+
+
+def _notify_env(told: Sequence[SecretUse]) -> list[str]:
+    """The notification variables, each from the GitHub secret of its name (upper-case)."""
+    if not told:
+        return ["# (none yet: e.g. TEAMS_WEBHOOK_URL from the secret of that name)"]
+    names = secret_names(told)
+    return [f"{use.name}: ${{{{ secrets.{names[use]} }}}}" for use in told]
 
 
 def _secret_files(uses: Sequence[SecretUse], names: Mapping[SecretUse, str]) -> list[str]:

@@ -48,7 +48,11 @@ def load(text: str) -> dict[object, object]:
 
 @pytest.fixture(scope="module")
 def rendered() -> dict[str, str]:
-    return render_workflows(ODD_ENVIRONMENTS, dict.fromkeys(ODD_ENVIRONMENTS, ODD_SECRETS))
+    return render_workflows(
+        ODD_ENVIRONMENTS,
+        dict.fromkeys(ODD_ENVIRONMENTS, ODD_SECRETS),
+        notifications=("TEAMS_WEBHOOK_URL", "github_hook"),
+    )
 
 
 def test_names_read_back_as_given(rendered: dict[str, str]) -> None:
@@ -145,3 +149,31 @@ def test_the_templates_ship_as_package_data() -> None:
     assert setuptools["package-data"]["reconciler.templates.workflows"] == ["*.yml"]
     shipped = {e.name for e in resources.files("reconciler.templates.workflows").iterdir()}
     assert set(WORKFLOW_FILES) <= shipped
+
+
+def test_notification_variables_reach_the_apply_and_drift_steps_only() -> None:
+    rendered = render_workflows(
+        ("staging", "production"),
+        {},
+        notifications=("TEAMS_WEBHOOK_URL", "smtp_password", "TEAMS_WEBHOOK_URL"),
+    )
+    apply_job = next(iter(load(rendered["apply-environment.yml"])["jobs"].values()))  # type: ignore[attr-defined]
+    apply_step = next(s for s in apply_job["steps"] if s.get("name") == "Apply")
+    drift_job = next(iter(load(rendered["drift.yml"])["jobs"].values()))  # type: ignore[attr-defined]
+    drift_step = next(s for s in drift_job["steps"] if s.get("name") == "Detect drift")
+    for step in (apply_step, drift_step):
+        assert step["env"]["TEAMS_WEBHOOK_URL"] == "${{ secrets.TEAMS_WEBHOOK_URL }}"
+        assert step["env"]["smtp_password"] == "${{ secrets.SMTP_PASSWORD }}"
+    assert "TEAMS_WEBHOOK_URL" not in rendered["plan.yml"]  # a plan tells nobody
+
+
+def test_without_notifications_the_steps_say_where_their_variables_go() -> None:
+    rendered = render_workflows(("production",), {})
+    for name in ("apply-environment.yml", "drift.yml"):
+        assert "# Notification URLs (notifications: in cxrecon.yaml)" in rendered[name]
+        assert "# (none yet: e.g. TEAMS_WEBHOOK_URL" in rendered[name]
+
+
+def test_a_notification_variable_a_step_cannot_carry_is_refused() -> None:
+    with pytest.raises(ConfigError, match="cannot be passed to a workflow step"):
+        render_workflows(("production",), {}, notifications=("has-dash",))
