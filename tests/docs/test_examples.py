@@ -176,6 +176,9 @@ def command_lines() -> list[tuple[str, list[str]]]:
     for block in blocks():
         if block.language in ("sh", "bash", "console", "shell"):
             lines = block.text.splitlines()
+        elif not block.language:
+            # An untagged block mixes a session's prompts with their output: the `$ ` lines.
+            lines = [raw for raw in block.text.splitlines() if raw.startswith("$ ")]
         elif block.language == "yaml" and _kind(block) == "workflow-steps":
             lines = [str(step["run"]) for step in yaml.safe_load(textwrap.dedent(block.text))]
         else:
