@@ -1,7 +1,8 @@
 """Plans of several environments side by side (reconciler.plan.comparison), for a terminal,
 a pull-request comment, or as JSON: per connector the action each environment plans, per
 field the value each would hold after apply, marked where that environment's plan changes
-it and where an override sets it. Text is escaped for the medium it goes to."""
+it and where an override sets it; the policies each environment breaks. Text is escaped for
+the medium it goes to."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from typing import Final
 from reconciler.plan.comparison import Comparison, ConnectorAcross, FieldAcross, comparison_document
 from reconciler.plan.diff import format_value
 from reconciler.plan.setup import needed_secrets
-from reconciler.render import setup
+from reconciler.render import policy, setup
 from reconciler.render.escape import json_text, markdown, terminal
 
 _VALUE_LIMIT: Final = 200
@@ -57,6 +58,10 @@ def render_text(comparison: Comparison) -> str:
         lines.append(f"  {env}: {plan.summary_text}")
     for env, plan in comparison.plans.items():
         lines += [f"  {env}: {setup.sentence(n, env)}" for n in needed_secrets(plan)]
+    for env, plan in comparison.plans.items():
+        broken = policy.text_lines(plan)  # ["", headline, violation lines…] or []
+        if broken:
+            lines += ["", f"{env}: {broken[1]}", *broken[2:]]
     width = max(len(env) for env in comparison.environments) + 1
     for c in comparison.connectors:
         symbol = "~" if c.differs else "="
@@ -88,6 +93,10 @@ def render_markdown(comparison: Comparison) -> str:
     if needs:
         out += ["", "**Setup this merge needs:**", ""]
         out += [f"- {_code(env)}: {setup.markdown_sentence(n, env)}" for env, n in needs]
+    for env, plan in comparison.plans.items():
+        section = policy.markdown_section(plan)  # ["### Policy", …, ""] or []
+        if section:
+            out += ["", f"### Policy in {_code(env)}", *section[1:-1]]
     if comparison.connectors:
         out += ["", "| Connector | " + " | ".join(_code(e) for e in envs) + " |"]
         out.append("|---|" + "---|" * len(envs))

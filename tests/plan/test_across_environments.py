@@ -153,3 +153,36 @@ def test_unknown_environment_and_saving_a_comparison_are_refused(project: Path) 
     assert "production" in unknown.output
     assert saved.exit_code == 2
     assert "--out saves the plan of one environment" in saved.output
+
+
+def test_the_policies_each_environment_breaks_are_shown_in_every_format(project: Path) -> None:
+    with (project / "cxrecon.yaml").open("a", encoding="utf-8") as file:
+        file.write(
+            "policies:\n"
+            "  - name: billing-host\n"
+            "    environments: [production]\n"
+            "    rule: connector.endpointUrl.startsWith('https://billing.acme.example/')\n"
+            "    message: production talks to billing.acme.example only\n"
+            "  - name: owning-team\n"
+            "    severity: warning\n"
+            "    rule: has(connector.labels.team)\n"
+            "    message: set labels.team\n"
+        )
+
+    text = run("plan", "-e", "all")
+    markdown = run("plan", "-e", "all", "--format", "markdown")
+    as_json = run("plan", "-e", "all", "--format", "json")
+
+    assert text.exit_code == 1, text.output  # an error policy, as for one plan
+    lines = text.output.splitlines()
+    at = lines.index("sandbox: Policy: 0 error(s), 1 warning(s):")
+    assert lines[at + 1].startswith("  - warning: policy 'owning-team': Billing-Sync (connectors/")
+    at = lines.index(
+        "production: Policy: 1 error(s), 1 warning(s) (apply will not write those connectors):"
+    )
+    assert lines[at + 1].startswith("  - error: policy 'billing-host': Billing-Sync (")
+    assert lines[at + 1].endswith("): production talks to billing.acme.example only")
+    assert "### Policy in <code>production</code>" in markdown.output
+    assert "| error | billing-host | Billing-Sync | connectors/billing.yaml:" in markdown.output
+    document = json.loads(as_json.output)
+    assert document["plans"]["production"]["policy"]["errors"] == 1
