@@ -27,6 +27,8 @@ from reconciler.render.escape import terminal
 if TYPE_CHECKING:
     import httpx
 
+    from reconciler.plan.changes import Plan
+
 #: What `--url` looks like (the controller's default --listen address).
 EXAMPLE_URL: Final = "http://127.0.0.1:9108"
 #: A /status answer larger than this is not a controller's (10,000 connectors are ~3 MB).
@@ -100,7 +102,7 @@ def status(
     from reconciler.cli.tenant import plan_from_tenant  # the client and planner: only here
 
     planned = plan_from_tenant(None, environment, emulator, parallelism=parallelism)
-    ctx.exit(_print_plan(planned.run.plan.changes, planned.env.name, emulator))
+    ctx.exit(_print_plan(planned.run.plan, planned.env.name, emulator))
 
 
 def _controller_url(url: str | None) -> tuple[str, str]:
@@ -219,6 +221,8 @@ def _print_controller(body: Mapping[str, Any], base: str, environment: str | Non
         fields = [str(f) for f in c.get("fields") or ()]
         rows.append(Row(c["name"], state, _detail(fields, _opt(c.get("reason")))))
     _print_rows(rows)
+    violations = [v for v in cycle.get("policyViolations") or () if isinstance(v, dict)]
+    _print_violations(violations, "the controller will not write those")
     for b in body.get("backoff") or ():
         if isinstance(b, dict):
             click.echo(
@@ -228,6 +232,8 @@ def _print_controller(body: Mapping[str, Any], base: str, environment: str | Non
             )
     if not ready or cycle.get("result") != "success":
         return 2
+    if any(v.get("severity") == "error" for v in violations):
+        return 2  # a connector held by a policy
     return 2 if any(r.state.tone is not Tone.OK for r in rows) else 0
 
 
@@ -252,9 +258,10 @@ def _when(value: Any) -> str:
     return moment.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
-def _print_plan(changes: Sequence[Any], environment: str, emulator: bool) -> int:
+def _print_plan(plan: Plan, environment: str, emulator: bool) -> int:
     where = "the embedded emulator" if emulator else f"environment {clean(environment)}"
     click.echo(f"Planned once against {where} (no controller):")
+    changes = plan.changes
     rows = [
         Row(
             c.name,
@@ -268,7 +275,33 @@ def _print_plan(changes: Sequence[Any], environment: str, emulator: bool) -> int
         for c in changes
     ]
     _print_rows(rows)
+    violations = [v.as_json() for v in plan.violations]
+    _print_violations(violations, "apply will not write those connectors")
+    if any(v["severity"] == "error" for v in violations):
+        return 2
     return 2 if any(r.state.tone is not Tone.OK for r in rows) else 0
+
+
+def _print_violations(violations: Sequence[Mapping[str, Any]], held: str) -> None:
+    """The policies of cxrecon.yaml the connectors break (`Violation.as_json()` shape),
+    errors first; every value is user-controlled text, cleaned for the terminal."""
+    if not violations:
+        return
+    errors = sum(1 for v in violations if v.get("severity") == "error")
+    said = f" ({held})" if errors else ""
+    click.echo(f"\nPolicy: {errors} error(s), {len(violations) - errors} warning(s){said}:")
+    ordered = sorted(
+        violations,
+        key=lambda v: (v.get("severity") != "error", str(v.get("connector")), str(v.get("policy"))),
+    )
+    for v in ordered:
+        location = v.get("location")
+        at = f" ({location})" if isinstance(location, str) and location else ""
+        line = (
+            f"  - {v.get('severity')}: policy '{v.get('policy')}': {v.get('connector')}{at}: "
+            f"{v.get('message')}"
+        )
+        click.echo(clean(line))
 
 
 def _detail(fields: Sequence[str], reason: str | None) -> str:
