@@ -186,3 +186,30 @@ def test_stateful_run_over_every_operation_conforms(emulator_factory: Factory) -
     patched = requests["PATCH /api/v2/crm/connectors/{id}"]
     assert patched.get("200", 0) + patched.get("412", 0) > 0, patched
     assert requests["DELETE /_emulator/connectors/{id}"].get("204", 0) > 0
+
+
+def test_a_null_in_a_patch_is_documented_where_the_emulator_takes_it(
+    emulator_factory: Factory,
+) -> None:
+    """RFC 7396: null removes a key. For each key of ConnectorPatch, the document allows null
+    exactly where the emulator takes it (an out-of-band edit: no lifecycle or immutability
+    rule in the way), so a client built from the document can reset a default
+    (schemathesis found `version: null` taken but undocumented)."""
+    from jsonschema import Draft202012Validator
+
+    from reconciler.emulator.control import EmulatorControlError
+
+    running = emulator_factory()
+    patch_schema = Draft202012Validator({**DOCUMENT, "$ref": "#/components/schemas/ConnectorPatch"})
+    differs = []
+    for key in DOCUMENT["components"]["schemas"]["ConnectorPatch"]["properties"]:
+        connector_id = running.control.seed(SEED_CONNECTORS[0] | {"name": f"null-{key}"})["id"]
+        try:
+            running.control.edit(connector_id, {key: None})
+            taken = True
+        except EmulatorControlError:
+            taken = False
+        documented = patch_schema.is_valid({key: None})
+        if taken != documented:
+            differs.append(f"{key}: emulator takes null {taken}, document allows it {documented}")
+    assert differs == []
