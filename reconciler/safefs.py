@@ -124,6 +124,29 @@ def open_append(path: Path, *, mode: int = 0o600) -> int:
     return fd
 
 
+def append_whole(path: Path, data: bytes, *, what: str = "file") -> None:
+    """Append `data` to a file a CI runner hands over (GITHUB_STEP_SUMMARY, GITHUB_OUTPUT:
+    outside the project, so links are the runner's business). All of it or nothing: a full
+    disk cuts the file back to where it was and is one FileWriteError line."""
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | _CLOEXEC, 0o644)
+    except OSError as exc:
+        raise write_failure(path, exc, what=what) from None
+    try:
+        start = os.fstat(fd).st_size
+        view = memoryview(data)
+        try:
+            while view:
+                view = view[os.write(fd, view) :]
+        except OSError as exc:
+            if stat.S_ISREG(os.fstat(fd).st_mode):
+                with suppress(OSError):
+                    os.ftruncate(fd, start)  # a half summary would read as a whole one
+            raise write_failure(path, exc, what=what) from None
+    finally:
+        os.close(fd)
+
+
 def read_bytes(path: Path) -> bytes:
     """The bytes of a regular file, never through a final link (FileNotFoundError if none)."""
     fd = os.open(path, os.O_RDONLY | _NOFOLLOW | _CLOEXEC)

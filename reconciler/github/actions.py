@@ -13,6 +13,7 @@ from typing import Final, Literal
 
 from reconciler.errors import GitHubContextError
 from reconciler.render.escape import workflow_data, workflow_property
+from reconciler.safefs import append_whole
 
 #: GitHub environment names we accept: they end up in markers, titles and artifact names.
 ENVIRONMENT_NAME: Final = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
@@ -124,16 +125,15 @@ def write_outputs(context: ActionsContext, values: Mapping[str, str]) -> None:
             lines.append(f"{name}<<{delimiter}\n{value}\n{delimiter}\n")
         else:
             lines.append(f"{name}={value}\n")
-    with context.output.open("a", encoding="utf-8") as handle:
-        handle.write("".join(lines))
+    append_whole(context.output, "".join(lines).encode("utf-8"), what="step outputs")
 
 
 def append_summary(context: ActionsContext, markdown: str) -> None:
     """Append Markdown to the job summary (no-op outside Actions)."""
     if context.step_summary is None:
         return
-    with context.step_summary.open("a", encoding="utf-8") as handle:
-        handle.write(markdown.rstrip("\n") + "\n\n")
+    text = markdown.rstrip("\n") + "\n\n"
+    append_whole(context.step_summary, text.encode("utf-8"), what="job summary")
 
 
 def annotation(level: AnnotationLevel, message: str, *, title: str | None = None) -> str:

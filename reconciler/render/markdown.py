@@ -27,6 +27,7 @@ from reconciler.render.common import (
     written_from,
 )
 from reconciler.render.escape import markdown
+from reconciler.safefs import append_whole
 
 #: GitHub refuses comments over 65,536 characters; keep a margin.
 DEFAULT_BUDGET: Final = 60_000
@@ -223,7 +224,5 @@ def write_job_summary(plan: Plan, environ: Mapping[str, str] | None = None) -> P
         return None
     path = Path(target)
     # GitHub caps a step summary at 1 MiB; the comment budget keeps it well under.
-    with path.open("a", encoding="utf-8") as fh:
-        fh.write(render(plan))
-        fh.write("\n")
+    append_whole(path, (render(plan) + "\n").encode("utf-8"), what="job summary")
     return path
