@@ -173,10 +173,13 @@ def reconcile(
     if not dry_run and repo.is_dir():
         _check_writes(repo, environment, emulator)
     _configure_logging(log_level)
+    # Not resolved: a `.cxrecon` committed as a link must be seen (and refused), not followed.
+    log_path = (audit_log or _default_audit_log()).absolute()
     options = ControllerOptions(
         # Not resolved: a git-sync link is swapped to a new worktree on each sync.
         repo=repo.absolute(),
-        audit_log=(audit_log or _default_audit_log()).resolve(),
+        audit_log=log_path,
+        state_root=_state_root(log_path, repo.absolute(), default=audit_log is None),
         environment=environment,
         interval=seconds,
         self_heal=self_heal,
@@ -206,6 +209,17 @@ def _check_writes(repo: Path, environment: str | None, emulator: bool) -> None:
     except ConfigError:
         return
     write_environment(project, environment, emulator=emulator)
+
+
+def _state_root(log: Path, repo: Path, *, default: bool) -> Path | None:
+    """The folder below which the audit log (and the notification memory beside it) is
+    written through no link: the checkout when the log is in it (its files are untrusted
+    input), the working folder for the default `.cxrecon/audit.jsonl`; None for a log the
+    operator placed elsewhere (a state directory, a volume: links there are theirs)."""
+    for root in (repo, Path.cwd() if default else None):
+        if root is not None and log.is_relative_to(root):
+            return root
+    return None
 
 
 def _backoff_policy(base: str, cap: str) -> BackoffPolicy:

@@ -266,6 +266,7 @@ class CycleRunner:
                 environment=env_name,
                 run_id=f"{self.run_prefix}-{number}",
                 command="reconcile",
+                root=opts.state_root,
             )
         decided: list[tuple[ConnectorChange, Decision, str | None]] = []
 

@@ -57,7 +57,8 @@ class Notices:
         """Read from the state directory on first use (only when something is configured)."""
         if self._memory is None:
             name = file_name(self.options.environment)
-            self._memory = NoticeMemory(self.options.audit_log.parent / name)
+            path = self.options.audit_log.parent / name
+            self._memory = NoticeMemory(path, root=self.options.state_root)
         return self._memory
 
     async def after_cycle(

@@ -77,6 +77,9 @@ class ControllerOptions:
     ready_factor: float = 3.0
     #: /readyz fails once this many cycles in a row could not pull the repository.
     max_pull_failures: int = 3
+    #: The folder (a checkout, or the one the controller runs in) whose `.cxrecon/` holds the
+    #: audit log and the notification memory: no link below it is followed (issue 22).
+    state_root: Path | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -17,7 +17,14 @@ from typing import Final
 
 from reconciler.config.notifications import Notification
 from reconciler.notify.events import Event, EventKind
-from reconciler.safefs import FileWriteError, UnsafePathError, read_bytes, write_atomic
+from reconciler.safefs import (
+    FileWriteError,
+    UnsafePathError,
+    ensure_dir,
+    read_bytes,
+    refuse_links,
+    write_atomic,
+)
 
 log = logging.getLogger("cxrecon.controller")
 
@@ -51,8 +58,10 @@ WHOLE: Final = ""
 class NoticeMemory:
     """destination → kind → environment → item name → fingerprint of what was told."""
 
-    def __init__(self, path: Path | None = None) -> None:
+    def __init__(self, path: Path | None = None, *, root: Path | None = None) -> None:
         self.path = path
+        #: No link below `root` is followed, to read or to write (a committed `.cxrecon`).
+        self.root = root
         self._told: dict[str, dict[str, dict[str, dict[str, str]]]] = {}
         #: The controller was not ready when last seen (a recovery is told once, after it).
         self.not_ready = False
@@ -100,7 +109,10 @@ class NoticeMemory:
         body = {"version": _VERSION, "notReady": self.not_ready, "told": self._told}
         data = json.dumps(body, sort_keys=True, ensure_ascii=False).encode() + b"\n"
         try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
+            if self.root is not None and self.path.is_relative_to(self.root):
+                ensure_dir(self.root, self.path.parent, mode=0o700)
+            else:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
             write_atomic(self.path, data, mode=0o600, what="notification memory")
         except (FileWriteError, UnsafePathError, OSError) as exc:
             log.warning("cannot keep what was notified in %s: %s", self.path, exc)
@@ -114,6 +126,8 @@ class NoticeMemory:
 
     def _read(self, path: Path) -> None:
         try:
+            if self.root is not None:
+                refuse_links(self.root, path)
             raw = read_bytes(path)
         except FileNotFoundError:
             return
