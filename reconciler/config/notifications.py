@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from typing import Any, Final
 from urllib.parse import urlsplit
 
+from reconciler.config.settings import is_reserved_variable
 from reconciler.documents.yamlload import LoadedDocument
 from reconciler.model import Diagnostic, SourceLocation
 from reconciler.secret import Secret
@@ -43,12 +44,6 @@ ENV_PART: Final = re.compile(r"\$\{env:([A-Za-z_][A-Za-z0-9_]*)\}")
 _OTHER_REF: Final = re.compile(r"\$\{(?!env:[A-Za-z_][A-Za-z0-9_]*\})")
 #: What an Apprise URL starts with (checked on the text outside `${env:}` parts).
 _SCHEME: Final = re.compile(r"^(?:\$\{env:[A-Za-z_][A-Za-z0-9_]*\}|[A-Za-z][A-Za-z0-9+.-]*://)")
-#: Variables holding cxrecon's own CXone credentials: a URL must never carry them to a
-#: third-party service (the same names connector files may not reference).
-_RESERVED_PREFIXES: Final = ("CXONE_", "GITHUB_", "ACTIONS_")
-_RESERVED_NAMES: Final = frozenset(
-    {"CXRECON_EMULATOR_CLIENT_SECRET", "GITHUB_TOKEN", "GH_TOKEN", "GH_ENTERPRISE_TOKEN"}
-)
 _RULE: Final = "notifications"
 
 
@@ -163,7 +158,7 @@ def _url_problems(
             "URL a variable of its own, e.g. ${env:TEAMS_WEBHOOK_URL}",
         )
         for variable in ENV_PART.findall(url)
-        if _reserved(variable)
+        if is_reserved_variable(variable)
     ]
 
 
@@ -180,11 +175,6 @@ def _loopback(url: str) -> bool:
         return ipaddress.ip_address(host).is_loopback
     except ValueError:
         return False
-
-
-def _reserved(variable: str) -> bool:
-    upper = variable.upper()
-    return upper in _RESERVED_NAMES or upper.startswith(_RESERVED_PREFIXES)
 
 
 def _environment_problems(

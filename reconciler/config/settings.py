@@ -58,6 +58,25 @@ SETTING_NAMES: Final = {
     "max_listing_bytes": ("CXONE_MAX_LISTING_BYTES", "maxListingBytes"),
 }
 
+#: Prefixes of environment variables that hold cxrecon's own or its CI runner's credentials:
+#: the CXone connection settings, GitHub's (GitHub refuses user secrets named GITHUB_*) and
+#: the Actions runner's (ACTIONS_ID_TOKEN_REQUEST_TOKEN, ACTIONS_RUNTIME_TOKEN).
+RESERVED_ENV_PREFIXES: Final = ("CXONE_", "GITHUB_", "ACTIONS_")
+#: Variables cxrecon reads, by name: every connection setting, the embedded emulator's
+#: client secret, and the GitHub CLI's tokens.
+RESERVED_ENV_NAMES: Final = frozenset(
+    {env for env, _ in SETTING_NAMES.values()}
+    | {"CXRECON_EMULATOR_CLIENT_SECRET", "GITHUB_TOKEN", "GH_TOKEN", "GH_ENTERPRISE_TOKEN"}
+)
+
+
+def is_reserved_variable(name: str) -> bool:
+    """True for an environment variable holding cxrecon's or its CI runner's credentials
+    (connector files and notification URLs may not reference one)."""
+    upper = name.upper()  # Windows environment names are case-insensitive
+    return upper in RESERVED_ENV_NAMES or upper.startswith(RESERVED_ENV_PREFIXES)
+
+
 MiB: Final = 1024 * 1024
 #: More connectors than any tenant holds (a large one has a few thousand), few enough that
 #: a listing of them fits in memory many times over.

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path, PurePath
 from typing import Final
 
-from reconciler.config.settings import SETTING_NAMES
+from reconciler.config.settings import is_reserved_variable as is_reserved_variable
 
 #: An environment variable's name as a reference may write it.
 ENV_NAME: Final = r"[A-Za-z_][A-Za-z0-9_]*"
@@ -23,17 +23,6 @@ _SECRET_REFS: Final = re.compile(rf"\$\{{(?:env:({ENV_NAME})|file:([^}}]+))\}}")
 #: Control characters have no business in a file name (and NUL would make open() raise).
 _CONTROL: Final = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 
-#: Prefixes of environment variables that hold cxrecon's own or its CI runner's credentials:
-#: the CXone connection settings, GitHub's (GitHub refuses user secrets named GITHUB_*) and
-#: the Actions runner's (ACTIONS_ID_TOKEN_REQUEST_TOKEN, ACTIONS_RUNTIME_TOKEN).
-RESERVED_ENV_PREFIXES: Final = ("CXONE_", "GITHUB_", "ACTIONS_")
-#: Variables cxrecon reads, by name: every connection setting, the embedded emulator's
-#: client secret, and the GitHub CLI's tokens.
-RESERVED_ENV_NAMES: Final = frozenset(
-    {env for env, _ in SETTING_NAMES.values()}
-    | {"CXRECON_EMULATOR_CLIENT_SECRET", "GITHUB_TOKEN", "GH_TOKEN", "GH_ENTERPRISE_TOKEN"}
-)
-
 
 @dataclass(frozen=True, slots=True)
 class RefProblem:
@@ -41,12 +30,6 @@ class RefProblem:
 
     rule: str
     message: str
-
-
-def is_reserved_variable(name: str) -> bool:
-    """True for an environment variable holding cxrecon's or its CI runner's credentials."""
-    upper = name.upper()  # Windows environment names are case-insensitive
-    return upper in RESERVED_ENV_NAMES or upper.startswith(RESERVED_ENV_PREFIXES)
 
 
 def reserved_variable_message(name: str) -> str:
