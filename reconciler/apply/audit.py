@@ -161,9 +161,10 @@ class AuditLog:
         self._lock = threading.Lock()
         self._writes = 0
         self._host = socket.gethostname()
-        if root is not None and _inside(path, root):
-            # A committed `.cxrecon` link must not carry the log outside the project.
-            ensure_dir(root, path.parent, mode=0o700)
+        if root is not None and _inside(path.absolute(), root.absolute()):
+            # A committed `.cxrecon` link must not carry the log outside the project (a path
+            # typed relative to the working folder, --audit-log, is checked the same way).
+            ensure_dir(root.absolute(), path.absolute().parent, mode=0o700)
         else:
             try:
                 path.parent.mkdir(parents=True, exist_ok=True)

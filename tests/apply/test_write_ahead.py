@@ -128,6 +128,24 @@ def test_a_committed_cxrecon_folder_link_is_refused(tmp_path: Path) -> None:
     assert list(elsewhere.iterdir()) == []
 
 
+def test_a_log_given_as_typed_behind_a_cxrecon_link_is_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`apply --audit-log .cxrecon/audit.jsonl` in the project: the path as typed (relative)
+    is checked below the project as the default one is."""
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    root = tmp_path / "repo"
+    root.mkdir()
+    (root / ".cxrecon").symlink_to(elsewhere, target_is_directory=True)
+    monkeypatch.chdir(root)
+
+    with pytest.raises(UnsafePathError, match="symbolic link"):
+        AuditLog(Path(".cxrecon/audit.jsonl"), actor=Actor("u"), environment=None, root=root)
+
+    assert list(elsewhere.iterdir()) == []
+
+
 def test_an_intent_that_cannot_be_written_raises_and_close_never_does(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
