@@ -4,12 +4,11 @@ the checks a command that writes to CXone passes first: docs/identity.md.
 
 from __future__ import annotations
 
-import ipaddress
 import re
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Final, NoReturn
-from urllib.parse import urlsplit
 
+from reconciler.config.settings import is_loopback_url
 from reconciler.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -48,23 +47,13 @@ def check_write_target(
         given = environ.get(variable)
         if not (configured and given) or _url_key(configured) == _url_key(given):
             continue
-        if not (_loopback(configured) and _loopback(given)):
+        if not (is_loopback_url(configured) and is_loopback_url(given)):
             tenant = f" (tenant {env.tenant})" if env.tenant else ""
             raise ConfigError(
                 f"{variable}={given} points at another tenant than environment "
                 f"'{env.name}'{tenant}, whose {key} is {configured}; nothing was written. "
                 f"Unset {variable}, or pass the -e NAME of the environment it belongs to"
             )
-
-
-def _loopback(url: str) -> bool:
-    host = (urlsplit(url.strip()).hostname or "").lower()
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 def _url_key(url: str) -> str:

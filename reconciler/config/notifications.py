@@ -15,14 +15,12 @@ this machine.
 
 from __future__ import annotations
 
-import ipaddress
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Final
-from urllib.parse import urlsplit
 
-from reconciler.config.settings import is_reserved_variable
+from reconciler.config.settings import is_loopback_url, is_reserved_variable
 from reconciler.documents.yamlload import LoadedDocument
 from reconciler.model import Diagnostic, SourceLocation
 from reconciler.secret import Secret
@@ -139,7 +137,7 @@ def _url_problems(
                 "url: ${env:NAME}",
             )
         ]
-    if not ENV_PART.search(url) and not _loopback(url):
+    if not ENV_PART.search(url) and not is_loopback_url(url):
         return [
             _at(
                 document,
@@ -160,21 +158,6 @@ def _url_problems(
         for variable in ENV_PART.findall(url)
         if is_reserved_variable(variable)
     ]
-
-
-def _loopback(url: str) -> bool:
-    """Whether the URL's host is this machine (a local relay or receiver): nothing a reader of
-    the repository could reach, so it may be written as it is."""
-    try:
-        host = urlsplit(url).hostname or ""
-    except ValueError:
-        return False
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 def _environment_problems(

@@ -16,6 +16,7 @@ wins over discovery.
 
 from __future__ import annotations
 
+import ipaddress
 import logging
 import math
 import re
@@ -75,6 +76,26 @@ def is_reserved_variable(name: str) -> bool:
     (connector files and notification URLs may not reference one)."""
     upper = name.upper()  # Windows environment names are case-insensitive
     return upper in RESERVED_ENV_NAMES or upper.startswith(RESERVED_ENV_PREFIXES)
+
+
+def is_loopback(host: str) -> bool:
+    """localhost (any case, with or without the root's trailing dot), or a loopback address
+    (127.0.0.0/8, ::1, IPv6 with or without its brackets)."""
+    if host.rstrip(".").lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def is_loopback_url(url: str) -> bool:
+    """Whether `url`'s host is this machine; False for a URL that does not parse."""
+    try:
+        host = urlsplit(url.strip()).hostname
+    except ValueError:
+        return False
+    return is_loopback(host or "")
 
 
 MiB: Final = 1024 * 1024

@@ -4,15 +4,14 @@
 
 from __future__ import annotations
 
-import ipaddress
 import json
 import logging
 import os
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Final
-from urllib.parse import urlsplit
 
+from reconciler.config.settings import is_loopback_url
 from reconciler.errors import CxreconError
 from reconciler.safefs import ensure_dir, read_bytes, remove_regular, write_atomic
 
@@ -73,23 +72,13 @@ def recorded(folders: Iterable[Path]) -> tuple[str, Path] | None:
         except ValueError:
             continue
         url = body.get("url") if isinstance(body, dict) else None
-        if isinstance(url, str) and url.startswith(("http://", "https://")) and _local(url):
+        if (
+            isinstance(url, str)
+            and url.startswith(("http://", "https://"))
+            and is_loopback_url(url)
+        ):
             return url, path
         # Anything else is ignored. The repository is untrusted: a committed record must not
         # send `cxrecon status` (and what it prints) to another host. A controller on this
         # machine is reached on loopback; any other address needs --url or CXRECON_STATUS_URL.
     return None
-
-
-def _local(url: str) -> bool:
-    """True for a URL on this machine's loopback (localhost, 127.0.0.0/8, ::1)."""
-    try:
-        host = urlsplit(url).hostname or ""
-    except ValueError:
-        return False
-    if host.rstrip(".").lower() == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False

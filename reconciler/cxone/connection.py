@@ -3,12 +3,12 @@ http only to this machine), and TLS verifies against the system's CAs or CXONE_C
 
 from __future__ import annotations
 
-import ipaddress
 import ssl
 
 import httpx
 
 from reconciler.config.settings import ConnectionSettings
+from reconciler.config.settings import is_loopback as is_loopback
 from reconciler.errors import ConfigError
 
 
@@ -31,16 +31,6 @@ def require_secure_url(url: str, setting: str) -> None:
         f"{setting} must use https:// (plain http is only allowed to 127.0.0.1, ::1 or "
         f"localhost), got {parsed.scheme}://{parsed.host}"
     )
-
-
-def is_loopback(host: str) -> bool:
-    """localhost, or a loopback address (IPv6 with or without its brackets)."""
-    if host.lower() == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
 
 
 def tls_verify(settings: ConnectionSettings) -> ssl.SSLContext | bool:
