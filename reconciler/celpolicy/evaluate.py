@@ -38,7 +38,12 @@ class Violation:
 
     def __str__(self) -> str:
         where = f"{self.location}: " if self.location else ""
-        return f"{where}{self.severity}: policy '{self.policy}': {self.connector}: {self.message}"
+        # Validate lists every environment's: the same connector and policy in two of them
+        # are two findings, not one printed twice.
+        env = f" in {self.environment}" if self.environment else ""
+        return (
+            f"{where}{self.severity}: policy '{self.policy}'{env}: {self.connector}: {self.message}"
+        )
 
     def as_json(self) -> dict[str, Any]:
         loc = self.location

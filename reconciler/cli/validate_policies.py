@@ -31,8 +31,8 @@ def check(
         check_desired(rules, result.connectors, environment=label, project=project.project_id or "")
     )
     for other in others:
-        if env is not None and other.name == env.name:
-            continue
+        if other.name == label:
+            continue  # checked above (also when no -e chose it: the default environment)
         loaded = load_desired(target, other, project=project)
         if loaded.ok:
             out.extend(
