@@ -218,6 +218,8 @@ def apply(
                 audit=audit,
             )
             run = _Run(project, loaded, env_name, opts, saved, audit, secrets, stats, stop)
+            # The embedded emulator is no shared tenant: `--emulator` needs no identity.
+            run.emulated = target.emulated
             try:
                 report = asyncio.run(run.main(target.settings))
             except (asyncio.CancelledError, KeyboardInterrupt):
@@ -306,6 +308,8 @@ class _Run:
         #: The saved plan was stale and a fresh plan replaced it.
         self.replanned = False
         self.stop = stop
+        #: Applying to the embedded emulator (`--emulator`): no identity needed.
+        self.emulated = False
         #: The writes have started (the plan was confirmed); how many changes it holds.
         self.writing = False
         self.planned = 0
@@ -360,6 +364,7 @@ class _Run:
                     should_write=self.stop.allows_write,
                 ),
                 sync=sync,
+                require_identity=not self.emulated,
             )
         self.plan = run.plan
         return run.report

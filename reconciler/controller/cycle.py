@@ -293,6 +293,8 @@ class CycleRunner:
                     parallelism=opts.parallelism,
                     hooks=ApplyHooks(select=select, should_start=lambda: not self.stopping()),
                     history=self.known.history(env_name),
+                    # --dry-run selects nothing to write (checked above otherwise).
+                    require_identity=not opts.dry_run,
                 )
         finally:
             if audit is not None:

@@ -89,8 +89,17 @@ async def apply_changes(
     parallelism: int = 8,
     hooks: ApplyHooks = ApplyHooks(),
     sync: SyncRequest | None = None,
+    require_identity: bool = True,
 ) -> ApplyReport:
-    """Execute `plan` (or the part `hooks.select` chooses), then the requested CRM syncs."""
+    """Execute `plan` (or the part `hooks.select` chooses), then the requested CRM syncs.
+
+    ConfigError (one line naming `project:`), nothing written, when the project has no
+    identity: as the commands, so a program on the library never labels or prunes another
+    project's connectors. `require_identity=False` only for a tenant nobody shares (the
+    embedded emulator of `--emulator`).
+    """
+    if require_identity:
+        project.require_id()
     checker = checker if checker is not None else CredentialChecker(lookup=secrets)
     resolver = CredentialResolver(secrets, checker)
     ctx = ExecContext(
@@ -157,9 +166,11 @@ async def apply_desired(
     hooks: ApplyHooks = ApplyHooks(),
     sync: SyncRequest | None = None,
     history: AppliedHistory | None = None,
+    require_identity: bool = True,
 ) -> ApplyRun:
     """A whole apply: fetch the tenant, verify the saved plan (or plan afresh), let
-    `hooks.confirm` see it, execute, sync.
+    `hooks.confirm` see it, execute, sync. Without an identity: ConfigError before the
+    tenant is read, as in `apply_changes` (`require_identity`).
 
     A saved plan is applied exactly or refused as stale (StalePlanError), unless `if_stale`
     says otherwise (`replan_stale` is `if_stale="replan"`): `on_stale` is told why, then
@@ -168,6 +179,8 @@ async def apply_desired(
     reviewed are confirmed (under the reviewed plan's safety verdict) and written; every
     other change fails with the reason, and nothing is written for it.
     """
+    if require_identity:
+        project.require_id()
     rule: StaleRule = if_stale or ("replan" if replan_stale else "fail")
     checker = CredentialChecker(lookup=secrets)
     remote = tuple(await client.list_connectors())
@@ -210,6 +223,7 @@ async def apply_desired(
         parallelism=parallelism,
         hooks=hooks,
         sync=sync,
+        require_identity=require_identity,
     )
     if verdict is not None and verdict.held:
         report = replace(report, results=report.results + held_results(verdict))

@@ -7,6 +7,7 @@ among several, or with CXONE_BASE_URL at another tenant is refused before anythi
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import re
@@ -407,3 +408,38 @@ def test_a_plan_names_the_project_it_is_for(team: Project) -> None:
     jsonschema.validate(unset, schema)
     assert unset["project"] is None
     assert "Project: not set" in run_cli(["plan", "--format", "markdown"]).output
+
+
+def test_the_library_refuses_a_write_without_an_identity_too(
+    project: Project, emulator: RunningEmulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """What the commands refuse, the facade they call refuses: a program built on it that
+    prunes without an identity would deactivate every other project's connectors."""
+    import anyio
+
+    import reconciler
+
+    monkeypatch.delenv("CXRECON_PROJECT")
+    project.write(connector_doc("Alpha"))
+    opened = reconciler.open_project(project.root)
+    loaded = reconciler.load_desired(opened)
+    settings = reconciler.ConnectionSettings.for_emulator(emulator.base_url)
+
+    async def apply(**options: Any) -> reconciler.ApplyRun:
+        async with reconciler.connect(settings) as client:
+            return await reconciler.apply_desired(
+                opened,
+                client,
+                loaded,
+                secrets=reconciler.secrets_for(opened, emulated=True),
+                **options,
+            )
+
+    for options in ({}, {"prune": True}):
+        with pytest.raises(ConfigError, match=r"`project:`.*cxrecon init"):
+            anyio.run(functools.partial(apply, **options))
+    assert write_count(emulator.control) == 0
+    # A tenant nobody shares (the embedded emulator of `--emulator`) says so.
+    run = anyio.run(functools.partial(apply, require_identity=False))
+    assert run.report.outcome_counts()
+    assert write_count(emulator.control) > 0
