@@ -3,7 +3,7 @@ any set of symbolic links planted in a project (in `.cxrecon/`, a cache shard, `
 at temporary-file names, in a dump folder; to folders and files out of the project, or
 dangling), validate, plan (with the embedded emulator too), apply, drift --write-back and dump
 change no byte out of the project, create nothing there, and replace no file of the project
-by a link. Every command ends in an exit code, never a traceback."""
+by a link. Every command ends in an exit code, never a traceback; a refusal is one line."""
 
 from __future__ import annotations
 
@@ -191,6 +191,7 @@ def run_everything(emulator: RunningEmulator, project: Path) -> list[tuple[str, 
         "CXONE_CLIENT_SECRET": "demo-secret",
         "CRM_API_KEY": API_KEY,
         "CXRECON_NO_CACHE": None,
+        "CXRECON_PROJECT": None,  # cxrecon.yaml names it (no "not used" warning line)
         "NO_COLOR": "1",
         "GITHUB_STEP_SUMMARY": None,
         "GITHUB_ACTIONS": None,
@@ -247,6 +248,15 @@ def test_no_link_in_a_project_makes_cxrecon_write_outside_it(
                 result.output,
             )
             assert API_KEY not in result.output
+            if result.exit_code == 1 and command != "validate":  # validate: a findings list
+                # A refusal is one line (what, where, what to do); an invalid desired state
+                # is one line and its findings, one per line.
+                head, *findings = result.stderr.splitlines()
+                assert head.startswith("error: "), (command, result.stderr)
+                assert all(f.startswith("  ") and "error" in f for f in findings), (
+                    command,
+                    result.stderr,
+                )
         assert snapshot(outside) == before, planted
         after = links_in(project)
         # No new link, and none moved: a planted link may only have been replaced by a file.
