@@ -129,10 +129,15 @@ def check_binding(where: Path, made_for: PlanBinding | None, here: PlanBinding) 
             f"{where} does not say which project, environment and tenant it was made for "
             f"(written without a binding); {_REPLAN}"
         )
+    tenant_source = "CXONE_BASE_URL / baseUrl"
+    if here.tenant == EMULATED_TENANT:
+        tenant_source = "--emulator"
+    elif made_for.tenant == EMULATED_TENANT:
+        tenant_source += "; the plan was made with --emulator: apply it with --emulator"
     parts = (
         ("project", made_for.project, here.project, "the `project:` of cxrecon.yaml"),
         ("environment", made_for.environment, here.environment, "-e"),
-        ("tenant", made_for.tenant, here.tenant, "CXONE_BASE_URL / baseUrl"),
+        ("tenant", made_for.tenant, here.tenant, tenant_source),
         ("connectors root", made_for.connectors, here.connectors, "`connectors:`"),
     )
     for part, planned, current, source in parts:

@@ -166,6 +166,26 @@ def test_a_plan_for_another_tenant_is_refused_naming_both(
     assert "Alpha" not in by_name(emulator)
 
 
+def test_a_plan_for_the_embedded_emulator_is_refused_against_a_tenant_and_back(
+    project: Project, emulator: RunningEmulator
+) -> None:
+    """`plan --emulator --out` names the embedded emulator as its tenant (its port changes
+    from run to run): refused against a real tenant, and a tenant's plan with --emulator,
+    each saying where --emulator is (or is not) the difference."""
+    (project.root / "cxrecon.yaml").write_text("project: main\n", encoding="utf-8")
+    project.write(connector_doc("Alpha"))
+    emulated = saved_plan(project.root / "emulated.json", "--emulator")
+    real = saved_plan(project.root / "real.json")
+
+    to_tenant = refused(run_cli(["apply", "--plan", str(emulated)]), "tenant", emulator.base_url)
+    to_emulator = refused(run_cli(["apply", "--emulator", "--plan", str(real)]), "tenant")
+
+    assert "planned for tenant 'embedded emulator (--emulator)'" in to_tenant
+    assert "apply it with --emulator" in to_tenant
+    assert "this apply is for tenant 'embedded emulator (--emulator)' (--emulator)" in to_emulator
+    assert "Alpha" not in by_name(emulator)
+
+
 def test_a_plan_for_another_connectors_root_is_refused(
     project: Project, emulator: RunningEmulator
 ) -> None:
