@@ -1,5 +1,5 @@
 """`policies:` of cxrecon.yaml read into checked rules: each rule's CEL is read, its names,
-fields and worst-case cost checked, and compiled once; every problem is located.
+fields, types and worst-case cost checked, and compiled once; every problem is located.
 
 A problem is reported at the rule's `rule:` value as `policy 'NAME': …`, with the character
 of the rule where it is, so `cxrecon.yaml:LINE:COL: error: policy 'NAME': …` is what every
@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any, Final, Literal
 from reconciler.celpolicy.analysis import Reads, check
 from reconciler.celpolicy.library import compile_rule
 from reconciler.celpolicy.syntax import RuleSyntaxError, parse
+from reconciler.celpolicy.types import check as check_types
 from reconciler.model import Diagnostic, SourceLocation
 
 if TYPE_CHECKING:
@@ -166,7 +167,9 @@ def _rule(
 
 def _compile(source: str) -> Reads:
     """The variables `source` reads; RuleSyntaxError for anything wrong with it."""
-    reads = check(parse(source))
+    tree = parse(source)
+    reads = check(tree)
+    check_types(tree)
     try:
         _program(source)
     except (ValueError, RuntimeError, TypeError) as exc:
