@@ -178,10 +178,14 @@ def _save(
             "it (or set `connectors:` in cxrecon.yaml), or plan without --out"
         ) from None
     folder = out.absolute().parent
-    root = project.root.resolve()
-    if folder.resolve().is_relative_to(root) and folder.is_relative_to(root):
-        refuse_links(root, folder)
-        ensure_dir(root, folder)
+    # Where the path is written inside the project, not where it leads: a folder committed
+    # as a link out of it is refused, never followed.
+    inside = [
+        r for r in (project.root.absolute(), project.root.resolve()) if folder.is_relative_to(r)
+    ]
+    if inside:
+        refuse_links(inside[0], folder)
+        ensure_dir(inside[0], folder)
     elif not folder.is_dir():
         try:
             folder.mkdir(parents=True, exist_ok=True)

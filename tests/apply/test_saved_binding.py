@@ -441,6 +441,22 @@ def test_plan_out_replaces_a_link_at_the_target_without_following_it(
     assert json.loads(out.read_text(encoding="utf-8"))["kind"] == "cxrecon-saved-plan"
 
 
+def test_plan_out_into_a_linked_folder_of_the_project_is_refused(
+    project: Project, emulator: RunningEmulator, tmp_path: Path
+) -> None:
+    """`plan --out plans/plan.json` where the repository committed `plans` as a link out of
+    the project: one line, nothing written there."""
+    project.write(connector_doc("Alpha"))
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    (project.root / "plans").symlink_to(elsewhere, target_is_directory=True)
+
+    line = refused(run_cli(["plan", "--out", "plans/plan.json"]), "plans", "symbolic link")
+
+    assert "remove it" in line
+    assert list(elsewhere.iterdir()) == []
+
+
 def _small_file_limit() -> None:
     signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
     resource.setrlimit(resource.RLIMIT_FSIZE, (2048, 2048))
