@@ -31,7 +31,7 @@ def workdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 def test_the_project_corpus_covers_cron_time_zone_and_duration() -> None:
     rules = {e[3] for case in CASES for e in expectations(case)}
     text = " ".join(e[4] for case in CASES for e in expectations(case))
-    assert rules == {"sync-window", "schema"}
+    assert rules == {"sync-window", "schema", "notifications", "policy"}
     for topic in ("schedule", "timeZone", "duration"):
         assert topic in text
 
