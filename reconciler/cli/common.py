@@ -52,6 +52,9 @@ def write_environment(
         return project.environment(environment)
     if identity:
         project.require_id()
+        warning = project.identity_warning()
+        if warning is not None:
+            click.echo(warning, err=True)
     env = project.write_environment(environment)
     check_write_target(env, os.environ)
     return env

@@ -120,6 +120,8 @@ class Project:
     #: `previousProjects`: identities whose connectors this project takes over (a plan shows
     #: each as taken over; the apply moves its label).
     previous_projects: tuple[str, ...] = ()
+    #: CXRECON_PROJECT where `project:` names another identity (the file wins): writes say so.
+    unused_env_project: str | None = None
     #: `ignoreDifferences` and `managementPolicies`, in file order.
     rules: tuple[Rule, ...] = ()
     #: `policies:` (CEL rules every connector must meet: reconciler.celpolicy), checked.
@@ -137,6 +139,16 @@ class Project:
         in cxrecon.yaml, else CXRECON_PROJECT; None when neither names one (read-only
         commands then plan as before projects existed; writes are refused: `require_id`)."""
         return self.name or None
+
+    def identity_warning(self) -> str | None:
+        """What a write says when CXRECON_PROJECT names another identity than `project:`."""
+        if self.unused_env_project is None:
+            return None
+        return (
+            f"warning: {PROJECT_ENV}={self.unused_env_project} is not used: "
+            f"{self._where()} names `project: {self.name}`, which wins; unset {PROJECT_ENV} "
+            "or make the two agree"
+        )
 
     def require_id(self) -> str:
         """The project's identity, for a command that writes to CXone; ConfigError (one
@@ -252,6 +264,8 @@ def load_project(start: Path | None = None, environ: Mapping[str, str] | None = 
     built = _build(parsed.document, root, path)
     if built.name is None and from_env is not None:
         built = dataclasses.replace(built, name=from_env)
+    elif from_env is not None and from_env != built.name:
+        built = dataclasses.replace(built, unused_env_project=from_env)
     return built
 
 

@@ -243,6 +243,9 @@ class CycleRunner:
             # A write names its identity, environment and tenant (issue 24): the cycle fails
             # with the reason, before anything is fetched or written.
             project.require_id()
+            warning = project.identity_warning()
+            if warning is not None:
+                self._warn(warning)
             env = project.write_environment(opts.environment)
             check_write_target(env, self.environ, emulated=self.emulated)
         self.environment = project.environment_label(opts.environment)

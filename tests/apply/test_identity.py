@@ -248,6 +248,7 @@ def several_environments(project: Project, emulator: RunningEmulator, **producti
 def test_a_write_names_its_environment_among_several(
     project: Project, emulator: RunningEmulator, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    monkeypatch.delenv("CXRECON_PROJECT")  # cxrecon.yaml names it
     several_environments(project, emulator)
     project.write(connector_doc("Alpha"))
 
@@ -271,6 +272,7 @@ def test_a_write_to_another_tenant_than_its_environment_is_refused(
     project: Project, emulator: RunningEmulator, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The deploy files' bug: CXONE_BASE_URL of production, the values of another."""
+    monkeypatch.delenv("CXRECON_PROJECT")  # cxrecon.yaml names it
     several_environments(project, emulator, baseUrl="https://api-na1.niceincontact.example/api/v2")
     project.write(connector_doc("Alpha"))
 
@@ -443,3 +445,22 @@ def test_the_library_refuses_a_write_without_an_identity_too(
     run = anyio.run(functools.partial(apply, require_identity=False))
     assert run.report.outcome_counts()
     assert write_count(emulator.control) > 0
+
+
+def test_a_cxrecon_project_the_file_overrides_is_named_on_a_write(
+    team: Project, emulator: RunningEmulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`project:` wins over CXRECON_PROJECT; a write where they disagree says which one it
+    used (a Deployment's variable left from before the repository named its project)."""
+    monkeypatch.setenv("CXRECON_PROJECT", "team-old")
+
+    applied = run_cli(["apply", "--auto-approve"])
+
+    assert applied.exit_code == 0, applied.output
+    assert (
+        "warning: CXRECON_PROJECT=team-old is not used: cxrecon.yaml names `project: team`, "
+        "which wins; unset CXRECON_PROJECT or make the two agree"
+    ) in applied.stderr
+    assert owners(emulator) == {"Alpha": "team", "Beta": "team"}
+    monkeypatch.setenv("CXRECON_PROJECT", "team")
+    assert "CXRECON_PROJECT" not in run_cli(["apply", "--auto-approve"]).stderr
