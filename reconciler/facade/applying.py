@@ -263,12 +263,13 @@ def _verified(
 
 
 def _with_whole(verified: Plan, whole: Plan) -> Plan:
-    """The verified saved plan with the whole tenant's safety verdict and its unchanged
-    connectors (so its summary counts them, as the plan that was reviewed did)."""
+    """The verified saved plan with the whole tenant's safety verdict, the policies it breaks
+    as judged now (shown and told as for a fresh plan; apply holds on them afresh too) and
+    its unchanged connectors (so its summary counts them, as the plan that was reviewed did)."""
     mine = {c.name for c in verified.changes}
     unchanged = [c for c in whole.changes if c.action is Action.NOOP and c.name not in mine]
     changes = tuple(sorted((*verified.changes, *unchanged), key=lambda c: c.sort_key))
-    return replace(verified, changes=changes, safety=whole.safety)
+    return replace(verified, changes=changes, safety=whole.safety, violations=whole.violations)
 
 
 def _history_of(audit: AuditLog | None) -> AppliedHistory | None:

@@ -71,6 +71,28 @@ def test_apply_tells_the_violations_of_what_it_writes_and_holds(
         assert PASSWORD not in text
 
 
+
+def test_a_reviewed_saved_plan_shows_and_tells_its_violations_too(
+    project: Path, receiver: Receiver, run: Run
+) -> None:
+    add_notifications(
+        project,
+        POLICIES.replace("support.acme-crm.example/", "crm.acme.example/")
+        + f"notifications:\n  - name: team-chat\n    url: {receiver.url()}\n"
+        "    events: [policy-violation]\n",
+    )
+    saved = project / "plan.json"
+    assert run("plan", "--out", str(saved)).exit_code == 1  # an error policy is broken
+
+    result = run("apply", "--plan", str(saved), "--auto-approve")
+
+    assert result.exit_code == 1, result.output
+    assert "Policy: 1 error(s), 1 warning(s) (apply will not write those connectors)" in (
+        result.output
+    )
+    [message] = told(receiver, "cxrecon: policy violation in local")
+    assert "- **Support-Desk**: https-support (error): " in message
+
 def test_apply_does_not_tell_the_violations_of_connectors_it_leaves_alone(
     project: Path, receiver: Receiver, run: Run
 ) -> None:
