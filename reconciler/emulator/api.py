@@ -34,6 +34,7 @@ from reconciler.emulator.store import NameTaken, StoredResponse, Tx
 from reconciler.emulator.validation import (
     NAME_MAX,
     check_document,
+    check_patch_keys,
     check_read_only,
     credential_mismatches,
     merge_patch,
@@ -284,6 +285,7 @@ def apply_patch(
     if if_match is not None and not etag_matches(if_match, row.etag):
         raise _stale_if_match(runtime, row.name, if_match)
     current = load_document(row)
+    check_patch_keys(patch)
     if not admin:
         _check_connector_type(current, patch)
     merged = merge_patch(current, patch)

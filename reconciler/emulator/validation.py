@@ -312,6 +312,29 @@ def with_defaults(doc: Mapping[str, Any]) -> Document:
     return out
 
 
+def check_patch_keys(patch: Mapping[str, Any]) -> None:
+    """400 for a key ConnectorPatch does not know, null included: merged, removing a
+    misspelt key would be a silent no-op that leaves the real one in place. (Label keys are
+    the user's own; values are checked on the merged document.)"""
+    c = _Checker()
+    c.unknown(patch, "", CONNECTOR_FIELDS)
+    auth = patch.get("authentication")
+    if isinstance(auth, dict):
+        c.unknown(auth, "/authentication", frozenset({"type", "credentials"}))
+        creds = auth.get("credentials")
+        for key in creds if isinstance(creds, dict) else ():
+            if key not in ALL_CREDENTIAL_KEYS:
+                c.fail(
+                    f"/authentication/credentials/{escape(key)}",
+                    f"is not a credential key; known: {', '.join(sorted(ALL_CREDENTIAL_KEYS))}",
+                )
+    settings = patch.get("syncSettings")
+    if isinstance(settings, dict):
+        c.unknown(settings, "/syncSettings", SYNC_SETTING_RANGES)
+    if c.details:
+        raise validation_failed(c.details)
+
+
 def merge_patch(target: Any, patch: Any) -> Any:
     """RFC 7396 JSON merge patch: objects merge key by key, null removes a key, anything
     else (arrays included) replaces the target."""

@@ -213,3 +213,38 @@ def test_a_null_in_a_patch_is_documented_where_the_emulator_takes_it(
         if taken != documented:
             differs.append(f"{key}: emulator takes null {taken}, document allows it {documented}")
     assert differs == []
+
+
+@pytest.mark.parametrize(
+    "patch",
+    [
+        {"descriptoin": None},
+        {"": None},
+        {"authentication": {"tpye": None}},
+        {"authentication": {"credentials": {"apikey": None}}},
+        {"syncSettings": {"batchsize": None}},
+    ],
+    ids=["top", "empty", "authentication", "credentials", "syncSettings"],
+)
+def test_a_key_the_document_does_not_know_is_refused_even_as_null(
+    emulator_factory: Factory, patch: dict[str, Any]
+) -> None:
+    """ConnectorPatch admits no other keys (additionalProperties: false): removing a
+    misspelt key is a 400 naming it, not a silent no-op that leaves the real key in place
+    (schemathesis found `{"": null}` taken), on the API and the out-of-band route alike."""
+    import httpx
+
+    running = emulator_factory()
+    connector = running.control.seed(SEED_CONNECTORS[1] | {"name": "unknown-null"})
+    headers = running.control.auth_headers() | {"If-Match": connector["etag"]}
+    answer = httpx.patch(
+        f"{running.base_url}/crm/connectors/{connector['id']}", json=patch, headers=headers
+    )
+    assert answer.status_code == 400, answer.text
+    assert ": is not a known field" in answer.text or ": is not a credential key" in answer.text
+    edit = httpx.patch(
+        f"{running.control.root_url}/_emulator/connectors/{connector['id']}", json=patch
+    )
+    assert edit.status_code == 400, edit.text
+    # Nothing changed: the ETag is the one read before.
+    assert running.control.edit(connector["id"], {})["etag"] == connector["etag"]
