@@ -41,6 +41,7 @@ def test(ctx: click.Context, names: tuple[str, ...]) -> None:
     from reconciler.render.escape import terminal
 
     project = open_project()
+    project.require_found(None)  # outside a project: the line naming cxrecon.yaml (issue 24)
     where = str(project.file) if project.file is not None else "cxrecon.yaml"
     configured = [n.name for n in project.notifications]
     if not configured:

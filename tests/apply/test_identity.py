@@ -305,6 +305,7 @@ def test_outside_a_project_every_command_names_cxrecon_yaml_and_creates_nothing(
         ["validate"],
         ["secrets"],
         ["sync", "Alpha", "--emulator"],
+        ["notify", "test"],
     )
     for args in commands:
         result = run_cli(args)
