@@ -100,6 +100,10 @@ def check_init(directory: Path, *, project: str, environments: Sequence[str], fo
     if directory.exists() and not directory.is_dir():
         raise DumpError(f"{directory} is a file; pass a folder for the new project")
     refuse_links(Path.cwd(), directory.absolute())
+    # What init reads or completes in place is refused as a link before anything is fetched
+    # or written (the repository is input: a committed link must not be read through).
+    for name in (".gitignore", CONNECTORS_DIR):
+        refuse_links(directory, directory / name)
     if not force:
         _refuse_existing(directory, _fixed_files())
 
@@ -125,6 +129,7 @@ async def init_project(
     # theirs: their references are mapped too.
     kept = _others(directory / CONNECTORS_DIR, set(connector_files))
     for name in kept:
+        refuse_links(directory, directory / CONNECTORS_DIR / name)
         text = read_bytes(directory / CONNECTORS_DIR / name).decode("utf-8", "replace")
         found |= references_in(text)
     uses = tuple(sorted(found))
@@ -211,6 +216,8 @@ def _refuse_existing(directory: Path, names: Sequence[str]) -> None:
 def _write(directory: Path, files: Mapping[str, str]) -> None:
     base = Path.cwd() if directory.absolute().is_relative_to(Path.cwd()) else directory.parent
     root = directory.absolute()
+    for name in files:  # before any folder is made: a refusal leaves nothing behind
+        refuse_links(root, root / name)
     try:
         ensure_dir(base.absolute(), root)
         for folder in sorted({(root / name).parent for name in files}):
@@ -219,8 +226,6 @@ def _write(directory: Path, files: Mapping[str, str]) -> None:
         raise DumpError(
             f"cannot create {directory}: {exc.strerror or exc}; choose another folder"
         ) from None
-    for name in files:
-        refuse_links(root, root / name)
     write_all_atomic(
         [(root / name, text.encode("utf-8")) for name, text in files.items()],
         what="project file",

@@ -256,3 +256,45 @@ def test_the_schema_hints_resolve_offline_in_the_project(tmp_path: Path) -> None
         assert target.is_file(), (path, hint.group(1))
         json.loads(target.read_text(encoding="utf-8"))
     assert (root / "schemas" / "project.schema.json").is_file()
+
+
+def listing(folder: Path) -> dict[str, str]:
+    """Every entry under `folder`, links not followed (a link as its target)."""
+    return {
+        p.relative_to(folder).as_posix(): (f"-> {p.readlink()}" if p.is_symlink() else p.name)
+        for p in sorted(folder.rglob("*"))
+    }
+
+
+@pytest.mark.parametrize(
+    "planted",
+    [".gitignore", "connectors", "connectors/kept.yaml", ".github"],
+    ids=["gitignore", "connectors", "a-connector-file", "github"],
+)
+def test_a_link_committed_where_init_reads_or_writes_is_one_line_and_nothing_is_written(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, planted: str
+) -> None:
+    """A repository adopting cxrecon holds links (issue 22, break 5): init refuses in one
+    line (no traceback), writes nothing (not even a folder) and never writes through one."""
+    root, outside = tmp_path / "repo", tmp_path / "outside"
+    root.mkdir()
+    (outside / "folder").mkdir(parents=True)
+    (outside / ".bashrc").write_text("export PATH=$HOME/bin:$PATH\n", encoding="utf-8")
+    (outside / "folder" / "kept.yaml").write_text("name: Kept\n", encoding="utf-8")
+    link = root / planted
+    link.parent.mkdir(parents=True, exist_ok=True)
+    link.symlink_to(outside / ("folder" if planted in ("connectors", ".github") else ".bashrc"))
+    monkeypatch.chdir(root)
+    before, around = listing(root), listing(outside)
+
+    result = invoke("init", ".", "--project", "p")
+
+    assert result.exit_code == 1, result.output
+    assert result.exception is None or isinstance(result.exception, SystemExit), result.output
+    lines = [line for line in result.output.splitlines() if line.strip()]
+    assert len(lines) == 1, result.output
+    assert planted.split("/")[0] in lines[0]
+    assert "symbolic link" in lines[0]
+    assert listing(root) == before
+    assert listing(outside) == around
+    assert (outside / ".bashrc").read_text(encoding="utf-8").startswith("export PATH")
