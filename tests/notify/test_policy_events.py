@@ -71,7 +71,6 @@ def test_apply_tells_the_violations_of_what_it_writes_and_holds(
         assert PASSWORD not in text
 
 
-
 def test_a_reviewed_saved_plan_shows_and_tells_its_violations_too(
     project: Path, receiver: Receiver, run: Run
 ) -> None:
@@ -92,6 +91,7 @@ def test_a_reviewed_saved_plan_shows_and_tells_its_violations_too(
     )
     [message] = told(receiver, "cxrecon: policy violation in local")
     assert "- **Support-Desk**: https-support (error): " in message
+
 
 def test_apply_does_not_tell_the_violations_of_connectors_it_leaves_alone(
     project: Path, receiver: Receiver, run: Run
