@@ -24,17 +24,16 @@ is reported, and the working tree stays at the last good commit, which the cycle
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import os
 import re
-import subprocess
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
 
 from reconciler.config.project import PROJECT_FILE
+from reconciler.controller.git_process import run_git
 from reconciler.errors import ConfigError, CxreconError
 from reconciler.facade import open_project
 from reconciler.load.files import SUFFIXES
@@ -361,62 +360,3 @@ def _short(sha: str | None) -> str:
 
 def _discarded(files: tuple[str, ...]) -> str:
     return f"discarded local modifications of {_named(files)} (the checkout follows the branch)"
-
-
-async def run_git(checkout: Path, *args: str, limit: float) -> tuple[int, str, str]:
-    """`git -C checkout ARGS`: exit code, stdout, stderr (127: no git, 124: not done within
-    `limit` seconds).
-
-    Never waits on a terminal, in a stable language. `asyncio.timeout`, not `wait_for`: on
-    Python 3.11 wait_for loses a cancellation that arrives as git finishes, and a stopping
-    controller (or its status page) would then wait forever. A cancelled call kills git and
-    reaps it; the child's transport is closed here, not in a callback that may come after
-    the loop of a one-shot cycle has ended (its ResourceWarning would surface anywhere).
-    """
-    env = {
-        **os.environ,
-        "GIT_TERMINAL_PROMPT": "0",  # never wait for a password on a tty nobody watches
-        "GIT_ASKPASS": "",
-        "LC_ALL": "C",  # messages in a stable language for the report
-    }
-    env.pop("GIT_DIR", None)
-    env.pop("GIT_WORK_TREE", None)
-    try:
-        proc = await asyncio.create_subprocess_exec(
-            "git",
-            "-C",
-            str(checkout),
-            *args,
-            stdin=asyncio.subprocess.DEVNULL,
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.PIPE,
-            env=env,
-        )
-    except OSError as exc:
-        return 127, "", f"cannot run git: {exc.strerror or exc}"
-    try:
-        async with asyncio.timeout(limit):
-            out, err = await proc.communicate()
-    except TimeoutError:
-        _kill_and_reap(proc)
-        return 124, "", f"timed out after {limit:.0f}s"
-    except BaseException:
-        _kill_and_reap(proc)  # cancelled: git must not outlive the call
-        raise
-    finally:
-        transport = getattr(proc, "_transport", None)
-        if transport is not None:
-            transport.close()
-    code = proc.returncode if proc.returncode is not None else 1
-    return code, out.decode(errors="replace"), err.decode(errors="replace")
-
-
-def _kill_and_reap(proc: asyncio.subprocess.Process) -> None:
-    """Kill git and collect its exit status now (it dies at once), so no zombie and no
-    "subprocess is still running" warning is left for the garbage collector."""
-    with contextlib.suppress(ProcessLookupError):
-        proc.kill()
-    popen = getattr(getattr(proc, "_transport", None), "_proc", None)
-    if isinstance(popen, subprocess.Popen):
-        with contextlib.suppress(subprocess.TimeoutExpired, ChildProcessError):
-            popen.wait(timeout=5)

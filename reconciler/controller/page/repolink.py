@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Final, Literal
 from urllib.parse import quote, urlsplit
 
-from reconciler.controller.gitrepo import run_git
+from reconciler.controller.git_process import run_git
 
 Forge = Literal["github", "gitlab"]
 
