@@ -22,6 +22,7 @@ from reconciler.errors import CxreconError
 
 _NOFOLLOW: Final = getattr(os, "O_NOFOLLOW", 0)
 _CLOEXEC: Final = getattr(os, "O_CLOEXEC", 0)
+_NONBLOCK: Final = getattr(os, "O_NONBLOCK", 0)
 _FULL: Final = {
     errno.ENOSPC: "no space left on the device",
     errno.EFBIG: "the file is over its size limit",
@@ -149,7 +150,8 @@ def append_whole(path: Path, data: bytes, *, what: str = "file") -> None:
 
 def read_bytes(path: Path) -> bytes:
     """The bytes of a regular file, never through a final link (FileNotFoundError if none)."""
-    fd = os.open(path, os.O_RDONLY | _NOFOLLOW | _CLOEXEC)
+    # O_NONBLOCK: a named pipe at the name must not wait for a writer (refused just below).
+    fd = os.open(path, os.O_RDONLY | _NOFOLLOW | _CLOEXEC | _NONBLOCK)
     try:
         if not stat.S_ISREG(os.fstat(fd).st_mode):
             raise UnsafePathError(f"{shown(path)} is not a regular file; remove it and run again")

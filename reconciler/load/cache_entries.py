@@ -30,6 +30,7 @@ MAGIC: Final = f"cxrecon-cache {FORMAT} ".encode()
 MAX_ENTRY_BYTES: Final = 8 * 1024 * 1024
 _NOFOLLOW: Final = getattr(os, "O_NOFOLLOW", 0)
 _CLOEXEC: Final = getattr(os, "O_CLOEXEC", 0)
+_NONBLOCK: Final = getattr(os, "O_NONBLOCK", 0)
 
 
 def entry_bytes(key: str, checked: CheckedFile, display: str, secret: CacheKey) -> bytes:
@@ -41,7 +42,8 @@ def entry_bytes(key: str, checked: CheckedFile, display: str, secret: CacheKey) 
 def read_entry(entry: str) -> tuple[bytes, float]:
     """An entry's bytes (at most one more than the largest entry) and when it was written;
     never through a link, never anything but a regular file."""
-    fd = os.open(entry, os.O_RDONLY | _NOFOLLOW | _CLOEXEC)
+    # O_NONBLOCK: a named pipe planted at the name must not wait for a writer (S_ISREG below).
+    fd = os.open(entry, os.O_RDONLY | _NOFOLLOW | _CLOEXEC | _NONBLOCK)
     try:
         info = os.fstat(fd)
         if not stat.S_ISREG(info.st_mode):

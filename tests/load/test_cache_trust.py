@@ -330,3 +330,25 @@ def test_a_key_that_cannot_be_made_is_one_warning_line_from_the_command(
     assert result.stderr.count("\n") == 1
     assert "CXRECON_CACHE_KEY_FILE" in result.stderr
     assert not (project / ".cxrecon").exists()
+
+
+def test_a_fifo_at_an_entrys_name_is_a_miss_never_a_hang(project: Path) -> None:
+    """A named pipe where an entry belongs (an archive of a project can carry one): opening
+    it to read must not wait for a writer that never comes (a pre-commit hook would hang)."""
+
+    def validate() -> subprocess.CompletedProcess[str]:
+        command = [sys.executable, "-m", "reconciler", "validate"]
+        return subprocess.run(
+            command, cwd=project, capture_output=True, text=True, timeout=20, check=False
+        )
+
+    assert validate().returncode == 0
+    entries = sorted(p for p in (project / ".cxrecon" / "cache").rglob("*") if p.is_file())
+    entry = next(p for p in entries if p.name != ".gitignore")
+    entry.unlink()
+    os.mkfifo(entry)
+
+    done = validate()
+
+    assert done.returncode == 0, done.stderr
+    assert "3 connectors in 3 files: valid" in done.stdout, done.stdout
