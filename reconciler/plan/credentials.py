@@ -4,7 +4,7 @@ The API masks secret credential values on read, so the only way to tell whether 
 credentials differ from the tenant's is a fingerprint cxrecon recorded when it last
 wrote them: label `cxrecon.io/credentials-fingerprint`, value
 
-    s<log2 N>.<salt>.<public>.<full>         (base64url, ~50 characters)
+    s<log2 N>.<salt>.<public>.<full>.<refs>  (base64url, ~65 characters)
 
 - `salt`: 12 random bytes per connector, new on every write.
 - `public`: HMAC-SHA256(salt, auth type + credential keys + literal non-secret values).
@@ -14,13 +14,22 @@ wrote them: label `cxrecon.io/credentials-fingerprint`, value
 - `full`: scrypt(N, r=8, p=1) over the auth type and every value, secrets resolved.
   Slow and salted so a readable label does not let anyone test guesses of a weak
   password cheaply; N is in the label so the cost can rise without breaking old labels.
+- `refs`: HMAC-SHA256(salt, each `key=${env:NAME}` pair whose value is a reference). A
+  pull request's plan job has no secrets, so without it a change of only the reference
+  (`${env:SF_SECRET}` → `${env:SF_SECRET2}`) planned as no change and the merge never
+  wrote the new secret. A differing `refs` is "rotated" whether or not the values are
+  available, so the PR's plan, the reviewed plan and the merge's apply agree. The names
+  are in git anyway; the digest keeps them out of the tenant's labels in clear (a reader
+  with the salt can only confirm a guessed name). Labels written before it existed have
+  four parts: they keep the old comparison and gain `refs` at the next credentials write.
 
 `literal_fingerprint` is the same kind of digest of one literal secret value, for a plan
 document: a reviewed plan compares a literal secret by it, never by value.
 
-Outcomes: `unchanged` (full matches), `rotated` (full differs, or public differs and the
-values needed to compare the full digest are not available) or `unknown`: no fingerprint
-label (apply will write the credentials and record one), or values not resolvable here
+Outcomes: `unchanged` (full matches), `rotated` (refs differs; full differs; or public
+differs and the values needed to compare the full digest are not available) or `unknown`:
+no fingerprint label (apply will write the credentials and record one), or values not
+resolvable here
 (plan and validate never need secrets; apply, which has them, compares again and writes
 only when they differ).
 
@@ -29,10 +38,12 @@ value CXone returns is compared in the essence itself (reconciler.plan.essence);
 fingerprint still covers it, so a recorded label stays valid. A non-secret value given as
 a reference (`clientId: ${env:X}`, as older dumps wrote every credential) counts as
 secret-bearing: it is left out of `public`, and without its value the credentials are
-unknown. Whenever every value is available the full digest decides, also when `public`
-differs: a value that moved between a literal and a reference changes `public` but not the
-credentials. So a public mismatch alone is "rotated" only when no non-secret value is an
-unresolved reference (it might be the literal recorded before).
+unknown. Whenever every value is available (and `refs` matches or is absent) the full
+digest decides, also when `public` differs: a value that moved between a literal and a
+reference under a four-part label changes `public` but not the credentials. So a public
+mismatch alone is "rotated" only when no non-secret value is an unresolved reference (it
+might be the literal recorded before). With `refs`, such a move is a rotation: the
+write that follows records the new form.
 """
 
 from __future__ import annotations
@@ -64,6 +75,9 @@ _FULL_BYTES: Final = 12
 ResolveValue = Callable[[str], str]
 #: A fingerprint label with the credentials (references unresolved) it is compared to.
 _RecordedKey = tuple[str, str, frozenset[tuple[str, str]]]
+#: What a label says about git's credentials: the parsed label (None: none readable),
+#: whether `public` matches, whether `refs` matches (True when the label has none).
+_Recorded = tuple["ParsedFingerprint | None", bool, bool]
 
 
 class CredentialStatus(StrEnum):
@@ -76,6 +90,9 @@ class CredentialReason(StrEnum):
     MATCH = "fingerprint matches"
     DIFFERS = "fingerprint differs"
     NO_FINGERPRINT = "no fingerprint recorded"
+    # The label holds a keyed digest of the references, not their names: which one changed
+    # cannot be told (git's history shows it).
+    REFERENCE_CHANGED = "a secret reference changed"
     SECRETS_UNAVAILABLE = "secret values not available to this run"
 
 
@@ -122,6 +139,13 @@ def _public_digest(
     return _b64(mac[:_PUBLIC_BYTES])
 
 
+def _references_digest(salt: bytes, credentials: Mapping[str, str]) -> str:
+    references = sorted(f"{k}={v}" for k, v in credentials.items() if is_reference(v))
+    payload = {"references": references}
+    mac = hmac.new(salt, canonical_json(payload), hashlib.sha256).digest()
+    return _b64(mac[:_PUBLIC_BYTES])
+
+
 def _full_digest(salt: bytes, log2_n: int, auth_type: str, plain: Mapping[str, str]) -> str:
     secret = canonical_json({"type": auth_type, "values": dict(plain)})
     derived = hashlib.scrypt(
@@ -162,6 +186,7 @@ class ParsedFingerprint:
     salt: bytes
     public: str
     full: str
+    references: str | None = None  # None: a four-part label from before `refs` existed
 
     @classmethod
     def parse(cls, label: str | None) -> ParsedFingerprint | None:
@@ -169,7 +194,7 @@ class ParsedFingerprint:
         if not label:
             return None
         parts = label.split(".")
-        if len(parts) != 4 or not parts[0].startswith("s"):
+        if len(parts) not in (4, 5) or not parts[0].startswith("s") or not all(parts):
             return None
         try:
             log2_n = int(parts[0][1:])
@@ -178,7 +203,8 @@ class ParsedFingerprint:
             return None
         if not 10 <= log2_n <= _MAX_LOG2_N or len(salt) != _SALT_BYTES:
             return None
-        return cls(log2_n=log2_n, salt=salt, public=parts[2], full=parts[3])
+        references = parts[4] if len(parts) == 5 else None
+        return cls(log2_n=log2_n, salt=salt, public=parts[2], full=parts[3], references=references)
 
 
 @dataclass
@@ -196,9 +222,7 @@ class CredentialChecker:
     log2_n: int = DEFAULT_LOG2_N
     _resolved: dict[str, str | None] = field(default_factory=dict, repr=False)
     _kdf: dict[tuple[bytes, int, bytes], str] = field(default_factory=dict, repr=False)
-    _recorded: dict[_RecordedKey, tuple[ParsedFingerprint | None, bool]] = field(
-        default_factory=dict, repr=False
-    )
+    _recorded: dict[_RecordedKey, _Recorded] = field(default_factory=dict, repr=False)
 
     def resolve_all(self, credentials: Mapping[str, str]) -> dict[str, str] | None:
         """Every value in plain form, or None if any reference cannot be resolved here."""
@@ -231,15 +255,20 @@ class CredentialChecker:
         salt = os.urandom(_SALT_BYTES)
         public = _public_digest(salt, auth_type, credentials, self.is_secret_key)
         full = self._full(salt, self.log2_n, auth_type, plain)
-        return f"s{self.log2_n}.{_b64(salt)}.{public}.{full}"
+        references = _references_digest(salt, credentials)
+        return f"s{self.log2_n}.{_b64(salt)}.{public}.{full}.{references}"
 
     def check(
         self, auth_type: str, credentials: Mapping[str, str], label: str | None
     ) -> CredentialCheck:
         """Compare git's credentials (references unresolved) with a recorded fingerprint."""
-        recorded, public_matches = self._read_label(auth_type, credentials, label)
+        recorded, public_matches, references_match = self._read_label(auth_type, credentials, label)
         if recorded is None:
             return CredentialCheck(CredentialStatus.UNKNOWN, CredentialReason.NO_FINGERPRINT)
+        if not references_match:
+            # Decided without the values, so a plan without secrets and the apply with them
+            # agree; the write records the new references (same values or not).
+            return CredentialCheck(CredentialStatus.ROTATED, CredentialReason.REFERENCE_CHANGED)
         if not public_matches and not self._plain_references(credentials):
             # Every non-secret value is a literal here: what `public` covers did change.
             return CredentialCheck(CredentialStatus.ROTATED, CredentialReason.DIFFERS)
@@ -253,21 +282,26 @@ class CredentialChecker:
 
     def _read_label(
         self, auth_type: str, credentials: Mapping[str, str], label: str | None
-    ) -> tuple[ParsedFingerprint | None, bool]:
-        """The recorded fingerprint (None: none readable) and whether its public digest
-        matches git's credentials. Kept for the run: `prefetch` and then `check` ask it for
-        every connector, and the digest is an HMAC over canonical JSON each time."""
+    ) -> _Recorded:
+        """The recorded fingerprint (None: none readable) and whether its public and
+        references digests match git's credentials. Kept for the run: `prefetch` and then
+        `check` ask it for every connector, and each digest is an HMAC over canonical JSON."""
         if not label:
-            return None, False
+            return None, False, False
         key = (label, auth_type, frozenset(credentials.items()))
         known = self._recorded.get(key)
         if known is None:
             recorded = ParsedFingerprint.parse(label)
-            matches = recorded is not None and hmac.compare_digest(
-                _public_digest(recorded.salt, auth_type, credentials, self.is_secret_key),
-                recorded.public,
-            )
-            known = self._recorded[key] = (recorded, matches)
+            matches = references = False
+            if recorded is not None:
+                matches = hmac.compare_digest(
+                    _public_digest(recorded.salt, auth_type, credentials, self.is_secret_key),
+                    recorded.public,
+                )
+                references = recorded.references is None or hmac.compare_digest(
+                    _references_digest(recorded.salt, credentials), recorded.references
+                )
+            known = self._recorded[key] = (recorded, matches, references)
         return known
 
     def _plain_references(self, credentials: Mapping[str, str]) -> bool:
@@ -279,8 +313,10 @@ class CredentialChecker:
         """Compute the slow digests `check` will need, on all cores (scrypt drops the GIL)."""
         jobs: list[tuple[bytes, int, str, dict[str, str]]] = []
         for auth_type, credentials, label in items:
-            recorded, public_matches = self._read_label(auth_type, credentials, label)
-            if recorded is None:
+            recorded, public_matches, references_match = self._read_label(
+                auth_type, credentials, label
+            )
+            if recorded is None or not references_match:
                 continue
             if not public_matches and not self._plain_references(credentials):
                 continue

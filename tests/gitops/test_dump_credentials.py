@@ -53,9 +53,11 @@ def checker(environ: Mapping[str, str] | None) -> CredentialChecker:
 
 
 def recorded() -> str:
-    """The label cxrecon wrote when it applied the old files."""
+    """The label an older cxrecon wrote when it applied the old files: four parts, without
+    the digest of the references (a label with it reads any renamed reference as a
+    rotation, see the last test)."""
     plain = {**BEFORE, "clientSecret": SECRET}
-    return checker({}).fingerprint("OAUTH2", BEFORE, plain)
+    return ".".join(checker({}).fingerprint("OAUTH2", BEFORE, plain).split(".")[:4])
 
 
 @pytest.mark.parametrize(
@@ -98,3 +100,20 @@ def test_a_changed_literal_is_still_a_rotation_without_secrets() -> None:
 def test_an_unchanged_connector_stays_unknown_without_secrets() -> None:
     check = checker(None).check("OAUTH2", BEFORE, recorded())
     assert check.status is CredentialStatus.UNKNOWN
+
+
+@pytest.mark.parametrize("environ", [None, SAME_VALUES])
+def test_renamed_references_under_a_current_label_are_a_rotation(
+    environ: Mapping[str, str] | None,
+) -> None:
+    """A label that records the references' digest: the dump's new variable names are a
+    rotation the reviewer sees and the merge writes (it must provide those variables), also
+    when they hold the same values."""
+    plain = {**BEFORE, "clientSecret": SECRET}
+    label = checker({}).fingerprint("OAUTH2", BEFORE, plain)
+    check = checker(environ).check("OAUTH2", DUMPED, label)
+    assert (check.status, check.reason) == (
+        CredentialStatus.ROTATED,
+        CredentialReason.REFERENCE_CHANGED,
+    )
+    assert check.will_write
