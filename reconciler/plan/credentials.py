@@ -265,13 +265,13 @@ class CredentialChecker:
         recorded, public_matches, references_match = self._read_label(auth_type, credentials, label)
         if recorded is None:
             return CredentialCheck(CredentialStatus.UNKNOWN, CredentialReason.NO_FINGERPRINT)
+        if not public_matches and not self._plain_references(credentials):
+            # Every non-secret value is a literal here: what `public` covers did change.
+            return CredentialCheck(CredentialStatus.ROTATED, CredentialReason.DIFFERS)
         if not references_match:
             # Decided without the values, so a plan without secrets and the apply with them
             # agree; the write records the new references (same values or not).
             return CredentialCheck(CredentialStatus.ROTATED, CredentialReason.REFERENCE_CHANGED)
-        if not public_matches and not self._plain_references(credentials):
-            # Every non-secret value is a literal here: what `public` covers did change.
-            return CredentialCheck(CredentialStatus.ROTATED, CredentialReason.DIFFERS)
         plain = self.resolve_all(credentials)
         if plain is None:
             return CredentialCheck(CredentialStatus.UNKNOWN, CredentialReason.SECRETS_UNAVAILABLE)
