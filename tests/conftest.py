@@ -8,6 +8,7 @@ one list, so `pytest -m "not slow"` is a fast inner loop; the default `pytest` (
 from __future__ import annotations
 
 import faulthandler
+import logging
 import os
 import tempfile
 from collections.abc import Callable, Generator, Iterator
@@ -156,6 +157,20 @@ def emulator_app(emulator_app_factory: EmulatorAppFactory) -> InProcessEmulator:
 #: `project:`) or tests identity itself (`monkeypatch.delenv(PROJECT_ENV)`): commands that
 #: write to CXone refuse without one, and the folders tests run in are not identities.
 TEST_PROJECT = "cxrecon-tests"
+
+
+@pytest.fixture(autouse=True)
+def _cxrecon_logger_restored() -> Iterator[None]:
+    """`cxrecon reconcile` run in-process (CliRunner) configures the `cxrecon` logger for a
+    process: a handler on that run's stderr, INFO, no propagation. Left in place, a later
+    test's caplog saw lines logged before its own `at_level` block (test_deleted failed in
+    whole runs only, after tests/apply/test_identity.py)."""
+    logger = logging.getLogger("cxrecon")
+    saved = (logger.level, list(logger.handlers), logger.propagate)
+    yield
+    logger.setLevel(saved[0])
+    logger.handlers[:] = saved[1]
+    logger.propagate = saved[2]
 
 
 @pytest.fixture(autouse=True)
