@@ -8,11 +8,12 @@ import json
 from pathlib import Path
 
 import pytest
+from controller.helpers import git
 
 from reconciler.testing import RunningEmulator
 
 from .conftest import API_KEY, PASSWORD, URL_CANARY, Receiver, Run, add_notifications
-from .test_controller import CONNECTOR, configure, controller, git
+from .test_controller import CONNECTOR, configure, controller
 
 POLICIES = """\
 policies:
