@@ -11,13 +11,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import threading
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
-from types import TracebackType
-from typing import Final
+from typing import ClassVar, Final
 
 import httpx
+from loopback import LoopbackServer
 
 #: Seconds after which the proxy shuts itself down, whatever the test does.
 LIFETIME: Final = 300.0
@@ -56,7 +55,7 @@ class Passed:
 
 
 @dataclass
-class BendingProxy:
+class BendingProxy(LoopbackServer):
     """Use as a context manager around a running emulator's root URL."""
 
     upstream: str
@@ -64,11 +63,10 @@ class BendingProxy:
     #: before its answer goes back: another writer acting right after ours.
     after_write: Callable[[Passed], None] | None = None
     passed: list[Passed] = field(default_factory=list)
-    port: int = 0
-    _loop: asyncio.AbstractEventLoop | None = None
-    _stop: asyncio.Event | None = None
-    _thread: threading.Thread | None = None
-    _ready: threading.Event = field(default_factory=threading.Event)
+    _upstream: httpx.AsyncClient | None = None
+
+    name: ClassVar[str] = "bending proxy"
+    lifetime: ClassVar[float] = LIFETIME
 
     def root_url(self, bend: str) -> str:
         if bend not in BENDS:
@@ -86,57 +84,16 @@ class BendingProxy:
             if p.bend == bend and p.method in ("POST", "PATCH") and "/crm/connectors" in p.path
         ]
 
-    def __enter__(self) -> BendingProxy:
-        self._thread = threading.Thread(target=self._run, name="bending-proxy", daemon=True)
-        self._thread.start()
-        if not self._ready.wait(30):
-            raise RuntimeError("the bending proxy did not start")
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        if self._thread is None or not self._thread.is_alive():
-            return
-        if self._loop is not None and self._stop is not None:
-            self._loop.call_soon_threadsafe(self._stop.set)
-        self._thread.join(30)
-
-    def _run(self) -> None:
-        asyncio.run(self._serve())
-
-    async def _serve(self) -> None:
-        self._loop = asyncio.get_running_loop()
-        self._stop = asyncio.Event()
-        handlers: set[asyncio.Task[None]] = set()
+    @contextlib.asynccontextmanager
+    async def session(self) -> AsyncIterator[None]:
         async with httpx.AsyncClient(base_url=self.upstream, timeout=30) as upstream:
+            self._upstream = upstream
+            yield
 
-            async def accept(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-                task = asyncio.current_task()
-                assert task is not None
-                handlers.add(task)
-                try:
-                    while await self._exchange(upstream, reader, writer):
-                        pass
-                except (ConnectionError, asyncio.IncompleteReadError, asyncio.CancelledError):
-                    pass  # the client hung up, or the proxy is stopping
-                finally:
-                    handlers.discard(task)
-                    writer.close()
-
-            server = await asyncio.start_server(accept, "127.0.0.1", 0)
-            self.port = server.sockets[0].getsockname()[1]
-            self._ready.set()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._stop.wait(), LIFETIME)
-            server.close()
-            for task in list(handlers):
-                task.cancel()
-            await asyncio.gather(*handlers, return_exceptions=True)
-            await server.wait_closed()
+    async def connection(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        assert self._upstream is not None
+        while await self._exchange(self._upstream, reader, writer):
+            pass
 
     async def _exchange(
         self,

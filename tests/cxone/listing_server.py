@@ -10,14 +10,13 @@ a client reads; `pages_sent` counts what it served per mode.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import functools
 import json
-import threading
 from dataclasses import dataclass, field
-from types import TracebackType
-from typing import Final
+from typing import ClassVar, Final
 from urllib.parse import parse_qs, urlsplit
+
+from loopback import LoopbackServer
 
 #: Seconds after which the server shuts itself down, whatever the test does.
 LIFETIME: Final = 600.0
@@ -94,15 +93,13 @@ def page(mode: str, skip: int, top: int) -> bytes:
 
 
 @dataclass
-class ListingServer:
+class ListingServer(LoopbackServer):
     """Use as a context manager."""
 
     pages_sent: dict[str, int] = field(default_factory=dict)
-    port: int = 0
-    _loop: asyncio.AbstractEventLoop | None = None
-    _stop: asyncio.Event | None = None
-    _thread: threading.Thread | None = None
-    _ready: threading.Event = field(default_factory=threading.Event)
+
+    name: ClassVar[str] = "listing server"
+    lifetime: ClassVar[float] = LIFETIME
 
     def base_url(self, mode: str) -> str:
         if mode not in MODES:
@@ -113,56 +110,9 @@ class ListingServer:
     def host(self) -> str:
         return f"127.0.0.1:{self.port}"
 
-    def __enter__(self) -> ListingServer:
-        self._thread = threading.Thread(target=self._run, name="listing-server", daemon=True)
-        self._thread.start()
-        if not self._ready.wait(30):
-            raise RuntimeError("the listing server did not start")
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        if self._thread is None or not self._thread.is_alive():
-            return
-        if self._loop is not None and self._stop is not None:
-            self._loop.call_soon_threadsafe(self._stop.set)
-        self._thread.join(30)
-
-    def _run(self) -> None:
-        asyncio.run(self._serve())
-
-    async def _serve(self) -> None:
-        self._loop = asyncio.get_running_loop()
-        self._stop = asyncio.Event()
-        handlers: set[asyncio.Task[None]] = set()
-
-        async def accept(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-            task = asyncio.current_task()
-            assert task is not None
-            handlers.add(task)
-            try:
-                while await self._exchange(reader, writer):
-                    pass
-            except (ConnectionError, asyncio.IncompleteReadError, asyncio.CancelledError):
-                pass  # the client hung up (a bounded client does), or the server is stopping
-            finally:
-                handlers.discard(task)
-                writer.close()
-
-        server = await asyncio.start_server(accept, "127.0.0.1", 0)
-        self.port = server.sockets[0].getsockname()[1]
-        self._ready.set()
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._stop.wait(), LIFETIME)
-        server.close()
-        for task in list(handlers):
-            task.cancel()
-        await asyncio.gather(*handlers, return_exceptions=True)
-        await server.wait_closed()
+    async def connection(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        while await self._exchange(reader, writer):
+            pass
 
     async def _exchange(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> bool:
         try:

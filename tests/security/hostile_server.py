@@ -9,14 +9,13 @@ after `LIFETIME` seconds even if a test never stops it.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import functools
 import json
-import threading
 import zlib
 from dataclasses import dataclass, field
-from types import TracebackType
-from typing import Final
+from typing import ClassVar, Final, Self
+
+from loopback import LoopbackServer
 
 #: Seconds after which the server shuts itself down, whatever the test does.
 LIFETIME: Final = 300.0
@@ -73,17 +72,19 @@ class Seen:
 
 
 @dataclass
-class HostileServer:
+class HostileServer(LoopbackServer):
     """Use as a context manager; `requests` lists what it was sent, `sent` counts the body
     bytes it managed to write per mode (a client that hangs up early stops it)."""
 
     requests: list[Seen] = field(default_factory=list)
     sent: dict[str, int] = field(default_factory=dict)
-    port: int = 0
-    _loop: asyncio.AbstractEventLoop | None = None
-    _stop: asyncio.Event | None = None
-    _thread: threading.Thread | None = None
-    _ready: threading.Event = field(default_factory=threading.Event)
+
+    name: ClassVar[str] = "hostile server"
+    lifetime: ClassVar[float] = LIFETIME
+    hung_up: ClassVar[tuple[type[BaseException], ...]] = (
+        *LoopbackServer.hung_up,
+        asyncio.LimitOverrunError,
+    )
 
     def base_url(self, mode: str) -> str:
         if mode not in MODES:
@@ -97,62 +98,13 @@ class HostileServer:
     def paths(self) -> list[str]:
         return [seen.path for seen in self.requests]
 
-    def __enter__(self) -> HostileServer:
+    def __enter__(self) -> Self:
         gzip_bomb()  # built once, before the server runs and outside any test's timing
-        self._thread = threading.Thread(target=self._run, name="hostile-server", daemon=True)
-        self._thread.start()
-        if not self._ready.wait(30):
-            raise RuntimeError("the hostile server did not start")
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        if self._thread is None or not self._thread.is_alive():
-            return  # LIFETIME ran out first: it has stopped already
-        if self._loop is not None and self._stop is not None:
-            self._loop.call_soon_threadsafe(self._stop.set)
-        self._thread.join(30)
+        return super().__enter__()
 
     # --- the server thread ---------------------------------------------------------------
 
-    def _run(self) -> None:
-        asyncio.run(self._serve())
-
-    async def _serve(self) -> None:
-        self._loop = asyncio.get_running_loop()
-        self._stop = asyncio.Event()
-        handlers: set[asyncio.Task[None]] = set()
-
-        async def accept(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-            task = asyncio.current_task()
-            assert task is not None
-            handlers.add(task)
-            try:
-                await self._connection(reader, writer)
-            except (ConnectionError, asyncio.IncompleteReadError, asyncio.LimitOverrunError):
-                pass  # the client hung up: exactly what a bounded client does
-            except asyncio.CancelledError:
-                pass  # the server is stopping; ending quietly keeps asyncio from logging it
-            finally:
-                handlers.discard(task)
-                writer.close()
-
-        server = await asyncio.start_server(accept, "127.0.0.1", 0)
-        self.port = server.sockets[0].getsockname()[1]
-        self._ready.set()
-        with contextlib.suppress(TimeoutError):  # LIFETIME is up: stop anyway
-            await asyncio.wait_for(self._stop.wait(), LIFETIME)
-        server.close()
-        for task in list(handlers):
-            task.cancel()
-        await asyncio.gather(*handlers, return_exceptions=True)
-        await server.wait_closed()
-
-    async def _connection(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    async def connection(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         while True:  # keep-alive: the token and the API call may share one connection
             head = await reader.readuntil(b"\r\n\r\n")
             lines = head.decode("latin-1").split("\r\n")
