@@ -19,7 +19,7 @@ from reconciler.apply.datasync import SyncOutcome, SyncTarget
 from reconciler.apply.executor import ConnectorResult, ConnectorRun, ExecContext, Outcome
 from reconciler.apply.pending import settle_pending
 from reconciler.errors import SecretResolutionError
-from reconciler.load.refs import SecretLookup
+from reconciler.load.secret_lookup import SecretLookup
 from reconciler.model import DesiredConnector
 from reconciler.plan.changes import Action, ConnectorChange, Plan
 from reconciler.plan.credentials import CredentialChecker, CredentialReason

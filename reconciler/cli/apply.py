@@ -51,7 +51,7 @@ if TYPE_CHECKING:
     from reconciler.config.project import Project
     from reconciler.config.settings import ConnectionSettings
     from reconciler.load.desired import LoadResult
-    from reconciler.load.refs import SecretLookup
+    from reconciler.load.secret_lookup import SecretLookup
     from reconciler.plan.changes import Plan
     from reconciler.plan.saved import SavedPlan
     from reconciler.telemetry.summary import RunSummary

@@ -20,7 +20,7 @@ from reconciler.errors import SecretResolutionError
 
 if TYPE_CHECKING:
     from reconciler.config.project import EnvironmentConfig, Project
-    from reconciler.load.refs import SecretLookup
+    from reconciler.load.secret_lookup import SecretLookup
 
 SET: Final = "set"
 NOT_SET: Final = "not set"
@@ -143,7 +143,7 @@ def _environment_secrets(
     project: Project, env: EnvironmentConfig, target: Path, lookup: SecretLookup
 ) -> EnvironmentSecrets:
     from reconciler.load.desired import load_desired
-    from reconciler.load.refs import is_secret_reference
+    from reconciler.load.references import is_secret_reference
 
     loaded = load_desired(target, env, project=project)
     found: dict[str, Reference] = {}

@@ -45,7 +45,7 @@ def yaml_scalar(value: str) -> str:
 
 def escape_literal(value: str) -> str:
     """A literal string as the loader must read it: `${` would start a reference, `$${` is a
-    literal `${` (reconciler.load.refs)."""
+    literal `${` (reconciler.load.references)."""
     return value.replace("${", "$${")
 
 

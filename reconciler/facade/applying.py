@@ -22,7 +22,7 @@ from reconciler.cxone.client import CxoneClient
 from reconciler.errors import StalePlanError
 from reconciler.facade.planning import plan_connectors
 from reconciler.load.desired import LoadResult
-from reconciler.load.refs import SecretLookup
+from reconciler.load.secret_lookup import SecretLookup
 from reconciler.model import RemoteConnector
 from reconciler.plan.changes import Action, ConnectorChange, Plan
 from reconciler.plan.credentials import CredentialChecker

@@ -20,7 +20,7 @@ from reconciler.cxone.client import CxoneClient
 from reconciler.errors import ConfigError
 from reconciler.load.desired import LoadResult, raise_if_invalid
 from reconciler.load.desired import load_desired as _load_desired
-from reconciler.load.refs import SecretLookup
+from reconciler.load.secret_lookup import SecretLookup
 from reconciler.model import RemoteConnector
 from reconciler.plan.build import build_plan
 from reconciler.plan.changes import Plan

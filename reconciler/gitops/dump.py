@@ -12,7 +12,7 @@ Decisions (README "Adopting cxrecon on a live tenant"):
   them only where it writes credentials (adopting a connector does), naming each one that
   is missing.
 - Variable names never name cxrecon's or the CI runner's own (`CXONE_*`, `GITHUB_*`, …:
-  load.refs refuses those); such a connector's names get a `CRM_` prefix.
+  load.references refuses those); such a connector's names get a `CRM_` prefix.
 - A connector in ERROR is written as the state apply should move it to (`--error-state`,
   ACTIVE by default: "retry"), with a comment saying so; the plan shows that transition.
 - syncSettings keys equal to the server's defaults are left out (the planner fills them in);

@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Final
 
-from reconciler.load.refs import is_reserved_variable
+from reconciler.config.settings import is_reserved_variable
 from reconciler.model import ConnectorSpec
 from reconciler.secret import is_masked_field, is_server_mask
 

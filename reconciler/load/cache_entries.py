@@ -14,7 +14,7 @@ from typing import Any, Final
 
 from reconciler.load.cache_key import CacheKey
 from reconciler.load.checked import CheckedFile, build_connector
-from reconciler.load.substitute import OVERRIDDEN_KEY
+from reconciler.load.environment import OVERRIDDEN_KEY
 from reconciler.model import (
     DesiredConnector,
     Diagnostic,

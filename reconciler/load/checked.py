@@ -19,13 +19,13 @@ from reconciler.config.overrides import Override
 from reconciler.config.project import EnvironmentConfig
 from reconciler.documents.schema import connector_checker, to_diagnostic
 from reconciler.documents.yamlload import LoadedDocument, parse_yaml
-from reconciler.load.lint import lint_connector, place, secrets_in_urls
-from reconciler.load.substitute import (
+from reconciler.load.environment import (
     OVERRIDDEN_KEY,
     Substitution,
     credential_references,
     with_overrides,
 )
+from reconciler.load.lint import lint_connector, place, secrets_in_urls
 from reconciler.model import (
     Authentication,
     ConnectorSpec,

@@ -1,6 +1,7 @@
 """Resolving secret references (`${env:NAME}`, `${file:PATH}`) for one run: `SecretLookup`,
 which planning asks to compare credential fingerprints and apply asks right before a body
 that carries them is built; against the emulator a missing secret becomes a fake placeholder.
+The references' syntax and what one may reach are reconciler.load.references.
 """
 
 from __future__ import annotations
@@ -10,12 +11,12 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Final
 
+from reconciler.config.settings import is_reserved_variable
 from reconciler.documents.regular import UnreadableFile, read_regular
 from reconciler.errors import SecretResolutionError
-from reconciler.load.secret_refs import (
+from reconciler.load.references import (
     SECRET_REF,
     file_reference_problem,
-    is_reserved_variable,
     is_secret_reference,
     reserved_variable_message,
 )

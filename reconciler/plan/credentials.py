@@ -59,7 +59,7 @@ from enum import StrEnum
 from typing import Final
 
 from reconciler.errors import SecretResolutionError
-from reconciler.load.refs import is_secret_reference
+from reconciler.load.references import is_secret_reference
 from reconciler.plan.essence import canonical_json
 from reconciler.secret import is_secret_field
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Any, Final
 
-from reconciler.load.refs import is_secret_reference
+from reconciler.load.references import is_secret_reference
 from reconciler.plan.changes import Action, ConnectorChange, Plan
 from reconciler.plan.credentials import literal_fingerprint
 from reconciler.plan.diff import ChangeKind, FieldChange, JsonValue, format_path, safe_values

@@ -17,7 +17,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final, TypedDict
 
-from reconciler.load.secret_refs import is_secret_reference
+from reconciler.load.references import is_secret_reference
 from reconciler.model import (
     DEFAULT_SYNC_SETTINGS,
     LABEL_APPLIED_DIGEST,

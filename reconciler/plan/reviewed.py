@@ -28,7 +28,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
-from reconciler.load.refs import is_secret_reference
+from reconciler.load.references import is_secret_reference
 from reconciler.plan.changes import Action, ConnectorChange, Plan, SafetyVerdict
 from reconciler.plan.credentials import CredentialStatus, literal_matches
 from reconciler.plan.document import change_document

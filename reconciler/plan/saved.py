@@ -29,7 +29,7 @@ from reconciler import __version__
 from reconciler.config.policies import Policies
 from reconciler.documents.regular import UnreadableFile, read_regular
 from reconciler.errors import PlanError, SavedPlanError, StalePlanError
-from reconciler.load.refs import is_secret_reference
+from reconciler.load.references import is_secret_reference
 from reconciler.model import ConnectorSpec, DesiredConnector, RemoteConnector, SourceLocation
 from reconciler.plan.binding import PlanBinding, check_binding, relative_target
 from reconciler.plan.build import build_plan

@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from reconciler.load.refs import is_secret_reference
+from reconciler.load.references import is_secret_reference
 from reconciler.plan.changes import ConnectorChange, Plan, StepKind
 
 

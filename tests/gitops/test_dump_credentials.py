@@ -10,7 +10,7 @@ from collections.abc import Mapping
 import pytest
 
 from reconciler.errors import SecretResolutionError
-from reconciler.load.refs import is_secret_reference
+from reconciler.load.references import is_secret_reference
 from reconciler.plan.credentials import (
     CredentialChecker,
     CredentialReason,

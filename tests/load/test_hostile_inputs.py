@@ -18,8 +18,7 @@ from reconciler.config.project import load_project
 from reconciler.config.settings import SETTING_NAMES
 from reconciler.errors import SecretResolutionError
 from reconciler.load.desired import load_desired
-from reconciler.load.refs import SecretLookup
-from reconciler.load.secret_lookup import RefusedReferenceError, resolve_secret
+from reconciler.load.secret_lookup import RefusedReferenceError, SecretLookup, resolve_secret
 
 from .helpers import CANARY, connector_yaml
 

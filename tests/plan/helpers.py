@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from reconciler.config.project import SafetyLimits
-from reconciler.load.refs import is_secret_reference
+from reconciler.load.references import is_secret_reference
 from reconciler.load.secret_lookup import resolve_secret
 from reconciler.model import (
     LABEL_APPLIED_DIGEST,

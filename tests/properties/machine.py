@@ -60,7 +60,7 @@ from reconciler.facade import (
     open_project,
     secrets_for,
 )
-from reconciler.load.refs import SecretLookup
+from reconciler.load.secret_lookup import SecretLookup
 from reconciler.plan import saved as saved_plans
 from reconciler.plan.changes import Action, ConnectorChange, Origin, Plan
 from reconciler.plan.diff import diff_essences

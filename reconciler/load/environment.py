@@ -1,6 +1,7 @@
-"""What a connector file means in one environment: `${var:}` values substituted, secret and
-credential references checked where they are written (the file, or the override in
-cxrecon.yaml that sets them), environment overrides (JSON merge patches) merged in."""
+"""A connector file as one environment sees it: the document walked for references —
+`${var:}` values substituted, secret and credential references checked where they are written
+(the file, or the override in cxrecon.yaml that sets them; the rules are
+reconciler.load.references) — and the environment's overrides (JSON merge patches) merged in."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from typing import Any, Final
 
 from reconciler.config.overrides import Override
 from reconciler.documents.yamlload import LoadedDocument
-from reconciler.load.refs import (
+from reconciler.load.references import (
     RefProblem,
     check_credential_field,
     check_secret_field,
@@ -200,7 +201,7 @@ class Substitution:
 
     def credential(self, value: str, path: list[str | int], key: str) -> str:
         """A credential that is not secret-bearing: `${env:}` / `${file:}` as its whole
-        value, or a value with `${var:}` substituted (refs.check_credential_field)."""
+        value, or a value with `${var:}` substituted (references.check_credential_field)."""
         new, problems = check_credential_field(
             key, value, self.variables, project_file=self.project_file, root=self.root
         )
@@ -222,7 +223,7 @@ def credential_references(data: Any) -> set[Path_]:
     """Paths of credentials that are one whole `${env:}` / `${file:}` reference. Their form
     (an https URL, a header name) is known only once apply resolves them, so the schema's
     checks of the value's form do not apply to them (the reference's own form and target
-    are checked by refs)."""
+    are checked by reconciler.load.references)."""
     auth = data.get("authentication") if isinstance(data, dict) else None
     credentials = auth.get("credentials") if isinstance(auth, dict) else None
     if not isinstance(credentials, dict):

@@ -9,8 +9,8 @@ import pytest
 from reconciler.config.project import EnvironmentConfig
 from reconciler.errors import SecretResolutionError
 from reconciler.load.desired import LoadResult, load_desired
-from reconciler.load.refs import SecretLookup, check_secret_field, substitute_vars
-from reconciler.load.secret_lookup import resolve_secret
+from reconciler.load.references import check_secret_field, substitute_vars
+from reconciler.load.secret_lookup import SecretLookup, resolve_secret
 from reconciler.secret import Secret, is_secret_field, looks_secret
 
 from .helpers import CANARY, connector_yaml

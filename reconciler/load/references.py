@@ -1,5 +1,6 @@
-"""References where connector files write them (checked when loading) and `${var:NAME}`
-per-environment values substituted; resolving secrets is reconciler.load.secret_lookup.
+"""References in connector files — `${var:NAME}` (per-environment text, substituted when
+loading), `${env:NAME}` and `${file:PATH}` (secrets, resolved at apply time by
+reconciler.load.secret_lookup) — their syntax, where each may stand and what one may reach.
 
 A secret field (one the connector schema marks `writeOnly`: clientSecret, password, apiKey;
 reconciler.secret) must hold exactly one secret reference; a literal there is an error, so a
@@ -9,40 +10,31 @@ tokenEndpoint, username, …) may hold a literal, `${var:}` text or, as its whol
 compares and shows them; a reference is compared by the credentials fingerprint only (its
 value is known at apply time). Outside `authentication.credentials` a value must be known
 when planning: `${env:}` / `${file:}` are refused there. What a reference may reach is
-bounded (reconciler.load.secret_refs): `${file:}` stays inside the project folder (links
-resolved, `.git` excluded) and `${env:}` never names cxrecon's own credentials — checked by
-`validate` and again when resolving.
+bounded: `${file:}` stays inside the project folder (links resolved, `.git` excluded) and
+`${env:}` never names cxrecon's or its CI runner's own credentials — checked by `validate`
+and again when resolving.
 """
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Mapping
-from pathlib import Path
+from dataclasses import dataclass
+from pathlib import Path, PurePath
 from typing import Any, Final
 
-from reconciler.load.secret_lookup import SecretLookup
-from reconciler.load.secret_refs import (
-    ENV_NAME,
-    RefProblem,
-    is_reserved_variable,
-    is_secret_reference,
-    reference_target_problems,
-)
+from reconciler.config.settings import is_reserved_variable
 
-#: Defined in reconciler.load.secret_refs and .secret_lookup; importable from here, where
-#: their many callers import them.
-__all__ = [
-    "RefProblem",
-    "SecretLookup",
-    "check_credential_field",
-    "check_secret_field",
-    "is_reserved_variable",
-    "is_secret_reference",
-    "reference_target_problems",
-    "substitute_vars",
-]
-
+#: An environment variable's name as a reference may write it.
+ENV_NAME: Final = r"[A-Za-z_][A-Za-z0-9_]*"
+#: A whole value that is one secret reference: group 1 the variable, group 2 the file.
+SECRET_REF: Final = re.compile(rf"^\$\{{(?:env:({ENV_NAME})|file:([^}}]+))\}}$")
+#: Every secret reference inside a longer text (after ${var:} substitution).
+_SECRET_REFS: Final = re.compile(rf"\$\{{(?:env:({ENV_NAME})|file:([^}}]+))\}}")
+#: Control characters have no business in a file name (and NUL would make open() raise).
+_CONTROL: Final = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+#: The name in a `${var:NAME}` reference.
 _VAR_NAME: Final = r"[A-Za-z_][A-Za-z0-9_.-]*"
 #: Every `${...}` not preceded by a `$` (`$${` writes a literal `${`).
 _ANY_REF: Final = re.compile(r"(?<!\$)\$\{([^}]*)\}")
@@ -54,6 +46,88 @@ _UNCLOSED_REF: Final = re.compile(r"\$\{[^{}$]*")
 _VAR_REF: Final = re.compile(rf"^var:({_VAR_NAME})$")
 _ENV_REF: Final = re.compile(rf"^env:({ENV_NAME})$")
 _FILE_REF: Final = re.compile(r"^file:(.+)$")
+
+
+@dataclass(frozen=True, slots=True)
+class RefProblem:
+    """A reference that is malformed, misplaced or unknown (no location: the caller has it)."""
+
+    rule: str
+    message: str
+
+
+def reserved_variable_message(name: str) -> str:
+    return (
+        f"${{env:{name}}} is one of cxrecon's own credentials or settings (or the CI "
+        "runner's); a connector must never be given them, since CXone would present them to "
+        "the connector's endpoint. Give the connector a variable of its own, e.g. "
+        "${env:CRM_API_KEY}"
+    )
+
+
+def file_reference_problem(name: str, root: Path) -> str | None:
+    """Why `${file:NAME}` may not be read with `root` as the project folder, or None.
+
+    The path is relative to the project folder and, with every symbolic link resolved,
+    must stay inside it and out of `.git` (which holds the repository's credentials, such
+    as the token actions/checkout keeps). A path that does not exist yet is fine here.
+    """
+    if _CONTROL.search(name):
+        return f"${{file:}} path {name!r} holds a control character"
+    if PurePath(name).is_absolute() or name.startswith(("/", "\\")):
+        why = "is an absolute path"
+    else:
+        base = os.path.realpath(root)
+        real = os.path.realpath(os.path.join(base, name))
+        if not _within(real, base):
+            leaves = not _within(os.path.normpath(os.path.join(base, name)), base)
+            why = (
+                "leaves the project folder"
+                if leaves
+                else "leads out of the project folder through a symbolic link"
+            )
+        elif any(p.lower() == ".git" for p in PurePath(os.path.relpath(real, base)).parts):
+            return (
+                f"${{file:{name}}} is inside .git, which holds the repository's own "
+                "credentials; keep secret files elsewhere, e.g. ${file:.secrets/NAME} "
+                "(git-ignored)"
+            )
+        else:
+            return None
+    return (
+        f"${{file:{name}}} {why}; secret files are read only from inside the project folder "
+        "(the folder of cxrecon.yaml), e.g. ${file:.secrets/NAME} (git-ignored)"
+    )
+
+
+def _within(path: str, folder: str) -> bool:
+    try:
+        return os.path.commonpath([folder, path]) == folder
+    except ValueError:  # different drives
+        return False
+
+
+def reference_target_problems(value: str, root: Path | None) -> list[RefProblem]:
+    """What every `${env:}` / `${file:}` in `value` may not reach (see the module doc);
+    `root` None skips the file checks."""
+    problems: list[RefProblem] = []
+    if "${" not in value:
+        return problems
+    for env_name, file_name in _SECRET_REFS.findall(value):
+        if env_name and is_reserved_variable(env_name):
+            problems.append(
+                RefProblem("ref-reserved-variable", reserved_variable_message(env_name))
+            )
+        elif file_name and root is not None:
+            why = file_reference_problem(file_name, root)
+            if why is not None:
+                problems.append(RefProblem("ref-outside-project", why))
+    return problems
+
+
+def is_secret_reference(value: str) -> bool:
+    """True when `value` is exactly one `${env:NAME}` or `${file:PATH}` reference."""
+    return SECRET_REF.match(value) is not None
 
 
 def check_secret_field(key: str, value: Any, root: Path | None = None) -> RefProblem | None:
