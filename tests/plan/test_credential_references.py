@@ -107,7 +107,12 @@ def test_the_label_is_short_salted_and_names_no_reference() -> None:
     assert labels[0].split(".")[4] != labels[1].split(".")[4]  # a fresh salt each write
 
 
-@pytest.mark.parametrize("label", [_four_part(_label()) + ".", _label() + ".", _label() + ".x"])
+@pytest.mark.parametrize(
+    "label",
+    [_four_part(_label()) + ".", _label() + ".", _label() + ".x"],
+    # Named: each label has a fresh salt, and pytest-xdist workers must collect the same ids.
+    ids=["empty-fifth-part", "empty-sixth-part", "sixth-part"],
+)
 def test_a_malformed_fifth_part_is_no_fingerprint(label: str) -> None:
     assert _verdict(checker(None), GIT, label) == (
         CredentialStatus.UNKNOWN,
