@@ -6,29 +6,41 @@ sequence fetch → plan (or verify a saved plan) → confirm → execute → syn
 (`ApplyHooks`) let a caller decide what is shown, confirmed and written: the CLI prints and
 asks; the controller chooses per connector (sync windows, backoff). See
 docs/architecture.md.
+
+Names load on first use, as `reconciler`'s do: a command that needs one facade module
+(`validate`, no network) does not import the API client with the package.
 """
 
-from reconciler.facade.applying import (
-    ApplyHooks,
-    ApplyRun,
-    StaleRule,
-    SyncRequest,
-    apply_changes,
-    apply_desired,
-)
-from reconciler.facade.planning import (
-    ConnectorSource,
-    PlanRun,
-    check_drift,
-    connect,
-    dump_tenant,
-    load_desired,
-    make_plan,
-    open_project,
-    plan_connectors,
-    plan_scope,
-    secrets_for,
-)
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+#: Where the names of `__all__` are defined, searched in this order.
+_MODULES = ("reconciler.facade.planning", "reconciler.facade.applying")
+
+if TYPE_CHECKING:
+    from reconciler.facade.applying import (
+        ApplyHooks,
+        ApplyRun,
+        StaleRule,
+        SyncRequest,
+        apply_changes,
+        apply_desired,
+    )
+    from reconciler.facade.planning import (
+        ConnectorSource,
+        PlanRun,
+        check_drift,
+        connect,
+        dump_tenant,
+        load_desired,
+        make_plan,
+        open_project,
+        plan_connectors,
+        plan_scope,
+        secrets_for,
+    )
 
 __all__ = [
     "ApplyHooks",
@@ -49,3 +61,18 @@ __all__ = [
     "plan_scope",
     "secrets_for",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    if name in __all__:
+        for module_name in _MODULES:
+            module = importlib.import_module(module_name)
+            if hasattr(module, name):
+                value = getattr(module, name)
+                globals()[name] = value
+                return value
+    raise AttributeError(f"module 'reconciler.facade' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)
