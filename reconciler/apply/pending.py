@@ -15,8 +15,8 @@ import socket
 from typing import Final
 
 from reconciler.apply.audit import AuditEvent, in_flight
+from reconciler.apply.audit_reader import PendingWrite, reader_for
 from reconciler.apply.context import ExecContext
-from reconciler.apply.history import PendingWrite, reader_for
 from reconciler.apply.writes import holds, resolution_event
 from reconciler.cxone.errors import NotFound
 from reconciler.errors import CxreconError

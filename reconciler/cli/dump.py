@@ -104,11 +104,11 @@ def dump(
 def _validate(out: Path, result: Dump, env: EnvironmentConfig) -> list[Diagnostic]:
     """Load the fresh files as `cxrecon validate` would: what it reports is the tenant's own
     data the linter objects to (the references need no values to validate)."""
-    from reconciler.load.desired import read_desired
+    from reconciler.load.desired import load_desired
 
     if not result.files:
         return []
-    loaded = read_desired(out, env)
+    loaded = load_desired(out, env)
     ours = {(out / f.file_name).resolve() for f in result.files}
     return [
         d

@@ -142,10 +142,10 @@ def _environments(project: Project, name: str | None) -> list[EnvironmentConfig]
 def _environment_secrets(
     project: Project, env: EnvironmentConfig, target: Path, lookup: SecretLookup
 ) -> EnvironmentSecrets:
-    from reconciler.load.desired import read_desired
+    from reconciler.load.desired import load_desired
     from reconciler.load.references import is_secret_reference
 
-    loaded = read_desired(target, env, project=project)
+    loaded = load_desired(target, env, project=project)
     found: dict[str, Reference] = {}
     for connector in loaded.connectors:
         for value in connector.spec.authentication.credentials.values():

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import click
 
-from reconciler.apply.history import read_history
+from reconciler.apply.audit_reader import read_history
 from reconciler.cli.common import audit_log_at, identity_note, open_target
 from reconciler.config.project import EnvironmentConfig, Project
 from reconciler.config.settings import ConnectionSettings
@@ -23,7 +23,7 @@ from reconciler.errors import ConfigError
 from reconciler.facade import PlanRun, load_desired, make_plan, open_project, plan_scope
 from reconciler.load.cache import FileCache
 from reconciler.model import RemoteConnector
-from reconciler.plan.history import AppliedHistory
+from reconciler.plan.applied import AppliedHistory
 from reconciler.telemetry.summary import CacheUse
 
 

@@ -49,7 +49,7 @@ def validate(
     from reconciler.config.project import load_project
     from reconciler.config.windows import load_windows
     from reconciler.load.cache import FileCache
-    from reconciler.load.desired import read_desired
+    from reconciler.load.desired import load_desired
 
     annotate = os.environ.get("GITHUB_ACTIONS") == "true"
     try:
@@ -63,7 +63,7 @@ def validate(
     project.require_found(path)  # outside a project: one line naming cxrecon.yaml (issue 24)
     target = path if path is not None else project.connectors_path
     cache = None if no_cache else FileCache.for_project(project.root)
-    result = read_desired(
+    result = load_desired(
         target, env, strict=strict, check_environments=others, project=project, cache=cache
     )
     if cache is not None:

@@ -10,7 +10,7 @@ from typing import Any, Final
 
 from reconciler.celpolicy.evaluate import Violation, check_desired, skipped_offline
 from reconciler.config.project import EnvironmentConfig, Project
-from reconciler.load.desired import LoadResult, read_desired
+from reconciler.load.desired import LoadResult, load_desired
 from reconciler.model import Diagnostic
 
 
@@ -33,7 +33,7 @@ def check(
     for other in others:
         if other.name == label:
             continue  # checked above (also when no -e chose it: the default environment)
-        loaded = read_desired(target, other, project=project)
+        loaded = load_desired(target, other, project=project)
         if loaded.ok:
             out.extend(
                 check_desired(

@@ -11,10 +11,10 @@ from __future__ import annotations
 import datetime as dt
 from pathlib import Path
 
-from reconciler.apply.history import reader_for
+from reconciler.apply.audit_reader import reader_for
 from reconciler.model import LABEL_PROJECT
+from reconciler.plan.applied import Applied, AppliedHistory
 from reconciler.plan.changes import Plan
-from reconciler.plan.history import Applied, AppliedHistory
 
 
 class KnownConnectors:

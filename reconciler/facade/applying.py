@@ -12,9 +12,9 @@ from typing import Literal
 import anyio
 
 from reconciler.apply.audit import AuditLog
+from reconciler.apply.audit_reader import read_history
 from reconciler.apply.datasync import PollPolicy, SyncObserver, run_syncs
 from reconciler.apply.executor import ConnectorResult, ExecContext
-from reconciler.apply.history import read_history
 from reconciler.apply.policy_hold import hold_violations
 from reconciler.apply.run import ApplyReport, CredentialResolver, execute_plan, held_results
 from reconciler.config.project import Project
@@ -24,9 +24,9 @@ from reconciler.facade.planning import plan_connectors
 from reconciler.load.desired import LoadResult
 from reconciler.load.secret_lookup import SecretLookup
 from reconciler.model import RemoteConnector
+from reconciler.plan.applied import AppliedHistory
 from reconciler.plan.changes import Action, ConnectorChange, Plan
 from reconciler.plan.credentials import CredentialChecker
-from reconciler.plan.history import AppliedHistory
 from reconciler.plan.reviewed import Review, review, reviewed_part
 from reconciler.plan.saved import SavedPlan, verify
 

@@ -18,14 +18,15 @@ from reconciler.config.project import EnvironmentConfig, Project, load_project
 from reconciler.config.settings import ConnectionSettings
 from reconciler.cxone.client import CxoneClient
 from reconciler.errors import ConfigError
-from reconciler.load.desired import LoadResult, raise_if_invalid, read_desired
+from reconciler.load.desired import LoadResult, raise_if_invalid
+from reconciler.load.desired import load_desired as _load_desired
 from reconciler.load.secret_lookup import SecretLookup
 from reconciler.model import RemoteConnector
+from reconciler.plan.applied import AppliedHistory
 from reconciler.plan.build import build_plan
 from reconciler.plan.changes import Plan
 from reconciler.plan.credentials import CredentialChecker
 from reconciler.plan.essence import desired_state_digest
-from reconciler.plan.history import AppliedHistory
 
 if TYPE_CHECKING:
     # Imported where used: drift and dump are other commands' work (`apply` and `plan`
@@ -88,7 +89,7 @@ def load_desired(
         else project.environment(environment)
     )
     target = path if path is not None else project.connectors_path
-    loaded = read_desired(target, env, strict=strict, project=project, cache=cache)
+    loaded = _load_desired(target, env, strict=strict, project=project, cache=cache)
     raise_if_invalid(loaded)
     return loaded
 

@@ -93,7 +93,7 @@ def raise_if_invalid(result: LoadResult) -> None:
         )
 
 
-def read_desired(
+def load_desired(
     path: Path,
     environment: EnvironmentConfig | None = None,
     *,

@@ -21,6 +21,7 @@ from reconciler.model import (
     DesiredConnector,
     RemoteConnector,
 )
+from reconciler.plan.applied import AppliedHistory
 from reconciler.plan.changes import (
     Action,
     ConnectorChange,
@@ -42,7 +43,6 @@ from reconciler.plan.essence import (
     essence_of,
     section_digests,
 )
-from reconciler.plan.history import AppliedHistory
 from reconciler.plan.ownership import (
     foreign_owner,
     inherited,

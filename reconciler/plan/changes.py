@@ -28,6 +28,7 @@ from typing import Final, Protocol
 
 from reconciler.celpolicy.evaluate import Violation
 from reconciler.model import LABEL_MANAGED_BY, MANAGED_BY_VALUE, ConnectorSpec, DesiredConnector
+from reconciler.plan.applied import Applied
 from reconciler.plan.credentials import CredentialCheck
 from reconciler.plan.diff import FieldChange, Origin
 from reconciler.plan.essence import (
@@ -35,7 +36,6 @@ from reconciler.plan.essence import (
     essence_of,
     state_hash,
 )
-from reconciler.plan.history import Applied
 
 __all__ = [
     "Action",

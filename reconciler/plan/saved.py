@@ -31,13 +31,13 @@ from reconciler.documents.regular import UnreadableFile, read_regular
 from reconciler.errors import PlanError, SavedPlanError, StalePlanError
 from reconciler.load.references import is_secret_reference
 from reconciler.model import ConnectorSpec, DesiredConnector, RemoteConnector, SourceLocation
+from reconciler.plan.applied import AppliedHistory
 from reconciler.plan.binding import PlanBinding, check_binding, relative_target
 from reconciler.plan.build import build_plan
 from reconciler.plan.changes import Action, ConnectorChange, Plan, SafetyVerdict
 from reconciler.plan.credentials import CredentialChecker
 from reconciler.plan.document import plan_document
 from reconciler.plan.essence import canonical_json, essence_of
-from reconciler.plan.history import AppliedHistory
 from reconciler.plan.pinned import Pin, SavedEntry, pinned_now, section_hashes
 from reconciler.safefs import write_atomic, write_failure
 from reconciler.secret import is_secret_field

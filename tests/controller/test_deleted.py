@@ -104,6 +104,9 @@ async def test_a_connector_seen_managed_in_an_earlier_cycle_is_known_without_an_
     assert found.deleted
     assert found.decision is Decision.REPORT
     assert "from the controller" in (found.reason or "")
+    # The controller only saw it: the time is when, not an apply.
+    assert "last seen " in (found.reason or "")
+    assert "last applied" not in (found.reason or "")
     assert "Alpha" not in remote_connectors(emulator)
 
 

@@ -17,9 +17,9 @@ import pytest
 from reconciler.apply.executor import ConnectorResult, Outcome
 from reconciler.config.windows import SyncWindow
 from reconciler.controller.page import overview as overview_page
-from reconciler.controller.page.audit import AuditReader, parse_entry
+from reconciler.controller.page.audit_view import AuditReader, parse_entry
 from reconciler.controller.page.charts import cycle_chart, nice_ceiling, sync_buckets, sync_chart
-from reconciler.controller.page.history import CycleHistory, summarize
+from reconciler.controller.page.cycles import CycleHistory, summarize
 from reconciler.controller.page.repolink import web_of
 from reconciler.controller.page.states import Tone, connector_state, lifecycle_words
 from reconciler.controller.report import ConnectorReport, CycleResult, Decision
@@ -153,14 +153,14 @@ def test_the_audit_reader_keeps_the_environment_and_skips_junk(tmp_path: Path) -
     view = reader.view(None)
     assert [e.action for e in view.of("A")] == ["update", "create"]  # newest first
     assert view.last_write["A"].action == "create"  # the failed update does not count
-    assert view.ever_applied("A")
-    assert not view.ever_applied("B")
+    assert "A" in view.last_write
+    assert "B" not in view.last_write
     assert [e.sync_status for e in view.syncs] == ["FAILED"]
     assert [e.action for e in reader.view("prod").of("A")] == ["update"]
     assert reader.view(None) is view  # unchanged file: not read again
     with log.open("a") as fh:
         fh.write(json.dumps(record("B", "create")) + "\n")
-    assert reader.view(None).ever_applied("B")
+    assert "B" in reader.view(None).last_write
 
 
 def test_the_audit_reader_reads_only_the_tail(tmp_path: Path) -> None:
@@ -327,7 +327,9 @@ def test_windows_retries_and_deleted_connectors(tmp_path: Path) -> None:
             ),
         ],
     )
-    gone = ConnectorReport("Gone", Action.CREATE, None, Decision.WINDOW, reason="deny window")
+    gone = ConnectorReport(
+        "Gone", Action.CREATE, None, Decision.WINDOW, reason="deny window", deleted=True
+    )
     failing = ConnectorReport(
         "Broken",
         Action.UPDATE,

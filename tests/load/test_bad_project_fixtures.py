@@ -16,7 +16,7 @@ from reconciler.config.project import load_project
 from reconciler.config.windows import load_windows
 from reconciler.errors import ConfigError
 
-from .inputs import FIXTURES, expectations
+from .helpers import FIXTURES, expectations
 
 CASES = sorted((FIXTURES / "bad-project").glob("*.yaml"))
 

@@ -23,10 +23,10 @@ from reconciler.load import cache_entries
 from reconciler.load.cache import FORMAT, FileCache
 from reconciler.load.cache_key import KEY_FILE_VARIABLE, CacheKey, key_file, load_key
 from reconciler.load.checked import CheckedFile, LoadContext, check_file, content_hash
-from reconciler.load.desired import read_desired
+from reconciler.load.desired import load_desired
 from reconciler.safefs import UnsafePathError
 
-from .inputs import ENVIRONMENT, REPO, connector_yaml
+from .helpers import ENVIRONMENT, REPO, connector_yaml
 
 ATTACKER = "https://attacker.example/steal"
 
@@ -54,7 +54,7 @@ def outside(tmp_path: Path) -> Path:
 
 def load(root: Path, **kwargs: object) -> tuple[list[str | None], FileCache]:
     files = FileCache.for_project(root, **kwargs)  # type: ignore[arg-type]
-    result = read_desired(Path("connectors"), ENVIRONMENT, cache=files)
+    result = load_desired(Path("connectors"), ENVIRONMENT, cache=files)
     files.close()
     return [c.spec.endpoint_url for c in result.connectors], files
 
@@ -74,7 +74,7 @@ def entry_for(raw: bytes, display: str) -> tuple[str, LoadContext]:
             return None
 
     spy = Spy(Path("unused-cache"), key=CacheKey(b"k" * 32, Path("k")))
-    read_desired(Path("connectors") / Path(display).name, ENVIRONMENT, cache=spy)
+    load_desired(Path("connectors") / Path(display).name, ENVIRONMENT, cache=spy)
     assert len(seen) == 1
     return seen[0]
 

@@ -21,10 +21,10 @@ from urllib.parse import parse_qs, unquote
 from reconciler.config.windows import SyncWindow, load_windows
 from reconciler.controller.backoff import ConnectorBackoff
 from reconciler.controller.page import overview as overview_page
-from reconciler.controller.page.audit import AuditReader
+from reconciler.controller.page.audit_view import AuditReader
 from reconciler.controller.page.context import Backoff, Context, environment_name
+from reconciler.controller.page.cycles import CycleHistory
 from reconciler.controller.page.detail import build_detail
-from reconciler.controller.page.history import CycleHistory
 from reconciler.controller.page.repolink import RepoInfo, repo_info
 from reconciler.controller.page.times import moment
 from reconciler.controller.report import Clock, ControllerOptions, CycleReport

@@ -13,8 +13,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Final
 
-from reconciler.controller.page.audit import AuditEntry
-from reconciler.controller.page.history import CycleSummary
+from reconciler.controller.page.audit_view import AuditEntry
+from reconciler.controller.page.cycles import CycleSummary
 
 #: The viewBox; the SVG scales to its column, about 1:1 on a desktop (text stays readable).
 WIDTH: Final = 480

@@ -16,7 +16,7 @@ from urllib.parse import quote
 
 from reconciler.apply.executor import Outcome
 from reconciler.config.durations import format_duration
-from reconciler.controller.page.audit import AuditEntry
+from reconciler.controller.page.audit_view import AuditEntry
 from reconciler.controller.page.context import Context
 from reconciler.controller.page.repolink import Commit, commit_of
 from reconciler.controller.page.states import State, connector_state, lifecycle_words
@@ -171,7 +171,7 @@ def state_of(c: ConnectorReport, ctx: Context) -> State:
         origin=None if c.origin is None else c.origin.value,
         decision=c.decision.value,
         outcome=None if c.result is None else c.result.outcome.value,
-        deleted=c.action.value == "create" and ctx.audit.ever_applied(c.name),
+        deleted=c.deleted,
     )
 
 

@@ -9,8 +9,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from reconciler.config.windows import SyncWindow
-from reconciler.controller.page.audit import AuditView
-from reconciler.controller.page.history import CycleHistory
+from reconciler.controller.page.audit_view import AuditView
+from reconciler.controller.page.cycles import CycleHistory
 from reconciler.controller.page.repolink import RepoInfo
 from reconciler.controller.report import ControllerOptions, CycleReport
 

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from reconciler.config.durations import format_duration
 from reconciler.controller.page.connectors import connector_href
 from reconciler.controller.page.context import Context
-from reconciler.controller.page.history import CycleSummary
+from reconciler.controller.page.cycles import CycleSummary
 from reconciler.controller.page.repolink import Commit, commit_of
 from reconciler.controller.page.times import Moment, moment, seconds_text
 

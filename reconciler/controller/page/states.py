@@ -165,7 +165,7 @@ def connector_state(
     deleted: bool = False,
 ) -> State:
     """The state of one connector; `decision` is None for a plan no controller acted on, and
-    `deleted` says the audit log shows an earlier apply of a connector planned for `create`."""
+    `deleted` says the plan found a connector cxrecon managed deleted in CXone."""
     if outcome == "failed":
         return FAILED
     if decision == "error" or action == "error":

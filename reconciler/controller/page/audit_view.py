@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final
 
-from reconciler.apply.history import torn_warning
+from reconciler.apply.audit_reader import NOT_WRITES, torn_warning
 
 log = logging.getLogger("cxrecon.audit")
 
@@ -30,8 +30,6 @@ TAIL_BYTES: Final = 4 * 1024 * 1024
 PER_CONNECTOR: Final = 20
 #: CRM data syncs kept for the chart, over all connectors.
 SYNCS_KEPT: Final = 2000
-#: Audit actions that are not writes of the connector's configuration.
-_NOT_WRITES: Final = frozenset({"sync", "conflict", "reread"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,7 +53,7 @@ class AuditEntry:
 
     @property
     def is_write(self) -> bool:
-        return self.action not in _NOT_WRITES
+        return self.action not in NOT_WRITES
 
     @property
     def is_sync(self) -> bool:
@@ -86,12 +84,6 @@ class AuditView:
 
     def of(self, connector: str) -> tuple[AuditEntry, ...]:
         return self.per_connector.get(connector, ())
-
-    def syncs_of(self, connector: str) -> tuple[AuditEntry, ...]:
-        return tuple(e for e in self.of(connector) if e.is_sync)
-
-    def ever_applied(self, connector: str) -> bool:
-        return connector in self.last_write
 
 
 def parse_entry(record: Any) -> AuditEntry | None:

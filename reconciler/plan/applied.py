@@ -2,7 +2,7 @@
 environment, so the planner can tell "deleted in CXone" from "not created yet".
 
 The CXone API does not return deleted connectors, so the knowledge comes from cxrecon's own
-records: the audit log (reconciler.apply.history reads it) and, in the controller, the
+records: the audit log (reconciler.apply.audit_reader reads it) and, in the controller, the
 managed connectors it saw in earlier cycles. Pure values; no I/O here.
 """
 
@@ -25,10 +25,13 @@ class Applied:
     source: str = "audit log"
 
     def describe(self) -> str:
-        """`deleted in CXone (id c-12, applied 2026-11-30T10:00:00Z, audit log)`."""
+        """`deleted in CXone (id c-12, last applied 2026-11-30T10:00:00Z, from the audit log)`;
+        what the controller saw in an earlier cycle is `last seen` (it may never have
+        written it)."""
         facts = [f"id {self.connector_id}"] if self.connector_id else []
         if self.time:
-            facts.append(f"last applied {self.time}")
+            when = "last seen" if self.source == "controller" else "last applied"
+            facts.append(f"{when} {self.time}")
         facts.append(f"from the {self.source}")
         return f"deleted in CXone ({', '.join(facts)})"
 

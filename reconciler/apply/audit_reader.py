@@ -18,12 +18,13 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Final
 
-from reconciler.plan.history import Applied, AppliedHistory
+from reconciler.plan.applied import Applied, AppliedHistory
 
 log = logging.getLogger("cxrecon.audit")
 
-#: Audit actions that are not writes of a connector's configuration.
-_NOT_WRITES: Final = frozenset({"sync", "conflict", "reread"})
+#: Audit actions that are not writes of a connector's configuration (the status page's
+#: reading of the log counts writes by the same rule).
+NOT_WRITES: Final = frozenset({"sync", "conflict", "reread"})
 #: Every successful record holds this; other lines are parsed only when a write they
 #: account for is still open at the end (see `_HEAD`).
 _SUCCESS: Final = b'"result": "success"'
@@ -56,7 +57,7 @@ def applied_record(record: Any, environment: str | None) -> Applied | None:
     """The connector a successful write of `environment` recorded, else None."""
     if not isinstance(record, dict) or record.get("result") != "success":
         return None
-    if record.get("environment") != environment or record.get("action") in _NOT_WRITES:
+    if record.get("environment") != environment or record.get("action") in NOT_WRITES:
         return None
     if record.get("event") == "intent":
         return None
