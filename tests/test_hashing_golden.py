@@ -6,6 +6,7 @@ into reconciler.hashing; a saved plan or a label made by an earlier release must
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -104,7 +105,7 @@ def test_credential_fingerprints_keep_their_bytes(monkeypatch: pytest.MonkeyPatc
     found = checker.check("OAUTH2_CLIENT_CREDENTIALS", given, label)
     assert found.status is credentials.CredentialStatus.UNCHANGED
     # ...and the same salt makes the same label today.
-    monkeypatch.setattr(credentials.os, "urandom", lambda n: bytes(range(n)))
+    monkeypatch.setattr(os, "urandom", lambda n: bytes(range(n)))
     assert checker.fingerprint("OAUTH2_CLIENT_CREDENTIALS", given, plain) == label
 
 

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import hashlib
-import json
 from collections.abc import Mapping
 from typing import Any
+
+from reconciler.hashing import canonical_json, sha256_hex
 
 
 def idempotency_key(body: Mapping[str, Any], environment: str | None, name: str) -> str:
@@ -20,14 +20,11 @@ def idempotency_key(body: Mapping[str, Any], environment: str | None, name: str)
     Credential values are left out of the hash (the key travels in a header that proxies may
     log, and a fast hash of a secret would let anyone test guesses of it): the body's
     credential-fingerprint label, salted and slow, stands for them."""
-    raw = json.dumps(
-        [environment or "", name, _without_secret_values(body)],
-        sort_keys=True,
-        separators=(",", ":"),
-        ensure_ascii=True,
-        default=str,
-    ).encode()
-    return "cxrecon-" + hashlib.sha256(raw).hexdigest()[:48]
+    # ASCII-escaped, any value by its str(): the form keys have had since the first release.
+    raw = canonical_json(
+        [environment or "", name, _without_secret_values(body)], ascii=True, lenient=True
+    )
+    return "cxrecon-" + sha256_hex(raw, 48)
 
 
 def _without_secret_values(body: Mapping[str, Any]) -> dict[str, Any]:

@@ -7,7 +7,6 @@ reconciler.render.apply.
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import os
 from collections.abc import Callable
@@ -19,11 +18,11 @@ from reconciler.apply.datasync import SyncOutcome, SyncTarget
 from reconciler.apply.executor import ConnectorResult, ConnectorRun, ExecContext, Outcome
 from reconciler.apply.pending import settle_pending
 from reconciler.errors import SecretResolutionError
+from reconciler.hashing import canonical_json, sha256_bytes
 from reconciler.load.secret_lookup import SecretLookup
 from reconciler.model import DesiredConnector
 from reconciler.plan.changes import Action, ConnectorChange, Plan
 from reconciler.plan.credentials import CredentialChecker, CredentialReason
-from reconciler.plan.essence import canonical_json
 from reconciler.plan.reviewed import Review
 
 log = logging.getLogger("cxrecon.apply")
@@ -59,7 +58,7 @@ class CredentialResolver:
         auth = desired.spec.authentication
         plain = self.resolve(desired)
         # The cache key is a hash: no plain value is kept beyond the body being built.
-        digest = hashlib.sha256(canonical_json([auth.type, dict(auth.credentials), plain])).digest()
+        digest = sha256_bytes(canonical_json([auth.type, dict(auth.credentials), plain]))
         lock = self._locks.setdefault(digest, anyio.Lock())
         async with lock:
             label = self._labels.get(digest)

@@ -8,7 +8,6 @@ credentials fingerprint make it particular to that one write.
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Final
@@ -22,8 +21,9 @@ from reconciler.cxone.errors import (
     TransportError,
 )
 from reconciler.errors import CxreconError
+from reconciler.hashing import canonical_json, sha256_hex
 from reconciler.model import LABEL_MANAGED_BY, LABEL_PROJECT, MANAGED_BY_VALUE, RemoteConnector
-from reconciler.plan.essence import SECTIONS, Essence, canonical_json, essence_of
+from reconciler.plan.essence import SECTIONS, Essence, essence_of
 
 #: A create's sections as they must read back (its lifecycle moves on in the next step).
 CREATE_SECTIONS: Final = tuple(s for s in SECTIONS if s != "lifecycleStatus")
@@ -80,7 +80,7 @@ def landed(exc: BaseException) -> bool:
 
 def _digest(values: Mapping[str, Any], labels: Mapping[str, str | None]) -> str:
     raw = canonical_json({"values": dict(values), "labels": dict(labels)})
-    return hashlib.sha256(raw).hexdigest()[:32]
+    return sha256_hex(raw, 32)
 
 
 @dataclass(frozen=True, slots=True)

@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import hashlib
-import hmac
 import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -24,6 +22,7 @@ from reconciler.emulator.problem import JSON, ApiProblem, Detail, dumps
 from reconciler.emulator.request_checks import check_content_type, parse_json_object
 from reconciler.emulator.resource import Clock
 from reconciler.emulator.store import Store, TokenRow
+from reconciler.hashing import same_digest, sha256_hex
 
 FORM: Final = "application/x-www-form-urlencoded"
 REALM: Final = 'realm="cxone"'
@@ -112,7 +111,7 @@ class TokenService:
         grant = _grant_of(params)
         client_id, secret = _client_of(request, params, grant)
         client = self.clients.get(client_id)
-        if client is None or not hmac.compare_digest(client.secret.encode(), secret.encode()):
+        if client is None or not same_digest(client.secret.encode(), secret.encode()):
             raise oauth_error(
                 401, "invalid_client", "unknown client or wrong client secret", basic=True
             )
@@ -139,7 +138,7 @@ class TokenService:
         if not username or not password:
             raise oauth_error(400, "invalid_request", "username and password are required")
         expected = self.users.get(username)
-        if expected is None or not hmac.compare_digest(expected.encode(), password.encode()):
+        if expected is None or not same_digest(expected.encode(), password.encode()):
             raise oauth_error(400, "invalid_grant", "wrong username or password")
 
 
@@ -193,7 +192,7 @@ def _granted_scopes(client: OAuthClient, params: Mapping[str, str]) -> frozenset
 
 
 def _hash(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
+    return sha256_hex(token.encode())
 
 
 def _basic_credentials(header: str | None) -> tuple[str, str] | None:

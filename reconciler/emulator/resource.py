@@ -8,7 +8,6 @@ are stored as digests and masked on read; every other credential is kept and ret
 
 from __future__ import annotations
 
-import hashlib
 import json
 import secrets
 import time
@@ -19,6 +18,7 @@ from typing import Any, Final
 from reconciler.emulator.problem import dumps
 from reconciler.emulator.store import ConnectorRow
 from reconciler.emulator.validation import MASK, Document
+from reconciler.hashing import canonical_json, sha256_hex
 from reconciler.secret import is_masked_field
 
 DIGEST_PREFIX: Final = "sha256:"
@@ -53,7 +53,7 @@ def new_sync_id() -> str:
 
 def digest_credential(connector_id: str, value: str) -> str:
     """What the server keeps instead of a credential: enough to notice a change, no more."""
-    raw = hashlib.sha256(f"{connector_id}\0{value}".encode()).hexdigest()
+    raw = sha256_hex(f"{connector_id}\0{value}".encode())
     return DIGEST_PREFIX + raw
 
 
@@ -92,11 +92,7 @@ def build_row(
 ) -> ConnectorRow:
     """Store form plus the public form, with an ETag unique to (id, revision, content)."""
     document = dumps(doc).decode()
-    etag = (
-        '"'
-        + hashlib.sha256(f"{connector_id}\0{revision}\0{document}".encode()).hexdigest()[:32]
-        + '"'
-    )
+    etag = '"' + sha256_hex(f"{connector_id}\0{revision}\0{document}".encode(), 32) + '"'
     public: dict[str, Any] = {"id": connector_id}
     for key, value in doc.items():
         if key == "authentication":
@@ -129,5 +125,4 @@ def load_document(row: ConnectorRow) -> Document:
 
 def fingerprint(method: str, path: str, body: Mapping[str, Any]) -> str:
     """Identity of a request for Idempotency-Key: same method, path and JSON value."""
-    canonical = json.dumps(body, sort_keys=True, separators=(",", ":"))
-    return hashlib.sha256(f"{method} {path}\n{canonical}".encode()).hexdigest()
+    return sha256_hex(f"{method} {path}\n".encode() + canonical_json(body, ascii=True))

@@ -18,6 +18,7 @@ from reconciler.config.project import EnvironmentConfig, Project, load_project
 from reconciler.config.settings import ConnectionSettings
 from reconciler.cxone.client import CxoneClient
 from reconciler.errors import ConfigError
+from reconciler.hashing import desired_state_digest
 from reconciler.load.desired import LoadResult, raise_if_invalid
 from reconciler.load.desired import load_desired as _load_desired
 from reconciler.load.secret_lookup import SecretLookup
@@ -26,7 +27,6 @@ from reconciler.plan.applied import AppliedHistory
 from reconciler.plan.build import build_plan
 from reconciler.plan.changes import Plan
 from reconciler.plan.credentials import CredentialChecker
-from reconciler.plan.essence import desired_state_digest
 
 if TYPE_CHECKING:
     # Imported where used: drift and dump are other commands' work (`apply` and `plan`

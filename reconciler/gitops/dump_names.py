@@ -4,7 +4,6 @@ unique within one dump and independent of the order the tenant lists its connect
 
 from __future__ import annotations
 
-import hashlib
 import re
 import unicodedata
 from collections.abc import Mapping
@@ -12,6 +11,7 @@ from dataclasses import dataclass
 from typing import Final
 
 from reconciler.config.settings import is_reserved_variable
+from reconciler.hashing import sha256_hex
 from reconciler.model import ConnectorSpec
 from reconciler.secret import is_masked_field, is_server_mask
 
@@ -112,7 +112,7 @@ def _key_words(key: str) -> str:
 
 
 def _short_hash(text: str, size: int = 6) -> str:
-    return hashlib.sha256(text.encode()).hexdigest()[:size]
+    return sha256_hex(text.encode(), size)
 
 
 class Names:

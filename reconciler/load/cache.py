@@ -24,7 +24,6 @@ disk says so in one warning line.
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import logging
 import os
 import re
@@ -36,6 +35,7 @@ from importlib.resources import files as resource_files
 from pathlib import Path
 from typing import Final
 
+from reconciler.hashing import sha256, sha256_hex
 from reconciler.load.cache_entries import (
     FORMAT,
     decode_entry,
@@ -92,7 +92,7 @@ def code_fingerprint() -> str:
 def fingerprint_of(version: str, schema: bytes, package: Path) -> str:
     """cxrecon's version, the connector schema, and the size and modification time of each
     module (under `package`) that checks a file."""
-    hasher = hashlib.sha256(f"{version}\0".encode())
+    hasher = sha256(f"{version}\0".encode())
     hasher.update(schema)
     modules = [package / m for m in _CODE_MODULES]
     for sub in _CODE_PACKAGES:
@@ -174,7 +174,7 @@ class FileCache:
 
     def _key(self, content: str, display: str, context: LoadContext) -> str:
         parts = (code_fingerprint(), context.fingerprint, display, content)
-        return hashlib.sha256("\0".join(parts).encode("utf-8", "surrogatepass")).hexdigest()
+        return sha256_hex("\0".join(parts).encode("utf-8", "surrogatepass"))
 
     def get(self, raw: bytes, display: str, context: LoadContext) -> CheckedFile | None:
         """The file as checked before in the same context; None (a miss) otherwise."""

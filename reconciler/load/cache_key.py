@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import contextlib
 import errno
-import hmac
 import os
 import secrets
 import stat
@@ -21,6 +20,8 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 from typing import Final
+
+from reconciler.hashing import Mac, keyed_hmac, same_digest
 
 #: Names the key file (tests and CI point it at a place of their own).
 KEY_FILE_VARIABLE: Final = "CXRECON_CACHE_KEY_FILE"
@@ -37,9 +38,9 @@ class CacheKey:
     path: Path
 
     @cached_property
-    def _keyed(self) -> hmac.HMAC:
+    def _keyed(self) -> Mac:
         # Keyed once; each entry copies it (half the cost of keying an HMAC per entry).
-        return hmac.new(self.secret, digestmod="sha256")
+        return keyed_hmac(self.secret)
 
     def sign(self, name: str, body: bytes) -> str:
         """HMAC-SHA256 over an entry's name and body (an entry moved to another name, or
@@ -50,7 +51,7 @@ class CacheKey:
         return mac.hexdigest()
 
     def verifies(self, name: str, body: bytes, tag: bytes) -> bool:
-        return hmac.compare_digest(self.sign(name, body).encode(), tag)
+        return same_digest(self.sign(name, body).encode(), tag)
 
 
 class KeyUnavailable(Exception):

@@ -4,7 +4,6 @@ is what lets the controller keep it between cycles and one-shot runs cache it on
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import re
@@ -19,6 +18,7 @@ from reconciler.config.overrides import Override
 from reconciler.config.project import EnvironmentConfig
 from reconciler.documents.schema import connector_checker, to_diagnostic
 from reconciler.documents.yamlload import LoadedDocument, parse_yaml
+from reconciler.hashing import sha256_hex
 from reconciler.load.environment import (
     OVERRIDDEN_KEY,
     Substitution,
@@ -83,7 +83,7 @@ class LoadContext:
         ]
         root = None if self.root is None else os.path.realpath(self.root)
         text = json.dumps([envs, self.strict, self.project_file, root], default=repr)
-        return hashlib.sha256(text.encode()).hexdigest()
+        return sha256_hex(text.encode())
 
     @cached_property
     def _var_file_refs(self) -> tuple[str, ...]:
@@ -148,7 +148,7 @@ def _may_reference_files(raw: bytes) -> bool:
 
 
 def content_hash(raw: bytes) -> str:
-    return hashlib.sha256(raw).hexdigest()
+    return sha256_hex(raw)
 
 
 def check_file(raw: bytes, display: str, context: LoadContext) -> CheckedFile:

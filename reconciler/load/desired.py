@@ -8,8 +8,6 @@ from the on-disk cache (`cache`). Either way the result is that of checking ever
 
 from __future__ import annotations
 
-import hashlib
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,6 +15,7 @@ from typing import Protocol
 
 from reconciler.config.project import EnvironmentConfig, Project
 from reconciler.errors import ConfigError
+from reconciler.hashing import source_digest
 from reconciler.load.cache import FileCache
 from reconciler.load.checked import CheckedFile, LoadContext
 from reconciler.load.collector import collecting_less
@@ -142,7 +141,7 @@ def _load(
         if memo is not None:
             memo.keep(files[index], shown[index], context, checked)
         slots[index] = checked
-    hasher = hashlib.sha256()
+    sources: list[tuple[str, str]] = []
     named: list[tuple[str, SourceLocation]] = []
     built: list[DesiredConnector] = []
     in_directory = path.is_dir()
@@ -152,7 +151,7 @@ def _load(
             continue
         assert slot is not None  # reused above or checked just now
         relative = relative_name(file, path) if in_directory else file.name
-        hasher.update(f"{relative}\0{slot.content}\0".encode())
+        sources.append((relative, slot.content))
         diagnostics.extend(slot.diagnostics)
         if slot.name is not None and slot.name_location is not None:
             named.append((slot.name, slot.name_location))
@@ -161,11 +160,10 @@ def _load(
     connectors, duplicates = _unique(built, named)
     diagnostics.extend(duplicates)
     variables = dict(primary.vars) if primary is not None else {}
-    hasher.update(b"\0vars\0" + json.dumps(variables, sort_keys=True).encode())
     return LoadResult(
         connectors=connectors,
         diagnostics=tuple(sorted(set(diagnostics), key=_order)),
-        digest=hasher.hexdigest(),
+        digest=source_digest(sources, variables),
         files=tuple(files),
         environment=primary.name if primary is not None else None,
         environments=tuple(e.name for e in envs if e is not None),

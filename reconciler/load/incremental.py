@@ -11,7 +11,6 @@ new ones checked. The result is always the one loading every file would give.
 
 from __future__ import annotations
 
-import hashlib
 import os
 import stat
 from collections.abc import Iterable
@@ -19,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from reconciler.config.project import EnvironmentConfig, Project
+from reconciler.hashing import sha256
 from reconciler.load.cache import code_fingerprint
 from reconciler.load.checked import CheckedFile, LoadContext
 from reconciler.load.desired import LoadResult, load_desired
@@ -133,7 +133,7 @@ def real_paths(top: Path, names: Iterable[str]) -> frozenset[str]:
 def _project_key(project: Project) -> str:
     """What decides every file's result besides the context: cxrecon's code and schema,
     cxrecon.yaml's bytes and where the connectors are."""
-    hasher = hashlib.sha256(code_fingerprint().encode())
+    hasher = sha256(code_fingerprint().encode())
     if project.file is not None:
         try:
             hasher.update(project.file.read_bytes())

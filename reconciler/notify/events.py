@@ -8,7 +8,6 @@ commit, links). Values of secret fields are masked before they reach an item.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import re
 from collections.abc import Iterable, Mapping, Sequence
@@ -16,6 +15,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import TYPE_CHECKING, Final, Protocol
 
+from reconciler.hashing import canonical_json, sha256_hex
 from reconciler.plan.diff import FieldChange, JsonValue, format_value, safe_values
 
 if TYPE_CHECKING:
@@ -167,8 +167,8 @@ def _summary(kind: EventKind, count: int) -> str:
 
 def fingerprint(value: object) -> str:
     """A short stable digest of what was told (values already masked)."""
-    text = json.dumps(value, sort_keys=True, default=str, ensure_ascii=False)
-    return hashlib.sha256(text.encode()).hexdigest()[:16]
+    # json.dumps' spaced form, any value by its str(): notified.json keeps these.
+    return sha256_hex(canonical_json(value, spaced=True, lenient=True), 16)
 
 
 def field_line(path: str, git: JsonValue, cxone: JsonValue, *, secret: bool) -> str:

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Final
 
 from reconciler.config.notifications import Notification
+from reconciler.hashing import canonical_json
 from reconciler.notify.events import Event, EventKind
 from reconciler.safefs import (
     FileWriteError,
@@ -107,7 +108,7 @@ class NoticeMemory:
         if self.path is None:
             return
         body = {"version": _VERSION, "notReady": self.not_ready, "told": self._told}
-        data = json.dumps(body, sort_keys=True, ensure_ascii=False).encode() + b"\n"
+        data = canonical_json(body, spaced=True) + b"\n"
         try:
             if self.root is not None and self.path.is_relative_to(self.root):
                 ensure_dir(self.root, self.path.parent, mode=0o700)

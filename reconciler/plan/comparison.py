@@ -9,11 +9,11 @@ never a value; every other secret-bearing path is masked. Pure: the plans are ma
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
+from reconciler.hashing import canonical_json
 from reconciler.plan.changes import Action, ConnectorChange, Plan
 from reconciler.plan.diff import JsonValue, format_path
 from reconciler.plan.document import create_fields, credential_source, plan_document
@@ -178,8 +178,9 @@ def _leaves(
         yield parts, value
 
 
-def _key(value: JsonValue) -> str:
-    return json.dumps(value, sort_keys=True)
+def _key(value: JsonValue) -> bytes:
+    # ASCII-escaped: a lone surrogate CXone sent is a value to compare, not an error.
+    return canonical_json(value, ascii=True)
 
 
 # --- JSON ------------------------------------------------------------------------

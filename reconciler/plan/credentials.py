@@ -49,8 +49,6 @@ write that follows records the new form.
 from __future__ import annotations
 
 import base64
-import hashlib
-import hmac
 import os
 from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
@@ -59,8 +57,15 @@ from enum import StrEnum
 from typing import Final
 
 from reconciler.errors import SecretResolutionError
+from reconciler.hashing import (
+    canonical_json,
+    hmac_sha256,
+    same_digest,
+    scrypt,
+    sha256_bytes,
+    urlsafe_b64,
+)
 from reconciler.load.references import is_secret_reference
-from reconciler.plan.essence import canonical_json
 from reconciler.secret import is_secret_field
 
 #: scrypt cost: 2**13 × r=8 → 8 MiB and ~10 ms per fingerprint on a laptop core.
@@ -119,10 +124,6 @@ def is_reference(value: str) -> bool:
     return is_secret_reference(value)
 
 
-def _b64(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).decode().rstrip("=")
-
-
 def _unb64(text: str) -> bytes:
     return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
 
@@ -135,23 +136,18 @@ def _public_digest(
 ) -> str:
     literal = {k: v for k, v in credentials.items() if not is_secret_key(k) and not is_reference(v)}
     payload = {"type": auth_type, "keys": sorted(credentials), "literal": literal}
-    mac = hmac.new(salt, canonical_json(payload), hashlib.sha256).digest()
-    return _b64(mac[:_PUBLIC_BYTES])
+    return urlsafe_b64(hmac_sha256(salt, canonical_json(payload))[:_PUBLIC_BYTES])
 
 
 def _references_digest(salt: bytes, credentials: Mapping[str, str]) -> str:
     references = sorted(f"{k}={v}" for k, v in credentials.items() if is_reference(v))
     payload = {"references": references}
-    mac = hmac.new(salt, canonical_json(payload), hashlib.sha256).digest()
-    return _b64(mac[:_PUBLIC_BYTES])
+    return urlsafe_b64(hmac_sha256(salt, canonical_json(payload))[:_PUBLIC_BYTES])
 
 
 def _full_digest(salt: bytes, log2_n: int, auth_type: str, plain: Mapping[str, str]) -> str:
     secret = canonical_json({"type": auth_type, "values": dict(plain)})
-    derived = hashlib.scrypt(
-        secret, salt=salt, n=2**log2_n, r=8, p=1, maxmem=2**log2_n * 1024 + 2**20, dklen=32
-    )
-    return _b64(derived[:_FULL_BYTES])
+    return urlsafe_b64(scrypt(secret, salt, log2_n)[:_FULL_BYTES])
 
 
 def literal_fingerprint(value: str, salt: bytes | None = None, log2_n: int = DEFAULT_LOG2_N) -> str:
@@ -160,7 +156,9 @@ def literal_fingerprint(value: str, salt: bytes | None = None, log2_n: int = DEF
     `salt` is given: to tell whether a value is the one a fingerprint was made of, make it
     again with that fingerprint's salt (`literal_matches`)."""
     salt = os.urandom(_SALT_BYTES) if salt is None else salt
-    return f"l{log2_n}.{_b64(salt)}." + _full_digest(salt, log2_n, "literal", {"value": value})
+    return f"l{log2_n}.{urlsafe_b64(salt)}." + _full_digest(
+        salt, log2_n, "literal", {"value": value}
+    )
 
 
 def literal_matches(fingerprint: object, value: str) -> bool:
@@ -177,7 +175,7 @@ def literal_matches(fingerprint: object, value: str) -> bool:
         return False
     if not 10 <= log2_n <= _MAX_LOG2_N or len(salt) != _SALT_BYTES:
         return False
-    return hmac.compare_digest(literal_fingerprint(value, salt, log2_n), fingerprint)
+    return same_digest(literal_fingerprint(value, salt, log2_n), fingerprint)
 
 
 @dataclass(frozen=True, slots=True)
@@ -243,7 +241,7 @@ class CredentialChecker:
 
     def _full(self, salt: bytes, log2_n: int, auth_type: str, plain: Mapping[str, str]) -> str:
         # The cache key is a hash of the plain values, so no value outlives the run in clear.
-        key = (salt, log2_n, hashlib.sha256(canonical_json([auth_type, plain])).digest())
+        key = (salt, log2_n, sha256_bytes(canonical_json([auth_type, plain])))
         if key not in self._kdf:
             self._kdf[key] = _full_digest(salt, log2_n, auth_type, plain)
         return self._kdf[key]
@@ -256,7 +254,7 @@ class CredentialChecker:
         public = _public_digest(salt, auth_type, credentials, self.is_secret_key)
         full = self._full(salt, self.log2_n, auth_type, plain)
         references = _references_digest(salt, credentials)
-        return f"s{self.log2_n}.{_b64(salt)}.{public}.{full}.{references}"
+        return f"s{self.log2_n}.{urlsafe_b64(salt)}.{public}.{full}.{references}"
 
     def check(
         self, auth_type: str, credentials: Mapping[str, str], label: str | None
@@ -276,7 +274,7 @@ class CredentialChecker:
         if plain is None:
             return CredentialCheck(CredentialStatus.UNKNOWN, CredentialReason.SECRETS_UNAVAILABLE)
         full = self._full(recorded.salt, recorded.log2_n, auth_type, plain)
-        if hmac.compare_digest(full, recorded.full):
+        if same_digest(full, recorded.full):
             return CredentialCheck(CredentialStatus.UNCHANGED, CredentialReason.MATCH)
         return CredentialCheck(CredentialStatus.ROTATED, CredentialReason.DIFFERS)
 
@@ -294,11 +292,11 @@ class CredentialChecker:
             recorded = ParsedFingerprint.parse(label)
             matches = references = False
             if recorded is not None:
-                matches = hmac.compare_digest(
+                matches = same_digest(
                     _public_digest(recorded.salt, auth_type, credentials, self.is_secret_key),
                     recorded.public,
                 )
-                references = recorded.references is None or hmac.compare_digest(
+                references = recorded.references is None or same_digest(
                     _references_digest(recorded.salt, credentials), recorded.references
                 )
             known = self._recorded[key] = (recorded, matches, references)

@@ -10,13 +10,11 @@ the plan shows is exactly what apply writes (a POST body or an RFC 7396 merge-pa
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import json
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Final, TypedDict
 
+from reconciler.hashing import canonical_json, sha256_b64, sha256_prefixed
 from reconciler.load.references import is_secret_reference
 from reconciler.model import (
     DEFAULT_SYNC_SETTINGS,
@@ -24,9 +22,7 @@ from reconciler.model import (
     LABEL_MANAGED_BY,
     LABEL_PREFIX,
     ConnectorSpec,
-    DesiredConnector,
 )
-from reconciler.plan.spec_json import spec_json
 from reconciler.secret import MASK, is_masked_field, is_server_mask
 
 #: Top-level essence keys, in the order they are shown and digested ("sections").
@@ -175,49 +171,19 @@ def _masking(essence: Essence, keys: Iterable[str]) -> Essence:
 # --- digests -------------------------------------------------------------------
 
 
-def desired_state_digest(connectors: Sequence[DesiredConnector], environment: str | None) -> str:
-    """A digest of what git asks for (every connector's spec, secret references unresolved),
-    not of the file bytes: a comment or a reordered key does not change it, so it does not
-    make a saved plan stale.
-
-    Saved plans compare it, so its bytes never change: `canonical_json([environment, specs])`
-    with the specs in API shape sorted by name. They are hashed connector by connector, so
-    no document of every connector is built (tests/plan/test_desired_digest.py pins it)."""
-    digest = hashlib.sha256(b"[" + canonical_json(environment) + b",[")
-    for i, d in enumerate(sorted(connectors, key=lambda d: str(d.spec.name))):
-        text = spec_json(d.spec)
-        body = canonical_json(d.spec.to_api()) if text is None else text.encode()
-        digest.update(b"," + body if i else body)
-    digest.update(b"]]")
-    return digest.hexdigest()
-
-
-#: Made once: json.dumps builds an encoder on every call with these options.
-_CANONICAL: Final = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-
-
-def canonical_json(value: Any) -> bytes:
-    """Deterministic JSON bytes (sorted keys, no spaces) for hashing."""
-    return _CANONICAL.encode(value).encode()
-
-
 def state_hash(essence: Essence) -> str:
     """sha256 of the whole normalized state, owned labels included (saved plans pin it)."""
     payload = {"name": essence.name, "doc": essence.doc, "owned": dict(essence.owned_labels)}
-    return "sha256:" + hashlib.sha256(canonical_json(payload)).hexdigest()
+    return sha256_prefixed(canonical_json(payload))
 
 
 _DIGEST_VERSION: Final = "1"
 
 
-def _short(data: bytes, size: int) -> str:
-    return base64.urlsafe_b64encode(hashlib.sha256(data).digest()[:size]).decode().rstrip("=")
-
-
 def section_digests(essence: Essence) -> dict[str, str]:
     """A 4-character digest per section (24 bits: enough to tell which section moved)."""
     doc: Mapping[str, Any] = essence.doc
-    return {section: _short(canonical_json(doc[section]), 3) for section in SECTIONS}
+    return {section: sha256_b64(canonical_json(doc[section]), 3) for section in SECTIONS}
 
 
 def applied_digest(essence: Essence) -> str:
@@ -226,7 +192,7 @@ def applied_digest(essence: Essence) -> str:
     Compact (< 63 characters) so it fits label limits; the per-section part lets a plan
     tell "changed in git" from "changed in CXone" per field section.
     """
-    return _digest_label(_short(canonical_json(essence.doc), 9), section_digests(essence))
+    return _digest_label(sha256_b64(canonical_json(essence.doc), 9), section_digests(essence))
 
 
 def _digest_label(whole: str, sections: Mapping[str, str]) -> str:
@@ -245,7 +211,7 @@ def partly_applied_digest(desired: Essence, written: Iterable[str], before: Esse
     wanted = section_digests(desired)
     done = set(written)
     parts = {s: wanted[s] if s in done else found[s] for s in SECTIONS}
-    return _digest_label(_short("".join(parts[s] for s in SECTIONS).encode(), 9), parts)
+    return _digest_label(sha256_b64("".join(parts[s] for s in SECTIONS).encode(), 9), parts)
 
 
 @dataclass(frozen=True, slots=True)

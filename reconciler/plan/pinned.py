@@ -13,13 +13,13 @@ sends nothing it did not review and overwrites nobody's edit.
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
 
 from reconciler.errors import StaleSavedPlanError
+from reconciler.hashing import canonical_json, sha256_hex
 from reconciler.model import (
     LABEL_MANAGED_BY,
     LABEL_PROJECT,
@@ -28,7 +28,7 @@ from reconciler.model import (
     RemoteConnector,
 )
 from reconciler.plan.changes import Action
-from reconciler.plan.essence import SECTIONS, Essence, canonical_json, essence_of, state_hash
+from reconciler.plan.essence import SECTIONS, Essence, essence_of, state_hash
 from reconciler.secret import MASK
 
 #: The keys of a pin's `sections` beside SECTIONS: the name, and cxrecon's ownership labels
@@ -63,7 +63,7 @@ class SavedEntry:
 
 
 def _hash(value: Any) -> str:
-    return hashlib.sha256(canonical_json(value)).hexdigest()[:32]
+    return sha256_hex(canonical_json(value), 32)
 
 
 def _owner(labels: Mapping[str, str]) -> dict[str, str | None]:

@@ -15,8 +15,6 @@ not a change.
 from __future__ import annotations
 
 import dataclasses
-import hashlib
-import hmac
 import json
 import os
 from collections.abc import Mapping, Sequence
@@ -29,6 +27,7 @@ from reconciler import __version__
 from reconciler.config.policies import Policies
 from reconciler.documents.regular import UnreadableFile, read_regular
 from reconciler.errors import PlanError, SavedPlanError, StalePlanError
+from reconciler.hashing import canonical_json, same_digest, sha256_prefixed
 from reconciler.load.references import is_secret_reference
 from reconciler.model import ConnectorSpec, DesiredConnector, RemoteConnector, SourceLocation
 from reconciler.plan.applied import AppliedHistory
@@ -37,7 +36,7 @@ from reconciler.plan.build import build_plan
 from reconciler.plan.changes import Action, ConnectorChange, Plan, SafetyVerdict
 from reconciler.plan.credentials import CredentialChecker
 from reconciler.plan.document import plan_document
-from reconciler.plan.essence import canonical_json, essence_of
+from reconciler.plan.essence import essence_of
 from reconciler.plan.pinned import Pin, SavedEntry, pinned_now, section_hashes
 from reconciler.safefs import write_atomic, write_failure
 from reconciler.secret import is_secret_field
@@ -147,7 +146,7 @@ def document(
 
 def checksum(doc: Mapping[str, Any]) -> str:
     body = {k: v for k, v in doc.items() if k != "checksum"}
-    return "sha256:" + hashlib.sha256(canonical_json(body)).hexdigest()
+    return sha256_prefixed(canonical_json(body))
 
 
 def write(
@@ -198,7 +197,7 @@ def read(path: Path) -> SavedPlan:
             f"format {FORMAT_VERSION}: re-run `cxrecon plan --out {path}`"
         )
     recorded = doc.get("checksum")
-    if not isinstance(recorded, str) or not hmac.compare_digest(recorded, checksum(doc)):
+    if not isinstance(recorded, str) or not same_digest(recorded, checksum(doc)):
         raise SavedPlanError(
             f"{path}: checksum mismatch: the plan was modified after `cxrecon plan` wrote "
             "it; refusing to apply it. Re-run `cxrecon plan --out` and review it again"

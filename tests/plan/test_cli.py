@@ -28,7 +28,8 @@ from reconciler.model import (
 )
 from reconciler.plan.build import build_plan
 from reconciler.plan.credentials import CredentialChecker
-from reconciler.plan.essence import applied_digest, create_body, desired_state_digest
+from reconciler.hashing import desired_state_digest
+from reconciler.plan.essence import applied_digest, create_body
 from reconciler.plan.saved import read, verify
 from reconciler.testing import RunningEmulator
 

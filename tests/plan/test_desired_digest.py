@@ -21,7 +21,7 @@ from reconciler.model import (
     FieldMapping,
     SyncSettings,
 )
-from reconciler.plan.essence import canonical_json, desired_state_digest
+from reconciler.hashing import canonical_json, desired_state_digest
 
 from .helpers import desired, spec
 
