@@ -18,6 +18,7 @@ from reconciler.config.settings import ConnectionSettings
 from reconciler.cxone.client import CxoneClient
 from reconciler.errors import StaleSavedPlanError
 from reconciler.facade import load_desired, secrets_for
+from reconciler.hashing import desired_state_digest
 from reconciler.model import (
     LABEL_APPLIED_DIGEST,
     LABEL_CREDENTIALS_FINGERPRINT,
@@ -28,7 +29,6 @@ from reconciler.model import (
 )
 from reconciler.plan.build import build_plan
 from reconciler.plan.credentials import CredentialChecker
-from reconciler.hashing import desired_state_digest
 from reconciler.plan.essence import applied_digest, create_body
 from reconciler.plan.saved import read, verify
 from reconciler.testing import RunningEmulator

@@ -12,6 +12,7 @@ import json
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from reconciler.hashing import canonical_json, desired_state_digest
 from reconciler.model import (
     LABEL_APPLIED_DIGEST,
     LABEL_MANAGED_BY,
@@ -21,7 +22,6 @@ from reconciler.model import (
     FieldMapping,
     SyncSettings,
 )
-from reconciler.hashing import canonical_json, desired_state_digest
 
 from .helpers import desired, spec
 
