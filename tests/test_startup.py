@@ -200,6 +200,6 @@ def test_the_command_list_reads_as_click_would_write_it(width: int) -> None:
 
 def test_dump_schema_ref_default_is_the_dump_module_default() -> None:
     from reconciler.cli import dump as dump_command
-    from reconciler.gitops import dump
+    from reconciler.gitops import dump_yaml
 
-    assert dump_command.SCHEMA_REF == dump.SCHEMA_REF
+    assert dump_command.SCHEMA_REF == dump_yaml.SCHEMA_REF

@@ -21,22 +21,18 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, Final, Literal
 
-from reconciler.apply.actor import CI_ACTOR_VARIABLES, Actor, detect_actor
+from reconciler.apply.actor import Actor
 from reconciler.safefs import FileWriteError, ensure_dir, open_append, write_failure
 from reconciler.secret import MASK, Secret, mask_value, spellings
 
-#: Who ran cxrecon lives in reconciler.apply.actor; importable from here, as it always was.
 __all__ = [
-    "CI_ACTOR_VARIABLES",
     "DEFAULT_AUDIT_LOG",
-    "Actor",
     "AuditEvent",
     "AuditLog",
     "AuditWriteError",
     "Expectation",
     "ObservedChange",
     "WriteIntent",
-    "detect_actor",
     "in_flight",
     "observed_changes",
 ]

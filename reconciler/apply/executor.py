@@ -74,9 +74,7 @@ from reconciler.plan.essence import (
     transition_body,
 )
 
-#: Defined in reconciler.apply.results and .context; importable from here, where most
-#: callers (the facade, the controller, the renderers) import them.
-__all__ = ["MAX_REPLANS", "ConnectorResult", "ConnectorRun", "ExecContext", "Outcome", "pin_of"]
+__all__ = ["MAX_REPLANS", "ConnectorRun", "pin_of"]
 
 
 #: Re-plans after a conflict before a connector is given up for this run.

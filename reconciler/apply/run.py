@@ -14,9 +14,11 @@ from dataclasses import dataclass
 
 import anyio
 
+from reconciler.apply.context import ExecContext
 from reconciler.apply.datasync import SyncOutcome, SyncTarget
-from reconciler.apply.executor import ConnectorResult, ConnectorRun, ExecContext, Outcome
+from reconciler.apply.executor import ConnectorRun
 from reconciler.apply.pending import settle_pending
+from reconciler.apply.results import ConnectorResult, Outcome
 from reconciler.errors import SecretResolutionError
 from reconciler.hashing import canonical_json, sha256_bytes
 from reconciler.load.secret_lookup import SecretLookup

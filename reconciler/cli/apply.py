@@ -17,9 +17,11 @@ from typing import TYPE_CHECKING
 
 import click
 
+from reconciler.apply.actor import detect_actor
+
 # Only what the options need is imported here (light modules): `cxrecon apply --help` and
 # the command list load without the client, the planner or the renderers.
-from reconciler.apply.audit import AuditLog, detect_actor
+from reconciler.apply.audit import AuditLog
 from reconciler.cli.apply_saved import (
     check_plan_options,
     continue_command,
@@ -46,7 +48,7 @@ from reconciler.model import SYNC_TYPES
 if TYPE_CHECKING:
     from reconciler.apply.calltrace import TracingStats
     from reconciler.apply.datasync import PollPolicy
-    from reconciler.apply.executor import ConnectorResult
+    from reconciler.apply.results import ConnectorResult
     from reconciler.apply.run import ApplyReport
     from reconciler.config.project import Project
     from reconciler.config.settings import ConnectionSettings

@@ -46,7 +46,7 @@ def write_environment(
     is that environment's tenant. ConfigError (one line) otherwise, before anything is
     opened or written. The embedded emulator (`--emulator`) is no tenant: none applies.
     `identity=False` for a write that labels nothing (a CRM data sync)."""
-    from reconciler.config.project import check_write_target
+    from reconciler.config.identity import check_write_target
 
     if emulator:
         return project.environment(environment)

@@ -13,9 +13,11 @@ from typing import TYPE_CHECKING, TextIO
 
 import click
 
+from reconciler.apply.actor import detect_actor
+
 # Only what the options need is imported here (light modules): `cxrecon sync --help` and
 # the command list load without the client or the sync poller.
-from reconciler.apply.audit import AuditLog, detect_actor
+from reconciler.apply.audit import AuditLog
 from reconciler.cli.common import (
     audit_log_at,
     audit_log_option,

@@ -13,10 +13,7 @@ from types import MappingProxyType
 from typing import Any, Final
 
 from reconciler.celpolicy.compile import PolicySet, policies_from
-from reconciler.config.identity import ENVIRONMENT_ENV, identity_from, no_identity
-from reconciler.config.identity import PROJECT_ENV as PROJECT_ENV  # re-exported
-from reconciler.config.identity import PROJECT_ID_PATTERN as PROJECT_ID_PATTERN  # re-exported
-from reconciler.config.identity import check_write_target as check_write_target  # re-exported
+from reconciler.config.identity import ENVIRONMENT_ENV, PROJECT_ENV, identity_from, no_identity
 from reconciler.config.notifications import Notification, check_notifications
 from reconciler.config.overrides import Override
 from reconciler.config.policies import Policies, Rule, rules_from

@@ -15,11 +15,13 @@ from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 
 import anyio
 
-from reconciler.apply.audit import Actor, AuditLog, AuditWriteError
-from reconciler.apply.executor import ConnectorResult, Outcome
+from reconciler.apply.actor import Actor
+from reconciler.apply.audit import AuditLog, AuditWriteError
+from reconciler.apply.results import ConnectorResult, Outcome
 from reconciler.celpolicy.evaluate import Violation
 from reconciler.config.durations import format_duration
-from reconciler.config.project import EnvironmentConfig, Project, check_write_target
+from reconciler.config.identity import check_write_target
+from reconciler.config.project import EnvironmentConfig, Project
 from reconciler.config.settings import ConnectionSettings
 from reconciler.config.windows import SyncWindow, evaluate, load_windows
 from reconciler.controller.backoff import ConnectorBackoff

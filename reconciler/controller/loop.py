@@ -22,7 +22,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from reconciler.apply.audit import detect_actor
+from reconciler.apply.actor import detect_actor
 from reconciler.apply.calltrace import TracingStats
 from reconciler.config.durations import format_duration
 from reconciler.controller import address

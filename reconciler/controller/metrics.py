@@ -22,7 +22,7 @@ from prometheus_client.metrics_core import CounterMetricFamily, Metric
 from prometheus_client.registry import Collector
 
 from reconciler import __version__
-from reconciler.apply.executor import Outcome
+from reconciler.apply.results import Outcome
 from reconciler.controller.report import CycleReport, CycleResult, Decision, Phase
 from reconciler.cxone.stats import ApiStats
 from reconciler.telemetry import names

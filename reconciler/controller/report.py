@@ -11,7 +11,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Protocol
 
-from reconciler.apply.executor import ConnectorResult, Outcome
+from reconciler.apply.results import ConnectorResult, Outcome
 from reconciler.celpolicy.evaluate import Violation
 from reconciler.controller.gitrepo import PullResult
 from reconciler.plan.changes import Action

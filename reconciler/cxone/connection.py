@@ -7,8 +7,7 @@ import ssl
 
 import httpx
 
-from reconciler.config.settings import ConnectionSettings
-from reconciler.config.settings import is_loopback as is_loopback
+from reconciler.config.settings import ConnectionSettings, is_loopback
 from reconciler.errors import ConfigError
 
 

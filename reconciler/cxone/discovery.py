@@ -39,6 +39,7 @@ from reconciler.config.settings import (
     ConnectionSettings,
     DiscoverySettings,
     display_url,
+    is_loopback,
 )
 from reconciler.cxone.bounded import (
     MAX_JSON_DEPTH,
@@ -48,7 +49,6 @@ from reconciler.cxone.bounded import (
     describe_size,
     load_json,
 )
-from reconciler.cxone.connection import is_loopback
 from reconciler.cxone.errors import (
     CxoneApiError,
     ResponseTimeout,

@@ -14,7 +14,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
 
-from reconciler.config.project import PROJECT_FILE, PROJECT_ID_PATTERN
+from reconciler.config.identity import PROJECT_ID_PATTERN
+from reconciler.config.project import PROJECT_FILE
 from reconciler.config.settings import EMULATOR_CLIENT_ID, SETTING_NAMES, ConnectionSettings
 from reconciler.documents.schema import CONNECTOR_SCHEMA, PROJECT_SCHEMA, published_schema_bytes
 from reconciler.errors import ConfigError, DumpError

@@ -13,9 +13,10 @@ import anyio
 
 from reconciler.apply.audit import AuditLog
 from reconciler.apply.audit_reader import read_history
+from reconciler.apply.context import ExecContext
 from reconciler.apply.datasync import PollPolicy, SyncObserver, run_syncs
-from reconciler.apply.executor import ConnectorResult, ExecContext
 from reconciler.apply.policy_hold import hold_violations
+from reconciler.apply.results import ConnectorResult
 from reconciler.apply.run import ApplyReport, CredentialResolver, execute_plan, held_results
 from reconciler.config.project import Project
 from reconciler.cxone.client import CxoneClient

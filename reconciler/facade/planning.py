@@ -284,7 +284,8 @@ async def dump_tenant(
 ) -> Dump:
     """The tenant's connectors as connector files (not yet written: `write_dump` does);
     `schema_ref` defaults to the published connector schema's address."""
-    from reconciler.gitops.dump import SCHEMA_REF, build_dump
+    from reconciler.gitops.dump import build_dump
+    from reconciler.gitops.dump_yaml import SCHEMA_REF
 
     remote = await source.list_connectors()
     ref = SCHEMA_REF if schema_ref is None else schema_ref

@@ -37,7 +37,7 @@ from reconciler.gitops.dump_yaml import SCHEMA_REF, LeaveOut, render_connector
 from reconciler.model import LABEL_MANAGED_BY, LABEL_PROJECT, MANAGED_BY_VALUE, RemoteConnector
 from reconciler.plan.policy import matcher
 
-__all__ = ["SCHEMA_ID", "SCHEMA_PATH", "SCHEMA_REF", "Dump", "DumpedFile", "build_dump"]
+__all__ = ["SCHEMA_ID", "SCHEMA_PATH", "Dump", "DumpedFile", "build_dump"]
 
 #: Where the schema lives inside a project, and its published `$id`. (SCHEMA_REF, the
 #: default `$schema` line, is the path from a connectors/ folder one below the project.)

@@ -58,7 +58,7 @@ from reconciler.safefs import (
 
 log = logging.getLogger(__name__)
 
-__all__ = ["CACHE_DIR", "DEFAULT_MAX_BYTES", "FORMAT", "FileCache", "code_fingerprint"]
+__all__ = ["CACHE_DIR", "DEFAULT_MAX_BYTES", "FileCache", "code_fingerprint"]
 
 #: Where the cache lives, relative to the project folder (the folder of cxrecon.yaml).
 CACHE_DIR: Final = Path(".cxrecon") / "cache"

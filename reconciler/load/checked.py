@@ -25,7 +25,8 @@ from reconciler.load.environment import (
     credential_references,
     with_overrides,
 )
-from reconciler.load.lint import lint_connector, place, secrets_in_urls
+from reconciler.load.lint import lint_connector, place
+from reconciler.load.lint_values import secrets_in_urls
 from reconciler.model import (
     Authentication,
     ConnectorSpec,

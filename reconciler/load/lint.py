@@ -22,18 +22,14 @@ from reconciler.load.catalog import (
     TRANSFORMATIONS,
     lookup_field,
 )
-from reconciler.load.lint_rules import RULES, Finding, Path_, Rule
-from reconciler.load.lint_values import endpoint_findings, form_findings, secrets_in_urls
+from reconciler.load.lint_rules import Finding, Path_
+from reconciler.load.lint_values import endpoint_findings, form_findings
 from reconciler.model import LABEL_MANAGED_BY, LABEL_PREFIX, Diagnostic, SourceLocation
 
 __all__ = [
-    "RULES",
-    "Finding",
-    "Rule",
     "duplicate_names",
     "lint_connector",
     "place",
-    "secrets_in_urls",
 ]
 
 

@@ -119,7 +119,7 @@ def _where(
 ) -> Where:
     env = os.environ if environ is None else environ
     if commit is None:
-        from reconciler.apply.audit import detect_actor
+        from reconciler.apply.actor import detect_actor
 
         commit = detect_actor(env, project.root).git_commit
     return Where.of(env, environment=environment, commit=commit, project=project.name)

@@ -40,8 +40,6 @@ from reconciler.plan.essence import (
 __all__ = [
     "Action",
     "ConnectorChange",
-    "FieldChange",
-    "Origin",
     "Plan",
     "RemotePin",
     "SafetyLimitsLike",

@@ -4,7 +4,7 @@ reasons (often the server's words) are escaped for a terminal and job log."""
 
 from __future__ import annotations
 
-from reconciler.apply.executor import ConnectorResult, Outcome
+from reconciler.apply.results import ConnectorResult, Outcome
 from reconciler.apply.run import ApplyReport
 from reconciler.plan.reviewed import Review, credentials_note
 from reconciler.render.escape import terminal

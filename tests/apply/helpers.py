@@ -13,8 +13,9 @@ from typing import Any
 import yaml
 from click.testing import CliRunner, Result
 
-from reconciler.apply.audit import Actor, AuditLog
-from reconciler.apply.executor import ConnectorResult
+from reconciler.apply.actor import Actor
+from reconciler.apply.audit import AuditLog
+from reconciler.apply.results import ConnectorResult
 from reconciler.cli.main import cli
 from reconciler.config.settings import ConnectionSettings
 from reconciler.cxone.client import CxoneClient

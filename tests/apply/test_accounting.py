@@ -13,8 +13,9 @@ from typing import Any
 
 import httpx
 
-from reconciler.apply.audit import Actor, AuditLog
-from reconciler.apply.executor import Outcome
+from reconciler.apply.actor import Actor
+from reconciler.apply.audit import AuditLog
+from reconciler.apply.results import Outcome
 from reconciler.config.settings import ConnectionSettings
 from reconciler.cxone.client import CxoneClient
 from reconciler.facade import apply_desired, load_desired, open_project, secrets_for

@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from reconciler.apply.audit import Actor, AuditEvent, AuditLog, detect_actor, observed_changes
+from reconciler.apply.actor import Actor, detect_actor
+from reconciler.apply.audit import AuditEvent, AuditLog, observed_changes
 from reconciler.secret import MASK, Secret, is_secret_path, mask_value
 
 CANARY = "canary-9f3b1c7e-do-not-leak"

@@ -9,7 +9,7 @@ import json
 from pathlib import Path
 
 import reconciler
-from reconciler.apply.executor import ConnectorResult, Outcome
+from reconciler.apply.results import ConnectorResult, Outcome
 from reconciler.plan.changes import Plan
 from reconciler.plan.saved import read
 from reconciler.testing import RunningEmulator

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 
-from reconciler.apply.executor import Outcome
+from reconciler.apply.results import Outcome
 from reconciler.plan.changes import Plan
 from reconciler.testing import RunningEmulator
 

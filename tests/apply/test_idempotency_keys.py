@@ -11,8 +11,8 @@ from typing import Any
 
 import pytest
 
-from reconciler.apply.executor import ConnectorResult, Outcome
 from reconciler.apply.idempotency import idempotency_key
+from reconciler.apply.results import ConnectorResult, Outcome
 from reconciler.config.settings import ConnectionSettings
 from reconciler.cxone.client import CxoneClient
 from reconciler.cxone.errors import CxoneApiError

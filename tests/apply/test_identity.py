@@ -18,7 +18,8 @@ from typing import Any
 
 import pytest
 
-from reconciler.config.project import EnvironmentConfig, check_write_target
+from reconciler.config.identity import check_write_target
+from reconciler.config.project import EnvironmentConfig
 from reconciler.errors import ConfigError
 from reconciler.model import LABEL_PROJECT
 from reconciler.testing import RunningEmulator

@@ -18,7 +18,8 @@ import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from reconciler.apply.audit import Actor, AuditLog
+from reconciler.apply.actor import Actor
+from reconciler.apply.audit import AuditLog
 from reconciler.config.settings import ConnectionSettings
 from reconciler.cxone.client import CxoneClient
 from reconciler.cxone.retry import RetryPolicy

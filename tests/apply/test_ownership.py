@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 import reconciler
-from reconciler.apply.executor import Outcome
+from reconciler.apply.results import Outcome
 from reconciler.model import LABEL_PROJECT
 from reconciler.plan.changes import Plan
 from reconciler.testing import RunningEmulator

@@ -19,7 +19,8 @@ from typing import Any
 import pytest
 
 from reconciler.apply import audit as audit_module
-from reconciler.apply.audit import Actor, AuditEvent, AuditLog, AuditWriteError, WriteIntent
+from reconciler.apply.actor import Actor
+from reconciler.apply.audit import AuditEvent, AuditLog, AuditWriteError, WriteIntent
 from reconciler.apply.audit_reader import HistoryReader
 from reconciler.controller.page.audit_view import AuditReader
 from reconciler.safefs import UnsafePathError

@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from reconciler.apply.executor import Outcome
+from reconciler.apply.results import Outcome
 from reconciler.controller.backoff import BackoffPolicy
 from reconciler.controller.health import ListenAddress
 from reconciler.controller.report import ConnectorReport, CycleResult, Decision

@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from reconciler.apply.executor import ConnectorResult, Outcome
+from reconciler.apply.results import ConnectorResult, Outcome
 from reconciler.config.windows import SyncWindow
 from reconciler.controller.page import overview as overview_page
 from reconciler.controller.page.audit_view import AuditReader, parse_entry

@@ -459,7 +459,7 @@ def test_the_schema_line_points_at_the_projects_schema_folder(
 
 
 def test_the_repositorys_own_files_use_the_dump_default() -> None:
-    from reconciler.gitops.dump import SCHEMA_REF
+    from reconciler.gitops.dump_yaml import SCHEMA_REF
 
     root = Path(__file__).parents[2]
     for path in sorted((root / "connectors").glob("*.yaml")):

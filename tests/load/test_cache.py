@@ -15,7 +15,8 @@ import pytest
 import reconciler
 from reconciler.config.project import EnvironmentConfig
 from reconciler.load import cache as cache_module
-from reconciler.load.cache import FORMAT, FileCache, code_fingerprint
+from reconciler.load.cache import FileCache, code_fingerprint
+from reconciler.load.cache_entries import FORMAT
 from reconciler.load.desired import LoadResult, load_desired
 
 from .helpers import CANARY, ENVIRONMENT, FIXTURES, connector_yaml

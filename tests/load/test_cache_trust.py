@@ -20,7 +20,8 @@ from click.testing import CliRunner
 
 from reconciler.cli.main import cli
 from reconciler.load import cache_entries
-from reconciler.load.cache import FORMAT, FileCache
+from reconciler.load.cache import FileCache
+from reconciler.load.cache_entries import FORMAT
 from reconciler.load.cache_key import KEY_FILE_VARIABLE, CacheKey, key_file, load_key
 from reconciler.load.checked import CheckedFile, LoadContext, check_file, content_hash
 from reconciler.load.desired import load_desired

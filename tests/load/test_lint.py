@@ -7,7 +7,8 @@ from typing import Any
 import pytest
 
 from reconciler.documents.yamlload import LoadedDocument
-from reconciler.load.lint import RULES, lint_connector
+from reconciler.load.lint import lint_connector
+from reconciler.load.lint_rules import RULES
 
 DOCUMENT = LoadedDocument("c.yaml", None)
 

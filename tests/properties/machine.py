@@ -41,9 +41,10 @@ from hypothesis import note
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
 
-from reconciler.apply.audit import Actor, AuditLog
+from reconciler.apply.actor import Actor
+from reconciler.apply.audit import AuditLog
 from reconciler.apply.calltrace import TracingStats
-from reconciler.apply.executor import ConnectorResult, Outcome
+from reconciler.apply.results import ConnectorResult, Outcome
 from reconciler.config.settings import ConnectionSettings
 from reconciler.cxone.client import CxoneClient
 from reconciler.cxone.retry import RetryPolicy
@@ -62,8 +63,8 @@ from reconciler.facade import (
 )
 from reconciler.load.secret_lookup import SecretLookup
 from reconciler.plan import saved as saved_plans
-from reconciler.plan.changes import Action, ConnectorChange, Origin, Plan
-from reconciler.plan.diff import diff_essences
+from reconciler.plan.changes import Action, ConnectorChange, Plan
+from reconciler.plan.diff import Origin, diff_essences
 from reconciler.testing import RunningEmulator
 
 from .policies import ProjectPolicies, project_policies

@@ -12,8 +12,9 @@ import httpx
 import pytest
 import yaml
 
-from reconciler.apply.audit import Actor, AuditLog
-from reconciler.apply.executor import Outcome
+from reconciler.apply.actor import Actor
+from reconciler.apply.audit import AuditLog
+from reconciler.apply.results import Outcome
 from reconciler.config.settings import ConnectionSettings
 from reconciler.cxone.client import CxoneClient
 from reconciler.cxone.retry import RetryPolicy
@@ -28,7 +29,8 @@ from reconciler.facade import (
     secrets_for,
 )
 from reconciler.gitops.drift import DriftReport
-from reconciler.plan.changes import ConnectorChange, Origin, Plan
+from reconciler.plan.changes import ConnectorChange, Plan
+from reconciler.plan.diff import Origin
 
 from .machine import Harness
 from .support import audit_records, base_doc, ok_writes, secret_variable, successful_writes

@@ -21,7 +21,8 @@ from hypothesis import strategies as st
 
 from reconciler.cli.main import cli
 from reconciler.config.project import load_project
-from reconciler.load.cache import FORMAT, FileCache
+from reconciler.load.cache import FileCache
+from reconciler.load.cache_entries import FORMAT
 from reconciler.load.cache_key import CacheKey
 from reconciler.load.checked import CheckedFile, LoadContext, content_hash
 from reconciler.load.desired import load_desired

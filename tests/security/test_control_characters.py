@@ -16,7 +16,7 @@ from typing import Final
 import pytest
 from click.testing import CliRunner
 
-from reconciler.apply.executor import ConnectorResult, Outcome
+from reconciler.apply.results import ConnectorResult, Outcome
 from reconciler.apply.run import ApplyReport
 from reconciler.cli.main import cli
 from reconciler.config.project import SafetyLimits

@@ -9,7 +9,8 @@ from urllib.parse import quote_plus
 
 import pytest
 
-from reconciler.apply.audit import Actor, AuditEvent, AuditLog
+from reconciler.apply.actor import Actor
+from reconciler.apply.audit import AuditEvent, AuditLog
 from reconciler.config.settings import ConnectionSettings
 from reconciler.cxone.client import CxoneClient
 from reconciler.cxone.errors import CxoneApiError, ValidationFailed, scrub, server_message

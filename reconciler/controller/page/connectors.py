@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Final
 from urllib.parse import quote
 
-from reconciler.apply.executor import Outcome
+from reconciler.apply.results import Outcome
 from reconciler.config.durations import format_duration
 from reconciler.controller.page.audit_view import AuditEntry
 from reconciler.controller.page.context import Context
