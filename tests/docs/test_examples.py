@@ -17,7 +17,6 @@ import shutil
 import subprocess
 import sys
 import textwrap
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
 
@@ -28,9 +27,8 @@ from click.testing import CliRunner
 
 from reconciler.cli.main import cli
 
-REPO: Final = Path(__file__).resolve().parents[2]
-DOCUMENTS: Final = [REPO / "README.md", *sorted((REPO / "docs").glob("*.md"))]
-FENCE: Final = re.compile(r"^```(\w*)[^\n]*\n(.*?)^```", re.S | re.M)
+from .documents import REPO, Block, blocks
+
 #: Top-level keys only a cxrecon.yaml has (a connector file has `name` and `connectorType`).
 PROJECT_KEYS: Final = frozenset(
     json.loads((REPO / "schemas" / "project.schema.json").read_text())["properties"]
@@ -44,29 +42,6 @@ EXAMPLE_ENV: Final = {
     "GITHUB_ACTIONS": "",
     "GITHUB_STEP_SUMMARY": "",
 }
-
-
-@dataclass(frozen=True)
-class Block:
-    document: Path
-    line: int
-    language: str
-    text: str
-
-    @property
-    def where(self) -> str:
-        return f"{self.document.relative_to(REPO)}:{self.line}"
-
-
-def blocks(language: str | None = None) -> list[Block]:
-    found = []
-    for document in DOCUMENTS:
-        text = document.read_text(encoding="utf-8")
-        for match in FENCE.finditer(text):
-            if language is None or match.group(1) == language:
-                line = text.count("\n", 0, match.start()) + 2
-                found.append(Block(document, line, match.group(1), match.group(2)))
-    return found
 
 
 def _kind(block: Block) -> str:
