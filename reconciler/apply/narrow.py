@@ -1,4 +1,5 @@
-"""After a conflict: cut the re-planned write down to what was reviewed.
+"""After a conflict: cut the re-planned write down to what was reviewed, by the one
+reviewed-write rule (reconciler.plan.review_rule) a stale saved plan is held to as well.
 
 A re-read after a 409/412 (or a write whose fate is unknown) finds the connector as it is
 now. Planning it again from scratch would write everything git and CXone now disagree on,
@@ -16,19 +17,24 @@ including edits someone made in the CXone UI that nobody reviewed. The rule inst
 
 from __future__ import annotations
 
-import copy
-import dataclasses
-from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any, Final
 
-from reconciler.model import ALLOWED_TRANSITIONS, RemoteConnector
-from reconciler.plan.changes import Action, ConnectorChange, RemotePin, steps_for
+from reconciler.model import RemoteConnector
+from reconciler.plan.changes import Action, ConnectorChange, RemotePin
 from reconciler.plan.diff import diff_essences, format_path
-from reconciler.plan.essence import NOT_PATCHED, Essence, EssenceDoc, changed_sections, essence_of
-
-_ABSENT: Final = object()
-Parts = tuple[str, ...]
+from reconciler.plan.essence import essence_of
+from reconciler.plan.review_rule import (
+    FieldSides,
+    Parts,
+    Ruling,
+    covered,
+    judge,
+    narrowed,
+    refused,
+    value_at,
+    writes_credentials,
+    written,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,7 +59,9 @@ def reviewed_parts(reviewed: ConnectorChange) -> set[Parts]:
 def narrow(
     reviewed: ConnectorChange, fresh: RemoteConnector | None, replanned: ConnectorChange
 ) -> Narrowed:
-    """`replanned` (the connector planned again against `fresh`) cut down to `reviewed`."""
+    """`replanned` (the connector planned again against `fresh`) cut down to `reviewed`, by
+    the reviewed-write rule (reconciler.plan.review_rule): git is what the plan saw, so a
+    field is written, in line, held (both sides changed it) or left."""
     if reviewed.orphaned and reviewed.transition is not None:
         return _orphan(reviewed, fresh, replanned)
     if reviewed.action in (Action.CREATE, Action.ORPHAN) or reviewed.remote is None:
@@ -63,83 +71,52 @@ def narrow(
         return Narrowed(replanned)
     if fresh is None:
         why = "deleted in CXone since the plan; run `cxrecon plan` to see it, then apply again"
-        return Narrowed(_refused(reviewed, why), conflicts=("(deleted)",))
+        return Narrowed(refused(reviewed, why), conflicts=("(deleted)",))
     seen = reviewed.remote.essence
     now = essence_of(fresh.spec)
     want = reviewed.desired_essence
     parts = reviewed_parts(reviewed)
-    writes_credentials = _writes_credentials(reviewed)
-    if writes_credentials:
+    if writes_credentials(reviewed):
         parts.add(("authentication",))
-    target: EssenceDoc = copy.deepcopy(now.doc)
-    conflicts: list[str] = []
-    for path in sorted(parts):
-        was, is_now, wanted = _get(seen.doc, path), _get(now.doc, path), _get(want.doc, path)
-        if is_now == wanted:
-            continue
-        if is_now != was:
-            conflicts.append(format_path(list(path)))
-            continue
-        _put(target, path, wanted)
-    left = _unreviewed(now, want, parts)
+    judged = judge(
+        [
+            FieldSides(
+                path=format_path(list(path)),
+                parts=path,
+                shown=True,
+                base=value_at(seen.doc, path),
+                reviewed=value_at(want.doc, path),
+                cxone=value_at(now.doc, path),
+                git=value_at(want.doc, path),
+            )
+            for path in sorted(parts)
+        ]
+        + [
+            FieldSides(
+                path=f.path,
+                parts=f.parts,
+                shown=False,
+                base=value_at(want.doc, f.parts),
+                reviewed=value_at(want.doc, f.parts),
+                cxone=value_at(now.doc, f.parts),
+                git=value_at(want.doc, f.parts),
+            )
+            for f in diff_essences(now, want)
+            if not covered(f.parts, parts)
+        ]
+    )
+    pin = _pin(fresh)
+    left = judged.left
+    conflicts = tuple(f.path for f in judged.ruled(Ruling.HOLD))
     if conflicts:
         fields = ", ".join(conflicts)
         why = (
             f"changed in CXone since the plan: {fields}; nothing was written for it. Run "
             "`cxrecon plan` to see both sides, then apply again"
         )
-        return Narrowed(_refused(reviewed, why, fresh), tuple(conflicts), left)
-    return Narrowed(_rebuild(reviewed, replanned, fresh, now, target), (), left)
-
-
-def _rebuild(
-    reviewed: ConnectorChange,
-    replanned: ConnectorChange,
-    fresh: RemoteConnector,
-    now: Essence,
-    target_doc: EssenceDoc,
-) -> ConnectorChange:
-    target = Essence(name=now.name, doc=target_doc, owned_labels=now.owned_labels)
-    sections = tuple(s for s in changed_sections(now, target) if s not in NOT_PATCHED)
-    if _writes_credentials(reviewed) and "authentication" not in sections:
-        check = replanned.credentials
-        if check is not None and check.will_write:
-            sections = (*sections, "authentication")
-    transition = None if now.lifecycle == target.lifecycle else (now.lifecycle, target.lifecycle)
-    if transition is not None and transition[1] not in ALLOWED_TRANSITIONS.get(
-        transition[0], frozenset()
-    ):
-        why = f"CXone moved it to {now.lifecycle} since the plan; {transition[0]} → "
-        why += f"{transition[1]} is not allowed. Run `cxrecon plan`, then apply again"
-        return _refused(reviewed, why, fresh)
-    origins = {f.path: f.origin for f in replanned.fields}
-    fields = tuple(
-        dataclasses.replace(f, origin=origins.get(f.path, f.origin))
-        for f in diff_essences(now, target)
-    )
-    if sections:
-        action = Action.UPDATE if reviewed.action is not Action.ADOPT else Action.ADOPT
-    elif transition is not None:
-        action = Action.ACTIVATE if transition[1] == "ACTIVE" else Action.DEACTIVATE
-    else:
-        action = Action.NOOP
-    return ConnectorChange(
-        name=reviewed.name,
-        action=action,
-        desired=reviewed.desired,
-        remote=RemotePin(id=fresh.id, etag=fresh.etag, spec=fresh.spec),
-        fields=fields,
-        steps=steps_for(sections, transition, adopt=False) if action is not Action.NOOP else (),
-        credentials=replanned.credentials,
-        transition=transition,
-        origin=replanned.origin,
-        orphaned=reviewed.orphaned,
-        target=target,
-        # Under ignore rules: what the applied-digest records is git's state with the
-        # ignored fields left out, as for the change that was shown.
-        effective=replanned.effective,
-        compared=replanned.compared,
-    )
+        return Narrowed(refused(reviewed, why, pin), conflicts, left)
+    target = written(now, want, judged.ruled(Ruling.WRITE))
+    return Narrowed(narrowed(reviewed, replanned, pin, now, target), (), left)
 
 
 def _orphan(
@@ -158,52 +135,8 @@ def _orphan(
         f"changed in CXone since the plan: lifecycleStatus ({seen} → {now}); nothing was "
         "written for it. Run `cxrecon plan` to see it, then apply again"
     )
-    return Narrowed(_refused(reviewed, why, fresh), ("lifecycleStatus",))
+    return Narrowed(refused(reviewed, why, _pin(fresh)), ("lifecycleStatus",))
 
 
-def _refused(
-    reviewed: ConnectorChange, why: str, fresh: RemoteConnector | None = None
-) -> ConnectorChange:
-    remote = reviewed.remote
-    if fresh is not None:
-        remote = RemotePin(id=fresh.id, etag=fresh.etag, spec=fresh.spec)
-    return ConnectorChange(
-        name=reviewed.name,
-        action=Action.ERROR,
-        desired=reviewed.desired,
-        remote=remote,
-        problems=(why,),
-    )
-
-
-def _writes_credentials(change: ConnectorChange) -> bool:
-    return any("authentication" in step.sections for step in change.steps)
-
-
-def _unreviewed(now: Essence, want: Essence, reviewed: Iterable[Parts]) -> tuple[str, ...]:
-    """Paths where CXone and git differ now that the plan did not show."""
-    shown = set(reviewed)
-
-    def covered(parts: Parts) -> bool:
-        return any(parts[: len(p)] == p or p[: len(parts)] == parts for p in shown)
-
-    return tuple(f.path for f in diff_essences(now, want) if not covered(f.parts))
-
-
-def _get(doc: Any, parts: Parts) -> Any:
-    node = doc
-    for part in parts:
-        if not isinstance(node, dict) or part not in node:
-            return _ABSENT
-        node = node[part]
-    return node
-
-
-def _put(doc: Any, parts: Parts, value: Any) -> None:
-    node = doc
-    for part in parts[:-1]:
-        node = node.setdefault(part, {})
-    if value is _ABSENT:
-        node.pop(parts[-1], None)
-    else:
-        node[parts[-1]] = copy.deepcopy(value)
+def _pin(fresh: RemoteConnector) -> RemotePin:
+    return RemotePin(id=fresh.id, etag=fresh.etag, spec=fresh.spec)

@@ -208,7 +208,7 @@ async def apply_desired(
             # never taken from the file (an artifact whoever produced it could have edited).
             plan, reviewed = _with_whole(verified, plan), True
         elif rule == "reviewed":
-            verdict = review(saved.shown, plan)
+            verdict = review(saved, plan)
             if on_review is not None:
                 on_review(verdict)
             plan, reviewed = reviewed_part(plan, verdict, plan.safety), True

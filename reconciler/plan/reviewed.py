@@ -14,41 +14,63 @@ pull request's plan runs without connector secrets (`unknown`), the apply with t
 rotation behind the same references (the secret store's values changed) is applied and named
 as such (`credentials_note`).
 
-- `as_reviewed`: the same change; it may be applied under the reviewed plan's approval.
-- `unreviewed`: a change the reviewed plan did not have for that connector (a UI edit the
-  fresh plan would revert, a commit that reached main after the review); held.
-- `differs`: the reviewed plan changed that connector, but not this way; held.
+Fields are judged by the one reviewed-write rule (reconciler.plan.review_rule), as a write
+cut down after a conflict is (apply.narrow): what the reviewed plan showed gives each field's
+value in CXone then and the value reviewed; the saved plan's copy of git's connector gives
+git's value then for the fields it did not change.
+
+- `as_reviewed`: the change, or the part of it that was reviewed: a field someone changed in
+  the CXone UI since, which the review did not change, is left out (drift, said in `left`).
+- `held`: a field both sides changed, a value git now wants that was not reviewed (a commit
+  that reached main after the review), a connector the reviewed plan did not change whose
+  git side may have moved, or anything else it did not show (action, rename, ownership,
+  credentials); nothing is written for it.
 - `dropped`: reviewed, but the fresh plan no longer needs it (done since, or reverted).
 """
 
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Final
 
 from reconciler.load.references import is_secret_reference
 from reconciler.plan.changes import Action, ConnectorChange, Plan, SafetyVerdict
 from reconciler.plan.credentials import CredentialStatus, literal_matches
-from reconciler.plan.document import change_document
-from reconciler.secret import is_masked_field
+from reconciler.plan.diff import format_path
+from reconciler.plan.document import change_document, create_fields, every_value
+from reconciler.plan.essence import Essence, comparable, essence_of
+from reconciler.plan.review_rule import (
+    ABSENT,
+    FieldSides,
+    Judged,
+    Parts,
+    Ruling,
+    judge,
+    narrowed,
+    value_at,
+    writes_credentials,
+    written,
+)
+from reconciler.plan.saved import SavedPlan
+from reconciler.secret import is_masked_field, mask_value
 
-#: Keys of a change's document that say what is written (the rest is where and how).
-_SHOWN_KEYS: Final = ("action", "transition", "renamedFrom", "previousOwner", "orphaned")
-#: Keys of a field's document that say what it becomes.
-_FIELD_KEYS: Final = ("path", "kind", "before", "after")
+#: Keys of a change's document that say whose connector, under which name, is written.
+_SHOWN_KEYS: Final = ("renamedFrom", "previousOwner", "orphaned")
+#: Actions that change an existing connector field by field (the lifecycle is a field).
+_UPDATES: Final = frozenset({Action.UPDATE, Action.ACTIVATE, Action.DEACTIVATE})
 
 
-def signature(document: Mapping[str, Any]) -> tuple[Any, ...]:
-    """What a reviewer saw of one connector's change (a change document, as in the plan
-    JSON): comparable across runs, ids, ETags and file locations left out."""
-    fields = sorted(
-        (tuple(repr(field.get(k)) for k in _FIELD_KEYS))
-        for field in document.get("fields") or ()
-        if not field.get("secret")
-    )
-    return (*(repr(document.get(k)) for k in _SHOWN_KEYS), tuple(fields))
+class _Unknown:
+    """git's value at the review, for a field of a connector the saved plan has no copy of:
+    equal to nothing, so such a field is never taken as reviewed."""
+
+    def __eq__(self, other: object) -> bool:
+        return False
+
+    def __hash__(self) -> int:
+        return 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,6 +81,15 @@ class Held:
     reason: str
 
 
+@dataclass(frozen=True, slots=True)
+class Left:
+    """Fields of one connector someone changed in CXone since the review that no reviewed
+    change writes: not written, they show as drift afterwards."""
+
+    name: str
+    paths: tuple[str, ...]
+
+
 @dataclass(frozen=True)
 class Review:
     """The fresh plan's changes sorted by what the reviewed plan says of them."""
@@ -66,6 +97,7 @@ class Review:
     as_reviewed: tuple[ConnectorChange, ...]
     held: tuple[Held, ...]
     dropped: tuple[str, ...]
+    left: tuple[Left, ...] = ()
 
     @property
     def complete(self) -> bool:
@@ -73,26 +105,173 @@ class Review:
         return not self.held
 
 
-def review(reviewed: Mapping[str, Mapping[str, Any]], fresh: Plan) -> Review:
-    """Sort `fresh`'s changes by the reviewed plan's change documents (by connector name)."""
+def review(saved: SavedPlan, fresh: Plan) -> Review:
+    """Sort `fresh`'s changes by the reviewed plan `saved` (its change documents, by name)."""
     as_reviewed: list[ConnectorChange] = []
     held: list[Held] = []
+    left: list[Left] = []
+    dropped: list[str] = []
     seen: set[str] = set()
+    then = {e.name: e.desired for e in saved.entries if e.desired is not None}
+    same_git = saved.desired_digest == fresh.desired_digest
     for change in fresh.changed():
         seen.add(change.name)
-        shown = reviewed.get(change.name)
-        now = change_document(change)
+        shown = saved.shown.get(change.name)
         if shown is None:
-            held.append(Held(change, f"not in the reviewed plan: {_what(now)}"))
+            judged = _unreviewed(change) if same_git else None
+            if judged is None or judged.held:
+                what = _what(change_document(change))
+                held.append(Held(change, f"not in the reviewed plan: {what}"))
+            else:
+                left.append(Left(change.name, judged.left))
             continue
+        now = change_document(change)
         credentials = credential_differences(shown, change)
-        if signature(shown) == signature(now) and not credentials:
-            as_reviewed.append(change)
+        outline = _outline_difference(shown, now)
+        git_then = then.get(change.name)
+        judged = judge(_sides(shown, change, essence_of(git_then.spec) if git_then else None))
+        narrowed_to = None if outline or credentials else _narrowed(change, judged)
+        if narrowed_to is None:
+            what = "; ".join(p for p in (outline or "; ".join(_reasons(judged)), credentials) if p)
+            held.append(Held(change, f"differs from the reviewed plan ({what or 'the change'})"))
+            continue
+        if judged.left:
+            left.append(Left(change.name, judged.left))
+        if narrowed_to.action is Action.NOOP:
+            dropped.append(change.name)
         else:
-            what = "; ".join(p for p in (_difference(shown, now, credentials), credentials) if p)
-            held.append(Held(change, f"differs from the reviewed plan ({what})"))
-    dropped = tuple(sorted(name for name in reviewed if name not in seen))
-    return Review(tuple(as_reviewed), tuple(held), dropped)
+            as_reviewed.append(narrowed_to)
+    dropped += [name for name in saved.shown if name not in seen]
+    return Review(tuple(as_reviewed), tuple(held), tuple(sorted(dropped)), tuple(left))
+
+
+def _outline_difference(shown: Mapping[str, Any], now: Mapping[str, Any]) -> str:
+    """What differs in the change as a whole ("" when it is judged field by field): the
+    action (an update, activation or deactivation may become another of them, the lifecycle
+    being a field), the rename, the ownership move, the orphan state."""
+    was, found = shown.get("action"), now.get("action")
+    if was != found and not {Action(str(a)) for a in (was, found)} <= _UPDATES:
+        return f"reviewed {was}, now {found}"
+    other = [k for k in _SHOWN_KEYS if shown.get(k) != now.get(k)]
+    return f"differs: {', '.join(other)}" if other else ""
+
+
+def _reasons(judged: Judged) -> tuple[str, ...]:
+    """Why the fields hold the connector; a field left that a write cannot leave out (the
+    whole authentication section is written with the credentials) is held as changed."""
+    return judged.reasons() or (
+        (f"changed in CXone since the review: {', '.join(judged.left)}",) if judged.left else ()
+    )
+
+
+def _narrowed(change: ConnectorChange, judged: Judged) -> ConnectorChange | None:
+    """The part of `change` the rule lets be written (`change` itself when every field it
+    writes was reviewed), or None when the connector is held."""
+    if judged.held:
+        return None
+    if not judged.left:
+        return change
+    if change.remote is None or change.action not in (*_UPDATES, Action.ADOPT):
+        return None
+    if writes_credentials(change) and any(
+        f.parts[0] == "authentication" for f in judged.ruled(Ruling.LEAVE)
+    ):
+        return None  # credentials are written whole: the edit would be overwritten
+    want = change.desired_essence
+    assert want is not None  # an update has a desired connector
+    now = change.remote.essence
+    target = written(now, want, judged.ruled(Ruling.WRITE))
+    cut = narrowed(change, change, change.remote, now, target)
+    return None if cut.action is Action.ERROR else cut
+
+
+def _unreviewed(change: ConnectorChange) -> Judged | None:
+    """A change of a connector the reviewed plan did not change, git's side unchanged since
+    (the same desired files): each field is CXone's edit, left; None for a change that is
+    not field by field (a create, an adoption, an ownership move, a rotation)."""
+    if (
+        change.action not in _UPDATES
+        or change.remote is None
+        or change.desired is None
+        or change.orphaned
+        or change.previous_owner is not None
+        or change.rename_from is not None
+        or writes_credentials(change)
+    ):
+        return None
+    git = change.desired_essence
+    return judge(_sides({}, change, git))
+
+
+def _sides(
+    shown: Mapping[str, Any], change: ConnectorChange, git_then: Essence | None
+) -> list[FieldSides]:
+    """Each field the reviewed change showed (`shown`: its document), then each other field
+    the fresh `change` writes, on every side; values as a plan shows them (secrets masked,
+    absent as None). Secret credentials are the credentials check's (credential_differences)."""
+    cxone, git = _now(change)
+    index = _paths(*(e for e in (cxone, git, git_then) if e is not None))
+    fields: list[FieldSides] = []
+    shown_parts: set[Parts] = set()
+    for f in shown.get("fields") or ():
+        if f.get("secret"):
+            continue
+        path = str(f.get("path"))
+        parts = index.get(path, (path,))
+        shown_parts.add(parts)
+        fields.append(
+            FieldSides(
+                path=path,
+                parts=parts,
+                shown=True,
+                base=f.get("before"),
+                reviewed=f.get("after"),
+                cxone=_value(cxone, parts),
+                git=_value(git, parts),
+            )
+        )
+    for f in create_fields(change):
+        if f.secret or any(
+            f.parts[: len(p)] == p or p[: len(f.parts)] == f.parts for p in shown_parts
+        ):
+            continue
+        reviewed = _value(git_then, f.parts) if git_then is not None else _Unknown()
+        fields.append(
+            FieldSides(
+                path=f.path,
+                parts=f.parts,
+                shown=False,
+                base=reviewed,
+                reviewed=reviewed,
+                cxone=_value(cxone, f.parts),
+                git=_value(git, f.parts),
+            )
+        )
+    return fields
+
+
+def _now(change: ConnectorChange) -> tuple[Essence | None, Essence | None]:
+    """CXone's and git's essences now, each credential one side masks masked on both."""
+    cxone = change.remote.essence if change.remote is not None else None
+    git = change.desired_essence
+    if cxone is not None and git is not None:
+        return comparable(cxone, git)
+    return cxone, git
+
+
+def _paths(*essences: Essence) -> dict[str, Parts]:
+    """Each path a plan may show for these essences (every leaf and what holds it)."""
+    out: dict[str, Parts] = {}
+    for essence in essences:
+        for leaf in every_value(essence):
+            for end in range(1, len(leaf.parts) + 1):
+                out.setdefault(format_path(leaf.parts[:end]), leaf.parts[:end])
+    return out
+
+
+def _value(essence: Essence | None, parts: Parts) -> Any:
+    value = ABSENT if essence is None else value_at(essence.doc, parts)
+    return mask_value(parts, None if value is ABSENT else value)
 
 
 def _what(document: Mapping[str, Any]) -> str:
@@ -171,52 +350,13 @@ def credentials_note(change: ConnectorChange) -> str:
     return f"; credentials {verb}" + (f", written from {sources}" if sources else "")
 
 
-def _difference(shown: Mapping[str, Any], now: Mapping[str, Any], credentials: str = "") -> str:
-    """What differs between the reviewed change and the fresh one, by field path: values
-    CXone changed since the review, changes the review did not show, and the rest (the
-    credentials' difference, when `credentials` says it, is said by the caller)."""
-    if shown.get("action") != now.get("action"):
-        return f"reviewed {shown.get('action')}, now {now.get('action')}"
-    before = _by_path(shown.get("fields") or ())
-    after = _by_path(now.get("fields") or ())
-    moved, unshown, other = [], [], []
-    for path in sorted(before.keys() | after.keys()):
-        was, found = before.get(path), after.get(path)
-        if was == found:
-            continue
-        if was is None:
-            unshown.append(path)
-        elif found is not None and (was[1], was[3]) == (found[1], found[3]):
-            # Same path, kind and new value: only the value CXone holds moved.
-            moved.append(path)
-        else:
-            other.append(path)
-    if shown.get("transition") != now.get("transition"):
-        other.append("lifecycle")
-    other += [k for k in ("renamedFrom", "previousOwner", "orphaned") if shown.get(k) != now.get(k)]
-    parts = []
-    if credentials and not (moved or unshown or other):
-        return ""
-    if moved:
-        parts.append("changed in CXone since the review: " + ", ".join(moved))
-    if unshown:
-        parts.append("not reviewed: " + ", ".join(unshown))
-    if other:
-        parts.append("differs: " + ", ".join(other))
-    return "; ".join(parts) if parts else "the change"
-
-
-def _by_path(fields: Sequence[Mapping[str, Any]]) -> dict[str, tuple[str, ...]]:
-    return {
-        str(f.get("path")): tuple(repr(f.get(k)) for k in _FIELD_KEYS)
-        for f in fields
-        if not f.get("secret")
-    }
-
-
 def reviewed_part(fresh: Plan, verdict: Review, safety: SafetyVerdict) -> Plan:
-    """`fresh` with only the changes that are as reviewed, judged by the reviewed plan's
-    safety verdict (its approval over the gate covers these, and only these)."""
-    keep = {c.name for c in verdict.as_reviewed}
-    changes = tuple(c for c in fresh.changes if c.action is Action.NOOP or c.name in keep)
-    return dataclasses.replace(fresh, changes=changes, safety=safety, held=len(verdict.held))
+    """`fresh` with only the changes that are as reviewed (cut down to what was reviewed),
+    judged by the reviewed plan's safety verdict (its approval over the gate covers these,
+    and only these)."""
+    keep = {c.name: c for c in verdict.as_reviewed}
+    changes = sorted(
+        (keep.get(c.name, c) for c in fresh.changes if c.action is Action.NOOP or c.name in keep),
+        key=lambda c: c.sort_key,
+    )
+    return dataclasses.replace(fresh, changes=tuple(changes), safety=safety, held=len(verdict.held))

@@ -99,4 +99,9 @@ def review_text(review: Review) -> str:
     ]
     lines += [f"  ! {terminal(h.change.name)}: {terminal(h.reason)}" for h in review.held]
     lines += [f"  - {terminal(name)}: reviewed, no longer needed" for name in review.dropped]
+    lines += [
+        terminal(f"  ~ {left.name}: changed in CXone since the review, left as it is (drift): ")
+        + terminal(", ".join(left.paths))
+        for left in review.left
+    ]
     return "\n".join(lines)

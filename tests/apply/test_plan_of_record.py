@@ -1,6 +1,7 @@
 """The reviewed plan is the plan of record (issue 14): `apply --plan FILE --if-stale
-reviewed` applies what was reviewed and holds everything else, a saved plan cannot carry
-content of its own, and an approval over the safety gate covers the reviewed plan only.
+reviewed` applies what was reviewed, holds what git or both sides changed since, leaves
+CXone's unrelated edits as drift (issue 25), a saved plan cannot carry content of its own,
+and an approval over the safety gate covers the reviewed plan only.
 
 Against the emulator over a real port, through the CLI a merge job runs."""
 
@@ -99,27 +100,28 @@ def test_after_git_moved_on_only_the_reviewed_changes_are_applied(
     assert len([r for r in project.audit_records() if r["connector"] == "Beta"]) == beta_writes
 
 
-def test_a_ui_edit_after_the_review_is_held_not_reverted(
+def test_a_ui_edit_after_the_review_is_left_not_reverted(
     project: Project, emulator: RunningEmulator
 ) -> None:
+    # Issue 25: the reviewed field is written, the unrelated UI edit left as drift (before,
+    # the whole connector was held: "1 held (not as reviewed)").
     alpha = connector_doc("Alpha")
     applied(project, alpha)
     project.write({**alpha, "description": "reviewed change"})
     saved = reviewed_plan(project)
     alpha_id = str(by_name(emulator)["Alpha"]["id"])
     emulator.control.edit(alpha_id, {"endpointUrl": "https://ui-edit.example/api"})
-    writes = write_count(emulator.control)
 
     result = run_cli(["apply", "--plan", str(saved), "--if-stale", "reviewed", "--auto-approve"])
 
-    assert result.exit_code == 1, result.output
+    assert result.exit_code == 0, result.output
     assert "stale" in result.output
-    assert "Alpha: differs from the reviewed plan (not reviewed: endpointUrl)" in result.output
-    # Nothing is left to apply, but that is not "no changes": one was held.
-    assert "No changes" not in result.output
-    assert "Plan: 1 held (not as reviewed), 0 unchanged." in result.output
-    assert write_count(emulator.control) == writes
+    assert "Alpha: changed in CXone since the review, left as it is (drift): endpointUrl" in (
+        result.output
+    )
+    assert "Plan: 1 to update, 0 unchanged." in result.output
     assert by_name(emulator)["Alpha"]["endpointUrl"] == "https://ui-edit.example/api"
+    assert by_name(emulator)["Alpha"]["description"] == "reviewed change"
 
 
 def test_a_reviewed_field_changed_in_the_ui_after_the_review_is_held_and_named(

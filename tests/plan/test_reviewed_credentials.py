@@ -5,11 +5,15 @@ never holds or says a secret value. (The merge flow end to end: tests/apply.)"""
 from __future__ import annotations
 
 import json
+from pathlib import Path
+from typing import Any
 
 from reconciler.model import Authentication, ConnectorSpec
+from reconciler.plan.changes import SafetyVerdict
 from reconciler.plan.credentials import literal_fingerprint, literal_matches
 from reconciler.plan.document import change_document
 from reconciler.plan.reviewed import credentials_note, review
+from reconciler.plan.saved import SavedPlan
 
 from .helpers import applied, make_plan, spec
 
@@ -23,6 +27,23 @@ def with_credentials(**credentials: str) -> ConnectorSpec:
     return spec(authentication=auth, description="reviewed change")
 
 
+def reviewed_plan(shown: dict[str, Any], safety: SafetyVerdict) -> SavedPlan:
+    """A reviewed plan of change documents alone (no copy of git's connectors)."""
+    return SavedPlan(
+        path=Path("reviewed.json"),
+        desired_digest="",
+        binding=None,
+        target=None,
+        environment=None,
+        prune=False,
+        safety=safety,
+        summary_text="",
+        created_at="",
+        entries=(),
+        shown=shown,
+    )
+
+
 def reviewed_against(shown: ConnectorSpec, now: ConnectorSpec) -> tuple[bool, str]:
     """(as reviewed?, the reason it is held) for `now` after a review of `shown`."""
     remote = [applied(spec())]
@@ -30,7 +51,8 @@ def reviewed_against(shown: ConnectorSpec, now: ConnectorSpec) -> tuple[bool, st
     text = json.dumps(document)
     assert LITERAL not in text
     assert OTHER not in text
-    verdict = review({"sf-contacts": document}, make_plan([now], remote, environ=None))
+    fresh = make_plan([now], remote, environ=None)
+    verdict = review(reviewed_plan({"sf-contacts": document}, fresh.safety), fresh)
     reasons = " ".join(h.reason for h in verdict.held)
     assert LITERAL not in reasons
     assert OTHER not in reasons
