@@ -1,0 +1,52 @@
+"""docs/architecture.md stays true: every module, folder and test file it names exists, and
+every package of reconciler/ has its row in the packages table."""
+
+from __future__ import annotations
+
+import re
+from typing import Final
+
+from .documents import REPO
+
+PAGE: Final = REPO / "docs" / "architecture.md"
+PACKAGE: Final = REPO / "reconciler"
+#: `cli/NAME.py` and the like: a pattern the page explains, not a file.
+PLACEHOLDER: Final = re.compile(r"[A-Z]{2,}")
+
+
+def named_paths() -> list[tuple[str, str]]:
+    """Each `…py` or `…/` path the page names, with the package row it is named in (the
+    first cell of a table row of the packages table; "" elsewhere)."""
+    found = []
+    for line in PAGE.read_text(encoding="utf-8").splitlines():
+        row = re.match(r"^\| `([a-z_]+/)` \|", line)
+        for token in re.findall(r"`([A-Za-z0-9_./]+(?:\.py|/))`", line):
+            if not PLACEHOLDER.search(token) and not token.startswith("."):
+                found.append((token, row.group(1) if row else ""))
+    return found
+
+
+def exists(token: str, row: str) -> bool:
+    if token.startswith(("tests/", "reconciler/", "schemas/", "docs/", "benchmarks/")):
+        return (REPO / token).exists()
+    if "/" in token.rstrip("/"):
+        return (PACKAGE / token).exists()
+    # A bare name: a module (or folder) of its row's package or one of its subfolders, or
+    # of reconciler/ itself.
+    where = PACKAGE / row if row else PACKAGE
+    name = token.rstrip("/")
+    return (PACKAGE / token).exists() or any(p.name == name for p in where.rglob(name))
+
+
+def test_every_path_the_page_names_exists() -> None:
+    named = named_paths()
+    assert len(named) > 100
+    assert [t for t, row in named if not exists(t, row)] == []
+
+
+def test_every_package_has_a_row() -> None:
+    rows = {row for _, row in named_paths() if row}
+    packages = {
+        f"{p.parent.name}/" for p in PACKAGE.glob("*/__init__.py") if p.parent.name != "templates"
+    }
+    assert sorted(packages - rows) == []
