@@ -11,7 +11,6 @@
      ├── DumpError                  a dump that cannot be written where asked
      ├── GitHubError                a `gh` call of the workflow helpers failed
      ├── GitHubContextError         the Actions runner context is missing or malformed
-     ├── EmulatorError              the local emulator cannot start, serve or be driven
      └── ApiError                   the CXone API (tree in reconciler.cxone.errors)
 
 A connector that fails to apply is a result (reconciler.apply.results.ConnectorResult),
@@ -82,10 +81,6 @@ class GitHubError(CxreconError):
 
 class GitHubContextError(CxreconError):
     """The GitHub Actions context (event payload, variables) is missing or malformed."""
-
-
-class EmulatorError(CxreconError):
-    """The local CXone emulator cannot start, serve, or be driven as asked."""
 
 
 class ApiError(CxreconError):

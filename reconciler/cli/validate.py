@@ -47,15 +47,12 @@ def validate(
     # Imported here, not at the top: `cxrecon validate --help` needs none of them.
     from reconciler.cli import validate_policies
     from reconciler.config.project import load_project
-    from reconciler.config.windows import load_windows
     from reconciler.load.cache import FileCache
     from reconciler.load.desired import load_desired
 
     annotate = os.environ.get("GITHUB_ACTIONS") == "true"
     try:
         project = load_project()
-        # What the project schema cannot check: cron syntax, time zones, zero durations.
-        load_windows(project)
         env, others = _environments(project, environment)
     except ConfigError as exc:
         _report_config_error(exc, output_format, annotate)

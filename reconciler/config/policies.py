@@ -11,7 +11,6 @@ from fnmatch import fnmatchcase
 from typing import Any, Final, Literal
 
 Management = Literal["full", "observe", "create-only"]
-MANAGEMENT_POLICIES: Final = ("full", "observe", "create-only")
 
 
 @dataclass(frozen=True, slots=True)

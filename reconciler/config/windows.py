@@ -20,7 +20,7 @@ import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass
 from fnmatch import fnmatchcase
-from typing import TYPE_CHECKING, Any, Final, Literal
+from typing import Any, Final, Literal
 from zoneinfo import ZoneInfo
 
 from reconciler.config.cron import cron_problems, time_zone_problem
@@ -28,9 +28,6 @@ from reconciler.config.durations import format_duration, parse_duration
 from reconciler.documents.yamlload import LoadedDocument
 from reconciler.errors import ConfigError
 from reconciler.model import Diagnostic, SourceLocation
-
-if TYPE_CHECKING:
-    from reconciler.config.project import Project
 
 Kind = Literal["allow", "deny"]
 
@@ -129,21 +126,6 @@ def evaluate(
 
 def _at(moment: dt.datetime) -> str:
     return f"{moment.isoformat(timespec='minutes')} ({moment.tzname()})"
-
-
-# --- loading ------------------------------------------------------------------------
-
-
-def load_windows(project: Project) -> tuple[SyncWindow, ...]:
-    """The `syncWindows` of the project file (none without a file).
-
-    `load_project` checks them with the rest of cxrecon.yaml (cron syntax and ranges, time
-    zones, zero durations: what the project schema cannot see) and refuses a file with a bad
-    window, reporting it with every other problem of the file at its line:col (rule
-    `sync-window`); so a loaded project's windows are valid. The controller calls this every
-    cycle, after loading the project afresh.
-    """
-    return project.sync_windows
 
 
 @dataclass(frozen=True, slots=True)

@@ -23,7 +23,7 @@ from reconciler.config.durations import format_duration
 from reconciler.config.identity import check_write_target
 from reconciler.config.project import EnvironmentConfig, Project
 from reconciler.config.settings import ConnectionSettings
-from reconciler.config.windows import SyncWindow, evaluate, load_windows
+from reconciler.config.windows import SyncWindow, evaluate
 from reconciler.controller.backoff import ConnectorBackoff
 from reconciler.controller.gitrepo import GitRepo, PullResult, own_checkout
 from reconciler.controller.known import KnownConnectors
@@ -238,7 +238,7 @@ class CycleRunner:
         project = self.project = await anyio.to_thread.run_sync(
             open_project, opts.repo, self.environ
         )
-        windows = load_windows(project)
+        windows = project.sync_windows
         if opts.dry_run:
             env = project.environment(opts.environment)
         else:

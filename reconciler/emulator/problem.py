@@ -61,10 +61,6 @@ def dumps(value: object) -> bytes:
     return json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode()
 
 
-def problem_body(status: int, error: str, message: str) -> bytes:
-    return ApiProblem(status, error, message).body()
-
-
 def bad_request(
     message: str, details: Sequence[Detail] = (), error: str = "bad_request"
 ) -> ApiProblem:

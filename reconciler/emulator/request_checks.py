@@ -13,7 +13,6 @@ from typing import Any, Final
 
 from reconciler.emulator.problem import ApiProblem, Detail, bad_request
 
-IDEMPOTENCY_KEY_MAX: Final = 255
 PAGE_MAX: Final = 100
 IDEMPOTENCY_KEY = re.compile(r"[\x21-\x7e]{1,255}")
 JSON_TYPES: Final = ("application/json", "application/merge-patch+json")

@@ -9,7 +9,7 @@ import pytest
 
 from reconciler.config.durations import format_duration, parse_duration
 from reconciler.config.project import load_project
-from reconciler.config.windows import SyncWindow, evaluate, load_windows
+from reconciler.config.windows import SyncWindow, evaluate
 from reconciler.errors import ConfigError
 
 UTC = dt.UTC
@@ -126,7 +126,7 @@ def test_sync_windows_load_from_the_project_file(tmp_path: Path) -> None:
         "    environments: [production]\n"
         "    description: weekend freeze\n",
     )
-    (loaded,) = load_windows(load_project(root))
+    (loaded,) = load_project(root).sync_windows
     assert loaded.kind == "deny"
     assert loaded.duration == dt.timedelta(days=2)
     assert loaded.timezone == "America/New_York"
@@ -136,8 +136,8 @@ def test_sync_windows_load_from_the_project_file(tmp_path: Path) -> None:
 
 
 def test_a_project_without_windows_has_none(tmp_path: Path) -> None:
-    assert load_windows(load_project(write_project(tmp_path, "connectors: connectors/\n"))) == ()
-    assert load_windows(load_project(tmp_path / "missing")) == ()
+    assert load_project(write_project(tmp_path, "connectors: connectors/\n")).sync_windows == ()
+    assert load_project(tmp_path / "missing").sync_windows == ()
 
 
 @pytest.mark.parametrize(
@@ -154,7 +154,7 @@ def test_bad_windows_point_at_the_spot(
 ) -> None:
     root = write_project(tmp_path, f"syncWindows:\n  - {entry}\n")
     with pytest.raises(ConfigError, match=message) as info:
-        load_windows(load_project(root))
+        load_project(root)
     assert f"cxrecon.yaml:{line_col}" in str(info.value)
 
 

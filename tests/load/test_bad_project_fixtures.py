@@ -13,7 +13,6 @@ from click.testing import CliRunner
 
 from reconciler.cli.main import cli
 from reconciler.config.project import load_project
-from reconciler.config.windows import load_windows
 from reconciler.errors import ConfigError
 
 from .helpers import FIXTURES, expectations
@@ -78,7 +77,7 @@ def test_text_output_names_the_project_file_spot_and_rule(fixture: Path, workdir
 def test_validate_reports_what_the_controller_would_refuse(fixture: Path, workdir: Path) -> None:
     shutil.copyfile(fixture, workdir / "cxrecon.yaml")
     with pytest.raises(ConfigError) as refused:
-        load_windows(load_project(workdir))
+        load_project(workdir)
     report = json.loads(CliRunner().invoke(cli, ["validate", "--format", "json"]).stdout)
     assert [
         (d.location.line, d.location.col, d.message)

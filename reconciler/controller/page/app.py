@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final, Protocol, runtime_checkable
 from urllib.parse import parse_qs, unquote
 
-from reconciler.config.windows import SyncWindow, load_windows
+from reconciler.config.windows import SyncWindow
 from reconciler.controller.backoff import ConnectorBackoff
 from reconciler.controller.page import overview as overview_page
 from reconciler.controller.page.audit_view import AuditReader
@@ -101,7 +101,7 @@ def read_project(options: ControllerOptions) -> ProjectFacts:
         project = open_project(options.repo)
         return ProjectFacts(
             environment=project.environment_label(options.environment),
-            windows=tuple(load_windows(project)),
+            windows=project.sync_windows,
             connectors_dir=project.connectors_path,
         )
     except CxreconError as exc:
