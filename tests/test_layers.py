@@ -19,6 +19,7 @@ EMULATOR_MAY_IMPORT = {
     "reconciler.emulator",
     "reconciler.model",
     "reconciler.secret",
+    "reconciler.hashing",
     "reconciler.config.settings",
 }
 EMULATOR_MAY_IMPORT_ERRORS = {"reconciler.errors"}
