@@ -30,7 +30,6 @@ from reconciler.cli.apply_saved import (
 )
 from reconciler.cli.apply_stop import Interruption, grace_seconds, stopped_summary
 from reconciler.cli.common import (
-    audit_log_at,
     audit_log_option,
     emulator_option,
     environment_option,
@@ -170,8 +169,9 @@ def apply(
     import asyncio
 
     from reconciler.apply.calltrace import TracingStats
-    from reconciler.cli.sync import poll_policy
     from reconciler.facade import load_desired, open_project, plan_scope, secrets_for
+    from reconciler.facade.oneshot import audit_log_at
+    from reconciler.facade.syncing import poll_policy
     from reconciler.notify.runs import notify_apply, notify_apply_error
     from reconciler.plan.saved import read as read_saved_plan
     from reconciler.render.apply import render_report

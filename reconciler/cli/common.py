@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final, TypeVar
@@ -125,14 +125,6 @@ def prune_option(func: F) -> F:
     )(func)
 
 
-def audit_log_at(root: Path, given: Path | None) -> Path:
-    """The audit log a command writes: `given` (--audit-log, as typed), else
-    `.cxrecon/audit.jsonl` in the project folder `root`, wherever the command runs from."""
-    from reconciler.apply.audit import DEFAULT_AUDIT_LOG
-
-    return given if given is not None else root / DEFAULT_AUDIT_LOG
-
-
 def audit_log_option(help: str, default: Path | None) -> Callable[[F], F]:
     """`--audit-log FILE`; without a `default`, the help text states where it goes."""
     return click.option(
@@ -146,7 +138,7 @@ def audit_log_option(help: str, default: Path | None) -> Callable[[F], F]:
 
 def poll_options(func: F) -> F:
     """--poll-base/--poll-cap/--poll-attempts/--poll-timeout (defaults: cxrecon.yaml syncPoll;
-    `reconciler.cli.sync.poll_policy` combines the two)."""
+    `reconciler.facade.syncing.poll_policy` combines the two)."""
     options = [
         click.option("--poll-base", type=click.FloatRange(min=0.01), help="First backoff (s)."),
         click.option("--poll-cap", type=click.FloatRange(min=0.01), help="Longest wait (s)."),
@@ -198,6 +190,20 @@ def open_target(
         return
     settings = ConnectionSettings.from_sources(os.environ, project_connection)
     yield Target(settings=settings, environment=environment, emulated=False)
+
+
+def tenant_of(
+    environment: str | None, emulator: bool, root: Path | None = None
+) -> Callable[[EnvironmentConfig], AbstractContextManager[ConnectionSettings]]:
+    """How the facade's one-shot runs reach the tenant of `-e`/`--emulator`: `open_target`
+    over the environment's connection from cxrecon.yaml (the project folder `root`)."""
+
+    @contextmanager
+    def opened(env: EnvironmentConfig) -> Iterator[ConnectionSettings]:
+        with open_target(environment, emulator, dict(env.connection), root=root) as target:
+            yield target.settings
+
+    return opened
 
 
 def cache_option(func: F) -> F:

@@ -26,8 +26,7 @@ from reconciler.cli.common import (
 from reconciler.cli.plan import HISTORY_HELP
 
 if TYPE_CHECKING:
-    from reconciler.gitops.drift import DriftReport
-    from reconciler.gitops.writeback import WriteBackResult
+    from reconciler.facade.drifting import Adoption
 
 
 @click.command()
@@ -70,8 +69,7 @@ def drift(
     """
     # Imported here, not at the top: `cxrecon drift --help` needs none of them.
     from reconciler.cli.tenant import plan_from_tenant, print_summary
-    from reconciler.gitops.drift import DriftStatus, drift_of
-    from reconciler.gitops.writeback import write_back
+    from reconciler.facade.drifting import adopt_drift, drift_report
     from reconciler.notify.runs import notify_drift
     from reconciler.render.drift import render, render_text
 
@@ -87,22 +85,21 @@ def drift(
         cache=not no_cache,
     )
     print_summary(planned, "drift", metrics_format)
-    report = drift_of(planned.run.plan)
+    report = drift_report(planned)
     # `notifications:` (bounded in time; a destination that fails is a warning, nothing more)
     notify_drift(planned.project, planned.label, report, warn=lambda m: click.echo(m, err=True))
     hint_flags = " --emulator" if emulator else ""
     if not adopt:
         click.echo(render(report, output_format, hint_flags), nl=False)
         ctx.exit(report.exit_code)
-    result = write_back(report, planned.run.plan, planned.env, root=planned.project.root)
+    adoption = adopt_drift(report, planned)
     click.echo(render_text(report, hint_flags), nl=False)
-    click.echo(_summary(result, report), nl=False)
-    if report.status is DriftStatus.ERROR:
-        ctx.exit(1)
-    ctx.exit(0 if result.complete else 2)
+    click.echo(_summary(adoption), nl=False)
+    ctx.exit(adoption.exit_code)
 
 
-def _summary(result: WriteBackResult, report: DriftReport) -> str:
+def _summary(adoption: Adoption) -> str:
+    result, report = adoption.result, adoption.report
     if not report.connectors and not result.left:
         return "\nNothing to write back.\n"
     lines = [""]

@@ -6,18 +6,16 @@ Exit codes: 0 written (validation findings in the tenant's data are printed as w
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Final
+from typing import TYPE_CHECKING, Final, Protocol
 
 import click
 
-from reconciler.cli.common import emulator_option, environment_option
+from reconciler.cli.common import emulator_option, environment_option, tenant_of
 
 if TYPE_CHECKING:
-    from reconciler.config.project import EnvironmentConfig
-    from reconciler.gitops.dump import Dump
-    from reconciler.gitops.dump_files import Written
-    from reconciler.model import Diagnostic
+    from reconciler.facade.dumping import DumpRun
 
 #: `reconciler.gitops.dump.SCHEMA_REF`, spelled out so that `--help` does not load the YAML
 #: writer (tests/test_startup.py checks that the two agree).
@@ -66,66 +64,47 @@ def dump(
     field changes (credentials unknown); set the variables before the first apply.
     """
     # Imported here, not at the top: `cxrecon dump --help` needs none of them.
-    from reconciler.cli.tenant import list_tenant
-    from reconciler.config.project import load_project
-    from reconciler.gitops.dump import SCHEMA_PATH, build_dump, schema_ref_for
-    from reconciler.gitops.dump_files import check_out_dir, write_dump
+    from reconciler.facade import open_project
+    from reconciler.facade.dumping import dump_into
 
-    project = load_project()
-    env = project.environment(environment)
-    check_out_dir(out, project.root)
-    remote = list_tenant(environment, emulator, env, project.root)
-    reference = schema_ref if schema_ref is not None else schema_ref_for(out, project.root)
-    result = build_dump(
-        remote,
-        schema_ref=reference,
+    project = open_project()
+    run = dump_into(
+        project,
+        out,
+        tenant_of(environment, emulator, project.root),
+        environment=environment,
+        force=force,
         error_state=error_state,
-        policies=project.policies(environment),
+        schema_ref=schema_ref,
     )
-    written = write_dump(result, out, force=force, root=project.root)
-    findings = _validate(out, result, env)
-    text = _summary(result, written, out, findings)
-    schema = project.root / SCHEMA_PATH
-    if schema_ref is None and result.files and not schema.is_file():
-        # The hint must resolve for a pip install too (no schemas/ folder beside the
-        # package): the project gets the packaged copy of the schema.
-        from reconciler.documents.schema import CONNECTOR_SCHEMA, published_schema_bytes
-        from reconciler.safefs import ensure_dir, write_atomic
-
-        ensure_dir(project.root, schema.parent)
-        write_atomic(schema, published_schema_bytes(CONNECTOR_SCHEMA), what="schema")
+    text = _summary(run, out)
+    if run.schema_written is not None:
         text += (
-            f"\nWrote {SCHEMA_PATH} (cxrecon's connector schema): editors check the files "
-            f"against it through their `$schema` line ({reference}).\n"
+            f"\nWrote {run.schema_written} (cxrecon's connector schema): editors check the "
+            f"files against it through their `$schema` line ({run.schema_ref}).\n"
         )
     click.echo(text, nl=False)
 
 
-def _validate(out: Path, result: Dump, env: EnvironmentConfig) -> list[Diagnostic]:
-    """Load the fresh files as `cxrecon validate` would: what it reports is the tenant's own
-    data the linter objects to (the references need no values to validate)."""
-    from reconciler.load.desired import load_desired
+class _Reference(Protocol):
+    """A `${env:NAME}` the dumped files use (reconciler.gitops.dump_names.Reference)."""
 
-    if not result.files:
-        return []
-    loaded = load_desired(out, env)
-    ours = {(out / f.file_name).resolve() for f in result.files}
-    return [
-        d
-        for d in loaded.diagnostics
-        if d.location is not None and Path(d.location.path).resolve() in ours
-    ]
+    @property
+    def name(self) -> str: ...
+    @property
+    def connector(self) -> str: ...
+    @property
+    def key(self) -> str: ...
 
 
-def _summary(result: Dump, written: Written, out: Path, findings: list[Diagnostic]) -> str:
-    from reconciler.gitops.dump_names import Reference
-    from reconciler.gitops.dump_yaml import ENV_EXAMPLE
+def _summary(run: DumpRun, out: Path) -> str:
     from reconciler.render.escape import terminal
 
-    def rows(refs: tuple[Reference, ...]) -> list[str]:
+    def rows(refs: Sequence[_Reference]) -> list[str]:
         width = max(len(r.name) for r in refs)
         return [f"    {r.name:<{width}}  {r.connector}: {r.key}" for r in refs]
 
+    result, written, findings = run.dump, run.written, run.findings
     lines = [f"Wrote {len(result.files)} connector file(s) to {out}/."]
     if result.references:
         lines += [
@@ -134,7 +113,7 @@ def _summary(result: Dump, written: Written, out: Path, findings: list[Diagnosti
             "`cxrecon validate` and `cxrecon plan` work without them (credentials show as",
             "unknown). Set them to the values CXone uses now before the first `cxrecon apply`",
             "that writes credentials (adopting a connector does); they are listed in "
-            f"{out / ENV_EXAMPLE}:",
+            f"{run.env_example}:",
         ]
     if result.secrets:
         lines += ["  Secrets:", *rows(result.secrets)]

@@ -6,77 +6,16 @@ Never a value: a resolved secret is dropped as soon as it is known to resolve.
 from __future__ import annotations
 
 import json
-import os
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from reconciler.cli.common import environment_option, format_option
-from reconciler.config.settings import SETTING_NAMES
-from reconciler.errors import SecretResolutionError
 
 if TYPE_CHECKING:
-    from reconciler.config.project import EnvironmentConfig, Project
-    from reconciler.load.secret_lookup import SecretLookup
-
-SET: Final = "set"
-NOT_SET: Final = "not set"
-
-
-@dataclass
-class Reference:
-    """One `${env:}` / `${file:}` reference and who uses it."""
-
-    text: str
-    kind: str
-    name: str
-    path: Path | None = None
-    available: bool = False
-    detail: str | None = None
-    connectors: set[str] = field(default_factory=set)
-
-    @property
-    def status(self) -> str:
-        return SET if self.available else NOT_SET
-
-
-@dataclass(frozen=True)
-class ConnectionSecret:
-    """A secret cxrecon itself needs to reach the tenant (never in a file)."""
-
-    name: str
-    purpose: str
-    available: bool
-
-    @property
-    def status(self) -> str:
-        return SET if self.available else NOT_SET
-
-
-@dataclass(frozen=True)
-class NotificationSecret:
-    """A variable a notification URL of `notifications:` is made of (`${env:NAME}`)."""
-
-    name: str
-    notifications: tuple[str, ...]
-    available: bool
-
-    @property
-    def status(self) -> str:
-        return SET if self.available else NOT_SET
-
-
-@dataclass(frozen=True)
-class EnvironmentSecrets:
-    name: str | None
-    references: tuple[Reference, ...]
-    connection: tuple[ConnectionSecret, ...]
-    #: Connector files that did not load in this environment (their references are unknown).
-    unloaded: tuple[str, ...]
-    notifications: tuple[NotificationSecret, ...] = ()
+    from reconciler.facade.secrets_needed import EnvironmentSecrets, Reference
 
 
 @click.command()
@@ -107,16 +46,16 @@ def secrets(path: Path | None, environment: str | None, output_format: str) -> N
     not set costs its messages, never a run).
     """
     # Imported here, not at the top: `cxrecon secrets --help` needs none of them.
+    import os
+
     from reconciler.facade import open_project, secrets_for
+    from reconciler.facade.secrets_needed import secrets_needed
 
     project = open_project()
     project.require_found(path)  # outside a project: one line naming cxrecon.yaml (issue 24)
-    lookup = secrets_for(project)
-    target = path if path is not None else project.connectors_path
-    listed = [
-        _environment_secrets(project, env, target, lookup)
-        for env in _environments(project, environment)
-    ]
+    listed = secrets_needed(
+        project, secrets_for(project), os.environ, environment=environment, path=path
+    )
     for env in listed:
         if env.unloaded:
             where = f"environment {env.name}" if env.name else "the default environment"
@@ -131,89 +70,6 @@ def secrets(path: Path | None, environment: str | None, output_format: str) -> N
         click.echo(json.dumps(_as_json(listed), indent=2))
     else:
         click.echo(_as_text(listed), nl=False)
-
-
-def _environments(project: Project, name: str | None) -> list[EnvironmentConfig]:
-    if name is not None:
-        return [project.environment(name)]
-    return list(project.environments.values()) or [project.environment(None)]
-
-
-def _environment_secrets(
-    project: Project, env: EnvironmentConfig, target: Path, lookup: SecretLookup
-) -> EnvironmentSecrets:
-    from reconciler.load.desired import load_desired
-    from reconciler.load.references import is_secret_reference
-
-    loaded = load_desired(target, env, project=project)
-    found: dict[str, Reference] = {}
-    for connector in loaded.connectors:
-        for value in connector.spec.authentication.credentials.values():
-            if not is_secret_reference(value):
-                continue
-            reference = found.get(value)
-            if reference is None:
-                reference = found[value] = _reference(value, project.root, lookup)
-            reference.connectors.add(connector.spec.name)
-    unloaded = sorted({d.location.path for d in loaded.errors if d.location is not None})
-    return EnvironmentSecrets(
-        name=env.name if project.environments else None,
-        references=tuple(sorted(found.values(), key=lambda r: (r.kind != "env", r.name))),
-        connection=_connection_secrets(env, os.environ),
-        unloaded=tuple(unloaded),
-        notifications=_notification_secrets(project, env.name, os.environ),
-    )
-
-
-def _notification_secrets(
-    project: Project, environment: str, environ: Mapping[str, str]
-) -> tuple[NotificationSecret, ...]:
-    """The variables of the URLs of the destinations told about `environment`."""
-    users: dict[str, list[str]] = {}
-    for n in project.notifications:
-        if n.environments is None or environment in n.environments:
-            for variable in dict.fromkeys(n.variables):
-                users.setdefault(variable, []).append(n.name)
-    return tuple(
-        NotificationSecret(name, tuple(names), bool(environ.get(name)))
-        for name, names in sorted(users.items())
-    )
-
-
-def _reference(text: str, root: Path, lookup: SecretLookup) -> Reference:
-    kind, name = text[2:-1].split(":", 1)
-    reference = Reference(text=text, kind=kind, name=name)
-    if kind == "file":
-        file = Path(name)
-        reference.path = file if file.is_absolute() else root / file
-    try:
-        lookup(text)  # the value is dropped: only whether it resolves matters here
-    except SecretResolutionError as exc:
-        reference.detail = str(exc)
-    else:
-        reference.available = True
-    return reference
-
-
-def _connection_secrets(
-    env: EnvironmentConfig, environ: Mapping[str, str]
-) -> tuple[ConnectionSecret, ...]:
-    secret_var = SETTING_NAMES["client_secret"][0]
-    needed = [
-        ConnectionSecret(
-            secret_var, "OAuth client secret (not with --emulator)", bool(environ.get(secret_var))
-        )
-    ]
-    grant_var, grant_key = SETTING_NAMES["grant"]
-    grant = environ.get(grant_var) or (env.connection.get(grant_key) if grant_key else None)
-    if grant == "password":
-        password_var = SETTING_NAMES["password"][0]
-        needed.append(
-            ConnectionSecret(
-                password_var, "password of the password grant", bool(environ.get(password_var))
-            )
-        )
-    return tuple(needed)
 
 
 def _as_json(listed: Sequence[EnvironmentSecrets]) -> dict[str, Any]:
@@ -272,6 +128,8 @@ def _reference_json(reference: Reference) -> dict[str, Any]:
 
 
 def _as_text(listed: Sequence[EnvironmentSecrets]) -> str:
+    from reconciler.facade.secrets_needed import NOT_SET
+
     lines: list[str] = []
     for env in listed:
         if lines:

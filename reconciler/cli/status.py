@@ -27,7 +27,7 @@ from reconciler.render.escape import terminal
 if TYPE_CHECKING:
     import httpx
 
-    from reconciler.plan.changes import Plan
+    from reconciler import Plan
 
 #: What `--url` looks like (the controller's default --listen address).
 EXAMPLE_URL: Final = "http://127.0.0.1:9108"

@@ -1,61 +1,25 @@
 """`cxrecon sync NAME`: trigger a CRM data sync on one connector and (by default) wait for it.
 
 Exit codes: 0 completed (or started, with --no-wait); 1 failed, timed out or not startable.
-Also home of the poll policy and progress display `cxrecon apply --sync` shares.
 """
 
 from __future__ import annotations
 
-import os
-import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, TextIO
 
 import click
 
-from reconciler.apply.actor import detect_actor
-
 # Only what the options need is imported here (light modules): `cxrecon sync --help` and
 # the command list load without the client or the sync poller.
-from reconciler.apply.audit import AuditLog
 from reconciler.cli.common import (
-    audit_log_at,
     audit_log_option,
     emulator_option,
     environment_option,
-    open_target,
     poll_options,
+    tenant_of,
     write_environment,
 )
-from reconciler.errors import ConfigError, CxreconError
 from reconciler.model import SYNC_TYPES
-
-if TYPE_CHECKING:
-    from reconciler.apply.datasync import PollPolicy, SyncOutcome
-    from reconciler.config.project import Project
-    from reconciler.config.settings import ConnectionSettings
-
-
-def poll_policy(
-    project: Project,
-    base: float | None,
-    cap: float | None,
-    attempts: int | None,
-    timeout: float | None,
-) -> PollPolicy:
-    """Flags first, then the project's `syncPoll` settings."""
-    from reconciler.apply.datasync import PollPolicy
-
-    settings = project.sync_poll
-    try:
-        return PollPolicy(
-            base_seconds=base if base is not None else settings.base_seconds,
-            cap_seconds=cap if cap is not None else settings.cap_seconds,
-            max_attempts=attempts if attempts is not None else settings.max_attempts,
-            timeout_seconds=timeout if timeout is not None else settings.timeout_seconds,
-        )
-    except ValueError as exc:
-        raise ConfigError(f"{exc} (check --poll-* flags and syncPoll in cxrecon.yaml)") from None
 
 
 @click.command()
@@ -104,12 +68,16 @@ def sync(
     With --id SYNC_ID, polls that sync instead of starting one.
     """
     import asyncio
+    import sys
 
-    from reconciler.config.project import load_project
+    from reconciler.facade import open_project
+    from reconciler.facade.oneshot import audit_log_at
+    from reconciler.facade.syncing import SyncOrder, poll_policy, sync_connector
+    from reconciler.render.progress import progress_for
 
     if sync_id is not None and not wait:
         raise click.UsageError("--id polls a sync until it ends; drop --no-wait")
-    project = load_project()
+    project = open_project()
     # Outside a project: one line naming cxrecon.yaml, before the audit log or an embedded
     # emulator's state is created in a stray folder (issue 24).
     project.require_found(None)
@@ -117,20 +85,30 @@ def sync(
     # CXONE_BASE_URL must be that environment's (it labels nothing: no identity needed).
     env = write_environment(project, environment, emulator=emulator, identity=False)
     policy = poll_policy(project, poll_base, poll_cap, poll_attempts, poll_timeout)
-    env_name = project.environment_label(environment)
-    audit_log = audit_log_at(project.root, audit_log)
-    with open_target(environment, emulator, dict(env.connection), root=project.root) as target:
-        actor = detect_actor(os.environ, project.root)
-        with AuditLog(
-            audit_log, actor=actor, environment=env_name, command="sync", root=project.root
-        ) as audit:
-            outcome = asyncio.run(
-                _run(target.settings, name, sync_type, wait, sync_id, policy, audit, sys.stderr)
+    order = SyncOrder(name, sync_type, wait, sync_id)
+    # The command prints the outcome on stdout: the bar must not repeat it on stderr.
+    progress = progress_for(sys.stderr, 1, transient=True) if wait else None
+    with tenant_of(environment, emulator, project.root)(env) as settings:
+        try:
+            run = asyncio.run(
+                sync_connector(
+                    project,
+                    settings,
+                    order,
+                    policy=policy,
+                    audit_log=audit_log_at(project.root, audit_log),
+                    environment=project.environment_label(environment),
+                    progress=progress,
+                )
             )
-    if audit.failure is not None:
+        finally:
+            if progress is not None:
+                progress.close()
+    if run.audit_failure is not None:
         # The sync ran (or was refused before it was started) but its record is not on disk.
-        click.echo(f"error: {audit.failure}", err=True)
+        click.echo(f"error: {run.audit_failure}", err=True)
         ctx.exit(1)
+    outcome = run.outcome
     if outcome.status == "PENDING":
         flags = f" -e {environment}" if environment else ""
         flags += " --emulator" if emulator else ""
@@ -141,57 +119,3 @@ def sync(
         ctx.exit(0)
     click.echo(f"sync {outcome.describe()}")
     ctx.exit(0 if outcome.ok else 1)
-
-
-async def _run(
-    settings: ConnectionSettings,
-    name: str,
-    sync_type: str,
-    wait: bool,
-    sync_id: str | None,
-    policy: PollPolicy,
-    audit: AuditLog,
-    stream: TextIO,
-) -> SyncOutcome:
-    from reconciler.apply.datasync import SyncTarget, run_sync, watch_sync
-    from reconciler.cxone.client import CxoneClient
-    from reconciler.render.progress import progress_for
-
-    async with CxoneClient(settings, parallelism=2) as client:
-        found = await client.find_by_name(name)
-        if not found:
-            raise CxreconError(
-                f"no connector named {name!r} in CXone; check the name (`cxrecon plan` lists "
-                "them) or apply it first"
-            )
-        if len(found) > 1:
-            ids = ", ".join(c.id for c in found)
-            raise CxreconError(f"{len(found)} connectors are named {name!r} (ids {ids}); fix it")
-        connector = found[0]
-        if sync_id is not None:
-            watching = progress_for(stream, 1, transient=True)
-            try:
-                target = SyncTarget(name, connector.id)
-                return await watch_sync(client, target, sync_id, policy=policy, progress=watching)
-            finally:
-                watching.close()
-        if connector.spec.lifecycle_status != "ACTIVE":
-            raise CxreconError(
-                f"connector {name!r} is {connector.spec.lifecycle_status}; syncs only run on "
-                "ACTIVE connectors: set `lifecycleStatus: ACTIVE` in git and apply first"
-            )
-        # The command prints the outcome on stdout: the bar must not repeat it on stderr.
-        progress = progress_for(stream, 1, transient=True) if wait else None
-        try:
-            return await run_sync(
-                client,
-                SyncTarget(name, connector.id),
-                sync_type=sync_type,
-                policy=policy,
-                wait=wait,
-                progress=progress,
-                audit=audit,
-            )
-        finally:
-            if progress is not None:
-                progress.close()

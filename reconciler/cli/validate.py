@@ -18,8 +18,7 @@ from reconciler.model import Diagnostic
 from reconciler.render.escape import terminal, terminal_lines, workflow_data, workflow_property
 
 if TYPE_CHECKING:
-    from reconciler.config.project import EnvironmentConfig, Project
-    from reconciler.load.desired import LoadResult
+    from reconciler import LoadResult
 
 
 @click.command()
@@ -46,30 +45,23 @@ def validate(
     """
     # Imported here, not at the top: `cxrecon validate --help` needs none of them.
     from reconciler.cli import validate_policies
-    from reconciler.config.project import load_project
-    from reconciler.load.cache import FileCache
-    from reconciler.load.desired import load_desired
+    from reconciler.facade.validating import validate_desired, validation_scope
 
     annotate = os.environ.get("GITHUB_ACTIONS") == "true"
     try:
-        project = load_project()
-        env, others = _environments(project, environment)
+        scope = validation_scope(environment)
     except ConfigError as exc:
         _report_config_error(exc, output_format, annotate)
         ctx.exit(1)
-    project.require_found(path)  # outside a project: one line naming cxrecon.yaml (issue 24)
-    target = path if path is not None else project.connectors_path
-    cache = None if no_cache else FileCache.for_project(project.root)
-    result = load_desired(
-        target, env, strict=strict, check_environments=others, project=project, cache=cache
-    )
-    if cache is not None:
-        cache.close()
-    violations = validate_policies.check(project, target, result, env, others)
+    # Outside a project: one line naming cxrecon.yaml (issue 24).
+    scope.project.require_found(path)
+    checked = validate_desired(scope, path, strict=strict, cache=not no_cache)
+    result = checked.loaded
     if output_format == "json":
         body = _as_json(result)
-        body["cache"] = None if cache is None else {"hits": cache.hits, "misses": cache.misses}
-        body["policy"] = validate_policies.as_json(project, violations)
+        hits, misses = checked.cache_hits, checked.cache_misses
+        body["cache"] = None if hits is None else {"hits": hits, "misses": misses}
+        body["policy"] = validate_policies.as_json(checked)
         body["valid"] = body["valid"] and body["policy"]["errors"] == 0
         click.echo(json.dumps(body, indent=2))
     else:
@@ -77,27 +69,16 @@ def validate(
         # forged `::error` line in the job log, nor ESC a terminal sequence.
         for diagnostic in result.diagnostics:
             click.echo(terminal(str(diagnostic)))
-        for violation in violations:
+        for violation in checked.violations:
             click.echo(terminal(str(violation)))
-        for note in validate_policies.skipped_notes(project):
+        for note in validate_policies.skipped_notes(checked):
             click.echo(terminal(note))
-        click.echo(_summary(result) + validate_policies.summary(violations))
+        click.echo(_summary(result) + validate_policies.summary(checked))
     if annotate:
-        found = (*result.diagnostics, *validate_policies.as_diagnostics(violations))
+        found = (*result.diagnostics, *validate_policies.as_diagnostics(checked))
         _annotate(found, to_stderr=output_format == "json")
-    if not result.ok or any(v.severity == "error" for v in violations):
+    if not checked.ok:
         ctx.exit(1)
-
-
-def _environments(
-    project: Project, name: str | None
-) -> tuple[EnvironmentConfig | None, Sequence[EnvironmentConfig]]:
-    if name is not None:
-        return project.environment(name), ()
-    if not project.environments:
-        return None, ()
-    default = project.environment(None) if project.default_environment else None
-    return default, tuple(project.environments.values())
 
 
 def _summary(result: LoadResult) -> str:

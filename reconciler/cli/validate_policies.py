@@ -1,56 +1,19 @@
-"""`cxrecon validate`'s policy check: the `policies:` that can be judged offline, over each
-environment's desired connectors; rules reading `current` or `change` are listed as skipped.
-"""
+"""How `cxrecon validate` shows its policy check (reconciler.facade.validating): the summary
+line's part, a note per rule only a plan can judge, annotations, the JSON object."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from pathlib import Path
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any
 
-from reconciler.celpolicy.evaluate import Violation, check_desired, skipped_offline
-from reconciler.config.project import EnvironmentConfig, Project
-from reconciler.load.desired import LoadResult, load_desired
 from reconciler.model import Diagnostic
 
-
-def check(
-    project: Project,
-    target: Path,
-    result: LoadResult,
-    env: EnvironmentConfig | None,
-    others: Sequence[EnvironmentConfig],
-) -> tuple[Violation, ...]:
-    """Violations over `result` (the environment it was loaded for) and, when validating
-    every environment, over each other environment's connectors (its vars and overrides)."""
-    rules = project.cel_policies.rules
-    if not rules or not result.ok:
-        return ()
-    label = env.name if env is not None else result.environment
-    out = list(
-        check_desired(rules, result.connectors, environment=label, project=project.project_id or "")
-    )
-    for other in others:
-        if other.name == label:
-            continue  # checked above (also when no -e chose it: the default environment)
-        loaded = load_desired(target, other, project=project)
-        if loaded.ok:
-            out.extend(
-                check_desired(
-                    rules,
-                    loaded.connectors,
-                    environment=other.name,
-                    project=project.project_id or "",
-                )
-            )
-    return tuple(out)
+if TYPE_CHECKING:
+    from reconciler.facade.validating import Validation
 
 
-RULE: Final = "policy"
-
-
-def summary(violations: Sequence[Violation]) -> str:
+def summary(checked: Validation) -> str:
     """What the summary line adds for policies ("" when none is broken)."""
+    violations = checked.violations
     if not violations:
         return ""
     errors = sum(1 for v in violations if v.severity == "error")
@@ -59,26 +22,27 @@ def summary(violations: Sequence[Violation]) -> str:
     return f"; policies: {errors} error(s), {warnings} warning(s){verdict}"
 
 
-def skipped_notes(project: Project) -> list[str]:
+def skipped_notes(checked: Validation) -> list[str]:
     """A line per rule validate cannot check offline."""
     return [
         f"note: policy '{r.name}' is checked by plan and apply only (it reads "
         f"{' and '.join(sorted(r.reads & {'current', 'change'}))})"
-        for r in skipped_offline(project.cel_policies.rules)
+        for r in checked.skipped
     ]
 
 
-def as_diagnostics(violations: Sequence[Violation]) -> list[Diagnostic]:
+def as_diagnostics(checked: Validation) -> list[Diagnostic]:
     """The violations as the diagnostics GitHub annotations are made from."""
     return [
         Diagnostic(
             v.severity, f"policy '{v.policy}': {v.connector}: {v.message}", v.location, "policy"
         )
-        for v in violations
+        for v in checked.violations
     ]
 
 
-def as_json(project: Project, violations: Sequence[Violation]) -> dict[str, Any]:
+def as_json(checked: Validation) -> dict[str, Any]:
+    violations = checked.violations
     return {
         "errors": sum(1 for v in violations if v.severity == "error"),
         "warnings": sum(1 for v in violations if v.severity == "warning"),
@@ -89,6 +53,6 @@ def as_json(project: Project, violations: Sequence[Violation]) -> dict[str, Any]
                 "reason": f"reads {' and '.join(sorted(r.reads & {'current', 'change'}))} "
                 "(only a plan knows it)",
             }
-            for r in skipped_offline(project.cel_policies.rules)
+            for r in checked.skipped
         ],
     }
