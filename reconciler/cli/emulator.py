@@ -6,8 +6,10 @@ lazily in `reconciler.cli.main`, so other commands never pay for it.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, Final, TypeVar
 
 import click
 
@@ -20,6 +22,9 @@ if TYPE_CHECKING:
     import socket
 
     from starlette.applications import Starlette
+
+
+F = TypeVar("F", bound=Callable[..., Any])
 
 
 class EmulatorServeError(CxreconError):
@@ -41,132 +46,105 @@ def emulator() -> None:
     """The local CXone API emulator (OAuth, connectors, sync jobs, faults)."""
 
 
+@dataclass(frozen=True)
+class _Flag:
+    """One option of `serve`, shown with its default in --help."""
+
+    decls: tuple[str, ...]
+    default: object
+    help: str
+    type: click.ParamType[Any] | None = None
+    extra: Mapping[str, Any] = field(default_factory=dict)
+
+
+#: `serve`'s options, in --help order (one declaration path for all of them).
+_SERVE_FLAGS: Final = (
+    _Flag(("--host",), "127.0.0.1", "Address to bind."),
+    _Flag(
+        ("--port",),
+        8787,
+        "Port to listen on (0: any free port, printed at start).",
+        click.IntRange(0, 65535),
+    ),
+    _Flag(
+        ("--db", "db_path"),
+        EMULATOR_DB,
+        "SQLite file with the emulator's state (kept across restarts).",
+        click.Path(dir_okay=False, path_type=Path),
+    ),
+    _Flag(
+        ("--latency-ms",),
+        0,
+        "Added to every API response (a WAN round trip).",
+        click.IntRange(0, 600_000),
+    ),
+    _Flag(("--jitter-ms",), 0, "Random ± spread around --latency-ms.", click.IntRange(0, 600_000)),
+    _Flag(
+        ("--fault-rate",),
+        0.0,
+        "Fraction of API requests given a transient fault.",
+        click.FloatRange(0, 1),
+    ),
+    _Flag(("--fault-kinds",), ",".join(FAULT_KINDS), "Comma-separated faults to draw from."),
+    _Flag(
+        ("--slow-ms",),
+        15_000,
+        "How late a 'slow' fault answers (longer than a client timeout).",
+        click.IntRange(0, 600_000),
+    ),
+    _Flag(
+        ("--rate-limit",),
+        0.0,
+        "Requests per second per OAuth client; 0 turns limiting off.",
+        click.FloatRange(0),
+    ),
+    _Flag(("--burst",), 20, "Token-bucket size for --rate-limit.", click.IntRange(1)),
+    _Flag(("--token-ttl",), 3600, "Access-token lifetime in seconds.", click.IntRange(1)),
+    _Flag(
+        ("--conflict-status",),
+        "412",
+        "Status for a stale If-Match.",
+        click.Choice(["409", "412"]),
+    ),
+    _Flag(("--seed",), 0, "Seed for fault and jitter draws (reproducible runs).", click.INT),
+    _Flag(
+        ("--sync-step",),
+        0.05,
+        "Seconds per sync-job step (PENDING → RUNNING → done).",
+        click.FloatRange(0),
+    ),
+    _Flag(
+        ("--max-body-bytes",),
+        256 * 1024,
+        "Largest request body accepted; a bigger one is answered 413.",
+        click.IntRange(1),
+    ),
+    _Flag(("--client-id",), EMULATOR_CLIENT_ID, "OAuth client accepted by the token endpoint."),
+    _Flag(
+        ("--client-secret",),
+        EMULATOR_CLIENT_SECRET,
+        "Its secret (or CXRECON_EMULATOR_CLIENT_SECRET).",
+        extra={"envvar": "CXRECON_EMULATOR_CLIENT_SECRET"},
+    ),
+    _Flag(
+        ("--user", "users"),
+        None,
+        "A user for the password grant (repeatable; default demo-user).",
+        extra={"multiple": True, "metavar": "NAME:PASSWORD", "show_default": False},
+    ),
+    _Flag(("--access-log/--no-access-log",), True, "Log one line per request on stderr."),
+)
+
+
+def _serve_options(func: F) -> F:
+    for flag in reversed(_SERVE_FLAGS):
+        settings = {"default": flag.default, "show_default": True, "type": flag.type}
+        func = click.option(*flag.decls, help=flag.help, **{**settings, **flag.extra})(func)
+    return func
+
+
 @emulator.command()
-@click.option("--host", default="127.0.0.1", show_default=True, help="Address to bind.")
-@click.option(
-    "--port",
-    default=8787,
-    show_default=True,
-    type=click.IntRange(0, 65535),
-    help="Port to listen on (0: any free port, printed at start).",
-)
-@click.option(
-    "--db",
-    "db_path",
-    type=click.Path(dir_okay=False, path_type=Path),
-    default=EMULATOR_DB,
-    show_default=True,
-    help="SQLite file with the emulator's state (kept across restarts).",
-)
-@click.option(
-    "--latency-ms",
-    default=0,
-    show_default=True,
-    type=click.IntRange(0, 600_000),
-    help="Added to every API response (a WAN round trip).",
-)
-@click.option(
-    "--jitter-ms",
-    default=0,
-    show_default=True,
-    type=click.IntRange(0, 600_000),
-    help="Random ± spread around --latency-ms.",
-)
-@click.option(
-    "--fault-rate",
-    default=0.0,
-    show_default=True,
-    type=click.FloatRange(0, 1),
-    help="Fraction of API requests given a transient fault.",
-)
-@click.option(
-    "--fault-kinds",
-    default=",".join(FAULT_KINDS),
-    show_default=True,
-    help="Comma-separated faults to draw from.",
-)
-@click.option(
-    "--slow-ms",
-    default=15_000,
-    show_default=True,
-    type=click.IntRange(0, 600_000),
-    help="How late a 'slow' fault answers (longer than a client timeout).",
-)
-@click.option(
-    "--rate-limit",
-    default=0.0,
-    show_default=True,
-    type=click.FloatRange(0),
-    help="Requests per second per OAuth client; 0 turns limiting off.",
-)
-@click.option(
-    "--burst",
-    default=20,
-    show_default=True,
-    type=click.IntRange(1),
-    help="Token-bucket size for --rate-limit.",
-)
-@click.option(
-    "--token-ttl",
-    default=3600,
-    show_default=True,
-    type=click.IntRange(1),
-    help="Access-token lifetime in seconds.",
-)
-@click.option(
-    "--conflict-status",
-    default="412",
-    show_default=True,
-    type=click.Choice(["409", "412"]),
-    help="Status for a stale If-Match.",
-)
-@click.option(
-    "--seed",
-    default=0,
-    show_default=True,
-    type=int,
-    help="Seed for fault and jitter draws (reproducible runs).",
-)
-@click.option(
-    "--sync-step",
-    default=0.05,
-    show_default=True,
-    type=click.FloatRange(0),
-    help="Seconds per sync-job step (PENDING → RUNNING → done).",
-)
-@click.option(
-    "--max-body-bytes",
-    default=256 * 1024,
-    show_default=True,
-    type=click.IntRange(1),
-    help="Largest request body accepted; a bigger one is answered 413.",
-)
-@click.option(
-    "--client-id",
-    default=EMULATOR_CLIENT_ID,
-    show_default=True,
-    help="OAuth client accepted by the token endpoint.",
-)
-@click.option(
-    "--client-secret",
-    default=EMULATOR_CLIENT_SECRET,
-    envvar="CXRECON_EMULATOR_CLIENT_SECRET",
-    show_default=True,
-    help="Its secret (or CXRECON_EMULATOR_CLIENT_SECRET).",
-)
-@click.option(
-    "--user",
-    "users",
-    multiple=True,
-    metavar="NAME:PASSWORD",
-    help="A user for the password grant (repeatable; default demo-user).",
-)
-@click.option(
-    "--access-log/--no-access-log",
-    default=True,
-    show_default=True,
-    help="Log one line per request on stderr.",
-)
+@_serve_options
 def serve(
     host: str,
     port: int,
