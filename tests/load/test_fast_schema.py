@@ -16,18 +16,20 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from jsonschema import Draft202012Validator
 
+from reconciler.documents.fast_schema import (
+    PYTHON_WHITESPACE,
+    fast_validator,
+    inline_refs,
+    rust_pattern,
+)
 from reconciler.documents.schema import (
     CONNECTOR_SCHEMA,
     PROJECT_SCHEMA,
-    PYTHON_WHITESPACE,
     SchemaChecker,
     connector_checker,
-    fast_validator,
-    inline_refs,
     load_schema,
     partial_connector_checker,
     project_checker,
-    rust_pattern,
 )
 from reconciler.documents.yamlload import parse_yaml
 

@@ -9,7 +9,8 @@ from typing import Any
 import pytest
 from jsonschema import Draft202012Validator
 
-from reconciler.documents.schema import CONNECTOR_SCHEMA, PROJECT_SCHEMA, inline_refs, load_schema
+from reconciler.documents.fast_schema import inline_refs
+from reconciler.documents.schema import CONNECTOR_SCHEMA, PROJECT_SCHEMA, load_schema
 from reconciler.load.catalog import AUTH_CREDENTIALS, CXONE_FIELDS, TRANSFORMATIONS
 from reconciler.model import CONNECTOR_FIELDS, FILE_ONLY_FIELDS, MAPPING_FIELDS
 
