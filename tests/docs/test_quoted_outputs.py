@@ -44,6 +44,8 @@ ENV: Final[dict[str, str | None]] = {
     "SUPPORT_DESK_API_KEY": "placeholder-3",
 }
 Outputs = dict[str, str]
+#: The README's environments, each its own tenant (an emulator).
+TENANTS: Final = ("sandbox", "production")
 
 
 def quoted_sessions(block: Block) -> list[tuple[str, list[str]]]:
@@ -218,10 +220,10 @@ def told(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Callable[[str], O
         story = STORIES[name]
         if story not in done:
             tmp = tmp_path_factory.mktemp(name)
-            tenants = {
-                env: start_emulator(tmp / f"{env}.sqlite") for env in ("sandbox", "production")
-            }
-            emulators.extend(tenants.values())
+            tenants = {}
+            if story in (two_tenants, dump_ignored):
+                tenants = {e: start_emulator(tmp / f"{e}.sqlite") for e in TENANTS}
+                emulators.extend(tenants.values())
             done[story] = story(tmp, tenants)
         return done[story]
 
