@@ -42,7 +42,9 @@ _EXPORTS: dict[str, str] = {
     "check_drift": "reconciler.facade",
     "dump_tenant": "reconciler.facade",
     "ApplyHooks": "reconciler.facade",
+    "ApplyOptions": "reconciler.facade",
     "ApplyRun": "reconciler.facade",
+    "Approval": "reconciler.facade",
     "PlanRun": "reconciler.facade",
     "SyncRequest": "reconciler.facade",
     # values between the stages
@@ -63,6 +65,7 @@ _EXPORTS: dict[str, str] = {
     "ConnectorResult": "reconciler.apply.results",
     "Outcome": "reconciler.apply.results",
     "AuditLog": "reconciler.apply.audit",
+    "DEFAULT_AUDIT_LOG": "reconciler.apply.audit",
     "DriftReport": "reconciler.gitops.drift",
     "Dump": "reconciler.gitops.dump",
     # the error tree
@@ -74,11 +77,14 @@ _EXPORTS: dict[str, str] = {
 }
 
 __all__ = [
+    "DEFAULT_AUDIT_LOG",
     "Action",
     "ApiError",
     "ApplyHooks",
+    "ApplyOptions",
     "ApplyReport",
     "ApplyRun",
+    "Approval",
     "AuditLog",
     "ConfigError",
     "ConnectionSettings",
@@ -130,7 +136,7 @@ def __dir__() -> list[str]:
 
 
 if TYPE_CHECKING:
-    from reconciler.apply.audit import AuditLog
+    from reconciler.apply.audit import DEFAULT_AUDIT_LOG, AuditLog
     from reconciler.apply.results import ConnectorResult, Outcome
     from reconciler.apply.run import ApplyReport
     from reconciler.config.project import Project
@@ -144,7 +150,9 @@ if TYPE_CHECKING:
     )
     from reconciler.facade import (
         ApplyHooks,
+        ApplyOptions,
         ApplyRun,
+        Approval,
         PlanRun,
         SyncRequest,
         apply_changes,

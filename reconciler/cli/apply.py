@@ -7,7 +7,6 @@ invalid desired state, a stale saved plan, or a refusal to apply without confirm
 from __future__ import annotations
 
 import json
-import os
 import signal
 import sys
 import time
@@ -17,11 +16,8 @@ from typing import TYPE_CHECKING
 
 import click
 
-from reconciler.apply.actor import detect_actor
-
 # Only what the options need is imported here (light modules): `cxrecon apply --help` and
 # the command list load without the client, the planner or the renderers.
-from reconciler.apply.audit import AuditLog
 from reconciler.cli.apply_saved import (
     check_plan_options,
     continue_command,
@@ -41,36 +37,31 @@ from reconciler.cli.common import (
     take_ownership_option,
     write_environment,
 )
-from reconciler.errors import CxreconError, NotConfirmed
+from reconciler.errors import CxreconError
 from reconciler.model import SYNC_TYPES
 
 if TYPE_CHECKING:
-    from reconciler.apply.calltrace import TracingStats
-    from reconciler.apply.datasync import PollPolicy
-    from reconciler.apply.results import ConnectorResult
-    from reconciler.apply.run import ApplyReport
+    from reconciler import (
+        ApplyReport,
+        AuditLog,
+        ConnectorResult,
+        LoadResult,
+        Plan,
+        SavedPlan,
+        SecretLookup,
+    )
     from reconciler.config.project import Project
     from reconciler.config.settings import ConnectionSettings
-    from reconciler.load.desired import LoadResult
-    from reconciler.load.secret_lookup import SecretLookup
-    from reconciler.plan.changes import Plan
-    from reconciler.plan.saved import SavedPlan
+    from reconciler.facade import ApplyOptions, Approval
     from reconciler.telemetry.summary import RunSummary
 
 
 @dataclass(frozen=True)
-class Options:
+class Asking:
+    """What the command line says about approval (reconciler.cli.apply_ask)."""
+
     auto_approve: bool
     allow_unsafe: bool
-    prune: bool
-    sync: bool
-    sync_type: str
-    parallelism: int
-    #: A stale saved plan: "fail", "replan" or "reviewed" (reconciler.facade.StaleRule).
-    if_stale: str
-    policy: PollPolicy
-    complete: bool
-    take_ownership: bool = False
 
 
 @click.command()
@@ -168,13 +159,21 @@ def apply(
     """
     import asyncio
 
-    from reconciler.apply.calltrace import TracingStats
-    from reconciler.facade import load_desired, open_project, plan_scope, secrets_for
+    from reconciler.facade import (
+        ApplyOptions,
+        SyncRequest,
+        load_desired,
+        open_audit_log,
+        open_project,
+        plan_scope,
+        read_saved_plan,
+        secrets_for,
+    )
     from reconciler.facade.oneshot import audit_log_at
     from reconciler.facade.syncing import poll_policy
     from reconciler.notify.runs import notify_apply, notify_apply_error
-    from reconciler.plan.saved import read as read_saved_plan
     from reconciler.render.apply import render_report
+    from reconciler.render.progress import progress_for
     from reconciler.telemetry.summary import summarize
 
     check_plan_options(path, plan_file, replan, if_stale)
@@ -190,28 +189,34 @@ def apply(
     env_name = project.environment_label(environment)
     complete = plan_scope(path, prune)
     loaded = load_desired(project, env, path, strict=strict)
-    opts = Options(
-        auto_approve=auto_approve,
-        allow_unsafe=allow_unsafe,
-        prune=prune,
-        complete=complete,
-        take_ownership=take_ownership,
-        sync=run_sync,
-        sync_type=sync_type,
-        parallelism=parallelism,
-        if_stale=if_stale or ("replan" if replan else "fail"),
-        policy=poll_policy(project, poll_base, poll_cap, poll_attempts, poll_timeout),
-    )
-    stats = TracingStats()
+    sync = None
+    if run_sync:
+        sync = SyncRequest(
+            sync_type=sync_type,
+            policy=poll_policy(project, poll_base, poll_cap, poll_attempts, poll_timeout),
+            progress=lambda total: progress_for(sys.stderr, total),
+        )
+    rule = stale_rule(if_stale or ("replan" if replan else "fail"))
+    asking = Asking(auto_approve=auto_approve, allow_unsafe=allow_unsafe)
     started = time.monotonic()
     given_log = audit_log
     audit_log = audit_log_at(project.root, audit_log)
     stop = Interruption(grace_seconds(), lambda message: click.echo(message, err=True))
     report: ApplyReport | None = None
     with open_target(environment, emulator, dict(env.connection), root=project.root) as target:
-        actor = detect_actor(os.environ, project.root)
-        with AuditLog(
-            audit_log, actor=actor, environment=env_name, command="apply", root=project.root
+        options = ApplyOptions(
+            environment=env_name,
+            prune=prune,
+            complete=complete,
+            take_ownership=take_ownership,
+            parallelism=parallelism,
+            if_stale=rule,
+            sync=sync,
+            # The embedded emulator is no shared tenant: `--emulator` needs no identity.
+            require_identity=not target.emulated,
+        )
+        with open_audit_log(
+            audit_log, environment=env_name, command="apply", root=project.root
         ) as audit:
             secrets = secrets_for(
                 project,
@@ -219,9 +224,7 @@ def apply(
                 warn=lambda message: click.echo(message, err=True),
                 audit=audit,
             )
-            run = _Run(project, loaded, env_name, opts, saved, audit, secrets, stats, stop)
-            # The embedded emulator is no shared tenant: `--emulator` needs no identity.
-            run.emulated = target.emulated
+            run = _Run(project, loaded, options, asking, saved, audit, secrets, stop)
             try:
                 report = asyncio.run(run.main(target.settings))
             except (asyncio.CancelledError, KeyboardInterrupt):
@@ -229,7 +232,8 @@ def apply(
                     raise KeyboardInterrupt from None  # Ctrl-C before any write: exit 130
             except CxreconError as exc:
                 # `notifications:` hear of an apply that stopped (bounded; never changes it)
-                notify_apply_error(project, env_name, exc, warn=_stderr, commit=actor.git_commit)
+                commit = audit.actor.git_commit
+                notify_apply_error(project, env_name, exc, warn=_stderr, commit=commit)
                 raise
     if not run.writing and stop.signal is not None:
         # SIGTERM before the plan was confirmed: nothing was written (exit 143).
@@ -246,12 +250,13 @@ def apply(
                 plan_file,
                 environment,
                 prune=prune,
-                if_stale=opts.if_stale,
+                if_stale=rule,
                 allow_unsafe=allow_unsafe,
                 audit_log=given_log,
             )
             click.echo(again)
-        notify_apply(project, env_name, report, run.plan, warn=_stderr, commit=actor.git_commit)
+        commit = audit.actor.git_commit
+        notify_apply(project, env_name, report, run.plan, warn=_stderr, commit=commit)
     if audit.failure is not None:
         lost = f" ({audit.records_lost} record{'s' if audit.records_lost != 1 else ''} lost)"
         click.echo(f"error: {audit.failure}{lost}", err=True)
@@ -260,7 +265,7 @@ def apply(
         click.echo(stopped_summary(stop.signal, run.planned, results, audit), err=True)
         ctx.exit(stop.exit_code)
     summary = summarize(
-        stats.snapshot(),
+        run.api_calls,
         command="apply",
         run_id=audit.run_id,
         environment=env_name,
@@ -285,33 +290,30 @@ def _print_summary(summary: RunSummary, metrics_format: str, metrics_file: Path 
 
 class _Run:
     """The async part of one apply: the facade's `apply_desired`, with the plan printed and
-    confirmed here and SIGTERM turned into a clean stop."""
+    its approval asked for here (reconciler.cli.apply_ask) and SIGTERM turned into a clean
+    stop."""
 
     def __init__(
         self,
         project: Project,
         loaded: LoadResult,
-        env_name: str | None,
-        opts: Options,
+        options: ApplyOptions,
+        asking: Asking,
         saved: SavedPlan | None,
         audit: AuditLog,
         secrets: SecretLookup,
-        stats: TracingStats,
         stop: Interruption,
     ) -> None:
         self.project = project
         self.loaded = loaded
-        self.env_name = env_name
-        self.opts = opts
+        self.options = options
+        self.asking = asking
         self.saved = saved
         self.audit = audit
         self.secrets = secrets
-        self.stats = stats
+        self.stop = stop
         #: The saved plan was stale and a fresh plan replaced it.
         self.replanned = False
-        self.stop = stop
-        #: Applying to the embedded emulator (`--emulator`): no identity needed.
-        self.emulated = False
         #: The writes have started (the plan was confirmed); how many changes it holds.
         self.writing = False
         self.planned = 0
@@ -331,43 +333,28 @@ class _Run:
             self.stop.uninstall()
 
     async def _main(self, settings: ConnectionSettings) -> ApplyReport:
-        from reconciler.cxone.client import CxoneClient
-        from reconciler.facade import ApplyHooks, SyncRequest, apply_desired
+        from reconciler.facade import ApplyHooks, apply_desired, connect
         from reconciler.render.apply import review_text
-        from reconciler.render.progress import progress_for
 
-        opts = self.opts
-        sync = None
-        if opts.sync:
-            sync = SyncRequest(
-                sync_type=opts.sync_type,
-                policy=opts.policy,
-                progress=lambda total: progress_for(sys.stderr, total),
-            )
-        async with CxoneClient(settings, parallelism=opts.parallelism, stats=self.stats) as client:
+        async with connect(settings, parallelism=self.options.parallelism) as client:
             run = await apply_desired(
                 self.project,
                 client,
                 self.loaded,
                 secrets=self.secrets,
-                environment=self.env_name,
-                saved=self.saved,
-                if_stale=stale_rule(opts.if_stale),
-                on_stale=self._stale,
-                on_review=lambda verdict: click.echo(review_text(verdict)),
-                prune=opts.prune,
-                complete=opts.complete,
-                take_ownership=opts.take_ownership,
-                audit=self.audit,
-                parallelism=opts.parallelism,
+                options=self.options,
                 hooks=ApplyHooks(
                     confirm=self._show_and_confirm,
+                    on_stale=self._stale,
+                    on_review=lambda verdict: click.echo(review_text(verdict)),
                     on_result=self._finished,
                     should_write=self.stop.allows_write,
                 ),
-                sync=sync,
-                require_identity=not self.emulated,
+                saved=self.saved,
+                audit=self.audit,
             )
+            #: The API calls of the run (the run summary), once it returned.
+            self.api_calls = client.stats.snapshot()
         self.plan = run.plan
         return run.report
 
@@ -378,60 +365,27 @@ class _Run:
         click.echo(result_line(result))
 
     def _stale(self, exc: Exception) -> None:
-        self.replanned = True
-        how = {
-            "replan": "Planning again (--replan); the new plan has not been reviewed.",
-            "reviewed": "Planning again; only changes exactly as reviewed will be applied.",
-        }
+        from reconciler.cli.apply_ask import stale_note
         from reconciler.render.escape import terminal_lines
 
-        click.echo(terminal_lines(f"{exc}\n{how.get(self.opts.if_stale, '')}"), err=True)
+        self.replanned = True
+        click.echo(terminal_lines(stale_note(str(exc), self.options.if_stale)), err=True)
 
-    def _show_and_confirm(self, plan: Plan, reviewed: bool) -> None:
+    def _show_and_confirm(self, plan: Plan, approval: Approval) -> None:
+        from reconciler.cli.apply_ask import confirm
         from reconciler.render.text import TextRenderer, use_color
 
         click.echo(TextRenderer(color=use_color(sys.stdout)).render(plan), nl=False)
-        if plan.has_changes:
-            self._confirm(plan, reviewed)
+        if approval.needed:
+            confirm(
+                approval,
+                allow_unsafe=self.asking.allow_unsafe,
+                auto_approve=self.asking.auto_approve,
+            )
             click.echo("")
-        self.planned = sum(1 for c in plan.changes if c.action.writes)
+        self.planned = approval.writes
         self.writing = True
         self.stop.writing()
-
-    def _confirm(self, plan: Plan, reviewed: bool) -> None:
-        gate = plan.safety.over
-        if gate and self.opts.allow_unsafe and self.replanned and not reviewed:
-            # The approval was given for the saved plan; this one replaced it unseen.
-            raise NotConfirmed(
-                f"the saved plan {self.saved.path if self.saved else ''} is stale and the new "
-                f"plan is over the safety gate ({'; '.join(plan.safety.reasons)}); "
-                "--allow-unsafe approved the saved plan, not this one. Review the new plan "
-                "(`cxrecon plan --out`), then apply it"
-            )
-        if gate and not self.opts.allow_unsafe:
-            reasons = "; ".join(plan.safety.reasons)
-            if not _interactive():
-                raise NotConfirmed(
-                    f"the plan is over the safety gate ({reasons}); review it and re-run with "
-                    "--allow-unsafe to apply it anyway"
-                )
-            click.echo(f"Warning: this plan is over the safety gate: {reasons}.", err=True)
-            reviewed = False  # a person must say yes to an unsafe plan even if it was saved
-        if reviewed or self.opts.auto_approve:
-            return
-        if not _interactive():
-            raise NotConfirmed(
-                "stdin is not a terminal, so apply cannot ask for confirmation: pass "
-                "--auto-approve, or apply a reviewed plan with `cxrecon plan --out plan.json` "
-                "then `cxrecon apply --plan plan.json`"
-            )
-        where = f" to environment {plan.environment}" if plan.environment else ""
-        if not click.confirm(f"Apply these changes{where}?", default=False, err=True):
-            raise NotConfirmed("apply cancelled; nothing was written")
-
-
-def _interactive() -> bool:
-    return sys.stdin.isatty()
 
 
 def _stderr(message: str) -> None:

@@ -1,11 +1,9 @@
 """`cxrecon apply --plan FILE`: the command line and the project checked against a saved
 plan. What the command line says wins over the file (environment, --prune), and the file
-never switches the run to another project, folder or tenant (reconciler.plan.binding)."""
+never switches the run to another project, folder or tenant (the facade's bind_saved_plan)."""
 
 from __future__ import annotations
 
-import dataclasses
-import os
 import shlex
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -13,10 +11,9 @@ from typing import TYPE_CHECKING
 import click
 
 if TYPE_CHECKING:
+    from reconciler import SavedPlan
     from reconciler.config.project import Project
     from reconciler.facade import StaleRule
-    from reconciler.plan.binding import PlanBinding
-    from reconciler.plan.saved import SavedPlan
 
 
 def check_plan_options(
@@ -36,29 +33,6 @@ def stale_rule(text: str) -> StaleRule:
     return rules[text]
 
 
-def binding_here(project: Project, environment: str | None, emulator: bool) -> PlanBinding:
-    """What a plan made (or applied) here is bound to: this project's identity, the
-    environment, the tenant its connection settings name, the connectors root and the
-    commit checked out."""
-    from reconciler.config.settings import ConnectionSettings
-    from reconciler.plan.binding import PlanBinding, connectors_root, git_commit, tenant_of
-
-    if emulator:
-        tenant = tenant_of("", emulated=True)
-    else:
-        env = project.environment(environment)
-        settings = ConnectionSettings.from_sources(os.environ, dict(env.connection))
-        discovery = settings.discovery.url if settings.discovery is not None else None
-        tenant = tenant_of(settings.base_url, discovery)
-    return PlanBinding(
-        project=project.project_id,
-        environment=project.environment_label(environment),
-        tenant=tenant,
-        connectors=connectors_root(project.root, project.connectors_path),
-        commit=git_commit(project.root),
-    )
-
-
 def from_saved(
     saved: SavedPlan, project: Project, environment: str | None, prune: bool, emulator: bool
 ) -> tuple[SavedPlan, str | None, Path | None]:
@@ -66,14 +40,12 @@ def from_saved(
     names (SavedPlanError, one line, for the first part that differs), and the environment
     and PATH it is applied to: the PATH it was made for, inside this project's connectors
     root (never a folder the file names elsewhere)."""
-    from reconciler.plan.binding import check_binding, target_inside
+    from reconciler.facade import bind_saved_plan
 
     check_saved_against_flags(saved, project, environment, prune)
     chosen = environment or saved.environment
-    here = binding_here(project, chosen, emulator)
-    check_binding(saved.path, saved.binding, here)
-    target = target_inside(saved.path, saved.target, project.root, project.connectors_path)
-    return dataclasses.replace(saved, here=here), chosen, target
+    bound, target = bind_saved_plan(saved, project, chosen, emulator)
+    return bound, chosen, target
 
 
 def continue_command(

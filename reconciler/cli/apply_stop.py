@@ -10,10 +10,12 @@ import contextlib
 import os
 import signal
 from collections.abc import Callable, Sequence
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
-from reconciler.apply.audit import AuditLog
-from reconciler.apply.results import ConnectorResult, Outcome
+from reconciler import Outcome
+
+if TYPE_CHECKING:
+    from reconciler import AuditLog, ConnectorResult
 
 #: Seconds writes in flight may take to answer after a stop was asked (then cancelled, their
 #: outcome recorded as unknown); CXRECON_STOP_GRACE_SECONDS overrides it.

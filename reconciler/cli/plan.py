@@ -31,8 +31,7 @@ HISTORY_HELP = (
 )
 
 if TYPE_CHECKING:
-    from reconciler.config.project import Project
-    from reconciler.plan.changes import Plan
+    from reconciler import Plan
 
 
 @click.command()
@@ -99,6 +98,7 @@ def plan(
     # Imported here, not at the top: `cxrecon plan --help` needs none of them.
     from reconciler.cli.plan_across import environments_to_compare, plan_across
     from reconciler.cli.tenant import plan_from_tenant, print_summary
+    from reconciler.facade import save_plan
     from reconciler.render import markdown
 
     compared = environments_to_compare(environments)
@@ -138,7 +138,9 @@ def plan(
     if out is not None:
         # Saved before anything is printed: a plan that could not be saved (a full disk) is
         # one line and exit 1, not a plan on stdout and a file that is not there.
-        _save(result, out, planned.project, environment, emulator, path)
+        save_plan(
+            result, out, planned.project, environment=environment, emulator=emulator, path=path
+        )
     click.echo(_render(result, output_format, show_unchanged), nl=False)
     if out is not None:
         click.echo(
@@ -147,51 +149,6 @@ def plan(
     markdown.write_job_summary(result)
     print_summary(planned, "plan", metrics_format)
     ctx.exit(result.exit_code(detailed_exitcode))
-
-
-def _save(
-    result: Plan,
-    out: Path,
-    project: Project,
-    environment: str | None,
-    emulator: bool,
-    path: Path | None,
-) -> None:
-    """Write the saved plan, bound to this project, environment, tenant, connectors root and
-    commit; never through a link inside the project (its folders are repository content)."""
-    from reconciler.cli.apply_saved import binding_here
-    from reconciler.errors import PlanError, SavedPlanError
-    from reconciler.plan.binding import connectors_root_text, target_inside
-    from reconciler.plan.saved import PlanSource, write
-    from reconciler.safefs import ensure_dir, refuse_links, write_failure
-
-    binding = binding_here(project, environment, emulator)
-    source = PlanSource(root=project.root, target=path)
-    # A PATH `apply --plan` would refuse is refused now, before anyone reviews the plan.
-    try:
-        target_inside(out, source.to_json()["path"], project.root, project.connectors_path)
-    except SavedPlanError:
-        where = connectors_root_text(project.root, project.connectors_path)
-        raise PlanError(
-            f"--out: {path} is outside the connectors root {where!r} of the project "
-            f"{project.root}; a saved plan covers connectors there only: move the files into "
-            "it (or set `connectors:` in cxrecon.yaml), or plan without --out"
-        ) from None
-    folder = out.absolute().parent
-    # Where the path is written inside the project, not where it leads: a folder committed
-    # as a link out of it is refused, never followed.
-    inside = [
-        r for r in (project.root.absolute(), project.root.resolve()) if folder.is_relative_to(r)
-    ]
-    if inside:
-        refuse_links(inside[0], folder)
-        ensure_dir(inside[0], folder)
-    elif not folder.is_dir():
-        try:
-            folder.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise write_failure(out, exc, what="saved plan") from None
-    write(result, out, source, binding=binding)
 
 
 def _render(result: Plan, output_format: str, show_unchanged: bool) -> str:

@@ -1,6 +1,6 @@
 """`cxrecon plan -e sandbox -e production` (or `-e all`): one report across environments,
 each environment planned against its own tenant as `cxrecon plan -e NAME` would, then
-compared (reconciler.plan.comparison). Options parsing stays in cli/plan.py.
+compared (the facade's compare_plans). Options parsing stays in cli/plan.py.
 
 Exit codes as for one plan, over all of them: 1 if any environment has an error; with
 --detailed-exitcode 3 if any is over its safety gate, else 2 if any has changes, else 0.
@@ -61,7 +61,7 @@ def plan_across(
 ) -> int:
     """Plan each environment, print the comparison, return the exit code."""
     from reconciler.cli.tenant import plan_from_tenant
-    from reconciler.plan.comparison import compare
+    from reconciler.facade import compare_plans
     from reconciler.render.comparison import render
 
     plans = {}
@@ -78,6 +78,6 @@ def plan_across(
             cache=cache,
         )
         plans[name] = planned.run.plan
-    click.echo(render(compare(plans), output_format), nl=False)
+    click.echo(render(compare_plans(plans), output_format), nl=False)
     codes = [plan.exit_code(detailed_exitcode) for plan in plans.values()]
     return 1 if 1 in codes else max(codes, default=0)

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from reconciler.apply.audit import DEFAULT_AUDIT_LOG
+from reconciler import DEFAULT_AUDIT_LOG
 from reconciler.cli.common import (
     audit_log_option,
     emulator_option,

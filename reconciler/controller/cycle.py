@@ -1,7 +1,7 @@
 """One reconcile cycle: pull git, load, plan against the tenant, decide per connector, apply.
 
-Planning and applying are the library code `cxrecon plan`/`apply` use (reconciler.apply.run,
-reconciler.apply.executor); this module only decides which planned changes may be written now.
+Planning and applying are the facade's `apply_desired`, as `cxrecon apply` calls it; the
+controller's own policy over the approval it returns is reconciler.controller.decisions.
 """
 
 from __future__ import annotations
@@ -11,20 +11,18 @@ import dataclasses
 import datetime as dt
 import functools
 import logging
-from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping
 
 import anyio
 
 from reconciler.apply.actor import Actor
-from reconciler.apply.audit import AuditLog, AuditWriteError
-from reconciler.apply.results import ConnectorResult, Outcome
+from reconciler.apply.audit import AuditWriteError
 from reconciler.celpolicy.evaluate import Violation
-from reconciler.config.durations import format_duration
 from reconciler.config.identity import check_write_target
 from reconciler.config.project import EnvironmentConfig, Project
 from reconciler.config.settings import ConnectionSettings
-from reconciler.config.windows import SyncWindow, evaluate
 from reconciler.controller.backoff import ConnectorBackoff
+from reconciler.controller.decisions import Decided, Policy, reports_of
 from reconciler.controller.gitrepo import GitRepo, PullResult, own_checkout
 from reconciler.controller.known import KnownConnectors
 from reconciler.controller.metering import CycleMeter, MeteredClient
@@ -39,12 +37,18 @@ from reconciler.controller.report import (
 )
 from reconciler.cxone.stats import ApiStats
 from reconciler.errors import CxreconError
-from reconciler.facade import ApplyHooks, apply_desired, open_project, secrets_for
+from reconciler.facade import (
+    ApplyHooks,
+    ApplyOptions,
+    Approval,
+    apply_desired,
+    open_audit_log,
+    open_project,
+    secrets_for,
+)
 from reconciler.load.desired import raise_if_invalid
 from reconciler.load.incremental import KeptFiles, real_paths
-from reconciler.model import LABEL_APPLIED_AT
-from reconciler.plan.changes import Action, ConnectorChange, Plan
-from reconciler.plan.diff import Origin
+from reconciler.plan.changes import ConnectorChange, Plan
 
 log = logging.getLogger("cxrecon.controller")
 
@@ -265,7 +269,7 @@ class CycleRunner:
         audit = None
         if not opts.dry_run:
             actor = dataclasses.replace(self.actor, git_commit=commit or self.actor.git_commit)
-            audit = AuditLog(
+            audit = open_audit_log(
                 opts.audit_log,
                 actor=actor,
                 environment=env_name,
@@ -273,14 +277,16 @@ class CycleRunner:
                 command="reconcile",
                 root=opts.state_root,
             )
-        decided: list[tuple[ConnectorChange, Decision, str | None]] = []
+        decided: list[Decided] = []
+
+        def confirm(plan: Plan, approval: Approval) -> None:
+            # The controller's policy over what the plan needs approved (no one is asked).
+            meter.enter(Phase.APPLY)
+            policy = Policy(opts, windows, env_name, self.backoff, self.stopping, self.clock.now())
+            decided.extend(policy.decide(plan, approval))
 
         def select(plan: Plan) -> list[ConnectorChange]:
-            meter.enter(Phase.APPLY)
-            decided.extend(self._decide(plan, windows, env_name))
-            # In-sync connectors go along: they are never written, but their result says
-            # whether their credentials could be verified.
-            return [c for c, d, _ in decided if d in (Decision.APPLY, Decision.IN_SYNC)]
+            return [d.change for d in decided if d.selected]
 
         try:
             secrets = secrets_for(
@@ -292,14 +298,20 @@ class CycleRunner:
                     api,
                     loaded,
                     secrets=secrets,
-                    environment=opts.environment,
-                    prune=opts.prune,
+                    options=ApplyOptions(
+                        environment=opts.environment,
+                        prune=opts.prune,
+                        parallelism=opts.parallelism,
+                        # --dry-run selects nothing to write (checked above otherwise).
+                        require_identity=not opts.dry_run,
+                    ),
+                    hooks=ApplyHooks(
+                        confirm=confirm,
+                        select=select,
+                        should_start=lambda: not self.stopping(),
+                    ),
                     audit=audit,
-                    parallelism=opts.parallelism,
-                    hooks=ApplyHooks(select=select, should_start=lambda: not self.stopping()),
                     history=self.known.history(env_name),
-                    # --dry-run selects nothing to write (checked above otherwise).
-                    require_identity=not opts.dry_run,
                 )
         finally:
             if audit is not None:
@@ -307,7 +319,7 @@ class CycleRunner:
         self.known.remember(run.plan, project.project_id or "", self.clock.now())
         self.violations = run.plan.violations
         results = {r.name: r for r in run.report.results}
-        reports = self._reports(decided, results)
+        reports = reports_of(decided, results, self.backoff)
         self.backoff.keep_only(c.name for c in run.plan.changes)
         # Writes that could not all be recorded make a failed cycle (readiness says why): a
         # write whose intent could not be written was not sent, and is tried again. While
@@ -322,130 +334,7 @@ class CycleRunner:
             raise AuditWriteError(self._audit_failure)
         return reports, any(r.decision is Decision.STOPPING for r in reports)
 
-    def _decide(
-        self, plan: Plan, windows: Sequence[SyncWindow], env_name: str | None
-    ) -> list[tuple[ConnectorChange, Decision, str | None]]:
-        now = self.clock.now()
-        out: list[tuple[ConnectorChange, Decision, str | None]] = []
-        for change in plan.changes:
-            decision, reason = self._decision(plan, change, windows, env_name, now)
-            out.append((change, decision, reason))
-        return out
-
-    def _decision(
-        self,
-        plan: Plan,
-        change: ConnectorChange,
-        windows: Sequence[SyncWindow],
-        env_name: str | None,
-        now: dt.datetime,
-    ) -> tuple[Decision, str | None]:
-        opts = self.options
-        if change.action is Action.NOOP:
-            return Decision.IN_SYNC, None
-        if change.action is Action.ERROR:
-            return Decision.ERROR, "; ".join(change.problems) or "cannot be planned"
-        broken = [
-            v for v in plan.violations if v.connector == change.name and v.severity == "error"
-        ]
-        if broken and change.action.writes:
-            said = "; ".join(f"policy '{v.policy}': {v.message}" for v in broken)
-            return Decision.POLICY, f"breaks {said}; fix the connector in git or the policy"
-        if change.action is Action.OBSERVE:
-            return Decision.REPORT, change.note  # never written, whatever the flags
-        if change.action is Action.ORPHAN:
-            note = f"managed by cxrecon but {change.orphan_note}"
-            if change.remote is not None and change.remote.lifecycle == "INACTIVE":
-                return Decision.IN_SYNC, note  # nothing left to do here, even with --prune
-            return Decision.ORPHAN, note.replace("plan with --prune", "run with --prune")
-        if opts.dry_run:
-            return Decision.DRY_RUN, "planned only (--dry-run)"
-        if not opts.self_heal and change.deleted is not None:
-            return Decision.REPORT, f"{change.deleted.describe()}; --self-heal re-creates it"
-        if not opts.self_heal and change.origin is not Origin.PENDING:
-            return Decision.REPORT, _report_reason(change.origin)
-        if plan.safety.over and not opts.allow_unsafe:
-            return Decision.UNSAFE, (
-                "the plan is over the safety gate ("
-                + "; ".join(plan.safety.reasons)
-                + "); confirm it with `cxrecon apply`, or run the controller with --allow-unsafe"
-            )
-        if not opts.ignore_windows:
-            verdict = evaluate(windows, now, env_name, change.name)
-            if not verdict.allowed:
-                return Decision.WINDOW, verdict.reason
-        waiting = self.backoff.waiting(change.name)
-        if waiting is not None:
-            return Decision.BACKOFF, (
-                f"failed {waiting.failures} time(s) in a row, next try in "
-                f"{format_duration(self.backoff.remaining(waiting))} (last error: "
-                f"{waiting.last_error})"
-            )
-        if self.stopping():
-            return Decision.STOPPING, "not started: the controller is shutting down"
-        return Decision.APPLY, None
-
-    def _reports(
-        self,
-        decided: Sequence[tuple[ConnectorChange, Decision, str | None]],
-        results: Mapping[str, ConnectorResult],
-    ) -> tuple[ConnectorReport, ...]:
-        reports: list[ConnectorReport] = []
-        for change, decision, reason in decided:
-            result = results.get(change.name)
-            if decision is Decision.APPLY and result is None:
-                decision, reason = Decision.STOPPING, "not started: the controller is shutting down"
-            if result is not None:
-                if result.outcome is Outcome.FAILED:
-                    state = self.backoff.failed(change.name, result.reason or "failed")
-                    reason = (
-                        f"{result.reason}; backing off "
-                        f"{format_duration(self.backoff.policy.delay(state.failures))}"
-                    )
-                else:
-                    self.backoff.succeeded(change.name)
-                    reason = reason or result.warning
-            elif decision is Decision.IN_SYNC:
-                self.backoff.succeeded(change.name)
-            reports.append(
-                ConnectorReport(
-                    name=change.name,
-                    action=change.action,
-                    origin=change.origin,
-                    decision=decision,
-                    reason=reason,
-                    fields=tuple(f.path for f in change.fields),
-                    result=result,
-                    changes=change.fields,
-                    lifecycle=change.remote.lifecycle if change.remote else None,
-                    deleted=change.deleted is not None,
-                    applied_at=(
-                        change.remote.spec.labels.get(LABEL_APPLIED_AT) if change.remote else None
-                    ),
-                    source=change.desired.source.path if change.desired else None,
-                    description=(
-                        change.desired.spec.description
-                        if change.desired
-                        else change.remote.spec.description
-                        if change.remote
-                        else None
-                    ),
-                )
-            )
-        return tuple(reports)
-
     def _warn(self, message: str) -> None:
         if message not in self._warned:  # once per process, not once per cycle
             self._warned.add(message)
             log.warning("%s", message.removeprefix("warning: "))
-
-
-def _report_reason(origin: Origin | None) -> str:
-    if origin is Origin.DRIFT:
-        return "changed in CXone since the last apply (drift); --self-heal reverts it"
-    if origin is Origin.CONFLICT:
-        return "changed in git and in CXone; --self-heal applies git's version"
-    return (
-        "not applied by cxrecon before (no applied-digest to tell drift from git changes); "
-        "--self-heal or `cxrecon apply` takes it over"
-    )

@@ -17,21 +17,31 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 #: Where the names of `__all__` are defined, searched in this order.
-_MODULES = ("reconciler.facade.planning", "reconciler.facade.applying")
+_MODULES = (
+    "reconciler.facade.planning",
+    "reconciler.facade.applying",
+    "reconciler.facade.approval",
+    "reconciler.facade.saved",
+)
 
 if TYPE_CHECKING:
     from reconciler.facade.applying import (
         ApplyHooks,
+        ApplyOptions,
         ApplyRun,
         StaleRule,
         SyncRequest,
         apply_changes,
         apply_desired,
+        open_audit_log,
     )
+    from reconciler.facade.approval import Approval
     from reconciler.facade.planning import (
         ConnectorSource,
         PlanRun,
+        applied_history,
         check_drift,
+        compare_plans,
         connect,
         dump_tenant,
         load_desired,
@@ -41,24 +51,34 @@ if TYPE_CHECKING:
         plan_scope,
         secrets_for,
     )
+    from reconciler.facade.saved import bind_saved_plan, binding_here, read_saved_plan, save_plan
 
 __all__ = [
     "ApplyHooks",
+    "ApplyOptions",
     "ApplyRun",
+    "Approval",
     "ConnectorSource",
     "PlanRun",
     "StaleRule",
     "SyncRequest",
+    "applied_history",
     "apply_changes",
     "apply_desired",
+    "bind_saved_plan",
+    "binding_here",
     "check_drift",
+    "compare_plans",
     "connect",
     "dump_tenant",
     "load_desired",
     "make_plan",
+    "open_audit_log",
     "open_project",
     "plan_connectors",
     "plan_scope",
+    "read_saved_plan",
+    "save_plan",
     "secrets_for",
 ]
 

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Protocol, TypeVar
 
 from reconciler.apply.audit import AuditLog
+from reconciler.apply.audit_reader import read_history
 from reconciler.apply.calltrace import TracingStats
 from reconciler.celpolicy.evaluate import check_changes
 from reconciler.config.project import EnvironmentConfig, Project, load_project
@@ -34,6 +35,7 @@ if TYPE_CHECKING:
     from reconciler.gitops.drift import DriftReport
     from reconciler.gitops.dump import Dump
     from reconciler.load.cache import FileCache
+    from reconciler.plan.comparison import Comparison
 
 _T = TypeVar("_T")
 
@@ -114,6 +116,12 @@ def secrets_for(
     )
 
 
+def applied_history(audit_log: Path, environment: str | None) -> AppliedHistory:
+    """What cxrecon applied in `environment` before, as `audit_log` records it (empty when
+    there is none): what tells a connector deleted in CXone from one not created yet."""
+    return read_history(audit_log, environment)
+
+
 def plan_scope(path: Path | None, prune: bool) -> bool:
     """Whether PATH holds the whole desired state (True) or one file of it (False).
 
@@ -176,6 +184,14 @@ def with_policy_check(project: Project, plan: Plan) -> Plan:
         project=project.project_id or "",
     )
     return replace(plan, violations=violations)
+
+
+def compare_plans(plans: Mapping[str, Plan]) -> Comparison:
+    """The plans of several environments side by side (`plan -e sandbox -e production`):
+    per connector and field, the value each environment would have after apply."""
+    from reconciler.plan.comparison import compare
+
+    return compare(plans)
 
 
 async def make_plan(

@@ -21,7 +21,14 @@ from reconciler.config.settings import ConnectionSettings
 from reconciler.cxone.client import CxoneClient
 from reconciler.emulator.control import EmulatorControl
 from reconciler.emulator.resource import digest_credential
-from reconciler.facade import ApplyHooks, apply_desired, load_desired, open_project, secrets_for
+from reconciler.facade import (
+    ApplyHooks,
+    ApplyOptions,
+    apply_desired,
+    load_desired,
+    open_project,
+    secrets_for,
+)
 from reconciler.plan.changes import Plan
 from reconciler.testing import RunningEmulator
 
@@ -183,9 +190,9 @@ async def apply_with_hook(
                 loaded,
                 secrets=secrets,
                 audit=audit,
-                parallelism=parallelism,
+                options=ApplyOptions(parallelism=parallelism),
                 hooks=ApplyHooks(
-                    confirm=lambda plan, _reviewed: between(plan), should_start=should_start
+                    confirm=lambda plan, _approval: between(plan), should_start=should_start
                 ),
             )
             return run.plan, run.report.results

@@ -100,8 +100,10 @@ def test_a_saved_plan_never_reactivates_or_reverts_what_it_did_not_show(
     assert run_cli(["plan", "--out", str(saved_file)]).exit_code == 0
     cid = connector_id(emulator, "Alpha")
 
-    def someone_edits_after_the_plan_was_verified(plan: Plan, reviewed: bool) -> None:
-        assert reviewed
+    def someone_edits_after_the_plan_was_verified(
+        plan: Plan, approval: reconciler.facade.Approval
+    ) -> None:
+        assert approval.reviewed
         emulator.control.edit(cid, {"lifecycleStatus": "INACTIVE", "description": "from the UI"})
 
     async def apply_saved() -> tuple[Plan, tuple[ConnectorResult, ...]]:
@@ -246,7 +248,7 @@ def test_an_orphan_moved_in_the_ui_during_a_prune_is_a_conflict_not_overwritten(
     project.remove("Zulu")
     zulu = connector_id(emulator, "Zulu")
 
-    def someone_moves_it_in_the_ui(plan: Plan, reviewed: bool) -> None:
+    def someone_moves_it_in_the_ui(plan: Plan, approval: reconciler.facade.Approval) -> None:
         emulator.control.edit(zulu, {"lifecycleStatus": "DRAFT"})
 
     async def prune_while_the_ui_moves_it() -> tuple[ConnectorResult, ...]:
@@ -258,7 +260,7 @@ def test_an_orphan_moved_in_the_ui_during_a_prune_is_a_conflict_not_overwritten(
                 client,
                 reconciler.load_desired(proj),
                 secrets=reconciler.secrets_for(proj),
-                prune=True,
+                options=reconciler.ApplyOptions(prune=True),
                 hooks=reconciler.ApplyHooks(confirm=someone_moves_it_in_the_ui),
             )
         return run.report.results

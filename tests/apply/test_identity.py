@@ -436,7 +436,7 @@ def test_the_library_refuses_a_write_without_an_identity_too(
                 client,
                 loaded,
                 secrets=reconciler.secrets_for(opened, emulated=True),
-                **options,
+                options=reconciler.ApplyOptions(**options),
             )
 
     for options in ({}, {"prune": True}):

@@ -25,7 +25,13 @@ from reconciler.cxone.client import CxoneClient
 from reconciler.cxone.retry import RetryPolicy
 from reconciler.emulator.app import create_app
 from reconciler.emulator.config import EmulatorConfig
-from reconciler.facade import apply_desired, load_desired, open_project, secrets_for
+from reconciler.facade import (
+    ApplyOptions,
+    apply_desired,
+    load_desired,
+    open_project,
+    secrets_for,
+)
 from reconciler.testing import InProcessEmulator
 
 from .helpers import CANARY_ENV, CANARY_KEY, connector_doc
@@ -66,7 +72,7 @@ async def _apply(root: Path, transport: httpx.AsyncBaseTransport) -> None:
                 load_desired(project),
                 secrets=secrets_for(project, environ=ENVIRON, audit=log),
                 audit=log,
-                parallelism=2,
+                options=ApplyOptions(parallelism=2),
             )
 
 

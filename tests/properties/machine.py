@@ -52,7 +52,9 @@ from reconciler.emulator.control import EmulatorControlError
 from reconciler.errors import CxreconError
 from reconciler.facade import (
     ApplyHooks,
+    ApplyOptions,
     ApplyRun,
+    Approval,
     PlanRun,
     apply_desired,
     check_drift,
@@ -490,8 +492,8 @@ class ConvergenceMachine(RuleBasedStateMachine):
         ok_before = ok_writes(self.control.stats())
         drops_before = self.drops
 
-        def confirm(plan: Plan, was_reviewed: bool) -> None:
-            box.shown, box.reviewed = plan, was_reviewed
+        def confirm(plan: Plan, approval: Approval) -> None:
+            box.shown, box.reviewed = plan, approval.reviewed
             if self_heal:  # no select hook: everything planned is written
                 box.selected = frozenset(c.name for c in plan.changes)
             if fault is not None and fault.kind == "token":
@@ -530,9 +532,8 @@ class ConvergenceMachine(RuleBasedStateMachine):
                         loaded,
                         secrets=secrets,
                         saved=pinned,
-                        prune=prune,
+                        options=ApplyOptions(prune=prune, parallelism=parallelism),
                         audit=audit,
-                        parallelism=parallelism,
                         hooks=hooks,
                     )
 

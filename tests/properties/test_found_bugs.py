@@ -20,6 +20,7 @@ from reconciler.cxone.client import CxoneClient
 from reconciler.cxone.retry import RetryPolicy
 from reconciler.facade import (
     ApplyHooks,
+    Approval,
     apply_desired,
     check_drift,
     connect,
@@ -130,7 +131,7 @@ def test_a_lost_create_never_claims_a_connector_made_in_the_ui(
     repo.commit(doc)
     control = harness.emulator.control
 
-    def someone_creates_it_in_the_ui(plan: Plan, reviewed: bool) -> None:
+    def someone_creates_it_in_the_ui(plan: Plan, approval: Approval) -> None:
         made = {**doc, "lifecycleStatus": "DRAFT", "description": "made in the UI"}
         made["authentication"] = {"type": "API_KEY", "credentials": {"apiKey": "typed-in"}}
         control.seed(made)
@@ -195,7 +196,7 @@ def test_a_create_raced_by_the_ui_records_what_it_found_and_writes_nothing(
     doc = base_doc("Alpha", "ACTIVE")
     repo.commit(doc)
 
-    def someone_creates_it_in_the_ui(plan: Plan, reviewed: bool) -> None:
+    def someone_creates_it_in_the_ui(plan: Plan, approval: Approval) -> None:
         made = {**doc, "lifecycleStatus": "DRAFT", "description": "made in the UI"}
         made["authentication"] = {"type": "API_KEY", "credentials": {"apiKey": "typed-in"}}
         harness.emulator.control.seed(made)
