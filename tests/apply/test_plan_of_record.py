@@ -15,25 +15,8 @@ from typing import Any
 from reconciler.plan.saved import checksum
 from reconciler.testing import RunningEmulator
 
-from .helpers import Project, connector_doc, remote_connectors, run_cli, write_count
-
-
-def by_name(emulator: RunningEmulator) -> dict[str, dict[str, Any]]:
-    return {c["name"]: c for c in remote_connectors(emulator.control)}
-
-
-def applied(project: Project, *docs: dict[str, Any]) -> None:
-    for doc in docs:
-        project.write(doc)
-    result = run_cli(["apply", "--auto-approve"])
-    assert result.exit_code == 0, result.output
-
-
-def reviewed_plan(project: Project) -> Path:
-    saved = project.root / "reviewed.json"
-    result = run_cli(["plan", "--out", str(saved)])
-    assert result.exit_code == 0, result.output
-    return saved
+from .helpers import Project, connector_doc, run_cli, write_count
+from .reviewing import applied, by_name, reviewed_plan
 
 
 def test_a_saved_plan_cannot_write_what_git_does_not_hold(

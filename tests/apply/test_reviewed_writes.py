@@ -12,35 +12,28 @@ import json
 from pathlib import Path
 from typing import Any
 
+from click.testing import Result
+
 from reconciler.testing import RunningEmulator
 
-from .helpers import Project, connector_doc, remote_connectors, run_cli, write_count
+from .helpers import Project, connector_doc, run_cli, write_count
+from .reviewing import applied, apply_reviewed, by_name, reviewed_plan, ui_edit
+
+ALPHA = connector_doc("Alpha")
 
 
-def by_name(emulator: RunningEmulator) -> dict[str, dict[str, Any]]:
-    return {c["name"]: c for c in remote_connectors(emulator.control)}
+def reviewed(project: Project, **change: Any) -> Path:
+    """Alpha applied, then `change` made in git and planned for review (`plan --out`)."""
+    applied(project, ALPHA)
+    project.write({**ALPHA, **change})
+    return reviewed_plan(project)
 
 
-def applied(project: Project, *docs: dict[str, Any]) -> None:
-    for doc in docs:
-        project.write(doc)
-    result = run_cli(["apply", "--auto-approve"])
-    assert result.exit_code == 0, result.output
-
-
-def reviewed_plan(project: Project) -> Path:
-    saved = project.root / "reviewed.json"
-    result = run_cli(["plan", "--out", str(saved)])
-    assert result.exit_code == 0, result.output
-    return saved
-
-
-def ui_edit(emulator: RunningEmulator, name: str, fields: dict[str, Any]) -> None:
-    emulator.control.edit(str(by_name(emulator)[name]["id"]), fields)
-
-
-def apply_reviewed(saved: Path) -> Any:
-    return run_cli(["apply", "--plan", str(saved), "--if-stale", "reviewed", "--auto-approve"])
+def held_unwritten(result: Result, emulator: RunningEmulator, writes: int, reason: str) -> None:
+    """The apply failed on Alpha, for `reason`, and wrote nothing."""
+    assert result.exit_code == 1, result.output
+    assert f"Alpha: differs from the reviewed plan ({reason})" in result.output
+    assert write_count(emulator.control) == writes
 
 
 def audit_writes(project: Project, name: str) -> list[dict[str, Any]]:
@@ -54,10 +47,7 @@ def audit_writes(project: Project, name: str) -> list[dict[str, Any]]:
 def test_a_reviewed_field_is_written_and_an_unrelated_ui_edit_is_left_as_drift(
     project: Project, emulator: RunningEmulator
 ) -> None:
-    alpha = connector_doc("Alpha")
-    applied(project, alpha)
-    project.write({**alpha, "description": "reviewed change"})
-    saved = reviewed_plan(project)
+    saved = reviewed(project, description="reviewed change")
     ui_edit(emulator, "Alpha", {"endpointUrl": "https://ui-edit.example/api"})
 
     result = apply_reviewed(saved)
@@ -71,7 +61,7 @@ def test_a_reviewed_field_is_written_and_an_unrelated_ui_edit_is_left_as_drift(
     remote = by_name(emulator)["Alpha"]
     assert remote["description"] == "reviewed change"
     assert remote["endpointUrl"] == "https://ui-edit.example/api"
-    (written,) = [r for r in audit_writes(project, "Alpha") if r["action"] == "update"][-1:]
+    written = [r for r in audit_writes(project, "Alpha") if r["action"] == "update"][-1]
     assert "description" in written["fields"]
     assert "endpointUrl" not in written["fields"]
     drift = run_cli(["drift"])
@@ -84,18 +74,13 @@ def test_a_reviewed_field_is_written_and_an_unrelated_ui_edit_is_left_as_drift(
 def test_a_field_both_sides_changed_is_held_and_nothing_is_written_to_that_connector(
     project: Project, emulator: RunningEmulator
 ) -> None:
-    alpha = connector_doc("Alpha")
-    applied(project, alpha)
-    project.write({**alpha, "description": "reviewed change", "version": "1.1.0"})
-    saved = reviewed_plan(project)
+    saved = reviewed(project, description="reviewed change", version="1.1.0")
     ui_edit(emulator, "Alpha", {"description": "someone else's text"})
     writes = write_count(emulator.control)
 
     result = apply_reviewed(saved)
 
-    assert result.exit_code == 1, result.output
-    assert "(changed in CXone since the review: description)" in result.output
-    assert write_count(emulator.control) == writes
+    held_unwritten(result, emulator, writes, "changed in CXone since the review: description")
     remote = by_name(emulator)["Alpha"]
     assert remote["description"] == "someone else's text"
     assert remote["version"] == "1.0.0"  # reviewed, but the connector is held as a whole
@@ -104,10 +89,8 @@ def test_a_field_both_sides_changed_is_held_and_nothing_is_written_to_that_conne
 def test_a_ui_edit_of_a_connector_the_review_did_not_change_is_left_not_held(
     project: Project, emulator: RunningEmulator
 ) -> None:
-    alpha, beta = connector_doc("Alpha"), connector_doc("Beta")
-    applied(project, alpha, beta)
-    project.write({**alpha, "description": "reviewed change"})
-    saved = reviewed_plan(project)
+    applied(project, connector_doc("Beta"))
+    saved = reviewed(project, description="reviewed change")
     # Alpha's edit makes the saved plan stale (Beta is not pinned: the plan leaves it alone).
     ui_edit(emulator, "Alpha", {"endpointUrl": "https://ui-edit.example/api"})
     ui_edit(emulator, "Beta", {"lifecycleStatus": "INACTIVE", "description": "paused in the UI"})
@@ -122,10 +105,8 @@ def test_a_ui_edit_of_a_connector_the_review_did_not_change_is_left_not_held(
     ) in result.output
     remote = by_name(emulator)
     assert remote["Alpha"]["description"] == "reviewed change"
-    assert (remote["Beta"]["lifecycleStatus"], remote["Beta"]["description"]) == (
-        "INACTIVE",
-        "paused in the UI",
-    )
+    beta = (remote["Beta"]["lifecycleStatus"], remote["Beta"]["description"])
+    assert beta == ("INACTIVE", "paused in the UI")
     assert len(audit_writes(project, "Beta")) == beta_writes
     drift = run_cli(["drift"])
     assert drift.exit_code == 2, drift.output
@@ -135,35 +116,26 @@ def test_a_ui_edit_of_a_connector_the_review_did_not_change_is_left_not_held(
 def test_a_commit_after_the_review_that_changes_another_field_holds_the_connector(
     project: Project, emulator: RunningEmulator
 ) -> None:
-    alpha = connector_doc("Alpha")
-    applied(project, alpha)
-    project.write({**alpha, "description": "reviewed change"})
-    saved = reviewed_plan(project)
-    project.write({**alpha, "description": "reviewed change", "version": "2.0.0"})
+    saved = reviewed(project, description="reviewed change")
+    project.write({**ALPHA, "description": "reviewed change", "version": "2.0.0"})
     ui_edit(emulator, "Alpha", {"endpointUrl": "https://ui-edit.example/api"})
     writes = write_count(emulator.control)
 
     result = apply_reviewed(saved)
 
-    assert result.exit_code == 1, result.output
-    assert "Alpha: differs from the reviewed plan (not reviewed: version)" in result.output
-    assert write_count(emulator.control) == writes
-    assert by_name(emulator)["Alpha"]["description"] == alpha["description"]
+    # The UI edit alone would be left; the commit nobody reviewed holds the connector.
+    held_unwritten(result, emulator, writes, "not reviewed: version")
+    assert by_name(emulator)["Alpha"]["description"] == ALPHA["description"]
 
 
 def test_a_reviewed_value_git_changed_again_is_held(
     project: Project, emulator: RunningEmulator
 ) -> None:
-    alpha = connector_doc("Alpha")
-    applied(project, alpha)
-    project.write({**alpha, "description": "reviewed change"})
-    saved = reviewed_plan(project)
-    project.write({**alpha, "description": "changed again after the review"})
+    saved = reviewed(project, description="reviewed change")
+    project.write({**ALPHA, "description": "changed again after the review"})
     ui_edit(emulator, "Alpha", {"endpointUrl": "https://ui-edit.example/api"})
     writes = write_count(emulator.control)
 
     result = apply_reviewed(saved)
 
-    assert result.exit_code == 1, result.output
-    assert "Alpha: differs from the reviewed plan (differs: description)" in result.output
-    assert write_count(emulator.control) == writes
+    held_unwritten(result, emulator, writes, "differs: description")
