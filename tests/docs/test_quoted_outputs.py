@@ -114,7 +114,7 @@ class Project:
         return result.output
 
 
-def delete_in_cxone(emulator: RunningEmulator, name: str) -> None:
+def connector_id(emulator: RunningEmulator, name: str) -> str:
     listing = httpx.get(
         f"{emulator.base_url}/crm/connectors",
         params={"top": 100},
@@ -122,7 +122,7 @@ def delete_in_cxone(emulator: RunningEmulator, name: str) -> None:
         timeout=10,
     ).json()
     [found] = [c for c in listing["items"] if c["name"] == name]
-    emulator.control.delete(str(found["id"]))
+    return str(found["id"])
 
 
 def second_apply(tmp: Path, _: dict[str, RunningEmulator]) -> Outputs:
@@ -149,9 +149,24 @@ def two_tenants(tmp: Path, tenants: dict[str, RunningEmulator]) -> Outputs:
     project.run("cxrecon apply -e sandbox --auto-approve")
     project.run("cxrecon plan -e production")
     project.run("cxrecon plan -e all")
-    delete_in_cxone(tenants["sandbox"], "Support-Desk-Cases")
+    tenants["sandbox"].control.delete(connector_id(tenants["sandbox"], "Support-Desk-Cases"))
     project.run("cxrecon plan")
     project.run("cxrecon drift")
+    return project.outputs
+
+
+def reviewed_apply(tmp: Path, tenants: dict[str, RunningEmulator]) -> Outputs:
+    """A reviewed plan of a batchSize change; then an unrelated edit in the CXone UI."""
+    project = Project(tmp / "reviewed", tenants)
+    project.run("cxrecon apply -e sandbox --auto-approve")
+    salesforce = project.root / "connectors" / "salesforce-contacts.yaml"
+    text = salesforce.read_text(encoding="utf-8").replace("batchSize: 500", "batchSize: 250")
+    salesforce.write_text(text, encoding="utf-8")
+    project.run("cxrecon plan -e sandbox --out plan.json")
+    edited = connector_id(tenants["sandbox"], "Salesforce-Contact-Sync")
+    tenants["sandbox"].control.edit(edited, {"syncSettings": {"retryAttempts": 5}})
+    project.run("cxrecon apply -e sandbox --plan plan.json --if-stale reviewed")
+    project.run("cxrecon drift -e sandbox")
     return project.outputs
 
 
@@ -205,6 +220,7 @@ STORIES: Final[dict[str, Callable[[Path, dict[str, RunningEmulator]], Outputs]]]
     "pending-update": two_tenants,
     "across-environments": two_tenants,
     "deleted-in-cxone": two_tenants,
+    "reviewed-apply": reviewed_apply,
     "dump-ignored": dump_ignored,
     "notify-test": notify_test,
 }
@@ -221,7 +237,7 @@ def told(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Callable[[str], O
         if story not in done:
             tmp = tmp_path_factory.mktemp(name)
             tenants = {}
-            if story in (two_tenants, dump_ignored):
+            if story in (two_tenants, reviewed_apply, dump_ignored):
                 tenants = {e: start_emulator(tmp / f"{e}.sqlite") for e in TENANTS}
                 emulators.extend(tenants.values())
             done[story] = story(tmp, tenants)
