@@ -232,3 +232,16 @@ def test_the_readmes_python_example_runs(repository_project: Path) -> None:
     )
     assert done.returncode == 0, f"{example.where}: {done.stderr[-2000:]}"
     assert "Plan:" in done.stdout
+
+
+def test_ci_runs_the_readmes_test_command() -> None:
+    """`.ci/run` installs and tests as the README's second set-up command says."""
+    [second] = [b for b in blocks("sh") if "pip install -e" in b.text]
+    steps = [part.strip() for part in second.text.strip().split("&&")]
+    install = next(s for s in steps if s.startswith("pip install"))
+    test = steps[-1]
+    assert test.split()[0] == "pytest", second.where
+    lines = [line.strip() for line in (REPO / ".ci" / "run").read_text().splitlines()]
+    assert install in lines, f".ci/run does not run the README's `{install}`"
+    runs = [line for line in lines if line.split()[:1] == ["pytest"]]
+    assert runs[-1:] == [test], f".ci/run's last pytest is not the README's `{test}`"
