@@ -47,9 +47,10 @@ def canonical_json(
     """Deterministic JSON bytes for hashing: keys sorted, no spaces, UTF-8 text unescaped.
 
     The options exist for digests that are persisted in another form, whose bytes must
-    stay what earlier releases wrote; nothing new uses them:
+    stay what earlier releases wrote; a new digest uses none of them:
     - `ascii`: non-ASCII text as `\\uXXXX` escapes (idempotency keys, the emulator's
-      request fingerprints, the variables in `source_digest`);
+      request fingerprints, the variables in `source_digest`; and plan/comparison's
+      in-memory keys, where a lone surrogate CXone sent must compare, not raise);
     - `spaced`: json.dumps' default `", "` and `": "` separators (notification
       fingerprints and notified.json, `source_digest`'s variables);
     - `lenient`: a value JSON has no type for is written as its str() instead of raising
