@@ -3,13 +3,20 @@ in-process). Each emulator gets a fresh SQLite file under tmp_path.
 
 Process-level, leak-campaign, soak-style and tool-driven modules are marked `slow` here, in
 one list, so `pytest -m "not slow"` is a fast inner loop; the default `pytest` (and
-`.ci/run`) still runs everything."""
+`.ci/run`) still runs everything.
+
+Runs are spread over every core by pytest-xdist (`-n auto --dist loadgroup`): each worker is a
+process of its own (own environment, cache key, temporary folders; every server binds port 0),
+a module's tests share a worker when they share a module-scoped fixture, and the slow tests are
+handed out first so none is left running alone at the end. A run that names test files or
+tests (`pytest tests/x/test_y.py -k z`) stays in one process: starting workers costs more."""
 
 from __future__ import annotations
 
 import faulthandler
 import logging
 import os
+import shutil
 import tempfile
 from collections.abc import Callable, Generator, Iterator
 from pathlib import Path
@@ -43,12 +50,43 @@ SLOW_MODULES: frozenset[str] = frozenset(
 )
 
 
+#: Fixture scopes whose value the tests of a module share: computed once per worker.
+SHARED_SCOPES = frozenset({"class", "module", "package", "session"})
+
+
+# First: pytest-xdist reads the `xdist_group` marks in a hook of its own, and deselection
+# (`-m "not slow"`) reads the `slow` ones.
+@pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     root = config.rootpath
+    grouping = config.pluginmanager.hasplugin("xdist")
     for item in items:
         module = item.path.relative_to(root).as_posix()
         if module in SLOW_MODULES or f"{module}::{item.name}" in SLOW_MODULES:
             item.add_marker(pytest.mark.slow)
+        if grouping and _shares_a_fixture(item):
+            # One worker computes the module's shared fixture (a campaign of processes, a
+            # built wheel) once, instead of every worker that gets one of its tests.
+            item.add_marker(pytest.mark.xdist_group(module))
+    if hasattr(config, "workerinput"):
+        # A pytest-xdist worker (every worker sorts alike): the scheduler hands tests out in
+        # this order, so the long ones start first and short ones fill the gaps after them.
+        items.sort(key=lambda item: item.get_closest_marker("slow") is None)
+
+
+def _shares_a_fixture(item: pytest.Item) -> bool:
+    info = getattr(item, "_fixtureinfo", None)
+    definitions = info.name2fixturedefs.values() if info is not None else ()
+    return any(d.scope in SHARED_SCOPES for defs in definitions for d in defs)
+
+
+def pytest_xdist_auto_num_workers(config: pytest.Config) -> int | None:
+    """`-n auto`: every core (pytest-xdist's count) for the suite or its folders, none for a
+    run that names test files or tests, where starting the workers costs more than they save."""
+    named = [arg for arg in config.args if arg.split("::")[0].endswith(".py")]
+    if config.args and len(named) == len(config.args):
+        return 0
+    return None
 
 
 #: Seconds after which a test that is still running is taken as hung: every thread's stack is
@@ -59,6 +97,10 @@ HANG_SECONDS = 420
 
 
 _REAL_STDERR: list[IO[str]] = []
+#: The cache key's variable, and the value this test run chose for it (not the user).
+KEY_FILE = "CXRECON_CACHE_KEY_FILE"
+OWN_KEY_FILE = "CXRECON_TESTS_OWN_KEY_FILE"
+_KEY_FOLDERS: list[str] = []
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -68,16 +110,21 @@ def pytest_configure(config: pytest.Config) -> None:
     saved = getattr(getattr(capture, "err", None), "targetfd_save", None)
     fd = saved if isinstance(saved, int) else 2
     _REAL_STDERR.append(os.fdopen(os.dup(fd), "w"))
-    # The cache's key (reconciler.load.cache_key) in a folder of this run, not in the home
-    # folder of whoever runs the tests; commands started as processes inherit it.
-    if "CXRECON_CACHE_KEY_FILE" not in os.environ:
+    # The cache's key (reconciler.load.cache_key) in a folder of this process, not in the
+    # home folder of whoever runs the tests; commands started as processes inherit it. A
+    # pytest-xdist worker inherits the variable its controller set, and makes its own.
+    given = os.environ.get(KEY_FILE)
+    if given is None or given == os.environ.get(OWN_KEY_FILE):
         keys = tempfile.mkdtemp(prefix="cxrecon-test-keys-")
-        os.environ["CXRECON_CACHE_KEY_FILE"] = os.path.join(keys, "cache.key")
+        _KEY_FOLDERS.append(keys)
+        os.environ[KEY_FILE] = os.environ[OWN_KEY_FILE] = os.path.join(keys, "cache.key")
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
     while _REAL_STDERR:
         _REAL_STDERR.pop().close()
+    while _KEY_FOLDERS:
+        shutil.rmtree(_KEY_FOLDERS.pop(), ignore_errors=True)
 
 
 @pytest.hookimpl(hookwrapper=True)
