@@ -1,7 +1,7 @@
 """Benchmark: validate 1,000 connector files with 20 mappings each (target ≤ 2 s wall).
 
 Run `python benchmarks/bench_validate.py [--files N] [--mappings M] [--repeat R]`; it
-times `load_desired` in-process and `cxrecon validate` end to end, and exits 1 over target.
+times `read_desired` in-process and `cxrecon validate` end to end, and exits 1 over target.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ import time
 from pathlib import Path
 
 from reconciler.load.catalog import CXONE_FIELDS, IDENTITY_MAPPINGS
-from reconciler.load.desired import load_desired
+from reconciler.load.desired import read_desired
 
 TARGET_SECONDS = 2.0
 _FIELDS = sorted(name for name, f in CXONE_FIELDS.items() if not f.read_only)
@@ -86,7 +86,7 @@ def main() -> int:
         library: list[float] = []
         for _ in range(args.repeat):
             start = time.perf_counter()
-            result = load_desired(directory)
+            result = read_desired(directory)
             library.append(time.perf_counter() - start)
             if not result.ok or len(result.connectors) != args.files:
                 for d in result.diagnostics[:10]:
@@ -106,7 +106,7 @@ def main() -> int:
             cli.append(time.perf_counter() - start)
     print(f"files={args.files} mappings/file={args.mappings} cpus={os.cpu_count()}")
     print(
-        f"load_desired: best {min(library):.3f} s, median {statistics.median(library):.3f} s, "
+        f"read_desired: best {min(library):.3f} s, median {statistics.median(library):.3f} s, "
         f"worst {max(library):.3f} s"
     )
     print(

@@ -22,7 +22,7 @@ from reconciler.gitops.dump_names import _short_hash
 from reconciler.load.cache import fingerprint_of
 from reconciler.load.cache_key import CacheKey
 from reconciler.load.checked import LoadContext, content_hash
-from reconciler.load.desired import load_desired
+from reconciler.load.desired import read_desired
 from reconciler.model import Authentication, FieldMapping
 from reconciler.notify.events import Event, EventKind, Item, Where, fingerprint
 from reconciler.notify.memory import NoticeMemory
@@ -167,7 +167,7 @@ def test_the_digest_validate_prints_keeps_its_bytes(tmp_path: Path) -> None:
     folder.mkdir()
     (folder / "zé.yaml").write_text(CONNECTOR, encoding="utf-8")
     production = EnvironmentConfig("prod", vars={"url": "https://x.example", "note": "ü"})
-    loaded = load_desired(folder, production)
+    loaded = read_desired(folder, production)
     assert loaded.ok
     assert loaded.digest == LOADED
 

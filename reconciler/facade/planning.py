@@ -20,8 +20,7 @@ from reconciler.config.settings import ConnectionSettings
 from reconciler.cxone.client import CxoneClient
 from reconciler.errors import ConfigError
 from reconciler.hashing import desired_state_digest
-from reconciler.load.desired import LoadResult, raise_if_invalid
-from reconciler.load.desired import load_desired as _load_desired
+from reconciler.load.desired import LoadResult, raise_if_invalid, read_desired
 from reconciler.load.secret_lookup import SecretLookup
 from reconciler.model import RemoteConnector
 from reconciler.plan.applied import AppliedHistory
@@ -91,7 +90,7 @@ def load_desired(
         else project.environment(environment)
     )
     target = path if path is not None else project.connectors_path
-    loaded = _load_desired(target, env, strict=strict, project=project, cache=cache)
+    loaded = read_desired(target, env, strict=strict, project=project, cache=cache)
     raise_if_invalid(loaded)
     return loaded
 

@@ -92,7 +92,7 @@ def raise_if_invalid(result: LoadResult) -> None:
         )
 
 
-def load_desired(
+def read_desired(
     path: Path,
     environment: EnvironmentConfig | None = None,
     *,

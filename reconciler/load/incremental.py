@@ -21,7 +21,7 @@ from reconciler.config.project import EnvironmentConfig, Project
 from reconciler.hashing import sha256
 from reconciler.load.cache import code_fingerprint
 from reconciler.load.checked import CheckedFile, LoadContext
-from reconciler.load.desired import LoadResult, load_desired
+from reconciler.load.desired import LoadResult, read_desired
 
 #: os.lstat fields that change whenever a file's content or identity does (ctime cannot be
 #: set back by a program, unlike mtime).
@@ -61,7 +61,7 @@ class KeptFiles:
         commit: str | None = None,
         changed: Iterable[str] | None = None,
     ) -> LoadResult:
-        """`load_desired` of the project's connectors, reusing what is kept. `changed`: the
+        """`read_desired` of the project's connectors, reusing what is kept. `changed`: the
         real paths of the files git says changed since `self.commit` (None when unknown:
         nothing kept is trusted); `commit` is what the files are at now."""
         key = _project_key(project)
@@ -70,7 +70,7 @@ class KeptFiles:
         self._key = key
         self._changed = frozenset(changed or ())
         self._next, self._folders, self._seen = {}, {}, {}
-        result = load_desired(
+        result = read_desired(
             project.connectors_path, environment, strict=strict, project=project, memo=self
         )
         # Only a load that completed replaces what is kept: files deleted or renamed since

@@ -18,7 +18,7 @@ from reconciler.documents.yamlwrite import yaml_scalar
 from reconciler.gitops.dump import build_dump
 from reconciler.gitops.dump_names import slug
 from reconciler.gitops.dump_yaml import ENV_EXAMPLE
-from reconciler.load.desired import load_desired
+from reconciler.load.desired import read_desired
 from reconciler.model import CONNECTOR_FIELDS, ConnectorSpec, RemoteConnector
 from reconciler.testing import RunningEmulator
 
@@ -98,7 +98,7 @@ def test_a_dump_of_50_varied_connectors_validates_and_plans_as_it_is(
 
     validated = CliRunner().invoke(cli, ["validate", "connectors"], env=cli_env(emulator))
     assert validated.exit_code == 0, validated.output
-    loaded = load_desired(out)
+    loaded = read_desired(out)
     assert loaded.errors == ()
     assert len(loaded.connectors) == 50
 
@@ -368,7 +368,7 @@ def test_variable_names_never_name_cxrecons_or_the_runners_own(
     ]
     for f in result.files:
         (tmp_path / f.file_name).write_text(f.text, encoding="utf-8")
-    assert load_desired(tmp_path).diagnostics == ()
+    assert read_desired(tmp_path).diagnostics == ()
 
 
 def test_connectors_another_project_manages_are_noted(emulator: RunningEmulator) -> None:

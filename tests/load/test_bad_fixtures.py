@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from reconciler.load.desired import load_desired
+from reconciler.load.desired import read_desired
 
-from .helpers import ENVIRONMENT, FIXTURES, expectations
+from .inputs import ENVIRONMENT, FIXTURES, expectations
 
 BAD = FIXTURES / "bad"
 CASES = sorted(BAD.glob("*.yaml"))
@@ -27,7 +27,7 @@ def test_bad_fixture_is_reported_at_the_expected_location(
     fixture: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.chdir(BAD)
-    result = load_desired(Path(fixture.name), ENVIRONMENT)
+    result = read_desired(Path(fixture.name), ENVIRONMENT)
     got = sorted(
         (d.location.line, d.location.col, d.severity, d.rule, d.message)
         for d in result.diagnostics
@@ -49,8 +49,8 @@ def test_bad_fixture_is_reported_at_the_expected_location(
 def test_warnings_become_errors_with_strict(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(BAD)
     path = Path("lint-bidirectional-warning.yaml")
-    assert load_desired(path, ENVIRONMENT).ok
-    strict = load_desired(path, ENVIRONMENT, strict=True)
+    assert read_desired(path, ENVIRONMENT).ok
+    strict = read_desired(path, ENVIRONMENT, strict=True)
     assert not strict.ok
     assert [d.rule for d in strict.errors] == ["bidirectional-without-transformation"]
     assert strict.connectors == ()

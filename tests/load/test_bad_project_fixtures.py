@@ -15,7 +15,7 @@ from reconciler.cli.main import cli
 from reconciler.config.project import load_project
 from reconciler.errors import ConfigError
 
-from .helpers import FIXTURES, expectations
+from .inputs import FIXTURES, expectations
 
 CASES = sorted((FIXTURES / "bad-project").glob("*.yaml"))
 

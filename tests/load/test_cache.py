@@ -17,9 +17,9 @@ from reconciler.config.project import EnvironmentConfig
 from reconciler.load import cache as cache_module
 from reconciler.load.cache import FileCache, code_fingerprint
 from reconciler.load.cache_entries import FORMAT
-from reconciler.load.desired import LoadResult, load_desired
+from reconciler.load.desired import LoadResult, read_desired
 
-from .helpers import CANARY, ENVIRONMENT, FIXTURES, connector_yaml
+from .inputs import CANARY, ENVIRONMENT, FIXTURES, connector_yaml
 
 CORPUS = sorted(p for kind in ("good", "bad", "plan") for p in (FIXTURES / kind).rglob("*.yaml"))
 
@@ -41,20 +41,20 @@ def test_a_warm_load_reports_what_a_cold_load_does(
 ) -> None:
     monkeypatch.chdir(fixture.parent)
     path = Path(fixture.name)
-    cold = load_desired(path, ENVIRONMENT)
+    cold = read_desired(path, ENVIRONMENT)
     filling = FileCache(tmp_path / "cache")
-    assert load_desired(path, ENVIRONMENT, cache=filling) == cold
+    assert read_desired(path, ENVIRONMENT, cache=filling) == cold
     assert (filling.hits, filling.misses) == (0, 1)
 
     warm_cache = FileCache(tmp_path / "cache")
-    warm = load_desired(path, ENVIRONMENT, cache=warm_cache)
+    warm = read_desired(path, ENVIRONMENT, cache=warm_cache)
 
     assert (warm_cache.hits, warm_cache.misses, warm.parsed, warm.reused) == (1, 0, 0, 1)
     same_load(warm, cold)
     strict = FileCache(tmp_path / "cache")
     same_load(
-        load_desired(path, ENVIRONMENT, strict=True, cache=strict),
-        load_desired(path, ENVIRONMENT, strict=True),
+        read_desired(path, ENVIRONMENT, strict=True, cache=strict),
+        read_desired(path, ENVIRONMENT, strict=True),
     )
     assert strict.misses == 1  # --strict is part of the key
 
@@ -67,10 +67,10 @@ def test_a_whole_folder_warm_is_the_folder_cold(
     for good in (FIXTURES / "good").glob("*.yaml"):
         shutil.copy(good, folder / good.name)
     monkeypatch.chdir(tmp_path)
-    cold = load_desired(Path("connectors"), ENVIRONMENT)
-    load_desired(Path("connectors"), ENVIRONMENT, cache=FileCache(tmp_path / "cache"))
+    cold = read_desired(Path("connectors"), ENVIRONMENT)
+    read_desired(Path("connectors"), ENVIRONMENT, cache=FileCache(tmp_path / "cache"))
     warm_cache = FileCache(tmp_path / "cache")
-    warm = load_desired(Path("connectors"), ENVIRONMENT, cache=warm_cache)
+    warm = read_desired(Path("connectors"), ENVIRONMENT, cache=warm_cache)
     assert warm_cache.misses == 0
     assert warm_cache.hits == len(cold.files) > 40
     same_load(warm, cold)
@@ -87,7 +87,7 @@ def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 def load(root: Path, env: EnvironmentConfig = ENVIRONMENT) -> tuple[LoadResult, FileCache]:
     files = FileCache.for_project(root)
-    result = load_desired(Path("connectors"), env, cache=files)
+    result = read_desired(Path("connectors"), env, cache=files)
     files.close()
     return result, files
 
@@ -189,7 +189,7 @@ def test_a_file_reference_is_followed_again_when_its_target_moves(
     shutil.rmtree(project / ".secrets")
     os.symlink(outside, project / ".secrets")  # now leads out of the project
     warm, files = load(project)
-    cold = load_desired(Path("connectors"), ENVIRONMENT)
+    cold = read_desired(Path("connectors"), ENVIRONMENT)
     assert files.misses == 1
     assert [d.rule for d in cold.errors] == ["ref-outside-project"]
     same_load(warm, cold)
@@ -220,7 +220,7 @@ def test_a_file_reference_however_written_is_followed_again(
     shutil.rmtree(project / ".secrets")
     os.symlink(outside, project / ".secrets")
     warm, _ = load(project)
-    cold = load_desired(Path("connectors"), ENVIRONMENT)
+    cold = read_desired(Path("connectors"), ENVIRONMENT)
     assert [d.rule for d in cold.errors] == ["ref-outside-project"]
     same_load(warm, cold)
 
@@ -256,7 +256,7 @@ def test_the_cache_is_ignored_by_git_and_stays_within_its_bound(project: Path) -
     (folder / "zeta.yaml").write_text(connector_yaml("Zeta"))
 
     bounded = FileCache.for_project(project, max_bytes=int(size * 5.5))
-    load_desired(Path("connectors"), ENVIRONMENT, cache=bounded)
+    read_desired(Path("connectors"), ENVIRONMENT, cache=bounded)
     bounded.close()
 
     left = set(entries(directory))

@@ -24,10 +24,10 @@ from reconciler.load.cache import FileCache
 from reconciler.load.cache_entries import FORMAT
 from reconciler.load.cache_key import KEY_FILE_VARIABLE, CacheKey, key_file, load_key
 from reconciler.load.checked import CheckedFile, LoadContext, check_file, content_hash
-from reconciler.load.desired import load_desired
+from reconciler.load.desired import read_desired
 from reconciler.safefs import UnsafePathError
 
-from .helpers import ENVIRONMENT, REPO, connector_yaml
+from .inputs import ENVIRONMENT, REPO, connector_yaml
 
 ATTACKER = "https://attacker.example/steal"
 
@@ -55,7 +55,7 @@ def outside(tmp_path: Path) -> Path:
 
 def load(root: Path, **kwargs: object) -> tuple[list[str | None], FileCache]:
     files = FileCache.for_project(root, **kwargs)  # type: ignore[arg-type]
-    result = load_desired(Path("connectors"), ENVIRONMENT, cache=files)
+    result = read_desired(Path("connectors"), ENVIRONMENT, cache=files)
     files.close()
     return [c.spec.endpoint_url for c in result.connectors], files
 
@@ -75,7 +75,7 @@ def entry_for(raw: bytes, display: str) -> tuple[str, LoadContext]:
             return None
 
     spy = Spy(Path("unused-cache"), key=CacheKey(b"k" * 32, Path("k")))
-    load_desired(Path("connectors") / Path(display).name, ENVIRONMENT, cache=spy)
+    read_desired(Path("connectors") / Path(display).name, ENVIRONMENT, cache=spy)
     assert len(seen) == 1
     return seen[0]
 

@@ -13,7 +13,7 @@ from click.testing import CliRunner
 
 from reconciler.cli.main import cli
 
-from .helpers import CANARY, REPO, connector_yaml
+from .inputs import CANARY, REPO, connector_yaml
 
 PROJECT = """\
 connectors: desired

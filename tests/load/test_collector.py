@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from reconciler.load.collector import LOADING_THRESHOLD, collecting_less
-from reconciler.load.desired import load_desired
+from reconciler.load.desired import read_desired
 
 
 @pytest.fixture(autouse=True)
@@ -33,7 +33,7 @@ def test_a_load_raises_the_threshold_and_puts_it_back(tmp_path: Path) -> None:
             return None
 
     (tmp_path / "a.yaml").write_text("name: A\n", encoding="utf-8")
-    load_desired(tmp_path, memo=Probe())
+    read_desired(tmp_path, memo=Probe())
     assert seen == [(LOADING_THRESHOLD, 10, 10)]
     assert gc.get_threshold() == (700, 10, 10)
 

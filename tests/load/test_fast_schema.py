@@ -33,7 +33,7 @@ from reconciler.documents.schema import (
 )
 from reconciler.documents.yamlload import parse_yaml
 
-from .helpers import FIXTURES, REPO
+from .inputs import FIXTURES, REPO
 from .test_properties import ALL_MUTATIONS, PROPERTY_SETTINGS, Config, valid_connectors
 
 

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from reconciler.load import helpers
-from reconciler.load.desired import LoadResult, load_desired
+from reconciler.load.desired import LoadResult, read_desired
 from reconciler.load.helpers import CHUNK_BYTES, MIN_BYTES, SETTING, helper_count
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
@@ -37,7 +37,7 @@ def repository(tmp_path: Path) -> Path:
 
 def load(folder: Path, monkeypatch: pytest.MonkeyPatch, setting: str) -> LoadResult:
     monkeypatch.setenv(SETTING, setting)
-    return load_desired(folder)
+    return read_desired(folder)
 
 
 def same(a: LoadResult, b: LoadResult) -> None:
@@ -96,7 +96,7 @@ def test_a_project_with_environments_and_overrides_loads_the_same_with_helpers(
     def load_all(setting: str) -> LoadResult:
         monkeypatch.setenv(SETTING, setting)
         env = project.environment("production")
-        return load_desired(folder, env, check_environments=everywhere, project=project)
+        return read_desired(folder, env, check_environments=everywhere, project=project)
 
     alone, shared = load_all("0"), load_all("1")
     assert shared.helpers == 1

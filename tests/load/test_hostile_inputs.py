@@ -17,10 +17,10 @@ import pytest
 from reconciler.config.project import load_project
 from reconciler.config.settings import SETTING_NAMES
 from reconciler.errors import SecretResolutionError
-from reconciler.load.desired import load_desired
+from reconciler.load.desired import read_desired
 from reconciler.load.secret_lookup import RefusedReferenceError, SecretLookup, resolve_secret
 
-from .helpers import CANARY, connector_yaml
+from .inputs import CANARY, connector_yaml
 
 
 @pytest.fixture
@@ -36,7 +36,7 @@ def connectors(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 
 def _found(folder: Path) -> list[tuple[str, str, str]]:
-    result = load_desired(folder)
+    result = read_desired(folder)
     return [
         (str(d.location), d.severity, d.rule) for d in result.diagnostics if d.location is not None
     ]
@@ -50,7 +50,7 @@ def _found(folder: Path) -> list[tuple[str, str, str]]:
 def test_a_named_pipe_is_reported_and_never_opened(connectors: Path) -> None:
     os.mkfifo(connectors / "x.yaml")
     assert _found(connectors) == [("connectors/x.yaml:1:1", "error", "not-a-regular-file")]
-    result = load_desired(connectors)
+    result = read_desired(connectors)
     assert [c.name for c in result.connectors] == ["Fine"]
     assert "named pipe" in result.errors[0].message
 
@@ -68,7 +68,7 @@ def test_a_folder_named_like_a_connector_file_is_reported_and_its_files_still_re
     (connectors / "team.yaml").mkdir()
     (connectors / "team.yaml" / "b.yaml").write_text(connector_yaml("B"), encoding="utf-8")
     assert _found(connectors) == [("connectors/team.yaml:1:1", "warning", "not-a-regular-file")]
-    assert [c.name for c in load_desired(connectors).connectors] == ["Fine", "B"]
+    assert [c.name for c in read_desired(connectors).connectors] == ["Fine", "B"]
 
 
 @pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="named pipes are POSIX")
@@ -102,7 +102,7 @@ def _with_api_key(connectors: Path, reference: str) -> None:
 
 
 def _messages(folder: Path) -> str:
-    return "\n".join(str(d) for d in load_desired(folder).diagnostics)
+    return "\n".join(str(d) for d in read_desired(folder).diagnostics)
 
 
 @pytest.mark.parametrize(
@@ -148,7 +148,7 @@ def test_file_references_are_relative_to_the_project_folder_not_the_working_dire
     _with_api_key(connectors, "${file:../escape}")
     monkeypatch.chdir(connectors)  # `..` from here is the project folder: still an escape
     project = load_project(connectors.parent)
-    result = load_desired(project.connectors_path, project=project)
+    result = read_desired(project.connectors_path, project=project)
     assert [d.rule for d in result.diagnostics] == ["ref-outside-project"]
 
 
@@ -185,7 +185,7 @@ def test_a_connector_file_linking_out_of_the_project_is_refused_unread(
     yaml_outside.write_text(connector_yaml("Outside", extra=f"description: {CANARY}\n"))
     (connectors / "x.yaml").symlink_to(yaml_outside)
     assert _found(connectors) == [("connectors/x.yaml:1:1", "error", "file-outside-project")]
-    assert [c.name for c in load_desired(connectors).connectors] == ["Fine"]
+    assert [c.name for c in read_desired(connectors).connectors] == ["Fine"]
     assert CANARY not in _messages(connectors)
 
 
@@ -193,7 +193,7 @@ def test_a_connector_file_linking_inside_the_project_is_read(connectors: Path) -
     shared = connectors.parent / "shared.yaml"
     shared.write_text(connector_yaml("Shared"), encoding="utf-8")
     (connectors / "x.yaml").symlink_to(shared)
-    result = load_desired(connectors)
+    result = read_desired(connectors)
     assert [c.name for c in result.connectors] == ["Fine", "Shared"]
     assert result.connectors[1].source.path == "connectors/x.yaml"  # named as in the repo
 
@@ -206,7 +206,7 @@ def test_a_connectors_folder_linking_out_of_the_project_is_refused(
     connectors.symlink_to(outside.parent)
     outside.with_name("y.yaml").write_text(connector_yaml("Y"), encoding="utf-8")
     project = load_project(project_root)
-    result = load_desired(project.connectors_path, project=project)
+    result = read_desired(project.connectors_path, project=project)
     assert [d.rule for d in result.diagnostics] == ["file-outside-project"]
     assert result.connectors == ()
 
@@ -218,7 +218,7 @@ def test_connectors_in_the_project_file_must_name_a_folder_inside_it(
     project_file.write_text(f"connectors: {outside.parent}\n", encoding="utf-8")
     outside.with_name("y.yaml").write_text(connector_yaml("Y"), encoding="utf-8")
     project = load_project(connectors.parent)
-    result = load_desired(project.connectors_path, project=project)
+    result = read_desired(project.connectors_path, project=project)
     assert [(str(d.location), d.rule) for d in result.diagnostics] == [
         ("cxrecon.yaml:1:1", "file-outside-project")
     ]
@@ -228,7 +228,7 @@ def test_a_folder_outside_the_project_given_explicitly_is_read(
     connectors: Path, outside: Path
 ) -> None:
     outside.with_name("y.yaml").write_text(connector_yaml("Y"), encoding="utf-8")
-    result = load_desired(outside.parent, project=load_project(connectors.parent))
+    result = read_desired(outside.parent, project=load_project(connectors.parent))
     assert [c.name for c in result.connectors] == ["Y"]
 
 
@@ -269,7 +269,7 @@ def test_a_var_value_cannot_smuggle_in_a_reference_to_cxrecons_credentials(
     )
     (connectors / "x.yaml").write_text(text + "description: $${env:GH_TOKEN}\n")
     project = load_project(connectors.parent)
-    result = load_desired(project.connectors_path, project.environment(None), project=project)
+    result = read_desired(project.connectors_path, project.environment(None), project=project)
     assert [(str(d.location), d.rule) for d in result.diagnostics] == [
         ("connectors/x.yaml:9:17", "ref-reserved-variable"),
         ("connectors/x.yaml:14:14", "ref-reserved-variable"),
@@ -327,7 +327,7 @@ def test_a_credential_in_a_url_from_a_var_is_an_error_at_the_reference(connector
     text = connector_yaml("X", endpoint="${var:url}/api")
     (connectors / "x.yaml").write_text(text, encoding="utf-8")
     project = load_project(connectors.parent)
-    result = load_desired(project.connectors_path, project.environment(None), project=project)
+    result = read_desired(project.connectors_path, project.environment(None), project=project)
     assert [(str(d.location), d.rule) for d in result.diagnostics] == [
         ("connectors/x.yaml:4:14", "secret-in-url")
     ]

@@ -16,7 +16,7 @@ from reconciler.facade import PlanRun, load_desired, make_plan, open_project, se
 from reconciler.load.cache import FileCache
 from reconciler.model import RemoteConnector
 
-from .helpers import connector_yaml
+from .inputs import connector_yaml
 
 
 class Tenant:

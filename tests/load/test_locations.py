@@ -13,9 +13,9 @@ from reconciler.documents import marks as yamlmarks
 from reconciler.documents import yamlload as yamlload
 from reconciler.documents.yamlbuild import Builder
 from reconciler.documents.yamlload import compose, parse_yaml
-from reconciler.load.desired import load_desired
+from reconciler.load.desired import read_desired
 
-from .helpers import FIXTURES, connector_yaml
+from .inputs import FIXTURES, connector_yaml
 
 YAML_FILES = sorted((FIXTURES / "bad").glob("*.yaml")) + sorted((FIXTURES / "good").glob("*.yaml"))
 #: The files that get as far as a document (the others are refused before any value).
@@ -53,7 +53,7 @@ def test_a_loaded_connector_knows_where_each_mapping_value_is(tmp_path: Path) ->
     path = tmp_path / "c.yaml"
     second = "  - cxoneField: contact.email\n    crmField: Email\n    direction: OUTBOUND\n"
     path.write_text(connector_yaml(extra=second), encoding="utf-8")
-    [connector] = load_desired(path).connectors
+    [connector] = read_desired(path).connectors
     lines = path.read_text(encoding="utf-8").splitlines()
     where = connector.location_of("mappings", 1, "crmField")
     assert lines[where.line - 1][where.col - 1 :].startswith(connector.spec.mappings[1].crm_field)
@@ -80,11 +80,11 @@ def test_valid_connectors_keep_no_per_value_locations(tmp_path: Path) -> None:
     for i in range(200):
         text = connector_yaml(f"C-{i}", extra=mappings)
         (tmp_path / f"c{i:03d}.yaml").write_text(text, encoding="utf-8")
-    load_desired(tmp_path / "c000.yaml")  # imports, compiled schemas, caches
+    read_desired(tmp_path / "c000.yaml")  # imports, compiled schemas, caches
     gc.collect()
     tracemalloc.start()
     try:
-        result = load_desired(tmp_path)
+        result = read_desired(tmp_path)
         gc.collect()
         retained, _ = tracemalloc.get_traced_memory()
     finally:

@@ -12,9 +12,9 @@ from click.testing import CliRunner, Result
 
 from reconciler.cli.main import cli
 from reconciler.config.project import load_project
-from reconciler.load.desired import load_desired
+from reconciler.load.desired import read_desired
 
-from .helpers import CANARY, connector_yaml
+from .inputs import CANARY, connector_yaml
 
 #: Line numbers below are the override values' lines in this file.
 PROJECT = """\
@@ -126,7 +126,7 @@ def test_an_override_value_gets_its_environments_vars_and_is_checked_after(
     project: Path,
 ) -> None:
     _configure(project, "https://${var:crm_host}/api", ENDPOINT_PROJECT)
-    loaded = load_desired(
+    loaded = read_desired(
         project / "connectors",
         (proj := load_project(project)).environment("x"),
         project=proj,

@@ -11,7 +11,7 @@ from reconciler.config.settings import ConnectionSettings
 from reconciler.errors import ConfigError
 from reconciler.model import SourceLocation
 
-from .helpers import CANARY, REPO
+from .inputs import CANARY, REPO
 
 FULL = """\
 connectors: desired/

@@ -12,7 +12,7 @@ from click.testing import CliRunner
 from reconciler.cli.main import cli
 from reconciler.config.project import find_project_file, load_project
 
-from .helpers import connector_yaml
+from .inputs import connector_yaml
 
 PROJECT = """\
 connectors: connectors/

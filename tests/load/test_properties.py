@@ -19,7 +19,7 @@ from reconciler.load.catalog import (
     IDENTITY_MAPPINGS,
     TRANSFORMATIONS,
 )
-from reconciler.load.desired import LoadResult, load_desired
+from reconciler.load.desired import LoadResult, read_desired
 from reconciler.secret import is_secret_field
 
 Config = dict[str, Any]
@@ -109,7 +109,7 @@ def _load(text: str, *, strict: bool = True) -> tuple[LoadResult, int]:
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "connector.yaml"
         path.write_text(text, encoding="utf-8")
-        return load_desired(path, strict=strict), text.count("\n") + 1
+        return read_desired(path, strict=strict), text.count("\n") + 1
 
 
 def _dump(config: Config) -> str:

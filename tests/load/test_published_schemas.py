@@ -24,7 +24,7 @@ from referencing import Registry, Resource
 from reconciler.cli.main import cli
 from reconciler.testing import RunningEmulator, api_client
 
-from .helpers import FIXTURES, REPO
+from .inputs import FIXTURES, REPO
 
 SECRET_VALUE = "not-a-real-password-7c1d"
 

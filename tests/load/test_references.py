@@ -8,12 +8,12 @@ import pytest
 
 from reconciler.config.project import EnvironmentConfig
 from reconciler.errors import SecretResolutionError
-from reconciler.load.desired import LoadResult, load_desired
+from reconciler.load.desired import LoadResult, read_desired
 from reconciler.load.references import check_secret_field, substitute_vars
 from reconciler.load.secret_lookup import SecretLookup, resolve_secret
 from reconciler.secret import Secret, is_secret_field, looks_secret
 
-from .helpers import CANARY, connector_yaml
+from .inputs import CANARY, connector_yaml
 
 
 @pytest.mark.parametrize(
@@ -256,7 +256,7 @@ def _load_oauth(
     text = _OAUTH_CONNECTOR.format(token=token, client=client, scope=scope)
     text = text.replace("https://crm.acme.example/api", endpoint)
     (tmp_path / "c.yaml").write_text(text, encoding="utf-8")
-    return load_desired(tmp_path, EnvironmentConfig("test", vars={"host": "login.acme.example"}))
+    return read_desired(tmp_path, EnvironmentConfig("test", vars={"host": "login.acme.example"}))
 
 
 @pytest.mark.parametrize(
@@ -299,7 +299,7 @@ def test_a_basic_username_and_an_api_key_header_may_be_references(in_tmp: Path) 
         ),
         encoding="utf-8",
     )
-    result = load_desired(tmp_path)
+    result = read_desired(tmp_path)
     assert result.diagnostics == ()
     assert {c.name for c in result.connectors} == {"Test-Connector", "Basic-One"}
 

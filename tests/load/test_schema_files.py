@@ -14,7 +14,7 @@ from reconciler.documents.schema import CONNECTOR_SCHEMA, PROJECT_SCHEMA, load_s
 from reconciler.load.catalog import AUTH_CREDENTIALS, CXONE_FIELDS, TRANSFORMATIONS
 from reconciler.model import CONNECTOR_FIELDS, FILE_ONLY_FIELDS, MAPPING_FIELDS
 
-from .helpers import REPO
+from .inputs import REPO
 
 SAVED_PLAN_SCHEMA = "saved-plan.schema.json"
 SCHEMAS = [CONNECTOR_SCHEMA, PROJECT_SCHEMA, SAVED_PLAN_SCHEMA]

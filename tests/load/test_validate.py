@@ -1,4 +1,4 @@
-"""load_desired: directories, all errors of all files, names across files, environments,
+"""read_desired: directories, all errors of all files, names across files, environments,
 the digest that pins saved plans, and the connectors it builds."""
 
 from __future__ import annotations
@@ -9,10 +9,10 @@ import pytest
 
 from reconciler.config.project import EnvironmentConfig
 from reconciler.errors import ConfigError
-from reconciler.load.desired import load_desired, raise_if_invalid
+from reconciler.load.desired import raise_if_invalid, read_desired
 from reconciler.model import Authentication, FieldMapping
 
-from .helpers import ENVIRONMENT, connector_yaml
+from .inputs import ENVIRONMENT, connector_yaml
 
 
 def _write(directory: Path, name: str, text: str) -> Path:
@@ -28,7 +28,7 @@ def test_directory_is_searched_recursively_for_yaml_and_yml(tmp_path: Path) -> N
     _write(tmp_path, ".hidden/c.yaml", connector_yaml("C"))
     _write(tmp_path, "notes.txt", "not yaml")
     _write(tmp_path, ".d.yaml", connector_yaml("D"))
-    result = load_desired(tmp_path)
+    result = read_desired(tmp_path)
     assert result.ok
     assert [f.relative_to(tmp_path).as_posix() for f in result.files] == ["a.yaml", "team/b.yml"]
     assert [c.name for c in result.connectors] == ["A", "B"]
@@ -42,7 +42,7 @@ def test_every_error_of_every_file_is_reported_in_order(
     _write(tmp_path, "a.yaml", connector_yaml("A", endpoint="http://x.example") + "x: 1\n")
     _write(tmp_path, "c.yaml", "name: [\n")
     _write(tmp_path, "ok.yaml", connector_yaml("Fine"))
-    result = load_desired(tmp_path)
+    result = read_desired(tmp_path)
     assert [str(d.location) for d in result.diagnostics] == [
         "a.yaml:4:14",
         "a.yaml:13:1",
@@ -59,7 +59,7 @@ def test_duplicate_connector_names_name_both_files(
     monkeypatch.chdir(tmp_path)
     _write(tmp_path, "one.yaml", connector_yaml("Same"))
     _write(tmp_path, "two/again.yaml", "# second copy\n" + connector_yaml("Same"))
-    result = load_desired(tmp_path)
+    result = read_desired(tmp_path)
     [error] = result.errors
     assert error.rule == "duplicate-connector-name"
     assert str(error.location) == "two/again.yaml:2:7"
@@ -71,13 +71,13 @@ def test_duplicate_connector_names_name_both_files(
 def test_a_name_is_a_duplicate_even_when_the_other_file_has_errors(tmp_path: Path) -> None:
     _write(tmp_path, "a.yaml", connector_yaml("Same") + "unknown: 1\n")
     _write(tmp_path, "b.yaml", connector_yaml("Same"))
-    assert {d.rule for d in load_desired(tmp_path).errors} == {"schema", "duplicate-connector-name"}
+    assert {d.rule for d in read_desired(tmp_path).errors} == {"schema", "duplicate-connector-name"}
 
 
 def test_an_oversized_file_is_refused_by_size(tmp_path: Path) -> None:
     _write(tmp_path, "huge.yaml", "# " + "x" * (1024 * 1024) + "\n")
     _write(tmp_path, "ok.yaml", connector_yaml())
-    result = load_desired(tmp_path)
+    result = read_desired(tmp_path)
     assert [(d.rule, d.location.line if d.location else 0) for d in result.errors] == [
         ("yaml-size", 1)
     ]
@@ -87,16 +87,16 @@ def test_an_oversized_file_is_refused_by_size(tmp_path: Path) -> None:
 
 def test_single_file_path(tmp_path: Path) -> None:
     path = _write(tmp_path, "only.yaml", connector_yaml("Only"))
-    result = load_desired(path)
+    result = read_desired(path)
     assert result.files == (path,)
     assert [c.name for c in result.connectors] == ["Only"]
 
 
 def test_missing_path_and_empty_directory(tmp_path: Path) -> None:
-    missing = load_desired(tmp_path / "nope")
+    missing = read_desired(tmp_path / "nope")
     assert [d.rule for d in missing.errors] == ["input"]
     assert "does not exist" in missing.errors[0].message
-    empty = load_desired(tmp_path)
+    empty = read_desired(tmp_path)
     assert empty.ok
     assert [d.severity for d in empty.diagnostics] == ["warning"]
 
@@ -113,7 +113,7 @@ def test_connector_is_built_with_vars_substituted_and_secrets_left_as_references
         "c.yaml",
         connector_yaml("C", endpoint="${var:sf_instance}/api", extra=extra),
     )
-    [connector] = load_desired(path, ENVIRONMENT).connectors
+    [connector] = read_desired(path, ENVIRONMENT).connectors
     spec = connector.spec
     assert spec.endpoint_url == "https://acme.my.salesforce.com/api"
     assert spec.authentication == Authentication("API_KEY", {"apiKey": "${env:CRM_API_KEY}"})
@@ -126,7 +126,7 @@ def test_connector_is_built_with_vars_substituted_and_secrets_left_as_references
 
 
 def test_omitted_sync_settings_stay_omitted(tmp_path: Path) -> None:
-    [connector] = load_desired(_write(tmp_path, "c.yaml", connector_yaml())).connectors
+    [connector] = read_desired(_write(tmp_path, "c.yaml", connector_yaml())).connectors
     assert connector.spec.sync_settings is None
 
 
@@ -135,7 +135,7 @@ def test_var_problems_name_the_environment_they_belong_to(tmp_path: Path) -> Non
     sandbox = EnvironmentConfig("sandbox", vars={"url": "https://crm.sandbox.example"})
     production = EnvironmentConfig("production", vars={})
     staging = EnvironmentConfig("staging", vars={"url": "ftp://insecure.example"})
-    result = load_desired(path, sandbox, check_environments=(sandbox, production, staging))
+    result = read_desired(path, sandbox, check_environments=(sandbox, production, staging))
     messages = sorted(d.message for d in result.errors)
     assert len(messages) == 2
     assert messages[0].startswith("endpointUrl: 'ftp://insecure.example/api' must be")
@@ -149,7 +149,7 @@ def test_var_problems_name_the_environment_they_belong_to(tmp_path: Path) -> Non
 def test_problems_shared_by_every_environment_are_reported_once(tmp_path: Path) -> None:
     path = _write(tmp_path, "c.yaml", connector_yaml(endpoint="${var:url}/api") + "bad: 1\n")
     envs = [EnvironmentConfig(n, vars={"url": f"https://{n}.example"}) for n in ("a", "b")]
-    result = load_desired(path, check_environments=envs)
+    result = read_desired(path, check_environments=envs)
     assert [d.message for d in result.errors] == [
         "unknown key 'bad'; allowed: authentication, connectorType, description, endpointUrl, "
         "labels, lifecycleStatus, management, mappings, name, previousNames, syncSettings, version"
@@ -161,21 +161,21 @@ def test_digest_follows_content_and_vars_not_location(tmp_path: Path) -> None:
     second = tmp_path / "two"
     for directory in (first, second):
         _write(directory, "a.yaml", connector_yaml("A", endpoint="${var:sf_instance}/x"))
-    digest = load_desired(first, ENVIRONMENT).digest
-    assert load_desired(second, ENVIRONMENT).digest == digest
+    digest = read_desired(first, ENVIRONMENT).digest
+    assert read_desired(second, ENVIRONMENT).digest == digest
     other_vars = EnvironmentConfig("test", vars={"sf_instance": "https://other.example"})
-    assert load_desired(first, other_vars).digest != digest
+    assert read_desired(first, other_vars).digest != digest
     _write(second, "a.yaml", connector_yaml("A", endpoint="${var:sf_instance}/y"))
-    assert load_desired(second, ENVIRONMENT).digest != digest
+    assert read_desired(second, ENVIRONMENT).digest != digest
     _write(first, "b.yaml", connector_yaml("B"))
-    assert load_desired(first, ENVIRONMENT).digest != digest
+    assert read_desired(first, ENVIRONMENT).digest != digest
 
 
 def test_raise_if_invalid_lists_every_error(tmp_path: Path) -> None:
     _write(tmp_path, "a.yaml", "a: 1\na: 2\n")
-    result = load_desired(tmp_path)
+    result = read_desired(tmp_path)
     with pytest.raises(ConfigError) as raised:
         raise_if_invalid(result)
     assert raised.value.diagnostics == result.diagnostics
     assert "duplicate key 'a'" in str(raised.value)
-    raise_if_invalid(load_desired(_write(tmp_path / "ok", "c.yaml", connector_yaml())))
+    raise_if_invalid(read_desired(_write(tmp_path / "ok", "c.yaml", connector_yaml())))

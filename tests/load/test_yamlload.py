@@ -10,7 +10,7 @@ import yaml
 from reconciler.documents import yamlload as yamlload
 from reconciler.documents.yamlload import MAX_FILE_BYTES, parse_yaml
 
-from .helpers import FIXTURES
+from .inputs import FIXTURES
 
 
 def _errors(raw: bytes) -> list[tuple[int, int, str]]:

@@ -25,7 +25,7 @@ from reconciler.load.cache import FileCache
 from reconciler.load.cache_entries import FORMAT
 from reconciler.load.cache_key import CacheKey
 from reconciler.load.checked import CheckedFile, LoadContext, content_hash
-from reconciler.load.desired import load_desired
+from reconciler.load.desired import read_desired
 from reconciler.testing import RunningEmulator, start_emulator
 
 API_KEY = "CANARY-boundary-api-key-5d1c"
@@ -111,7 +111,7 @@ def entry_of_alpha(project: Path) -> str:
     os.chdir(project)  # files are named relative to the working directory, as the CLI runs
     try:
         loaded = load_project(project)
-        load_desired(loaded.connectors_path, None, project=loaded, cache=spy)
+        read_desired(loaded.connectors_path, None, project=loaded, cache=spy)
     finally:
         os.chdir(cwd)
     return f"{CACHE}/{min(seen)[:2]}/{min(seen)[2:]}"
