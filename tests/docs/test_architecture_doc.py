@@ -3,10 +3,11 @@ every package of reconciler/ has its row in the packages table."""
 
 from __future__ import annotations
 
+import importlib
 import re
 from typing import Final
 
-from .documents import REPO
+from .documents import REPO, all_text
 
 PAGE: Final = REPO / "docs" / "architecture.md"
 PACKAGE: Final = REPO / "reconciler"
@@ -50,3 +51,22 @@ def test_every_package_has_a_row() -> None:
         f"{p.parent.name}/" for p in PACKAGE.glob("*/__init__.py") if p.parent.name != "templates"
     }
     assert sorted(packages - rows) == []
+
+
+def test_every_dotted_name_the_documents_give_resolves() -> None:
+    """`reconciler.x.y` in README.md and docs/*.md is a module, or a name in one."""
+    names = set(re.findall(r"`(reconciler(?:\.[A-Za-z_]\w*)+)", all_text()))
+    unresolved = []
+    for name in sorted(names):
+        parts = name.split(".")
+        for cut in range(len(parts), 0, -1):
+            try:
+                found: object = importlib.import_module(".".join(parts[:cut]))
+            except ImportError:
+                continue
+            for attribute in parts[cut:]:
+                found = getattr(found, attribute, None)
+            break
+        if found is None:
+            unresolved.append(name)
+    assert unresolved == []
