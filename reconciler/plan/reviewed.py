@@ -4,8 +4,8 @@ When the reviewed plan (a saved plan: the artifact of a pull request's plan job)
 by the time it is applied (git moved on, or CXone changed a connector it pinned), the
 apply can plan afresh and still write only what a reviewer saw (Atlantis's plan of record).
 Each connector the fresh plan would change is compared with the reviewed plan's entry for
-it, as the reviewer saw it: the action, the lifecycle transition, every field's before and
-after value (secrets masked, as shown), the rename, the ownership move and the credentials
+it, as the reviewer saw it: the action, every field's before and after value (the
+lifecycle's too; secrets masked, as shown), the rename, the ownership move and the credentials
 git holds (`credentialSpec`: a non-secret value by value, a reference by its name — `${env:A}`
 is not `${env:B}` —, a literal secret by its salted fingerprint), whether or not the change
 writes them: a commit after the review that points a token endpoint elsewhere or swaps the
@@ -47,6 +47,7 @@ from reconciler.plan.review_rule import (
     Judged,
     Parts,
     Ruling,
+    covered,
     judge,
     narrowed,
     value_at,
@@ -150,7 +151,7 @@ def _outline_difference(shown: Mapping[str, Any], now: Mapping[str, Any]) -> str
     action (an update, activation or deactivation may become another of them, the lifecycle
     being a field), the rename, the ownership move, the orphan state."""
     was, found = shown.get("action"), now.get("action")
-    if was != found and not {Action(str(a)) for a in (was, found)} <= _UPDATES:
+    if was != found and not {was, found} <= {a.value for a in _UPDATES}:
         return f"reviewed {was}, now {found}"
     other = [k for k in _SHOWN_KEYS if shown.get(k) != now.get(k)]
     return f"differs: {', '.join(other)}" if other else ""
@@ -214,7 +215,7 @@ def _sides(
     fields: list[FieldSides] = []
     shown_parts: set[Parts] = set()
     for f in shown.get("fields") or ():
-        if f.get("secret"):
+        if not isinstance(f, Mapping) or f.get("secret"):
             continue
         path = str(f.get("path"))
         parts = index.get(path, (path,))
@@ -231,9 +232,7 @@ def _sides(
             )
         )
     for f in create_fields(change):
-        if f.secret or any(
-            f.parts[: len(p)] == p or p[: len(f.parts)] == f.parts for p in shown_parts
-        ):
+        if f.secret or covered(f.parts, shown_parts):
             continue
         reviewed = _value(git_then, f.parts) if git_then is not None else _Unknown()
         fields.append(

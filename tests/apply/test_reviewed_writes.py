@@ -139,3 +139,22 @@ def test_a_reviewed_value_git_changed_again_is_held(
     result = apply_reviewed(saved)
 
     held_unwritten(result, emulator, writes, "differs: description")
+
+
+def test_a_reviewed_activation_is_written_beside_a_ui_edit_of_a_mapping(
+    project: Project, emulator: RunningEmulator
+) -> None:
+    applied(project, {**ALPHA, "lifecycleStatus": "INACTIVE"})
+    project.write(ALPHA)
+    saved = reviewed_plan(project)
+    mappings = [{**m, "direction": "BIDIRECTIONAL"} for m in ALPHA["mappings"]]
+    ui_edit(emulator, "Alpha", {"mappings": mappings})
+
+    result = apply_reviewed(saved)
+
+    assert result.exit_code == 0, result.output
+    assert "= Alpha: activate, as reviewed" in result.output
+    assert "left as it is (drift): mappings[case.external_id].direction" in result.output
+    remote = by_name(emulator)["Alpha"]
+    assert remote["lifecycleStatus"] == "ACTIVE"
+    assert {m["direction"] for m in remote["mappings"]} == {"BIDIRECTIONAL"}
