@@ -12,11 +12,13 @@ import pytest
 
 from reconciler.cli.main import cli
 
-from .documents import REPO, commands, options
+from .documents import REPO, all_text, commands, options
 
 COMMANDS: Final = dict(commands())
 REFERENCE: Final = REPO / "docs" / "commands.md"
 HEADING: Final = re.compile(r"^#+ `(cxrecon [a-z -]+)`$", re.M)
+#: Options of the other tools the documents quote (check-jsonschema).
+OTHER_TOOLS: Final = {"--base-uri", "--schemafile"}
 
 
 def _flags(command: click.Command) -> set[str]:
@@ -107,3 +109,12 @@ def test_the_readme_table_lists_every_command_with_options_it_has() -> None:
     for name, flags in rows:
         unknown = set(flags) - _flags(COMMANDS[name])
         assert unknown == set(), f"README table row {name}: {sorted(unknown)}"
+
+
+def test_every_option_the_documents_name_exists() -> None:
+    """A `--flag` in README.md or docs/*.md is an option of some command (or of the other
+    tools the documents quote), so a removed or renamed option leaves no stale mention."""
+    known = {flag for command in COMMANDS.values() for flag in _flags(command)}
+    known |= {"--version", "--help"} | OTHER_TOOLS
+    named = set(re.findall(r"(?<![\w/-])--[a-z][a-z0-9-]*(?![\w*-])", all_text()))
+    assert sorted(named - known) == []
