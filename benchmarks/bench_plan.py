@@ -157,10 +157,10 @@ def measure_plan(root: Path, base_url: str, diff: str) -> dict[str, float]:
     from reconciler.render.text import TextRenderer
 
     if diff == "deepdiff":  # the diff before issue 16, for comparison
-        import reconciler.plan.build
+        import reconciler.plan.per_connector
         from reconciler.plan.diff import diff_with_deepdiff
 
-        reconciler.plan.build.diff_essences = diff_with_deepdiff  # type: ignore[attr-defined]
+        reconciler.plan.per_connector.diff_essences = diff_with_deepdiff  # type: ignore[attr-defined]
 
     wall = time.perf_counter()
     project = load_project(root)
