@@ -123,7 +123,8 @@ class Asking:
     default=None,
     help="With --plan, when the saved plan is stale: fail (the default), replan (as "
     "--replan: plan afresh and confirm that plan), or reviewed (plan afresh and apply only "
-    "the changes that are exactly as reviewed; every other change fails, unwritten). "
+    "what was reviewed: a field changed in CXone that no reviewed change writes is left "
+    "as drift; a connector with anything else not as reviewed fails, unwritten). "
     "--allow-unsafe covers the reviewed plan only.",
 )
 @strict_option

@@ -16,7 +16,7 @@ if TYPE_CHECKING:
 #: What follows "the saved plan is stale" under each `--if-stale` that goes on.
 _PLANNING_AGAIN = {
     "replan": "Planning again (--replan); the new plan has not been reviewed.",
-    "reviewed": "Planning again; only changes exactly as reviewed will be applied.",
+    "reviewed": "Planning again; only what was reviewed will be applied.",
 }
 
 

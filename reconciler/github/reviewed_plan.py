@@ -4,9 +4,10 @@ head commit, and its saved-plan artifact for one environment.
 
 The artifact is input from a pull-request run, so it is only ever a choice: `cxrecon apply
 --plan FILE --if-stale reviewed` checks its checksum, rebuilds every change from the merged
-commit's files (never from the file), pins each connector's ETag, and writes only changes
-exactly as reviewed. When there is none (a push without a pull request, a run by hand, a
-fork's pull request that got no plan job), the apply plans afresh and the safety gate holds;
+commit's files (never from the file), pins each connector's ETag, and writes only what was
+reviewed (reconciler.plan.review_rule). When there is none (a push without a pull request, a
+run by hand, a fork's pull request that got no plan job), the apply plans afresh and the
+safety gate holds;
 when the merged pull request's plan exists but cannot be used (`Found.unusable`: expired,
 damaged, for another environment), the apply must stop.
 """
