@@ -15,9 +15,8 @@ never takes over a same-named connector it cannot prove it made.
 from __future__ import annotations
 
 import random
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable
 from dataclasses import replace
-from datetime import UTC, datetime
 from typing import Any, Final
 
 import anyio
@@ -28,6 +27,15 @@ from reconciler.apply.idempotency import idempotency_key
 from reconciler.apply.narrow import Narrowed, narrow
 from reconciler.apply.results import ConnectorResult, Outcome
 from reconciler.apply.sender import LandedUnread, Sender, Stopped, Write
+from reconciler.apply.steps import (
+    desired_of,
+    field_paths,
+    fold,
+    patch_verb,
+    pin_of,
+    sections_of,
+    step_labels,
+)
 from reconciler.apply.writes import (
     CREATE_SECTIONS,
     expectation,
@@ -46,13 +54,8 @@ from reconciler.cxone.errors import (
 )
 from reconciler.errors import CxreconError
 from reconciler.model import (
-    LABEL_APPLIED_AT,
     LABEL_APPLIED_DIGEST,
     LABEL_CREDENTIALS_FINGERPRINT,
-    LABEL_MANAGED_BY,
-    LABEL_PROJECT,
-    MANAGED_BY_VALUE,
-    DesiredConnector,
     RemoteConnector,
 )
 from reconciler.plan.changes import (
@@ -64,9 +67,6 @@ from reconciler.plan.changes import (
 )
 from reconciler.plan.essence import (
     NOT_PATCHED,
-    SECTIONS,
-    Essence,
-    applied_digest,
     create_body,
     essence_of,
     partly_applied_digest,
@@ -74,7 +74,7 @@ from reconciler.plan.essence import (
     transition_body,
 )
 
-__all__ = ["MAX_REPLANS", "ConnectorRun", "pin_of"]
+__all__ = ["MAX_REPLANS", "ConnectorRun"]
 
 
 #: Re-plans after a conflict before a connector is given up for this run.
@@ -97,10 +97,6 @@ class _TakenOver(Exception):  # a create met a same-named connector it did not m
     def __init__(self, found: RemoteConnector) -> None:
         super().__init__(found.id)
         self.found = found
-
-
-def pin_of(remote: RemoteConnector) -> RemotePin:
-    return RemotePin(id=remote.id, etag=remote.etag, spec=remote.spec)
 
 
 def _moved(cause: CxoneApiError) -> bool:
@@ -152,13 +148,13 @@ class ConnectorRun:
 
     async def _execute(self, change: ConnectorChange) -> RemotePin | None:
         pin = change.remote
-        steps = _fold(change.steps)
+        steps = fold(change.steps)
         desired = change.digest_essence
         written: set[str] = set()
         for index, step in enumerate(steps):
             last = index == len(steps) - 1
-            written |= _sections_of(step)
-            labels = self._labels(desired, last)
+            written |= sections_of(step)
+            labels = step_labels(self.ctx.project, desired, last)
             if not last and desired is not None and change.remote is not None:
                 # Stopped after this write, the label tells what it applied (not drift).
                 before = change.remote.essence
@@ -173,20 +169,8 @@ class ConnectorRun:
                 pin = await self._transition(change, step, pin, labels)
         return pin
 
-    def _labels(self, desired: Essence | None, last: bool) -> dict[str, str]:
-        labels = {LABEL_MANAGED_BY: MANAGED_BY_VALUE}
-        if self.ctx.project is not None:
-            labels[LABEL_PROJECT] = self.ctx.project
-        # The digest of what was applied goes on the last write only: a run stopped half-way
-        # then reads as "not yet applied" (pending) rather than as drift.
-        if last and desired is not None:
-            labels[LABEL_APPLIED_DIGEST] = applied_digest(desired)
-            # Label values cannot hold ':'; the compact ISO 8601 basic form is what drift shows.
-            labels[LABEL_APPLIED_AT] = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
-        return labels
-
     async def _create(self, change: ConnectorChange, labels: dict[str, str]) -> RemotePin:
-        desired, essence = _require(change)
+        desired, essence = desired_of(change)
         values, fingerprint = await self.ctx.credentials.for_write(desired)
         owned = {**labels, LABEL_CREDENTIALS_FINGERPRINT: fingerprint}
         body = create_body(essence, values, owned)
@@ -204,7 +188,7 @@ class ConnectorRun:
     async def _patch(
         self, change: ConnectorChange, step: Step, pin: RemotePin, labels: dict[str, str]
     ) -> RemotePin:
-        _require(change)
+        desired_of(change)
         essence = change.write_essence
         assert essence is not None  # _require checked the desired state
         sections = step.sections
@@ -221,12 +205,12 @@ class ConnectorRun:
             body["name"] = change.name  # `previousNames`: the rename rides on this PATCH
         if not body:
             return pin  # e.g. a label refresh whose labels are already there
-        fields = _paths(change, sections) + tuple(f"labels[{k}]" for k in sorted(owned))
+        fields = field_paths(change, sections) + tuple(f"labels[{k}]" for k in sorted(owned))
         values = of_sections(essence, tuple(s for s in sections if s not in NOT_PATCHED))
         if "name" in body:
             fields = ("name", *fields)
             values["name"] = change.name
-        return await self._send_patch(change, _verb(change), fields, pin, body, owned, values)
+        return await self._send_patch(change, patch_verb(change), fields, pin, body, owned, values)
 
     async def _transition(
         self, change: ConnectorChange, step: Step, pin: RemotePin, labels: dict[str, str]
@@ -238,7 +222,7 @@ class ConnectorRun:
             # A pruned orphan: record what apply leaves behind (the connector, stopped) as
             # applied, so putting it back in git later plans as a git change, not as drift.
             left = essence_of(replace(pin.spec, lifecycle_status=step.target))
-            labels = self._labels(left, last=True)
+            labels = step_labels(self.ctx.project, left, last=True)
         owned = {k: v for k, v in labels.items() if pin.essence.owned_labels.get(k) != v}
         if owned:
             body["labels"] = owned
@@ -377,39 +361,3 @@ class ConnectorRun:
         self, exc: CxreconError, pin: RemotePin | None, reason: str | None = None
     ) -> ConnectorResult:
         return self._result(Outcome.FAILED, pin, reason or str(exc))
-
-
-def _sections_of(step: Step) -> set[str]:
-    """The essence sections a step writes."""
-    if step.kind is StepKind.CREATE:
-        return set(SECTIONS)
-    if step.kind is StepKind.TRANSITION:
-        return {"lifecycleStatus"}
-    return set(step.sections)
-
-
-def _require(change: ConnectorChange) -> tuple[DesiredConnector, Essence]:
-    essence = change.desired_essence
-    if change.desired is None or essence is None:
-        raise RuntimeError(f"{change.name}: no desired state to write")
-    return change.desired, essence
-
-
-def _fold(steps: Sequence[Step]) -> tuple[Step, ...]:
-    """Drop a PATCH that only refreshes labels when a transition is made anyway: the
-    transition carries the labels, so an activation costs one write, a create two."""
-    has_transition = any(s.kind is StepKind.TRANSITION for s in steps)
-    return tuple(
-        s for s in steps if not (s.kind is StepKind.PATCH and not s.sections and has_transition)
-    )
-
-
-def _paths(change: ConnectorChange, sections: tuple[str, ...]) -> tuple[str, ...]:
-    paths = [f.path for f in change.fields if f.section in sections]
-    if "authentication" in sections and not any(p.startswith("authentication") for p in paths):
-        paths.append("authentication.credentials")
-    return tuple(paths)
-
-
-def _verb(change: ConnectorChange) -> str:
-    return "adopt" if change.action is Action.ADOPT else "update"
