@@ -83,12 +83,6 @@ class ControllerMetrics:
         self.cycles = _counter(names.CYCLES, r)
         for result in CycleResult:
             self.cycles.labels(result.value)  # export zeros, so rate() works from the start
-        self.duration = Histogram(
-            names.CYCLE_SECONDS.name,
-            names.CYCLE_SECONDS.help,
-            buckets=_DURATION_BUCKETS,
-            registry=r,
-        )
         self.phase_duration = Histogram(
             names.CYCLE_PHASE_SECONDS.name,
             names.CYCLE_PHASE_SECONDS.help,
@@ -129,7 +123,6 @@ class ControllerMetrics:
 
     def observe(self, report: CycleReport, *, backoff_count: int) -> None:
         self.cycles.labels(report.result.value).inc()
-        self.duration.observe(report.duration)
         for phase, seconds in report.phases.items():
             self.phase_duration.labels(phase.value).observe(seconds)
         if report.files_parsed is not None:

@@ -38,13 +38,13 @@ CYCLES: Final = _m(
     "Reconcile cycles finished, by result (success, partial, failed)",
     "result",
 )
-CYCLE_SECONDS: Final = _m(
-    "reconcile_cycle_duration_seconds", "histogram", "Wall time of one reconcile cycle"
-)
+#: The cycle's time is measured by phase only: one after the other, the phases make up the
+#: cycle, so summing them over `phase` gives it (one histogram, not a second one beside it).
 CYCLE_PHASE_SECONDS: Final = _m(
     "cycle_duration_seconds",
     "histogram",
-    "Wall time of each phase of a reconcile cycle (pull, load, fetch, plan, apply)",
+    "Wall time of each phase of a reconcile cycle (pull, load, fetch, plan, apply; together "
+    "the whole cycle)",
     "phase",
 )
 CYCLE_FILES_PARSED: Final = _m(

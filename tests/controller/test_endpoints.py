@@ -171,8 +171,8 @@ async def test_metrics_reflect_the_cycles_that_ran(
         "cxrecon_reconcile_last_success_timestamp_seconds",
     )
     assert ok_at > 1.7e9
-    duration = "cxrecon_reconcile_cycle_duration_seconds"
-    assert value(m, duration, duration + "_count") == 3
+    phases = "cxrecon_cycle_duration_seconds"
+    assert value(m, phases, phases + "_count", phase="pull") == 3
     # API figures by operation come from the client's own accounting.
     snapshot = controller.stats.snapshot()
     requests = "cxrecon_api_requests"
