@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 from pathlib import Path
+from typing import Any
 
 import reconciler
 from reconciler.facade import ApplyHooks, ApplyOptions, Approval, read_saved_plan
@@ -46,6 +47,14 @@ def _apply(
     return approval, run
 
 
+def _reviewed(project: Project, doc: dict[str, Any]) -> Path:
+    """`doc` with a new description, planned and saved (the plan a reviewer approved)."""
+    project.write({**doc, "description": "reviewed"})
+    saved = project.root / "plan.json"
+    assert run_cli(["plan", "--out", str(saved)]).exit_code == 0
+    return saved
+
+
 def test_a_fresh_plan_needs_approval_and_a_verified_saved_plan_is_approved_by_its_review(
     project: Project, emulator: RunningEmulator
 ) -> None:
@@ -57,9 +66,7 @@ def test_a_fresh_plan_needs_approval_and_a_verified_saved_plan_is_approved_by_it
     assert (fresh.needed, fresh.writes, fresh.reviewed, fresh.replanned) == (True, 1, False, False)
     assert not fresh.over_gate
 
-    project.write({**doc, "description": "reviewed"})
-    saved = project.root / "plan.json"
-    assert run_cli(["plan", "--out", str(saved)]).exit_code == 0
+    saved = _reviewed(project, doc)
 
     approval, run = _apply(project, emulator, saved=saved)
 
@@ -74,9 +81,7 @@ def test_a_stale_saved_plan_replaced_by_a_fresh_plan_is_unseen(
     doc = connector_doc("Alpha")
     project.write(doc)
     assert run_cli(["apply", "--auto-approve"]).exit_code == 0
-    project.write({**doc, "description": "reviewed"})
-    saved = project.root / "plan.json"
-    assert run_cli(["plan", "--out", str(saved)]).exit_code == 0
+    saved = _reviewed(project, doc)
     project.write({**doc, "description": "committed after the review"})
 
     approval, _ = _apply(project, emulator, saved=saved, options=ApplyOptions(if_stale="replan"))
