@@ -6,6 +6,18 @@ drift issues, job summaries and outputs, driven through the `gh` CLI (`cxrecon g
     gh            typed GitHub REST calls through the `gh` CLI (no tokens handled here)
     plan_comment  one PR comment per environment, found by a hidden marker, updated in place
     drift_issue   one issue per environment: opened on drift, updated, closed when clean
+
+Other packages import only the modules `__all__` names; the rest are this package's own.
 """
 
 from __future__ import annotations
+
+__all__ = [
+    "actions",
+    "audit_history",
+    "drift_issue",
+    "gh",
+    "outcome",
+    "plan_comment",
+    "reviewed_plan",
+]
