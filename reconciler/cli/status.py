@@ -1,38 +1,29 @@
 """`cxrecon status`: every connector's state in words, from a running controller's /status, or,
 when no controller answers, from a one-shot plan against the tenant (read-only either way).
 
-The states are the status page's (reconciler.controller.page.states). Exit codes: 0 in sync,
-2 something to look at (drift, a change waiting, a connector removed from git, a controller not
-ready, the first cycle not finished), 1 an error (the controller's last cycle failed, or the plan
-could not be made).
+The controller is asked through reconciler.controller.status_client; the states are the status
+page's (reconciler.controller.page.states). Exit codes: 0 in sync, 2 something to look at
+(drift, a change waiting, a connector removed from git, a controller not ready, the first cycle
+not finished), 1 an error (the controller's last cycle failed, or the plan could not be made).
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
-from urllib.parse import urlsplit, urlunsplit
 
 import click
 
 from reconciler.cli.common import emulator_option, environment_option, parallelism_option
 from reconciler.controller.page.states import State, Tone, connector_state
-from reconciler.errors import ConfigError
+from reconciler.controller.status_client import NoController, controller_url, fetch_status
 from reconciler.render.escape import terminal
 
 if TYPE_CHECKING:
-    import httpx
-
     from reconciler import Plan
 
-#: What `--url` looks like (the controller's default --listen address).
-EXAMPLE_URL: Final = "http://127.0.0.1:9108"
-#: A /status answer larger than this is not a controller's (10,000 connectors are ~3 MB).
-MAX_STATUS_BYTES: Final = 64 * 1024 * 1024
 _ORDER: Final = {Tone.BAD: 0, Tone.WARN: 1, Tone.INFO: 2, Tone.OK: 3}
 
 
@@ -41,10 +32,6 @@ class Row:
     name: str
     state: State
     detail: str
-
-
-class NoController(Exception):
-    """Nothing usable answered at the URL; the message says what happened."""
 
 
 @click.command()
@@ -91,9 +78,9 @@ def status(
     """
     if not plan_only:
         try:
-            base, source = _controller_url(url)
+            base, source = controller_url(url)
             try:
-                body = _fetch_status(base, timeout)
+                body = fetch_status(base, timeout)
             except NoController as exc:
                 raise NoController(f"{exc}{source}") from None
             ctx.exit(_print_controller(body, base, environment))
@@ -103,89 +90,6 @@ def status(
 
     planned = plan_from_tenant(None, environment, emulator, parallelism=parallelism)
     ctx.exit(_print_plan(planned.run.plan, planned.env.name, emulator))
-
-
-def _controller_url(url: str | None) -> tuple[str, str]:
-    """--url (or CXRECON_STATUS_URL), else the address a controller recorded, with where it
-    came from for messages; NoController saying where it looked when there is neither."""
-    if url is not None:
-        return _base_url(url), ""
-    from reconciler.config.project import display_path, find_project_file
-    from reconciler.controller.address import ADDRESS_FILE, recorded
-
-    here = Path.cwd()
-    found = find_project_file(here.resolve())
-    folders = [here] + ([found.parent] if found is not None and found.parent != here else [])
-    known = recorded(folders)
-    if known is None:
-        raise NoController(
-            f"no controller address: none recorded in {ADDRESS_FILE} (`cxrecon reconcile "
-            "--listen` writes it where it runs) and no --url or CXRECON_STATUS_URL"
-        )
-    address, path = known
-    try:
-        return _base_url(address), f" (the address recorded in {display_path(path.resolve())})"
-    except ConfigError:
-        raise NoController(f"{display_path(path)} holds no controller address") from None
-
-
-def _base_url(url: str) -> str:
-    parts = urlsplit(url.strip())
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ConfigError(f"--url must be http://HOST:PORT, e.g. {EXAMPLE_URL}")
-    netloc = parts.hostname if ":" not in parts.hostname else f"[{parts.hostname}]"
-    if parts.port is not None:
-        netloc += f":{parts.port}"
-    # Keep a path prefix (a controller behind an ingress) but never user-info in messages.
-    return urlunsplit((parts.scheme, netloc, parts.path.rstrip("/"), "", ""))
-
-
-def _fetch_status(base: str, timeout: float) -> Mapping[str, Any]:
-    import httpx
-
-    client = httpx.Client(timeout=timeout, follow_redirects=False, trust_env=False)
-    try:
-        with client as http, http.stream("GET", f"{base}/status") as response:
-            if response.status_code == 421:
-                raise ConfigError(_misdirected(base))
-            if response.status_code != 200:
-                raise NoController(
-                    f"{base}/status answered {response.status_code}, not a controller's status"
-                )
-            data = b""
-            for chunk in response.iter_bytes():
-                data += chunk
-                if len(data) > MAX_STATUS_BYTES:
-                    raise NoController(f"{base}/status answered more than a status")
-    except httpx.HTTPError as exc:
-        raise NoController(f"no controller answers at {base} ({_why(exc)})") from None
-    try:
-        body = json.loads(data)
-    except ValueError:
-        raise NoController(f"{base}/status did not answer JSON") from None
-    if not isinstance(body, dict) or "ready" not in body or "lastCycle" not in body:
-        raise NoController(f"{base}/status is not a cxrecon controller's status")
-    return body
-
-
-def _misdirected(base: str) -> str:
-    """A controller answered, but not to the host name in --url (its Host allow-list)."""
-    host = urlsplit(base).hostname or base
-    return (
-        f"the controller at {base} does not answer to the host name '{host}' (421 Misdirected "
-        f"Request); start it with --allowed-host {host} (or CXRECON_ALLOWED_HOSTS), or give "
-        "--url its IP address"
-    )
-
-
-def _why(exc: httpx.HTTPError) -> str:
-    import httpx
-
-    if isinstance(exc, httpx.ConnectError):
-        return "connection refused"
-    if isinstance(exc, httpx.TimeoutException):
-        return "timed out"
-    return type(exc).__name__
 
 
 def _print_controller(body: Mapping[str, Any], base: str, environment: str | None) -> int:
