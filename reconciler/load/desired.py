@@ -4,6 +4,7 @@ ${var:} values, check references, schema and lint, and report every problem in o
 Each file is checked on its own (reconciler.load.checked); what was checked before may be
 reused: the controller keeps its files between cycles (`memo`), one-shot runs read them
 from the on-disk cache (`cache`). Either way the result is that of checking every file.
+The rest is checked in this process (see `RETIRED_SETTING`).
 """
 
 from __future__ import annotations
@@ -11,13 +12,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import Final, Protocol
 
 from reconciler.config.project import EnvironmentConfig, Project
 from reconciler.errors import ConfigError
 from reconciler.hashing import source_digest
 from reconciler.load.cache import FileCache
-from reconciler.load.checked import CheckedFile, LoadContext
+from reconciler.load.checked import CheckedFile, LoadContext, check_file
 from reconciler.load.collector import collecting_less
 from reconciler.load.files import (
     OUTSIDE_PROJECT,
@@ -27,7 +28,6 @@ from reconciler.load.files import (
     read,
     relative_name,
 )
-from reconciler.load.helpers import check_all
 from reconciler.load.lint import duplicate_names
 from reconciler.model import DesiredConnector, Diagnostic, SourceLocation
 
@@ -49,8 +49,6 @@ class LoadResult:
     #: (kept from the controller's last cycle, or found in the cache).
     parsed: int = 0
     reused: int = 0
-    #: Helper processes that checked part of the files (reconciler.load.helpers).
-    helpers: int = 0
 
     @property
     def ok(self) -> bool:
@@ -63,6 +61,13 @@ class LoadResult:
     @property
     def warnings(self) -> tuple[Diagnostic, ...]:
         return tuple(d for d in self.diagnostics if d.severity == "warning")
+
+
+#: Up to issue 25, how many helper processes shared a large load. Loads run in one process
+#: now: the helpers' gain (10-30 % of a large load's wall time on an idle machine, none on a
+#: busy one) did not pay for their code, and the standard pool would import modules from the
+#: repository under review and leave a process running. Still accepted; it changes nothing.
+RETIRED_SETTING: Final = "CXRECON_LOAD_WORKERS"
 
 
 class FileMemo(Protocol):
@@ -133,8 +138,8 @@ def _load(
     displayed = DisplayPaths()
     shown = [displayed(file) for file in files]
     slots, pending = _reuse(files, shown, context, confine, cache, memo)
-    # What nothing had checked before is checked now (by helper processes too, when large).
-    checked_now, helpers = check_all([(raw, shown[i]) for i, raw in pending], context)
+    # What nothing had checked before is checked now.
+    checked_now = [check_file(raw, shown[i], context) for i, raw in pending]
     for (index, _), checked in zip(pending, checked_now, strict=True):
         if cache is not None:
             cache.put(shown[index], context, checked)
@@ -169,7 +174,6 @@ def _load(
         environments=tuple(e.name for e in envs if e is not None),
         parsed=len(pending),
         reused=sum(1 for slot in slots if not isinstance(slot, Diagnostic)) - len(pending),
-        helpers=helpers,
     )
 
 
