@@ -6,13 +6,10 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Final, NoReturn
+from typing import Final, NoReturn, Protocol
 
 from reconciler.config.settings import is_loopback_url
 from reconciler.errors import ConfigError
-
-if TYPE_CHECKING:
-    from reconciler.config.project import EnvironmentConfig
 
 #: Names the project where cxrecon.yaml has no `project:` (a CI job, a controller's Deployment).
 PROJECT_ENV: Final = "CXRECON_PROJECT"
@@ -33,8 +30,21 @@ def no_identity(where: str) -> NoReturn:
     )
 
 
+class WriteTarget(Protocol):
+    """What the check reads of an environment (reconciler.config.project.EnvironmentConfig;
+    a protocol, so that this module, which the project file's reading uses, needs no import
+    of it back)."""
+
+    @property
+    def name(self) -> str: ...
+    @property
+    def tenant(self) -> str | None: ...
+    @property
+    def connection(self) -> Mapping[str, str]: ...
+
+
 def check_write_target(
-    env: EnvironmentConfig, environ: Mapping[str, str], *, emulated: bool = False
+    env: WriteTarget, environ: Mapping[str, str], *, emulated: bool = False
 ) -> None:
     """ConfigError (one line naming both) when the process environment's connection
     settings point at another tenant than the environment a write was asked for: its
