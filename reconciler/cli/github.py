@@ -45,6 +45,11 @@ def _environment_name(ctx: click.Context, param: click.Parameter, value: str) ->
     return value
 
 
+def _environment_option(help: str) -> Callable[[F], F]:
+    """`-e/--environment NAME`, required and checked as a GitHub environment name."""
+    return click.option("-e", "--environment", required=True, callback=_environment_name, help=help)
+
+
 def _options(func: F) -> F:
     func = click.option(
         "--exit-code",
@@ -52,13 +57,7 @@ def _options(func: F) -> F:
         required=True,
         help="The exit code of the cxrecon command this step reports on.",
     )(func)
-    return click.option(
-        "-e",
-        "--environment",
-        required=True,
-        callback=_environment_name,
-        help="The cxrecon environment (also used in markers and titles).",
-    )(func)
+    return _environment_option("The cxrecon environment (also used in markers and titles).")(func)
 
 
 @click.group(hidden=True)
@@ -221,13 +220,7 @@ def apply_summary(
 
 
 @github.command("reviewed-plan")
-@click.option(
-    "-e",
-    "--environment",
-    required=True,
-    callback=_environment_name,
-    help="The cxrecon environment whose reviewed plan to fetch.",
-)
+@_environment_option("The cxrecon environment whose reviewed plan to fetch.")
 @click.option(
     "--plan-workflow",
     default="plan.yml",
@@ -297,13 +290,7 @@ def reviewed_plan(environment: str, plan_workflow: str, directory: Path) -> None
 
 
 @github.command("audit-history")
-@click.option(
-    "-e",
-    "--environment",
-    required=True,
-    callback=_environment_name,
-    help="The cxrecon environment whose audit history to fetch.",
-)
+@_environment_option("The cxrecon environment whose audit history to fetch.")
 @click.option(
     "--out",
     type=click.Path(dir_okay=False, path_type=Path),
