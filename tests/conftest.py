@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import IO
 
 import pytest
+from hypothesis import settings
 
 from reconciler.emulator.app import create_app
 from reconciler.emulator.config import EmulatorConfig
@@ -46,8 +47,29 @@ SLOW_MODULES: frozenset[str] = frozenset(
         "tests/properties/test_convergence.py",  # the stateful convergence machine
         # hypothesis: both schema validators agree on generated mutations
         "tests/load/test_fast_schema.py::test_both_validators_agree_on_generated_mutations",
+        # validate as a process, interrupted mid-load
+        "tests/load/test_one_process.py::test_ctrl_c_stops_a_large_validate_with_nothing_left",
+        "tests/load/test_published_schemas.py",  # check-jsonschema as a process per corpus
+        "tests/apply/test_interrupt.py",  # apply as a process, signalled mid-write
+        "tests/apply/test_interrupt_signals_property.py",  # signals at generated moments
+        "tests/apply/test_interrupt_property.py",  # hypothesis: an interruption at any request
+        "tests/security/test_boundary_property.py",  # hypothesis: links, every command
+        "tests/properties/test_tenant_roundtrip.py",  # hypothesis: bodies through the API
+        "tests/notify/test_slow_receiver.py",  # waits out a destination that never answers
+        "tests/controller/test_page_browser.py",  # a headless browser
+        # hypothesis, hundreds of generated specs and documents
+        "tests/plan/test_desired_digest.py::test_the_digest_equals_one_canonical_document_of_every_spec",
+        "tests/plan/test_diff_cost.py::test_the_direct_diff_agrees_with_deepdiff_on_generated_connectors",
+        "tests/plan/test_diff_cost.py::test_the_direct_diff_agrees_with_deepdiff_on_any_json_shape",
+        "tests/emulator/test_schema_agreement.py::test_the_api_and_the_published_schema_take_the_same_connectors",
     }
 )
+
+# Every property test is reproducible and keeps no example database: the same examples on
+# every run and in every pytest-xdist worker (which would otherwise share .hypothesis/). A
+# test's own @settings still sets its budget; `--hypothesis-profile NAME` picks another.
+settings.register_profile("cxrecon-tests", derandomize=True, database=None)
+settings.load_profile("cxrecon-tests")
 
 
 #: Fixture scopes whose value the tests of a module share: computed once per worker.
