@@ -1,5 +1,6 @@
 """The compliance trail of `cxrecon apply`, `sync` and the controller: a write-ahead JSON
-Lines log; before each write to CXone an intent record reaches the disk, after it its outcome.
+Lines log; before each write to CXone an intent record reaches the disk, after it its outcome
+(the records' values: reconciler.apply.audit_records; reading them back: .audit_reader).
 
 Each record is one `write` of a whole line through an O_NOFOLLOW descriptor (never through a
 link), fsynced; a last line cut short by a crash or a full disk is detected and the next record
@@ -15,37 +16,25 @@ import os
 import socket
 import threading
 import uuid
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Mapping
 from pathlib import Path
 from types import TracebackType
-from typing import Any, Final, Literal
+from typing import Any, Final
 
 from reconciler.apply.actor import Actor
+from reconciler.apply.audit_records import AuditEvent, Kind, Result, WriteIntent
 from reconciler.safefs import FileWriteError, ensure_dir, open_append, write_failure
-from reconciler.secret import MASK, Secret, mask_value, spellings
+from reconciler.secret import MASK, Secret, spellings
 
 __all__ = [
     "DEFAULT_AUDIT_LOG",
-    "AuditEvent",
     "AuditLog",
     "AuditWriteError",
-    "Expectation",
-    "ObservedChange",
-    "WriteIntent",
     "in_flight",
-    "observed_changes",
 ]
 
 DEFAULT_AUDIT_LOG: Final = Path(".cxrecon") / "audit.jsonl"
 SCHEMA_VERSION: Final = 2
-
-#: `unknown`: the write was sent and its answer never came (interrupted, lost connection);
-#: a later run reads the connector back and records a `resolution` (reconciler.apply.pending).
-Result = Literal["success", "failure", "conflict", "skipped", "unknown"]
-#: What a record is: a write's `intent` (before it is sent) and its `outcome`; the
-#: `resolution` of an unknown outcome; a `note` (a conflict's re-read) or a CRM `sync`.
-Kind = Literal["intent", "outcome", "resolution", "note", "sync"]
 
 #: Write ids of intents this process has written whose outcome is not recorded yet: a
 #: resolver in this process (a concurrent apply, the controller's next cycle) leaves them be.
@@ -61,68 +50,6 @@ def in_flight() -> frozenset[str]:
     """Write ids whose intent this process wrote and whose outcome is not recorded yet."""
     with _IN_FLIGHT_LOCK:
         return frozenset(_IN_FLIGHT)
-
-
-@dataclass(frozen=True, slots=True)
-class ObservedChange:
-    """A field someone else changed between our read and our write (values already masked)."""
-
-    path: str
-    seen: Any
-    found: Any
-
-    def to_json(self) -> dict[str, Any]:
-        return {"path": self.path, "seen": self.seen, "found": self.found}
-
-
-@dataclass(frozen=True, slots=True)
-class AuditEvent:
-    """One write or sync attempt, as the executor saw it."""
-
-    connector: str
-    action: str
-    result: Result
-    connector_id: str | None = None
-    fields: tuple[str, ...] = ()
-    etag_before: str | None = None
-    etag_after: str | None = None
-    http_status: int | None = None
-    attempts: int = 1
-    latency_ms: float = 0.0
-    error_class: str | None = None
-    error_message: str | None = None
-    out_of_band: tuple[ObservedChange, ...] = ()
-    details: Mapping[str, str | int | float | bool | None] = field(default_factory=dict)
-    kind: Kind = "outcome"
-    #: The intent this outcome (or resolution) answers.
-    write_id: str | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class Expectation:
-    """What a connector holds once a write has landed, as a digest of the written sections
-    and cxrecon's labels it set (no value, so no secret): read back, it tells whether a write
-    whose answer never came reached CXone (reconciler.apply.pending)."""
-
-    sections: tuple[str, ...]
-    labels: tuple[str, ...]
-    digest: str
-
-    def to_json(self) -> dict[str, Any]:
-        return {"sections": list(self.sections), "labels": list(self.labels), "digest": self.digest}
-
-
-@dataclass(frozen=True, slots=True)
-class WriteIntent:
-    """A write about to be sent: appended (and fsynced) before the request leaves."""
-
-    connector: str
-    action: str
-    method: str  # POST or PATCH
-    fields: tuple[str, ...]
-    connector_id: str | None = None
-    etag_before: str | None = None
-    expect: Expectation | None = None
 
 
 class AuditLog:
@@ -340,16 +267,6 @@ class AuditLog:
             encoded = json.dumps(value)[1:-1]  # the value as it appears inside a JSON string
             line = line.replace(encoded, MASK)
         return line
-
-
-def observed_changes(
-    changes: Iterable[tuple[str, Any, Any]],
-) -> tuple[ObservedChange, ...]:
-    """Out-of-band changes as audit entries, secret-bearing values masked."""
-    return tuple(
-        ObservedChange(path=p, seen=mask_value(p, seen), found=mask_value(p, found))
-        for p, seen, found in changes
-    )
 
 
 class _Torn(Exception):

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Protocol
 
-from reconciler.apply.audit import AuditEvent, ObservedChange, observed_changes
+from reconciler.apply.audit_records import AuditEvent, ObservedChange, observed_changes
 from reconciler.apply.narrow import Narrowed
 from reconciler.cxone.errors import Conflict, CxoneApiError, NotFound
 from reconciler.model import RemoteConnector

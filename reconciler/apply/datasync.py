@@ -14,7 +14,8 @@ from typing import Final, Protocol
 
 import anyio
 
-from reconciler.apply.audit import AuditEvent, AuditLog, Result, WriteIntent
+from reconciler.apply.audit import AuditLog
+from reconciler.apply.audit_records import AuditEvent, Result, WriteIntent
 from reconciler.errors import CxreconError
 from reconciler.model import SyncJob
 

@@ -14,8 +14,9 @@ import os
 import socket
 from typing import Final
 
-from reconciler.apply.audit import AuditEvent, in_flight
+from reconciler.apply.audit import in_flight
 from reconciler.apply.audit_reader import PendingWrite, reader_for
+from reconciler.apply.audit_records import AuditEvent
 from reconciler.apply.context import ExecContext
 from reconciler.apply.writes import holds, resolution_event
 from reconciler.cxone.errors import NotFound

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 
-from reconciler.apply.audit import Expectation, Result, WriteIntent
+from reconciler.apply.audit_records import Expectation, Result, WriteIntent
 from reconciler.apply.calltrace import CallTrace, traced
 from reconciler.apply.context import ExecContext
 from reconciler.apply.writes import (

@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Final
 
-from reconciler.apply.audit import AuditEvent, Expectation, Result
+from reconciler.apply.audit_records import AuditEvent, Expectation, Result
 from reconciler.apply.calltrace import CallTrace
 from reconciler.cxone.errors import (
     CxoneApiError,

@@ -4,4 +4,4 @@ with the same code as `plan`/`apply`, within sync windows, and serves health and
 Other packages import only the modules `__all__` names; the rest are this package's own.
 """
 
-__all__ = ["address", "backoff", "cycle", "health", "loop", "page", "report"]
+__all__ = ["backoff", "cycle", "health", "loop", "page", "report", "status_client"]

@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 
 from reconciler.apply.actor import Actor, detect_actor
-from reconciler.apply.audit import AuditEvent, AuditLog, observed_changes
+from reconciler.apply.audit import AuditLog
+from reconciler.apply.audit_records import AuditEvent, observed_changes
 from reconciler.secret import MASK, Secret, is_secret_path, mask_value
 
 CANARY = "canary-9f3b1c7e-do-not-leak"

@@ -20,8 +20,9 @@ import pytest
 
 from reconciler.apply import audit as audit_module
 from reconciler.apply.actor import Actor
-from reconciler.apply.audit import AuditEvent, AuditLog, AuditWriteError, WriteIntent
+from reconciler.apply.audit import AuditLog, AuditWriteError
 from reconciler.apply.audit_reader import HistoryReader
+from reconciler.apply.audit_records import AuditEvent, WriteIntent
 from reconciler.controller.page.audit_view import AuditReader
 from reconciler.safefs import UnsafePathError
 from reconciler.testing import RunningEmulator

@@ -10,7 +10,8 @@ from urllib.parse import quote_plus
 import pytest
 
 from reconciler.apply.actor import Actor
-from reconciler.apply.audit import AuditEvent, AuditLog
+from reconciler.apply.audit import AuditLog
+from reconciler.apply.audit_records import AuditEvent
 from reconciler.config.settings import ConnectionSettings
 from reconciler.cxone.client import CxoneClient
 from reconciler.cxone.errors import CxoneApiError, ValidationFailed, scrub, server_message
