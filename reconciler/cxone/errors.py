@@ -45,8 +45,9 @@ QUOTE_WINDOW: Final = 8 * BODY_LIMIT
 _MASK: Final = "***"
 
 # Values of these keys are masked in bodies, whether the body is JSON or a form: any key
-# ending like a secret-bearing name (as refs.is_secret_field: `clientSecret`, `privateKey`,
-# `access_token`, `X-API-Key`…), so a body quoting a request's credentials is covered too.
+# ending like a secret-bearing name (the guess of reconciler.secret.looks_secret:
+# `clientSecret`, `privateKey`, `access_token`, `X-API-Key`…), so a body quoting a request's
+# credentials is covered too.
 _SENSITIVE_KEY: Final = (
     r"(?:[\w.-]*?(?:token|secret|password|passwd|api[_-]?key|private[_-]?key)|"
     r"authorization|credentials?)"
