@@ -34,7 +34,6 @@ class ActionsContext:
     event_path: Path | None
     step_summary: Path | None
     output: Path | None
-    in_actions: bool
 
     @classmethod
     def from_environ(cls, environ: Mapping[str, str]) -> ActionsContext:
@@ -54,7 +53,6 @@ class ActionsContext:
             event_path=_path(environ.get("GITHUB_EVENT_PATH")),
             step_summary=_path(environ.get("GITHUB_STEP_SUMMARY")),
             output=_path(environ.get("GITHUB_OUTPUT")),
-            in_actions=environ.get("GITHUB_ACTIONS") == "true",
         )
 
     @property
