@@ -21,7 +21,6 @@ from urllib.parse import quote, quote_plus
 
 #: What every output shows instead of a secret value.
 MASK: Final = "***"
-_MASK: Final = MASK
 
 #: Where the connector schema lives (the same resource reconciler.documents.schema reads).
 _SCHEMA_PACKAGE: Final = "reconciler.schemas"
@@ -173,13 +172,13 @@ class Secret:
         return self._value
 
     def __repr__(self) -> str:
-        return f"Secret({_MASK!r})"
+        return f"Secret({MASK!r})"
 
     def __str__(self) -> str:
-        return _MASK
+        return MASK
 
     def __format__(self, spec: str) -> str:
-        return _MASK
+        return MASK
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, Secret) and other._value == self._value
