@@ -113,7 +113,7 @@ def review(saved: SavedPlan, fresh: Plan) -> Review:
     left: list[Left] = []
     dropped: list[str] = []
     seen: set[str] = set()
-    then = {e.name: e.desired for e in saved.entries if e.desired is not None}
+    then = {e.name: e.desired.spec for e in saved.entries if e.desired is not None}
     same_git = saved.desired_digest == fresh.desired_digest
     for change in fresh.changed():
         seen.add(change.name)
@@ -130,7 +130,7 @@ def review(saved: SavedPlan, fresh: Plan) -> Review:
         credentials = credential_differences(shown, change)
         outline = _outline_difference(shown, now)
         git_then = then.get(change.name)
-        judged = judge(_sides(shown, change, essence_of(git_then.spec) if git_then else None))
+        judged = judge(_sides(shown, change, essence_of(git_then) if git_then else None))
         narrowed_to = None if outline or credentials else _narrowed(change, judged)
         if narrowed_to is None:
             what = "; ".join(p for p in (outline or "; ".join(_reasons(judged)), credentials) if p)
@@ -211,13 +211,18 @@ def _sides(
     the fresh `change` writes, on every side; values as a plan shows them (secrets masked,
     absent as None). Secret credentials are the credentials check's (credential_differences)."""
     cxone, git = _now(change)
-    index = _paths(*(e for e in (cxone, git, git_then) if e is not None))
+    writes = create_fields(change)
+    # A shown path is nearly always one the fresh change writes too; every path the
+    # essences hold is listed only for one that is not (a field in line again, say).
+    index = {f.path: f.parts for f in writes}
     fields: list[FieldSides] = []
     shown_parts: set[Parts] = set()
     for f in shown.get("fields") or ():
         if not isinstance(f, Mapping) or f.get("secret"):
             continue
         path = str(f.get("path"))
+        if path not in index:
+            index = {**_paths(*(e for e in (cxone, git, git_then) if e is not None)), **index}
         parts = index.get(path, (path,))
         shown_parts.add(parts)
         fields.append(
@@ -231,7 +236,7 @@ def _sides(
                 git=_value(git, parts),
             )
         )
-    for f in create_fields(change):
+    for f in writes:
         if f.secret or covered(f.parts, shown_parts):
             continue
         reviewed = _value(git_then, f.parts) if git_then is not None else _Unknown()
