@@ -144,7 +144,7 @@ class FieldMapping:
         return out
 
     def __reduce__(self) -> tuple[Any, tuple[str, str, str, str | None]]:
-        # Unpickled (a load's helper process sent it) as the one shared object, too.
+        # Unpickled (or deep-copied) as the one shared object, too.
         return shared_mapping, (
             self.cxone_field,
             self.crm_field,

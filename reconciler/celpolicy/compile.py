@@ -181,7 +181,7 @@ def _compile(source: str) -> Reads:
 @functools.lru_cache(maxsize=256)
 def _program(source: str) -> cel.Program:
     # Compiled once per process and rule text: the PolicyRule itself stays plain data, so a
-    # Project still pickles for the load's helper processes.
+    # Project still pickles.
     return compile_rule(source)
 
 

@@ -25,7 +25,7 @@ class Override:
     patch: Mapping[str, Any]
     location: SourceLocation | None = None
     #: Where each value of `patch` is written in cxrecon.yaml, by its path in the patch (a
-    #: plain dict: environments are pickled for the load's helper processes).
+    #: plain dict, so that an environment pickles).
     locations: Mapping[Path_, SourceLocation] = field(default_factory=dict)
 
     @classmethod

@@ -66,7 +66,7 @@ class EnvironmentConfig:
     overrides: tuple[Override, ...] = ()
 
     def __reduce__(self) -> tuple[Any, tuple[Any, ...]]:
-        # Pickled for a load's helper processes; read-only mappings are rebuilt as such.
+        # Picklable (and deep-copyable): read-only mappings are rebuilt as such.
         return _environment_config, (
             self.name,
             dict(self.connection),
