@@ -30,21 +30,10 @@ from .helpers import (
     Project,
     connection_env,
     connector_doc,
-    remote_connectors,
     run_cli,
     write_count,
 )
-
-
-def by_name(emulator: RunningEmulator) -> dict[str, dict[str, Any]]:
-    return {c["name"]: c for c in remote_connectors(emulator.control)}
-
-
-def applied(project: Project, *docs: dict[str, Any]) -> None:
-    for doc in docs:
-        project.write(doc)
-    result = run_cli(["apply", "--auto-approve"])
-    assert result.exit_code == 0, result.output
+from .reviewing import applied, by_name
 
 
 def saved_plan(out: Path, *extra: str) -> Path:
