@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from reconciler.documents import marks as yamlmarks
-from reconciler.documents import yamlload as yamlload
+from reconciler.documents import yamlload
 from reconciler.documents.yamlbuild import Builder
 from reconciler.documents.yamlload import compose, parse_yaml
 from reconciler.load.desired import read_desired

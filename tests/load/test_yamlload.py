@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from reconciler.documents import yamlload as yamlload
+from reconciler.documents import yamlload
 from reconciler.documents.yamlload import MAX_FILE_BYTES, parse_yaml
 
 from .inputs import FIXTURES
