@@ -172,7 +172,8 @@ def _narrowed(change: ConnectorChange, judged: Judged) -> ConnectorChange | None
         return None
     if not judged.left:
         return change
-    if change.remote is None or change.action not in (*_UPDATES, Action.ADOPT):
+    if change.remote is None or change.action not in _UPDATES:
+        # A create writes every field; an adoption takes the whole connector over.
         return None
     if writes_credentials(change) and any(
         f.parts[0] == "authentication" for f in judged.ruled(Ruling.LEAVE)

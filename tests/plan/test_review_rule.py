@@ -1,13 +1,17 @@
 """The reviewed-write rule (reconciler.plan.review_rule): each field written, in line, held
 or left, from CXone's value at the review, the value reviewed, and CXone's and git's now —
-and the change cut down to the fields written. (Through the CLI: tests/apply.)"""
+the change cut down to the fields written, and a stale saved plan's review by it
+(reconciler.plan.reviewed). Through the CLI: tests/apply/test_reviewed_writes.py."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
 
+from reconciler.model import ConnectorSpec, RemoteConnector
+from reconciler.plan import saved as saved_plans
 from reconciler.plan.changes import Action
 from reconciler.plan.diff import Origin
 from reconciler.plan.essence import essence_of
@@ -23,8 +27,9 @@ from reconciler.plan.review_rule import (
     value_at,
     written,
 )
+from reconciler.plan.reviewed import Left, Review, review
 
-from .helpers import applied, edit_remote, make_plan, spec
+from .helpers import applied, edit_remote, make_plan, spec, unmanaged
 
 
 def sides(shown: bool, base: Any, reviewed: Any, cxone: Any, git: Any) -> FieldSides:
@@ -122,3 +127,42 @@ def test_the_cut_down_change_writes_only_the_fields_written_and_keeps_cxones_edi
     assert cut.target is not None
     assert cut.target.doc["endpointUrl"] == "https://ui-edit.example/api"
     assert essence_of(now.spec).doc["endpointUrl"] == cut.target.doc["endpointUrl"]
+
+
+def review_after(
+    tmp_path: Path, reviewed: ConnectorSpec, before: RemoteConnector, now: RemoteConnector
+) -> Review:
+    """A plan of `reviewed` against `before`, saved as a pull request's job saves it, and a
+    fresh plan against `now` (the same git) held against it."""
+    path = tmp_path / "reviewed.json"
+    saved_plans.write(make_plan([reviewed], [before]), path)
+    return review(saved_plans.read(path), make_plan([reviewed], [now]))
+
+
+def test_a_stale_review_cuts_the_update_down_to_the_reviewed_fields(tmp_path: Path) -> None:
+    before = applied(spec())
+    now = edit_remote(before, endpoint_url="https://ui-edit.example/api")
+
+    verdict = review_after(tmp_path, spec(description="reviewed change"), before, now)
+
+    assert verdict.held == ()
+    (change,) = verdict.as_reviewed
+    assert [f.path for f in change.fields] == ["description"]
+    assert verdict.left == (Left("sf-contacts", ("endpointUrl",)),)
+
+
+def test_an_adoption_with_a_ui_edit_since_the_review_is_held_not_cut_down(
+    tmp_path: Path,
+) -> None:
+    before = unmanaged(spec())
+    now = edit_remote(before, endpoint_url="https://ui-edit.example/api")
+
+    verdict = review_after(tmp_path, spec(description="adopted"), before, now)
+
+    assert verdict.as_reviewed == ()
+    (held,) = verdict.held
+    assert held.change.action is Action.ADOPT
+    assert (
+        held.reason
+        == "differs from the reviewed plan (changed in CXone since the review: endpointUrl)"
+    )
