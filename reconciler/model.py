@@ -62,6 +62,21 @@ ALLOWED_TRANSITIONS: Final[Mapping[str, frozenset[str]]] = {
 }
 
 
+def merge_patch(target: Any, patch: Any) -> Any:
+    """RFC 7396 JSON merge patch, as the API applies a PATCH body (the emulator) and as an
+    environment's override applies to a connector file (load): objects merge key by key,
+    null removes a key, anything else (arrays included) replaces the target."""
+    if not isinstance(patch, dict):
+        return patch
+    result = dict(target) if isinstance(target, dict) else {}
+    for key, value in patch.items():
+        if value is None:
+            result.pop(key, None)
+        else:
+            result[key] = merge_patch(result.get(key), value)
+    return result
+
+
 # --- where things come from -------------------------------------------------
 
 

@@ -37,10 +37,9 @@ from reconciler.emulator.validation import (
     check_patch_keys,
     check_read_only,
     credential_mismatches,
-    merge_patch,
     with_defaults,
 )
-from reconciler.model import ALLOWED_TRANSITIONS
+from reconciler.model import ALLOWED_TRANSITIONS, merge_patch
 
 CONNECTORS: Final = "/api/v2/crm/connectors"
 

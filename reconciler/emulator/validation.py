@@ -335,20 +335,6 @@ def check_patch_keys(patch: Mapping[str, Any]) -> None:
         raise validation_failed(c.details)
 
 
-def merge_patch(target: Any, patch: Any) -> Any:
-    """RFC 7396 JSON merge patch: objects merge key by key, null removes a key, anything
-    else (arrays included) replaces the target."""
-    if not isinstance(patch, dict):
-        return patch
-    result = dict(target) if isinstance(target, dict) else {}
-    for key, value in patch.items():
-        if value is None:
-            result.pop(key, None)
-        else:
-            result[key] = merge_patch(result.get(key), value)
-    return result
-
-
 # --- sync requests ----------------------------------------------------------
 
 

@@ -20,7 +20,7 @@ from reconciler.load.references import (
     reference_target_problems,
     substitute_vars,
 )
-from reconciler.model import Diagnostic
+from reconciler.model import Diagnostic, merge_patch
 from reconciler.secret import is_masked_field, looks_secret
 
 Path_ = tuple[str | int, ...]
@@ -84,19 +84,6 @@ def with_overrides(
             )
     located = LoadedDocument(document.path, document.data, locations, key_locations)
     return Overridden(data, tuple(paths), located, tuple(found), frozenset(ref_paths))
-
-
-def merge_patch(target: Any, patch: Any) -> Any:
-    """RFC 7396: objects merge recursively, null removes, anything else replaces."""
-    if not isinstance(patch, dict):
-        return patch
-    out = dict(target) if isinstance(target, dict) else {}
-    for key, value in patch.items():
-        if value is None:
-            out.pop(key, None)
-        else:
-            out[key] = merge_patch(out.get(key), value)
-    return out
 
 
 def _leaves(patch: Mapping[str, Any], parts: tuple[str, ...]) -> list[tuple[str, ...]]:
