@@ -53,10 +53,11 @@ def test_a_load_starts_no_process(repository: Path, monkeypatch: pytest.MonkeyPa
     monkeypatch.setenv(RETIRED_SETTING, "4")  # it asked for four helpers once
     seen: set[int] = set()
     loading = threading.Event()
+    earlier = set(_children(os.getpid()))  # anything an earlier test left is not this load's
 
     def watch() -> None:
         while not loading.is_set():
-            seen.update(_children(os.getpid()))
+            seen.update(set(_children(os.getpid())) - earlier)
 
     watcher = threading.Thread(target=watch)
     watcher.start()
