@@ -5,11 +5,12 @@ Process-level, leak-campaign, soak-style and tool-driven modules are marked `slo
 one list, so `pytest -m "not slow"` is a fast inner loop; the default `pytest` (and
 `.ci/run`) still runs everything.
 
-Runs are spread over every core by pytest-xdist (`-n auto --dist loadgroup`): each worker is a
-process of its own (own environment, cache key, temporary folders; every server binds port 0),
-a module's tests share a worker when they share a module-scoped fixture, and the slow tests are
-handed out first so none is left running alone at the end. A run that names test files or
-tests (`pytest tests/x/test_y.py -k z`) stays in one process: starting workers costs more."""
+Runs are spread over every core by pytest-xdist (`-n auto --dist loadfile`, pyproject.toml):
+each worker is a process of its own (own environment, cache key, temporary folders; every
+server binds port 0), a module runs whole on one worker (its module-scoped fixtures, such as
+the leak campaign, are computed once), and the slow modules are handed out first so none is
+left running alone at the end. A run that names test files or tests (`pytest
+tests/x/test_y.py -k z`) stays in one process: starting workers would cost more."""
 
 from __future__ import annotations
 
@@ -73,34 +74,19 @@ settings.register_profile("cxrecon-tests", derandomize=True, database=None)
 settings.load_profile("cxrecon-tests")
 
 
-#: Fixture scopes whose value the tests of a module share: computed once per worker.
-SHARED_SCOPES = frozenset({"class", "module", "package", "session"})
-
-
-# First: pytest-xdist reads the `xdist_group` marks in a hook of its own, and deselection
-# (`-m "not slow"`) reads the `slow` ones.
+# First: deselection (`-m "not slow"`) reads the `slow` marks this adds.
 @pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     root = config.rootpath
-    grouping = config.pluginmanager.hasplugin("xdist")
     for item in items:
         module = item.path.relative_to(root).as_posix()
         if module in SLOW_MODULES or f"{module}::{item.name}" in SLOW_MODULES:
             item.add_marker(pytest.mark.slow)
-        if grouping and _shares_a_fixture(item):
-            # One worker computes the module's shared fixture (a campaign of processes, a
-            # built wheel) once, instead of every worker that gets one of its tests.
-            item.add_marker(pytest.mark.xdist_group(module))
     if hasattr(config, "workerinput"):
-        # A pytest-xdist worker (every worker sorts alike): the scheduler hands tests out in
-        # this order, so the long ones start first and short ones fill the gaps after them.
+        # A pytest-xdist worker (every worker sorts alike): the scheduler hands the modules
+        # out in this order (--no-loadscope-reorder), so the long ones start first and short
+        # ones fill the gaps after them. A stable sort: each module's order is kept.
         items.sort(key=lambda item: item.get_closest_marker("slow") is None)
-
-
-def _shares_a_fixture(item: pytest.Item) -> bool:
-    info = getattr(item, "_fixtureinfo", None)
-    definitions = info.name2fixturedefs.values() if info is not None else ()
-    return any(d.scope in SHARED_SCOPES for defs in definitions for d in defs)
 
 
 def pytest_xdist_auto_num_workers(config: pytest.Config) -> int | None:
