@@ -244,13 +244,6 @@ async def test_cxrecon_status_says_how_to_allow_a_name_the_controller_refuses(
     assert "planning once" not in result.output  # a controller answered: no tenant fallback
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-    return port
-
-
 @pytest.mark.parametrize(
     ("flags", "expected"),
     [
@@ -270,7 +263,6 @@ def test_reconcile_serves_the_names_it_was_given(
     (tmp_path / "connectors").mkdir()
     (tmp_path / "connectors" / "alpha.yaml").write_text(connector_yaml("Alpha"))
     git(tmp_path, "init", "-q")
-    port = _free_port()
     env = {
         **os.environ,
         "CRM_API_KEY": CANARY,
@@ -278,7 +270,8 @@ def test_reconcile_serves_the_names_it_was_given(
     }
     args = [
         *("--repo", str(tmp_path), "--emulator", "--no-pull", "--interval", "1h"),
-        *("--listen", f"127.0.0.1:{port}", "--audit-log", str(tmp_path / "audit.jsonl")),
+        # Port 0: the OS picks a free one (no race with other tests, in other workers too).
+        *("--listen", "127.0.0.1:0", "--audit-log", str(tmp_path / "audit.jsonl")),
         *flags,
     ]
     proc = subprocess.Popen(
@@ -293,6 +286,7 @@ def test_reconcile_serves_the_names_it_was_given(
         assert proc.stderr is not None
         for line in proc.stderr:
             if "serving /healthz" in line:
+                port = int(line.rstrip().rsplit(":", 1)[1])  # the line ends with the address
                 break
         else:
             raise AssertionError("the controller did not start serving")
