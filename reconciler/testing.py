@@ -6,8 +6,6 @@
 
 from __future__ import annotations
 
-import functools
-import ssl
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
@@ -61,18 +59,10 @@ class RunningEmulator:
         self.server.stop()
 
 
-@functools.cache
-def loopback_tls() -> ssl.SSLContext:
-    """One TLS context for the clients made here: they speak plain http to 127.0.0.1, and
-    httpx would load its CA bundle afresh for each (most of an emulator's start-up time)."""
-    return httpx.create_ssl_context()
-
-
 def start_emulator(db_path: Path, config: EmulatorConfig | None = None) -> RunningEmulator:
     server = EmbeddedEmulator(db_path, config)
     server.start()
-    transport = httpx.HTTPTransport(verify=loopback_tls())
-    return RunningEmulator(server, EmulatorControl(server.root_url, transport=transport))
+    return RunningEmulator(server, EmulatorControl(server.root_url))
 
 
 @dataclass
@@ -131,5 +121,4 @@ def api_client(running: RunningEmulator, scope: str | None = None) -> ApiClient:
         base_url=running.base_url,
         headers=running.control.auth_headers(scope=scope),
         timeout=10.0,
-        verify=loopback_tls(),
     )
