@@ -70,3 +70,21 @@ def test_every_dotted_name_the_documents_give_resolves() -> None:
         if found is None:
             unresolved.append(name)
     assert unresolved == []
+
+
+#: Packages the page describes as a whole: a click module per command, the local server.
+DESCRIBED_WHOLE: Final = ("cli/", "emulator/")
+
+
+def test_every_module_is_named() -> None:
+    """A new module gets its words in the packages table (the command and emulator modules
+    excepted: their packages are described as a whole)."""
+    named = {token.rsplit("/", 1)[-1] for token, _ in named_paths()}
+    unnamed = [
+        path.relative_to(PACKAGE).as_posix()
+        for path in sorted(PACKAGE.rglob("*.py"))
+        if path.name != "__init__.py"
+        and path.name not in named
+        and not path.relative_to(PACKAGE).as_posix().startswith(DESCRIBED_WHOLE)
+    ]
+    assert unnamed == []
