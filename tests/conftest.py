@@ -5,12 +5,13 @@ Process-level, leak-campaign, soak-style and tool-driven modules are marked `slo
 one list, so `pytest -m "not slow"` is a fast inner loop; the default `pytest` (and
 `.ci/run`) still runs everything.
 
-Runs are spread over every core by pytest-xdist (`-n auto --dist loadfile`, pyproject.toml):
+Runs are spread over every core by pytest-xdist (`-n logical --dist loadfile`, pyproject.toml):
 each worker is a process of its own (own environment, cache key, temporary folders; every
 server binds port 0), a module runs whole on one worker (its module-scoped fixtures, such as
 the leak campaign, are computed once), and the slow modules are handed out first so none is
 left running alone at the end. A run that names test files or tests (`pytest
-tests/x/test_y.py -k z`) stays in one process: starting workers would cost more."""
+tests/x/test_y.py -k z`) stays in one process: starting workers would cost more (`-n 0`
+keeps any run in one; `--pdb` does by itself)."""
 
 from __future__ import annotations
 
@@ -91,7 +92,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
 
 def pytest_xdist_auto_num_workers(config: pytest.Config) -> int | None:
-    """`-n auto`: every core (pytest-xdist's count) for the suite or its folders, none for a
+    """`-n logical`: every core (pytest-xdist's count) for the suite or its folders, none for a
     run that names test files or tests, where starting the workers costs more than they save."""
     named = [arg for arg in config.args if arg.split("::")[0].endswith(".py")]
     if config.args and len(named) == len(config.args):
