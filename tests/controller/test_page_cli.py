@@ -12,6 +12,7 @@ from click.testing import CliRunner
 
 from reconciler.cli import status as status_cli
 from reconciler.cli.main import cli
+from reconciler.controller.status_client import NoController
 from reconciler.testing import RunningEmulator
 
 from .helpers import CANARY, ConnectorsRepo, ControllerFactory, connector_yaml, remote_connectors
@@ -145,7 +146,7 @@ def test_status_bodies_and_exit_codes(body: dict[str, Any], code: int, text: str
 
 def test_a_controller_of_another_environment_is_not_used() -> None:
     body = {**controller_body(), "environment": "staging"}
-    with pytest.raises(status_cli.NoController, match="reconciles environment 'staging'"):
+    with pytest.raises(NoController, match="reconciles environment 'staging'"):
         status_cli._print_controller(body, "http://127.0.0.1:9108", "production")
 
 
