@@ -79,8 +79,14 @@ async def cycles(checkout: Path, author: Path, base_url: str, state: Path) -> li
         repo=checkout, audit_log=state / "audit.jsonl", dry_run=True, interval=3600
     )
     settings = ConnectionSettings.for_emulator(base_url)
+    # The checkout is the controller's own clone (inside $STATE_DIRECTORY, as systemd's
+    # StateDirectory= gives it), so a dry-run cycle moves it to each pushed commit; in anyone
+    # else's clone it would plan the working tree as it is and never parse the pushed file.
     controller = Controller(
-        options, settings_for=lambda _p, _e: settings, environ={}, process_metrics=False
+        options,
+        settings_for=lambda _p, _e: settings,
+        environ={"STATE_DIRECTORY": str(checkout.parent)},
+        process_metrics=False,
     )
     reports = []
     async with controller.runner.keep_client():
