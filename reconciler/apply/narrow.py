@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from reconciler.model import RemoteConnector
+from reconciler.model import LABEL_MANAGED_BY, LABEL_PROJECT, RemoteConnector
 from reconciler.plan.changes import Action, ConnectorChange, RemotePin
 from reconciler.plan.diff import diff_essences, format_path
 from reconciler.plan.essence import essence_of
@@ -72,6 +72,10 @@ def narrow(
     if fresh is None:
         why = "deleted in CXone since the plan; run `cxrecon plan` to see it, then apply again"
         return Narrowed(refused(reviewed, why), conflicts=("(deleted)",))
+    moved = _moved(reviewed.remote, fresh)
+    if moved:
+        why = f"{moved}; nothing was written for it. Run `cxrecon plan` to see it, then apply again"
+        return Narrowed(refused(reviewed, why, _pin(fresh)), conflicts=(moved,))
     seen = reviewed.remote.essence
     now = essence_of(fresh.spec)
     want = reviewed.desired_essence
@@ -136,6 +140,19 @@ def _orphan(
         "written for it. Run `cxrecon plan` to see it, then apply again"
     )
     return Narrowed(refused(reviewed, why, _pin(fresh)), ("lifecycleStatus",))
+
+
+def _moved(seen: RemotePin, fresh: RemoteConnector) -> str:
+    """How the connector the plan showed is no longer that connector, or no longer ours as
+    it was (the id, the name, cxrecon's ownership labels): "" when it still is. The change
+    shown wrote that connector, under that name, for that owner; nothing else was reviewed."""
+    if fresh.id != seen.id:
+        return f"deleted and re-created in CXone since the plan: {seen.id} is now {fresh.id}"
+    if fresh.spec.name != seen.spec.name:
+        return f"renamed in CXone since the plan: {seen.spec.name} → {fresh.spec.name}"
+    was, now = seen.spec.labels, fresh.spec.labels
+    owner = [k for k in (LABEL_MANAGED_BY, LABEL_PROJECT) if k in was and now.get(k) != was[k]]
+    return f"changed in CXone since the plan: labels {', '.join(owner)}" if owner else ""
 
 
 def _pin(fresh: RemoteConnector) -> RemotePin:

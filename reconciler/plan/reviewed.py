@@ -114,6 +114,7 @@ def review(saved: SavedPlan, fresh: Plan) -> Review:
     dropped: list[str] = []
     seen: set[str] = set()
     then = {e.name: e.desired.spec for e in saved.entries if e.desired is not None}
+    pinned = {e.name: e.remote.id for e in saved.entries if e.remote is not None}
     same_git = saved.desired_digest == fresh.desired_digest
     for change in fresh.changed():
         seen.add(change.name)
@@ -128,7 +129,7 @@ def review(saved: SavedPlan, fresh: Plan) -> Review:
             continue
         now = change_document(change)
         credentials = credential_differences(shown, change)
-        outline = _outline_difference(shown, now)
+        outline = _outline_difference(shown, now) or _recreated(pinned.get(change.name), change)
         git_then = then.get(change.name)
         judged = judge(_sides(shown, change, essence_of(git_then) if git_then else None))
         narrowed_to = None if outline or credentials else _narrowed(change, judged)
@@ -155,6 +156,16 @@ def _outline_difference(shown: Mapping[str, Any], now: Mapping[str, Any]) -> str
         return f"reviewed {was}, now {found}"
     other = [k for k in _SHOWN_KEYS if shown.get(k) != now.get(k)]
     return f"differs: {', '.join(other)}" if other else ""
+
+
+def _recreated(reviewed_id: str | None, change: ConnectorChange) -> str:
+    """The connector under the reviewed name is another one than the review changed (deleted
+    and created again in CXone, perhaps with the same fields and labels): "" when it is not."""
+    if reviewed_id is None or change.remote is None or change.remote.id == reviewed_id:
+        return ""
+    return (
+        f"deleted and re-created in CXone since the review: {reviewed_id} is now {change.remote.id}"
+    )
 
 
 def _reasons(judged: Judged) -> tuple[str, ...]:

@@ -8,15 +8,18 @@ after a 412 (tests/apply/test_conflicts.py)."""
 
 from __future__ import annotations
 
+import asyncio
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from click.testing import Result
 
+from reconciler.apply.results import Outcome
 from reconciler.testing import RunningEmulator
 
-from .helpers import Project, connector_doc, run_cli, write_count
+from .helpers import Project, apply_with_hook, connector_doc, run_cli, write_count
 from .reviewing import applied, apply_reviewed, by_name, reviewed_plan, ui_edit
 
 ALPHA = connector_doc("Alpha")
@@ -158,3 +161,96 @@ def test_a_reviewed_activation_is_written_beside_a_ui_edit_of_a_mapping(
     remote = by_name(emulator)["Alpha"]
     assert remote["lifecycleStatus"] == "ACTIVE"
     assert {m["direction"] for m in remote["mappings"]} == {"BIDIRECTIONAL"}
+
+
+def recreated_copy(emulator: RunningEmulator, name: str) -> str:
+    """Delete `name` in CXone and create it again with the same name, fields and labels (a
+    person re-creating it by hand, or restoring an export); the new connector's id."""
+    old = by_name(emulator)[name]
+    emulator.control.delete(str(old["id"]))
+    server_set = ("id", "etag", "createdTime", "lastModifiedTime")
+    body = {k: v for k, v in old.items() if k not in server_set}
+    body["authentication"] = {
+        "type": "API_KEY",
+        "credentials": {"apiKey": "CANARY-9f3e", "headerName": "X-Api-Key"},
+    }
+    return str(emulator.control.seed(body)["id"])
+
+
+def test_a_connector_deleted_and_recreated_with_the_same_name_since_the_review_is_held(
+    project: Project, emulator: RunningEmulator
+) -> None:
+    saved = reviewed(project, description="reviewed change")
+    old_id = by_name(emulator)["Alpha"]["id"]
+    new_id = recreated_copy(emulator, "Alpha")
+    writes = write_count(emulator.control)
+
+    result = apply_reviewed(saved)
+
+    # The review changed connector old_id; the one under that name now nobody reviewed.
+    why = f"deleted and re-created in CXone since the review: {old_id} is now {new_id}"
+    held_unwritten(result, emulator, writes, why)
+    assert by_name(emulator)["Alpha"]["description"] == ALPHA["description"]
+    assert "CANARY-9f3e" not in result.output + project.audit_log.read_text()
+
+
+def raced(project: Project, emulator: RunningEmulator, edit: Callable[[str], Any]) -> Any:
+    """Alpha applied, a description change planned and shown, `edit(id)` made in CXone
+    before it is written (the 412 that follows narrows the write: apply.narrow)."""
+    applied(project, ALPHA)
+    project.write({**ALPHA, "description": "reviewed change"})
+    cid = str(by_name(emulator)["Alpha"]["id"])
+    _, (result,) = asyncio.run(apply_with_hook(project, emulator, lambda _plan: edit(cid)))
+    return result
+
+
+def test_a_connector_another_project_took_over_during_the_apply_is_not_written(
+    project: Project, emulator: RunningEmulator
+) -> None:
+    def taken_over(cid: str) -> None:
+        emulator.control.edit(cid, {"labels": {"cxrecon.io/project": "someone-else"}})
+
+    result = raced(project, emulator, taken_over)
+
+    assert result.outcome is Outcome.FAILED
+    assert result.name == "Alpha"
+    assert "cxrecon.io/project" in str(result.reason)
+    remote = by_name(emulator)["Alpha"]
+    assert remote["labels"]["cxrecon.io/project"] == "someone-else"
+    assert remote["description"] == ALPHA["description"]
+
+
+def test_a_connector_unmanaged_in_cxone_during_the_apply_is_not_written(
+    project: Project, emulator: RunningEmulator
+) -> None:
+    def unmanaged(cid: str) -> None:
+        emulator.control.edit(cid, {"labels": {"managed-by": None, "cxrecon.io/project": None}})
+
+    result = raced(project, emulator, unmanaged)
+
+    assert result.outcome is Outcome.FAILED
+    assert "managed-by" in str(result.reason)
+    remote = by_name(emulator)["Alpha"]
+    assert "managed-by" not in remote["labels"]
+    assert remote["description"] == ALPHA["description"]
+
+
+def test_a_connector_renamed_in_cxone_during_the_apply_is_not_written(
+    project: Project, emulator: RunningEmulator
+) -> None:
+    result = raced(project, emulator, lambda cid: emulator.control.edit(cid, {"name": "Renamed"}))
+
+    assert result.outcome is Outcome.FAILED
+    assert "renamed in CXone since the plan: Alpha → Renamed" in str(result.reason)
+    assert by_name(emulator)["Renamed"]["description"] == ALPHA["description"]
+
+
+def test_a_connector_recreated_in_cxone_during_the_apply_is_not_written(
+    project: Project, emulator: RunningEmulator
+) -> None:
+    result = raced(project, emulator, lambda _cid: recreated_copy(emulator, "Alpha"))
+
+    assert result.outcome is Outcome.FAILED
+    assert "deleted and re-created in CXone since the plan" in str(result.reason)
+    assert by_name(emulator)["Alpha"]["description"] == ALPHA["description"]
+    assert "CANARY-9f3e" not in project.audit_log.read_text()
