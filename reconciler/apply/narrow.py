@@ -72,7 +72,7 @@ def narrow(
     if fresh is None:
         why = "deleted in CXone since the plan; run `cxrecon plan` to see it, then apply again"
         return Narrowed(refused(reviewed, why), conflicts=("(deleted)",))
-    moved = _moved(reviewed.remote, fresh)
+    moved = _moved(reviewed, reviewed.remote, fresh)
     if moved:
         why = f"{moved}; nothing was written for it. Run `cxrecon plan` to see it, then apply again"
         return Narrowed(refused(reviewed, why, _pin(fresh)), conflicts=(moved,))
@@ -142,14 +142,18 @@ def _orphan(
     return Narrowed(refused(reviewed, why, _pin(fresh)), ("lifecycleStatus",))
 
 
-def _moved(seen: RemotePin, fresh: RemoteConnector) -> str:
+def _moved(reviewed: ConnectorChange, seen: RemotePin, fresh: RemoteConnector) -> str:
     """How the connector the plan showed is no longer that connector, or no longer ours as
     it was (the id, the name, cxrecon's ownership labels): "" when it still is. The change
-    shown wrote that connector, under that name, for that owner; nothing else was reviewed."""
+    shown wrote that connector, under that name, for that owner; nothing else was reviewed.
+    What the shown change itself moves (a rename, an adoption, a take-over) may already be
+    done: a write whose answer was lost, or an earlier step of this change, landed."""
     if fresh.id != seen.id:
         return f"deleted and re-created in CXone since the plan: {seen.id} is now {fresh.id}"
-    if fresh.spec.name != seen.spec.name:
+    if fresh.spec.name not in (seen.spec.name, reviewed.name):
         return f"renamed in CXone since the plan: {seen.spec.name} → {fresh.spec.name}"
+    if reviewed.action is Action.ADOPT or reviewed.previous_owner is not None:
+        return ""
     was, now = seen.spec.labels, fresh.spec.labels
     owner = [k for k in (LABEL_MANAGED_BY, LABEL_PROJECT) if k in was and now.get(k) != was[k]]
     return f"changed in CXone since the plan: labels {', '.join(owner)}" if owner else ""

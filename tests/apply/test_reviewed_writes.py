@@ -254,3 +254,42 @@ def test_a_connector_recreated_in_cxone_during_the_apply_is_not_written(
     assert "deleted and re-created in CXone since the plan" in str(result.reason)
     assert by_name(emulator)["Alpha"]["description"] == ALPHA["description"]
     assert "CANARY-9f3e" not in project.audit_log.read_text()
+
+
+def test_our_own_rename_whose_response_was_lost_is_not_taken_for_a_rename_in_cxone(
+    project: Project, emulator: RunningEmulator
+) -> None:
+    applied(project, ALPHA)
+    project.remove("Alpha")
+    project.write({**ALPHA, "name": "Alpha2", "previousNames": ["Alpha"]})
+    emulator.control.faults(next=[{"kind": "drop", "method": "PATCH"}])
+
+    result = run_cli(["apply", "--auto-approve"])
+
+    assert result.exit_code == 0, result.output
+    assert emulator.control.stats()["faults"].get("drop") == 1
+    assert set(by_name(emulator)) == {"Alpha2"}
+
+
+def test_our_own_take_over_whose_response_was_lost_is_not_taken_for_another_owner(
+    project: Project, emulator: RunningEmulator
+) -> None:
+    seeded = {**ALPHA, "labels": {"team": "tests", "managed-by": "cxrecon"}}
+    seeded["labels"]["cxrecon.io/project"] = "team-b"
+    seeded["authentication"] = {
+        "type": "API_KEY",
+        "credentials": {"apiKey": "CANARY-9f3e", "headerName": "X-Api-Key"},
+    }
+    emulator.control.seed(seeded)
+    project.write({**ALPHA, "description": "taken over"})
+    emulator.control.faults(next=[{"kind": "drop", "method": "PATCH"}])
+
+    result = run_cli(["apply", "--auto-approve", "--take-ownership"])
+
+    assert result.exit_code == 0, result.output
+    assert emulator.control.stats()["faults"].get("drop") == 1
+    remote = by_name(emulator)["Alpha"]
+    assert (remote["description"], remote["labels"]["cxrecon.io/project"]) == (
+        "taken over",
+        "cxrecon-tests",
+    )
