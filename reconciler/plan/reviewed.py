@@ -134,7 +134,9 @@ def review(saved: SavedPlan, fresh: Plan) -> Review:
         judged = judge(_sides(shown, change, essence_of(git_then) if git_then else None))
         narrowed_to = None if outline or credentials else _narrowed(change, judged)
         if narrowed_to is None:
-            what = "; ".join(p for p in (outline or "; ".join(_reasons(judged)), credentials) if p)
+            # Fields left are a reason only where nothing else holds the connector.
+            fields = judged.reasons() if outline or credentials else _reasons(judged)
+            what = "; ".join(p for p in (outline or "; ".join(fields), credentials) if p)
             held.append(Held(change, f"differs from the reviewed plan ({what or 'the change'})"))
             continue
         if judged.left:

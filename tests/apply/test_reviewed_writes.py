@@ -19,7 +19,15 @@ from click.testing import Result
 from reconciler.apply.results import Outcome
 from reconciler.testing import RunningEmulator
 
-from .helpers import Project, apply_with_hook, connector_doc, run_cli, write_count
+from .helpers import (
+    CANARY_ENV,
+    CANARY_KEY,
+    Project,
+    apply_with_hook,
+    connector_doc,
+    run_cli,
+    write_count,
+)
 from .reviewing import applied, apply_reviewed, by_name, reviewed_plan, ui_edit
 
 ALPHA = connector_doc("Alpha")
@@ -293,3 +301,20 @@ def test_our_own_take_over_whose_response_was_lost_is_not_taken_for_another_owne
         "taken over",
         "cxrecon-tests",
     )
+
+
+def test_a_connector_held_for_its_credentials_names_only_what_holds_it(
+    project: Project, emulator: RunningEmulator
+) -> None:
+    saved = reviewed(project, description="reviewed change")
+    swapped = {"apiKey": "${env:OTHER_KEY}", "headerName": "X-Api-Key"}
+    auth = {"type": "API_KEY", "credentials": swapped}
+    project.write({**ALPHA, "description": "reviewed change", "authentication": auth})
+    ui_edit(emulator, "Alpha", {"version": "5.0.0"})  # left alone; not why it is held
+    writes = write_count(emulator.control)
+
+    result = apply_reviewed(saved)
+
+    why = "credentials differ: apiKey ${env:" + CANARY_ENV + "} → ${env:OTHER_KEY}"
+    held_unwritten(result, emulator, writes, why)
+    assert CANARY_KEY not in result.output + project.audit_log.read_text()
