@@ -30,6 +30,7 @@ from reconciler.plan.review_rule import (
     covered,
     judge,
     narrowed,
+    recreated,
     refused,
     value_at,
     writes_credentials,
@@ -149,7 +150,7 @@ def _moved(reviewed: ConnectorChange, seen: RemotePin, fresh: RemoteConnector) -
     What the shown change itself moves (a rename, an adoption, a take-over) may already be
     done: a write whose answer was lost, or an earlier step of this change, landed."""
     if fresh.id != seen.id:
-        return f"deleted and re-created in CXone since the plan: {seen.id} is now {fresh.id}"
+        return recreated(seen.id, fresh.id, "plan")
     if fresh.spec.name not in (seen.spec.name, reviewed.name):
         return f"renamed in CXone since the plan: {seen.spec.name} → {fresh.spec.name}"
     if reviewed.action is Action.ADOPT or reviewed.previous_owner is not None:

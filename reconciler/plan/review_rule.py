@@ -166,6 +166,15 @@ def writes_credentials(change: ConnectorChange) -> bool:
     return any("authentication" in step.sections for step in change.steps)
 
 
+def recreated(reviewed_id: str, current_id: str, since: str) -> str:
+    """How the connector under the reviewed name is another one than the review changed
+    (deleted and created again in CXone, perhaps with the same fields and labels) since the
+    `since` ("review", "plan"): "" when it is the same one. It is held, never written."""
+    if current_id == reviewed_id:
+        return ""
+    return f"deleted and re-created in CXone since the {since}: {reviewed_id} is now {current_id}"
+
+
 def refused(change: ConnectorChange, why: str, pin: RemotePin | None = None) -> ConnectorChange:
     """`change` as a failure that writes nothing, saying `why`."""
     return ConnectorChange(

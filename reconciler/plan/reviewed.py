@@ -50,6 +50,7 @@ from reconciler.plan.review_rule import (
     covered,
     judge,
     narrowed,
+    recreated,
     value_at,
     writes_credentials,
     written,
@@ -129,7 +130,12 @@ def review(saved: SavedPlan, fresh: Plan) -> Review:
             continue
         now = change_document(change)
         credentials = credential_differences(shown, change)
-        outline = _outline_difference(shown, now) or _recreated(pinned.get(change.name), change)
+        reviewed_id = pinned.get(change.name)
+        outline = _outline_difference(shown, now) or (
+            recreated(reviewed_id, change.remote.id, "review")
+            if reviewed_id is not None and change.remote is not None
+            else ""
+        )
         git_then = then.get(change.name)
         judged = judge(_sides(shown, change, essence_of(git_then) if git_then else None))
         narrowed_to = None if outline or credentials else _narrowed(change, judged)
@@ -158,16 +164,6 @@ def _outline_difference(shown: Mapping[str, Any], now: Mapping[str, Any]) -> str
         return f"reviewed {was}, now {found}"
     other = [k for k in _SHOWN_KEYS if shown.get(k) != now.get(k)]
     return f"differs: {', '.join(other)}" if other else ""
-
-
-def _recreated(reviewed_id: str | None, change: ConnectorChange) -> str:
-    """The connector under the reviewed name is another one than the review changed (deleted
-    and created again in CXone, perhaps with the same fields and labels): "" when it is not."""
-    if reviewed_id is None or change.remote is None or change.remote.id == reviewed_id:
-        return ""
-    return (
-        f"deleted and re-created in CXone since the review: {reviewed_id} is now {change.remote.id}"
-    )
 
 
 def _reasons(judged: Judged) -> tuple[str, ...]:
