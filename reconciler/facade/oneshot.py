@@ -80,10 +80,8 @@ def plan_once(project: Project, request: PlanRequest, tenant: TenantOpener) -> P
     must fix)."""
     started = time.monotonic()
     env = project.environment(request.environment)
-    history = applied_history(
-        audit_log_at(project.root, request.audit_log),
-        project.environment_label(request.environment),
-    )
+    label = project.environment_label(request.environment)
+    history = applied_history(audit_log_at(project.root, request.audit_log), label)
     plan_scope(request.path, request.prune)
     files = FileCache.for_project(project.root) if request.cache else None
     stats = ApiStats()
@@ -98,7 +96,6 @@ def plan_once(project: Project, request: PlanRequest, tenant: TenantOpener) -> P
         run = asyncio.run(_plan(project, stats, settings, request, files, history))
     use = None if files is None else CacheUse(hits=files.hits, misses=files.misses)
     seconds = time.monotonic() - started
-    label = project.environment_label(request.environment)
     return Planned(env, run, project, stats.snapshot(), seconds, use, label)
 
 
